@@ -1,0 +1,41 @@
+# Apex Mesh — `make demo` runs a live local mesh, `make test` runs the whole suite.
+# Both start with `make install`, which builds .venv/ and does nothing when it is up to date.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install test demo protos check-protos lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Apex Mesh needs Python 3.11+"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+protos: install
+	$(BIN)/python protos/generate.py
+
+check-protos: install
+	$(BIN)/python protos/generate.py --check
+
+test: install
+	$(BIN)/python protos/generate.py --check
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check sidecar engines benchmarks tests
+	$(BIN)/mypy sidecar engines
+
+demo: install
+	$(BIN)/apex demo $(DEMO_ARGS)
+
+bench: install
+	$(BIN)/python -m benchmarks.unary $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

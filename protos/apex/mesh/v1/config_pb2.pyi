@@ -1,0 +1,146 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Bootstrap(_message.Message):
+    __slots__ = ("node", "admin", "listeners", "policy")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_FIELD_NUMBER: _ClassVar[int]
+    LISTENERS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    node: Node
+    admin: AdminListener
+    listeners: _containers.RepeatedCompositeFieldContainer[Listener]
+    policy: Policy
+    def __init__(self, node: _Optional[_Union[Node, _Mapping]] = ..., admin: _Optional[_Union[AdminListener, _Mapping]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ...) -> None: ...
+
+class Node(_message.Message):
+    __slots__ = ("service", "instance", "zone", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    instance: str
+    zone: str
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, service: _Optional[str] = ..., instance: _Optional[str] = ..., zone: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class AdminListener(_message.Message):
+    __slots__ = ("address",)
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    def __init__(self, address: _Optional[str] = ...) -> None: ...
+
+class Listener(_message.Message):
+    __slots__ = ("name", "address", "direction", "route_table", "default_authority")
+    class Direction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        DIRECTION_UNSPECIFIED: _ClassVar[Listener.Direction]
+        INBOUND: _ClassVar[Listener.Direction]
+        OUTBOUND: _ClassVar[Listener.Direction]
+    DIRECTION_UNSPECIFIED: Listener.Direction
+    INBOUND: Listener.Direction
+    OUTBOUND: Listener.Direction
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_TABLE_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_AUTHORITY_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    address: str
+    direction: Listener.Direction
+    route_table: str
+    default_authority: str
+    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., direction: _Optional[_Union[Listener.Direction, str]] = ..., route_table: _Optional[str] = ..., default_authority: _Optional[str] = ...) -> None: ...
+
+class Policy(_message.Message):
+    __slots__ = ("version", "route_tables", "clusters")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_TABLES_FIELD_NUMBER: _ClassVar[int]
+    CLUSTERS_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    route_tables: _containers.RepeatedCompositeFieldContainer[RouteTable]
+    clusters: _containers.RepeatedCompositeFieldContainer[Cluster]
+    def __init__(self, version: _Optional[str] = ..., route_tables: _Optional[_Iterable[_Union[RouteTable, _Mapping]]] = ..., clusters: _Optional[_Iterable[_Union[Cluster, _Mapping]]] = ...) -> None: ...
+
+class RouteTable(_message.Message):
+    __slots__ = ("name", "routes")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROUTES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    routes: _containers.RepeatedCompositeFieldContainer[Route]
+    def __init__(self, name: _Optional[str] = ..., routes: _Optional[_Iterable[_Union[Route, _Mapping]]] = ...) -> None: ...
+
+class Route(_message.Message):
+    __slots__ = ("name", "match", "cluster")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MATCH_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    match: RouteMatch
+    cluster: str
+    def __init__(self, name: _Optional[str] = ..., match: _Optional[_Union[RouteMatch, _Mapping]] = ..., cluster: _Optional[str] = ...) -> None: ...
+
+class RouteMatch(_message.Message):
+    __slots__ = ("authority", "method", "prefix", "service", "headers")
+    AUTHORITY_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    authority: str
+    method: str
+    prefix: str
+    service: str
+    headers: _containers.RepeatedCompositeFieldContainer[HeaderMatch]
+    def __init__(self, authority: _Optional[str] = ..., method: _Optional[str] = ..., prefix: _Optional[str] = ..., service: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[HeaderMatch, _Mapping]]] = ...) -> None: ...
+
+class HeaderMatch(_message.Message):
+    __slots__ = ("name", "exact", "prefix", "present", "invert")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    EXACT_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    PRESENT_FIELD_NUMBER: _ClassVar[int]
+    INVERT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    exact: str
+    prefix: str
+    present: bool
+    invert: bool
+    def __init__(self, name: _Optional[str] = ..., exact: _Optional[str] = ..., prefix: _Optional[str] = ..., present: _Optional[bool] = ..., invert: _Optional[bool] = ...) -> None: ...
+
+class Cluster(_message.Message):
+    __slots__ = ("name", "endpoints", "dns_refresh", "authority")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    DNS_REFRESH_FIELD_NUMBER: _ClassVar[int]
+    AUTHORITY_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    endpoints: _containers.RepeatedCompositeFieldContainer[Endpoint]
+    dns_refresh: _duration_pb2.Duration
+    authority: str
+    def __init__(self, name: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., dns_refresh: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., authority: _Optional[str] = ...) -> None: ...
+
+class Endpoint(_message.Message):
+    __slots__ = ("address", "weight")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    weight: int
+    def __init__(self, address: _Optional[str] = ..., weight: _Optional[int] = ...) -> None: ...

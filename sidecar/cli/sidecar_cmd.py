@@ -1,0 +1,108 @@
+"""`apex sidecar`: run a sidecar from a config file, or in one-line mode."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import uvloop
+from apex.mesh.v1 import config_pb2
+
+from sidecar.config import bootstrap as bootstrap_file
+from sidecar.policy.errors import ConfigError
+from sidecar.policy.model import Bootstrap
+
+log = logging.getLogger("apex.sidecar")
+
+
+def register(commands: Any) -> None:
+    p: argparse.ArgumentParser = commands.add_parser(
+        "sidecar",
+        help="run a sidecar",
+        description="Run a sidecar from --config FILE, or proxy --listen to --upstream (one-line mode).",
+    )
+    p.add_argument("--config", metavar="FILE", help="bootstrap YAML file")
+    p.add_argument("--check", action="store_true", help="validate the config and exit")
+    p.add_argument("--listen", metavar="HOST:PORT", help="one-line mode: address to accept calls on")
+    p.add_argument("--upstream", metavar="HOST:PORT", help="one-line mode: where to send every call")
+    p.add_argument("--admin", metavar="HOST:PORT", help="admin listener (overrides the config's)")
+    p.add_argument("--service", metavar="NAME", help="service name this sidecar speaks for")
+    p.add_argument("--ports-file", metavar="FILE", help="write the bound addresses as JSON once listening")
+    p.add_argument("--log-level", default=os.environ.get("APEX_LOG_LEVEL", "INFO"), help="default INFO")
+    p.set_defaults(run=run)
+
+
+def one_line_config(listen: str, upstream: str, service: str | None) -> config_pb2.Bootstrap:
+    """The bootstrap for `--listen A --upstream B`: every call on A goes to B."""
+    config = config_pb2.Bootstrap()
+    config.node.service = service or "default"
+    config.listeners.add(name="proxy", address=listen, direction=config_pb2.Listener.INBOUND)
+    table = config.policy.route_tables.add(name="proxy")
+    table.routes.add(name="all", cluster="upstream")
+    config.policy.clusters.add(name="upstream").endpoints.add(address=upstream)
+    return config
+
+
+def load(args: argparse.Namespace) -> tuple[config_pb2.Bootstrap, Bootstrap, str]:
+    if args.config and (args.listen or args.upstream):
+        raise SystemExit("apex sidecar: use either --config or --listen/--upstream, not both")
+    if args.config:
+        config, _ = bootstrap_file.load(args.config)
+        source = args.config
+    elif args.listen and args.upstream:
+        config = one_line_config(args.listen, args.upstream, args.service)
+        source = "command line"
+    else:
+        raise SystemExit("apex sidecar: give --config FILE, or both --listen HOST:PORT and --upstream HOST:PORT")
+    if args.admin:
+        config.admin.address = args.admin
+    if args.service:
+        config.node.service = args.service
+    return config, bootstrap_file.validate(config, source), source
+
+
+async def serve(config: config_pb2.Bootstrap, model: Bootstrap, source: str, ports_file: str | None) -> None:
+    from sidecar.runtime.sidecar import Sidecar
+
+    sidecar = Sidecar(config, model, source)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await sidecar.start()
+    bound = sidecar.bound_addresses()
+    log.info("sidecar %s ready: %s", model.node.instance, json.dumps(bound))
+    if ports_file:
+        tmp = Path(ports_file + ".tmp")
+        tmp.write_text(json.dumps(bound))
+        tmp.replace(ports_file)  # atomic: readers never see a half-written file
+    await stop.wait()
+    log.info("shutting down: draining in-flight calls")
+    await sidecar.stop(grace=5.0)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        config, model, source = load(args)
+    except ConfigError as exc:
+        print(f"apex sidecar: invalid config: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        print(f"{source}: ok ({len(model.listeners)} listeners, {len(model.policy.clusters)} clusters)")
+        return 0
+    try:
+        uvloop.run(serve(config, model, source, args.ports_file))
+    except OSError as exc:
+        print(f"apex sidecar: {exc}", file=sys.stderr)
+        return 1
+    return 0

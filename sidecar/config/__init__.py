@@ -1,0 +1,1 @@
+"""Reading configuration files (YAML) into the protobuf config."""

@@ -1,0 +1,1 @@
+"""Wire-free call model shared by transports and policy layers."""

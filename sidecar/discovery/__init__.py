@@ -1,0 +1,1 @@
+"""Endpoint discovery: the current address set of each cluster (static, DNS)."""

@@ -1,0 +1,193 @@
+"""An Echo service that answers as each request tells it to (status, metadata, delay, size).
+
+Run it alone with `python -m sidecar.examples.echo --port 50051`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import grpc
+import uvloop
+from apex.mesh.v1 import echo_pb2, echo_pb2_grpc
+
+SERVER_OPTIONS = (("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1))
+
+
+class EchoService(echo_pb2_grpc.EchoServicer):
+    """The servicer; records which tagged calls arrived and which were cancelled."""
+
+    def __init__(self, name: str = "echo") -> None:
+        self.name = name
+        self.arrived: set[str] = set()
+        self.cancelled: set[str] = set()
+        self.calls = 0
+        self.fail_with: grpc.StatusCode | None = None  # set by tests to make every call fail
+
+    def _reply(self, req: echo_pb2.EchoRequest, context: Any, index: int = 0) -> echo_pb2.EchoResponse:
+        remaining = context.time_remaining()
+        payload = b"x" * req.response_size if req.response_size > 0 else req.payload
+        return echo_pb2.EchoResponse(
+            payload=payload,
+            index=index,
+            deadline_remaining=-1.0 if remaining is None else remaining,
+            served_by=self.name,
+        )
+
+    async def _begin(self, req: echo_pb2.EchoRequest, context: Any) -> None:
+        self.calls += 1
+        if req.tag:
+            self.arrived.add(req.tag)
+        if self.fail_with is not None:
+            await context.abort(self.fail_with, f"{self.name} is failing on purpose")
+        if req.delay_ms:
+            await asyncio.sleep(req.delay_ms / 1000)
+        if req.echo_metadata:
+            echoed = [(k, v) for k, v in context.invocation_metadata() if k.startswith("x-echo-")]
+            await context.send_initial_metadata(echoed)
+            context.set_trailing_metadata([(f"trailer-{k}", v) for k, v in echoed])
+
+    async def _end(self, req: echo_pb2.EchoRequest, context: Any) -> None:
+        if req.status.code:
+            await context.abort(_CODES[req.status.code], req.status.message, context.trailing_metadata() or ())
+
+    def _cancelled(self, tag: str) -> None:
+        if tag:
+            self.cancelled.add(tag)
+
+    @contextlib.contextmanager
+    def _track(self, tag: str) -> Iterator[None]:
+        try:
+            yield
+        except asyncio.CancelledError:
+            self._cancelled(tag)
+            raise
+
+    async def Unary(self, request: echo_pb2.EchoRequest, context: Any) -> echo_pb2.EchoResponse:
+        with self._track(request.tag):
+            await self._begin(request, context)
+            await self._end(request, context)
+            return self._reply(request, context)
+
+    async def ClientStream(
+        self, request_iterator: AsyncIterator[echo_pb2.EchoRequest], context: Any
+    ) -> echo_pb2.EchoResponse:
+        payloads: list[bytes] = []
+        last = echo_pb2.EchoRequest()
+        try:
+            async for req in request_iterator:
+                if not payloads:
+                    await self._begin(req, context)
+                payloads.append(req.payload)
+                last = req
+            await self._end(last, context)
+        except asyncio.CancelledError:
+            self._cancelled(last.tag)
+            raise
+        reply = self._reply(last, context, index=len(payloads))
+        reply.payload = b"".join(payloads)
+        return reply
+
+    async def ServerStream(self, request: echo_pb2.EchoRequest, context: Any) -> AsyncIterator[echo_pb2.EchoResponse]:
+        with self._track(request.tag):
+            await self._begin(request, context)
+            for i in range(request.response_count):
+                yield self._reply(request, context, index=i)
+                if request.delay_ms:
+                    await asyncio.sleep(request.delay_ms / 1000)
+            await self._end(request, context)
+
+    async def Bidi(
+        self, request_iterator: AsyncIterator[echo_pb2.EchoRequest], context: Any
+    ) -> AsyncIterator[echo_pb2.EchoResponse]:
+        index = 0
+        tag = ""
+        try:
+            async for req in request_iterator:
+                if index == 0:
+                    tag = req.tag
+                    await self._begin(req, context)
+                elif req.delay_ms:
+                    await asyncio.sleep(req.delay_ms / 1000)
+                if req.status.code:
+                    await self._end(req, context)
+                yield self._reply(req, context, index=index)
+                index += 1
+        except asyncio.CancelledError:
+            self._cancelled(tag)
+            raise
+
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+async def start_server(service: EchoService, address: str = "127.0.0.1:0") -> tuple[grpc.aio.Server, int]:
+    server = grpc.aio.server(options=SERVER_OPTIONS)
+    echo_pb2_grpc.add_EchoServicer_to_server(service, server)
+    port = server.add_insecure_port(address)
+    await server.start()
+    return server, port
+
+
+class BackgroundEcho:
+    """An Echo server on its own event loop in a thread, for tests and scripts."""
+
+    def __init__(self, name: str = "echo", port: int = 0) -> None:
+        self.service = EchoService(name)
+        self._address = f"127.0.0.1:{port}"
+        self.port = 0
+        self._loop = uvloop.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name=f"echo-{name}")
+        self._server: grpc.aio.Server | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> BackgroundEcho:
+        self._thread.start()
+        self._server, self.port = asyncio.run_coroutine_threadsafe(
+            start_server(self.service, self._address), self._loop
+        ).result(10)
+        self._address = self.address  # restarts bind the same port
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (the thread stays, so `restart` can bind the same port again)."""
+        if self._server is not None:
+            asyncio.run_coroutine_threadsafe(self._server.stop(0), self._loop).result(10)
+            self._server = None
+
+    def restart(self) -> None:
+        self._server, _ = asyncio.run_coroutine_threadsafe(
+            start_server(self.service, self._address), self._loop
+        ).result(10)
+
+    def close(self) -> None:
+        self.stop()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+async def _main(port: int, name: str) -> None:
+    server, bound = await start_server(EchoService(name), f"0.0.0.0:{port}")
+    print(f"echo service {name!r} listening on port {bound}", flush=True)
+    await server.wait_for_termination()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the example Echo service.")
+    parser.add_argument("--port", type=int, default=50051)
+    parser.add_argument("--name", default="echo")
+    args = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        uvloop.run(_main(args.port, args.name))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Policy as frozen dataclasses, and the validated conversion from the protobuf config."""

@@ -1,0 +1,193 @@
+"""Validated conversion from `apex.mesh.v1` protobuf config to the frozen policy model.
+
+Every problem raises ConfigError naming the field path (`policy.clusters[1].endpoints[0].address`)
+and the reason, the way linkerd's client-policy `TryFrom` conversions report typed errors.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable
+
+from apex.mesh.v1 import config_pb2
+
+from sidecar.policy.address import Address, parse_address
+from sidecar.policy.errors import ConfigError
+from sidecar.policy.model import (
+    Bootstrap,
+    Cluster,
+    Direction,
+    Endpoint,
+    HeaderMatch,
+    HeaderRule,
+    Listener,
+    Node,
+    PathKind,
+    Policy,
+    Route,
+    RouteMatch,
+    RouteTable,
+)
+
+DEFAULT_DNS_REFRESH = 5.0
+MAX_WEIGHT = 10_000
+
+
+def _address(text: str, path: str, *, listen: bool = False) -> Address:
+    try:
+        return parse_address(text, allow_port_zero=listen)
+    except ValueError as exc:
+        raise ConfigError(path, str(exc)) from None
+
+
+def _require(value: str, path: str, what: str) -> str:
+    if not value:
+        raise ConfigError(path, f"{what} is required")
+    return value
+
+
+def _unique(names: Iterable[str], path: str, what: str) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            raise ConfigError(f"{path}[{i}].name", f"duplicate {what} name {name!r}")
+        seen.add(name)
+
+
+def _duration(msg: config_pb2.Cluster, name: str, default: float, path: str) -> float:
+    if not msg.HasField(name):
+        return default
+    value = getattr(msg, name).ToTimedelta().total_seconds()
+    if value <= 0:
+        raise ConfigError(f"{path}.{name}", f"must be positive, got {value}s")
+    return float(value)
+
+
+def header_match(msg: config_pb2.HeaderMatch, path: str) -> HeaderMatch:
+    name = _require(msg.name, f"{path}.name", "header name")
+    if name != name.lower() or name.startswith(":"):
+        raise ConfigError(f"{path}.name", f"header names are lower-case metadata keys, got {name!r}")
+    rule = msg.WhichOneof("rule")
+    if rule is None:
+        raise ConfigError(path, "one of exact, prefix or present is required")
+    if rule == "present" and not msg.present:
+        raise ConfigError(f"{path}.present", "present: false matches nothing; use present: true with invert")
+    value = "" if rule == "present" else getattr(msg, rule)
+    return HeaderMatch(name=name, rule=HeaderRule(rule), value=value, invert=msg.invert)
+
+
+def route_match(msg: config_pb2.RouteMatch, path: str) -> RouteMatch:
+    kind = msg.WhichOneof("path")
+    value = getattr(msg, kind) if kind else ""
+    if kind == "method" and (not value.startswith("/") or value.count("/") != 2 or value.endswith("/")):
+        raise ConfigError(f"{path}.method", f"expected '/package.Service/Method', got {value!r}")
+    if kind == "prefix" and not value.startswith("/"):
+        raise ConfigError(f"{path}.prefix", f"a path prefix starts with '/', got {value!r}")
+    if kind == "service" and (not value or "/" in value):
+        raise ConfigError(f"{path}.service", f"expected a gRPC service name like 'pkg.Service', got {value!r}")
+    headers = tuple(header_match(h, f"{path}.headers[{i}]") for i, h in enumerate(msg.headers))
+    return RouteMatch(
+        authority=msg.authority.lower(),
+        path_kind=PathKind(kind) if kind else PathKind.ANY,
+        path=value,
+        headers=headers,
+    )
+
+
+def route(msg: config_pb2.Route, path: str, clusters: set[str]) -> Route:
+    name = _require(msg.name, f"{path}.name", "route name")
+    cluster = _require(msg.cluster, f"{path}.cluster", "cluster")
+    if cluster not in clusters:
+        known = ", ".join(sorted(clusters)) or "none"
+        raise ConfigError(f"{path}.cluster", f"unknown cluster {cluster!r} (clusters: {known})")
+    match = route_match(msg.match, f"{path}.match") if msg.HasField("match") else RouteMatch()
+    return Route(name=name, cluster=cluster, match=match)
+
+
+def endpoint(msg: config_pb2.Endpoint, path: str) -> Endpoint:
+    address = _address(msg.address, f"{path}.address")
+    weight = msg.weight or 1
+    if weight > MAX_WEIGHT:
+        raise ConfigError(f"{path}.weight", f"weight {weight} is above the maximum {MAX_WEIGHT}")
+    return Endpoint(address=address, weight=weight)
+
+
+def cluster(msg: config_pb2.Cluster, path: str) -> Cluster:
+    name = _require(msg.name, f"{path}.name", "cluster name")
+    if not msg.endpoints:
+        raise ConfigError(f"{path}.endpoints", "a cluster needs at least one endpoint")
+    endpoints = tuple(endpoint(e, f"{path}.endpoints[{i}]") for i, e in enumerate(msg.endpoints))
+    return Cluster(
+        name=name,
+        endpoints=endpoints,
+        dns_refresh=_duration(msg, "dns_refresh", DEFAULT_DNS_REFRESH, path),
+        authority=msg.authority,
+    )
+
+
+def policy(msg: config_pb2.Policy, path: str = "policy") -> Policy:
+    """Validate a Policy message into the model."""
+    _unique((c.name for c in msg.clusters), f"{path}.clusters", "cluster")
+    clusters = tuple(cluster(c, f"{path}.clusters[{i}]") for i, c in enumerate(msg.clusters))
+    names = {c.name for c in clusters}
+    _unique((t.name for t in msg.route_tables), f"{path}.route_tables", "route table")
+    tables = []
+    for i, table in enumerate(msg.route_tables):
+        tpath = f"{path}.route_tables[{i}]"
+        _require(table.name, f"{tpath}.name", "route table name")
+        _unique((r.name for r in table.routes), f"{tpath}.routes", "route")
+        routes = tuple(route(r, f"{tpath}.routes[{j}]", names) for j, r in enumerate(table.routes))
+        tables.append(RouteTable(name=table.name, routes=routes))
+    return Policy(version=msg.version, route_tables=tuple(tables), clusters=clusters)
+
+
+def node(msg: config_pb2.Node) -> Node:
+    service = msg.service or "default"
+    instance = msg.instance or f"{service}-{socket.gethostname()}-{os.getpid()}"
+    return Node(service=service, instance=instance, zone=msg.zone, labels=tuple(sorted(msg.labels.items())))
+
+
+def _check_ports(listeners: tuple[Listener, ...], admin: Address | None) -> None:
+    """Two sockets on one port conflict when their hosts overlap (equal, or either is a wildcard)."""
+    bound: list[tuple[str, Address]] = [(f"listeners[{i}].address", lis.address) for i, lis in enumerate(listeners)]
+    if admin is not None:
+        bound.append(("admin.address", admin))
+    for i, (path, addr) in enumerate(bound):
+        for other_path, other in bound[:i]:
+            overlap = addr.host == other.host or addr.is_wildcard or other.is_wildcard
+            if addr.port and addr.port == other.port and overlap:
+                raise ConfigError(path, f"port {addr.port} conflicts with {other_path} ({other})")
+
+
+def bootstrap(msg: config_pb2.Bootstrap) -> Bootstrap:
+    """Validate a whole Bootstrap message into the model."""
+    pol = policy(msg.policy)
+    tables = {t.name for t in pol.route_tables}
+    if not msg.listeners:
+        raise ConfigError("listeners", "at least one listener is required")
+    _unique((lis.name for lis in msg.listeners), "listeners", "listener")
+    listeners = []
+    for i, lis in enumerate(msg.listeners):
+        path = f"listeners[{i}]"
+        name = _require(lis.name, f"{path}.name", "listener name")
+        if lis.direction == config_pb2.Listener.DIRECTION_UNSPECIFIED:
+            raise ConfigError(f"{path}.direction", "direction is required: INBOUND or OUTBOUND")
+        table = lis.route_table or name
+        if table not in tables:
+            known = ", ".join(sorted(tables)) or "none"
+            raise ConfigError(f"{path}.route_table", f"no route table named {table!r} (route tables: {known})")
+        direction = Direction.INBOUND if lis.direction == config_pb2.Listener.INBOUND else Direction.OUTBOUND
+        listeners.append(
+            Listener(
+                name=name,
+                address=_address(lis.address, f"{path}.address", listen=True),
+                direction=direction,
+                route_table=table,
+                default_authority=lis.default_authority.lower(),
+            )
+        )
+    admin = _address(msg.admin.address, "admin.address", listen=True) if msg.admin.address else None
+    result = tuple(listeners)
+    _check_ports(result, admin)
+    return Bootstrap(node=node(msg.node), admin=admin, listeners=result, policy=pol)

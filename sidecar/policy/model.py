@@ -1,0 +1,107 @@
+"""Frozen dataclasses for the sidecar's bootstrap and policy, as validated from protobuf."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from sidecar.policy.address import Address
+
+
+class Direction(enum.Enum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class PathKind(enum.Enum):
+    ANY = "any"
+    METHOD = "method"  # exact "/pkg.Service/Method"
+    PREFIX = "prefix"  # path prefix
+    SERVICE = "service"  # "pkg.Service"
+
+
+class HeaderRule(enum.Enum):
+    EXACT = "exact"
+    PREFIX = "prefix"
+    PRESENT = "present"
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderMatch:
+    name: str
+    rule: HeaderRule
+    value: str = ""
+    invert: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RouteMatch:
+    authority: str = ""
+    path_kind: PathKind = PathKind.ANY
+    path: str = ""
+    headers: tuple[HeaderMatch, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    name: str
+    cluster: str
+    match: RouteMatch = field(default_factory=RouteMatch)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTable:
+    name: str
+    routes: tuple[Route, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    address: Address
+    weight: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    name: str
+    endpoints: tuple[Endpoint, ...]
+    dns_refresh: float = 5.0
+    authority: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    version: str
+    route_tables: tuple[RouteTable, ...]
+    clusters: tuple[Cluster, ...]
+
+    def route_table(self, name: str) -> RouteTable:
+        return next(t for t in self.route_tables if t.name == name)
+
+    def cluster(self, name: str) -> Cluster:
+        return next(c for c in self.clusters if c.name == name)
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    name: str
+    address: Address
+    direction: Direction
+    route_table: str
+    default_authority: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    service: str
+    instance: str
+    zone: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Bootstrap:
+    node: Node
+    admin: Address | None
+    listeners: tuple[Listener, ...]
+    policy: Policy

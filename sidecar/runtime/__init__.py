@@ -1,0 +1,1 @@
+"""Assembling a running sidecar: stacks built from policy, listeners, admin, discovery."""

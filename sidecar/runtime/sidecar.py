@@ -1,0 +1,121 @@
+"""A running sidecar: listeners, admin server and DNS discovery around a swappable policy."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+
+from apex.mesh.v1 import config_pb2
+
+from sidecar.admin.server import AdminServer
+from sidecar.core.service import Connector
+from sidecar.discovery import dns
+from sidecar.layers.routing import Router
+from sidecar.policy import convert
+from sidecar.policy.model import Bootstrap, Policy
+from sidecar.runtime import stack
+from sidecar.transport.client import GrpcConnector
+from sidecar.transport.server import GrpcListener, Switch
+
+log = logging.getLogger(__name__)
+
+
+class Sidecar:
+    def __init__(
+        self,
+        config: config_pb2.Bootstrap,
+        bootstrap: Bootstrap,
+        source: str,
+        connector: Connector | None = None,
+    ) -> None:
+        self.config = config
+        self.bootstrap = bootstrap
+        self.source = source
+        self.state = stack.State()
+        self.policy: Policy = bootstrap.policy
+        self._connector = connector or GrpcConnector()
+        self._routers: Mapping[str, Router] = {}
+        self._switches: dict[str, Switch] = {}
+        self._listeners: list[GrpcListener] = []
+        self._admin: AdminServer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._retired_unrouted = 0
+
+    # --- policy -------------------------------------------------------------------------------
+
+    def apply(self, policy_msg: config_pb2.Policy) -> Policy:
+        """Validate and install a new policy; in-flight calls finish on the stack they started on."""
+        policy = convert.policy(policy_msg)
+        missing = [
+            lis.route_table
+            for lis in self.bootstrap.listeners
+            if lis.route_table not in {t.name for t in policy.route_tables}
+        ]
+        if missing:
+            raise convert.ConfigError("policy.route_tables", f"missing route table(s) for listeners: {missing}")
+        self._install(policy)
+        self.config.policy.CopyFrom(policy_msg)
+        return policy
+
+    def _install(self, policy: Policy) -> None:
+        routers = stack.build(policy, self.bootstrap.listeners, self.state, self._connector)
+        self._retired_unrouted += sum(r.unrouted for r in self._routers.values())
+        for name, router in routers.items():
+            switch = self._switches.setdefault(name, Switch(router))
+            switch.service = router
+        self._routers = routers
+        self.policy = policy
+
+    def unrouted(self) -> int:
+        return self._retired_unrouted + sum(r.unrouted for r in self._routers.values())
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._install(self.policy)
+        for listener in self.bootstrap.listeners:
+            server = GrpcListener(
+                listener.name, str(listener.address), self._switches[listener.name], listener.default_authority
+            )
+            await server.start()
+            self._listeners.append(server)
+            log.info("listener %s (%s) on %s", listener.name, listener.direction.value, server.bound)
+        if self.bootstrap.admin is not None:
+            self._admin = AdminServer(str(self.bootstrap.admin), self)
+            await self._admin.start()
+            log.info("admin on %s", self._admin.bound)
+        for endpoints in self.state.endpoints.values():
+            await dns.refresh_once(endpoints)
+        self._tasks.append(asyncio.create_task(dns.watch(lambda: list(self.state.endpoints.values()))))
+        if self._admin is not None:
+            await self._admin.set_serving(True)
+
+    def bound_addresses(self) -> dict[str, str]:
+        bound = {lis.name: lis.bound for lis in self._listeners}
+        if self._admin is not None:
+            bound["admin"] = self._admin.bound
+        return bound
+
+    def effective_config(self) -> config_pb2.Bootstrap:
+        effective = config_pb2.Bootstrap()
+        effective.CopyFrom(self.config)
+        effective.node.service = self.bootstrap.node.service
+        effective.node.instance = self.bootstrap.node.instance
+        return effective
+
+    async def stop(self, grace: float | None = 5.0) -> None:
+        """Stop accepting, let in-flight calls finish for up to `grace` seconds, then close."""
+        if self._admin is not None:
+            await self._admin.set_serving(False)
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.gather(*(lis.stop(grace) for lis in self._listeners))
+        if self._admin is not None:
+            await self._admin.stop(0)
+        close = getattr(self._connector, "close", None)
+        if close is not None:
+            await close()

@@ -1,0 +1,55 @@
+"""Build each listener's router from a policy: route → [layers...] → cluster service."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sidecar.core.service import Connector, Service, stack
+from sidecar.discovery.endpoints import EndpointSet
+from sidecar.layers import stats, timeout
+from sidecar.layers.routing import Router
+from sidecar.policy.model import Cluster, Listener, Policy
+from sidecar.runtime.cluster import ClusterService
+
+
+@dataclass
+class State:
+    """What survives a policy swap when its config is unchanged: endpoints and counters."""
+
+    endpoints: dict[str, EndpointSet] = field(default_factory=dict)
+    counters: dict[tuple[str, str], stats.RouteCounters] = field(default_factory=dict)
+
+    def endpoint_set(self, cluster: Cluster) -> EndpointSet:
+        current = self.endpoints.get(cluster.name)
+        if current is None or current.cluster != cluster:
+            current = EndpointSet(cluster)
+            self.endpoints[cluster.name] = current
+        return current
+
+    def route_counters(self, listener: str, route: str, cluster: str) -> stats.RouteCounters:
+        key = (listener, route)
+        current = self.counters.get(key)
+        if current is None or current.cluster != cluster:
+            current = stats.RouteCounters(listener, route, cluster)
+            self.counters[key] = current
+        return current
+
+
+def build(policy: Policy, listeners: tuple[Listener, ...], state: State, connector: Connector) -> Mapping[str, Router]:
+    """One router per listener for `policy`, reusing `state` where the config is unchanged."""
+    clusters = {c.name: ClusterService(state.endpoint_set(c), connector) for c in policy.clusters}
+    for name in set(state.endpoints) - set(clusters):
+        del state.endpoints[name]
+    routers: dict[str, Router] = {}
+    for listener in listeners:
+        table = policy.route_table(listener.route_table)
+        services: dict[str, Service] = {}
+        for route in table.routes:
+            layers = [
+                stats.count(state.route_counters(listener.name, route.name, route.cluster)),
+                timeout.deadline(),
+            ]
+            services[route.name] = stack(layers, clusters[route.cluster])
+        routers[listener.name] = Router(table, services)
+    return routers
