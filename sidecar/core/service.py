@@ -45,11 +45,12 @@ class Request:
     calls are cancelled.
     """
 
-    __slots__ = ("_callbacks", "call", "messages")
+    __slots__ = ("_callbacks", "attempt", "call", "messages")
 
-    def __init__(self, call: CallDescriptor, messages: AsyncIterator[bytes]) -> None:
+    def __init__(self, call: CallDescriptor, messages: AsyncIterator[bytes], attempt: int = 0) -> None:
         self.call = call
         self.messages = messages
+        self.attempt = attempt  # 0 for the original call, n for the n-th retry
         self._callbacks: list[Callable[[Status], None]] | None = []
 
     def on_finish(self, callback: Callable[[Status], None]) -> None:
