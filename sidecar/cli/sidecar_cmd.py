@@ -77,6 +77,8 @@ async def serve(config: config_pb2.Bootstrap, model: Bootstrap, source: str, por
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await sidecar.start()
+    if source != "command line":
+        loop.add_signal_handler(signal.SIGHUP, lambda: reload(sidecar, source))
     bound = sidecar.bound_addresses()
     log.info("sidecar %s ready: %s", model.node.instance, json.dumps(bound))
     if ports_file:
@@ -86,6 +88,19 @@ async def serve(config: config_pb2.Bootstrap, model: Bootstrap, source: str, por
     await stop.wait()
     log.info("shutting down: draining in-flight calls")
     await sidecar.stop(grace=5.0)
+
+
+def reload(sidecar: Any, path: str) -> None:
+    """SIGHUP: re-read the config file and apply its policy; a bad file keeps the current policy."""
+    try:
+        config, model = bootstrap_file.load(path)
+        if model.listeners != sidecar.bootstrap.listeners or model.admin != sidecar.bootstrap.admin:
+            log.warning("reload of %s: listener/admin changes need a restart; applying the policy only", path)
+        sidecar.apply(config.policy)
+    except ConfigError as exc:
+        log.error("reload rejected, keeping policy version %r: %s", sidecar.policy.version, exc)
+        return
+    log.info("reloaded policy version %r from %s", sidecar.policy.version, path)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from sidecar.core.service import Connector
 from sidecar.discovery import dns
 from sidecar.layers.routing import Router
 from sidecar.policy import convert
+from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import Bootstrap, Policy
 from sidecar.runtime import stack
 from sidecar.transport.client import GrpcConnector
@@ -54,7 +55,7 @@ class Sidecar:
             if lis.route_table not in {t.name for t in policy.route_tables}
         ]
         if missing:
-            raise convert.ConfigError("policy.route_tables", f"missing route table(s) for listeners: {missing}")
+            raise ConfigError("policy.route_tables", f"missing route table(s) for listeners: {missing}")
         self._install(policy)
         self.config.policy.CopyFrom(policy_msg)
         return policy
