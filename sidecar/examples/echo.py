@@ -64,7 +64,7 @@ class EchoService(echo_pb2_grpc.EchoServicer):
     def _track(self, tag: str) -> Iterator[None]:
         try:
             yield
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):
             self._cancelled(tag)
             raise
 
@@ -81,10 +81,10 @@ class EchoService(echo_pb2_grpc.EchoServicer):
         last = echo_pb2.EchoRequest()
         try:
             async for req in request_iterator:
-                if not payloads:
-                    await self._begin(req, context)
+                first, last = not payloads, req
                 payloads.append(req.payload)
-                last = req
+                if first:
+                    await self._begin(req, context)
             await self._end(last, context)
         except asyncio.CancelledError:
             self._cancelled(last.tag)
@@ -118,7 +118,7 @@ class EchoService(echo_pb2_grpc.EchoServicer):
                     await self._end(req, context)
                 yield self._reply(req, context, index=index)
                 index += 1
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):  # GeneratorExit: closed while suspended
             self._cancelled(tag)
             raise
 

@@ -1,26 +1,78 @@
-"""The upstream side: relay a Request to one endpoint over a pooled grpc.aio channel."""
+"""The upstream side: relay a Request to one endpoint over a pooled grpc.aio channel.
+
+Two grpc.aio behaviours would change what the caller sees, so this module works one level
+below grpc.aio's public call API where needed (falling back to it if those internals move):
+- its `Metadata` groups values by key, reordering interleaved keys: we read the raw tuples;
+- a request write that loses the race with an upstream's early status (say UNIMPLEMENTED
+  before the request was read) makes grpc.aio replace that status with INTERNAL "Internal
+  error from Core" (grpc/grpc#36066): our own request pump stops writing instead, so the
+  upstream's real status is what the caller gets.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 
-from sidecar.core.call import Metadata, Status
+from sidecar.core.call import Code, Metadata, Status
 from sidecar.core.service import Request
-from sidecar.transport.wire import FROM_GRPC, UPSTREAM_CHANNEL_OPTIONS, as_metadata
+from sidecar.transport.wire import FROM_GRPC, UPSTREAM_CHANNEL_OPTIONS, OrderedMetadata, as_metadata
+
+log = logging.getLogger(__name__)
+
+try:
+    from grpc._cython import cygrpc
+
+    _WRITE_LOST_RACE: tuple[type[BaseException], ...] = (cygrpc.InternalError, cygrpc.UsageError)
+except (ImportError, AttributeError):  # pragma: no cover - depends on the grpcio build
+    _WRITE_LOST_RACE = ()
+
+
+async def _pump(call: Any, messages: AsyncIterator[bytes]) -> None:
+    """Copy the caller's request stream to the upstream call, then half-close it."""
+    raw = getattr(call, "_cython_call", None)
+    sent = getattr(call, "_metadata_sent", None)
+    try:
+        if raw is None or sent is None:  # public API fallback
+            async for message in messages:
+                await call.write(message)
+            await call.done_writing()
+            return
+        await sent.wait()
+        async for message in messages:
+            if call.done():
+                return
+            await raw.send_serialized_message(message)
+        if not call.done():
+            await raw.send_receive_close()
+    except asyncio.CancelledError:
+        raise
+    except (*_WRITE_LOST_RACE, grpc.aio.AioRpcError, asyncio.InvalidStateError):
+        return  # the upstream finished first; its own status stands
+    except Exception:
+        log.debug("request stream ended abnormally; cancelling the upstream call", exc_info=True)
+        call.cancel()
 
 
 class UpstreamResponse:
     """Adapts a grpc.aio stream-stream call to the Response protocol."""
 
-    __slots__ = ("_call",)
+    __slots__ = ("_call", "_pump", "_raw")
 
-    def __init__(self, call: grpc.aio.StreamStreamCall[Any, Any]) -> None:
+    def __init__(self, call: grpc.aio.StreamStreamCall[Any, Any], messages: AsyncIterator[bytes]) -> None:
         self._call = call
+        self._raw = getattr(call, "_cython_call", None)
+        self._pump = asyncio.get_running_loop().create_task(_pump(call, messages))
 
     async def initial_metadata(self) -> Metadata:
+        if self._raw is not None:
+            return as_metadata(await self._raw.initial_metadata())
         return as_metadata(await self._call.initial_metadata())
 
     async def read(self) -> bytes | None:
@@ -31,11 +83,22 @@ class UpstreamResponse:
         return None if message is grpc.aio.EOF else message  # type: ignore[return-value]
 
     async def status(self) -> Status:
-        call = self._call
-        code = await call.code()
-        return Status(FROM_GRPC[code], await call.details() or "", as_metadata(await call.trailing_metadata()))
+        if self._raw is not None:
+            raw = await self._raw.status()
+            status = Status(Code(raw.code()), raw.details() or "", as_metadata(raw.trailing_metadata()))
+        else:
+            call = self._call
+            code = await call.code()
+            details = await call.details() or ""
+            status = Status(FROM_GRPC[code], details, as_metadata(await call.trailing_metadata()))
+        if not self._pump.done():
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+        return status
 
     def cancel(self) -> None:
+        self._pump.cancel()
         self._call.cancel()
 
 
@@ -60,8 +123,8 @@ class GrpcConnector:
         deadline = request.call.deadline
         timeout = None if deadline is None else max(deadline - time.monotonic(), 0.0)
         multicallable = self.channel(address, authority).stream_stream(request.call.method)
-        call = multicallable(request.messages, metadata=request.call.metadata, timeout=timeout)
-        return UpstreamResponse(call)
+        call = multicallable(metadata=OrderedMetadata(request.call.metadata), timeout=timeout)
+        return UpstreamResponse(call, request.messages)
 
     async def close(self) -> None:
         channels, self._channels = list(self._channels.values()), {}

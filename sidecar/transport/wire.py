@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import grpc
 
@@ -45,6 +45,22 @@ def inbound_metadata(items: Iterable[tuple[str, MetadataValue]]) -> tuple[Metada
         elif key not in HOP_BY_HOP and not key.startswith(("grpc-", ":")):
             forward.append((key, value))
     return tuple(forward), authority.lower()
+
+
+class OrderedMetadata(grpc.aio.Metadata):
+    """grpc.aio.Metadata that sends pairs in the order given.
+
+    The base class groups values by key, which would reorder interleaved keys on the way
+    upstream; grpc.aio turns call metadata into a tuple by iterating it, so iteration order
+    is what goes on the wire.
+    """
+
+    def __init__(self, pairs: Metadata) -> None:
+        super().__init__(*pairs)
+        self._pairs = pairs
+
+    def __iter__(self) -> Iterator[tuple[str, MetadataValue]]:
+        return iter(self._pairs)
 
 
 def as_metadata(items: Iterable[tuple[str, MetadataValue]] | None) -> Metadata:
