@@ -98,6 +98,7 @@ def _set_message(target: Message, value: object, path: str) -> None:
         value = {}
     if not isinstance(value, dict):
         raise ConfigError(path, f"expected a mapping, got {_type_name(value)} {value!r}")
+    target.SetInParent()  # an empty mapping still marks the message as present
     fill(target, value, path)
 
 
