@@ -27,7 +27,7 @@ def parse_yaml(text: str, source: str) -> config_pb2.Bootstrap:
     if not isinstance(data, dict):
         raise ConfigError("", f"expected a mapping at the top level, got {type(data).__name__}", source)
     try:
-        return fill(config_pb2.Bootstrap(), data)  # type: ignore[return-value]
+        return fill(config_pb2.Bootstrap(), data)
     except ConfigError as exc:
         raise exc.in_source(source) from None
 

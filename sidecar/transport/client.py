@@ -80,7 +80,7 @@ class UpstreamResponse:
             message = await self._call.read()
         except grpc.aio.AioRpcError:
             return None  # the status carries the error
-        return None if message is grpc.aio.EOF else message  # type: ignore[return-value]
+        return None if message is grpc.aio.EOF else message
 
     async def status(self) -> Status:
         if self._raw is not None:

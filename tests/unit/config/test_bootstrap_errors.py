@@ -175,7 +175,8 @@ def test_cli_check_reports_and_exits_nonzero(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert bad.returncode == 2
     assert f"{path}: policy.clusters[1].endpoints[0].address: bad address 'pricing.svc': no port" in bad.stderr
-    ok = subprocess.run([sys.executable, "-m", "sidecar", "sidecar", "--check", "--config", str(write(tmp_path, good()))],
+    good_path = write(tmp_path, good())
+    ok = subprocess.run([sys.executable, "-m", "sidecar", "sidecar", "--check", "--config", str(good_path)],
                         capture_output=True, text=True, timeout=60)  # fmt: skip
     assert ok.returncode == 0, ok.stderr
     assert "ok (2 listeners, 2 clusters)" in ok.stdout
