@@ -6,13 +6,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sidecar.cli import sidecar_cmd
+from sidecar.cli import admin_cmd, sidecar_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="apex", description="Apex Mesh: a self-tuning gRPC service mesh.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sidecar_cmd.register(commands)
+    admin_cmd.register(commands)
     return parser
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -84,3 +87,17 @@ def test_unknown_service_is_unimplemented_and_admin_counts(two_services: Any) ->
     health = health_pb2_grpc.HealthStub(grpc.insecure_channel(side["admin"]))
     reply = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_admin_cli(two_services: Any) -> None:
+    side, _, _ = two_services
+    run = [sys.executable, "-m", "sidecar", "admin", "--admin", side["admin"]]
+    health = subprocess.run([*run, "health"], capture_output=True, text=True, timeout=60)
+    assert (health.returncode, health.stdout.strip()) == (0, "SERVING")
+    stats = subprocess.run([*run, "stats"], capture_output=True, text=True, timeout=60)
+    assert "policy version: test-1" in stats.stdout and "catalog" in stats.stdout
+    config = subprocess.run([*run, "--json", "config"], capture_output=True, text=True, timeout=60)
+    assert json.loads(config.stdout)["bootstrap"]["node"]["service"] == "frontend"
+    down = subprocess.run([sys.executable, "-m", "sidecar", "admin", "--admin", "127.0.0.1:1", "health"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert down.returncode == 1 and "UNAVAILABLE" in down.stderr

@@ -1,0 +1,68 @@
+"""`apex admin health|config|stats`: read a running sidecar's admin API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+import grpc
+import yaml
+from apex.mesh.v1 import admin_pb2, admin_pb2_grpc
+from google.protobuf import json_format
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+def register(commands: Any) -> None:
+    p: argparse.ArgumentParser = commands.add_parser("admin", help="read a sidecar's admin API")
+    p.add_argument(
+        "--admin",
+        default=os.environ.get("APEX_ADMIN", "127.0.0.1:9901"),
+        metavar="HOST:PORT",
+        help="the sidecar's admin address (default $APEX_ADMIN or 127.0.0.1:9901)",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("what", choices=["health", "config", "stats"])
+    p.set_defaults(run=run)
+
+
+def _health(channel: grpc.Channel, as_json: bool) -> int:
+    reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    name = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    print(json.dumps({"status": name}) if as_json else name)
+    return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+def _config(channel: grpc.Channel, as_json: bool) -> int:
+    dump = admin_pb2_grpc.AdminStub(channel).GetConfig(admin_pb2.GetConfigRequest(), timeout=5)
+    data = json_format.MessageToDict(dump, preserving_proto_field_name=True)
+    print(json.dumps(data, indent=2) if as_json else yaml.safe_dump(data, sort_keys=False).rstrip())
+    return 0
+
+
+def _stats(channel: grpc.Channel, as_json: bool) -> int:
+    stats = admin_pb2_grpc.AdminStub(channel).GetStats(admin_pb2.GetStatsRequest(), timeout=5)
+    if as_json:
+        print(json.dumps(json_format.MessageToDict(stats, preserving_proto_field_name=True), indent=2))
+        return 0
+    print(f"policy version: {stats.policy_version or '-'}   unrouted calls: {stats.unrouted}")
+    rows = [("LISTENER", "ROUTE", "CLUSTER", "CALLS", "IN-FLIGHT", "STATUS CODES")]
+    for r in stats.routes:
+        codes = " ".join(f"{k}={v}" for k, v in sorted(r.status_codes.items())) or "-"
+        rows.append((r.listener, r.route, r.cluster, str(r.calls), str(r.in_flight), codes))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[5])
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    handlers = {"health": _health, "config": _config, "stats": _stats}
+    with grpc.insecure_channel(args.admin) as channel:
+        try:
+            return handlers[args.what](channel, args.json)
+        except grpc.RpcError as err:
+            print(f"apex admin: {args.admin}: {err.code().name}: {err.details()}", file=sys.stderr)
+            return 1
