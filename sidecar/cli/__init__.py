@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sidecar.cli import admin_cmd, sidecar_cmd
+from sidecar.cli import admin_cmd, demo_cmd, sidecar_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sidecar_cmd.register(commands)
     admin_cmd.register(commands)
+    demo_cmd.register(commands)
     return parser
 
 

@@ -1,0 +1,67 @@
+"""The demo mesh as data: which services run, and each sidecar's bootstrap config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Instance:
+    service: str  # catalog
+    name: str  # catalog-2
+    role: str  # the sidecar.examples.shop role
+    args: tuple[str, ...] = ()
+
+
+INSTANCES = (
+    Instance("catalog", "catalog-1", "catalog"),
+    Instance("catalog", "catalog-2", "catalog", ("--flaky-after", "{flaky_after}", "--flaky-rate", "0.6")),
+    Instance("pricing", "pricing-1", "pricing"),
+    Instance("frontend", "frontend-1", "frontend"),
+)
+
+
+def _listener(name: str, direction: str) -> dict[str, str]:
+    return {"name": name, "address": "127.0.0.1:0", "direction": direction}
+
+
+def backend_sidecar(instance: Instance, service_port: int) -> dict[str, Any]:
+    """A catalog or pricing sidecar: inbound only, in front of its local service."""
+    return {
+        "node": {"service": instance.service, "instance": instance.name},
+        "admin": {"address": "127.0.0.1:0"},
+        "listeners": [_listener("inbound", "INBOUND")],
+        "policy": {
+            "version": "demo-1",
+            "route_tables": [{"name": "inbound", "routes": [{"name": "local", "cluster": "local"}]}],
+            "clusters": [{"name": "local", "endpoints": [{"address": f"127.0.0.1:{service_port}"}]}],
+        },
+    }
+
+
+def frontend_sidecar(service_port: int, catalog: list[str], pricing: list[str]) -> dict[str, Any]:
+    """The frontend's sidecar: inbound to the frontend, outbound to catalog and pricing sidecars."""
+    return {
+        "node": {"service": "frontend", "instance": "frontend-1"},
+        "admin": {"address": "127.0.0.1:0"},
+        "listeners": [_listener("inbound", "INBOUND"), _listener("outbound", "OUTBOUND")],
+        "policy": {
+            "version": "demo-1",
+            "route_tables": [
+                {"name": "inbound", "routes": [{"name": "local", "cluster": "local"}]},
+                {
+                    "name": "outbound",
+                    "routes": [
+                        {"name": "catalog", "match": {"authority": "catalog"}, "cluster": "catalog"},
+                        {"name": "pricing", "match": {"authority": "pricing"}, "cluster": "pricing"},
+                    ],
+                },
+            ],
+            "clusters": [
+                {"name": "local", "endpoints": [{"address": f"127.0.0.1:{service_port}"}]},
+                {"name": "catalog", "endpoints": [{"address": a} for a in catalog]},
+                {"name": "pricing", "endpoints": [{"address": a} for a in pricing]},
+            ],
+        },
+    }
