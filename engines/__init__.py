@@ -1,0 +1,1 @@
+"""Central engines: control plane, telemetry ingestion, forecasting (and tuning, to come)."""

@@ -1,0 +1,98 @@
+"""The Holt model and the spike decision, on synthetic series and a real NAB series."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engines.forecast import decide, model
+
+# shared/ sits beside the checkout on the development machine; APEX_SHARED points elsewhere.
+NAB = Path(os.environ.get("APEX_SHARED", Path(__file__).resolve().parents[4].parent / "shared")) / "data" / "nab"
+
+
+def test_constant_series_forecasts_itself() -> None:
+    state = model.fit([7.0] * 40)
+    assert model.forecast(state, 10) == pytest.approx(7.0)
+    assert model.anomaly_score(state, 7.0) == 0.0
+
+
+def test_ramp_is_extrapolated() -> None:
+    state = model.fit(np.linspace(10, 40, 60))
+    assert state.trend > 0.3
+    assert 40 < model.forecast(state, 10) < 60
+
+
+def test_outlier_scores_high_and_normal_point_low() -> None:
+    rng = np.random.default_rng(3)
+    state = model.fit(20 + rng.normal(0, 1, 300))
+    assert abs(model.anomaly_score(state, 20.5)) < 2
+    assert model.anomaly_score(state, 35.0) > 6
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e6), min_size=1, max_size=50), st.floats(0, 1e6))
+def test_shift_invariance_of_errors(series: list[float], shift: float) -> None:
+    """Adding a constant to a series shifts the forecasts and leaves the errors unchanged."""
+    a = model.one_step_errors(np.array(series))
+    b = model.one_step_errors(np.array(series) + shift)
+    assert np.allclose(a, b, equal_nan=True, rtol=1e-6, atol=1e-3)
+
+
+def test_params_are_checked() -> None:
+    with pytest.raises(ValueError, match="alpha"):
+        model.Params(alpha=0.0)
+    with pytest.raises(ValueError, match="empty"):
+        model.fit([])
+
+
+def test_beats_naive_on_a_real_series() -> None:
+    """On NAB's AWS request counts the smoothed forecast is no worse than 'same as last time'."""
+    files = sorted(NAB.rglob("*.csv"))
+    if not files:
+        pytest.skip(f"NAB data not found under {NAB}")
+    path = next((f for f in files if "request" in f.name.lower()), files[0])
+    with path.open() as fh:
+        values = np.array([float(row["value"]) for row in csv.DictReader(fh)])
+    errors = model.one_step_errors(values, model.Params(alpha=0.5, beta=0.05, phi=0.9))
+    naive = np.diff(values)
+    mae_model = np.nanmean(np.abs(errors[1:]))
+    mae_naive = np.mean(np.abs(naive))
+    assert mae_model <= mae_naive * 1.05, (path.name, mae_model, mae_naive)
+
+
+RULE = decide.SpikeRule(horizon=30, ratio=1.3, min_rate=5, cooldown=60, ttl_factor=2, max_ttl=100)
+
+
+def test_ramp_triggers_ttl_raise_with_a_reason() -> None:
+    state = model.fit(np.linspace(5, 25, 40))
+    prediction = decide.predict(state, RULE)
+    actions = decide.spike_actions("frontend", prediction, {"quote": 10.0, "capped": 100.0}, now=500, last_action_at=None,
+                                   rule=RULE)  # fmt: skip
+    assert [(a.path, a.value) for a in actions] == [("cache[quote].ttl", "20s")]
+    assert "cache TTL 10s -> 20s" in actions[0].reason and "forecast" in actions[0].reason
+
+
+@pytest.mark.parametrize(
+    ("series", "now", "last"),
+    [
+        (np.full(40, 20.0), 500.0, None),  # flat: no spike predicted
+        (np.linspace(0.5, 3, 40), 500.0, None),  # rising but below the minimum rate
+        (np.linspace(5, 25, 40), 500.0, 470.0),  # cooling down from an action 30 s ago
+    ],
+)
+def test_no_action(series: np.ndarray, now: float, last: float | None) -> None:
+    prediction = decide.predict(model.fit(series), RULE)
+    assert decide.spike_actions("s", prediction, {"quote": 10.0}, now, last, RULE) == []
+
+
+def test_prediction_ratio() -> None:
+    assert decide.Prediction(current=10, predicted=25, horizon=5).ratio == 2.5
+    assert decide.Prediction(current=0, predicted=25, horizon=5).ratio == 0.0
+    assert math.isclose(decide.predict(model.fit([4.0] * 10), RULE).ratio, 1.0)
