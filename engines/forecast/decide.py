@@ -43,7 +43,7 @@ class Prediction:
         return self.predicted / self.current if self.current > 0 else 0.0
 
 
-def predict(state: model.Holt, rule: SpikeRule, params: model.Params = model.Params()) -> Prediction:
+def predict(state: model.Holt, rule: SpikeRule, params: model.Params = model.DEFAULT) -> Prediction:
     return Prediction(current=state.level, predicted=model.forecast(state, rule.horizon, params), horizon=rule.horizon)
 
 
@@ -53,14 +53,15 @@ def spike_actions(
     cache_ttls: Mapping[str, float],
     now: float,
     last_action_at: float | None,
-    rule: SpikeRule = SpikeRule(),
+    rule: SpikeRule | None = None,
 ) -> list[Action]:
     """Raise the cache TTLs of `service`'s cache rules ahead of a predicted spike.
 
     1. nothing while cooling down from the last action, or below the minimum rate;
     2. nothing unless the forecast at the horizon is `ratio` times today's level;
-    3. each cache rule's TTL × `ttl_factor`, capped at `max_ttl` (rules at the cap are left).
+    3. each cache rule's TTL times `ttl_factor`, capped at `max_ttl` (rules at the cap are left).
     """
+    rule = rule or SpikeRule()
     if last_action_at is not None and now - last_action_at < rule.cooldown:
         return []
     if prediction.current < rule.min_rate or prediction.ratio < rule.ratio:

@@ -38,11 +38,14 @@ class Params:
                 raise ValueError(f"{name} must be in (0, 1], got {value}")
 
 
+DEFAULT = Params()
+
+
 def start(x: float) -> Holt:
     return Holt(level=float(x), trend=0.0, variance=0.0, n=1)
 
 
-def update(state: Holt | None, x: float, p: Params = Params()) -> Holt:
+def update(state: Holt | None, x: float, p: Params = DEFAULT) -> Holt:
     """Fold observation `x` into the state (step 1: error vs the one-step forecast; step 2:
     level and damped trend; step 3: error variance)."""
     if state is None:
@@ -55,7 +58,7 @@ def update(state: Holt | None, x: float, p: Params = Params()) -> Holt:
     return Holt(level=level, trend=trend, variance=variance, n=state.n + 1)
 
 
-def forecast(state: Holt, h: int, p: Params = Params()) -> float:
+def forecast(state: Holt, h: int, p: Params = DEFAULT) -> float:
     """The value expected `h` steps ahead (damped trend: level + (phi + … + phi^h)·trend)."""
     if h <= 0:
         return state.level
@@ -63,14 +66,14 @@ def forecast(state: Holt, h: int, p: Params = Params()) -> float:
     return state.level + damp * state.trend
 
 
-def anomaly_score(state: Holt, x: float, p: Params = Params()) -> float:
+def anomaly_score(state: Holt, x: float, p: Params = DEFAULT) -> float:
     """How many standard deviations `x` lies from the one-step forecast (0 until calibrated)."""
     if state.n < 3 or state.variance <= 0:
         return 0.0
     return (x - forecast(state, 1, p)) / math.sqrt(state.variance)
 
 
-def fit(series: Iterable[float], p: Params = Params()) -> Holt:
+def fit(series: Iterable[float], p: Params = DEFAULT) -> Holt:
     state: Holt | None = None
     for x in series:
         state = update(state, float(x), p)
@@ -79,7 +82,7 @@ def fit(series: Iterable[float], p: Params = Params()) -> Holt:
     return state
 
 
-def one_step_errors(series: NDArray[np.float64], p: Params = Params()) -> NDArray[np.float64]:
+def one_step_errors(series: NDArray[np.float64], p: Params = DEFAULT) -> NDArray[np.float64]:
     """Errors of the one-step-ahead forecasts over a series (first point has none: NaN)."""
     errors = np.full(series.shape, np.nan)
     state: Holt | None = None

@@ -73,8 +73,8 @@ RULE = decide.SpikeRule(horizon=30, ratio=1.3, min_rate=5, cooldown=60, ttl_fact
 def test_ramp_triggers_ttl_raise_with_a_reason() -> None:
     state = model.fit(np.linspace(5, 25, 40))
     prediction = decide.predict(state, RULE)
-    actions = decide.spike_actions("frontend", prediction, {"quote": 10.0, "capped": 100.0}, now=500, last_action_at=None,
-                                   rule=RULE)  # fmt: skip
+    ttls = {"quote": 10.0, "capped": 100.0}
+    actions = decide.spike_actions("frontend", prediction, ttls, now=500, last_action_at=None, rule=RULE)
     assert [(a.path, a.value) for a in actions] == [("cache[quote].ttl", "20s")]
     assert "cache TTL 10s -> 20s" in actions[0].reason and "forecast" in actions[0].reason
 
