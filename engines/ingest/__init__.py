@@ -1,0 +1,1 @@
+"""Telemetry ingestion: consumer-group readers of the sidecars' Redis Streams."""

@@ -1,0 +1,143 @@
+"""Read Redis Streams with a consumer group: new entries, pending entries of dead consumers,
+and bad entries moved to a dead-letter stream with the reason (nothing is silently lost).
+
+Engines scale out by running several consumers in one group: each entry goes to one of them,
+and entries a crashed consumer never acknowledged are claimed by the others after `claim_idle`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class BadEntry:
+    """An entry that could not be decoded, and why."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entry(Generic[T]):
+    stream: str
+    id: str
+    value: T
+
+
+Decoder = Callable[[dict[bytes, bytes]], "T | BadEntry"]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class StreamConsumer(Generic[T]):
+    """One consumer of group `group` over the streams matching `pattern` (e.g. apex:telemetry:*)."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        pattern: str,
+        group: str,
+        consumer: str,
+        decode: Callable[[dict[bytes, bytes]], T | BadEntry],
+        dead_letter: str,
+        count: int = 200,
+        block_ms: int = 500,
+        claim_idle_ms: int = 30_000,
+    ) -> None:
+        self.client = client
+        self.pattern = pattern
+        self.group = group
+        self.consumer = consumer
+        self.decode = decode
+        self.dead_letter = dead_letter
+        self.count = count
+        self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
+        self.streams: set[str] = set()
+        self.dead_lettered = 0
+
+    async def discover(self) -> set[str]:
+        """Find streams matching the pattern and make sure the group exists on each."""
+        found: set[str] = set()
+        async for key in self.client.scan_iter(match=self.pattern, _type="stream"):
+            found.add(_text(key))
+        for stream in found - self.streams:
+            try:
+                await self.client.xgroup_create(stream, self.group, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+        self.streams |= found
+        return found
+
+    async def _accept(self, stream: str, raw: list[Any]) -> list[Entry[T]]:
+        good: list[Entry[T]] = []
+        for raw_id, fields in raw:
+            if fields is None:  # trimmed away while pending: nothing left to read
+                await self.client.xack(stream, self.group, raw_id)
+                continue
+            entry_id = _text(raw_id)
+            value = self.decode(fields)
+            if isinstance(value, BadEntry):
+                await self._dead_letter(stream, entry_id, fields, value.reason)
+                continue
+            good.append(Entry(stream, entry_id, value))
+        return good
+
+    async def _dead_letter(self, stream: str, entry_id: str, fields: dict[bytes, bytes], reason: str) -> None:
+        log.warning("bad entry %s in %s moved to %s: %s", entry_id, stream, self.dead_letter, reason)
+        copy: dict[Any, Any] = {b"source_stream": stream, b"source_id": entry_id, b"reason": reason}
+        copy.update({b"field:" + k: v for k, v in fields.items()})
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.dead_letter, copy, maxlen=10_000, approximate=True)
+            pipe.xack(stream, self.group, entry_id)
+            await pipe.execute()
+        self.dead_lettered += 1
+
+    async def read(self) -> list[Entry[T]]:
+        """New entries for this consumer (blocks up to block_ms when there are none)."""
+        if not self.streams:
+            await self.discover()
+            if not self.streams:
+                return []
+        reply = await self.client.xreadgroup(
+            self.group, self.consumer, {s: ">" for s in sorted(self.streams)}, count=self.count, block=self.block_ms
+        )
+        entries: list[Entry[T]] = []
+        for stream, raw in reply or []:
+            entries.extend(await self._accept(_text(stream), raw))
+        return entries
+
+    async def recover(self) -> list[Entry[T]]:
+        """Claim entries other consumers left unacknowledged for longer than claim_idle_ms."""
+        entries: list[Entry[T]] = []
+        for stream in sorted(self.streams):
+            start = "0-0"
+            while True:
+                reply = await self.client.xautoclaim(
+                    stream, self.group, self.consumer, self.claim_idle_ms, start_id=start, count=self.count
+                )
+                start, raw = _text(reply[0]), reply[1]
+                entries.extend(await self._accept(stream, raw))
+                if start == "0-0":
+                    break
+        return entries
+
+    async def ack(self, entries: list[Entry[T]]) -> None:
+        by_stream: dict[str, list[str]] = {}
+        for entry in entries:
+            by_stream.setdefault(entry.stream, []).append(entry.id)
+        for stream, ids in by_stream.items():
+            await self.client.xack(stream, self.group, *ids)
