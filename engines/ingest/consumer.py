@@ -34,9 +34,6 @@ class Entry(Generic[T]):
     value: T
 
 
-Decoder = Callable[[dict[bytes, bytes]], "T | BadEntry"]
-
-
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -112,7 +109,7 @@ class StreamConsumer(Generic[T]):
             await self.discover()
             if not self.streams:
                 return []
-        reply = await self.client.xreadgroup(
+        reply: Any = await self.client.xreadgroup(
             self.group, self.consumer, {s: ">" for s in sorted(self.streams)}, count=self.count, block=self.block_ms
         )
         entries: list[Entry[T]] = []
