@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from apex.mesh.v1 import config_pb2
 
+from sidecar.policy import cache_convert
 from sidecar.policy.address import Address, parse_address
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import (
@@ -139,7 +140,8 @@ def policy(msg: config_pb2.Policy, path: str = "policy") -> Policy:
         _unique((r.name for r in table.routes), f"{tpath}.routes", "route")
         routes = tuple(route(r, f"{tpath}.routes[{j}]", names) for j, r in enumerate(table.routes))
         tables.append(RouteTable(name=table.name, routes=routes))
-    return Policy(version=msg.version, route_tables=tuple(tables), clusters=clusters)
+    cache = cache_convert.rules(msg.cache, f"{path}.cache")
+    return Policy(version=msg.version, route_tables=tuple(tables), clusters=clusters, cache=cache)
 
 
 def node(msg: config_pb2.Node) -> Node:
@@ -190,4 +192,5 @@ def bootstrap(msg: config_pb2.Bootstrap) -> Bootstrap:
     admin = _address(msg.admin.address, "admin.address", listen=True) if msg.admin.address else None
     result = tuple(listeners)
     _check_ports(result, admin)
-    return Bootstrap(node=node(msg.node), admin=admin, listeners=result, policy=pol)
+    cache = cache_convert.bounds(msg.cache, "cache")
+    return Bootstrap(node=node(msg.node), admin=admin, listeners=result, policy=pol, cache=cache)

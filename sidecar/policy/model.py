@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 
 from sidecar.policy.address import Address
+from sidecar.policy.cache_model import CacheBounds, CacheRule
 
 
 class Direction(enum.Enum):
@@ -74,6 +75,7 @@ class Policy:
     version: str
     route_tables: tuple[RouteTable, ...]
     clusters: tuple[Cluster, ...]
+    cache: tuple[CacheRule, ...] = ()  # response cache rules (issue 4)
 
     def route_table(self, name: str) -> RouteTable:
         return next(t for t in self.route_tables if t.name == name)
@@ -105,3 +107,4 @@ class Bootstrap:
     admin: Address | None
     listeners: tuple[Listener, ...]
     policy: Policy
+    cache: CacheBounds = field(default_factory=CacheBounds)  # response cache bounds (issue 4)

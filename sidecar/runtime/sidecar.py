@@ -35,6 +35,7 @@ class Sidecar:
         self.bootstrap = bootstrap
         self.source = source
         self.state = stack.State()
+        self.state.cache.configure(bootstrap.cache)
         self.policy: Policy = bootstrap.policy
         self._connector = connector or GrpcConnector()
         self._routers: Mapping[str, Router] = {}

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from sidecar.core.service import Connector, Service, stack
 from sidecar.discovery.endpoints import EndpointSet
 from sidecar.layers import stats, timeout
+from sidecar.layers.cache import layer as cache
+from sidecar.layers.cache.state import CacheState
 from sidecar.layers.routing import Router
 from sidecar.policy.model import Cluster, Listener, Policy
 from sidecar.runtime.cluster import ClusterService
@@ -15,10 +17,11 @@ from sidecar.runtime.cluster import ClusterService
 
 @dataclass
 class State:
-    """What survives a policy swap when its config is unchanged: endpoints and counters."""
+    """What survives a policy swap when its config is unchanged: endpoints, counters, cache."""
 
     endpoints: dict[str, EndpointSet] = field(default_factory=dict)
     counters: dict[tuple[str, str], stats.RouteCounters] = field(default_factory=dict)
+    cache: CacheState = field(default_factory=CacheState)  # entries of unchanged cache rules survive
 
     def endpoint_set(self, cluster: Cluster) -> EndpointSet:
         current = self.endpoints.get(cluster.name)
@@ -41,6 +44,7 @@ def build(policy: Policy, listeners: tuple[Listener, ...], state: State, connect
     clusters = {c.name: ClusterService(state.endpoint_set(c), connector) for c in policy.clusters}
     for name in set(state.endpoints) - set(clusters):
         del state.endpoints[name]
+    state.cache.update_rules(policy.cache)
     routers: dict[str, Router] = {}
     for listener in listeners:
         table = policy.route_table(listener.route_table)
@@ -50,6 +54,8 @@ def build(policy: Policy, listeners: tuple[Listener, ...], state: State, connect
                 stats.count(state.route_counters(listener.name, route.name, route.cluster)),
                 timeout.deadline(),
             ]
+            if cache_rules := cache.rules_for_route(policy.cache, listener.name, route.match):
+                layers.append(cache.layer(state.cache, cache_rules, route.cluster))
             services[route.name] = stack(layers, clusters[route.cluster])
         routers[listener.name] = Router(table, services)
     return routers

@@ -1,5 +1,6 @@
 import datetime
 
+from apex.mesh.v1 import cache_pb2 as _cache_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -11,16 +12,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Bootstrap(_message.Message):
-    __slots__ = ("node", "admin", "listeners", "policy")
+    __slots__ = ("node", "admin", "listeners", "policy", "cache")
     NODE_FIELD_NUMBER: _ClassVar[int]
     ADMIN_FIELD_NUMBER: _ClassVar[int]
     LISTENERS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    CACHE_FIELD_NUMBER: _ClassVar[int]
     node: Node
     admin: AdminListener
     listeners: _containers.RepeatedCompositeFieldContainer[Listener]
     policy: Policy
-    def __init__(self, node: _Optional[_Union[Node, _Mapping]] = ..., admin: _Optional[_Union[AdminListener, _Mapping]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ...) -> None: ...
+    cache: _cache_pb2.CacheBounds
+    def __init__(self, node: _Optional[_Union[Node, _Mapping]] = ..., admin: _Optional[_Union[AdminListener, _Mapping]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., cache: _Optional[_Union[_cache_pb2.CacheBounds, _Mapping]] = ...) -> None: ...
 
 class Node(_message.Message):
     __slots__ = ("service", "instance", "zone", "labels")
@@ -70,14 +73,16 @@ class Listener(_message.Message):
     def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., direction: _Optional[_Union[Listener.Direction, str]] = ..., route_table: _Optional[str] = ..., default_authority: _Optional[str] = ...) -> None: ...
 
 class Policy(_message.Message):
-    __slots__ = ("version", "route_tables", "clusters")
+    __slots__ = ("version", "route_tables", "clusters", "cache")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ROUTE_TABLES_FIELD_NUMBER: _ClassVar[int]
     CLUSTERS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_FIELD_NUMBER: _ClassVar[int]
     version: str
     route_tables: _containers.RepeatedCompositeFieldContainer[RouteTable]
     clusters: _containers.RepeatedCompositeFieldContainer[Cluster]
-    def __init__(self, version: _Optional[str] = ..., route_tables: _Optional[_Iterable[_Union[RouteTable, _Mapping]]] = ..., clusters: _Optional[_Iterable[_Union[Cluster, _Mapping]]] = ...) -> None: ...
+    cache: _containers.RepeatedCompositeFieldContainer[_cache_pb2.CacheRule]
+    def __init__(self, version: _Optional[str] = ..., route_tables: _Optional[_Iterable[_Union[RouteTable, _Mapping]]] = ..., clusters: _Optional[_Iterable[_Union[Cluster, _Mapping]]] = ..., cache: _Optional[_Iterable[_Union[_cache_pb2.CacheRule, _Mapping]]] = ...) -> None: ...
 
 class RouteTable(_message.Message):
     __slots__ = ("name", "routes")

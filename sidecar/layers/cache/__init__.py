@@ -1,0 +1,1 @@
+"""The response cache for unary gRPC calls: sans-IO store, keys, cache-control, coalescing, layer."""
