@@ -41,12 +41,12 @@ class Client:
         self.cache = cache_pb2_grpc.CacheAdminStub(self._admin)
 
     def unary(self, payload: bytes, **kw: Any) -> tuple[str, echo_pb2.EchoResponse | None, grpc.StatusCode]:
-        """(x-apex-cache header or "", response or None, status code)."""
+        """(x-apex-cache trailer or "", response or None, status code)."""
         try:
             response, call = self.echo.Unary.with_call(echo_pb2.EchoRequest(payload=payload, **kw), timeout=5)
         except grpc.RpcError as err:
             return "", None, err.code()
-        tag = next((v for k, v in call.initial_metadata() if k == "x-apex-cache"), "")
+        tag = next((v for k, v in call.trailing_metadata() if k == "x-apex-cache"), "")
         return tag, response, call.code()
 
     def stats(self) -> cache_pb2.MethodCacheStats:

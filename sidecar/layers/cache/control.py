@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sidecar.core.call import Metadata, MetadataValue
 
 BYPASS_KEY = "x-apex-cache"  # request metadata: "bypass" skips the lookup and refreshes the entry
-STATUS_KEY = "x-apex-cache"  # response metadata on answers from the cache: "hit" or "stale"
+STATUS_KEY = "x-apex-cache"  # trailing metadata of answers from the cache: "hit" or "stale"
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,8 +54,13 @@ def _failed(code: Code, details: str) -> Fetched:
 
 
 def _served(entry: Entry, now: float, tag: str) -> BufferedResponse:
-    headers = (*entry.headers, (control.STATUS_KEY, tag), ("age", str(int(now - entry.stored))))
-    return BufferedResponse(Status(Code.OK, "", entry.trailers), (entry.message,), headers)
+    """An answer from the cache: the stored headers and message, trailers marked hit/stale and aged.
+
+    The marks go in the trailers, not the headers: adding headers to a trailers-free-of-headers
+    answer would cost grpc an extra send operation (about a quarter millisecond per hit).
+    """
+    trailers = (*entry.trailers, (control.STATUS_KEY, tag), ("age", str(int(now - entry.stored))))
+    return BufferedResponse(Status(Code.OK, "", trailers), (entry.message,), entry.headers)
 
 
 async def _replay(first: bytes, rest: AsyncIterator[bytes] | None, seen: list[int]) -> AsyncIterator[bytes]:
