@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -171,6 +174,16 @@ def test_purge_forces_a_refetch(upstream: BackgroundEcho) -> None:
         with pytest.raises(grpc.RpcError) as info:
             client.cache.PurgeCache(cache_pb2.PurgeCacheRequest(), timeout=5)
         assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+        # The same through the CLI.
+        calls_for(b"cli", "")
+        apex = [sys.executable, "-m", "sidecar", "cache", "--admin", proc["admin"], "--json"]
+        stats = json.loads(subprocess.run([*apex, "stats"], check=True, capture_output=True, text=True).stdout)
+        assert stats["entries"] == "1" or stats["entries"] == 1
+        out = subprocess.run([*apex, "purge", "--method", UNARY], check=True, capture_output=True, text=True).stdout
+        assert json.loads(out) == {"purged": 1}
+        calls_for(b"cli", "")
+        assert upstream.service.calls - before == 7
     finally:
         client.close()
         proc.close()
