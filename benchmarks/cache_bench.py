@@ -7,10 +7,10 @@ Runs a real Echo server (subprocess) and a real sidecar (subprocess) with two li
   miss    client → sidecar → cache miss (every request distinct) → Echo, then stored
   hit     client → sidecar → answered from the cache (one request repeated)
 Each runs with an upstream that answers at once (0 ms of work: the worst case for a cache) and
-with one that works 2 ms per call (Echo's delay_ms). Sidecar CPU per call comes from
+with one that works 10 ms per call, like a database-backed read (Echo's delay_ms). Sidecar CPU per call comes from
 /proc/<pid>/stat (utime + stime) around each scenario.
 
-    .venv/bin/python -m benchmarks.cache_bench [--calls 4000] [--concurrency 1,16] [--service-ms 0,2]
+    .venv/bin/python -m benchmarks.cache_bench [--calls 4000] [--concurrency 1,16] [--service-ms 0,10]
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=4000, help="measured calls per scenario (default 4000)")
     parser.add_argument("--concurrency", default="1,16", help="comma-separated caller counts (default 1,16)")
-    parser.add_argument("--service-ms", default="0,2", help="upstream work per call in ms (default 0,2)")
+    parser.add_argument("--service-ms", default="0,10", help="upstream work per call in ms (default 0,10)")
     parser.add_argument("--response-size", type=int, default=1024, help="response payload bytes (default 1024)")
     args = parser.parse_args()
     print(f"machine: {machine()}")

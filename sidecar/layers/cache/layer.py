@@ -63,6 +63,20 @@ def _served(entry: Entry, now: float, tag: str) -> BufferedResponse:
     return BufferedResponse(Status(Code.OK, "", trailers), (entry.message,), entry.headers)
 
 
+async def _close(messages: AsyncIterator[bytes]) -> None:
+    """Close a request stream we will not read further (an answer from the cache, a waiter).
+
+    Left open, the async generator would be finalized by the event loop later: a task and a
+    cross-thread wake-up per call.
+    """
+    aclose = getattr(messages, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:  # the caller's stream failing to close must not fail the answer
+            log.debug("closing a request stream failed", exc_info=True)
+
+
 async def _replay(first: bytes, rest: AsyncIterator[bytes] | None, seen: list[int]) -> AsyncIterator[bytes]:
     """The request stream again: the buffered first message, then whatever follows (counted)."""
     yield first
@@ -122,6 +136,7 @@ class CacheService:
             if freshness is Freshness.FRESH:
                 counters.hits += 1
                 if rule.enforced:
+                    await _close(request.messages)
                     return _served(entry, now, "hit")
             elif freshness is Freshness.REVALIDATE:
                 counters.stale_while_revalidate += 1
@@ -131,6 +146,7 @@ class CacheService:
                         state.flights.lead(
                             key, lambda: self._fetch(call, first, None, key, rule, request.attempt), detached=True
                         )
+                    await _close(request.messages)
                     return _served(entry, now, "stale")
             else:
                 counters.misses += 1
@@ -162,6 +178,7 @@ class CacheService:
             flight = flights.lead(key, lambda: self._fetch(call, first, messages, key, rule, request.attempt))
         else:
             counters.coalesced += 1
+            await _close(request.messages)
         timeout = None if call.deadline is None else call.deadline - self._clock()
         try:
             return await singleflight.wait(flight, timeout)

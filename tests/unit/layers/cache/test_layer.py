@@ -109,6 +109,25 @@ def test_hit_does_not_touch_upstream_and_keeps_headers_and_trailers() -> None:
     run(go)
 
 
+def test_a_hit_closes_the_unread_request_stream() -> None:
+    async def go() -> None:
+        rig = Rig()
+        await rig.call()
+        closed = []
+
+        async def stream() -> AsyncIterator[bytes]:
+            try:
+                yield b"req"
+                yield b"never read"
+            finally:
+                closed.append(True)
+
+        response = await rig.service(Request(CallDescriptor(method=METHOD), stream()))
+        assert await response.read() == b"req#1" and closed == [True]
+
+    run(go)
+
+
 def test_ttl_expiry_refetches() -> None:
     async def go() -> None:
         rig = Rig(rule(ttl=10.0))
