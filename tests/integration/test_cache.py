@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -12,7 +13,8 @@ from typing import Any
 
 import grpc
 import pytest
-from apex.mesh.v1 import cache_pb2, cache_pb2_grpc, echo_pb2, echo_pb2_grpc
+import yaml
+from apex.mesh.v1 import admin_pb2, admin_pb2_grpc, cache_pb2, cache_pb2_grpc, echo_pb2, echo_pb2_grpc
 
 from sidecar.examples.echo import BackgroundEcho
 from tests.support.sidecar_proc import SidecarProcess, proxy_config
@@ -42,6 +44,7 @@ class Client:
         self._admin = grpc.insecure_channel(proc["admin"])
         self.echo = echo_pb2_grpc.EchoStub(self._channel)
         self.cache = cache_pb2_grpc.CacheAdminStub(self._admin)
+        self.admin = admin_pb2_grpc.AdminStub(self._admin)
 
     def unary(self, payload: bytes, **kw: Any) -> tuple[str, echo_pb2.EchoResponse | None, grpc.StatusCode]:
         """(x-apex-cache trailer or "", response or None, status code)."""
@@ -194,3 +197,37 @@ def _tenant_call(client: Client, payload: bytes, tenant: str) -> tuple[str, echo
         echo_pb2.EchoRequest(payload=payload), metadata=[("x-tenant", tenant)], timeout=5
     )
     return "", response, call.code()
+
+
+def test_policy_change_drops_the_changed_methods_entries(upstream: BackgroundEcho) -> None:
+    proc = start(upstream, ttl="60s")
+    client = Client(proc)
+    try:
+        before = upstream.service.calls
+        client.unary(b"policy")
+        client.unary(b"policy")
+        assert upstream.service.calls - before == 1
+
+        def reload(**rule: Any) -> None:
+            config = yaml.safe_load(proc.config_path.read_text())
+            config["policy"]["version"] = f"v{time.monotonic()}"
+            config["policy"]["cache"] = [{"method": UNARY, "listeners": ["outbound"], **rule}]
+            proc.config_path.write_text(yaml.safe_dump(config))
+            assert proc.proc is not None
+            proc.proc.send_signal(signal.SIGHUP)
+            version = config["policy"]["version"]
+            deadline = time.monotonic() + 20
+            while client.admin.GetStats(admin_pb2.GetStatsRequest(), timeout=5).policy_version != version:
+                assert time.monotonic() < deadline, "the policy was not reloaded"
+                time.sleep(0.05)
+
+        reload(ttl="60s")  # same rule, new policy version: the entry stays
+        client.unary(b"policy")
+        assert upstream.service.calls - before == 1
+        reload(ttl="30s")  # the method's rule changed: its entries drop
+        assert client.stats().entries == 0 and client.stats().purged == 1
+        client.unary(b"policy")
+        assert upstream.service.calls - before == 2
+    finally:
+        client.close()
+        proc.close()
