@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 import redis.asyncio as aioredis
 import yaml
-from apex.mesh.v1 import admin_pb2, admin_pb2_grpc
+from apex.mesh.v1 import admin_pb2, admin_pb2_grpc, cache_pb2, cache_pb2_grpc
 
 from sidecar.demo import dashboard, topology
 from sidecar.demo.load import LoadGenerator, daily_rate
@@ -29,8 +29,11 @@ class Sidecar:
     instance: str
     ports: dict[str, str]
     admin: Any = None  # AdminStub
+    cache: Any = None  # CacheAdminStub
     last_calls: int = 0
     last_errors: int = 0
+    last_hits: int = 0
+    last_lookups: int = 0
 
 
 @dataclass
@@ -123,7 +126,22 @@ class Demo:
         row.calls_per_s = d_calls / dt if dt > 0 else 0.0
         row.error_rate = d_errors / d_calls if d_calls else 0.0
         row.policy_version = stats.policy_version or "-"
+        await self._cache(sc, row)
         return row
+
+    async def _cache(self, sc: Sidecar, row: dashboard.ServiceRow) -> None:
+        """Hit rate over the last interval, for sidecars with cache rules."""
+        try:
+            stats = await sc.cache.GetCacheStats(cache_pb2.GetCacheStatsRequest(), timeout=1)
+        except grpc.aio.AioRpcError:
+            return
+        if not stats.methods:
+            return
+        hits = sum(m.hits + m.stale_while_revalidate + m.stale_if_error for m in stats.methods)
+        lookups = hits + sum(m.misses + m.coalesced for m in stats.methods)
+        d_hits, d_lookups = hits - sc.last_hits, lookups - sc.last_lookups
+        sc.last_hits, sc.last_lookups = hits, lookups
+        row.cache_hit_rate = d_hits / d_lookups if d_lookups else None
 
     async def _merge(self, rows: list[dashboard.ServiceRow]) -> list[dashboard.ServiceRow]:
         """One row per service: instance rows summed (calls, errors)."""
@@ -136,6 +154,8 @@ class Demo:
             m.calls_per_s = total
             if row.breaker != "-":
                 m.breaker = row.breaker
+            if row.cache_hit_rate is not None:
+                m.cache_hit_rate = row.cache_hit_rate
         return list(merged.values())
 
     async def telemetry_windows(self, client: aioredis.Redis) -> int | None:
@@ -151,6 +171,7 @@ class Demo:
         channels = [grpc.aio.insecure_channel(sc.ports["admin"]) for sc in self.sidecars]
         for sc, ch in zip(self.sidecars, channels, strict=True):
             sc.admin = admin_pb2_grpc.AdminStub(ch)
+            sc.cache = cache_pb2_grpc.CacheAdminStub(ch)
         client = aioredis.from_url(self.redis_url or "", socket_timeout=1)
         last = time.monotonic()
         try:

@@ -63,5 +63,10 @@ def frontend_sidecar(service_port: int, catalog: list[str], pricing: list[str]) 
                 {"name": "catalog", "endpoints": [{"address": a} for a in catalog]},
                 {"name": "pricing", "endpoints": [{"address": a} for a in pricing]},
             ],
+            # Quotes are deterministic per item: cache them, and cover pricing outages with stale answers.
+            "cache": [
+                {"name": "pricing-quote", "method": "/apex.mesh.v1.Pricing/Quote", "ttl": "5s",
+                 "stale_if_error": "60s", "listeners": ["outbound"]},
+            ],
         },
     }
