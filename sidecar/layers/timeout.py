@@ -9,7 +9,7 @@ from sidecar.core.call import Code
 from sidecar.core.service import Layer, Request, Response, Service, local_error
 
 # Below this much time left, the upstream could not answer anyway: fail locally.
-MIN_REMAINING = 0.0005
+MIN_REMAINING = 0.001
 
 
 def expired(deadline: float | None, now: float) -> bool:
