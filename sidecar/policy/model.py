@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 
 from sidecar.policy.address import Address
+from sidecar.policy.route_model import RoutePolicy
 
 
 class Direction(enum.Enum):
@@ -45,8 +46,9 @@ class RouteMatch:
 @dataclass(frozen=True, slots=True)
 class Route:
     name: str
-    cluster: str
+    cluster: str  # with a split: its first cluster
     match: RouteMatch = field(default_factory=RouteMatch)
+    policy: RoutePolicy = field(default_factory=RoutePolicy)  # split, timeout, retry, rate limit, fault
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,7 @@ class Policy:
     version: str
     route_tables: tuple[RouteTable, ...]
     clusters: tuple[Cluster, ...]
+    random_seed: int | None = None  # route decisions (split, jitter, faults); None: from the OS
 
     def route_table(self, name: str) -> RouteTable:
         return next(t for t in self.route_tables if t.name == name)
