@@ -1,0 +1,96 @@
+"""Retries through a real sidecar: a flaky upstream recovers; a dead one gets no retry storm."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from sidecar.examples.echo import BackgroundEcho
+from tests.integration.route_helpers import decisions, drive, mesh_config
+from tests.support.sidecar_proc import SidecarProcess
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[tuple[BackgroundEcho, BackgroundEcho]]:
+    """A good Echo server and a bad one that fails every call with UNAVAILABLE."""
+    good, bad = BackgroundEcho("good").start(), BackgroundEcho("bad").start()
+    bad.service.fail_with = grpc.StatusCode.UNAVAILABLE
+    yield good, bad
+    good.close()
+    bad.close()
+
+
+RETRY = {"max_attempts": 3, "idempotent_methods": ["*"], "backoff_base": "5ms", "backoff_max": "50ms"}
+
+
+def test_retries_recover_calls_to_a_flaky_cluster(servers: tuple[BackgroundEcho, BackgroundEcho]) -> None:
+    good, bad = servers
+    good2 = BackgroundEcho("good").start()
+    # A third of the attempts fail; the budget is generous here (the storm test below checks it).
+    retry = {**RETRY, "max_attempts": 5, "budget": {"retry_percent": 100}}
+    routes = [
+        # Same flaky cluster (round robin over two good endpoints and a bad one), with and without retries.
+        {"name": "plain", "match": {"headers": [{"name": "x-no-retry", "present": True}]}, "cluster": "flaky"},
+        {"name": "retried", "cluster": "flaky", "retry": retry},
+    ]
+    config = mesh_config({"flaky": [good.address, good2.address, bad.address]}, routes)
+    with SidecarProcess(config) as sc, contextlib.closing(good2):
+        bad_before = bad.service.calls
+        retried = asyncio.run(drive(sc["outbound"], 400, 8))
+        bad_calls = bad.service.calls - bad_before
+        plain = asyncio.run(drive(sc["outbound"], 200, 8, metadata=(("x-no-retry", "1"),)))
+        counters = decisions(sc["admin"])["retried"]
+    ok = sum(o.code is grpc.StatusCode.OK for o in retried) / len(retried)
+    ok_plain = sum(o.code is grpc.StatusCode.OK for o in plain) / len(plain)
+    print(
+        f"\nflaky cluster (1 of 3 endpoints failing): success {ok:.4f} with retries over {len(retried)} calls "
+        f"({counters.retries} retries, {counters.retries_succeeded} recovered, {bad_calls} attempts hit the bad "
+        f"endpoint), {ok_plain:.3f} without retries"
+    )
+    assert ok >= 0.99
+    assert ok_plain <= 0.8  # the control: a third of the calls land on the bad endpoint
+    assert counters.requests == 400 and counters.retries >= 80
+    assert counters.retries_succeeded >= 100  # calls whose first attempt failed and that still ended OK
+    assert all(o.served_by == "good" for o in retried if o.code is grpc.StatusCode.OK)
+
+
+def test_the_retry_budget_prevents_a_retry_storm(servers: tuple[BackgroundEcho, BackgroundEcho]) -> None:
+    _, bad = servers
+    budget = {"retry_percent": 20, "min_retries_per_second": 1, "ttl": "10s"}
+    routes = [{"name": "dead", "cluster": "dead", "retry": {**RETRY, "max_attempts": 5, "budget": budget}}]
+    requests = 500
+    with SidecarProcess(mesh_config({"dead": [bad.address]}, routes)) as sc:
+        before = bad.service.calls
+        out = asyncio.run(drive(sc["outbound"], requests, 25))
+        attempts = bad.service.calls - before
+        counters = decisions(sc["admin"])["dead"]
+    ratio = attempts / requests
+    allowed = 1 + 0.20 + 1 * 10 / requests  # first attempts + 20% + min rate x ttl
+    print(
+        f"\ndead upstream, max_attempts 5, budget 20% + 1/s over 10 s: {requests} calls made {attempts} attempts "
+        f"(ratio {ratio:.3f}, budget allows {allowed:.3f}, unbounded would be 5.0); "
+        f"{counters.retries} retries, {counters.budget_exhausted} refused by the budget"
+    )
+    assert all(o.code is grpc.StatusCode.UNAVAILABLE for o in out)
+    assert ratio <= allowed + 0.05
+    assert counters.retries == attempts - requests
+    assert counters.budget_exhausted >= requests * 0.7
+
+
+def test_shadow_budget_counts_but_does_not_limit(servers: tuple[BackgroundEcho, BackgroundEcho]) -> None:
+    _, bad = servers
+    budget = {"retry_percent": 10, "min_retries_per_second": 0, "enforced": False}
+    routes = [{"name": "dead", "cluster": "dead", "retry": {**RETRY, "max_attempts": 2, "budget": budget}}]
+    with SidecarProcess(mesh_config({"dead": [bad.address]}, routes)) as sc:
+        before = bad.service.calls
+        asyncio.run(drive(sc["outbound"], 100, 10))
+        attempts = bad.service.calls - before
+        counters = decisions(sc["admin"])["dead"]
+    assert attempts == 200 and counters.retries == 100
+    assert counters.budget_exhausted == 0 and counters.budget_would_exhaust >= 85
