@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -44,6 +47,23 @@ def test_weights_split_and_header_override(versions: tuple[BackgroundEcho, Backg
         out = asyncio.run(drive(sc["outbound"], 600, 8))
         canary = asyncio.run(drive(sc["outbound"], 50, 4, metadata=(("x-canary", "true"),)))
         counters = decisions(sc["admin"])["echo"]
+        cli = subprocess.run(
+            [sys.executable, "-m", "sidecar", "routes", "--admin", sc["admin"], "--json"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        shown = json.loads(cli.stdout)["routes"][0]
+        text = subprocess.run(
+            [sys.executable, "-m", "sidecar", "routes", "--admin", sc["admin"]],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+    assert shown["route"] == "echo" and int(shown["header_overrides"]) == 50
+    assert "outbound/echo" in text and f"v2={counters.split['v2']}" in text
     assert all(o.code is grpc.StatusCode.OK for o in out + canary)
     share_v2 = sum(o.served_by == "v2" for o in out) / len(out)
     print(f"\n90/10 split over {len(out)} calls: observed v2 share {share_v2:.3f}")
