@@ -38,9 +38,13 @@ def test_rate_limit_rejects_the_excess_with_resource_exhausted(echo: BackgroundE
         start = time.monotonic()
         out = asyncio.run(drive(sc["outbound"], 300, 10, metadata=_via("limited")))
         elapsed = time.monotonic() - start
+        start = time.monotonic()
         alice = asyncio.run(drive(sc["outbound"], 20, 2, metadata=_via("per_caller", ("x-caller", "alice"))))
         bob = asyncio.run(drive(sc["outbound"], 20, 2, metadata=_via("per_caller", ("x-caller", "bob"))))
+        callers_elapsed = time.monotonic() - start
+        start = time.monotonic()
         shadow = asyncio.run(drive(sc["outbound"], 40, 4, metadata=_via("shadow")))
+        shadow_elapsed = time.monotonic() - start
         counters = decisions(sc["admin"])
     ok = sum(o.code is grpc.StatusCode.OK for o in out)
     limited = [o for o in out if o.code is grpc.StatusCode.RESOURCE_EXHAUSTED]
@@ -54,12 +58,14 @@ def test_rate_limit_rejects_the_excess_with_resource_exhausted(echo: BackgroundE
     )
     assert ok + len(limited) == len(out)
     assert 10 <= ok <= ceiling + 2
-    assert len(limited) >= 100
+    assert len(limited) >= len(out) - ceiling - 2
     assert all("rate limit" in o.details for o in limited)
     assert counters["limited"].rate_limited == len(limited)
-    assert 5 <= alice_ok <= 8 and 5 <= bob_ok <= 8  # separate buckets: each caller gets its own burst
+    # Separate buckets: each caller gets its own burst of 5 (+1/s while the test runs).
+    assert 5 <= alice_ok <= 6 + callers_elapsed and 5 <= bob_ok <= 6 + callers_elapsed
     assert all(o.code is grpc.StatusCode.OK for o in shadow)
-    assert counters["shadow"].rate_limited == 0 and 30 <= counters["shadow"].rate_limited_shadow <= 35
+    assert counters["shadow"].rate_limited == 0
+    assert 34 - shadow_elapsed <= counters["shadow"].rate_limited_shadow <= 35
 
 
 def test_fault_injection_aborts_and_delays_about_the_configured_percentage(echo: BackgroundEcho) -> None:
