@@ -25,6 +25,9 @@ from sidecar.policy.route_model import RetryPolicy
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
+# Clock difference tolerated between our per-try deadline and grpc's timer firing it.
+PER_TRY_SLACK = 0.01
+
 _NOT_RETRIED = {
     Verdict.COMMITTED: "not_retried_committed",
     Verdict.NON_IDEMPOTENT: "not_retried_non_idempotent",
@@ -117,10 +120,13 @@ class RetryingResponse:
             # 3. A trailers-only answer: done, or retry it?
             status = await response.status()
             now = r.clock()
+            # The attempt's own deadline passed (not an upstream's DEADLINE_EXCEEDED of its own
+            # making) while the call still has time: a per-try timeout.
             timed_out = (
                 status.code is Code.DEADLINE_EXCEEDED
-                and per_try is not None
+                and deadline is not None
                 and deadline != call.deadline
+                and now >= deadline - PER_TRY_SLACK
                 and (call.deadline is None or now < call.deadline)
             )
             if timed_out:

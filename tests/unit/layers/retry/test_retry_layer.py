@@ -197,12 +197,26 @@ def test_per_try_timeout_sets_the_attempt_deadline_and_is_retried() -> None:
     clock = Clock()
     retrier = _retrier(policy, clock)
     upstream = Upstream([((), [], Status(Code.DEADLINE_EXCEEDED)), ((), [], OK)])
-    _, _, status, _ = asyncio.run(_call(retrier, upstream, [b"q"], deadline=105.0))
+
+    async def timing_out(request: Request) -> Response:
+        clock.now += 0.2  # the attempt runs out its 200 ms
+        return await upstream(request)
+
+    _, _, status, _ = asyncio.run(_call(retrier, timing_out, [b"q"], deadline=105.0))
     assert status == OK
     first, second = upstream.requests
     assert first.call.deadline == 100.2  # min(caller 105, now + 0.2)
-    assert second.call.deadline is not None and second.call.deadline > 100.2
+    assert second.call.deadline is not None and second.call.deadline > 100.4
     assert retrier.counters.per_try_timeouts == 1
+
+
+def test_an_upstreams_own_deadline_exceeded_is_not_a_per_try_timeout() -> None:
+    policy = RetryPolicy(max_attempts=2, idempotent_methods=("*",), per_try_timeout=0.2)
+    retrier = _retrier(policy)
+    upstream = Upstream([((), [], Status(Code.DEADLINE_EXCEEDED, "my own backend timed out")), ((), [], OK)])
+    _, _, status, _ = asyncio.run(_call(retrier, upstream, [b"q"], deadline=105.0))
+    assert status.code is Code.DEADLINE_EXCEEDED and len(upstream.requests) == 1
+    assert retrier.counters.per_try_timeouts == 0
 
 
 def test_no_retry_when_the_backoff_would_outlive_the_deadline() -> None:
