@@ -1,0 +1,1 @@
+"""Benchmarks: latency/throughput suites that print figures (never timed assertions)."""
