@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -32,7 +33,12 @@ def register(commands: Any) -> None:
         help="show a sidecar's route decision counters",
         description="Query a sidecar's admin listener (RouteAdmin) for split, retry, limit and fault counters.",
     )
-    p.add_argument("--admin", required=True, metavar="HOST:PORT", help="the sidecar's admin address")
+    p.add_argument(
+        "--admin",
+        default=os.environ.get("APEX_ADMIN", "127.0.0.1:9901"),
+        metavar="HOST:PORT",
+        help="the sidecar's admin address (default $APEX_ADMIN or 127.0.0.1:9901)",
+    )
     p.add_argument("--json", action="store_true", help="print the raw counters as JSON")
     p.set_defaults(run=run)
 
