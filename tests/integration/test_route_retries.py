@@ -34,7 +34,7 @@ def test_retries_recover_calls_to_a_flaky_cluster(servers: tuple[BackgroundEcho,
     good, bad = servers
     good2 = BackgroundEcho("good").start()
     # A third of the attempts fail; the budget is generous here (the storm test below checks it).
-    retry = {**RETRY, "max_attempts": 5, "budget": {"retry_percent": 100}}
+    retry = {**RETRY, "max_attempts": 7, "budget": {"retry_percent": 100}}
     routes = [
         # Same flaky cluster (round robin over two good endpoints and a bad one), with and without retries.
         {"name": "plain", "match": {"headers": [{"name": "x-no-retry", "present": True}]}, "cluster": "flaky"},
