@@ -87,3 +87,10 @@ def policy_version(admin: str) -> str:
     with grpc.insecure_channel(admin) as channel:
         stats = admin_pb2_grpc.AdminStub(channel).GetStats(admin_pb2.GetStatsRequest(), timeout=5)
     return stats.policy_version
+
+
+def route_calls(admin: str, route: str) -> int:
+    """Calls a sidecar's route has seen (Admin.GetStats), summed over listeners."""
+    with grpc.insecure_channel(admin) as channel:
+        stats = admin_pb2_grpc.AdminStub(channel).GetStats(admin_pb2.GetStatsRequest(), timeout=5)
+    return sum(r.calls for r in stats.routes if r.route == route)

@@ -11,7 +11,7 @@ import pytest
 from apex.mesh.v1 import echo_pb2, echo_pb2_grpc
 
 from sidecar.examples.echo import BackgroundEcho
-from tests.integration.route_helpers import decisions, drive, mesh_config
+from tests.integration.route_helpers import decisions, drive, mesh_config, route_calls
 from tests.support.sidecar_proc import SidecarProcess
 
 pytestmark = pytest.mark.integration
@@ -170,3 +170,34 @@ def test_streams_are_retried_only_while_replayable_and_arrive_intact(
     assert strict.not_retried_non_idempotent + strict.not_retried_committed == n - strict_ok
     assert strict.not_retried_non_idempotent >= 1
     assert strict_ok <= n * 0.85  # about a third land on the bad endpoint and stay failed
+
+
+def test_no_retry_storm_against_an_overloaded_sidecar_shedding_load(echo: BackgroundEcho) -> None:
+    """client -> outbound sidecar (retries on RESOURCE_EXHAUSTED, budget 20% + 1/s)
+    -> inbound sidecar (rate limit 50/s sheds the excess) -> Echo."""
+    inbound_routes = [{"name": "local", "cluster": "local", "rate_limit": {"requests_per_second": 50, "burst": 10}}]
+    inbound_config = mesh_config({"local": [echo.address]}, inbound_routes)
+    inbound_config["listeners"][0].update(name="inbound", direction="INBOUND")
+    inbound_config["policy"]["route_tables"][0]["name"] = "inbound"
+    budget = {"retry_percent": 20, "min_retries_per_second": 1, "ttl": "10s"}
+    retry = {**RETRY, "max_attempts": 4, "retry_on": ["RESOURCE_EXHAUSTED", "UNAVAILABLE"], "budget": budget}
+    requests = 600
+    with SidecarProcess(inbound_config) as inbound:
+        outbound_routes = [{"name": "svc", "cluster": "svc", "retry": retry}]
+        with SidecarProcess(mesh_config({"svc": [inbound["inbound"]]}, outbound_routes)) as outbound:
+            out = asyncio.run(drive(outbound["outbound"], requests, 30))
+            sent = decisions(outbound["admin"])["svc"]
+        shed = decisions(inbound["admin"])["local"]
+        arrived = route_calls(inbound["admin"], "local")
+    ok = sum(o.code is grpc.StatusCode.OK for o in out)
+    ratio = arrived / requests
+    allowed = 1 + 0.20 + 1 * 10 / requests
+    print(
+        f"\noverloaded upstream sidecar (50/s): {requests} calls -> {arrived} attempts arrived (ratio {ratio:.3f}, "
+        f"budget allows {allowed:.3f}, max_attempts would allow 4.0); {shed.rate_limited} shed upstream, "
+        f"{ok} succeeded, {sent.retries} retries, {sent.budget_exhausted} refused by the budget"
+    )
+    assert arrived == requests + sent.retries
+    assert ratio <= allowed + 0.05
+    assert sent.budget_exhausted > 0 and shed.rate_limited > 0
+    assert all(o.code in (grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED) for o in out)
