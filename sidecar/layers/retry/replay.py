@@ -44,6 +44,7 @@ class Replay:
         pending = self._pending
         if pending is None:
             pending = self._pending = asyncio.ensure_future(self._next())
+            pending.add_done_callback(_retrieve)
         return await asyncio.shield(pending)
 
     async def messages(self) -> AsyncIterator[bytes]:
@@ -67,3 +68,9 @@ class Replay:
         """Cancel a pull still in flight (the whole call is over)."""
         if self._pending is not None:
             self._pending.cancel()
+
+
+def _retrieve(future: asyncio.Future[bytes | None]) -> None:
+    """Mark a failed pull's error as seen: its awaiter may have been cancelled meanwhile."""
+    if not future.cancelled():
+        future.exception()

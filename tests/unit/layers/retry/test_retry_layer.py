@@ -291,3 +291,28 @@ def test_a_cancelled_attempt_does_not_break_the_callers_stream() -> None:
 async def _drain(response: Response) -> AsyncIterator[bytes]:
     while (m := await response.read()) is not None:
         yield m
+
+
+def test_a_broken_request_stream_fails_the_attempt_not_the_sidecar() -> None:
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"first"
+        raise ConnectionError("caller vanished")
+
+    async def upstream(request: Request) -> Response:
+        try:
+            async for _ in request.messages:
+                pass
+        except ConnectionError:
+            return BufferedResponse(Status(Code.CANCELLED, "request stream broke"))
+        return BufferedResponse(OK)
+
+    async def run() -> Status:
+        svc = retry.layer(_retrier())(upstream)
+        request = Request(CallDescriptor(method="/p.S/M"), broken())
+        response = await svc(request)
+        await response.initial_metadata()
+        status = await response.status()
+        request.finish(status)
+        return status
+
+    assert asyncio.run(run()).code is Code.CANCELLED
