@@ -25,6 +25,9 @@ from sidecar.policy.route_model import RetryPolicy
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
+# Methods whose idempotency is remembered per route (bounded: method names come from callers).
+MAX_METHODS = 1024
+
 # Clock difference tolerated between our per-try deadline and grpc's timer firing it.
 PER_TRY_SLACK = 0.01
 
@@ -90,7 +93,7 @@ class RetryingResponse:
     async def _run(self) -> None:
         r = self._retrier
         call = self._original.call
-        method_idempotent = idempotent(r.policy, call.method)
+        method_idempotent = True  # the layer sends only retryable methods here
         while True:
             # 1. Start the attempt with its own deadline (per-try timeout within the call's).
             attempt_no = self.attempts
@@ -190,10 +193,27 @@ class RetryingResponse:
 def layer(retrier: Retrier) -> Layer:
     """Retry the route's calls as `retrier.policy` says, within `retrier.budget`."""
 
+    policy = retrier.policy
+    counters = retrier.counters
+    known: dict[str, bool] = {}  # method -> may be retried (idempotent globs are matched once)
+
+    def not_retried(status: Status) -> None:
+        if status.code in policy.retry_on:
+            counters.not_retried_non_idempotent += 1
+
     def wrap(inner: Service) -> Service:
         async def service(request: Request) -> Response:
-            retrier.counters.requests += 1
+            counters.requests += 1
             retrier.budget.deposit(retrier.clock())
+            method = request.call.method
+            retryable = known.get(method)
+            if retryable is None:
+                retryable = policy.retry_non_idempotent or idempotent(policy, method)
+                if len(known) < MAX_METHODS:
+                    known[method] = retryable
+            if not retryable:  # never retried: skip the replay machinery, still count
+                request.on_finish(not_retried)
+                return await inner(request)
             return RetryingResponse(retrier, inner, request)
 
         return service
