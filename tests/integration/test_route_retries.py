@@ -201,3 +201,29 @@ def test_no_retry_storm_against_an_overloaded_sidecar_shedding_load(echo: Backgr
     assert ratio <= allowed + 0.05
     assert sent.budget_exhausted > 0 and shed.rate_limited > 0
     assert all(o.code in (grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED) for o in out)
+
+
+def test_per_try_timeout_abandons_a_slow_endpoint_and_retries_elsewhere(echo: BackgroundEcho) -> None:
+    """Cluster = [Echo, a sidecar delaying every call 3 s]; per_try_timeout 300 ms moves calls to the fast one."""
+    slow_routes = [{"name": "local", "cluster": "local", "fault": {"delay": {"percent": 100, "duration": "3s"}}}]
+    slow_config = mesh_config({"local": [echo.address]}, slow_routes)
+    slow_config["listeners"][0].update(name="inbound", direction="INBOUND")
+    slow_config["policy"]["route_tables"][0]["name"] = "inbound"
+    retry = {**RETRY, "max_attempts": 3, "per_try_timeout": "300ms", "budget": {"retry_percent": 100}}
+    calls = 20
+    with SidecarProcess(slow_config) as slow:
+        routes = [{"name": "mixed", "cluster": "mixed", "timeout": "5s", "retry": retry}]
+        with SidecarProcess(mesh_config({"mixed": [echo.address, slow["inbound"]]}, routes)) as sc:
+            # One call at a time: round robin then alternates, so a retry after a slow attempt
+            # always lands on the fast endpoint (concurrent calls could alias onto the slow one).
+            out = asyncio.run(drive(sc["outbound"], calls, 1))
+            counters = decisions(sc["admin"])["mixed"]
+    slowest = max(o.elapsed for o in out)
+    print(
+        f"\nper-try timeout 300 ms, one endpoint 3 s slow: {sum(o.code is grpc.StatusCode.OK for o in out)}/{calls} "
+        f"OK, {counters.per_try_timeouts} attempts abandoned and retried, slowest call {slowest * 1000:.0f} ms"
+    )
+    assert all(o.code is grpc.StatusCode.OK for o in out)
+    assert counters.per_try_timeouts >= calls // 3  # round robin sends about half the first attempts there
+    assert counters.retries == counters.per_try_timeouts
+    assert slowest < 2.0  # no call waited for the 3 s endpoint
