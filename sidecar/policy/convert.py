@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from apex.mesh.v1 import config_pb2
 
-from sidecar.policy import cache_convert
+from sidecar.policy import cache_convert, route_convert
 from sidecar.policy.address import Address, parse_address
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import (
@@ -98,12 +98,9 @@ def route_match(msg: config_pb2.RouteMatch, path: str) -> RouteMatch:
 
 def route(msg: config_pb2.Route, path: str, clusters: set[str]) -> Route:
     name = _require(msg.name, f"{path}.name", "route name")
-    cluster = _require(msg.cluster, f"{path}.cluster", "cluster")
-    if cluster not in clusters:
-        known = ", ".join(sorted(clusters)) or "none"
-        raise ConfigError(f"{path}.cluster", f"unknown cluster {cluster!r} (clusters: {known})")
+    cluster = route_convert.primary_cluster(msg, path, clusters)
     match = route_match(msg.match, f"{path}.match") if msg.HasField("match") else RouteMatch()
-    return Route(name=name, cluster=cluster, match=match)
+    return Route(name=name, cluster=cluster, match=match, policy=route_convert.route_policy(msg, path, clusters))
 
 
 def endpoint(msg: config_pb2.Endpoint, path: str) -> Endpoint:
@@ -141,7 +138,9 @@ def policy(msg: config_pb2.Policy, path: str = "policy") -> Policy:
         routes = tuple(route(r, f"{tpath}.routes[{j}]", names) for j, r in enumerate(table.routes))
         tables.append(RouteTable(name=table.name, routes=routes))
     cache = cache_convert.rules(msg.cache, f"{path}.cache")
-    return Policy(version=msg.version, route_tables=tuple(tables), clusters=clusters, cache=cache)
+    defaults = msg.route_defaults
+    seed = defaults.random_seed if defaults.HasField("random_seed") else None
+    return Policy(version=msg.version, route_tables=tuple(tables), clusters=clusters, cache=cache, random_seed=seed)
 
 
 def node(msg: config_pb2.Node) -> Node:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sidecar.policy.address import Address
 from sidecar.policy.cache_model import CacheBounds, CacheRule
+from sidecar.policy.route_model import RoutePolicy
 
 
 class Direction(enum.Enum):
@@ -46,8 +47,9 @@ class RouteMatch:
 @dataclass(frozen=True, slots=True)
 class Route:
     name: str
-    cluster: str
+    cluster: str  # with a split: its first cluster
     match: RouteMatch = field(default_factory=RouteMatch)
+    policy: RoutePolicy = field(default_factory=RoutePolicy)  # split, timeout, retry, rate limit, fault
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,7 @@ class Policy:
     route_tables: tuple[RouteTable, ...]
     clusters: tuple[Cluster, ...]
     cache: tuple[CacheRule, ...] = ()  # response cache rules (issue 4)
+    random_seed: int | None = None  # route decisions (split, jitter, faults); None: from the OS
 
     def route_table(self, name: str) -> RouteTable:
         return next(t for t in self.route_tables if t.name == name)

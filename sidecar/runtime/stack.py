@@ -12,6 +12,7 @@ from sidecar.layers.cache import layer as cache
 from sidecar.layers.cache.state import CacheState
 from sidecar.layers.routing import Router
 from sidecar.policy.model import Cluster, Listener, Policy
+from sidecar.runtime import route_stack
 from sidecar.runtime.cluster import ClusterService
 
 
@@ -22,6 +23,7 @@ class State:
     endpoints: dict[str, EndpointSet] = field(default_factory=dict)
     counters: dict[tuple[str, str], stats.RouteCounters] = field(default_factory=dict)
     cache: CacheState = field(default_factory=CacheState)  # entries of unchanged cache rules survive
+    routes: route_stack.RouteStates = field(default_factory=route_stack.RouteStates)
 
     def endpoint_set(self, cluster: Cluster) -> EndpointSet:
         current = self.endpoints.get(cluster.name)
@@ -50,12 +52,18 @@ def build(policy: Policy, listeners: tuple[Listener, ...], state: State, connect
         table = policy.route_table(listener.route_table)
         services: dict[str, Service] = {}
         for route in table.routes:
+            key = (listener.name, route.name)
+            rng = route_stack.rng_for(policy.random_seed, key)
             layers = [
                 stats.count(state.route_counters(listener.name, route.name, route.cluster)),
                 timeout.deadline(),
             ]
+            # The cache sits outside rate limits, faults and retries: a hit costs the upstream
+            # nothing, and stale-if-error sees the failures those layers produce.
             if cache_rules := cache.rules_for_route(policy.cache, listener.name, route.match):
-                layers.append(cache.layer(state.cache, cache_rules, route.cluster))
-            services[route.name] = stack(layers, clusters[route.cluster])
+                layers.append(cache.layer(state.cache, cache_rules, route.cluster or route.name))
+            layers.extend(route_stack.layers(route, key, state.routes, rng))
+            services[route.name] = stack(layers, route_stack.target(route, key, clusters, state.routes, rng))
         routers[listener.name] = Router(table, services)
+    state.routes.retain({(lis.name, r.name) for lis in listeners for r in policy.route_table(lis.route_table).routes})
     return routers

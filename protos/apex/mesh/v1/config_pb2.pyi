@@ -2,6 +2,7 @@ import datetime
 
 from apex.mesh.v1 import cache_pb2 as _cache_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
+from apex.mesh.v1 import route_policy_pb2 as _route_policy_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -73,16 +74,18 @@ class Listener(_message.Message):
     def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., direction: _Optional[_Union[Listener.Direction, str]] = ..., route_table: _Optional[str] = ..., default_authority: _Optional[str] = ...) -> None: ...
 
 class Policy(_message.Message):
-    __slots__ = ("version", "route_tables", "clusters", "cache")
+    __slots__ = ("version", "route_tables", "clusters", "route_defaults", "cache")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ROUTE_TABLES_FIELD_NUMBER: _ClassVar[int]
     CLUSTERS_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_DEFAULTS_FIELD_NUMBER: _ClassVar[int]
     CACHE_FIELD_NUMBER: _ClassVar[int]
     version: str
     route_tables: _containers.RepeatedCompositeFieldContainer[RouteTable]
     clusters: _containers.RepeatedCompositeFieldContainer[Cluster]
+    route_defaults: _route_policy_pb2.RouteDefaults
     cache: _containers.RepeatedCompositeFieldContainer[_cache_pb2.CacheRule]
-    def __init__(self, version: _Optional[str] = ..., route_tables: _Optional[_Iterable[_Union[RouteTable, _Mapping]]] = ..., clusters: _Optional[_Iterable[_Union[Cluster, _Mapping]]] = ..., cache: _Optional[_Iterable[_Union[_cache_pb2.CacheRule, _Mapping]]] = ...) -> None: ...
+    def __init__(self, version: _Optional[str] = ..., route_tables: _Optional[_Iterable[_Union[RouteTable, _Mapping]]] = ..., clusters: _Optional[_Iterable[_Union[Cluster, _Mapping]]] = ..., route_defaults: _Optional[_Union[_route_policy_pb2.RouteDefaults, _Mapping]] = ..., cache: _Optional[_Iterable[_Union[_cache_pb2.CacheRule, _Mapping]]] = ...) -> None: ...
 
 class RouteTable(_message.Message):
     __slots__ = ("name", "routes")
@@ -93,14 +96,28 @@ class RouteTable(_message.Message):
     def __init__(self, name: _Optional[str] = ..., routes: _Optional[_Iterable[_Union[Route, _Mapping]]] = ...) -> None: ...
 
 class Route(_message.Message):
-    __slots__ = ("name", "match", "cluster")
+    __slots__ = ("name", "match", "cluster", "clusters", "overrides", "fallback_cluster", "timeout", "retry", "rate_limit", "fault")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MATCH_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    CLUSTERS_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDES_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    RETRY_FIELD_NUMBER: _ClassVar[int]
+    RATE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    FAULT_FIELD_NUMBER: _ClassVar[int]
     name: str
     match: RouteMatch
     cluster: str
-    def __init__(self, name: _Optional[str] = ..., match: _Optional[_Union[RouteMatch, _Mapping]] = ..., cluster: _Optional[str] = ...) -> None: ...
+    clusters: _containers.RepeatedCompositeFieldContainer[_route_policy_pb2.WeightedCluster]
+    overrides: _containers.RepeatedCompositeFieldContainer[_route_policy_pb2.ClusterOverride]
+    fallback_cluster: str
+    timeout: _duration_pb2.Duration
+    retry: _route_policy_pb2.RetryPolicy
+    rate_limit: _route_policy_pb2.RateLimit
+    fault: _route_policy_pb2.Fault
+    def __init__(self, name: _Optional[str] = ..., match: _Optional[_Union[RouteMatch, _Mapping]] = ..., cluster: _Optional[str] = ..., clusters: _Optional[_Iterable[_Union[_route_policy_pb2.WeightedCluster, _Mapping]]] = ..., overrides: _Optional[_Iterable[_Union[_route_policy_pb2.ClusterOverride, _Mapping]]] = ..., fallback_cluster: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry: _Optional[_Union[_route_policy_pb2.RetryPolicy, _Mapping]] = ..., rate_limit: _Optional[_Union[_route_policy_pb2.RateLimit, _Mapping]] = ..., fault: _Optional[_Union[_route_policy_pb2.Fault, _Mapping]] = ...) -> None: ...
 
 class RouteMatch(_message.Message):
     __slots__ = ("authority", "method", "prefix", "service", "headers")
