@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 import uvloop
 from apex.mesh.v1 import echo_pb2, echo_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 SERVER_OPTIONS = (("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1))
 
@@ -28,6 +29,8 @@ class EchoService(echo_pb2_grpc.EchoServicer):
         self.cancelled: set[str] = set()
         self.calls = 0
         self.fail_with: grpc.StatusCode | None = None  # set by tests to make every call fail
+        self.delay_ms = 0  # set by tests to make every call this much slower
+        self.serving = True  # what grpc.health.v1 Check answers (tests flip it)
 
     def _reply(self, req: echo_pb2.EchoRequest, context: Any, index: int = 0) -> echo_pb2.EchoResponse:
         remaining = context.time_remaining()
@@ -45,6 +48,8 @@ class EchoService(echo_pb2_grpc.EchoServicer):
             self.arrived.add(req.tag)
         if self.fail_with is not None:
             await context.abort(self.fail_with, f"{self.name} is failing on purpose")
+        if self.delay_ms:
+            await asyncio.sleep(self.delay_ms / 1000)
         if req.delay_ms:
             await asyncio.sleep(req.delay_ms / 1000)
         if req.echo_metadata:
@@ -126,9 +131,25 @@ class EchoService(echo_pb2_grpc.EchoServicer):
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
+class EchoHealth(health_pb2_grpc.HealthServicer):
+    """grpc.health.v1 for the Echo server: SERVING while `service.serving` is true."""
+
+    def __init__(self, service: EchoService) -> None:
+        self._service = service
+
+    async def Check(self, request: health_pb2.HealthCheckRequest, context: Any) -> health_pb2.HealthCheckResponse:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if self._service.serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        return health_pb2.HealthCheckResponse(status=status)
+
+
 async def start_server(service: EchoService, address: str = "127.0.0.1:0") -> tuple[grpc.aio.Server, int]:
     server = grpc.aio.server(options=SERVER_OPTIONS)
     echo_pb2_grpc.add_EchoServicer_to_server(service, server)
+    health_pb2_grpc.add_HealthServicer_to_server(EchoHealth(service), server)
     port = server.add_insecure_port(address)
     await server.start()
     return server, port

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from apex.mesh.v1 import config_pb2
 
-from sidecar.policy import cache_convert, route_convert
+from sidecar.policy import cache_convert, cluster_convert, route_convert
 from sidecar.policy.address import Address, parse_address
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import (
@@ -121,6 +121,7 @@ def cluster(msg: config_pb2.Cluster, path: str) -> Cluster:
         endpoints=endpoints,
         dns_refresh=_duration(msg, "dns_refresh", DEFAULT_DNS_REFRESH, path),
         authority=msg.authority,
+        **cluster_convert.resilience(msg, path),
     )
 
 

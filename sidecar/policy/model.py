@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sidecar.policy.address import Address
 from sidecar.policy.cache_model import CacheBounds, CacheRule
 from sidecar.policy.route_model import RoutePolicy
+from sidecar.policy.cluster_model import ConcurrencyLimits, HealthCheckPolicy, LoadBalancerPolicy, OutlierPolicy
 
 
 class Direction(enum.Enum):
@@ -70,6 +71,11 @@ class Cluster:
     endpoints: tuple[Endpoint, ...]
     dns_refresh: float = 5.0
     authority: str = ""
+    # issue 3a: cluster resilience (cluster_model.py)
+    load_balancer: LoadBalancerPolicy = field(default_factory=LoadBalancerPolicy)
+    limits: ConcurrencyLimits | None = None
+    outlier: OutlierPolicy | None = None
+    health_check: HealthCheckPolicy | None = None
 
 
 @dataclass(frozen=True, slots=True)

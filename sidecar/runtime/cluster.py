@@ -1,26 +1,109 @@
-"""The innermost service of a route: pick one endpoint of the cluster and connect to it."""
+"""The innermost service of a route: caps → balancer pick → connector, outcomes fed back per endpoint."""
 
 from __future__ import annotations
 
-from sidecar.core.call import Code
+import asyncio
+from collections.abc import Callable
+
+from sidecar.core.call import Code, Metadata, Status
 from sidecar.core.service import Connector, Request, Response, local_error
 from sidecar.discovery.endpoints import EndpointSet
-from sidecar.layers.balance.round_robin import RoundRobin
+from sidecar.layers.balance.load import EndpointLoad
+from sidecar.runtime.cluster_state import ClusterRuntime
+
+
+class _Attempt:
+    """One call to one endpoint: its latency sample and its outcome, fed back exactly once."""
+
+    __slots__ = ("clock", "load", "probe", "runtime", "sampled", "started")
+
+    def __init__(self, runtime: ClusterRuntime, load: EndpointLoad, probe: bool, started: float) -> None:
+        self.runtime = runtime
+        self.load = load
+        self.probe = probe
+        self.started = started
+        self.sampled = False
+        self.clock = runtime.clock
+        load.in_flight += 1
+
+    def sample(self) -> None:
+        """Latency = time to the response headers (or to the end, for trailers-only answers)."""
+        if not self.sampled:
+            self.sampled = True
+            now = self.clock()
+            self.load.ewma.observe(now - self.started, now)
+
+    def __call__(self, status: Status) -> None:  # Request.on_finish
+        self.load.in_flight -= 1
+        self.sample()
+        self.runtime.record(self.load.address, status, self.clock(), self.probe)
+
+
+class _TimedResponse:
+    """Passes the upstream response through, sampling latency when its headers arrive."""
+
+    __slots__ = ("_attempt", "_inner")
+
+    def __init__(self, inner: Response, attempt: _Attempt) -> None:
+        self._inner = inner
+        self._attempt = attempt
+
+    async def initial_metadata(self) -> Metadata:
+        headers = await self._inner.initial_metadata()
+        self._attempt.sample()
+        return headers
+
+    async def read(self) -> bytes | None:
+        return await self._inner.read()
+
+    async def status(self) -> Status:
+        return await self._inner.status()
+
+    def cancel(self) -> None:
+        self._inner.cancel()
 
 
 class ClusterService:
-    __slots__ = ("_authority", "_balancer", "_connector", "endpoints")
+    __slots__ = ("_authority", "_clock", "_connector", "endpoints", "runtime")
 
-    def __init__(self, endpoints: EndpointSet, connector: Connector) -> None:
+    def __init__(
+        self,
+        endpoints: EndpointSet,
+        connector: Connector,
+        runtime: ClusterRuntime | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.endpoints = endpoints
         self._connector = connector
         self._authority = endpoints.cluster.authority
-        self._balancer = RoundRobin()
+        self.runtime = runtime or ClusterRuntime(endpoints.cluster)
+        self._clock = clock or self.runtime.clock
+
+    def healthy(self) -> bool:
+        """At least one endpoint is resolved and neither ejected nor failing health checks."""
+        runtime = self.runtime
+        runtime.sync(self.endpoints.current, self._clock())
+        return runtime.healthy()
 
     async def __call__(self, request: Request) -> Response:
-        endpoint = self._balancer.pick(self.endpoints.current)
-        if endpoint is None:
-            return local_error(
-                Code.UNAVAILABLE, f"apex: cluster {self.endpoints.cluster.name!r} has no resolved endpoints"
-            )
-        return await self._connector(endpoint.address, self._authority, request)
+        runtime = self.runtime
+        if runtime.caps_on:
+            rejected = await runtime.admission.enter(request, self._clock)
+            if rejected is not None:
+                return rejected
+        now = self._clock()
+        runtime.sync(self.endpoints.current, now)
+        load, probe = runtime.pick(now)
+        if load is None:
+            runtime.counters["no_endpoint"] += 1
+            why = "has no resolved endpoints" if not runtime.loads else "has no available endpoint (all ejected)"
+            return local_error(Code.UNAVAILABLE, f"apex: cluster {runtime.name!r} {why}")
+        attempt = _Attempt(runtime, load, probe, now)
+        request.on_finish(attempt)
+        try:
+            response = await self._connector(load.address, self._authority, request)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the connector could not even start the call
+            return local_error(Code.UNAVAILABLE, f"apex: could not connect to {load.address}: {exc}")
+        return _TimedResponse(response, attempt)

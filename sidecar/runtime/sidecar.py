@@ -12,11 +12,13 @@ from apex.mesh.v1 import config_pb2
 from sidecar.admin.server import AdminServer
 from sidecar.core.service import Connector
 from sidecar.discovery import dns
+from sidecar.discovery.endpoints import Resolved
 from sidecar.layers.routing import Router
 from sidecar.policy import convert
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import Bootstrap, Policy
-from sidecar.runtime import stack
+from sidecar.runtime import health_runner, stack
+from sidecar.runtime.cluster_state import ClusterRuntime
 from sidecar.transport.client import GrpcConnector
 from sidecar.transport.server import GrpcListener, Switch
 
@@ -91,8 +93,14 @@ class Sidecar:
         for endpoints in self.state.endpoints.values():
             await dns.refresh_once(endpoints)
         self._tasks.append(asyncio.create_task(dns.watch(lambda: list(self.state.endpoints.values()))))
+        self._tasks.append(asyncio.create_task(health_runner.run(self._cluster_endpoints)))
         if self._admin is not None:
             await self._admin.set_serving(True)
+
+    def _cluster_endpoints(self) -> list[tuple[ClusterRuntime, tuple[Resolved, ...]]]:
+        """Each cluster's runtime state with its current endpoints (for the health-check task)."""
+        state = self.state
+        return [(rt, state.endpoints[name].current) for name, rt in state.clusters.items() if name in state.endpoints]
 
     def bound_addresses(self) -> dict[str, str]:
         bound = {lis.name: lis.bound for lis in self._listeners}

@@ -14,6 +14,12 @@ from sidecar.layers.routing import Router
 from sidecar.policy.model import Cluster, Listener, Policy
 from sidecar.runtime import route_stack
 from sidecar.runtime.cluster import ClusterService
+from sidecar.runtime.cluster_state import ClusterRuntime
+
+
+def _discovery(cluster: Cluster) -> tuple[object, ...]:
+    """The part of a cluster's config that decides its endpoint addresses."""
+    return (cluster.endpoints, cluster.dns_refresh, cluster.authority)
 
 
 @dataclass
@@ -24,12 +30,23 @@ class State:
     counters: dict[tuple[str, str], stats.RouteCounters] = field(default_factory=dict)
     cache: CacheState = field(default_factory=CacheState)  # entries of unchanged cache rules survive
     routes: route_stack.RouteStates = field(default_factory=route_stack.RouteStates)
+    clusters: dict[str, ClusterRuntime] = field(default_factory=dict)
 
     def endpoint_set(self, cluster: Cluster) -> EndpointSet:
         current = self.endpoints.get(cluster.name)
-        if current is None or current.cluster != cluster:
+        if current is None or _discovery(current.cluster) != _discovery(cluster):
             current = EndpointSet(cluster)
             self.endpoints[cluster.name] = current
+        current.cluster = cluster
+        return current
+
+    def cluster_runtime(self, cluster: Cluster) -> ClusterRuntime:
+        """The cluster's balancer/caps/ejection/health state, reconfigured in place on a swap."""
+        current = self.clusters.get(cluster.name)
+        if current is None:
+            current = self.clusters[cluster.name] = ClusterRuntime(cluster)
+        elif current.cluster != cluster:
+            current.configure(cluster)
         return current
 
     def route_counters(self, listener: str, route: str, cluster: str) -> stats.RouteCounters:
@@ -43,10 +60,14 @@ class State:
 
 def build(policy: Policy, listeners: tuple[Listener, ...], state: State, connector: Connector) -> Mapping[str, Router]:
     """One router per listener for `policy`, reusing `state` where the config is unchanged."""
-    clusters = {c.name: ClusterService(state.endpoint_set(c), connector) for c in policy.clusters}
+    clusters = {
+        c.name: ClusterService(state.endpoint_set(c), connector, state.cluster_runtime(c)) for c in policy.clusters
+    }
     for name in set(state.endpoints) - set(clusters):
         del state.endpoints[name]
     state.cache.update_rules(policy.cache)
+    for name in set(state.clusters) - set(clusters):
+        del state.clusters[name]
     routers: dict[str, Router] = {}
     for listener in listeners:
         table = policy.route_table(listener.route_table)

@@ -1,0 +1,1 @@
+"""Concurrency caps per cluster (Envoy circuit_breaker.proto): pure accounting + an async queue."""
