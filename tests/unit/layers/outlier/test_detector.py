@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from sidecar.core.call import Code, Status
-from sidecar.layers.outlier.detector import OutlierDetector, Outcome, State, classify, is_connect_failure
+from sidecar.layers.outlier.detector import Outcome, OutlierDetector, State, classify, is_connect_failure
 from sidecar.layers.outlier.gate import GateState
 from sidecar.policy.cluster_model import FailurePercentagePolicy, OutlierPolicy, SuccessRatePolicy
 
