@@ -30,6 +30,8 @@ class EchoService(echo_pb2_grpc.EchoServicer):
         self.calls = 0
         self.fail_with: grpc.StatusCode | None = None  # set by tests to make every call fail
         self.delay_ms = 0  # set by tests to make every call this much slower
+        self.capacity = 0  # >0: at most this many calls do their delay_ms at once (an overloadable server)
+        self._slots: asyncio.Semaphore | None = None
         self.serving = True  # what grpc.health.v1 Check answers (tests flip it)
 
     def _reply(self, req: echo_pb2.EchoRequest, context: Any, index: int = 0) -> echo_pb2.EchoResponse:
@@ -49,13 +51,23 @@ class EchoService(echo_pb2_grpc.EchoServicer):
         if self.fail_with is not None:
             await context.abort(self.fail_with, f"{self.name} is failing on purpose")
         if self.delay_ms:
-            await asyncio.sleep(self.delay_ms / 1000)
+            await self._work(self.delay_ms / 1000)
         if req.delay_ms:
             await asyncio.sleep(req.delay_ms / 1000)
         if req.echo_metadata:
             echoed = [(k, v) for k, v in context.invocation_metadata() if k.startswith("x-echo-")]
             await context.send_initial_metadata(echoed)
             context.set_trailing_metadata([(f"trailer-{k}", v) for k, v in echoed])
+
+    async def _work(self, seconds: float) -> None:
+        """Spend `seconds`; with a capacity, calls beyond it queue first (latency grows with load)."""
+        if not self.capacity:
+            await asyncio.sleep(seconds)
+            return
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.capacity)
+        async with self._slots:
+            await asyncio.sleep(seconds)
 
     async def _end(self, req: echo_pb2.EchoRequest, context: Any) -> None:
         if req.status.code:

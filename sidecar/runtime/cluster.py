@@ -106,4 +106,8 @@ class ClusterService:
             raise
         except Exception as exc:  # the connector could not even start the call
             return local_error(Code.UNAVAILABLE, f"apex: could not connect to {load.address}: {exc}")
+        if getattr(response, "connecting", False):
+            attempt.sampled = (
+                True  # connection setup is not the endpoint's latency (linkerd only balances ready endpoints)
+            )
         return _TimedResponse(response, attempt)

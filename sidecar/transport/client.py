@@ -63,12 +63,16 @@ async def _pump(call: Any, messages: AsyncIterator[bytes]) -> None:
 class UpstreamResponse:
     """Adapts a grpc.aio stream-stream call to the Response protocol."""
 
-    __slots__ = ("_call", "_pump", "_raw")
+    __slots__ = ("_call", "_pump", "_raw", "connecting")
 
-    def __init__(self, call: grpc.aio.StreamStreamCall[Any, Any], messages: AsyncIterator[bytes]) -> None:
+    def __init__(
+        self, call: grpc.aio.StreamStreamCall[Any, Any], messages: AsyncIterator[bytes], connecting: bool = False
+    ) -> None:
         self._call = call
         self._raw = getattr(call, "_cython_call", None)
         self._pump = asyncio.get_running_loop().create_task(_pump(call, messages))
+        # The channel was not READY when the call started: its latency includes connection setup.
+        self.connecting = connecting
 
     async def initial_metadata(self) -> Metadata:
         if self._raw is not None:
@@ -122,9 +126,11 @@ class GrpcConnector:
     async def __call__(self, address: str, authority: str, request: Request) -> UpstreamResponse:
         deadline = request.call.deadline
         timeout = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-        multicallable = self.channel(address, authority).stream_stream(request.call.method)
+        channel = self.channel(address, authority)
+        connecting = channel.get_state() is not grpc.ChannelConnectivity.READY
+        multicallable = channel.stream_stream(request.call.method)
         call = multicallable(metadata=OrderedMetadata(request.call.metadata), timeout=timeout)
-        return UpstreamResponse(call, request.messages)
+        return UpstreamResponse(call, request.messages, connecting)
 
     async def close(self) -> None:
         channels, self._channels = list(self._channels.values()), {}

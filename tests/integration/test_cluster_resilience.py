@@ -1,0 +1,258 @@
+"""Real sidecars in front of real Echo servers that misbehave on command: ejection, peak-EWMA, caps, health.
+
+Each test prints the figures it observed (run with -s to see them) and asserts them against
+generous bounds, so they hold on a loaded 2-core machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+import pytest
+from apex.mesh.v1 import cluster_policy_pb2, cluster_policy_pb2_grpc, echo_pb2, echo_pb2_grpc
+
+from sidecar.examples.echo import BackgroundEcho
+from tests.support.sidecar_proc import SidecarProcess
+
+pytestmark = pytest.mark.integration
+
+EJECTED = cluster_policy_pb2.EndpointStatus.EJECTED
+ACTIVE = cluster_policy_pb2.EndpointStatus.ACTIVE
+NOT_SERVING = cluster_policy_pb2.EndpointStatus.NOT_SERVING
+SERVING = cluster_policy_pb2.EndpointStatus.SERVING
+
+
+@pytest.fixture
+def echoes() -> Iterator[list[BackgroundEcho]]:
+    servers = [BackgroundEcho(f"e{i}").start() for i in range(3)]
+    yield servers
+    for server in servers:
+        server.close()
+
+
+def config(addresses: list[str], **cluster: Any) -> dict[str, Any]:
+    return {
+        "node": {"service": "client"},
+        "admin": {"address": "127.0.0.1:0"},
+        "listeners": [{"name": "outbound", "address": "127.0.0.1:0", "direction": "OUTBOUND"}],
+        "policy": {
+            "version": "v1",
+            "route_tables": [{"name": "outbound", "routes": [{"name": "echo", "cluster": "echo"}]}],
+            "clusters": [{"name": "echo", "endpoints": [{"address": a} for a in addresses], **cluster}],
+        },
+    }
+
+
+def cluster_state(sidecar: SidecarProcess) -> cluster_policy_pb2.ClusterStatus:
+    with grpc.insecure_channel(sidecar["admin"]) as channel:
+        stub = cluster_policy_pb2_grpc.ClusterAdminStub(channel)
+        state = stub.GetClusters(cluster_policy_pb2.GetClustersRequest(cluster="echo"), timeout=5)
+    return state.clusters[0]
+
+
+def endpoint(status: cluster_policy_pb2.ClusterStatus, address: str) -> cluster_policy_pb2.EndpointStatus:
+    return next(ep for ep in status.endpoints if ep.address == address)
+
+
+class Outcome:
+    __slots__ = ("code", "details", "latency", "served_by")
+
+    def __init__(self, code: grpc.StatusCode, served_by: str, latency: float, details: str = "") -> None:
+        self.code, self.served_by, self.latency, self.details = code, served_by, latency, details
+
+
+async def _load(target: str, calls: int, concurrency: int, pause_after_error: float = 0.0) -> list[Outcome]:
+    """`calls` unary Echo calls through `target`, `concurrency` at a time."""
+    outcomes: list[Outcome] = []
+    remaining = [calls]
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = echo_pb2_grpc.EchoStub(channel)
+
+        async def worker() -> None:
+            while remaining[0] > 0:
+                remaining[0] -= 1
+                start = time.perf_counter()
+                try:
+                    reply = await stub.Unary(echo_pb2.EchoRequest(payload=b"x"), timeout=10)
+                    outcomes.append(Outcome(grpc.StatusCode.OK, reply.served_by, time.perf_counter() - start))
+                except grpc.aio.AioRpcError as exc:
+                    outcomes.append(Outcome(exc.code(), "", time.perf_counter() - start, exc.details() or ""))
+                    if pause_after_error:
+                        await asyncio.sleep(pause_after_error)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return outcomes
+
+
+def load(target: str, calls: int, concurrency: int = 1, pause_after_error: float = 0.0) -> list[Outcome]:
+    return asyncio.run(_load(target, calls, concurrency, pause_after_error))
+
+
+def poll(check: Callable[[], bool], timeout: float, between: Callable[[], object] = lambda: time.sleep(0.05)) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        between()
+    return check()
+
+
+def test_failing_endpoint_is_ejected_then_probed_and_readmitted(echoes: list[BackgroundEcho]) -> None:
+    bad = echoes[0]
+    bad.service.fail_with = grpc.StatusCode.UNAVAILABLE
+    outlier = {
+        "consecutive_failures": 3,
+        "interval": "500ms",
+        "base_ejection_time": "3s",
+        "max_ejection_percent": 34,
+        "half_open_probes": 2,
+    }
+    with SidecarProcess(config([e.address for e in echoes], outlier_detection=outlier)) as sidecar:
+        target = sidecar["outbound"]
+        # 1. Until it is ejected, every third call (round robin) fails.
+        warmup: list[Outcome] = []
+        assert poll(
+            lambda: endpoint(cluster_state(sidecar), bad.address).state == EJECTED,
+            timeout=20,
+            between=lambda: warmup.extend(load(target, 3)),
+        ), sidecar.log()
+        # 2. Ejected: calls go to the two good endpoints.
+        after = load(target, 400, concurrency=4)
+        ok = sum(o.code == grpc.StatusCode.OK for o in after)
+        success = ok / len(after)
+        print(
+            f"\n[ejection] failures before ejection: {sum(o.code != grpc.StatusCode.OK for o in warmup)}"
+            f"/{len(warmup)}; success after ejection: {ok}/{len(after)} = {success:.2%}"
+        )
+        assert success >= 0.99
+        assert all(o.served_by != "e0" for o in after if o.code == grpc.StatusCode.OK)
+        # 3. It recovers: probed in half-open, then readmitted and served again.
+        bad.service.fail_with = None
+        assert poll(
+            lambda: (
+                endpoint(cluster_state(sidecar), bad.address).state == ACTIVE
+                and cluster_state(sidecar).counters["readmissions"] >= 1
+            ),
+            timeout=40,
+            between=lambda: load(target, 6, concurrency=2),
+        ), sidecar.log()
+        back = load(target, 60, concurrency=2)
+        share = Counter(o.served_by for o in back)
+        state = cluster_state(sidecar)
+        ep = endpoint(state, bad.address)
+        print(
+            f"[ejection] after recovery: served_by={dict(share)}; times_ejected={ep.times_ejected}; "
+            f"counters={dict(state.counters)}; endpoint counters={dict(ep.counters)}"
+        )
+        assert share["e0"] >= 10
+        assert all(o.code == grpc.StatusCode.OK for o in back)
+        assert ep.times_ejected >= 1 and ep.counters["probes"] >= 2
+
+
+def test_peak_ewma_moves_traffic_away_from_a_slow_endpoint(echoes: list[BackgroundEcho]) -> None:
+    for server in echoes[1:]:
+        server.service.delay_ms = 5
+    slow = echoes[0]
+    slow.service.delay_ms = 50  # 10x slower
+    # A 1s decay (default 10s) so the stalls a shared, loaded test machine causes on every endpoint
+    # fade within the test instead of masking the slow endpoint for tens of seconds.
+    balancer = {"peak_ewma": {"decay": "1s"}}
+    with SidecarProcess(config([e.address for e in echoes], load_balancer=balancer)) as sidecar:
+        load(sidecar["outbound"], 60, concurrency=2)  # warm up: connections, first samples
+        outcomes = load(sidecar["outbound"], 600, concurrency=2)
+        served = Counter(o.served_by for o in outcomes)
+        share = served["e0"] / len(outcomes)
+        state = cluster_state(sidecar)
+        ewma = {ep.address: round(ep.ewma_ms, 1) for ep in state.endpoints}
+        print(f"\n[peak_ewma] served_by={dict(served)}; slow share={share:.2%}; ewma_ms={ewma}")
+        assert all(o.code == grpc.StatusCode.OK for o in outcomes)
+        assert share < 0.10
+        assert endpoint(state, slow.address).ewma_ms > max(endpoint(state, e.address).ewma_ms for e in echoes[1:])
+
+
+def _latencies(outcomes: list[Outcome], ok: bool) -> list[float]:
+    return sorted(o.latency for o in outcomes if (o.code == grpc.StatusCode.OK) == ok)
+
+
+def test_caps_shed_excess_quickly_and_keep_admitted_latency_low() -> None:
+    upstream = BackgroundEcho("busy").start()
+    upstream.service.capacity = 2  # serves 2 calls at once; the rest queue inside the server
+    upstream.service.delay_ms = 20
+    try:
+        with SidecarProcess(config([upstream.address])) as plain:
+            uncapped = load(plain["outbound"], 240, concurrency=24)
+        limits = {"max_requests": 4, "reject_code": "RESOURCE_EXHAUSTED"}
+        with SidecarProcess(config([upstream.address], limits=limits)) as capped_sidecar:
+            capped = load(capped_sidecar["outbound"], 240, concurrency=24, pause_after_error=0.01)
+            state = cluster_state(capped_sidecar)
+    finally:
+        upstream.close()
+    base = statistics.median(_latencies(uncapped, ok=True))
+    admitted = _latencies(capped, ok=True)
+    shed = [o for o in capped if o.code == grpc.StatusCode.RESOURCE_EXHAUSTED]
+    shed_latency = statistics.median(o.latency for o in shed)
+    print(
+        f"\n[caps] uncapped: {len(_latencies(uncapped, True))}/240 ok, median {base * 1000:.0f} ms; "
+        f"capped: {len(admitted)} admitted, median {statistics.median(admitted) * 1000:.0f} ms, "
+        f"{len(shed)} shed, median {shed_latency * 1000:.1f} ms; counters={dict(state.counters)}"
+    )
+    assert all(o.code == grpc.StatusCode.OK for o in uncapped)
+    assert len(shed) + len(admitted) == len(capped)
+    assert shed and "over its max_requests cap" in shed[0].details
+    assert state.counters["rejected_max_requests"] == len(shed)
+    assert statistics.median(admitted) < 0.5 * base  # no congestion collapse for admitted calls
+    assert shed_latency < 0.25 * base  # shed fast
+    assert state.in_flight == 0
+
+
+def test_active_health_checks_take_an_endpoint_out_and_back(echoes: list[BackgroundEcho]) -> None:
+    sick = echoes[1]
+    health = {"interval": "200ms", "timeout": "150ms", "unhealthy_threshold": 2, "healthy_threshold": 1}
+    with SidecarProcess(config([e.address for e in echoes[:2]], health_check=health)) as sidecar:
+        assert poll(lambda: endpoint(cluster_state(sidecar), sick.address).health == SERVING, 20)
+        sick.service.serving = False
+        assert poll(lambda: endpoint(cluster_state(sidecar), sick.address).health == NOT_SERVING, 20)
+        out = Counter(o.served_by for o in load(sidecar["outbound"], 40))
+        sick.service.serving = True
+        assert poll(lambda: endpoint(cluster_state(sidecar), sick.address).health == SERVING, 20)
+        back = Counter(o.served_by for o in load(sidecar["outbound"], 40))
+        state = cluster_state(sidecar)
+        print(f"\n[health] while NOT_SERVING: {dict(out)}; after: {dict(back)}; counters={dict(state.counters)}")
+        assert out["e1"] == 0 and out["e0"] == 40
+        assert back["e1"] == 20  # round robin again
+        assert state.counters["health_marked_unhealthy"] == 1 and state.counters["health_marked_healthy"] == 1
+        cli = subprocess.run(
+            [sys.executable, "-m", "sidecar", "clusters", "--admin", sidecar["admin"]],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        assert "cluster echo  lb=round_robin  healthy" in cli.stdout and sick.address in cli.stdout
+
+
+def test_shadow_mode_counts_would_be_ejections_and_rejections_without_acting(echoes: list[BackgroundEcho]) -> None:
+    bad = echoes[0]
+    bad.service.fail_with = grpc.StatusCode.INTERNAL
+    cluster = {
+        "outlier_detection": {"consecutive_failures": 2, "max_ejection_percent": 50, "enforced": False},
+        "limits": {"max_requests": 1, "enforced": False},
+    }
+    with SidecarProcess(config([e.address for e in echoes], **cluster)) as sidecar:
+        outcomes = load(sidecar["outbound"], 90, concurrency=3)
+        state = cluster_state(sidecar)
+    failures = sum(o.code != grpc.StatusCode.OK for o in outcomes)
+    print(f"\n[shadow] failures={failures}/90; counters={dict(state.counters)}")
+    assert failures == 30  # nothing was ejected: e0 kept its round-robin third
+    assert state.counters["shadow_would_ejections"] >= 1 and state.counters.get("ejections", 0) == 0
+    assert state.counters["shadow_would_reject_max_requests"] >= 1 and "rejected_max_requests" not in state.counters
+    ep = endpoint(state, bad.address)
+    assert (ep.state == ACTIVE and ep.shadow_state != ACTIVE) or ep.counters["shadow_would_ejections"] >= 1
