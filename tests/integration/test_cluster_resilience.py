@@ -159,15 +159,15 @@ def test_failing_endpoint_is_ejected_then_probed_and_readmitted(echoes: list[Bac
 
 def test_peak_ewma_moves_traffic_away_from_a_slow_endpoint(echoes: list[BackgroundEcho]) -> None:
     for server in echoes[1:]:
-        server.service.delay_ms = 5
+        server.service.delay_ms = 30
     slow = echoes[0]
-    slow.service.delay_ms = 50  # 10x slower
-    # A 1s decay (default 10s) so the stalls a shared, loaded test machine causes on every endpoint
-    # fade within the test instead of masking the slow endpoint for tens of seconds.
-    balancer = {"peak_ewma": {"decay": "1s"}}
+    slow.service.delay_ms = 300  # 10x slower
+    # Latencies well above the stalls a loaded shared machine puts on every endpoint, and a 2s decay
+    # (default 10s) so those stalls fade within the test instead of masking the slow endpoint.
+    balancer = {"peak_ewma": {"decay": "2s"}}
     with SidecarProcess(config([e.address for e in echoes], load_balancer=balancer)) as sidecar:
-        load(sidecar["outbound"], 60, concurrency=2)  # warm up: connections, first samples
-        outcomes = load(sidecar["outbound"], 600, concurrency=2)
+        load(sidecar["outbound"], 40, concurrency=2)  # warm up: connections, first samples
+        outcomes = load(sidecar["outbound"], 400, concurrency=2)
         served = Counter(o.served_by for o in outcomes)
         share = served["e0"] / len(outcomes)
         state = cluster_state(sidecar)
