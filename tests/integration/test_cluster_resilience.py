@@ -69,15 +69,18 @@ class Outcome:
         self.code, self.served_by, self.latency, self.details = code, served_by, latency, details
 
 
-async def _load(target: str, calls: int, concurrency: int, pause_after_error: float = 0.0) -> list[Outcome]:
-    """`calls` unary Echo calls through `target`, `concurrency` at a time."""
+async def _load(
+    target: str, calls: int, concurrency: int, pause_after_error: float = 0.0, duration: float = 0.0
+) -> list[Outcome]:
+    """`calls` unary Echo calls through `target` (or as many as fit in `duration`), `concurrency` at a time."""
     outcomes: list[Outcome] = []
     remaining = [calls]
+    stop = time.perf_counter() + duration
     async with grpc.aio.insecure_channel(target) as channel:
         stub = echo_pb2_grpc.EchoStub(channel)
 
         async def worker() -> None:
-            while remaining[0] > 0:
+            while (remaining[0] > 0) if not duration else (time.perf_counter() < stop):
                 remaining[0] -= 1
                 start = time.perf_counter()
                 try:
@@ -92,8 +95,10 @@ async def _load(target: str, calls: int, concurrency: int, pause_after_error: fl
     return outcomes
 
 
-def load(target: str, calls: int, concurrency: int = 1, pause_after_error: float = 0.0) -> list[Outcome]:
-    return asyncio.run(_load(target, calls, concurrency, pause_after_error))
+def load(
+    target: str, calls: int = 0, concurrency: int = 1, pause_after_error: float = 0.0, duration: float = 0.0
+) -> list[Outcome]:
+    return asyncio.run(_load(target, calls, concurrency, pause_after_error, duration))
 
 
 def poll(check: Callable[[], bool], timeout: float, between: Callable[[], object] = lambda: time.sleep(0.05)) -> bool:
@@ -185,13 +190,16 @@ def _latencies(outcomes: list[Outcome], ok: bool) -> list[float]:
 def test_caps_shed_excess_quickly_and_keep_admitted_latency_low() -> None:
     upstream = BackgroundEcho("busy").start()
     upstream.service.capacity = 2  # serves 2 calls at once; the rest queue inside the server
-    upstream.service.delay_ms = 20
+    upstream.service.delay_ms = 20  # so it completes at most ~100 calls/s
+    seconds = 3.0
     try:
         with SidecarProcess(config([upstream.address])) as plain:
-            uncapped = load(plain["outbound"], 240, concurrency=24)
+            load(plain["outbound"], 20, concurrency=2)  # warm up
+            uncapped = load(plain["outbound"], concurrency=24, duration=seconds)
         limits = {"max_requests": 4, "reject_code": "RESOURCE_EXHAUSTED"}
         with SidecarProcess(config([upstream.address], limits=limits)) as capped_sidecar:
-            capped = load(capped_sidecar["outbound"], 240, concurrency=24, pause_after_error=0.01)
+            load(capped_sidecar["outbound"], 20, concurrency=2)
+            capped = load(capped_sidecar["outbound"], concurrency=24, pause_after_error=0.02, duration=seconds)
             state = cluster_state(capped_sidecar)
     finally:
         upstream.close()
@@ -199,17 +207,20 @@ def test_caps_shed_excess_quickly_and_keep_admitted_latency_low() -> None:
     admitted = _latencies(capped, ok=True)
     shed = [o for o in capped if o.code == grpc.StatusCode.RESOURCE_EXHAUSTED]
     shed_latency = statistics.median(o.latency for o in shed)
+    goodput = {"uncapped": len(_latencies(uncapped, True)) / seconds, "capped": len(admitted) / seconds}
     print(
-        f"\n[caps] uncapped: {len(_latencies(uncapped, True))}/240 ok, median {base * 1000:.0f} ms; "
-        f"capped: {len(admitted)} admitted, median {statistics.median(admitted) * 1000:.0f} ms, "
-        f"{len(shed)} shed, median {shed_latency * 1000:.1f} ms; counters={dict(state.counters)}"
+        f"\n[caps] uncapped: {len(uncapped)} calls, goodput {goodput['uncapped']:.0f}/s, median {base * 1000:.0f} ms;"
+        f" capped: {len(admitted)} admitted, goodput {goodput['capped']:.0f}/s, median "
+        f"{statistics.median(admitted) * 1000:.0f} ms; {len(shed)} shed, median {shed_latency * 1000:.1f} ms; "
+        f"counters={dict(state.counters)}"
     )
     assert all(o.code == grpc.StatusCode.OK for o in uncapped)
     assert len(shed) + len(admitted) == len(capped)
     assert shed and "over its max_requests cap" in shed[0].details
     assert state.counters["rejected_max_requests"] == len(shed)
-    assert statistics.median(admitted) < 0.5 * base  # no congestion collapse for admitted calls
+    assert statistics.median(admitted) < 0.5 * base  # admitted calls skip the upstream's queue
     assert shed_latency < 0.25 * base  # shed fast
+    assert goodput["capped"] > 0.5 * goodput["uncapped"]  # no congestion collapse
     assert state.in_flight == 0
 
 
