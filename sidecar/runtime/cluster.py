@@ -9,6 +9,7 @@ from sidecar.core.call import Code, Metadata, Status
 from sidecar.core.service import Connector, Request, Response, local_error
 from sidecar.discovery.endpoints import EndpointSet
 from sidecar.layers.balance.load import EndpointLoad
+from sidecar.policy.cluster_model import BalancerKind
 from sidecar.runtime.cluster_state import ClusterRuntime
 
 
@@ -27,7 +28,7 @@ class _Attempt:
         load.in_flight += 1
 
     def sample(self) -> None:
-        """Latency = time to the response headers (or to the end, for trailers-only answers)."""
+        """Latency = time to the response headers with peak_ewma (else, and for trailers-only answers, to the end)."""
         if not self.sampled:
             self.sampled = True
             now = self.clock()
@@ -107,7 +108,8 @@ class ClusterService:
         except Exception as exc:  # the connector could not even start the call
             return local_error(Code.UNAVAILABLE, f"apex: could not connect to {load.address}: {exc}")
         if getattr(response, "connecting", False):
-            attempt.sampled = (
-                True  # connection setup is not the endpoint's latency (linkerd only balances ready endpoints)
-            )
-        return _TimedResponse(response, attempt)
+            # Connection setup is not the endpoint's latency (linkerd only balances ready endpoints).
+            attempt.sampled = True
+        elif runtime.cluster.load_balancer.kind is BalancerKind.PEAK_EWMA:
+            return _TimedResponse(response, attempt)  # sample at the headers, not at the end of a long stream
+        return response

@@ -50,6 +50,7 @@ class ClusterRuntime:
         self.health: HealthTracker | None = None
         self.panic = False
         self._synced: tuple[Resolved, ...] | None = None
+        self._pool: tuple[EndpointLoad, ...] = ()
         self.cluster = cluster
         self.balancer: Balancer = make_balancer(cluster.load_balancer, self.rng)
         self.configure(cluster)
@@ -96,6 +97,7 @@ class ClusterRuntime:
             load.weight = ep.weight
             fresh[ep.address] = load
         self.loads = fresh  # calls in flight to a dropped endpoint keep their own reference
+        self._pool = tuple(fresh.values())
         if self.outlier is not None:
             self.outlier.sync(fresh, now)
         if self.health is not None:
@@ -109,12 +111,10 @@ class ClusterRuntime:
 
     def pick(self, now: float) -> tuple[EndpointLoad | None, bool]:
         """(the endpoint for the next call, whether the call is a half-open probe)."""
-        loads = list(self.loads.values())
-        if self.outlier is None and self.health is None:
-            pool, self.panic = loads, False
-        else:
+        pool: Sequence[EndpointLoad] = self._pool
+        if self.outlier is not None or self.health is not None:
             pool, self.panic = candidates(
-                loads, lambda ld: self.available(ld.address, now), self.cluster.load_balancer.panic_threshold
+                self._pool, lambda ld: self.available(ld.address, now), self.cluster.load_balancer.panic_threshold
             )
             if self.panic:
                 self.counters["panic_picks"] += 1
