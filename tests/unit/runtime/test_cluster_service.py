@@ -6,6 +6,9 @@ import asyncio
 import random
 from dataclasses import replace
 
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import BufferedResponse, Request, Response, no_messages
 from sidecar.discovery.endpoints import EndpointSet
@@ -172,3 +175,55 @@ def test_state_survives_a_policy_swap_and_reconfigures_in_place() -> None:
     table = RouteTable("t", (Route("r", "d"),))
     stack.build(Policy("v2", (table,), (other,)), (), state, conn)
     assert set(state.clusters) == {"d"}
+
+
+STATUSES = [Status(Code.OK), Status(Code.OK), Status(Code.UNAVAILABLE, "x"), Status(Code.CANCELLED, "gone")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.lists(
+        st.tuples(st.sampled_from(["start", "start", "finish", "finish", "tick"]), st.integers(0, 30)), max_size=120
+    ),
+    st.integers(1, 3),
+)
+def test_in_flight_probes_and_slots_return_to_zero(seed: int, ops: list[tuple[str, int]], probes: int) -> None:
+    """Random interleavings of calls, outcomes (incl. cancellation) and time: nothing leaks."""
+    rng = random.Random(seed)
+    outlier = OutlierPolicy(
+        consecutive_failures=1, base_ejection_time=1.0, max_ejection_percent=100, half_open_probes=probes
+    )
+    service, _, clock = make(outlier, ConcurrencyLimits(max_requests=4, max_retries=1), panic=0.0)
+
+    async def main() -> None:
+        open_calls: list[Request] = []
+        for op, n in ops:
+            if op == "start":
+                req = Request(CallDescriptor("/pkg.S/M"), no_messages(), attempt=int(n % 5 == 0))
+                response = await service(req)
+                status = await response.status()
+                if status.ok:
+                    open_calls.append(req)  # the connector answered: in flight until finished
+                else:
+                    req.finish(status)  # rejected locally (cap, no endpoint)
+            elif op == "finish" and open_calls:
+                open_calls.pop(n % len(open_calls)).finish(rng.choice(STATUSES))
+            else:
+                clock.now += n / 10
+        for req in open_calls:
+            req.finish(rng.choice(STATUSES))
+
+    asyncio.run(main())
+    runtime = service.runtime
+    assert all(load.in_flight == 0 for load in runtime.loads.values())
+    caps = runtime.admission.caps
+    assert (caps.in_flight, caps.pending, caps.retries) == (0, 0, 0)
+    assert runtime.outlier is not None
+    event(
+        f"ejected {runtime.outlier.counters['ejections'] > 0} half-open {runtime.outlier.counters['half_opened'] > 0}"
+    )
+    for ep in runtime.outlier.endpoints.values():
+        assert ep.probes_out == 0
+        if ep.state is OutlierState.HALF_OPEN:
+            assert ep.gate.permits + ep.probe_successes == probes
