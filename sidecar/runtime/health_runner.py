@@ -67,10 +67,18 @@ async def run(clusters: Callable[[], Iterable[tuple[ClusterRuntime, Sequence[Res
 
     prober = HealthProber()
 
+    closing: set[asyncio.Task[None]] = set()
+
     def sync() -> None:
+        keep: set[tuple[str, str]] = set()
         for runtime, endpoints in clusters():
             if runtime.health is not None:
                 runtime.sync(endpoints, runtime.clock())
+                keep.update((ep.address, runtime.cluster.authority) for ep in endpoints)
+        for channel in prober.forget(keep):  # endpoints gone or no longer checked
+            task = asyncio.create_task(channel.close())
+            closing.add(task)
+            task.add_done_callback(closing.discard)
 
     try:
         await watch(prober, lambda: [rt for rt, _ in clusters()], sync, tick)

@@ -7,6 +7,7 @@ generous bounds, so they hold on a loaded 2-core machine.
 from __future__ import annotations
 
 import asyncio
+import signal
 import statistics
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from typing import Any
 
 import grpc
 import pytest
+import yaml
 from apex.mesh.v1 import cluster_policy_pb2, cluster_policy_pb2_grpc, echo_pb2, echo_pb2_grpc
 
 from sidecar.examples.echo import BackgroundEcho
@@ -56,6 +58,12 @@ def cluster_state(sidecar: SidecarProcess) -> cluster_policy_pb2.ClusterStatus:
         stub = cluster_policy_pb2_grpc.ClusterAdminStub(channel)
         state = stub.GetClusters(cluster_policy_pb2.GetClustersRequest(cluster="echo"), timeout=5)
     return state.clusters[0]
+
+
+def policy_version(sidecar: SidecarProcess) -> str:
+    with grpc.insecure_channel(sidecar["admin"]) as channel:
+        stub = cluster_policy_pb2_grpc.ClusterAdminStub(channel)
+        return str(stub.GetClusters(cluster_policy_pb2.GetClustersRequest(), timeout=5).policy_version)
 
 
 def endpoint(status: cluster_policy_pb2.ClusterStatus, address: str) -> cluster_policy_pb2.EndpointStatus:
@@ -267,3 +275,28 @@ def test_shadow_mode_counts_would_be_ejections_and_rejections_without_acting(ech
     assert state.counters["shadow_would_reject_max_requests"] >= 1 and "rejected_max_requests" not in state.counters
     ep = endpoint(state, bad.address)
     assert (ep.state == ACTIVE and ep.shadow_state != ACTIVE) or ep.counters["shadow_would_ejections"] >= 1
+
+
+def test_ejection_survives_a_policy_reload(echoes: list[BackgroundEcho]) -> None:
+    """SIGHUP with a new policy version (cluster unchanged, then a changed threshold) keeps the ejection."""
+    bad = echoes[0]
+    bad.service.fail_with = grpc.StatusCode.INTERNAL
+    outlier = {"consecutive_failures": 2, "base_ejection_time": "60s", "max_ejection_percent": 34}
+    cfg = config([e.address for e in echoes], outlier_detection=outlier)
+    with SidecarProcess(cfg) as sidecar:
+        assert poll(
+            lambda: endpoint(cluster_state(sidecar), bad.address).state == EJECTED,
+            timeout=20,
+            between=lambda: load(sidecar["outbound"], 3),
+        )
+        for version, threshold in (("v2", 2), ("v3", 4)):
+            cfg["policy"]["version"] = version
+            cfg["policy"]["clusters"][0]["outlier_detection"]["consecutive_failures"] = threshold
+            sidecar.config_path.write_text(yaml.safe_dump(cfg))
+            assert sidecar.proc is not None
+            sidecar.proc.send_signal(signal.SIGHUP)
+            assert poll(lambda v=version: policy_version(sidecar) == v, 20), sidecar.log()
+            ep = endpoint(cluster_state(sidecar), bad.address)
+            assert ep.state == EJECTED and ep.times_ejected == 1 and ep.ejected_for_seconds > 30
+        outcomes = load(sidecar["outbound"], 30)
+        assert all(o.code == grpc.StatusCode.OK and o.served_by != "e0" for o in outcomes)
