@@ -112,12 +112,18 @@ class ClusterRuntime:
     def pick(self, now: float) -> tuple[EndpointLoad | None, bool]:
         """(the endpoint for the next call, whether the call is a half-open probe)."""
         pool: Sequence[EndpointLoad] = self._pool
+        self.panic = False
         if self.outlier is not None or self.health is not None:
-            pool, self.panic = candidates(
-                self._pool, lambda ld: self.available(ld.address, now), self.cluster.load_balancer.panic_threshold
-            )
-            if self.panic:
-                self.counters["panic_picks"] += 1
+            out = self.outlier.unavailable(now) if self.outlier is not None else frozenset()
+            sick = self.health.unavailable() if self.health is not None else frozenset()
+            if out or sick:  # the common case (everyone available) skips the filtering
+                pool, self.panic = candidates(
+                    self._pool,
+                    lambda ld: ld.address not in out and ld.address not in sick,
+                    self.cluster.load_balancer.panic_threshold,
+                )
+                if self.panic:
+                    self.counters["panic_picks"] += 1
         chosen = self.balancer.pick(pool, now)
         if chosen is None:
             return None, False

@@ -66,6 +66,7 @@ class EndpointOutlier:
 
     window: RollingCounts
     since: float  # when the current state (or multiplier level) began
+    address: str = ""
     gate: Gate = field(default_factory=Gate)
     state: State = State.ACTIVE
     consecutive: int = 0
@@ -84,6 +85,8 @@ class OutlierDetector:
         self.policy = policy
         self.endpoints: dict[str, EndpointOutlier] = {}
         self.counters: Counter[str] = Counter()
+        self.shut: set[str] = set()  # endpoints whose gate admits no call now (kept in step with the gates)
+        self._wake_at = math.inf  # the earliest end of an ejection
         self._next_sweep = now + policy.interval
 
     # --- configuration and membership ---------------------------------------------------------
@@ -100,8 +103,28 @@ class OutlierDetector:
         wanted = set(addresses)
         for gone in set(self.endpoints) - wanted:
             del self.endpoints[gone]
+            self.shut.discard(gone)
         for address in wanted - set(self.endpoints):
-            self.endpoints[address] = EndpointOutlier(RollingCounts(self.policy.window, self.policy.interval), now)
+            window = RollingCounts(self.policy.window, self.policy.interval)
+            self.endpoints[address] = EndpointOutlier(window, now, address)
+
+    def unavailable(self, now: float) -> set[str] | frozenset[str]:
+        """The endpoints the balancer must skip now (none in shadow mode); O(1) unless an ejection ended."""
+        if not self.policy.enforced:
+            return frozenset()
+        if now >= self._wake_at:
+            for ep in self.endpoints.values():
+                self._advance(ep, now)
+            self._wake_at = min(
+                (ep.ejected_until for ep in self.endpoints.values() if ep.state is State.EJECTED), default=math.inf
+            )
+        return self.shut
+
+    def _gate_changed(self, ep: EndpointOutlier) -> None:
+        if ep.gate.admits():
+            self.shut.discard(ep.address)
+        else:
+            self.shut.add(ep.address)
 
     # --- the data path ------------------------------------------------------------------------
 
@@ -125,6 +148,7 @@ class OutlierDetector:
             if not ep.gate.admits():
                 return False  # picked in panic mode: not a probe
             ep.gate.acquire()
+            self._gate_changed(ep)
         ep.probes_out += 1
         ep.counters["probes"] += 1
         return True
@@ -150,7 +174,8 @@ class OutlierDetector:
     def _record_active(self, ep: EndpointOutlier, outcome: Outcome, now: float) -> None:
         if outcome is Outcome.NEUTRAL:
             return
-        ep.window.add(outcome is Outcome.SUCCESS, now)
+        if self.policy.success_rate is not None or self.policy.failure_percentage is not None:
+            ep.window.add(outcome is Outcome.SUCCESS, now)  # only the window detectors read it
         if outcome is Outcome.SUCCESS:
             ep.consecutive = 0
             return
@@ -162,6 +187,7 @@ class OutlierDetector:
     def _record_probe(self, ep: EndpointOutlier, outcome: Outcome, now: float) -> None:
         if outcome is Outcome.NEUTRAL:
             ep.gate.give_back()
+            self._gate_changed(ep)
             return
         if outcome is Outcome.FAILURE:
             ep.counters["probe_failures"] += 1
@@ -198,6 +224,8 @@ class OutlierDetector:
         ep.probe_successes = 0
         ep.window.clear()
         ep.gate.shut()
+        self._gate_changed(ep)
+        self._wake_at = min(self._wake_at, ep.ejected_until)
         ep.counters[f"{prefix}ejections"] += 1
         self.counters[f"{prefix}ejections"] += 1
         self.counters[f"{prefix}ejections_{reason}"] += 1
@@ -208,6 +236,7 @@ class OutlierDetector:
         ep.consecutive = 0
         ep.probe_successes = 0
         ep.gate.open()
+        self._gate_changed(ep)
         ep.counters[f"{prefix}readmissions"] += 1
         self.counters[f"{prefix}readmissions"] += 1
 
@@ -218,6 +247,7 @@ class OutlierDetector:
             ep.probe_successes = 0
             ep.probes_out = 0
             ep.gate.limit(self.policy.half_open_probes)
+            self._gate_changed(ep)
             self.counters["half_opened"] += 1
 
     def _decay_multiplier(self, ep: EndpointOutlier, now: float) -> None:

@@ -42,6 +42,11 @@ class HealthTracker:
         self.rng = rng
         self.endpoints: dict[str, EndpointHealth] = {}
         self.counters: Counter[str] = Counter()
+        self.down: set[str] = set()  # endpoints NOT_SERVING
+
+    def unavailable(self) -> set[str] | frozenset[str]:
+        """The endpoints the balancer must skip (none in shadow mode)."""
+        return self.down if self.policy.enforced else frozenset()
 
     def configure(self, policy: HealthCheckPolicy) -> None:
         self.policy = policy
@@ -50,6 +55,7 @@ class HealthTracker:
         wanted = set(addresses)
         for gone in set(self.endpoints) - wanted:
             del self.endpoints[gone]
+            self.down.discard(gone)
         for address in wanted - set(self.endpoints):
             # First check soon, spread over the first interval.
             self.endpoints[address] = EndpointHealth(
@@ -91,10 +97,12 @@ class HealthTracker:
                 if ep.health is Health.NOT_SERVING:
                     self.counters[f"{prefix}marked_healthy"] += 1
                 ep.health = Health.SERVING
+                self.down.discard(address)
         else:
             ep.fails, ep.passes = ep.fails + 1, 0
             if ep.health is not Health.NOT_SERVING and ep.fails >= self.policy.unhealthy_threshold:
                 ep.health = Health.NOT_SERVING
+                self.down.add(address)
                 ep.counters[f"{prefix}marked_unhealthy"] += 1
                 self.counters[f"{prefix}marked_unhealthy"] += 1
         return ep.health

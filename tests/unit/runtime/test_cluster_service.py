@@ -223,7 +223,9 @@ def test_in_flight_probes_and_slots_return_to_zero(seed: int, ops: list[tuple[st
     event(
         f"ejected {runtime.outlier.counters['ejections'] > 0} half-open {runtime.outlier.counters['half_opened'] > 0}"
     )
-    for ep in runtime.outlier.endpoints.values():
+    shut = runtime.outlier.unavailable(clock.now)
+    for address, ep in runtime.outlier.endpoints.items():
+        assert (address in shut) == (not ep.gate.admits())  # the skip set follows the gates
         assert ep.probes_out == 0
         if ep.state is OutlierState.HALF_OPEN:
             assert ep.gate.permits + ep.probe_successes == probes

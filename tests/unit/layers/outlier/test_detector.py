@@ -64,13 +64,17 @@ def test_ejected_to_half_open_after_ejection_time_then_probe_success_readmits() 
     d = detector()
     fail(d, "a:1", 3, 0.0)
     assert not d.admits("a:1", 9.99)
+    assert d.unavailable(9.99) == {"a:1"}
     assert d.admits("a:1", 10.0)  # half-open: one probe permit
     ep = d.endpoints["a:1"]
     assert ep.state is State.HALF_OPEN and ep.gate.state is GateState.LIMITED
+    assert d.unavailable(10.0) == set()  # half-open with a permit: pickable
     assert d.on_pick("a:1", 10.0) is True
     assert not d.admits("a:1", 10.0)  # the only permit is out
+    assert d.unavailable(10.0) == {"a:1"}
     d.record("a:1", OK, 10.1, probe=True)
     assert ep.state is State.ACTIVE and d.admits("a:1", 10.1)
+    assert d.unavailable(10.1) == set()
     assert d.counters["readmissions"] == 1
 
 
@@ -198,7 +202,7 @@ def test_failure_percentage_detector_and_rolling_window_expiry() -> None:
 def test_shadow_mode_counts_would_be_ejections_but_keeps_admitting() -> None:
     d = detector(enforced=False)
     fail(d, "a:1", 3, 0.0)
-    assert d.admits("a:1", 1.0)
+    assert d.admits("a:1", 1.0) and not d.unavailable(1.0)
     assert d.endpoints["a:1"].state is State.EJECTED  # the shadow state
     assert d.counters["shadow_would_ejections"] == 1 and d.counters["ejections"] == 0
     assert d.on_pick("a:1", 10.0)  # half-open in shadow: every call is a probe

@@ -66,9 +66,10 @@ def test_health_transitions_unknown_serving_not_serving_and_back() -> None:
     assert t.record("a:1", True, 0.0) is Health.SERVING
     assert t.record("a:1", False, 5.0) is Health.SERVING  # 1 of 2 failures
     assert t.record("a:1", False, 10.0) is Health.NOT_SERVING
-    assert not t.admits("a:1")
+    assert not t.admits("a:1") and t.unavailable() == {"a:1"}
     assert t.record("a:1", True, 15.0) is Health.NOT_SERVING  # 1 of 2 passes
     assert t.record("a:1", True, 20.0) is Health.SERVING
+    assert t.unavailable() == set()
     assert t.counters["marked_unhealthy"] == 1 and t.counters["marked_healthy"] == 1
     assert t.counters["checks_passed"] == 3 and t.counters["checks_failed"] == 2
 
@@ -77,7 +78,7 @@ def test_health_shadow_mode_counts_but_admits() -> None:
     t = tracker(enforced=False)
     t.record("a:1", False, 0.0)
     t.record("a:1", False, 5.0)
-    assert t.endpoints["a:1"].health is Health.NOT_SERVING and t.admits("a:1")
+    assert t.endpoints["a:1"].health is Health.NOT_SERVING and t.admits("a:1") and not t.unavailable()
     assert t.counters["shadow_would_marked_unhealthy"] == 1
     t.sync(["b:1"], 6.0)
     assert set(t.endpoints) == {"b:1"}
