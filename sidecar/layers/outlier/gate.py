@@ -16,11 +16,12 @@ class GateState(enum.Enum):
 
 
 class Gate:
-    __slots__ = ("permits", "state")
+    __slots__ = ("limit_to", "permits", "state")
 
     def __init__(self) -> None:
         self.state = GateState.OPEN
         self.permits = 0
+        self.limit_to = 0
 
     def admits(self) -> bool:
         return self.state is GateState.OPEN or (self.state is GateState.LIMITED and self.permits > 0)
@@ -38,14 +39,14 @@ class Gate:
 
     def give_back(self) -> None:
         """Return a permit whose call ended without a verdict (e.g. cancelled)."""
-        if self.state is GateState.LIMITED:
+        if self.state is GateState.LIMITED and self.permits < self.limit_to:
             self.permits += 1
 
     def open(self) -> None:
         self.state, self.permits = GateState.OPEN, 0
 
     def limit(self, permits: int) -> None:
-        self.state, self.permits = GateState.LIMITED, permits
+        self.state, self.permits, self.limit_to = GateState.LIMITED, permits, permits
 
     def shut(self) -> None:
         self.state, self.permits = GateState.SHUT, 0

@@ -22,6 +22,9 @@ def test_gate_open_limited_shut() -> None:
         gate.acquire()
     gate.give_back()
     assert gate.admits()
+    gate.give_back()
+    gate.give_back()
+    assert gate.permits == 2  # never more than the limit
     gate.shut()
     assert not gate.admits() and gate.state is GateState.SHUT
     with pytest.raises(RuntimeError):
