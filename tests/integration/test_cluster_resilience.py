@@ -300,3 +300,40 @@ def test_ejection_survives_a_policy_reload(echoes: list[BackgroundEcho]) -> None
             assert ep.state == EJECTED and ep.times_ejected == 1 and ep.ejected_for_seconds > 30
         outcomes = load(sidecar["outbound"], 30)
         assert all(o.code == grpc.StatusCode.OK and o.served_by != "e0" for o in outcomes)
+
+
+def test_connect_failures_eject_a_stopped_endpoint_even_when_unavailable_is_not_a_failure_code(
+    echoes: list[BackgroundEcho],
+) -> None:
+    down = echoes[2]
+    outlier = {
+        "consecutive_failures": 2,
+        "failure_codes": ["INTERNAL"],  # UNAVAILABLE answers do not count; connect failures still do
+        "base_ejection_time": "1s",
+        "max_ejection_percent": 34,
+    }
+    with SidecarProcess(config([e.address for e in echoes], outlier_detection=outlier)) as sidecar:
+        load(sidecar["outbound"], 6)  # connections up
+        down.stop()
+        assert poll(
+            lambda: endpoint(cluster_state(sidecar), down.address).times_ejected >= 1,
+            timeout=20,
+            between=lambda: load(sidecar["outbound"], 3),
+        ), sidecar.log()
+        failed = [o for o in load(sidecar["outbound"], 3) if o.code != grpc.StatusCode.OK]
+        down.restart()
+        assert poll(
+            lambda: (
+                cluster_state(sidecar).counters["readmissions"] >= 1
+                and endpoint(cluster_state(sidecar), down.address).state == ACTIVE
+            ),
+            timeout=30,
+            between=lambda: load(sidecar["outbound"], 3),
+        ), sidecar.log()
+        served = Counter(o.served_by for o in load(sidecar["outbound"], 30))
+        ep = endpoint(cluster_state(sidecar), down.address)
+        print(
+            f"\n[connect] failures right after ejection: {len(failed)}/3; after restart: {dict(served)}; "
+            f"endpoint counters={dict(ep.counters)}"
+        )
+        assert served["e2"] == 10
