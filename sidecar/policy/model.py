@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from sidecar.policy.address import Address
 from sidecar.policy.cache_model import CacheBounds, CacheRule
-from sidecar.policy.route_model import RoutePolicy
 from sidecar.policy.cluster_model import ConcurrencyLimits, HealthCheckPolicy, LoadBalancerPolicy, OutlierPolicy
+from sidecar.policy.route_model import RoutePolicy
 
 
 class Direction(enum.Enum):

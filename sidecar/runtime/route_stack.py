@@ -25,8 +25,8 @@ Key = tuple[str, str]  # (listener, route)
 
 
 def healthy(cluster: ClusterService) -> bool:
-    """Whether a cluster can take calls. TODO(issue3a merge): return cluster.healthy()."""
-    return bool(cluster.endpoints.current)
+    """Whether a cluster can take calls: an endpoint neither ejected nor failing health checks."""
+    return cluster.healthy()
 
 
 @dataclass
