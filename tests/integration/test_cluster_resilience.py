@@ -339,3 +339,36 @@ def test_connect_failures_eject_a_stopped_endpoint_even_when_unavailable_is_not_
             f"endpoint counters={dict(ep.counters)}"
         )
         assert served["e2"] == 10
+
+
+def test_with_retries_on_ejection_keeps_success_above_99_9_percent(echoes: list[BackgroundEcho]) -> None:
+    """Issue 3's bar: one of three endpoints failing, retries (issue 3b) on, ≥ 99.9 % of calls succeed."""
+    bad = echoes[0]
+    bad.service.fail_with = grpc.StatusCode.UNAVAILABLE
+    cfg = config(
+        [e.address for e in echoes],
+        outlier_detection={"consecutive_failures": 3, "base_ejection_time": "2s", "max_ejection_percent": 34},
+        limits={"max_retries": 20},  # every retry attempt holds a retry slot while it runs
+    )
+    route = cfg["policy"]["route_tables"][0]["routes"][0]
+    route["retry"] = {
+        "max_attempts": 3,
+        "retry_on": ["UNAVAILABLE"],
+        "backoff_base": "5ms",
+        "backoff_max": "20ms",
+        "idempotent_methods": ["Unary"],
+        "budget": {"retry_percent": 20, "min_retries_per_second": 5},
+    }
+    with SidecarProcess(cfg) as sidecar:
+        outcomes = load(sidecar["outbound"], 1000, concurrency=4)
+        state = cluster_state(sidecar)
+    ok = sum(o.code == grpc.StatusCode.OK for o in outcomes)
+    ep = endpoint(state, bad.address)
+    print(
+        f"\n[retries+ejection] {ok}/{len(outcomes)} = {ok / len(outcomes):.2%} succeeded; bad endpoint "
+        f"counters={dict(ep.counters)}; cluster counters={dict(state.counters)}"
+    )
+    assert ok / len(outcomes) >= 0.999
+    assert ep.times_ejected >= 1
+    assert state.retries_in_flight == 0 and state.in_flight == 0
+    assert "rejected_max_retries" not in state.counters
