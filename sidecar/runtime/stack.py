@@ -24,11 +24,14 @@ class State:
     counters: dict[tuple[str, str], stats.RouteCounters] = field(default_factory=dict)
     cache: CacheState = field(default_factory=CacheState)  # entries of unchanged cache rules survive
     routes: route_stack.RouteStates = field(default_factory=route_stack.RouteStates)
+    discovered: dict[str, tuple[str, ...]] = field(default_factory=dict)  # cluster -> registry addresses
 
     def endpoint_set(self, cluster: Cluster) -> EndpointSet:
         current = self.endpoints.get(cluster.name)
         if current is None or current.cluster != cluster:
             current = EndpointSet(cluster)
+            if cluster.discover:
+                current.set_discovered(self.discovered.get(cluster.name, ()))
             self.endpoints[cluster.name] = current
         return current
 
