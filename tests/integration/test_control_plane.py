@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,7 +134,8 @@ async def _write_direct(redis_url: str, prefix: str, pol: config_pb2.Policy, exp
     redis = Redis.from_url(redis_url)
     try:
         store = PolicyStore(redis, prefix=prefix)
-        change = control_pb2.Change(author="tuner", source=control_pb2.TUNER, reason="direct", expected_version=expected)
+        change = control_pb2.Change(author="tuner", source=control_pb2.TUNER, reason="direct")
+        change.expected_version = expected
         await store.set("echo", pol, change)
     finally:
         await redis.aclose()
@@ -189,7 +191,8 @@ def test_two_replicas_both_push_a_change_made_through_either(
                 start = time.monotonic()
                 via.set_policy("echo", policy(echo, f"v{version}"), expected=version - 1)
                 wait_for(lambda v=version: applied(a, "echo", v, 2), what=f"both ACK version {version}")
-                print(f"version {version} via {via.address}: both replicas' sidecars in {time.monotonic() - start:.3f}s")
+                took = time.monotonic() - start
+                print(f"version {version} via {via.address}: both replicas' sidecars in {took:.3f}s")
             assert stats(sc_a).policy_version == stats(sc_b).policy_version == "4"
         finally:
             sc_a.close()
@@ -226,6 +229,6 @@ def test_concurrent_writers_conflict_visibly(echo: BackgroundEcho, redis_url: st
             history = stub.History(control_pb2.HistoryRequest(service="echo"), timeout=10).records
         assert [r.version for r in history] == [6, 5, 4, 3, 2, 1]
         # Every stored version's diff is against the version it was based on: nothing overwritten silently.
-        for newer, older in zip(history, history[1:], strict=False):
+        for newer, older in itertools.pairwise(history):
             assert newer.diff, f"version {newer.version} records no change"
             assert any(c.old_value == f'"{older.policy.clusters[1].authority}"' for c in newer.diff)

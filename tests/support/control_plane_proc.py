@@ -35,9 +35,8 @@ class ControlPlaneProcess:
         self.ports_path.unlink(missing_ok=True)
         log = self.log_path.open("ab")
         cmd = [*APEX, "control-plane", "--listen", self.listen, "--redis", self.redis_url, "--prefix", self.prefix]
-        self.proc = subprocess.Popen(
-            [*cmd, *self.args, "--ports-file", str(self.ports_path)], stdout=log, stderr=subprocess.STDOUT, env=os.environ
-        )
+        cmd += [*self.args, "--ports-file", str(self.ports_path)]
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ)
         deadline = time.monotonic() + timeout
         while not self.ports_path.exists():
             if self.proc.poll() is not None:
@@ -87,7 +86,8 @@ class ControlPlaneProcess:
         change = control_pb2.Change(author="test", reason=reason, expected_version=expected, rollout_percent=percent)
         channel, stub = self.admin()
         with channel:
-            return stub.SetPolicy(control_pb2.SetPolicyRequest(service=service, policy=policy, change=change), timeout=10)
+            request = control_pb2.SetPolicyRequest(service=service, policy=policy, change=change)
+            return stub.SetPolicy(request, timeout=10)
 
     def instances(self, service: str = "") -> list[control_pb2.InstanceStatus]:
         channel, stub = self.admin()
