@@ -267,7 +267,7 @@ class Hub:
                 await asyncio.sleep(self.tick)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _changed(self, text: str) -> None:
         if text.startswith("policy:"):

@@ -24,12 +24,13 @@ class ControlPlaneServicer(control_pb2_grpc.ControlPlaneServicer):
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
 
-    async def Stream(  # type: ignore[override]
+    async def Stream(
         self, request_iterator: AsyncIterator[control_pb2.SidecarMessage], context: Any
     ) -> AsyncIterator[control_pb2.ControlMessage]:
         first = await anext(aiter(request_iterator), None)
         if first is None or not first.HasField("hello"):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of a stream must be hello")
+        assert first is not None
         hello = first.hello
         if not hello.service or not hello.instance:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "hello.service and hello.instance are required")

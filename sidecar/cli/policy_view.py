@@ -51,11 +51,12 @@ def to_data(message: Message) -> dict[str, Any]:
 
 
 def when(ts: Timestamp) -> str:
-    return ts.ToDatetime(tzinfo=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    stamp: dt.datetime = ts.ToDatetime(tzinfo=dt.UTC)
+    return stamp.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def source_name(source: int) -> str:
-    return control_pb2.ChangeSource.Name(source).lower() if source else "-"
+    return str(control_pb2.ChangeSource.Name(source)).lower() if source else "-"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

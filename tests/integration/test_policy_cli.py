@@ -29,7 +29,8 @@ def apex(cp: ControlPlaneProcess, *args: str, ok: bool = True) -> subprocess.Com
     env_args = [sys.executable, "-m", "sidecar", *args]
     if args[0] in ("policy", "instances"):
         env_args += ["--control-plane", cp.address]
-    result = subprocess.run(env_args, capture_output=True, text=True, timeout=30, env={**os.environ, "APEX_AUTHOR": "alice"})
+    env = {**os.environ, "APEX_AUTHOR": "alice"}
+    result = subprocess.run(env_args, capture_output=True, text=True, timeout=30, env=env)
     if ok:
         assert result.returncode == 0, result.stderr
     return result
@@ -57,7 +58,8 @@ def test_history_diff_and_rollback_from_the_cli(echo: BackgroundEcho, cp: Contro
         assert "policy.clusters[1].endpoints[0].address: bad address 'nope'" in bad.stderr
 
         history = apex(cp, "policy", "history", "-s", "echo").stdout.splitlines()
-        assert history[0].split() == ["VERSION", "LIVE", "WHEN", "(UTC)", "SOURCE", "AUTHOR", "ROLLOUT", "CHANGES", "REASON"]
+        header = ["VERSION", "LIVE", "WHEN", "(UTC)", "SOURCE", "AUTHOR", "ROLLOUT", "CHANGES", "REASON"]
+        assert history[0].split() == header
         assert [line.split()[0] for line in history[1:]] == ["3", "2", "1"]
         assert "faster DNS" in history[2] and "alice" in history[2] and "operator" in history[2]
 
