@@ -55,8 +55,8 @@ def to_status(instance: Instance, healthy: bool) -> control_pb2.InstanceStatus:
         pushed_version=instance.pushed_version,
         replica=instance.replica,
     )
-    status.last_heartbeat.FromNanoseconds(int(instance.last_heartbeat * 1e9))
-    status.updated.FromNanoseconds(int(instance.updated * 1e9))
+    status.last_heartbeat.FromNanoseconds(round(instance.last_heartbeat * 1e9))
+    status.updated.FromNanoseconds(round(instance.updated * 1e9))
     if instance.last_nack is not None:
         status.last_nack_version = instance.last_nack.version
         status.last_nack_field = instance.last_nack.field

@@ -63,6 +63,7 @@ class ControlClient:
         push = persist.load(self.settings.last_good_file)
         if push is None:
             return
+        push.policy.version = push.version
         try:
             self.sidecar.apply(push.policy)
         except ConfigError as exc:
