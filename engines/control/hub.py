@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from apex.mesh.v1 import control_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -41,6 +42,11 @@ class Session:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
+def _stamp(ts: Timestamp, seconds: float) -> None:
+    whole = int(seconds)
+    ts.seconds, ts.nanos = whole, min(999_999_999, round((seconds - whole) * 1e9))
+
+
 def to_status(instance: Instance, healthy: bool) -> control_pb2.InstanceStatus:
     status = control_pb2.InstanceStatus(
         service=instance.service,
@@ -55,8 +61,8 @@ def to_status(instance: Instance, healthy: bool) -> control_pb2.InstanceStatus:
         pushed_version=instance.pushed_version,
         replica=instance.replica,
     )
-    status.last_heartbeat.FromNanoseconds(round(instance.last_heartbeat * 1e9))
-    status.updated.FromNanoseconds(round(instance.updated * 1e9))
+    _stamp(status.last_heartbeat, instance.last_heartbeat)
+    _stamp(status.updated, instance.updated)
     if instance.last_nack is not None:
         status.last_nack_version = instance.last_nack.version
         status.last_nack_field = instance.last_nack.field
@@ -77,8 +83,8 @@ def from_status(status: control_pb2.InstanceStatus) -> Instance:
         labels=tuple(sorted(status.labels.items())),
         replica=status.replica,
         connected=status.connected,
-        last_heartbeat=status.last_heartbeat.ToNanoseconds() / 1e9,
-        updated=status.updated.ToNanoseconds() / 1e9,
+        last_heartbeat=status.last_heartbeat.seconds + status.last_heartbeat.nanos / 1e9,
+        updated=status.updated.seconds + status.updated.nanos / 1e9,
         applied_version=status.applied_version,
         pushed_version=status.pushed_version,
         last_nack=nack,
