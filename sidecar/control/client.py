@@ -106,19 +106,18 @@ class ControlClient:
                 try:
                     await self._session(control_pb2_grpc.ControlPlaneStub(channel))
                 except grpc.aio.AioRpcError as exc:
+                    first = self.backoff.attempt == 0  # say it once per outage, not on every retry
                     log.log(
-                        logging.INFO if self.status.connected else logging.DEBUG,
-                        "control plane %s: %s %s",
+                        logging.WARNING if first else logging.DEBUG,
+                        "control plane %s: %s %s; serving policy %r, retrying with backoff",
                         target,
                         exc.code().name,
                         exc.details(),
+                        self.sidecar.policy.version,
                     )
                 except Exception:
                     log.exception("control stream to %s failed", target)
                 finally:
-                    if self.status.connected:
-                        version = self.sidecar.policy.version
-                        log.warning("lost the control plane at %s; serving policy %r", target, version)
                     self.status.connected = False
             await asyncio.sleep(self.backoff.next())
 
