@@ -159,7 +159,10 @@ class Hub:
         self.sessions[hello.instance] = session
         await self._save(self.registry.register(instance, now), announce=True)
         log.info("instance %s of %s connected from %s", hello.instance, hello.service, peer)
-        await self.push_policy(session)
+        try:
+            await self.push_policy(session)
+        except RedisError as exc:  # keep the stream; the tick pushes once the store is back
+            log.warning("policy store unavailable for %s: %s", hello.service, exc)
         return session
 
     async def close(self, session: Session) -> None:
@@ -198,16 +201,17 @@ class Hub:
 
     # --- pushes --------------------------------------------------------------------------------
 
-    async def push_policy(self, session: Session) -> None:
+    async def push_policy(self, session: Session, heads: tuple[int, int] | None = None) -> None:
         """Push the version this instance should run when it differs from the last one pushed."""
         async with session.lock:
-            latest, stable = await self.store.heads(session.service)
+            latest, stable = heads or await self.store.heads(session.service)
             if not latest:
                 return
             percent = 100.0
             if latest != stable:
                 percent = (await self.store.get(session.service, latest)).rollout_percent
-            members = [i.instance for i in self.registry.of(session.service) if i.connected]
+            now = self.clock()
+            members = [i.instance for i in self.registry.of(session.service) if self.registry.healthy(i, now)]
             version = rollout.target(session.service, latest, percent, stable, session.instance, members)
             if not version or version == session.pushed:
                 return
@@ -239,9 +243,12 @@ class Hub:
         if gone:
             await self.redis.hdel(self.registry_key, *[i.instance for i in gone])
             log.info("removed silent instances: %s", [i.instance for i in gone])
+        heads: dict[str, tuple[int, int]] = {}
         for session in list(self.sessions.values()):
             await self.push_endpoints(session)
-            await self.push_policy(session)
+            if session.service not in heads:
+                heads[session.service] = await self.store.heads(session.service)
+            await self.push_policy(session, heads[session.service])
 
     async def _save(self, instance: Instance | None, *, announce: bool = False) -> None:
         if instance is None:
@@ -271,6 +278,9 @@ class Hub:
             except (RedisError, OSError) as exc:
                 log.warning("change channel lost (%s); retrying", exc)
                 await asyncio.sleep(self.tick)
+            except Exception:
+                log.exception("change listener failed; restarting it")
+                await asyncio.sleep(self.tick)
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
@@ -278,8 +288,9 @@ class Hub:
     async def _changed(self, text: str) -> None:
         if text.startswith("policy:"):
             service = text.removeprefix("policy:")
+            heads = await self.store.heads(service)
             for session in [s for s in self.sessions.values() if s.service == service]:
-                await self.push_policy(session)
+                await self.push_policy(session, heads)
         elif text == "registry":
             await self.refresh()
 
@@ -290,3 +301,5 @@ class Hub:
                 await self.refresh()
             except (RedisError, OSError) as exc:
                 log.warning("refresh failed: %s", exc)
+            except Exception:
+                log.exception("refresh failed")
