@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from engines.control import rollout
 from engines.control.registry import Instance, Nack, Registry
-from engines.control.store import PolicyStore
+from engines.control.store import Heads, PolicyStore
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Session:
     service: str
     instance: str
     queue: asyncio.Queue[control_pb2.ControlMessage | None] = field(default_factory=asyncio.Queue)
-    pushed: int = 0  # version number last pushed
+    pushed: tuple[str, int] = ("", 0)  # (store epoch, version) last pushed
     subscriptions: dict[str, str] = field(default_factory=dict)  # cluster -> service
     sent_endpoints: dict[str, tuple[str, ...]] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -201,10 +201,10 @@ class Hub:
 
     # --- pushes --------------------------------------------------------------------------------
 
-    async def push_policy(self, session: Session, heads: tuple[int, int] | None = None) -> None:
+    async def push_policy(self, session: Session, heads: Heads | None = None) -> None:
         """Push the version this instance should run when it differs from the last one pushed."""
         async with session.lock:
-            latest, stable = heads or await self.store.heads(session.service)
+            latest, stable, epoch = heads or await self.store.heads(session.service)
             if not latest:
                 return
             percent = 100.0
@@ -213,14 +213,14 @@ class Hub:
             now = self.clock()
             members = [i.instance for i in self.registry.of(session.service) if self.registry.healthy(i, now)]
             version = rollout.target(session.service, latest, percent, stable, session.instance, members)
-            if not version or version == session.pushed:
+            if not version or (epoch, version) == session.pushed:
                 return
             record = await self.store.get(session.service, version)
             nonce = f"{self.replica}-{next(self._nonces)}"
             push = control_pb2.PolicyPush(version=str(version), nonce=nonce)
             push.policy.CopyFrom(record.policy)
             session.queue.put_nowait(control_pb2.ControlMessage(policy=push))
-            session.pushed = version
+            session.pushed = (epoch, version)
             log.info("pushed %s version %d to %s (nonce %s)", session.service, version, session.instance, nonce)
         await self._save(self.registry.update(session.instance, self.clock(), pushed_version=str(version)))
 
@@ -243,7 +243,7 @@ class Hub:
         if gone:
             await self.redis.hdel(self.registry_key, *[i.instance for i in gone])
             log.info("removed silent instances: %s", [i.instance for i in gone])
-        heads: dict[str, tuple[int, int]] = {}
+        heads: dict[str, Heads] = {}
         for session in list(self.sessions.values()):
             await self.push_endpoints(session)
             if session.service not in heads:

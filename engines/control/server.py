@@ -118,7 +118,7 @@ class PolicyAdminServicer(control_pb2_grpc.PolicyAdminServicer):
         change = control_pb2.Change()
         change.CopyFrom(request.change)
         if not change.HasField("expected_version"):
-            change.expected_version = (await self.store.heads(request.service))[0]
+            change.expected_version = (await self.store.heads(request.service)).latest
         return await self.store.rollback(request.service, request.to_version, change)
 
     @_store_errors

@@ -1,7 +1,8 @@
 """The policy store in Redis: every version of every service's policy, with its audit record.
 
 Layout (prefix `apex:cp:` by default):
-  policy:{service}:meta      hash  latest -> newest version number, stable -> newest 100% version
+  policy:{service}:meta      hash  latest -> newest version number, stable -> newest 100% version,
+                                   epoch -> set with version 1 (tells a re-created history from the old)
   policy:{service}:versions  hash  version -> PolicyRecord (protobuf: policy, who/when/why/source, diff)
   services                   set   services with a stored policy
   changes                    pub/sub channel: "policy:{service}" after every write
@@ -13,7 +14,9 @@ two writers based on the same version exactly one succeeds and the other gets Ve
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
+from typing import NamedTuple
 
 from apex.mesh.v1 import config_pb2, control_pb2
 from redis.asyncio import Redis
@@ -25,6 +28,7 @@ Validator = Callable[[config_pb2.Policy], object]
 _WRITE = """
 local latest = tonumber(redis.call('HGET', KEYS[1], 'latest') or '0')
 if latest ~= tonumber(ARGV[1]) then return {0, latest} end
+if latest == 0 then redis.call('HSET', KEYS[1], 'epoch', ARGV[8]) end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 redis.call('HSET', KEYS[1], 'latest', ARGV[2])
 if ARGV[4] == '1' then redis.call('HSET', KEYS[1], 'stable', ARGV[2]) end
@@ -32,6 +36,12 @@ redis.call('SADD', KEYS[3], ARGV[5])
 redis.call('PUBLISH', ARGV[6], ARGV[7])
 return {1, tonumber(ARGV[2])}
 """
+
+
+class Heads(NamedTuple):
+    latest: int  # newest version (0 = none)
+    stable: int  # newest version rolled out to 100%
+    epoch: str  # identifies this history: version N of a re-created store is not the old version N
 
 
 class StoreError(Exception):
@@ -99,14 +109,14 @@ class PolicyStore:
         members = await self.redis.smembers(f"{self.prefix}services")
         return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
 
-    async def heads(self, service: str) -> tuple[int, int]:
-        """(latest, stable) version numbers; 0 when none."""
-        latest, stable = await self.redis.hmget(self._meta(service), ["latest", "stable"])
-        return int(latest or 0), int(stable or 0)
+    async def heads(self, service: str) -> Heads:
+        """Latest and stable version numbers (0 when none) and the history's epoch."""
+        latest, stable, epoch = await self.redis.hmget(self._meta(service), ["latest", "stable", "epoch"])
+        return Heads(int(latest or 0), int(stable or 0), epoch.decode() if isinstance(epoch, bytes) else "")
 
     async def get(self, service: str, version: int = 0) -> control_pb2.PolicyRecord:
         """Version `version` of the service's policy (0 = latest); NotFound when absent."""
-        latest, stable = await self.heads(service)
+        latest, stable, _ = await self.heads(service)
         wanted = version or latest
         raw = await self.redis.hget(self._versions(service), str(wanted)) if wanted else None
         if raw is None:
@@ -119,7 +129,7 @@ class PolicyStore:
 
     async def history(self, service: str, limit: int = 0) -> list[control_pb2.PolicyRecord]:
         """Newest first."""
-        latest, stable = await self.heads(service)
+        latest, stable, _ = await self.heads(service)
         if not latest:
             raise NotFound(f"no policy stored for service {service!r}")
         first = max(1, latest - limit + 1) if limit else 1
@@ -155,7 +165,7 @@ class PolicyStore:
                 message = f"invalid policy: {field}: {reason}" if field else f"invalid policy: {reason}"
                 raise StoreError(message, field) from None
         expected = change.expected_version
-        latest, _ = await self.heads(service)
+        latest = (await self.heads(service)).latest
         if latest != expected:
             raise VersionConflict(service, expected, latest)
         previous = (await self.get(service, latest)).policy if latest else None
@@ -183,6 +193,7 @@ class PolicyStore:
                 service,
                 self.channel,
                 f"policy:{service}",
+                uuid.uuid4().hex,
             ],
         )
         if not ok:

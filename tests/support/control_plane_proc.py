@@ -30,6 +30,7 @@ class ControlPlaneProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.address = ""
         self.listen = "127.0.0.1:0"
+        self._channel: grpc.Channel | None = None
 
     def start(self, timeout: float = 20.0) -> ControlPlaneProcess:
         self.ports_path.unlink(missing_ok=True)
@@ -53,6 +54,9 @@ class ControlPlaneProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self, timeout: float = 10.0, kill: bool = False) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
         if self.proc is None:
             return
         if self.proc.poll() is None:
@@ -80,19 +84,23 @@ class ControlPlaneProcess:
         channel = grpc.insecure_channel(self.address)
         return channel, control_pb2_grpc.PolicyAdminStub(channel)
 
+    @property
+    def stub(self) -> control_pb2_grpc.PolicyAdminStub:
+        """A PolicyAdmin stub on one reused channel (polling with a new channel per call is costly)."""
+        if self._channel is None:
+            self._channel = grpc.insecure_channel(self.address)
+        return control_pb2_grpc.PolicyAdminStub(self._channel)
+
     def set_policy(
         self, service: str, policy: config_pb2.Policy, expected: int, reason: str = "test", percent: float = 100.0
     ) -> control_pb2.PolicyRecord:
         change = control_pb2.Change(author="test", reason=reason, expected_version=expected, rollout_percent=percent)
-        channel, stub = self.admin()
-        with channel:
-            request = control_pb2.SetPolicyRequest(service=service, policy=policy, change=change)
-            return stub.SetPolicy(request, timeout=10)
+        request = control_pb2.SetPolicyRequest(service=service, policy=policy, change=change)
+        return self.stub.SetPolicy(request, timeout=10)
 
     def instances(self, service: str = "") -> list[control_pb2.InstanceStatus]:
-        channel, stub = self.admin()
-        with channel:
-            return list(stub.ListInstances(control_pb2.ListInstancesRequest(service=service), timeout=10).instances)
+        request = control_pb2.ListInstancesRequest(service=service)
+        return list(self.stub.ListInstances(request, timeout=10).instances)
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02, what: str = "condition"):  # type: ignore[no-untyped-def]
