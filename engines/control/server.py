@@ -88,11 +88,11 @@ class PolicyAdminServicer(control_pb2_grpc.PolicyAdminServicer):
     async def PatchPolicy(self, request: control_pb2.PatchPolicyRequest, context: Any) -> control_pb2.PolicyRecord:
         try:
             current = await self.store.get(request.service)
-            policy, base = current.policy, current.version
-        except NotFound:
-            policy, base = config_pb2.Policy(), 0
+        except NotFound as exc:
+            raise NotFound(f"{exc}; store a whole policy first (SetPolicy / `apex policy set`)") from None
+        base = current.version
         patched = config_pb2.Policy()
-        patched.CopyFrom(policy)
+        patched.CopyFrom(current.policy)
         patch.apply(patched, request.path, request.value)
         change = control_pb2.Change()
         change.CopyFrom(request.change)

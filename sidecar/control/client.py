@@ -59,7 +59,10 @@ class ControlClient:
     # --- start from the last good policy ------------------------------------------------------
 
     def restore(self) -> None:
-        """Apply the persisted last good policy, if any and still valid; else keep the bootstrap."""
+        """Apply the persisted last good policy and discovered endpoints, if any; else keep the bootstrap."""
+        saved = persist.load_endpoints(self.settings.last_good_file)
+        if saved is not None:
+            self.sidecar.state.discovered.update((c.cluster, tuple(c.addresses)) for c in saved.clusters)
         push = persist.load(self.settings.last_good_file)
         if push is None:
             return
@@ -159,8 +162,8 @@ class ControlClient:
         kind = message.WhichOneof("kind")
         if kind == "policy":
             await self._apply(message.policy)
-        elif kind == "endpoints":
-            self._endpoints(message.endpoints)
+        elif kind == "endpoints" and self._endpoints(message.endpoints):
+            await self._save_endpoints()
 
     async def _apply(self, push: control_pb2.PolicyPush) -> None:
         policy = push.policy
@@ -189,11 +192,25 @@ class ControlClient:
         self._outbox.put_nowait(control_pb2.SidecarMessage(ack=control_pb2.Ack(version=push.version, nonce=push.nonce)))
         self._outbox.put_nowait(self.subscription())
 
-    def _endpoints(self, push: control_pb2.EndpointPush) -> None:
+    def _endpoints(self, push: control_pb2.EndpointPush) -> bool:
+        """Install discovered endpoint sets; True when the saved copy should be rewritten."""
         state = self.sidecar.state
+        changed = False
         for update in push.clusters:
             addresses = tuple(update.addresses)
+            changed |= state.discovered.get(update.cluster) != addresses
             state.discovered[update.cluster] = addresses
             endpoints = state.endpoints.get(update.cluster)
             if endpoints is not None and endpoints.cluster.discover and endpoints.set_discovered(addresses):
                 log.info("cluster %s endpoints now %s", update.cluster, [r.address for r in endpoints.current])
+        return changed
+
+    async def _save_endpoints(self) -> None:
+        """Keep the discovered sets beside the last good policy, for a restart without the control plane."""
+        snapshot = control_pb2.EndpointPush()
+        for cluster, addresses in sorted(self.sidecar.state.discovered.items()):
+            snapshot.clusters.add(cluster=cluster, addresses=addresses)
+        try:
+            await asyncio.to_thread(persist.save, persist.endpoints_path(self.settings.last_good_file), snapshot)
+        except OSError as exc:
+            log.warning("could not persist discovered endpoints: %s", exc)

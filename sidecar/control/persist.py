@@ -13,7 +13,7 @@ from google.protobuf.message import DecodeError
 log = logging.getLogger(__name__)
 
 
-def save(path: str | Path, push: control_pb2.PolicyPush) -> None:
+def save(path: str | Path, push: control_pb2.PolicyPush | control_pb2.EndpointPush) -> None:
     """Write `push` to `path` via a temp file + fsync + rename, so readers never see half a file."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -27,6 +27,22 @@ def save(path: str | Path, push: control_pb2.PolicyPush) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def endpoints_path(path: str | Path) -> Path:
+    """Where the discovered endpoint sets are kept, beside the last good policy."""
+    return Path(f"{path}.endpoints")
+
+
+def load_endpoints(path: str | Path) -> control_pb2.EndpointPush | None:
+    """The saved discovered endpoint sets, or None when there are none or they cannot be read."""
+    try:
+        return control_pb2.EndpointPush.FromString(endpoints_path(path).read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, DecodeError) as exc:
+        log.warning("cannot read saved endpoints %s: %s", endpoints_path(path), exc)
+        return None
 
 
 def load(path: str | Path) -> control_pb2.PolicyPush | None:

@@ -79,6 +79,12 @@ def test_discovered_cluster_follows_the_registry(cp: ControlPlaneProcess, tmp_pa
         catalog[1].close()
         wait_for(lambda: resolved(front, "catalog") == [catalog[0]["inbound"]], what="the stopped instance dropped")
         assert served_by(front["outbound"], 10) == {"catalog-0": 10}
+        # Restarted while the control plane is down, the frontend still knows where catalog is.
+        cp.stop()
+        front.stop()
+        front.start()
+        assert resolved(front, "catalog") == [catalog[0]["inbound"]]
+        assert served_by(front["outbound"], 4) == {"catalog-0": 4}
     finally:
         front.close()
         for sc in catalog:

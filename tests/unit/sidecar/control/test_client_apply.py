@@ -108,3 +108,16 @@ def test_hello_carries_the_node_and_the_policy_in_force(tmp_path: Path) -> None:
     assert hello.version.startswith("apex-mesh/")
     assert hello.applied_version == ""
     assert isinstance(sidecar.config, config_pb2.Bootstrap)
+
+
+def test_discovered_endpoints_are_saved_and_restored_with_the_last_good_policy(tmp_path: Path) -> None:
+    _, client = make(tmp_path)
+    update = control_pb2.EndpointPush()
+    update.clusters.add(cluster="catalog", addresses=["10.0.0.1:80"])
+    assert client._endpoints(update)
+    assert not client._endpoints(update)  # unchanged: nothing to rewrite
+    asyncio.run(client._save_endpoints())
+    restarted, restarted_client = make(tmp_path)
+    restarted_client.restore()
+    restarted._install(restarted.policy)
+    assert [r.address for r in restarted.state.endpoints["catalog"].current] == ["10.0.0.9:80", "10.0.0.1:80"]
