@@ -19,6 +19,16 @@ from engines.control.store import NotFound, PolicyStore, StoreError, Validator, 
 
 log = logging.getLogger(__name__)
 
+# Accept the sidecars' keepalive pings (every 10 s) even while no push is sent, and ping them in
+# turn so a stream to a vanished sidecar is closed rather than kept forever.
+SERVER_OPTIONS = [
+    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+    ("grpc.http2.max_ping_strikes", 0),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.keepalive_time_ms", 20_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+]
+
 
 class ControlPlaneServicer(control_pb2_grpc.ControlPlaneServicer):
     def __init__(self, hub: Hub) -> None:
@@ -155,7 +165,7 @@ class ControlPlaneServer:
         self.hub = Hub(
             self.redis, self.store, replica=replica, stale_after=stale_after, remove_after=remove_after, tick=tick
         )
-        self._server = grpc.aio.server()
+        self._server = grpc.aio.server(options=SERVER_OPTIONS)
         control_pb2_grpc.add_ControlPlaneServicer_to_server(ControlPlaneServicer(self.hub), self._server)
         control_pb2_grpc.add_PolicyAdminServicer_to_server(PolicyAdminServicer(self.hub), self._server)
 

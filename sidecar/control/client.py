@@ -29,6 +29,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# HTTP/2 keepalive pings find a control plane that vanished without closing the connection.
+CHANNEL_OPTIONS = [
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+
 
 def _software_version() -> str:
     try:
@@ -105,7 +112,7 @@ class ControlClient:
         """Connect, stream, reconnect with backoff and jitter; forever (until cancelled)."""
         target = str(self.settings.address)
         while True:
-            async with grpc.aio.insecure_channel(target) as channel:
+            async with grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS) as channel:
                 try:
                     await self._session(control_pb2_grpc.ControlPlaneStub(channel))
                 except grpc.aio.AioRpcError as exc:
