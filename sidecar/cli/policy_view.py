@@ -87,10 +87,11 @@ def policy_yaml(record: control_pb2.PolicyRecord) -> str:
 
 def history_table(records: Sequence[control_pb2.PolicyRecord]) -> str:
     rows = []
+    latest = max((r.version for r in records), default=0)
     for r in records:
         mark = "*" if r.version == r.stable_version else ""
-        if r.rollout_percent < 100 and r.version != r.stable_version:
-            mark = "canary"
+        if r.version == latest and r.version != r.stable_version:
+            mark = "canary"  # a superseded canary is just history
         reason = r.reason + (f" (rollback of {r.rollback_of})" if r.rollback_of else "")
         rows.append(
             [
