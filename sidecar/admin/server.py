@@ -9,7 +9,7 @@ from apex.mesh.v1 import admin_pb2, admin_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
-from sidecar.admin import cache_admin, route_admin
+from sidecar.admin import cache_admin, control_admin, route_admin
 
 if TYPE_CHECKING:
     from sidecar.runtime.sidecar import Sidecar
@@ -54,6 +54,7 @@ class AdminServer:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         cache_admin.add_to_server(self._server, sidecar)
         route_admin.add_to_server(sidecar, self._server)
+        control_admin.add_to_server(self._server, sidecar)
 
     async def start(self) -> str:
         port = self._server.add_insecure_port(self.address)

@@ -44,6 +44,47 @@ def register(commands: Any) -> None:
     p.add_argument("--log-level", default=os.environ.get("APEX_LOG_LEVEL", "INFO"), help="default INFO")
     p.set_defaults(run=run)
 
+    status = commands.add_parser(
+        "control-status",
+        help="a sidecar's view of its control plane: connected, policy in force, last NACK",
+    )
+    status.add_argument(
+        "--admin",
+        default=os.environ.get("APEX_ADMIN", "127.0.0.1:9901"),
+        metavar="HOST:PORT",
+        help="the sidecar's admin address (default $APEX_ADMIN or 127.0.0.1:9901)",
+    )
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(run=run_status)
+
+
+def run_status(args: argparse.Namespace) -> int:
+    import grpc
+    from apex.mesh.v1 import control_pb2, control_pb2_grpc
+    from google.protobuf import json_format
+
+    with grpc.insecure_channel(args.admin) as channel:
+        try:
+            reply = control_pb2_grpc.SidecarControlStub(channel).GetControlStatus(
+                control_pb2.GetControlStatusRequest(), timeout=5
+            )
+        except grpc.RpcError as err:
+            print(f"apex control-status: {args.admin}: {err.code().name}: {err.details()}", file=sys.stderr)
+            return 1
+    if args.json:
+        print(json_format.MessageToJson(reply, preserving_proto_field_name=True, indent=2))
+        return 0
+    if not reply.control_plane:
+        print(f"no control plane configured; policy version {reply.policy_version or '-'} (static)")
+        return 0
+    state = "connected" if reply.connected else "NOT connected (serving the policy in force)"
+    print(f"control plane:  {reply.control_plane} ({state}, {reply.connects} connects)")
+    print(f"policy version: {reply.policy_version or '- (bootstrap)'}")
+    print(f"pushes:         {reply.applied} applied, {reply.rejected} rejected")
+    print(f"last NACK:      {reply.last_nack or '-'}")
+    print(f"last good file: {reply.last_good_file}")
+    return 0
+
 
 async def serve(args: argparse.Namespace, stale_after: float, remove_after: float) -> None:
     from engines.control.server import ControlPlaneServer  # the CLI is the composition root

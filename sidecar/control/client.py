@@ -51,6 +51,7 @@ class ControlStatus:
     connected: bool = False
     connects: int = 0
     applied: int = 0
+    rejected: int = 0
     last_applied_version: str = ""
     last_nack: str = ""
 
@@ -180,12 +181,15 @@ class ControlClient:
                 self.sidecar.apply(policy)
         except ConfigError as exc:
             self.status.last_nack = f"{push.version}: {exc.field}: {exc.reason}"
+            self.status.rejected += 1
             log.error("rejected policy version %s: %s: %s", push.version, exc.field, exc.reason)
             nack = control_pb2.Nack(version=push.version, nonce=push.nonce, field=exc.field, reason=exc.reason)
             self._outbox.put_nowait(control_pb2.SidecarMessage(nack=nack))
             return
         except Exception as exc:  # a bug must not take the client down: NACK, keep the old policy
             log.exception("applying policy version %s failed", push.version)
+            self.status.last_nack = f"{push.version}: internal error: {exc!r}"
+            self.status.rejected += 1
             nack = control_pb2.Nack(version=push.version, nonce=push.nonce, reason=f"internal error: {exc!r}")
             self._outbox.put_nowait(control_pb2.SidecarMessage(nack=nack))
             return

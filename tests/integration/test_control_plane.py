@@ -12,7 +12,7 @@ from typing import Any
 
 import grpc
 import pytest
-from apex.mesh.v1 import admin_pb2, admin_pb2_grpc, config_pb2, control_pb2
+from apex.mesh.v1 import admin_pb2, admin_pb2_grpc, config_pb2, control_pb2, control_pb2_grpc
 from redis.asyncio import Redis
 
 from engines.control.store import PolicyStore
@@ -110,6 +110,12 @@ def test_an_invalid_push_is_nacked_and_traffic_keeps_flowing(
         assert nacked.applied_version == "1"
         assert stats(sc).policy_version == "1"
         assert traffic.failed == []
+        with grpc.insecure_channel(sc["admin"]) as channel:
+            seen = control_pb2_grpc.SidecarControlStub(channel).GetControlStatus(
+                control_pb2.GetControlStatusRequest(), timeout=5
+            )
+        assert (seen.connected, seen.policy_version, seen.applied, seen.rejected) == (True, "1", 1, 1)
+        assert seen.last_nack == "2: policy.route_tables: missing route table(s) for listeners: ['inbound']"
         # The next good version is applied normally.
         cp.set_policy("echo", policy(echo, "fixed"), expected=2)
         wait_for(lambda: applied(cp, "echo", 3, 1), what="ACK of version 3")

@@ -77,6 +77,9 @@ def test_history_diff_and_rollback_from_the_cli(echo: BackgroundEcho, cp: Contro
         assert [(i["service"], i["applied_version"], i["healthy"]) for i in listed] == [("echo", "4", True)]
         table = apex(cp, "instances").stdout
         assert sc["inbound"] in table and "healthy" in table
+        seen = apex(cp, "control-status", "--admin", sc["admin"]).stdout
+        assert f"control plane:  {cp.address} (connected, 1 connects)" in seen
+        assert "policy version: 4" in seen and "pushes:         4 applied, 0 rejected" in seen
 
         records = json.loads(apex(cp, "policy", "history", "-s", "echo", "--json").stdout)["records"]
         assert [r["version"] for r in records] == ["4", "3", "2", "1"]

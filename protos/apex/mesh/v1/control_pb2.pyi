@@ -319,3 +319,27 @@ class InstanceStatus(_message.Message):
     replica: str
     updated: _timestamp_pb2.Timestamp
     def __init__(self, service: _Optional[str] = ..., instance: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., sidecar_version: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., connected: _Optional[bool] = ..., healthy: _Optional[bool] = ..., last_heartbeat: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., applied_version: _Optional[str] = ..., pushed_version: _Optional[str] = ..., last_nack_version: _Optional[str] = ..., last_nack_field: _Optional[str] = ..., last_nack_reason: _Optional[str] = ..., replica: _Optional[str] = ..., updated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetControlStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SidecarControlStatus(_message.Message):
+    __slots__ = ("control_plane", "connected", "connects", "policy_version", "applied", "rejected", "last_nack", "last_good_file")
+    CONTROL_PLANE_FIELD_NUMBER: _ClassVar[int]
+    CONNECTED_FIELD_NUMBER: _ClassVar[int]
+    CONNECTS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    LAST_NACK_FIELD_NUMBER: _ClassVar[int]
+    LAST_GOOD_FILE_FIELD_NUMBER: _ClassVar[int]
+    control_plane: str
+    connected: bool
+    connects: int
+    policy_version: str
+    applied: int
+    rejected: int
+    last_nack: str
+    last_good_file: str
+    def __init__(self, control_plane: _Optional[str] = ..., connected: _Optional[bool] = ..., connects: _Optional[int] = ..., policy_version: _Optional[str] = ..., applied: _Optional[int] = ..., rejected: _Optional[int] = ..., last_nack: _Optional[str] = ..., last_good_file: _Optional[str] = ...) -> None: ...

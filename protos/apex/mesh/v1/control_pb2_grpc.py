@@ -440,3 +440,81 @@ class PolicyAdmin:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class SidecarControlStub:
+    """---- the sidecar's side, on its admin listener --------------------------------------------------
+
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetControlStatus = channel.unary_unary(
+                '/apex.mesh.v1.SidecarControl/GetControlStatus',
+                request_serializer=apex_dot_mesh_dot_v1_dot_control__pb2.GetControlStatusRequest.SerializeToString,
+                response_deserializer=apex_dot_mesh_dot_v1_dot_control__pb2.SidecarControlStatus.FromString,
+                _registered_method=True)
+
+
+class SidecarControlServicer:
+    """---- the sidecar's side, on its admin listener --------------------------------------------------
+
+    """
+
+    def GetControlStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_SidecarControlServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetControlStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetControlStatus,
+                    request_deserializer=apex_dot_mesh_dot_v1_dot_control__pb2.GetControlStatusRequest.FromString,
+                    response_serializer=apex_dot_mesh_dot_v1_dot_control__pb2.SidecarControlStatus.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'apex.mesh.v1.SidecarControl', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('apex.mesh.v1.SidecarControl', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class SidecarControl:
+    """---- the sidecar's side, on its admin listener --------------------------------------------------
+
+    """
+
+    @staticmethod
+    def GetControlStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/apex.mesh.v1.SidecarControl/GetControlStatus',
+            apex_dot_mesh_dot_v1_dot_control__pb2.GetControlStatusRequest.SerializeToString,
+            apex_dot_mesh_dot_v1_dot_control__pb2.SidecarControlStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
