@@ -9,7 +9,7 @@ from apex.mesh.v1 import admin_pb2, admin_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
-from sidecar.admin import cache_admin, cluster_admin, route_admin
+from sidecar.admin import cache_admin, cluster_admin, control_admin, route_admin
 
 if TYPE_CHECKING:
     from sidecar.runtime.sidecar import Sidecar
@@ -55,6 +55,7 @@ class AdminServer:
         cache_admin.add_to_server(self._server, sidecar)
         route_admin.add_to_server(sidecar, self._server)
         cluster_admin.register(self._server, sidecar)
+        control_admin.add_to_server(self._server, sidecar)
 
     async def start(self) -> str:
         port = self._server.add_insecure_port(self.address)

@@ -34,6 +34,8 @@ def register(commands: Any) -> None:
     p.add_argument("--upstream", metavar="HOST:PORT", help="one-line mode: where to send every call")
     p.add_argument("--admin", metavar="HOST:PORT", help="admin listener (overrides the config's)")
     p.add_argument("--service", metavar="NAME", help="service name this sidecar speaks for")
+    p.add_argument("--control-plane", metavar="HOST:PORT", help="join this control plane (overrides the config's)")
+    p.add_argument("--last-good", metavar="FILE", help="where to keep the last good pushed policy")
     p.add_argument("--ports-file", metavar="FILE", help="write the bound addresses as JSON once listening")
     p.add_argument("--log-level", default=os.environ.get("APEX_LOG_LEVEL", "INFO"), help="default INFO")
     p.set_defaults(run=run)
@@ -65,6 +67,10 @@ def load(args: argparse.Namespace) -> tuple[config_pb2.Bootstrap, Bootstrap, str
         config.admin.address = args.admin
     if args.service:
         config.node.service = args.service
+    if args.control_plane:
+        config.control_plane = args.control_plane
+    if args.last_good:
+        config.last_good_policy_file = args.last_good
     return config, bootstrap_file.validate(config, source), source
 
 

@@ -21,13 +21,14 @@ class Resolved:
 class EndpointSet:
     """The endpoints a cluster routes to now. IP endpoints are known at once; names wait for DNS."""
 
-    __slots__ = ("_by_name", "cluster", "current", "next_refresh")
+    __slots__ = ("_by_name", "cluster", "current", "discovered", "next_refresh")
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self._by_name: dict[Address, tuple[str, ...]] = {}
         self.current: tuple[Resolved, ...] = ()
         self.next_refresh = 0.0  # loop time of the next DNS lookup
+        self.discovered: tuple[str, ...] = ()  # "host:port" of registry instances (control plane)
         for ep in cluster.endpoints:
             if ep.address.is_ip:
                 self._by_name[ep.address] = (str(ep.address),)
@@ -46,9 +47,23 @@ class EndpointSet:
         self._rebuild()
         return before != self.current
 
+    def set_discovered(self, addresses: Iterable[str]) -> bool:
+        """Replace the endpoints learned from the registry; return True when the set changed."""
+        before = self.current
+        self.discovered = tuple(sorted(set(addresses)))
+        self._rebuild()
+        return before != self.current
+
     def _rebuild(self) -> None:
-        self.current = tuple(
+        static = tuple(
             Resolved(address=addr, weight=ep.weight, origin=str(ep.address))
             for ep in self.cluster.endpoints
             for addr in self._by_name.get(ep.address, ())
         )
+        known = {r.address for r in static}
+        discovered = tuple(
+            Resolved(address=addr, weight=1, origin=f"discover:{self.cluster.discover}")
+            for addr in self.discovered
+            if addr not in known
+        )
+        self.current = static + discovered

@@ -18,6 +18,7 @@ from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import (
     Bootstrap,
     Cluster,
+    ControlPlane,
     Direction,
     Endpoint,
     HeaderMatch,
@@ -56,12 +57,12 @@ def _unique(names: Iterable[str], path: str, what: str) -> None:
         seen.add(name)
 
 
-def _duration(msg: config_pb2.Cluster, name: str, default: float, path: str) -> float:
+def _duration(msg: config_pb2.Cluster | config_pb2.Bootstrap, name: str, default: float, path: str) -> float:
     if not msg.HasField(name):
         return default
     value = getattr(msg, name).ToTimedelta().total_seconds()
     if value <= 0:
-        raise ConfigError(f"{path}.{name}", f"must be positive, got {value}s")
+        raise ConfigError(f"{path}.{name}" if path else name, f"must be positive, got {value}s")
     return float(value)
 
 
@@ -113,8 +114,10 @@ def endpoint(msg: config_pb2.Endpoint, path: str) -> Endpoint:
 
 def cluster(msg: config_pb2.Cluster, path: str) -> Cluster:
     name = _require(msg.name, f"{path}.name", "cluster name")
-    if not msg.endpoints:
-        raise ConfigError(f"{path}.endpoints", "a cluster needs at least one endpoint")
+    if msg.discover and (msg.discover != msg.discover.strip() or "/" in msg.discover):
+        raise ConfigError(f"{path}.discover", f"expected a service name, got {msg.discover!r}")
+    if not msg.endpoints and not msg.discover:
+        raise ConfigError(f"{path}.endpoints", "a cluster needs at least one endpoint (or `discover: <service>`)")
     endpoints = tuple(endpoint(e, f"{path}.endpoints[{i}]") for i, e in enumerate(msg.endpoints))
     return Cluster(
         name=name,
@@ -122,6 +125,7 @@ def cluster(msg: config_pb2.Cluster, path: str) -> Cluster:
         dns_refresh=_duration(msg, "dns_refresh", DEFAULT_DNS_REFRESH, path),
         authority=msg.authority,
         **cluster_convert.resilience(msg, path),
+        discover=msg.discover,
     )
 
 
@@ -147,7 +151,28 @@ def policy(msg: config_pb2.Policy, path: str = "policy") -> Policy:
 def node(msg: config_pb2.Node) -> Node:
     service = msg.service or "default"
     instance = msg.instance or f"{service}-{socket.gethostname()}-{os.getpid()}"
-    return Node(service=service, instance=instance, zone=msg.zone, labels=tuple(sorted(msg.labels.items())))
+    address = _address(msg.address, "node.address") if msg.address else None
+    return Node(
+        service=service,
+        instance=instance,
+        zone=msg.zone,
+        labels=tuple(sorted(msg.labels.items())),
+        address=address,
+    )
+
+
+def control_plane(msg: config_pb2.Bootstrap, service: str) -> ControlPlane | None:
+    """The control-plane settings of a bootstrap, or None when it names no control plane."""
+    if not msg.control_plane:
+        if msg.last_good_policy_file or msg.HasField("heartbeat_interval"):
+            raise ConfigError("control_plane", "required when last_good_policy_file or heartbeat_interval is set")
+        return None
+    state_home = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return ControlPlane(
+        address=_address(msg.control_plane, "control_plane"),
+        last_good_file=msg.last_good_policy_file or os.path.join(state_home, "apex", f"{service}.policy.binpb"),
+        heartbeat_interval=_duration(msg, "heartbeat_interval", 1.0, ""),
+    )
 
 
 def _check_ports(listeners: tuple[Listener, ...], admin: Address | None) -> None:
@@ -193,4 +218,12 @@ def bootstrap(msg: config_pb2.Bootstrap) -> Bootstrap:
     result = tuple(listeners)
     _check_ports(result, admin)
     cache = cache_convert.bounds(msg.cache, "cache")
-    return Bootstrap(node=node(msg.node), admin=admin, listeners=result, policy=pol, cache=cache)
+    who = node(msg.node)
+    return Bootstrap(
+        node=who,
+        admin=admin,
+        listeners=result,
+        policy=pol,
+        cache=cache,
+        control_plane=control_plane(msg, who.service),
+    )

@@ -76,6 +76,7 @@ class Cluster:
     limits: ConcurrencyLimits | None = None
     outlier: OutlierPolicy | None = None
     health_check: HealthCheckPolicy | None = None
+    discover: str = ""  # service whose registered instances join the static endpoints
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,16 @@ class Node:
     instance: str
     zone: str = ""
     labels: tuple[tuple[str, str], ...] = ()
+    address: Address | None = None  # advertised inbound address (control plane registry)
+
+
+@dataclass(frozen=True, slots=True)
+class ControlPlane:
+    """How the sidecar joins a control plane."""
+
+    address: Address
+    last_good_file: str
+    heartbeat_interval: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +128,4 @@ class Bootstrap:
     listeners: tuple[Listener, ...]
     policy: Policy
     cache: CacheBounds = field(default_factory=CacheBounds)  # response cache bounds (issue 4)
+    control_plane: ControlPlane | None = None

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from apex.mesh.v1 import config_pb2
 
@@ -21,6 +22,9 @@ from sidecar.runtime import health_runner, stack
 from sidecar.runtime.cluster_state import ClusterRuntime
 from sidecar.transport.client import GrpcConnector
 from sidecar.transport.server import GrpcListener, Switch
+
+if TYPE_CHECKING:
+    from sidecar.control.client import ControlClient
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,7 @@ class Sidecar:
         self._admin: AdminServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._retired_unrouted = 0
+        self.control: ControlClient | None = None
 
     # --- policy -------------------------------------------------------------------------------
 
@@ -78,6 +83,11 @@ class Sidecar:
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.bootstrap.control_plane is not None:
+            from sidecar.control.client import ControlClient
+
+            self.control = ControlClient(self, self.bootstrap.control_plane)
+            self.control.restore()  # the last good policy, when there is one; else the bootstrap
         self._install(self.policy)
         for listener in self.bootstrap.listeners:
             server = GrpcListener(
@@ -94,6 +104,8 @@ class Sidecar:
             await dns.refresh_once(endpoints)
         self._tasks.append(asyncio.create_task(dns.watch(lambda: list(self.state.endpoints.values()))))
         self._tasks.append(asyncio.create_task(health_runner.run(self._cluster_endpoints)))
+        if self.control is not None:
+            self._tasks.append(asyncio.create_task(self.control.run()))
         if self._admin is not None:
             await self._admin.set_serving(True)
 

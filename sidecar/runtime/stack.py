@@ -19,7 +19,7 @@ from sidecar.runtime.cluster_state import ClusterRuntime
 
 def _discovery(cluster: Cluster) -> tuple[object, ...]:
     """The part of a cluster's config that decides its endpoint addresses."""
-    return (cluster.endpoints, cluster.dns_refresh, cluster.authority)
+    return (cluster.endpoints, cluster.dns_refresh, cluster.authority, cluster.discover)
 
 
 @dataclass
@@ -31,11 +31,14 @@ class State:
     cache: CacheState = field(default_factory=CacheState)  # entries of unchanged cache rules survive
     routes: route_stack.RouteStates = field(default_factory=route_stack.RouteStates)
     clusters: dict[str, ClusterRuntime] = field(default_factory=dict)
+    discovered: dict[str, tuple[str, ...]] = field(default_factory=dict)  # cluster -> registry addresses
 
     def endpoint_set(self, cluster: Cluster) -> EndpointSet:
         current = self.endpoints.get(cluster.name)
         if current is None or _discovery(current.cluster) != _discovery(cluster):
             current = EndpointSet(cluster)
+            if cluster.discover:
+                current.set_discovered(self.discovered.get(cluster.name, ()))
             self.endpoints[cluster.name] = current
         current.cluster = cluster
         return current

@@ -14,21 +14,27 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Bootstrap(_message.Message):
-    __slots__ = ("node", "admin", "listeners", "policy", "cache")
+    __slots__ = ("node", "admin", "listeners", "policy", "cache", "control_plane", "last_good_policy_file", "heartbeat_interval")
     NODE_FIELD_NUMBER: _ClassVar[int]
     ADMIN_FIELD_NUMBER: _ClassVar[int]
     LISTENERS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     CACHE_FIELD_NUMBER: _ClassVar[int]
+    CONTROL_PLANE_FIELD_NUMBER: _ClassVar[int]
+    LAST_GOOD_POLICY_FILE_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
     node: Node
     admin: AdminListener
     listeners: _containers.RepeatedCompositeFieldContainer[Listener]
     policy: Policy
     cache: _cache_pb2.CacheBounds
-    def __init__(self, node: _Optional[_Union[Node, _Mapping]] = ..., admin: _Optional[_Union[AdminListener, _Mapping]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., cache: _Optional[_Union[_cache_pb2.CacheBounds, _Mapping]] = ...) -> None: ...
+    control_plane: str
+    last_good_policy_file: str
+    heartbeat_interval: _duration_pb2.Duration
+    def __init__(self, node: _Optional[_Union[Node, _Mapping]] = ..., admin: _Optional[_Union[AdminListener, _Mapping]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., cache: _Optional[_Union[_cache_pb2.CacheBounds, _Mapping]] = ..., control_plane: _Optional[str] = ..., last_good_policy_file: _Optional[str] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Node(_message.Message):
-    __slots__ = ("service", "instance", "zone", "labels")
+    __slots__ = ("service", "instance", "zone", "labels", "address")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -40,11 +46,13 @@ class Node(_message.Message):
     INSTANCE_FIELD_NUMBER: _ClassVar[int]
     ZONE_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
     service: str
     instance: str
     zone: str
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, service: _Optional[str] = ..., instance: _Optional[str] = ..., zone: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    address: str
+    def __init__(self, service: _Optional[str] = ..., instance: _Optional[str] = ..., zone: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., address: _Optional[str] = ...) -> None: ...
 
 class AdminListener(_message.Message):
     __slots__ = ("address",)
@@ -149,7 +157,7 @@ class HeaderMatch(_message.Message):
     def __init__(self, name: _Optional[str] = ..., exact: _Optional[str] = ..., prefix: _Optional[str] = ..., present: _Optional[bool] = ..., invert: _Optional[bool] = ...) -> None: ...
 
 class Cluster(_message.Message):
-    __slots__ = ("name", "endpoints", "dns_refresh", "authority", "load_balancer", "limits", "outlier_detection", "health_check")
+    __slots__ = ("name", "endpoints", "dns_refresh", "authority", "load_balancer", "limits", "outlier_detection", "health_check", "discover")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
     DNS_REFRESH_FIELD_NUMBER: _ClassVar[int]
@@ -158,6 +166,7 @@ class Cluster(_message.Message):
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     OUTLIER_DETECTION_FIELD_NUMBER: _ClassVar[int]
     HEALTH_CHECK_FIELD_NUMBER: _ClassVar[int]
+    DISCOVER_FIELD_NUMBER: _ClassVar[int]
     name: str
     endpoints: _containers.RepeatedCompositeFieldContainer[Endpoint]
     dns_refresh: _duration_pb2.Duration
@@ -166,7 +175,8 @@ class Cluster(_message.Message):
     limits: _cluster_policy_pb2.ConcurrencyLimits
     outlier_detection: _cluster_policy_pb2.OutlierDetection
     health_check: _cluster_policy_pb2.HealthCheck
-    def __init__(self, name: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., dns_refresh: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., authority: _Optional[str] = ..., load_balancer: _Optional[_Union[_cluster_policy_pb2.LoadBalancer, _Mapping]] = ..., limits: _Optional[_Union[_cluster_policy_pb2.ConcurrencyLimits, _Mapping]] = ..., outlier_detection: _Optional[_Union[_cluster_policy_pb2.OutlierDetection, _Mapping]] = ..., health_check: _Optional[_Union[_cluster_policy_pb2.HealthCheck, _Mapping]] = ...) -> None: ...
+    discover: str
+    def __init__(self, name: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., dns_refresh: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., authority: _Optional[str] = ..., load_balancer: _Optional[_Union[_cluster_policy_pb2.LoadBalancer, _Mapping]] = ..., limits: _Optional[_Union[_cluster_policy_pb2.ConcurrencyLimits, _Mapping]] = ..., outlier_detection: _Optional[_Union[_cluster_policy_pb2.OutlierDetection, _Mapping]] = ..., health_check: _Optional[_Union[_cluster_policy_pb2.HealthCheck, _Mapping]] = ..., discover: _Optional[str] = ...) -> None: ...
 
 class Endpoint(_message.Message):
     __slots__ = ("address", "weight")

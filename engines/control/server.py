@@ -1,0 +1,185 @@
+"""The control-plane gRPC server: ControlPlane streams for sidecars, PolicyAdmin for operators/engines."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from apex.mesh.v1 import config_pb2, control_pb2, control_pb2_grpc
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from engines.control import patch
+from engines.control.hub import Hub, to_status
+from engines.control.store import NotFound, PolicyStore, StoreError, Validator, diff_changes
+
+log = logging.getLogger(__name__)
+
+# Accept the sidecars' keepalive pings (every 10 s) even while no push is sent, and ping them in
+# turn so a stream to a vanished sidecar is closed rather than kept forever.
+SERVER_OPTIONS = [
+    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+    ("grpc.http2.max_ping_strikes", 0),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.keepalive_time_ms", 20_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+]
+
+
+class ControlPlaneServicer(control_pb2_grpc.ControlPlaneServicer):
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    async def Stream(
+        self, request_iterator: AsyncIterator[control_pb2.SidecarMessage], context: Any
+    ) -> AsyncIterator[control_pb2.ControlMessage]:
+        first = await anext(aiter(request_iterator), None)
+        if first is None or not first.HasField("hello"):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of a stream must be hello")
+        assert first is not None
+        hello = first.hello
+        if not hello.service or not hello.instance:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "hello.service and hello.instance are required")
+        session = await self.hub.open(hello, context.peer())
+
+        async def read() -> None:
+            try:
+                async for message in request_iterator:
+                    await self.hub.receive(session, message)
+            finally:
+                session.queue.put_nowait(None)
+
+        reader = asyncio.create_task(read())
+        try:
+            while (message := await session.queue.get()) is not None:
+                yield message
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, grpc.RpcError, RedisError):
+                await reader
+            await self.hub.close(session)
+
+
+def _store_errors(method: Any) -> Any:
+    """Map StoreError / PatchError / Redis errors to gRPC statuses carrying the reason."""
+
+    async def wrapper(self: Any, request: Any, context: Any) -> Any:
+        try:
+            return await method(self, request, context)
+        except StoreError as exc:
+            await context.abort(getattr(grpc.StatusCode, exc.code), str(exc))
+        except patch.PatchError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid patch: {exc}")
+        except RedisError as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"policy store unavailable: {exc}")
+
+    wrapper.__name__ = method.__name__
+    return wrapper
+
+
+class PolicyAdminServicer(control_pb2_grpc.PolicyAdminServicer):
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.store = hub.store
+
+    @_store_errors
+    async def GetPolicy(self, request: control_pb2.GetPolicyRequest, context: Any) -> control_pb2.PolicyRecord:
+        return await self.store.get(request.service, request.version)
+
+    @_store_errors
+    async def SetPolicy(self, request: control_pb2.SetPolicyRequest, context: Any) -> control_pb2.PolicyRecord:
+        return await self.store.set(request.service, request.policy, request.change)
+
+    @_store_errors
+    async def PatchPolicy(self, request: control_pb2.PatchPolicyRequest, context: Any) -> control_pb2.PolicyRecord:
+        try:
+            current = await self.store.get(request.service)
+        except NotFound as exc:
+            raise NotFound(f"{exc}; store a whole policy first (SetPolicy / `apex policy set`)") from None
+        base = current.version
+        patched = config_pb2.Policy()
+        patched.CopyFrom(current.policy)
+        patch.apply(patched, request.path, request.value)
+        change = control_pb2.Change()
+        change.CopyFrom(request.change)
+        if not change.HasField("expected_version"):
+            change.expected_version = base  # atomic read-modify-write: conflicts if anyone wrote since
+        if not change.reason:
+            change.reason = f"patch {request.path} = {request.value}"
+        return await self.store.set(request.service, patched, change)
+
+    @_store_errors
+    async def History(self, request: control_pb2.HistoryRequest, context: Any) -> control_pb2.HistoryResponse:
+        return control_pb2.HistoryResponse(records=await self.store.history(request.service, request.limit))
+
+    @_store_errors
+    async def Diff(self, request: control_pb2.DiffRequest, context: Any) -> control_pb2.DiffResponse:
+        new = await self.store.get(request.service, request.to_version)
+        start = request.from_version or new.version - 1
+        old = (await self.store.get(request.service, start)).policy if start else None
+        return control_pb2.DiffResponse(changes=diff_changes(old, new.policy))
+
+    @_store_errors
+    async def Rollback(self, request: control_pb2.RollbackRequest, context: Any) -> control_pb2.PolicyRecord:
+        change = control_pb2.Change()
+        change.CopyFrom(request.change)
+        if not change.HasField("expected_version"):
+            change.expected_version = (await self.store.heads(request.service)).latest
+        return await self.store.rollback(request.service, request.to_version, change)
+
+    @_store_errors
+    async def ListInstances(
+        self, request: control_pb2.ListInstancesRequest, context: Any
+    ) -> control_pb2.ListInstancesResponse:
+        await self.hub.refresh()
+        now = self.hub.clock()
+        registry = self.hub.registry
+        return control_pb2.ListInstancesResponse(
+            instances=[to_status(i, registry.healthy(i, now)) for i in registry.of(request.service)]
+        )
+
+
+class ControlPlaneServer:
+    """A control-plane replica: the gRPC servers over a Redis-backed store and registry."""
+
+    def __init__(
+        self,
+        listen: str,
+        redis_url: str,
+        *,
+        validate: Validator | None = None,
+        prefix: str = "apex:cp:",
+        replica: str = "",
+        stale_after: float = 3.0,
+        remove_after: float = 30.0,
+        tick: float = 0.5,
+    ) -> None:
+        self.listen = listen
+        self.bound = ""
+        self.redis = Redis.from_url(redis_url)
+        self.store = PolicyStore(self.redis, prefix=prefix, validate=validate)
+        self.hub = Hub(
+            self.redis, self.store, replica=replica, stale_after=stale_after, remove_after=remove_after, tick=tick
+        )
+        self._server = grpc.aio.server(options=SERVER_OPTIONS)
+        control_pb2_grpc.add_ControlPlaneServicer_to_server(ControlPlaneServicer(self.hub), self._server)
+        control_pb2_grpc.add_PolicyAdminServicer_to_server(PolicyAdminServicer(self.hub), self._server)
+
+    async def start(self) -> str:
+        port = self._server.add_insecure_port(self.listen)
+        if port == 0:
+            raise OSError(f"control plane could not bind {self.listen}")
+        self.bound = f"{self.listen.rpartition(':')[0]}:{port}"
+        self.hub.start()
+        await self._server.start()
+        log.info("control plane %s listening on %s", self.hub.replica, self.bound)
+        return self.bound
+
+    async def stop(self, grace: float | None = 1.0) -> None:
+        await self.hub.stop()
+        await self._server.stop(grace)
+        await self.redis.aclose()

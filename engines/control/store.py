@@ -1,0 +1,210 @@
+"""The policy store in Redis: every version of every service's policy, with its audit record.
+
+Layout (prefix `apex:cp:` by default):
+  policy:{service}:meta      hash  latest -> newest version number, stable -> newest 100% version,
+                                   epoch -> set with version 1 (tells a re-created history from the old)
+  policy:{service}:versions  hash  version -> PolicyRecord (protobuf: policy, who/when/why/source, diff)
+  services                   set   services with a stored policy
+  changes                    pub/sub channel: "policy:{service}" after every write
+
+Writes are compare-and-set on the latest version, checked and applied by one Lua script, so of
+two writers based on the same version exactly one succeeds and the other gets VersionConflict.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import NamedTuple
+
+from apex.mesh.v1 import config_pb2, control_pb2
+from redis.asyncio import Redis
+
+from engines.control import diff as policy_diff
+
+Validator = Callable[[config_pb2.Policy], object]
+
+_WRITE = """
+local latest = tonumber(redis.call('HGET', KEYS[1], 'latest') or '0')
+if latest ~= tonumber(ARGV[1]) then return {0, latest} end
+if latest == 0 then redis.call('HSET', KEYS[1], 'epoch', ARGV[8]) end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[1], 'latest', ARGV[2])
+if ARGV[4] == '1' then redis.call('HSET', KEYS[1], 'stable', ARGV[2]) end
+redis.call('SADD', KEYS[3], ARGV[5])
+redis.call('PUBLISH', ARGV[6], ARGV[7])
+return {1, tonumber(ARGV[2])}
+"""
+
+
+class Heads(NamedTuple):
+    latest: int  # newest version (0 = none)
+    stable: int  # newest version rolled out to 100%
+    epoch: str  # identifies this history: version N of a re-created store is not the old version N
+
+
+class StoreError(Exception):
+    """A request the store refuses; `code` is the gRPC status name the server answers with."""
+
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class VersionConflict(StoreError):
+    code = "ABORTED"
+
+    def __init__(self, service: str, expected: int, latest: int) -> None:
+        super().__init__(
+            f"version conflict on {service!r}: the change is based on version {expected} "
+            f"but the latest is {latest}; re-read it and retry"
+        )
+        self.expected = expected
+        self.latest = latest
+
+
+class NotFound(StoreError):
+    code = "NOT_FOUND"
+
+
+def diff_changes(old: config_pb2.Policy | None, new: config_pb2.Policy) -> list[control_pb2.FieldChange]:
+    kinds = {
+        policy_diff.ADDED: control_pb2.FieldChange.ADDED,
+        policy_diff.REMOVED: control_pb2.FieldChange.REMOVED,
+        policy_diff.CHANGED: control_pb2.FieldChange.CHANGED,
+    }
+    return [
+        control_pb2.FieldChange(path=c.path, kind=kinds[c.kind], old_value=c.old, new_value=c.new)
+        for c in policy_diff.diff(old, new)
+    ]
+
+
+class PolicyStore:
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str = "apex:cp:",
+        validate: Validator | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.channel = f"{prefix}changes"
+        self._validate = validate
+        self._clock = clock
+        self._write = redis.register_script(_WRITE)
+
+    def _meta(self, service: str) -> str:
+        return f"{self.prefix}policy:{service}:meta"
+
+    def _versions(self, service: str) -> str:
+        return f"{self.prefix}policy:{service}:versions"
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    async def services(self) -> list[str]:
+        members = await self.redis.smembers(f"{self.prefix}services")
+        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+
+    async def heads(self, service: str) -> Heads:
+        """Latest and stable version numbers (0 when none) and the history's epoch."""
+        latest, stable, epoch = await self.redis.hmget(self._meta(service), ["latest", "stable", "epoch"])
+        return Heads(int(latest or 0), int(stable or 0), epoch.decode() if isinstance(epoch, bytes) else "")
+
+    async def get(self, service: str, version: int = 0) -> control_pb2.PolicyRecord:
+        """Version `version` of the service's policy (0 = latest); NotFound when absent."""
+        latest, stable, _ = await self.heads(service)
+        wanted = version or latest
+        raw = await self.redis.hget(self._versions(service), str(wanted)) if wanted else None
+        if raw is None:
+            if not latest:
+                raise NotFound(f"no policy stored for service {service!r}")
+            raise NotFound(f"service {service!r} has no version {wanted} (latest is {latest})")
+        record = control_pb2.PolicyRecord.FromString(raw)
+        record.stable_version = stable
+        return record
+
+    async def history(self, service: str, limit: int = 0) -> list[control_pb2.PolicyRecord]:
+        """Newest first."""
+        latest, stable, _ = await self.heads(service)
+        if not latest:
+            raise NotFound(f"no policy stored for service {service!r}")
+        first = max(1, latest - limit + 1) if limit else 1
+        versions = [str(v) for v in range(latest, first - 1, -1)]
+        raws = await self.redis.hmget(self._versions(service), versions)
+        records = [control_pb2.PolicyRecord.FromString(r) for r in raws if r is not None]
+        for record in records:
+            record.stable_version = stable
+        return records
+
+    # --- writes --------------------------------------------------------------------------------
+
+    async def set(
+        self, service: str, policy: config_pb2.Policy, change: control_pb2.Change, *, rollback_of: int = 0
+    ) -> control_pb2.PolicyRecord:
+        """Store `policy` as the next version if `change.expected_version` is still the latest."""
+        if not service:
+            raise StoreError("service is required", "service")
+        if not change.HasField("expected_version"):
+            raise StoreError(
+                "expected_version is required: the version the change is based on (0 when none is stored)",
+                "change.expected_version",
+            )
+        percent = change.rollout_percent if change.HasField("rollout_percent") else 100.0
+        if not 0 < percent <= 100:
+            raise StoreError(f"rollout_percent must be in (0, 100], got {percent}", "change.rollout_percent")
+        if self._validate is not None:
+            try:
+                self._validate(policy)
+            except ValueError as exc:
+                field = getattr(exc, "field", "")
+                reason = getattr(exc, "reason", str(exc))
+                message = f"invalid policy: {field}: {reason}" if field else f"invalid policy: {reason}"
+                raise StoreError(message, field) from None
+        expected = change.expected_version
+        latest = (await self.heads(service)).latest
+        if latest != expected:
+            raise VersionConflict(service, expected, latest)
+        previous = (await self.get(service, latest)).policy if latest else None
+        version = latest + 1
+        record = control_pb2.PolicyRecord(
+            service=service,
+            version=version,
+            author=change.author or "unknown",
+            reason=change.reason,
+            source=change.source or control_pb2.OPERATOR,
+            rollout_percent=percent,
+            rollback_of=rollback_of,
+        )
+        record.policy.CopyFrom(policy)
+        record.policy.version = str(version)
+        record.created_at.FromNanoseconds(int(self._clock() * 1e9))
+        record.diff.extend(diff_changes(previous, record.policy))
+        ok, current = await self._write(
+            keys=[self._meta(service), self._versions(service), f"{self.prefix}services"],
+            args=[
+                expected,
+                version,
+                record.SerializeToString(),
+                "1" if percent >= 100 else "0",
+                service,
+                self.channel,
+                f"policy:{service}",
+                uuid.uuid4().hex,
+            ],
+        )
+        if not ok:
+            raise VersionConflict(service, expected, int(current))
+        return record
+
+    async def rollback(self, service: str, to_version: int, change: control_pb2.Change) -> control_pb2.PolicyRecord:
+        """A new version whose policy is version `to_version`'s."""
+        if not to_version:
+            raise StoreError("to_version is required", "to_version")
+        target = await self.get(service, to_version)
+        if not change.reason:
+            change.reason = f"rollback to version {to_version}"
+        return await self.set(service, target.policy, change, rollback_of=to_version)

@@ -1,0 +1,132 @@
+"""`apex control-plane`: run a control-plane replica (registry, policy store in Redis, pushes)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import uvloop
+
+from sidecar.config.yaml_proto import parse_duration
+from sidecar.policy.errors import ConfigError
+
+log = logging.getLogger("apex.control_plane")
+
+DEFAULT_LISTEN = "127.0.0.1:7700"
+
+
+def register(commands: Any) -> None:
+    p: argparse.ArgumentParser = commands.add_parser(
+        "control-plane",
+        help="run a control-plane replica",
+        description="Serve ControlPlane (sidecar streams) and PolicyAdmin over a policy store in Redis. "
+        "Run several replicas against one Redis to scale out.",
+    )
+    p.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT", help=f"default {DEFAULT_LISTEN}")
+    p.add_argument(
+        "--redis",
+        default=os.environ.get("APEX_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        metavar="URL",
+        help="policy store and registry (default $APEX_REDIS_URL or redis://127.0.0.1:6379/0)",
+    )
+    p.add_argument("--prefix", default="apex:cp:", help="Redis key prefix (default apex:cp:)")
+    p.add_argument("--replica", default="", help="name of this replica (default cp-<random>)")
+    p.add_argument("--stale-after", default="3s", help="unhealthy after this long without a heartbeat (3s)")
+    p.add_argument("--remove-after", default="30s", help="removed from the registry after this silence (30s)")
+    p.add_argument("--ports-file", metavar="FILE", help="write the bound address as JSON once listening")
+    p.add_argument("--log-level", default=os.environ.get("APEX_LOG_LEVEL", "INFO"), help="default INFO")
+    p.set_defaults(run=run)
+
+    status = commands.add_parser(
+        "control-status",
+        help="a sidecar's view of its control plane: connected, policy in force, last NACK",
+    )
+    status.add_argument(
+        "--admin",
+        default=os.environ.get("APEX_ADMIN", "127.0.0.1:9901"),
+        metavar="HOST:PORT",
+        help="the sidecar's admin address (default $APEX_ADMIN or 127.0.0.1:9901)",
+    )
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(run=run_status)
+
+
+def run_status(args: argparse.Namespace) -> int:
+    import grpc
+    from apex.mesh.v1 import control_pb2, control_pb2_grpc
+    from google.protobuf import json_format
+
+    with grpc.insecure_channel(args.admin) as channel:
+        try:
+            reply = control_pb2_grpc.SidecarControlStub(channel).GetControlStatus(
+                control_pb2.GetControlStatusRequest(), timeout=5
+            )
+        except grpc.RpcError as err:
+            print(f"apex control-status: {args.admin}: {err.code().name}: {err.details()}", file=sys.stderr)
+            return 1
+    if args.json:
+        print(json_format.MessageToJson(reply, preserving_proto_field_name=True, indent=2))
+        return 0
+    if not reply.control_plane:
+        print(f"no control plane configured; policy version {reply.policy_version or '-'} (static)")
+        return 0
+    state = "connected" if reply.connected else "NOT connected (serving the policy in force)"
+    print(f"control plane:  {reply.control_plane} ({state}, {reply.connects} connects)")
+    print(f"policy version: {reply.policy_version or '- (bootstrap)'}")
+    print(f"pushes:         {reply.applied} applied, {reply.rejected} rejected")
+    print(f"last NACK:      {reply.last_nack or '-'}")
+    print(f"last good file: {reply.last_good_file}")
+    return 0
+
+
+async def serve(args: argparse.Namespace, stale_after: float, remove_after: float) -> None:
+    from engines.control.server import ControlPlaneServer  # the CLI is the composition root
+    from sidecar.policy import convert
+
+    server = ControlPlaneServer(
+        args.listen,
+        args.redis,
+        validate=convert.policy,  # bad policies are refused at the door, naming the field
+        prefix=args.prefix,
+        replica=args.replica,
+        stale_after=stale_after,
+        remove_after=remove_after,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    bound = await server.start()
+    log.info("control plane %s ready on %s (redis %s)", server.hub.replica, bound, args.redis)
+    if args.ports_file:
+        tmp = Path(args.ports_file + ".tmp")
+        tmp.write_text(json.dumps({"control_plane": bound, "replica": server.hub.replica}))
+        tmp.replace(args.ports_file)
+    await stop.wait()
+    log.info("shutting down")
+    await server.stop(grace=1.0)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        stale_after = parse_duration(args.stale_after, "--stale-after")
+        remove_after = parse_duration(args.remove_after, "--remove-after")
+    except ConfigError as exc:
+        print(f"apex control-plane: {exc}", file=sys.stderr)
+        return 2
+    try:
+        uvloop.run(serve(args, stale_after, remove_after))
+    except OSError as exc:
+        print(f"apex control-plane: {exc}", file=sys.stderr)
+        return 1
+    return 0

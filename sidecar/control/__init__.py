@@ -1,0 +1,1 @@
+"""The sidecar's control-plane client: policy pushes in, ACK/NACK and heartbeats out."""

@@ -1,0 +1,227 @@
+"""The control-plane client: one long-lived stream; applies pushes atomically and ACKs or NACKs them.
+
+The data path never waits on it: it runs as a background task; while the control plane is away
+the sidecar keeps serving the policy in force (the last good one, persisted to disk, or the
+static bootstrap, which is the floor).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from importlib import metadata
+from typing import TYPE_CHECKING
+
+import grpc
+from apex.mesh.v1 import control_pb2, control_pb2_grpc
+
+from sidecar.control import persist
+from sidecar.control.backoff import Backoff
+from sidecar.policy.errors import ConfigError
+from sidecar.policy.model import ControlPlane, Direction
+
+if TYPE_CHECKING:
+    from sidecar.runtime.sidecar import Sidecar
+
+log = logging.getLogger(__name__)
+
+# HTTP/2 keepalive pings find a control plane that vanished without closing the connection.
+CHANNEL_OPTIONS = [
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+
+
+def _software_version() -> str:
+    try:
+        return f"apex-mesh/{metadata.version('apex-mesh')}"
+    except metadata.PackageNotFoundError:
+        return "apex-mesh/dev"
+
+
+@dataclass
+class ControlStatus:
+    """What the client has seen, for the admin API and logs."""
+
+    connected: bool = False
+    connects: int = 0
+    applied: int = 0
+    rejected: int = 0
+    last_applied_version: str = ""
+    last_nack: str = ""
+
+
+class ControlClient:
+    def __init__(self, sidecar: Sidecar, settings: ControlPlane, rng: random.Random | None = None) -> None:
+        self.sidecar = sidecar
+        self.settings = settings
+        self.backoff = Backoff(rng=rng or random.Random())
+        self.status = ControlStatus()
+        self._outbox: asyncio.Queue[control_pb2.SidecarMessage | None] = asyncio.Queue()
+
+    # --- start from the last good policy ------------------------------------------------------
+
+    def restore(self) -> None:
+        """Apply the persisted last good policy and discovered endpoints, if any; else keep the bootstrap."""
+        saved = persist.load_endpoints(self.settings.last_good_file)
+        if saved is not None:
+            self.sidecar.state.discovered.update((c.cluster, tuple(c.addresses)) for c in saved.clusters)
+        push = persist.load(self.settings.last_good_file)
+        if push is None:
+            return
+        push.policy.version = push.version
+        try:
+            self.sidecar.apply(push.policy)
+        except ConfigError as exc:
+            log.warning("last good policy %s is no longer valid (%s); using the bootstrap", push.version, exc)
+            return
+        log.info("started from last good policy version %s (%s)", push.version, self.settings.last_good_file)
+
+    # --- the stream ----------------------------------------------------------------------------
+
+    def hello(self) -> control_pb2.Hello:
+        node = self.sidecar.bootstrap.node
+        address = str(node.address) if node.address is not None else ""
+        if not address:
+            bound = self.sidecar.bound_addresses()
+            inbound = [lis.name for lis in self.sidecar.bootstrap.listeners if lis.direction == Direction.INBOUND]
+            address = bound.get(inbound[0], "") if inbound else ""
+        return control_pb2.Hello(
+            service=node.service,
+            instance=node.instance,
+            inbound_address=address,
+            zone=node.zone,
+            version=_software_version(),
+            labels=dict(node.labels),
+            applied_version=self.sidecar.policy.version,
+        )
+
+    def subscription(self) -> control_pb2.SidecarMessage:
+        clusters = [
+            control_pb2.DiscoveredCluster(cluster=c.name, service=c.discover)
+            for c in self.sidecar.policy.clusters
+            if c.discover
+        ]
+        return control_pb2.SidecarMessage(subscribe=control_pb2.Subscribe(clusters=clusters))
+
+    async def run(self) -> None:
+        """Connect, stream, reconnect with backoff and jitter; forever (until cancelled)."""
+        target = str(self.settings.address)
+        while True:
+            async with grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS) as channel:
+                try:
+                    await self._session(control_pb2_grpc.ControlPlaneStub(channel))
+                except grpc.aio.AioRpcError as exc:
+                    first = self.backoff.attempt == 0  # say it once per outage, not on every retry
+                    log.log(
+                        logging.WARNING if first else logging.DEBUG,
+                        "control plane %s: %s %s; serving policy %r, retrying with backoff",
+                        target,
+                        exc.code().name,
+                        exc.details(),
+                        self.sidecar.policy.version,
+                    )
+                except Exception:
+                    log.exception("control stream to %s failed", target)
+                finally:
+                    self.status.connected = False
+            await asyncio.sleep(self.backoff.next())
+
+    async def _session(self, stub: control_pb2_grpc.ControlPlaneStub) -> None:
+        self._outbox = asyncio.Queue()
+        self._outbox.put_nowait(control_pb2.SidecarMessage(hello=self.hello()))
+        self._outbox.put_nowait(self.subscription())
+        call = stub.Stream(self._requests())
+        heartbeats = asyncio.create_task(self._heartbeats())
+        try:
+            await call.wait_for_connection()
+            self.status.connected = True
+            self.status.connects += 1
+            self.backoff.reset()
+            log.info("connected to the control plane at %s", self.settings.address)
+            async for message in call:
+                await self._handle(message)
+        finally:
+            heartbeats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeats
+            self._outbox.put_nowait(None)
+            call.cancel()
+
+    async def _requests(self) -> AsyncIterator[control_pb2.SidecarMessage]:
+        outbox = self._outbox
+        while (message := await outbox.get()) is not None:
+            yield message
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_interval)
+            heartbeat = control_pb2.Heartbeat(applied_version=self.sidecar.policy.version)
+            self._outbox.put_nowait(control_pb2.SidecarMessage(heartbeat=heartbeat))
+
+    # --- pushes --------------------------------------------------------------------------------
+
+    async def _handle(self, message: control_pb2.ControlMessage) -> None:
+        kind = message.WhichOneof("kind")
+        if kind == "policy":
+            await self._apply(message.policy)
+        elif kind == "endpoints" and self._endpoints(message.endpoints):
+            await self._save_endpoints()
+
+    async def _apply(self, push: control_pb2.PolicyPush) -> None:
+        policy = push.policy
+        policy.version = push.version
+        try:
+            if policy != self.sidecar.config.policy:  # an identical re-push (reconnect) needs no rebuild
+                self.sidecar.apply(policy)
+        except ConfigError as exc:
+            self.status.last_nack = f"{push.version}: {exc.field}: {exc.reason}"
+            self.status.rejected += 1
+            log.error("rejected policy version %s: %s: %s", push.version, exc.field, exc.reason)
+            nack = control_pb2.Nack(version=push.version, nonce=push.nonce, field=exc.field, reason=exc.reason)
+            self._outbox.put_nowait(control_pb2.SidecarMessage(nack=nack))
+            return
+        except Exception as exc:  # a bug must not take the client down: NACK, keep the old policy
+            log.exception("applying policy version %s failed", push.version)
+            self.status.last_nack = f"{push.version}: internal error: {exc!r}"
+            self.status.rejected += 1
+            nack = control_pb2.Nack(version=push.version, nonce=push.nonce, reason=f"internal error: {exc!r}")
+            self._outbox.put_nowait(control_pb2.SidecarMessage(nack=nack))
+            return
+        self.status.applied += 1
+        self.status.last_applied_version = push.version
+        log.info("applied policy version %s", push.version)
+        try:
+            await asyncio.to_thread(persist.save, self.settings.last_good_file, push)
+        except OSError as exc:
+            log.warning("could not persist the last good policy to %s: %s", self.settings.last_good_file, exc)
+        self._outbox.put_nowait(control_pb2.SidecarMessage(ack=control_pb2.Ack(version=push.version, nonce=push.nonce)))
+        self._outbox.put_nowait(self.subscription())
+
+    def _endpoints(self, push: control_pb2.EndpointPush) -> bool:
+        """Install discovered endpoint sets; True when the saved copy should be rewritten."""
+        state = self.sidecar.state
+        changed = False
+        for update in push.clusters:
+            addresses = tuple(update.addresses)
+            changed |= state.discovered.get(update.cluster) != addresses
+            state.discovered[update.cluster] = addresses
+            endpoints = state.endpoints.get(update.cluster)
+            if endpoints is not None and endpoints.cluster.discover and endpoints.set_discovered(addresses):
+                log.info("cluster %s endpoints now %s", update.cluster, [r.address for r in endpoints.current])
+        return changed
+
+    async def _save_endpoints(self) -> None:
+        """Keep the discovered sets beside the last good policy, for a restart without the control plane."""
+        snapshot = control_pb2.EndpointPush()
+        for cluster, addresses in sorted(self.sidecar.state.discovered.items()):
+            snapshot.clusters.add(cluster=cluster, addresses=addresses)
+        try:
+            await asyncio.to_thread(persist.save, persist.endpoints_path(self.settings.last_good_file), snapshot)
+        except OSError as exc:
+            log.warning("could not persist discovered endpoints: %s", exc)
