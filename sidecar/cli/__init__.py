@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sidecar.cli import admin_cmd, cache_cmd, clusters_cmd, demo_cmd, routes_cmd, sidecar_cmd
+from sidecar.cli import admin_cmd, bench_cmd, cache_cmd, clusters_cmd, demo_cmd, routes_cmd, sidecar_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     cache_cmd.register(commands)
     routes_cmd.register(commands)
     clusters_cmd.register(commands)
+    bench_cmd.register(commands)
     return parser
 
 
