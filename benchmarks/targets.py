@@ -264,9 +264,14 @@ http {{
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
     client_max_body_size 0;
+    # nginx closes a client HTTP/2 connection after 1000 requests by default (GOAWAY): in-flight gRPC calls
+    # then fail with UNAVAILABLE. A gRPC proxy keeps its connections, like the sidecar does.
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
     upstream echo {{
         server {upstream};
         keepalive 64;
+        keepalive_requests 1000000;
     }}
     server {{
         listen 127.0.0.1:{listen_port} http2;
@@ -299,7 +304,7 @@ backend echo
 
 
 def tool_version(name: str) -> str | None:
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
+    path = shutil.which(name)
     if path is None:
         return None
     flag = "-v" if name == "nginx" else "-vv"
@@ -312,9 +317,9 @@ def tool_version(name: str) -> str | None:
 
 
 def _binary(name: str) -> str:
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
+    path = shutil.which(name)  # from PATH only, so hiding it from PATH skips the target
     if path is None:
-        raise Unavailable(f"{name} is not installed (apt-get install -y {name})")
+        raise Unavailable(f"{name} is not installed (not on PATH; apt-get install -y {name})")
     return path
 
 

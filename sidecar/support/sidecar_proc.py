@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from sidecar.cli.env import SIDECAR_ENV
+
 APEX = [sys.executable, "-m", "sidecar"]
 
 
@@ -31,7 +33,10 @@ class SidecarProcess:
         if config is not None:
             self.config_path.write_text(yaml.safe_dump(config))
             self.args = ["--config", str(self.config_path), *self.args]
-        self.env = {**os.environ, **(env or {})}
+        # hermetic: the sidecar's own APEX_* variables from the caller's environment do not leak in
+        # (APEX_REDIS_URL points tests at a shared Redis; it must not become every sidecar's --redis)
+        inherited = {k: v for k, v in os.environ.items() if k not in SIDECAR_ENV.values()}
+        self.env = {**inherited, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.ports: dict[str, str] = {}
 
