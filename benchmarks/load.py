@@ -61,6 +61,7 @@ class Outcome:
     errors: Counter[str] = field(default_factory=Counter)
     dropped: int = 0
     worker_cpu_s: float = 0.0
+    send_lag_max_s: float = 0.0  # open loop: how late the generator sent a call (machine noise, not the target)
 
     def merge(self, other: Outcome) -> Outcome:
         self.histogram.merge(other.histogram)
@@ -69,6 +70,7 @@ class Outcome:
         self.errors.update(other.errors)
         self.dropped += other.dropped
         self.worker_cpu_s += other.worker_cpu_s
+        self.send_lag_max_s = max(self.send_lag_max_s, other.send_lag_max_s)
         return self
 
 
@@ -126,6 +128,8 @@ class _Runner:
                 await asyncio.sleep(delay)
             # send every call whose intended time has come (timers are ~1 ms coarse)
             now = time.monotonic()
+            if intended >= self.measure_from:
+                self.out.send_lag_max_s = max(self.out.send_lag_max_s, now - intended)
             while intended <= now and intended < self.end:
                 if len(pending) >= MAX_OUTSTANDING:
                     self.out.dropped += 1

@@ -30,7 +30,7 @@ def machine_lines(result: dict[str, Any]) -> list[str]:
     tools = ", ".join(v for v in m["tools"].values() if v) or "none"
     return [
         f"- **Machine**: {m['cores']} cores, {m['cpu_model']}, {m['memory_gb']} GB RAM, {m['os']}; "
-        f"load average at start {m['load_average_at_start']}",
+        f"load average (1/5/15 min) at start {m['load_average_at_start']}, at end {m.get('load_average_at_end', '?')}",
         f"- **Software**: {m['python_implementation']} {m['python']}; {libs}; reference proxies: {tools}",
     ]
 

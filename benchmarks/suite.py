@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -221,12 +222,14 @@ def measure(workers: Workers, target: targets.Target, case: Case, profile: Profi
         "proxy_peak_rss_mb": round(sum(p["peak_rss_mb"] for p in processes.values()), 1) if pids else None,
         "upstream_cpu_us_per_call": round(echo_cpu * 1e6 / calls, 1),
         "generator_cpu_pct": round(100 * outcome.worker_cpu_s / (window + profile.warmup), 1),
+        "generator_send_lag_max_us": round(outcome.send_lag_max_s * 1e6, 1) if case.mode == "open" else None,
+        "load_average_1m": round(os.getloadavg()[0], 2),  # other work on the machine skews every figure
     }
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
-    """a / b; None when either is missing or b is not positive (e.g. nginx's added latency within noise)."""
-    if a is None or b is None or b <= 0:
+    """a / b; None when either is missing or not positive (an added latency at or below zero is noise)."""
+    if a is None or b is None or a < 0 or b <= 0:
         return None
     return round(a / b, 2)
 
@@ -347,5 +350,6 @@ def run_suite(options: Options, log: Callable[[str], None] | None = None) -> dic
     compare(result["runs"])
     result["issue2"] = issue2_rows(result["runs"])
     result["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["files"] = report.write(result, options.out, plots=options.plots)
     return result
