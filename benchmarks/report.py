@@ -99,6 +99,15 @@ def markdown(result: dict[str, Any], plots: list[str]) -> str:
         workload = result["workloads"][runs[0]["workload"]]
         out += ["", f"## {case}", "", f"{workload['note']}.", ""]
         out += case_table(runs)
+        lags = [float(r["generator_send_lag_max_us"]) for r in runs if r.get("generator_send_lag_max_us") is not None]
+        loads = [r["load_average_1m"] for r in runs if "load_average_1m" in r]
+        notes = []
+        if lags:
+            notes.append(f"generator's worst send lag {max(lags) / 1000:,.1f} ms")
+        if loads:
+            notes.append(f"1-min load average {min(loads)}-{max(loads)}")
+        if notes:
+            out += ["", f"<sub>{'; '.join(notes)}.</sub>"]
     if plots:
         out += ["", "## Plots", "", *[f"- [{Path(p).name}]({Path(p).name})" for p in plots]]
     return "\n".join(out) + "\n"

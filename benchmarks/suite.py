@@ -31,7 +31,8 @@ class Workload:
 
 
 def _req(**fields: Any) -> bytes:
-    return echo_pb2.EchoRequest(**fields).SerializeToString()
+    data: bytes = echo_pb2.EchoRequest(**fields).SerializeToString()
+    return data
 
 
 _ECHO = "/apex.mesh.v1.Echo/"
@@ -192,7 +193,7 @@ def measure(workers: Workers, target: targets.Target, case: Case, profile: Profi
     after = {label: _usage(p) for label, p in pids.items()}
     echo_cpu = _usage([echo_pid])[0] - echo_before
     calls = max(outcome.all_completed, 1)
-    processes = {
+    processes: dict[str, dict[str, Any]] = {
         label: {
             "pids": pids[label],
             "cpu_s": round(after[label][0] - before[label][0], 3),
