@@ -138,6 +138,7 @@ def _plots(result: dict[str, Any], folder: Path) -> list[str]:
             xs = [1.0 / (1.0 - p / 100.0) if p < 100 else 1e5 for p, _ in points]
             ax.plot(xs, [v / 1000.0 for _, v in points], marker="o", markersize=3, label=run["target"])
         ax.set_xscale("log")
+        ax.set_yscale("log")  # tails span orders of magnitude
         ticks = [1.0 / (1.0 - p / 100.0) for p in (0, 50, 90, 99, 99.9, 99.99)]
         ax.set_xticks(ticks, ["p0", "p50", "p90", "p99", "p99.9", "p99.99"])
         ax.set_ylabel("latency (ms)")
@@ -154,7 +155,7 @@ def _plots(result: dict[str, Any], folder: Path) -> list[str]:
         ("proxy_cpu_us_per_call", "proxy CPU per call (µs)", "cpu-per-call.png"),
         ("throughput", "throughput (calls or msgs per s)", "throughput.png"),
     ):
-        names = sorted({r["target"] for r in result["runs"] if r[key] is not None})
+        names = list(dict.fromkeys(r["target"] for r in result["runs"] if r[key] is not None))  # suite order
         if not names:
             continue
         fig, ax = plt.subplots(figsize=(max(8, len(cases) * 1.1), 4.5))
