@@ -29,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--targets", metavar="A,B", help=f"subset of {','.join(TARGET_NAMES)}")
     p.add_argument("--workers", type=int, metavar="N", help="load-generator processes (default 2)")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="measured seconds per run (overrides profile)")
+    p.add_argument(
+        "--rounds", type=int, metavar="N", help="runs per case and target, interleaved; the least disturbed is kept"
+    )
     p.add_argument("--out", default="benchmarks/results", metavar="DIR", help="results folder (default %(default)s)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument(
@@ -45,6 +48,7 @@ def options(args: argparse.Namespace, command: str) -> Options:
         profile=args.profile,
         workers=args.workers,
         duration=args.duration,
+        rounds=args.rounds,
         out=Path(args.out),
         plots=not args.no_plots,
         command=command,

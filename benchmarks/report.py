@@ -84,6 +84,7 @@ def markdown(result: dict[str, Any], plots: list[str]) -> str:
         f"- **When**: {result['started']} → {result.get('finished', '?')}",
         *machine_lines(result),
         f"- **Settings**: {s['duration_s']} s measured after {s['warmup_s']} s warm-up per run; "
+        f"{s.get('rounds', 1)} interleaved round(s) per case and target, the least disturbed (lowest p50) kept; "
         f"{s['workers']} load-generator processes; latencies in µs, measured from each call's intended "
         "send time (open loop) or its actual send time (closed loop `c=N`).",
         "",

@@ -156,3 +156,14 @@ def test_markdown_has_the_issue2_table_and_a_table_per_case() -> None:
     assert "## unary-100B c=1" in text
     assert "skipped target `nginx`: not installed" in text
     assert "| sidecar-out | 100 | 400 |" in text and "| 3 |" in text  # errors + drops
+
+
+def test_least_disturbed_round_is_kept_and_every_round_reported() -> None:
+    rounds = [
+        {**_run("direct", 900, 5000, None, None), "measured_calls": 10, "load_average_1m": 9.0},
+        {**_run("direct", 100, 200, None, None), "measured_calls": 10, "load_average_1m": 1.0},
+        {**_run("direct", 50, 60, None, None), "measured_calls": 0, "load_average_1m": 1.0},  # nothing completed
+    ]
+    best = suite.least_disturbed(rounds)
+    assert best["latency_us"]["p50"] == 100
+    assert [r["latency_us"]["p50"] for r in best["rounds"]] == [900, 100, 50]
