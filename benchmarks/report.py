@@ -52,7 +52,7 @@ def case_table(runs: list[dict[str, Any]]) -> list[str]:
     unit = runs[0]["unit"]
     lines = [
         f"| target | {unit} | p50 | p90 | p99 | p99.9 | max | +p50 vs direct | +p99 vs direct | "
-        "proxy CPU µs/call | peak RSS MB | errors | p99 xnginx | +p50 xnginx | CPU xnginx | RSS xnginx |",
+        "proxy CPU µs/call | RSS MB | errors | p99 xnginx | +p50 xnginx | CPU xnginx | RSS xnginx |",
         "|---|" + "---:|" * 15,
     ]
     for run in runs:
@@ -61,9 +61,9 @@ def case_table(runs: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {run['target']} | {_num(run['throughput'])} | {_num(lat['p50'])} | {_num(lat['p90'])} | "
             f"{_num(lat['p99'])} | {_num(lat['p99.9'])} | {_num(lat['max'])} | {_num(added.get('p50'))} | "
-            f"{_num(added.get('p99'))} | {_num(run['proxy_cpu_us_per_call'])} | {_num(run['proxy_peak_rss_mb'], 1)} | "
+            f"{_num(added.get('p99'))} | {_num(run['proxy_cpu_us_per_call'])} | {_num(run['proxy_rss_mb'], 1)} | "
             f"{errors} | {_ratio(run, 'p99')} | {_ratio(run, 'added_p50')} | {_ratio(run, 'cpu_us_per_call')} | "
-            f"{_ratio(run, 'peak_rss_mb')} |"
+            f"{_ratio(run, 'rss_mb')} |"
         )
     return lines
 
@@ -88,8 +88,17 @@ def markdown(result: dict[str, Any], plots: list[str]) -> str:
         f"{s['workers']} load-generator processes; latencies in µs, measured from each call's intended "
         "send time (open loop) or its actual send time (closed loop `c=N`).",
         "",
-        "Targets:",
-        *[f"- `{t['name']}`: {t['description']}" for t in result["targets"]],
+        "Targets (peak RSS: the proxy processes' high-water mark over the whole suite; in the tables below,",
+        "RSS is what they held at the end of each run, and CPU is their user + system time per call or message):",
+        "",
+        "| target | path | peak RSS MB | x nginx |",
+        "|---|---|---:|---:|",
+        *[
+            f"| `{t['name']}` | {t['description']} | {_num(t.get('peak_rss_mb'), 1)} | "
+            f"{'-' if t.get('peak_rss_vs_nginx') is None else format(t['peak_rss_vs_nginx'], '.2f') + 'x'} |"
+            for t in result["targets"]
+        ],
+        "",
     ]
     for skip in result["skipped"]:
         what = f"target `{skip['target']}`" if "target" in skip else f"workload `{skip['workload']}`"

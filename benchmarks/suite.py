@@ -165,14 +165,16 @@ class Progress:
             self.stream.flush()
 
 
-def _usage(pids: list[int]) -> tuple[float, int]:
-    cpu, rss = 0.0, 0
+def _usage(pids: list[int]) -> tuple[float, int, int]:
+    """Summed CPU seconds, peak RSS (VmHWM, since the process started) and current RSS, in kB."""
+    cpu, peak, rss = 0.0, 0, 0
     for pid in pids:
         found = procstat.usage(pid)
         if found is not None:
             cpu += found.cpu_s
-            rss += found.peak_rss_kb
-    return cpu, rss
+            peak += found.peak_rss_kb
+            rss += found.rss_kb
+    return cpu, peak, rss
 
 
 def measure(workers: Workers, target: targets.Target, case: Case, profile: Profile, echo_pid: int) -> dict[str, Any]:
@@ -202,7 +204,8 @@ def measure(workers: Workers, target: targets.Target, case: Case, profile: Profi
             "pids": pids[label],
             "cpu_s": round(after[label][0] - before[label][0], 3),
             "cpu_us_per_call": round((after[label][0] - before[label][0]) * 1e6 / calls, 1),
-            "peak_rss_mb": round(after[label][1] / 1024, 1),
+            "rss_mb": round(after[label][2] / 1024, 1),  # resident at the end of this run
+            "peak_rss_mb": round(after[label][1] / 1024, 1),  # high-water mark since the process started
         }
         for label in pids
     }
@@ -224,12 +227,24 @@ def measure(workers: Workers, target: targets.Target, case: Case, profile: Profi
         "dropped": outcome.dropped,
         "proxy_processes": processes,
         "proxy_cpu_us_per_call": round(sum(p["cpu_us_per_call"] for p in processes.values()), 1) if pids else None,
-        "proxy_peak_rss_mb": round(sum(p["peak_rss_mb"] for p in processes.values()), 1) if pids else None,
+        "proxy_rss_mb": round(sum(p["rss_mb"] for p in processes.values()), 1) if pids else None,
         "upstream_cpu_us_per_call": round(echo_cpu * 1e6 / calls, 1),
         "generator_cpu_pct": round(100 * outcome.worker_cpu_s / (window + profile.warmup), 1),
         "generator_send_lag_max_us": round(outcome.send_lag_max_s * 1e6, 1) if case.mode == "open" else None,
         "load_average_1m": round(os.getloadavg()[0], 2),  # other work on the machine skews every figure
     }
+
+
+def peaks(described: list[dict[str, Any]], live: dict[str, targets.Target]) -> None:
+    """Each target's peak RSS over the whole suite (VmHWM per proxy process), and its ratio to nginx's."""
+    for entry in described:
+        target = live[entry["name"]]
+        per = {label: round(_usage(get())[1] / 1024, 1) for label, get in target.processes.items()}
+        entry["peak_rss_mb"] = round(sum(per.values()), 1) if per else None
+        entry["processes_peak_rss_mb"] = per
+    ref = next((e["peak_rss_mb"] for e in described if e["name"] == "nginx"), None)
+    for entry in described:
+        entry["peak_rss_vs_nginx"] = _ratio(entry["peak_rss_mb"], ref)
 
 
 def least_disturbed(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -281,7 +296,7 @@ def compare(runs: list[dict[str, Any]]) -> None:
                 "added_p99": _ratio(added.get("p99"), ref_added.get("p99")),
                 "throughput": _ratio(run["throughput"], ref["throughput"]),
                 "cpu_us_per_call": _ratio(run["proxy_cpu_us_per_call"], ref["proxy_cpu_us_per_call"]),
-                "peak_rss_mb": _ratio(run["proxy_peak_rss_mb"], ref["proxy_peak_rss_mb"]),
+                "rss_mb": _ratio(run["proxy_rss_mb"], ref["proxy_rss_mb"]),
             }
 
 
@@ -383,6 +398,7 @@ def run_suite(options: Options, log: Callable[[str], None] | None = None) -> dic
             progress.advance(text)
         progress.finish()
         result["runs"] = [least_disturbed(rounds) for rounds in measured.values()]
+        peaks(result["targets"], live)
     finally:
         workers.close()
         for target in live.values():

@@ -36,6 +36,8 @@ def test_tiny_profile_writes_json_markdown_and_plots(tmp_path: Path, monkeypatch
     assert report["machine"]["cores"] == os.cpu_count()
     assert report["machine"]["libraries"]["grpcio"]
     assert {t["name"] for t in report["targets"]} >= {"direct", "sidecar-out"}
+    peak = {t["name"]: t["peak_rss_mb"] for t in report["targets"]}
+    assert peak["direct"] is None and peak["sidecar-out"] > 0
     skipped = {s.get("target"): s["reason"] for s in report["skipped"]}
     assert "not installed" in skipped["nginx"]
     cache_ran = any(r["target"] == "sidecar-cache" for r in report["runs"])
@@ -57,7 +59,7 @@ def test_tiny_profile_writes_json_markdown_and_plots(tmp_path: Path, monkeypatch
         if run["target"] == "direct":
             assert run["proxy_cpu_us_per_call"] is None
         else:
-            assert run["proxy_processes"]["sidecar"]["peak_rss_mb"] > 0
+            assert run["proxy_processes"]["sidecar"]["peak_rss_mb"] >= run["proxy_processes"]["sidecar"]["rss_mb"] > 0
             assert run["proxy_cpu_us_per_call"] is not None
 
     rows = {(r["target"], r["concurrency"]) for r in report["issue2"]}

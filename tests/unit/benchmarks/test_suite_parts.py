@@ -34,7 +34,7 @@ def _run(
         "latency_us": {"p50": p50, "p90": p99, "p99": p99},
         "throughput": tput,
         "proxy_cpu_us_per_call": cpu,
-        "proxy_peak_rss_mb": rss,
+        "proxy_rss_mb": rss,
     }
 
 
@@ -50,7 +50,7 @@ def test_compare_adds_latency_vs_direct_and_ratios_to_nginx() -> None:
     assert sidecar["added_latency_us"]["p50"] == 300
     assert sidecar["vs_nginx"]["added_p50"] == 6.0  # 300 added vs nginx's 50
     assert sidecar["vs_nginx"]["cpu_us_per_call"] == 10.0
-    assert sidecar["vs_nginx"]["peak_rss_mb"] == 4.0
+    assert sidecar["vs_nginx"]["rss_mb"] == 4.0
     assert nginx["vs_nginx"]["p99"] == 1.0
     assert direct["vs_nginx"] is None
 
