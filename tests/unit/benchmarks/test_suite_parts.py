@@ -92,8 +92,8 @@ def test_sidecar_configs_route_echo_and_merge_the_cache_policy() -> None:
     out = targets.outbound_config("127.0.0.1:9", cache=targets.DEFAULT_CACHE_POLICY)
     assert out["listeners"][0]["direction"] == "OUTBOUND"
     assert out["policy"]["clusters"][0]["endpoints"][0]["address"] == "127.0.0.1:9"
-    assert out["policy"]["caches"] == targets.DEFAULT_CACHE_POLICY["caches"]
-    assert out["policy"]["caches"] is not targets.DEFAULT_CACHE_POLICY["caches"]  # a copy
+    assert out["policy"]["cache"] == targets.DEFAULT_CACHE_POLICY["cache"]
+    assert out["policy"]["cache"] is not targets.DEFAULT_CACHE_POLICY["cache"]  # a copy
     inbound = targets.inbound_config("127.0.0.1:9")
     assert inbound["listeners"][0]["direction"] == "INBOUND"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sidecar.cli import build_parser, env, health_cmd
+from sidecar.cli import build_parser, env
 
 
 def test_env_fills_missing_flags_only() -> None:
@@ -23,12 +23,3 @@ def test_variables_for_flags_this_build_lacks_are_ignored() -> None:
     taken = env.apply(args, {var: "x:1" for var in absent.values()})
     assert taken == {}
     assert vars(args) == before
-
-
-def test_health_default_address_makes_a_wildcard_admin_local(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("APEX_ADMIN", "0.0.0.0:9911")
-    assert health_cmd.default_address() == "127.0.0.1:9911"
-    monkeypatch.setenv("APEX_ADMIN", "10.0.0.5:9902")
-    assert health_cmd.default_address() == "10.0.0.5:9902"
-    monkeypatch.delenv("APEX_ADMIN")
-    assert health_cmd.default_address() == "127.0.0.1:9901"

@@ -149,7 +149,8 @@ def test_sidecar_image_exposes_the_ports_and_health_checks_the_admin_port() -> N
     env = " ".join(rest for k, rest in steps if k == "ENV")
     assert "APEX_ADMIN=0.0.0.0:9901" in env and "APEX_CONFIG=/etc/apex/sidecar.yaml" in env
     health = next(rest for k, rest in steps if k == "HEALTHCHECK")
-    check_apex(json.loads(health.partition("CMD")[2].strip())[1:])
+    args = check_apex(json.loads(health.partition("CMD")[2].strip())[1:])
+    assert args.command == "admin" and args.what == "health" and port_of(args.admin) == 9901
 
 
 # --- docker-compose.yaml --------------------------------------------------------------------------
@@ -199,7 +200,9 @@ def test_compose_sidecars_load_and_wire_up(compose: dict[str, Any], monkeypatch:
         config, model = load_sidecar(host_file, {k: str(v) for k, v in svc["environment"].items()}, monkeypatch)
         assert config.admin.address == svc["environment"]["APEX_ADMIN"] == "0.0.0.0:9901"
         assert config.node.service == svc["environment"]["APEX_SERVICE"]
-        assert svc["healthcheck"]["test"][1:] == ["apex", "health"]
+        assert svc["healthcheck"]["test"][:3] == ["CMD", "apex", "admin"]
+        health = check_apex(svc["healthcheck"]["test"][2:])
+        assert port_of(health.admin) == port_of(config.admin.address) and health.what == "health"
         if app[2] == "sidecar.examples.echo":
             local = model.policy.clusters[0].endpoints[0].address
             assert port_of(local) == int(flag(app, "--port") or 0), f"{name} forwards to the wrong app port"
