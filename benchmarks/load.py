@@ -106,10 +106,10 @@ class _Runner:
             await self.unary(self.job.request, timeout=self.job.timeout)
         except Exception as exc:
             self._error(exc)
-            if isinstance(exc, grpc.aio.AioRpcError) and exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-                # a call that timed out took at least this long: keep it in the percentiles (a lower bound)
-                # rather than letting an overloaded target look fast by dropping its slowest calls
-                self._record(intended, time.monotonic())
+            # the caller waited this long for its answer, even if the answer was an error: keep it in the
+            # percentiles, so an overloaded target whose queued calls time out (DEADLINE_EXCEEDED, or
+            # CANCELLED from a proxy) cannot look fast by dropping its slowest calls
+            self._record(intended, time.monotonic())
             return
         self._done(intended, time.monotonic())
 
