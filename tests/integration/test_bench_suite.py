@@ -17,6 +17,7 @@ from benchmarks.suite import Options, run_suite
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.timeout(300)  # about 30 workload runs and 5 process start-ups; slow only on a loaded machine
 def test_tiny_profile_writes_json_markdown_and_plots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # nginx must be skipped cleanly when it is not installed: hide it (and everything else) from PATH
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
