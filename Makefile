@@ -35,7 +35,7 @@ demo: install
 	$(BIN)/apex demo $(DEMO_ARGS)
 
 bench: install
-	$(BIN)/python -m benchmarks.unary $(BENCH_ARGS)
+	$(BIN)/apex bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,1 +1,1 @@
-"""Benchmarks: latency, throughput and CPU figures for the sidecar (results in RESULTS.md)."""
+"""Benchmarks: the latency suite (`apex bench`, `make bench`), focused benchmarks, results in RESULTS.md."""

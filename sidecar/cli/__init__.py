@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from sidecar.cli import (
     admin_cmd,
+    bench_cmd,
     cache_cmd,
     clusters_cmd,
     control_cmd,
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     clusters_cmd.register(commands)
     control_cmd.register(commands)
     policy_cmd.register(commands)
+    bench_cmd.register(commands)
     return parser
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import uvloop
 from apex.mesh.v1 import config_pb2
 
+from sidecar.cli import env
 from sidecar.config import bootstrap as bootstrap_file
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import Bootstrap
@@ -26,7 +27,8 @@ def register(commands: Any) -> None:
     p: argparse.ArgumentParser = commands.add_parser(
         "sidecar",
         help="run a sidecar",
-        description="Run a sidecar from --config FILE, or proxy --listen to --upstream (one-line mode).",
+        description="Run a sidecar from --config FILE, or proxy --listen to --upstream (one-line mode). "
+        "Flags default to environment variables: APEX_CONFIG, APEX_LISTEN, APEX_UPSTREAM, APEX_ADMIN, ...",
     )
     p.add_argument("--config", metavar="FILE", help="bootstrap YAML file")
     p.add_argument("--check", action="store_true", help="validate the config and exit")
@@ -53,6 +55,7 @@ def one_line_config(listen: str, upstream: str, service: str | None) -> config_p
 
 
 def load(args: argparse.Namespace) -> tuple[config_pb2.Bootstrap, Bootstrap, str]:
+    env.apply(args)  # APEX_CONFIG, APEX_ADMIN, ... fill flags not given (see sidecar/cli/env.py)
     if args.config and (args.listen or args.upstream):
         raise SystemExit("apex sidecar: use either --config or --listen/--upstream, not both")
     if args.config:

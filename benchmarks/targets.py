@@ -1,0 +1,361 @@
+"""What the suite measures against: the Echo upstream, sidecar set-ups, and nginx / HAProxy as gRPC proxies.
+
+Every process here is a real subprocess started by this module and stopped by its PID. A target is an
+address the load generator dials plus the PIDs of the proxy processes whose CPU and memory count
+against it (the Echo upstream runs in its own process and never counts).
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sidecar.support.redis_server import free_port
+from sidecar.support.sidecar_proc import SidecarProcess
+
+ECHO_SERVICE = "apex.mesh.v1.Echo"
+
+# Cache rules merged into the cached sidecar's `policy` (see docs/cache.md; --cache-config FILE overrides).
+DEFAULT_CACHE_POLICY: dict[str, Any] = {
+    "cache": [{"name": "echo-unary", "method": f"/{ECHO_SERVICE}/Unary", "ttl": "300s"}],
+}
+
+
+@dataclass
+class Target:
+    name: str
+    description: str
+    address: str = ""
+    processes: dict[str, Callable[[], list[int]]] = field(default_factory=dict)  # label -> PIDs now
+    stop: Callable[[], None] = lambda: None
+
+
+class Unavailable(Exception):
+    """A target cannot run here (tool not installed, config rejected); the suite skips it with the reason."""
+
+
+def _wait_tcp(address: str, proc: subprocess.Popen[bytes], timeout: float, log: Path) -> None:
+    host, _, port = address.rpartition(":")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise Unavailable(f"exited with {proc.returncode}: {log.read_text(errors='replace')[-800:]}")
+        try:
+            with socket.create_connection((host, int(port)), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise Unavailable(f"not listening on {address} within {timeout}s")
+
+
+def _terminate(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+class EchoUpstream:
+    """The Echo example service in its own process (python -m sidecar.examples.echo)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._log = tempfile.NamedTemporaryFile(prefix="apex-bench-echo-", suffix=".log", delete=False)  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sidecar.examples.echo", "--port", str(self.port), "--name", "bench"],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.address = f"127.0.0.1:{self.port}"
+        try:
+            _wait_tcp(self.address, self.proc, 20.0, Path(self._log.name))
+        except Unavailable as exc:
+            self.close()
+            raise RuntimeError(f"Echo upstream did not start: {exc}") from None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def close(self) -> None:
+        _terminate(self.proc)
+        self._log.close()
+        Path(self._log.name).unlink(missing_ok=True)
+
+
+# --- sidecar configs ------------------------------------------------------------------------------
+
+
+def _listener(direction: str) -> dict[str, Any]:
+    return {"name": direction.lower(), "address": "127.0.0.1:0", "direction": direction}
+
+
+def outbound_config(upstream: str, cache: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Outbound only: the app dials this listener; Echo calls route to `upstream`."""
+    policy: dict[str, Any] = {
+        "route_tables": [
+            {"name": "outbound", "routes": [{"name": "echo", "match": {"service": ECHO_SERVICE}, "cluster": "echo"}]}
+        ],
+        "clusters": [{"name": "echo", "endpoints": [{"address": upstream}]}],
+    }
+    if cache:
+        policy.update(copy.deepcopy(cache))
+    return {
+        "node": {"service": "bench-client"},
+        "admin": {"address": "127.0.0.1:0"},
+        "listeners": [_listener("OUTBOUND")],
+        "policy": policy,
+    }
+
+
+def inbound_config(local: str) -> dict[str, Any]:
+    """Inbound only: calls from the mesh go to the local service at `local`."""
+    return {
+        "node": {"service": "echo"},
+        "admin": {"address": "127.0.0.1:0"},
+        "listeners": [_listener("INBOUND")],
+        "policy": {
+            "route_tables": [{"name": "inbound", "routes": [{"name": "local", "cluster": "local"}]}],
+            "clusters": [{"name": "local", "endpoints": [{"address": local}]}],
+        },
+    }
+
+
+def _sidecar(config: dict[str, Any]) -> SidecarProcess:
+    proc = SidecarProcess(config, args=["--log-level", "WARNING"])
+    try:
+        return proc.start()
+    except RuntimeError as exc:
+        proc.close()
+        raise Unavailable(str(exc).strip().splitlines()[-1] if str(exc).strip() else "sidecar failed") from None
+
+
+def _pids(proc: SidecarProcess) -> Callable[[], list[int]]:
+    return lambda: [proc.proc.pid] if proc.proc is not None else []
+
+
+# --- target builders ------------------------------------------------------------------------------
+
+
+def direct(echo: EchoUpstream) -> Target:
+    return Target("direct", "client → Echo", echo.address)
+
+
+def sidecar_outbound(echo: EchoUpstream) -> Target:
+    proc = _sidecar(outbound_config(echo.address))
+    return Target(
+        "sidecar-out",
+        "client → sidecar (outbound listener) → Echo",
+        proc["outbound"],
+        {"sidecar": _pids(proc)},
+        proc.close,
+    )
+
+
+def sidecar_inbound(echo: EchoUpstream) -> Target:
+    proc = _sidecar(inbound_config(echo.address))
+    return Target(
+        "sidecar-in",
+        "client → sidecar (inbound listener) → Echo",
+        proc["inbound"],
+        {"sidecar": _pids(proc)},
+        proc.close,
+    )
+
+
+def mesh(echo: EchoUpstream) -> Target:
+    b = _sidecar(inbound_config(echo.address))
+    try:
+        a = _sidecar(outbound_config(b["inbound"]))
+    except Unavailable:
+        b.close()
+        raise
+
+    def stop() -> None:
+        a.close()
+        b.close()
+
+    return Target(
+        "mesh",
+        "client → sidecar A (outbound) → sidecar B (inbound) → Echo",
+        a["outbound"],
+        {"sidecar-a": _pids(a), "sidecar-b": _pids(b)},
+        stop,
+    )
+
+
+def sidecar_cached(echo: EchoUpstream, cache: dict[str, Any]) -> Target:
+    """Outbound sidecar with a response cache on Echo/Unary; Unavailable when the sidecar rejects the config."""
+    proc = SidecarProcess(outbound_config(echo.address, cache), args=["--log-level", "WARNING"])
+    check = subprocess.run(
+        [sys.executable, "-m", "sidecar", "sidecar", "--check", "--config", str(proc.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if check.returncode != 0:
+        proc.close()
+        reason = (check.stderr or check.stdout).strip().splitlines()
+        raise Unavailable(f"the sidecar rejects the cache config ({reason[-1] if reason else 'no output'})")
+    proc.close()
+    proc = _sidecar(outbound_config(echo.address, cache))
+    return Target(
+        "sidecar-cache",
+        "client → sidecar (outbound, response cache on Echo/Unary) → Echo",
+        proc["outbound"],
+        {"sidecar": _pids(proc)},
+        proc.close,
+    )
+
+
+class _External:
+    """nginx or HAProxy: a config written to a temp dir, started in the foreground, stopped by PID."""
+
+    def __init__(
+        self, argv: Callable[[Path], list[str]], config: Callable[[Path], str], filename: str, address: str
+    ) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="apex-bench-proxy-"))
+        (self.dir / filename).write_text(config(self.dir))
+        self.log = self.dir / "proxy.log"
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(argv(self.dir), stdout=out, stderr=subprocess.STDOUT, cwd=self.dir)
+        try:
+            _wait_tcp(address, self.proc, 10.0, self.log)
+        except Unavailable:
+            self.close()
+            raise
+
+    def pids(self) -> list[int]:
+        from benchmarks.procstat import children
+
+        if self.proc.poll() is not None:
+            return []
+        return [self.proc.pid, *children(self.proc.pid)]
+
+    def close(self) -> None:
+        _terminate(self.proc, signal.SIGTERM)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def nginx_config(listen_port: int, upstream: str, prefix: Path) -> str:
+    return f"""# written by apex bench: nginx as a plain gRPC proxy (one worker, like one sidecar process)
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    client_max_body_size 0;
+    # nginx closes a client HTTP/2 connection after 1000 requests by default (GOAWAY): in-flight gRPC calls
+    # then fail with UNAVAILABLE. A gRPC proxy keeps its connections, like the sidecar does.
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    upstream echo {{
+        server {upstream};
+        keepalive 64;
+        keepalive_requests 1000000;
+    }}
+    server {{
+        listen 127.0.0.1:{listen_port} http2;
+        location / {{
+            grpc_pass grpc://echo;
+            grpc_read_timeout 60s;
+            grpc_send_timeout 60s;
+        }}
+    }}
+}}
+"""
+
+
+def haproxy_config(listen_port: int, upstream: str) -> str:
+    return f"""# written by apex bench: HAProxy as a plain gRPC (HTTP/2) proxy, one thread
+global
+    nbthread 1
+    maxconn 4096
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend grpc_in
+    bind 127.0.0.1:{listen_port} proto h2
+    default_backend echo
+backend echo
+    server echo {upstream} proto h2
+"""
+
+
+def tool_version(name: str) -> str | None:
+    path = shutil.which(name)
+    if path is None:
+        return None
+    flag = "-v" if name == "nginx" else "-vv"
+    try:
+        done = subprocess.run([path, flag], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    first = (done.stderr or done.stdout).strip().splitlines()
+    return first[0] if first else name
+
+
+def _binary(name: str) -> str:
+    path = shutil.which(name)  # from PATH only, so hiding it from PATH skips the target
+    if path is None:
+        raise Unavailable(f"{name} is not installed (not on PATH; apt-get install -y {name})")
+    return path
+
+
+def nginx(echo: EchoUpstream) -> Target:
+    binary = _binary("nginx")
+    port = free_port()
+    ext = _External(
+        lambda d: [binary, "-p", str(d), "-c", str(d / "nginx.conf"), "-g", "daemon off;"],
+        lambda d: nginx_config(port, echo.address, d),
+        "nginx.conf",
+        f"127.0.0.1:{port}",
+    )
+    return Target(
+        "nginx", "client → nginx (grpc_pass, 1 worker) → Echo", f"127.0.0.1:{port}", {"nginx": ext.pids}, ext.close
+    )
+
+
+def haproxy(echo: EchoUpstream) -> Target:
+    binary = _binary("haproxy")
+    port = free_port()
+    ext = _External(
+        lambda d: [binary, "-db", "-f", str(d / "haproxy.cfg")],
+        lambda d: haproxy_config(port, echo.address),
+        "haproxy.cfg",
+        f"127.0.0.1:{port}",
+    )
+    return Target(
+        "haproxy", "client → HAProxy (HTTP/2, 1 thread) → Echo", f"127.0.0.1:{port}", {"haproxy": ext.pids}, ext.close
+    )
+
+
+BUILDERS: dict[str, Callable[[EchoUpstream], Target]] = {
+    "direct": direct,
+    "sidecar-out": sidecar_outbound,
+    "sidecar-in": sidecar_inbound,
+    "mesh": mesh,
+    "nginx": nginx,
+    "haproxy": haproxy,
+}
