@@ -84,7 +84,7 @@ def test_fault_injection_aborts_and_delays_about_the_configured_percentage(echo:
         clean = asyncio.run(drive(sc["outbound"], 100, 10, metadata=_via("clean")))
         counters = decisions(sc["admin"])
     aborted = [o for o in out if o.code is grpc.StatusCode.UNAVAILABLE]
-    slow = [o for o in out if o.elapsed >= 0.3]
+    slow = [o for o in out if o.elapsed >= 0.29]  # event-loop timers may fire a hair early
     print(
         f"\nfaults abort 25% / delay 20% x 300 ms over {calls} calls: {len(aborted) / calls:.3f} aborted, "
         f"{len(slow) / calls:.3f} took >= 300 ms; admin counts {counters['faulty'].fault_aborts} aborts, "
