@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import grpc
-from apex.mesh.v1 import admin_pb2, admin_pb2_grpc
+from apex.mesh.v1 import admin_pb2, admin_pb2_grpc, telemetry_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
 from sidecar.admin import cache_admin, cluster_admin, control_admin, route_admin
+from sidecar.admin.observability import ObservabilityServicer
 
 if TYPE_CHECKING:
     from sidecar.runtime.sidecar import Sidecar
@@ -56,6 +57,7 @@ class AdminServer:
         route_admin.add_to_server(sidecar, self._server)
         cluster_admin.register(self._server, sidecar)
         control_admin.add_to_server(self._server, sidecar)
+        telemetry_pb2_grpc.add_ObservabilityAdminServicer_to_server(ObservabilityServicer(sidecar), self._server)
 
     async def start(self) -> str:
         port = self._server.add_insecure_port(self.address)

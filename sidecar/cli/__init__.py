@@ -16,6 +16,7 @@ from sidecar.cli import (
     policy_cmd,
     routes_cmd,
     sidecar_cmd,
+    telemetry_cmd,
 )
 
 
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     control_cmd.register(commands)
     policy_cmd.register(commands)
     bench_cmd.register(commands)
+    telemetry_cmd.register(commands)
     return parser
 
 

@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
+import yaml
 from apex.mesh.v1 import config_pb2
 
 from sidecar.cli import env
 from sidecar.config import bootstrap as bootstrap_file
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import Bootstrap
+from sidecar.telemetry import logs
+from sidecar.telemetry.settings import level_name, observability
 
 log = logging.getLogger("apex.sidecar")
 
@@ -39,7 +42,10 @@ def register(commands: Any) -> None:
     p.add_argument("--control-plane", metavar="HOST:PORT", help="join this control plane (overrides the config's)")
     p.add_argument("--last-good", metavar="FILE", help="where to keep the last good pushed policy")
     p.add_argument("--ports-file", metavar="FILE", help="write the bound addresses as JSON once listening")
-    p.add_argument("--log-level", default=os.environ.get("APEX_LOG_LEVEL", "INFO"), help="default INFO")
+    p.add_argument("--redis", metavar="URL", help="publish telemetry windows to this Redis (sets telemetry.redis_url)")
+    p.add_argument(
+        "--log-level", default=os.environ.get("APEX_LOG_LEVEL"), help="overrides logging.level (default INFO)"
+    )
     p.set_defaults(run=run)
 
 
@@ -74,6 +80,8 @@ def load(args: argparse.Namespace) -> tuple[config_pb2.Bootstrap, Bootstrap, str
         config.control_plane = args.control_plane
     if args.last_good:
         config.last_good_policy_file = args.last_good
+    if args.redis:
+        config.telemetry.redis_url = args.redis
     return config, bootstrap_file.validate(config, source), source
 
 
@@ -102,7 +110,11 @@ async def serve(config: config_pb2.Bootstrap, model: Bootstrap, source: str, por
 def reload(sidecar: Any, path: str) -> None:
     """SIGHUP: re-read the config file and apply its policy; a bad file keeps the current policy."""
     try:
-        config, model = bootstrap_file.load(path)
+        try:
+            config, model = bootstrap_file.load(path)
+        except ConfigError as exc:
+            sidecar.rejected(exc, _version_hint(path))  # apply() reports its own rejections
+            raise
         if model.listeners != sidecar.bootstrap.listeners or model.admin != sidecar.bootstrap.admin:
             log.warning("reload of %s: listener/admin changes need a restart; applying the policy only", path)
         sidecar.apply(config.policy)
@@ -112,15 +124,24 @@ def reload(sidecar: Any, path: str) -> None:
     log.info("reloaded policy version %r from %s", sidecar.policy.version, path)
 
 
+def _version_hint(path: str) -> str:
+    """The policy.version a (possibly invalid) config file names, for the rejection event; "" if none."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return str(data["policy"]["version"])
+    except Exception:
+        return ""
+
+
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         config, model, source = load(args)
+        settings = observability(config)
+        level = level_name(args.log_level, "--log-level") if args.log_level else settings.log_level
     except ConfigError as exc:
         print(f"apex sidecar: invalid config: {exc}", file=sys.stderr)
         return 2
+    logs.configure(level, settings.log_json)
     if args.check:
         print(f"{source}: ok ({len(model.listeners)} listeners, {len(model.policy.clusters)} clusters)")
         return 0

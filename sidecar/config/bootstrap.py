@@ -11,6 +11,7 @@ from sidecar.config.yaml_proto import fill
 from sidecar.policy import convert
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import Bootstrap
+from sidecar.telemetry.settings import observability
 
 
 def parse_yaml(text: str, source: str) -> config_pb2.Bootstrap:
@@ -34,6 +35,7 @@ def parse_yaml(text: str, source: str) -> config_pb2.Bootstrap:
 
 def validate(message: config_pb2.Bootstrap, source: str) -> Bootstrap:
     try:
+        observability(message)  # tracing/metrics/logging/telemetry settings (fields 20-23)
         return convert.bootstrap(message)
     except ConfigError as exc:
         raise exc.in_source(source) from None

@@ -20,6 +20,9 @@ from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import Bootstrap, Policy
 from sidecar.runtime import health_runner, stack
 from sidecar.runtime.cluster_state import ClusterRuntime
+from sidecar.runtime.observe import Observer
+from sidecar.telemetry.registry import Priority
+from sidecar.telemetry.settings import observability
 from sidecar.transport.client import GrpcConnector
 from sidecar.transport.server import GrpcListener, Switch
 
@@ -51,22 +54,38 @@ class Sidecar:
         self._tasks: list[asyncio.Task[None]] = []
         self._retired_unrouted = 0
         self.control: ControlClient | None = None
+        self.observer = Observer(observability(config), bootstrap.node)
+        self.state.telemetry = self.observer.registry
+        self.state.measure = self.observer.settings.measuring
+        self.state.tracer = self.observer.tracer
+        self.observer.registry.unrouted = self.unrouted
 
     # --- policy -------------------------------------------------------------------------------
 
     def apply(self, policy_msg: config_pb2.Policy) -> Policy:
         """Validate and install a new policy; in-flight calls finish on the stack they started on."""
-        policy = convert.policy(policy_msg)
-        missing = [
-            lis.route_table
-            for lis in self.bootstrap.listeners
-            if lis.route_table not in {t.name for t in policy.route_tables}
-        ]
-        if missing:
-            raise ConfigError("policy.route_tables", f"missing route table(s) for listeners: {missing}")
+        events = self.state.telemetry
+        try:
+            policy = convert.policy(policy_msg)
+            missing = [
+                lis.route_table
+                for lis in self.bootstrap.listeners
+                if lis.route_table not in {t.name for t in policy.route_tables}
+            ]
+            if missing:
+                raise ConfigError("policy.route_tables", f"missing route table(s) for listeners: {missing}")
+        except ConfigError as exc:
+            self.rejected(exc, policy_msg.version)
+            raise
         self._install(policy)
+        events.event("policy_applied", Priority.MEDIUM, f"policy version {policy.version!r} in force",
+                     correlation_id=policy.version)  # fmt: skip
         self.config.policy.CopyFrom(policy_msg)
         return policy
+
+    def rejected(self, error: ConfigError, version: str) -> None:
+        """Report a rejected policy (bad push or bad reloaded file) as a HIGH event."""
+        self.state.telemetry.event("policy_rejected", Priority.HIGH, str(error), correlation_id=version)
 
     def _install(self, policy: Policy) -> None:
         routers = stack.build(policy, self.bootstrap.listeners, self.state, self._connector)
@@ -76,6 +95,7 @@ class Sidecar:
             switch.service = router
         self._routers = routers
         self.policy = policy
+        self.state.telemetry.policy_version = policy.version
 
     def unrouted(self) -> int:
         return self._retired_unrouted + sum(r.unrouted for r in self._routers.values())
@@ -89,6 +109,10 @@ class Sidecar:
             self.control = ControlClient(self, self.bootstrap.control_plane)
             self.control.restore()  # the last good policy, when there is one; else the bootstrap
         self._install(self.policy)
+        self.state.telemetry.event(
+            "policy_applied", Priority.MEDIUM, f"bootstrap policy version {self.policy.version!r} in force",
+            correlation_id=self.policy.version,
+        )  # fmt: skip
         for listener in self.bootstrap.listeners:
             server = GrpcListener(
                 listener.name, str(listener.address), self._switches[listener.name], listener.default_authority
@@ -106,6 +130,7 @@ class Sidecar:
         self._tasks.append(asyncio.create_task(health_runner.run(self._cluster_endpoints)))
         if self.control is not None:
             self._tasks.append(asyncio.create_task(self.control.run()))
+        await self.observer.start()
         if self._admin is not None:
             await self._admin.set_serving(True)
 
@@ -118,6 +143,8 @@ class Sidecar:
         bound = {lis.name: lis.bound for lis in self._listeners}
         if self._admin is not None:
             bound["admin"] = self._admin.bound
+        if self.observer.metrics is not None:
+            bound["metrics"] = self.observer.metrics.bound
         return bound
 
     def effective_config(self) -> config_pb2.Bootstrap:
@@ -138,6 +165,7 @@ class Sidecar:
         await asyncio.gather(*(lis.stop(grace) for lis in self._listeners))
         if self._admin is not None:
             await self._admin.stop(0)
+        await self.observer.stop()
         close = getattr(self._connector, "close", None)
         if close is not None:
             await close()

@@ -7,14 +7,17 @@ from dataclasses import dataclass, field
 
 from sidecar.core.service import Connector, Service, stack
 from sidecar.discovery.endpoints import EndpointSet
-from sidecar.layers import stats, timeout
+from sidecar.layers import metrics, stats, timeout
+from sidecar.layers import trace as tracing
 from sidecar.layers.cache import layer as cache
 from sidecar.layers.cache.state import CacheState
 from sidecar.layers.routing import Router
-from sidecar.policy.model import Cluster, Listener, Policy
+from sidecar.policy.model import Cluster, Direction, Listener, Policy
 from sidecar.runtime import route_stack
 from sidecar.runtime.cluster import ClusterService
 from sidecar.runtime.cluster_state import ClusterRuntime
+from sidecar.telemetry.registry import Registry
+from sidecar.telemetry.tracing import Tracing
 
 
 def _discovery(cluster: Cluster) -> tuple[object, ...]:
@@ -32,6 +35,10 @@ class State:
     routes: route_stack.RouteStates = field(default_factory=route_stack.RouteStates)
     clusters: dict[str, ClusterRuntime] = field(default_factory=dict)
     discovered: dict[str, tuple[str, ...]] = field(default_factory=dict)  # cluster -> registry addresses
+    # Observability (docs/observability.md): the registry is also the Sink policy layers report to.
+    telemetry: Registry = field(default_factory=lambda: Registry(lambda: 0.0))
+    measure: bool = False  # golden-metrics layers in the stack (/metrics or telemetry configured)
+    tracer: Tracing | None = None  # set when tracing is enabled; None: no trace layer in the stack
 
     def endpoint_set(self, cluster: Cluster) -> EndpointSet:
         current = self.endpoints.get(cluster.name)
@@ -63,8 +70,12 @@ class State:
 
 def build(policy: Policy, listeners: tuple[Listener, ...], state: State, connector: Connector) -> Mapping[str, Router]:
     """One router per listener for `policy`, reusing `state` where the config is unchanged."""
+
+    def upstream(cluster: Cluster) -> Connector:
+        return metrics.EndpointMetrics(cluster.name, connector, state.telemetry) if state.measure else connector
+
     clusters = {
-        c.name: ClusterService(state.endpoint_set(c), connector, state.cluster_runtime(c)) for c in policy.clusters
+        c.name: ClusterService(state.endpoint_set(c), upstream(c), state.cluster_runtime(c)) for c in policy.clusters
     }
     for name in set(state.endpoints) - set(clusters):
         del state.endpoints[name]
@@ -87,6 +98,11 @@ def build(policy: Policy, listeners: tuple[Listener, ...], state: State, connect
             if cache_rules := cache.rules_for_route(policy.cache, listener.name, route.match):
                 layers.append(cache.layer(state.cache, cache_rules, route.cluster or route.name))
             layers.extend(route_stack.layers(route, key, state.routes, rng))
+            if state.measure:
+                layers.insert(0, metrics.measure(state.telemetry.route(listener.name, route.name, route.cluster)))
+            if state.tracer is not None:
+                inbound = listener.direction is Direction.INBOUND
+                layers.insert(0, tracing.trace(state.tracer, inbound, route.name, route.cluster))
             services[route.name] = stack(layers, route_stack.target(route, key, clusters, state.routes, rng))
         routers[listener.name] = Router(table, services)
     state.routes.retain({(lis.name, r.name) for lis in listeners for r in policy.route_table(lis.route_table).routes})

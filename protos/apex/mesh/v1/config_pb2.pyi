@@ -1,6 +1,7 @@
 import datetime
 
 from apex.mesh.v1 import cache_pb2 as _cache_pb2
+from apex.mesh.v1 import telemetry_pb2 as _telemetry_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from apex.mesh.v1 import route_policy_pb2 as _route_policy_pb2
 from apex.mesh.v1 import cluster_policy_pb2 as _cluster_policy_pb2
@@ -14,12 +15,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Bootstrap(_message.Message):
-    __slots__ = ("node", "admin", "listeners", "policy", "cache", "control_plane", "last_good_policy_file", "heartbeat_interval")
+    __slots__ = ("node", "admin", "listeners", "policy", "cache", "tracing", "metrics", "logging", "telemetry", "control_plane", "last_good_policy_file", "heartbeat_interval")
     NODE_FIELD_NUMBER: _ClassVar[int]
     ADMIN_FIELD_NUMBER: _ClassVar[int]
     LISTENERS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     CACHE_FIELD_NUMBER: _ClassVar[int]
+    TRACING_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    LOGGING_FIELD_NUMBER: _ClassVar[int]
+    TELEMETRY_FIELD_NUMBER: _ClassVar[int]
     CONTROL_PLANE_FIELD_NUMBER: _ClassVar[int]
     LAST_GOOD_POLICY_FILE_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
@@ -28,10 +33,14 @@ class Bootstrap(_message.Message):
     listeners: _containers.RepeatedCompositeFieldContainer[Listener]
     policy: Policy
     cache: _cache_pb2.CacheBounds
+    tracing: _telemetry_pb2.TracingConfig
+    metrics: _telemetry_pb2.MetricsConfig
+    logging: _telemetry_pb2.LoggingConfig
+    telemetry: _telemetry_pb2.TelemetryConfig
     control_plane: str
     last_good_policy_file: str
     heartbeat_interval: _duration_pb2.Duration
-    def __init__(self, node: _Optional[_Union[Node, _Mapping]] = ..., admin: _Optional[_Union[AdminListener, _Mapping]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., cache: _Optional[_Union[_cache_pb2.CacheBounds, _Mapping]] = ..., control_plane: _Optional[str] = ..., last_good_policy_file: _Optional[str] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    def __init__(self, node: _Optional[_Union[Node, _Mapping]] = ..., admin: _Optional[_Union[AdminListener, _Mapping]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., cache: _Optional[_Union[_cache_pb2.CacheBounds, _Mapping]] = ..., tracing: _Optional[_Union[_telemetry_pb2.TracingConfig, _Mapping]] = ..., metrics: _Optional[_Union[_telemetry_pb2.MetricsConfig, _Mapping]] = ..., logging: _Optional[_Union[_telemetry_pb2.LoggingConfig, _Mapping]] = ..., telemetry: _Optional[_Union[_telemetry_pb2.TelemetryConfig, _Mapping]] = ..., control_plane: _Optional[str] = ..., last_good_policy_file: _Optional[str] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Node(_message.Message):
     __slots__ = ("service", "instance", "zone", "labels", "address")

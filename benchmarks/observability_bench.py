@@ -1,0 +1,219 @@
+"""Sidecar CPU per call with tracing off / 1% / 100% and telemetry publishing on / off.
+
+Runs a real Echo server, a real Redis, an in-process OTLP receiver and one real sidecar process
+per configuration, all at once. Calls go through each sidecar's outbound listener in batches,
+cycling through the configurations in a shuffled order; the sidecar's own CPU time (utime +
+stime from /proc/<pid>/stat) is read around each batch. Because the configurations take turns
+batch by batch, load from other processes on the machine hits them alike; each cycle gives a
+paired ratio against the no-observability sidecar, and the median ratio is reported.
+
+    .venv/bin/python -m benchmarks.observability_bench [--cycles 24] [--batch 1500] [--concurrency 8]
+    .venv/bin/python -m benchmarks.observability_bench --layers-only
+
+`--layers-only` measures just the layers in process (no network, no sidecar process): CPU per
+call of a route stack with and without the metrics and trace layers around a trivial inner
+service — the per-call cost observability adds, free of the machine noise of the end-to-end run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import random
+import statistics
+import sys
+from typing import Any
+
+import grpc
+from apex.mesh.v1 import echo_pb2, echo_pb2_grpc
+
+from sidecar.examples.echo import BackgroundEcho
+from sidecar.support.otlp_receiver import OtlpReceiver
+from sidecar.support.redis_server import RedisServer
+from tests.support.sidecar_proc import SidecarProcess, proxy_config
+
+TICKS = os.sysconf("SC_CLK_TCK")
+BASELINE = "off (no observability)"
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of process `pid`, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # fields 14 and 15 of stat(5)
+
+
+async def drive(stub: Any, calls: int, concurrency: int) -> None:
+    request = echo_pb2.EchoRequest(payload=b"x" * 64)
+    remaining = calls
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await stub.Unary(request, timeout=30)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def configs(echo: str, redis_url: str, otlp: str) -> dict[str, dict[str, Any]]:
+    def tracing(percent: float) -> dict[str, Any]:
+        return {"enabled": True, "sampling_percent": percent, "otlp_endpoint": otlp, "id_seed": 1}
+
+    telemetry = {"redis_url": redis_url, "window": "1s"}
+    base = proxy_config(echo, service="bench")
+    return {
+        BASELINE: base,
+        "metrics only (/metrics)": {**base, "metrics": {"address": "127.0.0.1:0"}},
+        "telemetry publishing": {**base, "telemetry": telemetry},
+        "tracing 1%": {**base, "tracing": tracing(1.0)},
+        "tracing 100%": {**base, "tracing": tracing(100.0)},
+        "telemetry + tracing 1%": {**base, "telemetry": telemetry, "tracing": tracing(1.0)},
+    }
+
+
+async def run_cycles(procs: dict[str, SidecarProcess], args: argparse.Namespace) -> dict[str, list[float]]:
+    """µs of sidecar CPU per call, one value per cycle and configuration."""
+    rng = random.Random(args.seed)
+    per_call: dict[str, list[float]] = {name: [] for name in procs}
+    channels = {name: grpc.aio.insecure_channel(p["outbound"]) for name, p in procs.items()}
+    try:
+        stubs = {name: echo_pb2_grpc.EchoStub(ch) for name, ch in channels.items()}
+        for name in procs:
+            await drive(stubs[name], args.warmup, args.concurrency)
+        for cycle in range(args.cycles):
+            order = list(procs)
+            rng.shuffle(order)
+            for name in order:
+                pid = procs[name].proc.pid  # type: ignore[union-attr]
+                before = cpu_seconds(pid)
+                await drive(stubs[name], args.batch, args.concurrency)
+                per_call[name].append((cpu_seconds(pid) - before) / args.batch * 1e6)
+            line = "  ".join(f"{n.split(' (')[0]}={per_call[n][-1]:.0f}" for n in procs)
+            print(f"cycle {cycle + 1}: {line}", file=sys.stderr, flush=True)
+    finally:
+        for ch in channels.values():
+            await ch.close()
+    return per_call
+
+
+async def _layer_cpu(layers: list[Any], calls: int) -> float:
+    import time
+
+    from sidecar.core.call import CallDescriptor, Code, Status
+    from sidecar.core.service import BufferedResponse, Request, no_messages, stack
+
+    ok = Status(Code.OK)
+
+    async def inner(request: Any) -> Any:
+        return BufferedResponse(ok, [b"x" * 64])
+
+    service = stack(layers, inner)
+    call = CallDescriptor("/apex.mesh.v1.Echo/Unary", "echo", (("x-a", "b"),), None, "outbound", "ipv4:10.0.0.1:5")
+    started = time.process_time()
+    for _ in range(calls):
+        request = Request(call, no_messages())
+        response = await service(request)
+        while await response.read() is not None:
+            pass
+        request.finish(await response.status())
+    return (time.process_time() - started) / calls * 1e6
+
+
+def layer_costs(calls: int = 20000, repeats: int = 5) -> dict[str, float]:
+    """µs of CPU per call for a route stack with each observability layer combination (min of repeats)."""
+    import time
+
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    from sidecar.layers import metrics, stats, timeout, trace
+    from sidecar.telemetry import tracing
+    from sidecar.telemetry.registry import Registry
+    from sidecar.telemetry.settings import Tracing
+
+    class Discard(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    def tracer(percent: float) -> tracing.Tracing:
+        settings = Tracing(enabled=True, sampling_percent=percent, max_queue_size=1 << 20, id_seed=1)
+        return tracing.provider(settings, "bench", "bench-1", Discard())[2]
+
+    registry = Registry(time.time)
+    t1, t100 = tracer(1.0), tracer(100.0)
+
+    def base() -> list[Any]:
+        return [stats.count(stats.RouteCounters("outbound", "echo", "echo")), timeout.deadline()]
+
+    def measured() -> Any:
+        return metrics.measure(registry.route("outbound", "echo", "echo"))
+
+    cases = {
+        BASELINE: base(),
+        "metrics layer": [measured(), *base()],
+        "trace layer 1%": [trace.trace(t1, False, "echo", "echo"), *base()],
+        "trace layer 100%": [trace.trace(t100, False, "echo", "echo"), *base()],
+        "metrics + trace 1%": [trace.trace(t1, False, "echo", "echo"), measured(), *base()],
+    }
+    return {name: min(asyncio.run(_layer_cpu(layers, calls)) for _ in range(repeats)) for name, layers in cases.items()}
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=24)
+    parser.add_argument("--batch", type=int, default=1500, help="calls per configuration per cycle")
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=1, help="seed for the per-cycle order")
+    parser.add_argument("--layers-only", action="store_true", help="only the in-process layer costs")
+    args = parser.parse_args()
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    if args.layers_only:
+        costs = layer_costs()
+        print("| route stack (in process) | CPU per call (µs, best of 5 x 20000) | added by observability (µs) |")
+        print("| --- | ---: | ---: |")
+        for name, us in costs.items():
+            print(f"| {name} | {us:.2f} | {us - costs[BASELINE]:+.2f} |")
+        return
+
+    echo = BackgroundEcho("bench").start()
+    redis = RedisServer().start()
+    otlp = OtlpReceiver().start()
+    procs: dict[str, SidecarProcess] = {}
+    try:
+        for name, config in configs(echo.address, redis.url, otlp.address).items():
+            procs[name] = SidecarProcess(config).start()
+        per_call = asyncio.run(run_cycles(procs, args))
+    finally:
+        for proc in procs.values():
+            proc.close()
+        otlp.stop()
+        redis.close()
+        echo.close()
+
+    base = per_call[BASELINE]
+    print(f"{args.cycles} cycles x {args.batch} unary calls per configuration (+{args.warmup} warm-up), "
+          f"concurrency {args.concurrency}; spans received: {len(otlp.snapshot())}")  # fmt: skip
+    print()
+    print("| configuration | sidecar CPU per call (µs, mean) | median paired ratio vs off | IQR of ratio |")
+    print("| --- | ---: | ---: | --- |")
+    for name, values in per_call.items():
+        ratios = [v / b for v, b in zip(values, base, strict=True)]
+        q = statistics.quantiles(ratios, n=4)
+        print(f"| {name} | {statistics.fmean(values):.0f} | {100 * (statistics.median(ratios) - 1):+.1f}% "
+              f"| {100 * (q[0] - 1):+.1f}% .. {100 * (q[2] - 1):+.1f}% |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

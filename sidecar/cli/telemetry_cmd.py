@@ -1,0 +1,82 @@
+"""`apex telemetry tail`: print the telemetry windows a service's sidecars published to Redis."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from typing import Any
+
+from sidecar.telemetry.publisher import telemetry_key
+from sidecar.telemetry.reader import Dedupe, split, window_dict, window_text
+
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def register(commands: Any) -> None:
+    p: argparse.ArgumentParser = commands.add_parser(
+        "telemetry", help="read telemetry windows from Redis Streams", description="Telemetry windows on Redis."
+    )
+    sub = p.add_subparsers(dest="telemetry_command", required=True, metavar="SUBCOMMAND")
+    tail = sub.add_parser("tail", help="print a service's windows (then exit, or --follow)")
+    tail.add_argument("--service", required=True, metavar="S", help="service name (stream apex:telemetry:{S})")
+    tail.add_argument(
+        "--redis", metavar="URL", default=os.environ.get("APEX_REDIS_URL") or DEFAULT_REDIS,
+        help=f"Redis URL (default $APEX_REDIS_URL or {DEFAULT_REDIS})",
+    )  # fmt: skip
+    tail.add_argument("--json", action="store_true", help="one JSON object per window")
+    tail.add_argument("--follow", action="store_true", help="keep printing new windows")
+    tail.add_argument("--last", type=int, metavar="N", help="only the last N windows already in the stream")
+    tail.set_defaults(run=run)
+
+
+def _print(entries: list[Any], dedupe: Dedupe, as_json: bool) -> str | None:
+    good, bad = split(entries, dedupe)
+    for stream_id, window in good:
+        print(json.dumps(window_dict(window, stream_id)) if as_json else window_text(window), flush=True)
+    for entry in bad:
+        print(f"apex telemetry: skipped entry {entry.stream_id}: {entry.reason}", file=sys.stderr, flush=True)
+    return entries[-1][0] if entries else None
+
+
+async def tail(args: argparse.Namespace) -> int:
+    import redis.asyncio as aioredis
+
+    client: Any = aioredis.from_url(args.redis, socket_connect_timeout=5.0)
+    key = telemetry_key(args.service)
+    dedupe = Dedupe()
+    try:
+        entries: list[Any]
+        if args.last:
+            entries = list(reversed(await client.xrevrange(key, count=args.last)))
+        else:
+            entries = await client.xrange(key)
+        last = _print(entries, dedupe, args.json) or "0-0"
+        if not args.last and not entries and not args.follow:
+            print(f"apex telemetry: no windows yet on {key}", file=sys.stderr)
+        if not entries and args.last:
+            last = "$"
+        while args.follow:
+            found = await client.xread({key: last}, block=1000, count=100)
+            for _, stream_entries in found or ():
+                last = _print(stream_entries, dedupe, args.json) or last
+    finally:
+        await client.aclose()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(tail(args))
+    except KeyboardInterrupt:
+        return 0
+    except OSError as exc:
+        print(f"apex telemetry: cannot reach Redis at {args.redis}: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # redis.ConnectionError etc. — report, don't trace back
+        if type(exc).__module__.startswith("redis"):
+            print(f"apex telemetry: Redis error at {args.redis}: {exc}", file=sys.stderr)
+            return 1
+        raise

@@ -1,0 +1,91 @@
+"""The sidecar's observability parts in one place: registry, tracer, /metrics server, publisher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from apex.mesh.v1 import telemetry_pb2
+
+from sidecar.admin.metrics_http import MetricsServer
+from sidecar.policy.model import Node
+from sidecar.telemetry import prometheus, tracing
+from sidecar.telemetry.publisher import Publisher
+from sidecar.telemetry.registry import Registry
+from sidecar.telemetry.settings import Observability
+from sidecar.telemetry.window import Identity
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+log = logging.getLogger(__name__)
+
+
+class Observer:
+    def __init__(self, settings: Observability, node: Node) -> None:
+        self.settings = settings
+        self.registry = Registry(time.time, max_events=settings.telemetry.buffer_events)
+        self.tracer: tracing.Tracing | None = None
+        self._provider: TracerProvider | None = None
+        self.spans: tracing.CountingBatchSpanProcessor | None = None
+        if settings.tracing.enabled:
+            self._provider, self.spans, self.tracer = tracing.provider(settings.tracing, node.service, node.instance)
+        self.publisher: Publisher | None = None
+        if settings.telemetry.redis_url:
+            who = Identity(node.service, node.instance, node.zone)
+            self.publisher = Publisher(settings.telemetry, self.registry, who)
+        self.metrics: MetricsServer | None = None
+        if settings.metrics_address:
+            self.metrics = MetricsServer(settings.metrics_address, self.render, prometheus.CONTENT_TYPE)
+
+    async def start(self) -> None:
+        if self.metrics is not None:
+            await self.metrics.start()
+            log.info("metrics on http://%s/metrics", self.metrics.bound)
+        if self.publisher is not None:
+            self.publisher.start()
+            key, window = self.publisher.telemetry_key, self.settings.telemetry.window
+            log.info("publishing telemetry to %s every %ss", key, window)
+
+    async def stop(self) -> None:
+        if self.publisher is not None:
+            await self.publisher.stop()
+        if self._provider is not None:
+            provider = self._provider
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.to_thread(provider.shutdown), 10.0)
+        if self.metrics is not None:
+            await self.metrics.stop()
+
+    def stats(self) -> telemetry_pb2.TelemetryStats:
+        out = telemetry_pb2.TelemetryStats(tracing=self.tracer is not None)
+        if self.spans is not None:
+            out.spans_dropped, out.spans_ended = self.spans.dropped, self.spans.ended
+        pub = self.publisher
+        if pub is not None:
+            out.publishing = True
+            out.connected = pub.stats.connected
+            out.windows_published = pub.stats.windows_published
+            out.windows_dropped = pub.windows.dropped
+            out.windows_buffered = len(pub.windows)
+            out.events_published = pub.stats.events_published
+            out.events_dropped = pub.events.dropped + self.registry.events_dropped
+            out.publish_errors = pub.stats.publish_errors
+            out.reconnects = pub.stats.reconnects
+        return out
+
+    def render(self) -> str:
+        s = self.stats()
+        extra = {
+            "apex_telemetry_windows_published_total": ("counter", "Telemetry windows written to Redis.",
+                                                       float(s.windows_published)),
+            "apex_telemetry_windows_dropped_total": ("counter", "Telemetry windows dropped while Redis was down.",
+                                                     float(s.windows_dropped)),
+            "apex_telemetry_publish_errors_total": ("counter", "Failed Redis writes.", float(s.publish_errors)),
+            "apex_trace_spans_dropped_total": ("counter", "Spans dropped by the full export queue.",
+                                               float(s.spans_dropped)),
+        }  # fmt: skip
+        return prometheus.render(self.registry, extra)

@@ -1,0 +1,1 @@
+"""Observability: mergeable histograms, metric registry, telemetry windows, Redis publisher, tracing, logs."""

@@ -1,0 +1,58 @@
+"""/metrics from a real sidecar process, parsed with prometheus_client's text parser."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import grpc
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from sidecar.examples.echo import BackgroundEcho
+from tests.support.observed import get_metrics, observed_config, unary
+from tests.support.sidecar_proc import SidecarProcess
+
+pytestmark = pytest.mark.integration
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    out: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def test_metrics_parse_and_match_the_calls(echo: BackgroundEcho) -> None:
+    config = observed_config(echo.address, service="metered", metrics={"address": "127.0.0.1:0"})
+    with SidecarProcess(config) as proc:
+        unary(proc["outbound"], 25)
+        unary(proc["outbound"], 5, status=grpc.StatusCode.UNAVAILABLE.value[0])
+        unary(proc["inbound"], 3)
+        text = get_metrics(proc["metrics"])
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://{proc['metrics']}/nothing", timeout=10)
+        assert missing.value.code == 404
+    got = samples(text)
+    route = {("listener", "outbound"), ("route", "echo"), ("cluster", "echo")}
+    assert got[("apex_route_requests_total", frozenset(route))] == 30
+    assert got[("apex_route_responses_total", frozenset(route | {("code", "OK")}))] == 25
+    assert got[("apex_route_responses_total", frozenset(route | {("code", "UNAVAILABLE")}))] == 5
+    assert got[("apex_route_in_flight", frozenset(route))] == 0
+    assert got[("apex_route_duration_seconds_count", frozenset(route))] == 30
+    assert got[("apex_route_duration_seconds_bucket", frozenset(route | {("le", "+Inf")}))] == 30
+    buckets = sorted(
+        (float(dict(labels)["le"]), v)
+        for (name, labels), v in got.items()
+        if name == "apex_route_duration_seconds_bucket" and route <= labels
+    )
+    assert [v for _, v in buckets] == sorted(v for _, v in buckets)  # cumulative
+    assert got[("apex_route_duration_seconds_sum", frozenset(route))] > 0
+    assert got[("apex_route_request_bytes_total", frozenset(route))] > 0
+    inbound = {("listener", "inbound"), ("route", "local"), ("cluster", "local")}
+    assert got[("apex_route_requests_total", frozenset(inbound))] == 3
+    endpoint = {("cluster", "echo"), ("endpoint", echo.address)}
+    assert got[("apex_endpoint_requests_total", frozenset(endpoint))] == 30
+    assert got[("apex_policy_info", frozenset({("version", "")}))] == 1
+    assert got[("apex_unrouted_total", frozenset())] == 0

@@ -1,0 +1,96 @@
+"""Window rolling with a fake clock: every finished call lands in exactly one window."""
+
+from __future__ import annotations
+
+import random
+
+from apex.mesh.v1 import telemetry_pb2
+
+from sidecar.core.call import Code
+from sidecar.telemetry.registry import Priority, Registry
+from sidecar.telemetry.window import Identity, Roller, histogram_of
+
+WHO = Identity("svc", "svc-1", "zone-a")
+
+
+def test_totals_over_windows_equal_the_calls_and_nothing_is_counted_twice() -> None:
+    rng = random.Random(11)
+    registry = Registry(clock=lambda: 0.0)
+    route = registry.route("outbound", "r", "c")
+    endpoint = registry.endpoint("c", "10.0.0.1:80")
+    roller = Roller(registry, WHO, now=1000.0)
+    windows: list[telemetry_pb2.TelemetryWindow] = []
+    open_calls = 0
+    finished = errors = 0
+    for step in range(1, 200):
+        for _ in range(rng.randint(0, 5)):
+            route.start()
+            endpoint.start()
+            open_calls += 1
+        while open_calls and rng.random() < 0.6:
+            code = Code.UNAVAILABLE if rng.random() < 0.2 else Code.OK
+            route.finish(code, rng.uniform(0.001, 0.1))
+            endpoint.finish(code, 0.001)
+            open_calls -= 1
+            finished += 1
+            errors += code is not Code.OK
+        if step % 10 == 0:
+            windows.append(roller.roll(now=1000.0 + step))
+    windows.append(roller.roll(now=1300.0))
+    calls = sum(w.routes[0].stats.calls for w in windows)
+    assert calls == finished
+    assert sum(w.routes[0].stats.errors for w in windows) == errors
+    assert sum(w.routes[0].stats.status_codes.get("UNAVAILABLE", 0) for w in windows) == errors
+    assert sum(histogram_of(w.routes[0].stats.latency).count for w in windows) == finished
+    assert sum(w.clusters[0].stats.calls for w in windows) == finished
+    assert windows[-1].routes[0].stats.in_flight == open_calls
+    assert [w.sequence for w in windows] == list(range(1, len(windows) + 1))
+    assert windows[0].window_start.seconds == 1000 and windows[0].window.seconds == 10
+
+
+def test_in_flight_peak_restarts_each_window() -> None:
+    registry = Registry(clock=lambda: 0.0)
+    s = registry.route("l", "r", "c")
+    roller = Roller(registry, WHO, now=0.0)
+    for _ in range(5):
+        s.start()
+    for _ in range(4):
+        s.finish(Code.OK, 0.01)
+    first = roller.roll(now=1.0).routes[0].stats
+    second = roller.roll(now=2.0).routes[0].stats
+    assert (first.in_flight_peak, first.in_flight) == (5, 1)
+    assert (second.in_flight_peak, second.in_flight, second.calls) == (1, 1, 0)
+
+
+def test_policy_counters_states_and_metadata_reach_the_window() -> None:
+    registry = Registry(clock=lambda: 42.0)
+    registry.policy_version = "v7"
+    registry.route("l", "r", "c")
+    roller = Roller(registry, WHO, now=0.0)
+    registry.unrouted = lambda: 3
+    registry.count("retries", 2, route=("l", "r", "c"))
+    registry.count("ejections", cluster="c", endpoint="10.0.0.2:80")
+    registry.count("breaker_rejections", 4, cluster="c")
+    registry.state("breaker", "open", cluster="c")
+    registry.state("outlier", "ejected", cluster="c", endpoint="10.0.0.2:80")
+    registry.event("endpoint_ejected", Priority.HIGH, "5 consecutive failures", cluster="c", endpoint="10.0.0.2:80")
+    w = roller.roll(now=1.0)
+    assert (w.service, w.instance, w.zone, w.policy_version, w.unrouted) == ("svc", "svc-1", "zone-a", "v7", 3)
+    assert w.routes[0].stats.counters["retries"] == 2
+    cluster = w.clusters[0]
+    assert cluster.stats.counters == {"ejections": 1, "breaker_rejections": 4}
+    assert dict(cluster.states) == {"breaker": "open"}
+    assert w.endpoints[0].states["outlier"] == "ejected"
+    events = registry.drain_events()
+    assert [(e.kind, e.priority, e.time) for e in events] == [("endpoint_ejected", Priority.HIGH, 42.0)]
+    assert registry.drain_events() == []
+    again = roller.roll(now=2.0)
+    assert not again.routes[0].stats.counters and again.unrouted == 0
+
+
+def test_events_beyond_capacity_drop_the_oldest_with_a_count() -> None:
+    registry = Registry(clock=lambda: 0.0, max_events=3)
+    for i in range(5):
+        registry.event(f"e{i}", Priority.LOW)
+    assert [e.kind for e in registry.drain_events()] == ["e2", "e3", "e4"]
+    assert registry.events_dropped == 2
