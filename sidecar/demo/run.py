@@ -65,6 +65,8 @@ class Demo:
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         ports_file = self.work / f"{instance.name}-ports.json"
         args = ["sidecar", "--config", str(path), "--ports-file", str(ports_file), "--log-level", "WARNING"]
+        if self.redis_url:
+            args += ["--redis", self.redis_url]  # publish telemetry windows (docs/observability.md)
         proc = self.sup.start_python(f"{instance.name}-sidecar", "sidecar", *args)
         ports = self.sup.wait_for_file(proc, ports_file)
         sc = Sidecar(instance.service, instance.name, ports)
