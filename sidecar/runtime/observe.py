@@ -6,12 +6,15 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import fields
 from typing import TYPE_CHECKING
 
 from apex.mesh.v1 import telemetry_pb2
 
 from sidecar.admin.metrics_http import MetricsServer
 from sidecar.policy.model import Node
+from sidecar.runtime.route_stack import RouteStates
 from sidecar.telemetry import prometheus, tracing
 from sidecar.telemetry.publisher import Publisher
 from sidecar.telemetry.registry import Registry
@@ -22,6 +25,25 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
 log = logging.getLogger(__name__)
+
+
+def route_decisions(routes: RouteStates) -> Callable[[], dict[tuple[str, str], dict[str, int]]]:
+    """A registry puller exposing the route policy layers' own counters (retries, rate limits,
+    faults, timeouts, split choices as "split:<cluster>") in windows and on /metrics."""
+
+    def pull() -> dict[tuple[str, str], dict[str, int]]:
+        out: dict[tuple[str, str], dict[str, int]] = {}
+        for key, decisions in list(routes.decisions.items()):
+            counters = {
+                f.name: value
+                for f in fields(decisions)
+                if isinstance(value := getattr(decisions, f.name), int) and value and f.name != "requests"
+            }
+            counters.update({f"split:{cluster}": n for cluster, n in decisions.split.items() if n})
+            out[key] = counters
+        return out
+
+    return pull
 
 
 class Observer:

@@ -20,7 +20,7 @@ from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import Bootstrap, Policy
 from sidecar.runtime import health_runner, stack
 from sidecar.runtime.cluster_state import ClusterRuntime
-from sidecar.runtime.observe import Observer
+from sidecar.runtime.observe import Observer, route_decisions
 from sidecar.telemetry.registry import Priority
 from sidecar.telemetry.settings import observability
 from sidecar.transport.client import GrpcConnector
@@ -59,6 +59,7 @@ class Sidecar:
         self.state.measure = self.observer.settings.measuring
         self.state.tracer = self.observer.tracer
         self.observer.registry.unrouted = self.unrouted
+        self.observer.registry.pullers.append(route_decisions(self.state.routes))
 
     # --- policy -------------------------------------------------------------------------------
 

@@ -36,7 +36,9 @@ class _Family:
         self.lines.append(f"{self.name}{suffix}{_labels(labels)} {_number(value)}")
 
 
-def _series_families(prefix: str, what: str, items: Iterable[tuple[dict[str, str], Series]]) -> list[_Family]:
+def _series_families(
+    prefix: str, what: str, items: Iterable[tuple[dict[str, str], Series, Mapping[str, int]]]
+) -> list[_Family]:
     requests = _Family(f"{prefix}_requests_total", "counter", f"Calls started per {what}.")
     responses = _Family(f"{prefix}_responses_total", "counter", f"Calls finished per {what} and gRPC status code.")
     in_flight = _Family(f"{prefix}_in_flight", "gauge", f"Calls in flight per {what}.")
@@ -44,7 +46,7 @@ def _series_families(prefix: str, what: str, items: Iterable[tuple[dict[str, str
     req_bytes = _Family(f"{prefix}_request_bytes_total", "counter", f"Request message bytes per {what}.")
     resp_bytes = _Family(f"{prefix}_response_bytes_total", "counter", f"Response message bytes per {what}.")
     decisions = _Family(f"{prefix}_policy_decisions_total", "counter", f"Policy-layer decisions per {what}, by name.")
-    for labels, s in items:
+    for labels, s, counters in items:
         requests.sample("", labels, s.started)
         for code, n in sorted(s.codes.items()):
             responses.sample("", {**labels, "code": Code(code).name}, n)
@@ -56,22 +58,26 @@ def _series_families(prefix: str, what: str, items: Iterable[tuple[dict[str, str
         latency.sample("_count", labels, s.latency.count)
         req_bytes.sample("", labels, s.request_bytes)
         resp_bytes.sample("", labels, s.response_bytes)
-        for name, n in sorted(s.counters.items()):
+        for name, n in sorted(counters.items()):
             decisions.sample("", {**labels, "decision": name}, n)
     return [requests, responses, in_flight, latency, req_bytes, resp_bytes, decisions]
 
 
 def render(registry: Registry, extra: Mapping[str, tuple[str, str, float]] | None = None) -> str:
     """The whole exposition. `extra` adds single-sample families: name -> (type, help, value)."""
+    pulled = registry.pulled()
     families = _series_families(
         "apex_route",
         "route",
-        (({"listener": k[0], "route": k[1], "cluster": k[2]}, s) for k, s in sorted(registry.routes.items())),
+        (
+            ({"listener": k[0], "route": k[1], "cluster": k[2]}, s, registry.route_counters(k, pulled))
+            for k, s in sorted(registry.routes.items())
+        ),
     )
     families += _series_families(
         "apex_endpoint",
         "upstream endpoint",
-        (({"cluster": k[0], "endpoint": k[1]}, s) for k, s in sorted(registry.endpoints.items())),
+        (({"cluster": k[0], "endpoint": k[1]}, s, s.counters) for k, s in sorted(registry.endpoints.items())),
     )
     cluster_decisions = _Family(
         "apex_cluster_policy_decisions_total", "counter", "Policy-layer decisions per cluster, by name."

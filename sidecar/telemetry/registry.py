@@ -113,6 +113,29 @@ class Registry:
         self.events_dropped = 0
         self.policy_version = ""
         self.unrouted: Callable[[], int] = lambda: 0
+        # Counters other parts keep themselves, read only when a window rolls or /metrics is
+        # scraped (no per-call cost): each returns {(listener, route): {counter name: total}}.
+        self.pullers: list[Callable[[], Mapping[tuple[str, str], Mapping[str, int]]]] = []
+        self._current: dict[tuple[str, str], RouteKey] = {}
+
+    def pulled(self) -> dict[tuple[str, str], dict[str, int]]:
+        """The pullers' route counters, summed per (listener, route)."""
+        out: dict[tuple[str, str], dict[str, int]] = {}
+        for pull in self.pullers:
+            for key, counters in pull().items():
+                merged = out.setdefault(key, {})
+                for name, n in counters.items():
+                    merged[name] = merged.get(name, 0) + n
+        return out
+
+    def route_counters(self, key: RouteKey, pulled: Mapping[tuple[str, str], Mapping[str, int]]) -> dict[str, int]:
+        """A route's counters: those reported through the Sink plus the pulled ones."""
+        counters = dict(self.routes[key].counters)
+        if self._current.get((key[0], key[1])) != key:
+            return counters  # an older series of a route whose cluster changed: no pulled counters
+        for name, n in pulled.get((key[0], key[1]), {}).items():
+            counters[name] = counters.get(name, 0) + n
+        return counters
 
     # --- series (created when stacks are built, never on the data path) ----------------------
 
@@ -121,6 +144,7 @@ class Registry:
         series = self.routes.get(key)
         if series is None:
             series = self.routes[key] = Series()
+        self._current[(listener, route)] = key  # pulled counters go to the route's current series
         return series
 
     def endpoint(self, cluster: str, address: str) -> Series:

@@ -57,9 +57,13 @@ class Snapshot:
 
 
 def snapshot(registry: Registry, now: float) -> Snapshot:
+    pulled = registry.pulled()
+    routes = {k: copy_series(s) for k, s in registry.routes.items()}
+    for key, copied in routes.items():
+        copied.counters = registry.route_counters(key, pulled)
     return Snapshot(
         time=now,
-        routes={k: copy_series(s) for k, s in registry.routes.items()},
+        routes=routes,
         endpoints={k: copy_series(s) for k, s in registry.endpoints.items()},
         cluster_counters={k: dict(v) for k, v in registry.cluster_counters.items()},
         cluster_states={k: dict(v) for k, v in registry.cluster_states.items()},

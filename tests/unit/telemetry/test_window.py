@@ -94,3 +94,25 @@ def test_events_beyond_capacity_drop_the_oldest_with_a_count() -> None:
         registry.event(f"e{i}", Priority.LOW)
     assert [e.kind for e in registry.drain_events()] == ["e2", "e3", "e4"]
     assert registry.events_dropped == 2
+
+
+def test_route_policy_counters_are_pulled_into_windows_once() -> None:
+    from sidecar.layers.decisions import RouteDecisions
+    from sidecar.runtime.observe import route_decisions
+    from sidecar.runtime.route_stack import RouteStates
+
+    states = RouteStates()
+    registry = Registry(clock=lambda: 0.0)
+    registry.pullers.append(route_decisions(states))
+    registry.route("outbound", "r", "old-cluster")
+    registry.route("outbound", "r", "c")  # the route now goes to "c": pulled counters land there only
+    roller = Roller(registry, WHO, now=0.0)
+    decisions: RouteDecisions = states.counters(("outbound", "r"))
+    decisions.retries += 3
+    decisions.rate_limited += 1
+    decisions.split["c"] += 4
+    first = {r.cluster: dict(r.stats.counters) for r in roller.roll(now=1.0).routes}
+    assert first == {"c": {"retries": 3, "rate_limited": 1, "split:c": 4}, "old-cluster": {}}
+    decisions.retries += 2
+    second = {r.cluster: dict(r.stats.counters) for r in roller.roll(now=2.0).routes}
+    assert second == {"c": {"retries": 2}, "old-cluster": {}}
