@@ -56,3 +56,21 @@ def test_metrics_parse_and_match_the_calls(echo: BackgroundEcho) -> None:
     assert got[("apex_endpoint_requests_total", frozenset(endpoint))] == 30
     assert got[("apex_policy_info", frozenset({("version", "")}))] == 1
     assert got[("apex_unrouted_total", frozenset())] == 0
+
+
+def test_retries_show_as_route_decisions_and_endpoint_attempts(echo: BackgroundEcho) -> None:
+    config = observed_config(echo.address, service="retrying", metrics={"address": "127.0.0.1:0"})
+    outbound = config["policy"]["route_tables"][1]["routes"][0]
+    outbound["retry"] = {
+        "max_attempts": 3, "retry_on": ["UNAVAILABLE"], "backoff_base": "1ms", "backoff_max": "2ms",
+        "retry_non_idempotent": True, "budget": {"retry_percent": 100, "min_retries_per_second": 1000},
+    }  # fmt: skip
+    with SidecarProcess(config) as proc:
+        unary(proc["outbound"], 5, status=grpc.StatusCode.UNAVAILABLE.value[0])
+        got = samples(get_metrics(proc["metrics"]))
+    route = {("listener", "outbound"), ("route", "echo"), ("cluster", "echo")}
+    assert got[("apex_route_requests_total", frozenset(route))] == 5
+    assert got[("apex_route_policy_decisions_total", frozenset(route | {("decision", "retries")}))] == 10
+    endpoint = {("cluster", "echo"), ("endpoint", echo.address)}
+    assert got[("apex_endpoint_requests_total", frozenset(endpoint))] == 15  # every attempt
+    assert got[("apex_endpoint_responses_total", frozenset(endpoint | {("code", "UNAVAILABLE")}))] == 15
