@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
@@ -14,10 +14,11 @@ from apex.mesh.v1 import telemetry_pb2
 
 from sidecar.admin.metrics_http import MetricsServer
 from sidecar.policy.model import Node
+from sidecar.runtime.cluster_state import ClusterRuntime
 from sidecar.runtime.route_stack import RouteStates
 from sidecar.telemetry import prometheus, tracing
 from sidecar.telemetry.publisher import Publisher
-from sidecar.telemetry.registry import Registry
+from sidecar.telemetry.registry import Priority, Registry
 from sidecar.telemetry.settings import Observability
 from sidecar.telemetry.window import Identity
 
@@ -111,3 +112,60 @@ class Observer:
                                                float(s.spans_dropped)),
         }  # fmt: skip
         return prometheus.render(self.registry, extra)
+
+
+class ClusterWatch:
+    """A registry refresher for cluster runtimes (caps, outlier ejection, health checks).
+
+    At each window roll or scrape it copies their counters and states into the registry, and
+    turns ejection changes seen since the last look into events (endpoint_ejected HIGH,
+    endpoint_readmitted LOW) — nothing on the data path, at most one window late.
+    """
+
+    def __init__(self, clusters: Mapping[str, ClusterRuntime], registry: Registry) -> None:
+        self._clusters = clusters
+        self._registry = registry
+        self._seen: dict[tuple[str, str], tuple[str, int]] = {}
+
+    def __call__(self) -> None:
+        reg = self._registry
+        for name, runtime in list(self._clusters.items()):
+            counters = dict(runtime.counters)
+            for counter, n in runtime.admission.caps.counters.items():
+                counters[f"caps_{counter}"] = n
+            health = runtime.health
+            if health is not None:
+                for counter, n in health.counters.items():
+                    counters[f"health_{counter}"] = n
+            reg.pulled_cluster[name] = {k: n for k, n in counters.items() if n}
+            reg.cluster_states.setdefault(name, {})["panic"] = "on" if runtime.panic else "off"
+            outlier = runtime.outlier
+            if outlier is None:
+                continue
+            for address, ep in list(outlier.endpoints.items()):
+                key = (name, address)
+                state = ep.state.value
+                reg.endpoint_states.setdefault(key, {})["outlier"] = state
+                pulled = {f"outlier_{k}": n for k, n in ep.counters.items() if n}
+                if ep.times_ejected:
+                    pulled["ejections"] = ep.times_ejected
+                reg.pulled_endpoint[key] = pulled
+                self._events(key, state, ep.times_ejected)
+            if health is not None:
+                for address in health.down:
+                    reg.endpoint_states.setdefault((name, address), {})["health"] = "not_serving"
+
+    def _events(self, key: tuple[str, str], state: str, times: int) -> None:
+        before_state, before_times = self._seen.get(key, ("active", 0))
+        self._seen[key] = (state, times)
+        cluster, address = key
+        if times > before_times:
+            self._registry.event(
+                "endpoint_ejected", Priority.HIGH, f"{address} ejected from {cluster} (ejection #{times})",
+                correlation_id=f"{cluster}/{address}/{times}", cluster=cluster, endpoint=address,
+            )  # fmt: skip
+        elif state == "active" and before_state != "active":
+            self._registry.event(
+                "endpoint_readmitted", Priority.LOW, f"{address} readmitted to {cluster}",
+                correlation_id=f"{cluster}/{address}/{times}", cluster=cluster, endpoint=address,
+            )  # fmt: skip

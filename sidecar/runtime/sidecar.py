@@ -20,7 +20,7 @@ from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import Bootstrap, Policy
 from sidecar.runtime import health_runner, stack
 from sidecar.runtime.cluster_state import ClusterRuntime
-from sidecar.runtime.observe import Observer, route_decisions
+from sidecar.runtime.observe import ClusterWatch, Observer, route_decisions
 from sidecar.telemetry.registry import Priority
 from sidecar.telemetry.settings import observability
 from sidecar.transport.client import GrpcConnector
@@ -60,6 +60,7 @@ class Sidecar:
         self.state.tracer = self.observer.tracer
         self.observer.registry.unrouted = self.unrouted
         self.observer.registry.pullers.append(route_decisions(self.state.routes))
+        self.observer.registry.refreshers.append(ClusterWatch(self.state.clusters, self.observer.registry))
 
     # --- policy -------------------------------------------------------------------------------
 

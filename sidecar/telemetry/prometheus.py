@@ -65,6 +65,7 @@ def _series_families(
 
 def render(registry: Registry, extra: Mapping[str, tuple[str, str, float]] | None = None) -> str:
     """The whole exposition. `extra` adds single-sample families: name -> (type, help, value)."""
+    registry.refresh()
     pulled = registry.pulled()
     families = _series_families(
         "apex_route",
@@ -77,12 +78,15 @@ def render(registry: Registry, extra: Mapping[str, tuple[str, str, float]] | Non
     families += _series_families(
         "apex_endpoint",
         "upstream endpoint",
-        (({"cluster": k[0], "endpoint": k[1]}, s, s.counters) for k, s in sorted(registry.endpoints.items())),
+        (
+            ({"cluster": k[0], "endpoint": k[1]}, s, registry.endpoint_counters(k))
+            for k, s in sorted(registry.endpoints.items())
+        ),
     )
     cluster_decisions = _Family(
         "apex_cluster_policy_decisions_total", "counter", "Policy-layer decisions per cluster, by name."
     )
-    for cluster, counters in sorted(registry.cluster_counters.items()):
+    for cluster, counters in sorted(registry.cluster_totals().items()):
         for name, n in sorted(counters.items()):
             cluster_decisions.sample("", {"cluster": cluster, "decision": name}, n)
     states = _Family("apex_state", "gauge", "Current policy-layer states (1 for the state in force).")

@@ -117,6 +117,30 @@ class Registry:
         # scraped (no per-call cost): each returns {(listener, route): {counter name: total}}.
         self.pullers: list[Callable[[], Mapping[tuple[str, str], Mapping[str, int]]]] = []
         self._current: dict[tuple[str, str], RouteKey] = {}
+        # Run before each window roll and /metrics render: they copy state other parts keep
+        # (cluster breakers, ejections) into `pulled_cluster` / `pulled_endpoint` and the states.
+        self.refreshers: list[Callable[[], None]] = []
+        self.pulled_cluster: dict[str, dict[str, int]] = {}
+        self.pulled_endpoint: dict[EndpointKey, dict[str, int]] = {}
+
+    def refresh(self) -> None:
+        for refresh in self.refreshers:
+            refresh()
+
+    def cluster_totals(self) -> dict[str, dict[str, int]]:
+        """Cluster counters: reported through the Sink plus pulled ones."""
+        out = {k: dict(v) for k, v in self.cluster_counters.items()}
+        for cluster, counters in self.pulled_cluster.items():
+            merged = out.setdefault(cluster, {})
+            for name, n in counters.items():
+                merged[name] = merged.get(name, 0) + n
+        return out
+
+    def endpoint_counters(self, key: EndpointKey) -> dict[str, int]:
+        counters = dict(self.endpoints[key].counters) if key in self.endpoints else {}
+        for name, n in self.pulled_endpoint.get(key, {}).items():
+            counters[name] = counters.get(name, 0) + n
+        return counters
 
     def pulled(self) -> dict[tuple[str, str], dict[str, int]]:
         """The pullers' route counters, summed per (listener, route)."""

@@ -57,15 +57,19 @@ class Snapshot:
 
 
 def snapshot(registry: Registry, now: float) -> Snapshot:
+    registry.refresh()
     pulled = registry.pulled()
     routes = {k: copy_series(s) for k, s in registry.routes.items()}
     for key, copied in routes.items():
         copied.counters = registry.route_counters(key, pulled)
+    endpoints = {k: copy_series(s) for k, s in registry.endpoints.items()}
+    for ekey, copied in endpoints.items():
+        copied.counters = registry.endpoint_counters(ekey)
     return Snapshot(
         time=now,
         routes=routes,
-        endpoints={k: copy_series(s) for k, s in registry.endpoints.items()},
-        cluster_counters={k: dict(v) for k, v in registry.cluster_counters.items()},
+        endpoints=endpoints,
+        cluster_counters=registry.cluster_totals(),
         cluster_states={k: dict(v) for k, v in registry.cluster_states.items()},
         endpoint_states={k: dict(v) for k, v in registry.endpoint_states.items()},
         unrouted=registry.unrouted(),

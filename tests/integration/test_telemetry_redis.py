@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 
@@ -138,3 +139,49 @@ def test_policy_events_reach_the_events_stream(echo: BackgroundEcho, redis_url: 
     rejected = got[1]
     assert (rejected.kind, rejected.priority, rejected.correlation_id) == ("policy_rejected", telemetry_pb2.HIGH, "v2")
     assert "policy" in rejected.message and rejected.service == service and rejected.instance
+
+
+def test_ejections_become_events_states_and_counters(echo: BackgroundEcho, redis_url: str) -> None:
+    from sidecar.telemetry.reader import read_events
+    from tests.support.observed import get_metrics, run
+
+    failing = BackgroundEcho("failing").start()
+    failing.service.fail_with = grpc.StatusCode.UNAVAILABLE
+    service = "ejecting"
+    config = observed_config(
+        echo.address, service=service, telemetry={"redis_url": redis_url, "window": "100ms"},
+        metrics={"address": "127.0.0.1:0"},
+    )  # fmt: skip
+    cluster = config["policy"]["clusters"][1]
+    cluster["endpoints"] = [{"address": echo.address}, {"address": failing.address}]
+    cluster["outlier_detection"] = {"consecutive_failures": 3, "base_ejection_time": "60s", "max_ejection_percent": 50}
+
+    async def ejections() -> list[telemetry_pb2.Event]:
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(redis_url)
+        try:
+            good, bad = await read_events(client, service)
+        finally:
+            await client.aclose()
+        assert not bad
+        return [e for e in good if e.kind == "endpoint_ejected"]
+
+    try:
+        with SidecarProcess(config) as proc:
+            with grpc.insecure_channel(proc["outbound"]) as channel:
+                from apex.mesh.v1 import echo_pb2, echo_pb2_grpc
+
+                stub = echo_pb2_grpc.EchoStub(channel)
+                for _ in range(12):  # round robin: the failing endpoint sees 6 calls, ejected after 3
+                    with contextlib.suppress(grpc.RpcError):
+                        stub.Unary(echo_pb2.EchoRequest(), timeout=10)
+            got = poll(lambda: run(ejections()), lambda es: len(es) >= 1)
+            text = get_metrics(proc["metrics"])
+    finally:
+        failing.close()
+    assert len(got) == 1 and got[0].priority == telemetry_pb2.HIGH and got[0].endpoint == failing.address
+    assert got[0].cluster == "echo" and got[0].correlation_id == f"echo/{failing.address}/1"
+    assert f'apex_state{{cluster="echo",endpoint="{failing.address}",name="outlier",state="ejected"}} 1' in text
+    labels = f'cluster="echo",endpoint="{failing.address}",decision="ejections"'
+    assert f"apex_endpoint_policy_decisions_total{{{labels}}} 1" in text
