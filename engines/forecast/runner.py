@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
-from apex.mesh.v1 import control_pb2
+from apex.mesh.v1 import control_pb2, telemetry_pb2
 
 from engines.control.admin_client import AdminError, PolicyAdminClient
 from engines.forecast import decide, model
@@ -41,7 +41,11 @@ def cache_ttls(policy: control_pb2.PolicyRecord) -> dict[str, float]:
     """Name → TTL seconds of the policy's enforced cache rules (the ones a TTL change affects)."""
     ttls = {}
     for rule in policy.policy.cache:
-        if rule.name and rule.ttl.ToTimedelta().total_seconds() > 0 and (not rule.HasField("enforced") or rule.enforced):
+        if (
+            rule.name
+            and rule.ttl.ToTimedelta().total_seconds() > 0
+            and (not rule.HasField("enforced") or rule.enforced)
+        ):
             ttls[rule.name] = rule.ttl.ToTimedelta().total_seconds()
     return ttls
 
@@ -62,7 +66,7 @@ class Runner:
         self.series = RateSeries()
         self.forecaster = Forecaster(rule=rule or decide.SpikeRule())
         name = consumer or f"{socket.gethostname()}-{id(self):x}"
-        self.consumer: StreamConsumer[object] = StreamConsumer(
+        self.consumer: StreamConsumer[telemetry_pb2.TelemetryWindow] = StreamConsumer(
             self.redis, TELEMETRY_PATTERN, group, name, decode_window, "apex:telemetry:dead"
         )
         self.actions_applied = 0
@@ -72,8 +76,7 @@ class Runner:
         entries = await self.consumer.read()
         for entry in entries:
             w = entry.value
-            self.series.add(w.service, w.instance, w.sequence, w.window_start.seconds,  # type: ignore[attr-defined]
-                            inbound_calls(w, self.listeners))  # type: ignore[arg-type]  # fmt: skip
+            self.series.add(w.service, w.instance, w.sequence, w.window_start.seconds, inbound_calls(w, self.listeners))
         await self.consumer.ack(entries)
         for service, _second, calls in self.series.close(now):
             prediction = self.forecaster.observe(service, calls)
@@ -91,7 +94,9 @@ class Runner:
             log.info("no policy to act on for %s: %s", service, exc.details)
             f.last_action[service] = mono  # do not ask again every second
             return
-        actions = decide.spike_actions(service, prediction, cache_ttls(record), mono, f.last_action.get(service), f.rule)
+        actions = decide.spike_actions(
+            service, prediction, cache_ttls(record), mono, f.last_action.get(service), f.rule
+        )
         f.last_action[service] = mono
         version = record.version
         for action in actions:

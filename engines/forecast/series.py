@@ -3,7 +3,7 @@
 Windows from every instance of a service are summed by their start second. A second is
 closed — handed to the model — once `lag` seconds have passed, so late windows from slower
 instances still count; seconds with no window at all are zeros. Windows are deduplicated on
-(instance, sequence), since a recovered consumer may read an entry twice.
+(service, instance, sequence), since a recovered consumer may read an entry twice.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ class RateSeries:
     def __init__(self, lag: float = 3.0, dedupe: int = 100_000) -> None:
         self.lag = lag
         self._services: dict[str, _Service] = {}
-        self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, str, int], None] = OrderedDict()
         self._dedupe = dedupe
         self.late = 0  # windows for seconds already closed (ignored)
         self.duplicates = 0
 
     def add(self, service: str, instance: str, sequence: int, second: int, calls: float) -> None:
-        key = (instance, sequence)
+        key = (service, instance, sequence)
         if key in self._seen:
             self.duplicates += 1
             return

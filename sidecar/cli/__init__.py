@@ -13,6 +13,7 @@ from sidecar.cli import (
     clusters_cmd,
     control_cmd,
     demo_cmd,
+    forecast_cmd,
     policy_cmd,
     routes_cmd,
     sidecar_cmd,
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy_cmd.register(commands)
     bench_cmd.register(commands)
     telemetry_cmd.register(commands)
+    forecast_cmd.register(commands)
     return parser
 
 
