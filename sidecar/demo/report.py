@@ -18,9 +18,11 @@ def _plots(report_dir: Path, history: Any, load: LoadGenerator) -> list[str]:
     except ImportError:
         return []
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
-    top.plot(history.t, history.offered, label="offered calls/s", linestyle="--")
-    for service, rows in sorted(history.rows.items()):
-        top.plot(history.t[: len(rows)], [r.calls_per_s for r in rows], label=f"{service} calls/s")
+    top.plot(history["t"], history["offered"], label="offered calls/s", linestyle="--")
+    services = sorted({r.service for frame in history["rows"] for r in frame})
+    for service in services:
+        series = [next((r.calls_per_s for r in frame if r.service == service), 0.0) for frame in history["rows"]]
+        top.plot(history["t"], series, label=f"{service} calls/s")
     top.set_ylabel("calls/s")
     top.legend(loc="upper left", fontsize=8)
     secs = sorted(load.seconds)
@@ -38,7 +40,7 @@ def _plots(report_dir: Path, history: Any, load: LoadGenerator) -> list[str]:
     return [name]
 
 
-def write(report_dir: Path, history: Any, load: LoadGenerator, windows: int | None) -> Path:
+def write(report_dir: Path, history: Any, load: LoadGenerator, windows: int | None, actions: list[str]) -> Path:
     report_dir.mkdir(parents=True, exist_ok=True)
     sent, ok, errors = load.totals()
     all_lat = sorted(x for s in load.seconds.values() for x in s.latencies)
@@ -54,6 +56,8 @@ def write(report_dir: Path, history: Any, load: LoadGenerator, windows: int | No
         f"- frontend latency: p50 {pct(0.5)}, p99 {pct(0.99)}, max {pct(1.0)}",
         f"- calls not sent because 256 were in flight: {load.dropped}",
         f"- telemetry windows in Redis: {windows}",
+        f"- engine actions applied: {len(actions)}",
+        *(f"  - {a}" for a in actions),
         "",
         *(f"![{p}]({p})" for p in plots),
     ]

@@ -53,14 +53,35 @@ def frontend_sidecar(service_port: int, catalog: list[str], pricing: list[str]) 
                 {
                     "name": "outbound",
                     "routes": [
-                        {"name": "catalog", "match": {"authority": "catalog"}, "cluster": "catalog"},
+                        {
+                            "name": "catalog",
+                            "match": {"authority": "catalog"},
+                            "cluster": "catalog",
+                            # GetItem is a read: retry it elsewhere when an endpoint is unavailable.
+                            "retry": {
+                                "max_attempts": 3,
+                                "retry_on": ["UNAVAILABLE"],
+                                "idempotent_methods": ["GetItem"],
+                                "budget": {"retry_percent": 25, "min_retries_per_second": 5},
+                            },
+                        },
                         {"name": "pricing", "match": {"authority": "pricing"}, "cluster": "pricing"},
                     ],
                 },
             ],
             "clusters": [
                 {"name": "local", "endpoints": [{"address": f"127.0.0.1:{service_port}"}]},
-                {"name": "catalog", "endpoints": [{"address": a} for a in catalog]},
+                {
+                    "name": "catalog",
+                    "endpoints": [{"address": a} for a in catalog],
+                    # Eject an endpoint after 3 failures in a row; probe it again after 10 s.
+                    "outlier_detection": {
+                        "consecutive_failures": 3,
+                        "base_ejection_time": "10s",
+                        "max_ejection_percent": 50,
+                        "interval": "1s",
+                    },
+                },
                 {"name": "pricing", "endpoints": [{"address": a} for a in pricing]},
             ],
             # Quotes are deterministic per item: cache them, and cover pricing outages with stale answers.
