@@ -43,7 +43,8 @@ def test_ctrl_c_stops_everything_and_writes_the_report(tmp_path: Path) -> None:
             assert time.monotonic() < deadline
         time.sleep(5)
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
+        proc.communicate(timeout=60)
+        assert proc.returncode == 0
     finally:
         if proc.poll() is None:
             proc.kill()
