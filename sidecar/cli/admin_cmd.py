@@ -10,7 +10,7 @@ from typing import Any
 
 import grpc
 import yaml
-from apex.mesh.v1 import admin_pb2, admin_pb2_grpc
+from apex.mesh.v1 import admin_pb2, admin_pb2_grpc, telemetry_pb2, telemetry_pb2_grpc
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -24,7 +24,8 @@ def register(commands: Any) -> None:
         help="the sidecar's admin address (default $APEX_ADMIN or 127.0.0.1:9901)",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("what", choices=["health", "config", "stats"])
+    p.add_argument("what", choices=["health", "config", "stats", "log-level"])
+    p.add_argument("level", nargs="?", help="log-level: the new level (DEBUG, INFO, WARNING, ERROR); omit to read it")
     p.set_defaults(run=run)
 
 
@@ -58,10 +59,25 @@ def _stats(channel: grpc.Channel, as_json: bool) -> int:
     return 0
 
 
+def _log_level(channel: grpc.Channel, level: str | None, as_json: bool) -> int:
+    stub = telemetry_pb2_grpc.ObservabilityAdminStub(channel)
+    if level:
+        reply = stub.SetLogLevel(telemetry_pb2.LogLevel(level=level.upper()), timeout=5)
+    else:
+        reply = stub.GetLogLevel(telemetry_pb2.GetLogLevelRequest(), timeout=5)
+    print(json.dumps({"level": reply.level}) if as_json else reply.level)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     handlers = {"health": _health, "config": _config, "stats": _stats}
     with grpc.insecure_channel(args.admin) as channel:
         try:
+            if args.what == "log-level":
+                return _log_level(channel, args.level, args.json)
+            if args.level:
+                print(f"apex admin {args.what}: takes no argument (got {args.level!r})", file=sys.stderr)
+                return 2
             return handlers[args.what](channel, args.json)
         except grpc.RpcError as err:
             print(f"apex admin: {args.admin}: {err.code().name}: {err.details()}", file=sys.stderr)

@@ -98,6 +98,12 @@ def test_admin_cli(two_services: Any) -> None:
     assert "policy version: test-1" in stats.stdout and "catalog" in stats.stdout
     config = subprocess.run([*run, "--json", "config"], capture_output=True, text=True, timeout=60)
     assert json.loads(config.stdout)["bootstrap"]["node"]["service"] == "frontend"
+    level = subprocess.run([*run, "log-level", "debug"], capture_output=True, text=True, timeout=60)
+    assert (level.returncode, level.stdout.strip()) == (0, "DEBUG")
+    back = subprocess.run([*run, "log-level"], capture_output=True, text=True, timeout=60)
+    assert back.stdout.strip() == "DEBUG"
+    bad = subprocess.run([*run, "log-level", "LOUD"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "LOUD" in bad.stderr
     down = subprocess.run([sys.executable, "-m", "sidecar", "admin", "--admin", "127.0.0.1:1", "health"],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert down.returncode == 1 and "UNAVAILABLE" in down.stderr
