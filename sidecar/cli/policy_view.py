@@ -13,22 +13,15 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from engines.control.diff import format_duration
+
 SOURCES = {"operator": control_pb2.OPERATOR, "forecaster": control_pb2.FORECASTER, "tuner": control_pb2.TUNER}
 KIND_MARK = {control_pb2.FieldChange.ADDED: "+", control_pb2.FieldChange.REMOVED: "-"}
 
 
-def duration_text(d: Duration) -> str:
-    nanos = d.ToNanoseconds()
-    if nanos % 1_000_000_000 == 0:
-        return f"{nanos // 1_000_000_000}s"
-    if nanos % 1_000_000 == 0:
-        return f"{nanos // 1_000_000}ms"
-    return f"{nanos / 1e9}s"
-
-
 def _value(field: FieldDescriptor, value: Any) -> Any:
     if isinstance(value, Duration):
-        return duration_text(value)
+        return format_duration(value)  # the same text the control plane's diffs use
     if isinstance(value, Message):
         return to_data(value)
     if field.type == FieldDescriptor.TYPE_ENUM:

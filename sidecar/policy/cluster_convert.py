@@ -24,18 +24,11 @@ from sidecar.policy.cluster_model import (
     SuccessRatePolicy,
 )
 from sidecar.policy.errors import ConfigError
+from sidecar.policy.fields import positive_seconds
 
 REJECT_CODES = (Code.UNAVAILABLE, Code.RESOURCE_EXHAUSTED)
 MAX_CHOICES = 16
 
-
-def _seconds(msg: Message, name: str, default: float, path: str) -> float:
-    if not msg.HasField(name):
-        return default
-    value = float(getattr(msg, name).ToTimedelta().total_seconds())
-    if value <= 0:
-        raise ConfigError(f"{path}.{name}", f"must be positive, got {value}s")
-    return value
 
 
 def _percent(msg: Message, name: str, default: float, path: str) -> float:
@@ -72,8 +65,8 @@ def load_balancer(msg: cluster_policy_pb2.LoadBalancer, path: str) -> LoadBalanc
         if not 2 <= choice_count <= MAX_CHOICES:
             raise ConfigError(f"{path}.least_request.choice_count", f"must be in 2..{MAX_CHOICES}, got {choice_count}")
     elif kind == "peak_ewma":
-        decay = _seconds(msg.peak_ewma, "decay", decay, f"{path}.peak_ewma")
-        default_rtt = _seconds(msg.peak_ewma, "default_rtt", default_rtt, f"{path}.peak_ewma")
+        decay = positive_seconds(msg.peak_ewma, "decay", f"{path}.peak_ewma", decay)
+        default_rtt = positive_seconds(msg.peak_ewma, "default_rtt", f"{path}.peak_ewma", default_rtt)
     return LoadBalancerPolicy(
         kind=BalancerKind(kind),
         panic_threshold=_percent(msg, "panic_threshold", 50.0, path),
@@ -96,19 +89,19 @@ def limits(msg: cluster_policy_pb2.ConcurrencyLimits, path: str) -> ConcurrencyL
         max_requests=None if max_requests < 0 else max_requests,
         max_pending=max_pending,
         max_retries=None if max_retries < 0 else max_retries,
-        pending_timeout=_seconds(msg, "pending_timeout", 1.0, path),
+        pending_timeout=positive_seconds(msg, "pending_timeout", path, 1.0),
         reject_code=reject,
         enforced=msg.enforced if msg.HasField("enforced") else True,
     )
 
 
 def outlier(msg: cluster_policy_pb2.OutlierDetection, path: str) -> OutlierPolicy:
-    base = _seconds(msg, "base_ejection_time", 30.0, path)
-    cap = _seconds(msg, "max_ejection_time", max(300.0, base), path)
+    base = positive_seconds(msg, "base_ejection_time", path, 30.0)
+    cap = positive_seconds(msg, "max_ejection_time", path, max(300.0, base))
     if cap < base:
         raise ConfigError(f"{path}.max_ejection_time", f"must be at least base_ejection_time ({base}s), got {cap}s")
-    interval = _seconds(msg, "interval", 1.0, path)
-    window = _seconds(msg, "window", 10.0, path)
+    interval = positive_seconds(msg, "interval", path, 1.0)
+    window = positive_seconds(msg, "window", path, 10.0)
     if window < interval:
         raise ConfigError(f"{path}.window", f"must be at least interval ({interval}s), got {window}s")
     codes = frozenset(_code(c, f"{path}.failure_codes[{i}]") for i, c in enumerate(msg.failure_codes))
@@ -150,8 +143,8 @@ def outlier(msg: cluster_policy_pb2.OutlierDetection, path: str) -> OutlierPolic
 
 
 def health_check(msg: cluster_policy_pb2.HealthCheck, path: str) -> HealthCheckPolicy:
-    interval = _seconds(msg, "interval", 5.0, path)
-    timeout = _seconds(msg, "timeout", min(1.0, interval), path)
+    interval = positive_seconds(msg, "interval", path, 5.0)
+    timeout = positive_seconds(msg, "timeout", path, min(1.0, interval))
     if timeout > interval:
         raise ConfigError(f"{path}.timeout", f"must not exceed interval ({interval}s), got {timeout}s")
     return HealthCheckPolicy(

@@ -15,6 +15,7 @@ from apex.mesh.v1 import config_pb2
 from sidecar.policy import cache_convert, cluster_convert, route_convert
 from sidecar.policy.address import Address, parse_address
 from sidecar.policy.errors import ConfigError
+from sidecar.policy.fields import positive_seconds
 from sidecar.policy.model import (
     Bootstrap,
     Cluster,
@@ -56,14 +57,6 @@ def _unique(names: Iterable[str], path: str, what: str) -> None:
             raise ConfigError(f"{path}[{i}].name", f"duplicate {what} name {name!r}")
         seen.add(name)
 
-
-def _duration(msg: config_pb2.Cluster | config_pb2.Bootstrap, name: str, default: float, path: str) -> float:
-    if not msg.HasField(name):
-        return default
-    value = getattr(msg, name).ToTimedelta().total_seconds()
-    if value <= 0:
-        raise ConfigError(f"{path}.{name}" if path else name, f"must be positive, got {value}s")
-    return float(value)
 
 
 def header_match(msg: config_pb2.HeaderMatch, path: str) -> HeaderMatch:
@@ -122,7 +115,7 @@ def cluster(msg: config_pb2.Cluster, path: str) -> Cluster:
     return Cluster(
         name=name,
         endpoints=endpoints,
-        dns_refresh=_duration(msg, "dns_refresh", DEFAULT_DNS_REFRESH, path),
+        dns_refresh=positive_seconds(msg, "dns_refresh", path, DEFAULT_DNS_REFRESH),
         authority=msg.authority,
         **cluster_convert.resilience(msg, path),
         discover=msg.discover,
@@ -171,7 +164,7 @@ def control_plane(msg: config_pb2.Bootstrap, service: str) -> ControlPlane | Non
     return ControlPlane(
         address=_address(msg.control_plane, "control_plane"),
         last_good_file=msg.last_good_policy_file or os.path.join(state_home, "apex", f"{service}.policy.binpb"),
-        heartbeat_interval=_duration(msg, "heartbeat_interval", 1.0, ""),
+        heartbeat_interval=positive_seconds(msg, "heartbeat_interval", "", 1.0),
     )
 
 

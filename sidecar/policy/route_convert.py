@@ -7,12 +7,12 @@ e.g. `policy.route_tables[0].routes[2].retry.retry_on[1]`.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from apex.mesh.v1 import config_pb2, route_policy_pb2
 
 from sidecar.core.call import Code
 from sidecar.policy.errors import ConfigError
+from sidecar.policy.fields import positive_seconds
 from sidecar.policy.route_model import (
     ClusterOverride,
     Fault,
@@ -38,14 +38,6 @@ def _known(name: str, path: str, clusters: set[str]) -> str:
         raise ConfigError(path, f"unknown cluster {name!r} (clusters: {known})")
     return name
 
-
-def _seconds(msg: Any, name: str, path: str, default: float | None) -> float | None:
-    if not msg.HasField(name):
-        return default
-    value = float(getattr(msg, name).ToTimedelta().total_seconds())
-    if value <= 0:
-        raise ConfigError(f"{path}.{name}", f"must be positive, got {value}s")
-    return value
 
 
 def _percent(value: float, path: str) -> float:
@@ -123,7 +115,7 @@ def retry_budget(msg: route_policy_pb2.RetryBudget, path: str) -> RetryBudget:
         min_rate = msg.min_retries_per_second
         if not math.isfinite(min_rate) or min_rate < 0:
             raise ConfigError(f"{path}.min_retries_per_second", f"must be 0 or more, got {min_rate}")
-    ttl = _seconds(msg, "ttl", path, 10.0)
+    ttl = positive_seconds(msg, "ttl", path, 10.0)
     assert ttl is not None
     if not 1.0 <= ttl <= 60.0:
         raise ConfigError(f"{path}.ttl", f"must be between 1s and 60s, got {ttl}s")
@@ -138,8 +130,8 @@ def retry(msg: route_policy_pb2.RetryPolicy, path: str) -> RetryPolicy:
     retry_on = frozenset(_code(n, f"{path}.retry_on[{i}]") for i, n in enumerate(msg.retry_on)) or frozenset(
         {Code.UNAVAILABLE}
     )
-    base = _seconds(msg, "backoff_base", path, 0.025)
-    top = _seconds(msg, "backoff_max", path, max(0.25, base or 0.0))
+    base = positive_seconds(msg, "backoff_base", path, 0.025)
+    top = positive_seconds(msg, "backoff_max", path, max(0.25, base or 0.0))
     assert base is not None and top is not None
     if top < base:
         raise ConfigError(f"{path}.backoff_max", f"must be at least backoff_base ({base}s), got {top}s")
@@ -160,7 +152,7 @@ def retry(msg: route_policy_pb2.RetryPolicy, path: str) -> RetryPolicy:
         retry_on=retry_on,
         backoff_base=base,
         backoff_max=top,
-        per_try_timeout=_seconds(msg, "per_try_timeout", path, None),
+        per_try_timeout=positive_seconds(msg, "per_try_timeout", path, None),
         idempotent_methods=methods,
         retry_non_idempotent=msg.retry_non_idempotent,
         budget=retry_budget(msg.budget, f"{path}.budget"),
@@ -186,7 +178,7 @@ def fault(msg: route_policy_pb2.Fault, path: str) -> Fault | None:
     delay = abort = None
     if msg.HasField("delay"):
         dpath = f"{path}.delay"
-        duration = _seconds(msg.delay, "duration", dpath, None)
+        duration = positive_seconds(msg.delay, "duration", dpath, None)
         if duration is None:
             raise ConfigError(f"{dpath}.duration", "a delay fault needs a duration")
         delay = FaultDelay(_percent(msg.delay.percent, f"{dpath}.percent"), duration)
@@ -202,7 +194,7 @@ def route_policy(msg: config_pb2.Route, path: str, clusters: set[str]) -> RouteP
     """The route's policy fields (10-29) as a RoutePolicy; parts not configured stay None."""
     return RoutePolicy(
         split=split(msg, path, clusters),
-        timeout=_seconds(msg, "timeout", path, None),
+        timeout=positive_seconds(msg, "timeout", path, None),
         retry=retry(msg.retry, f"{path}.retry") if msg.HasField("retry") else None,
         rate_limit=rate_limit(msg.rate_limit, f"{path}.rate_limit") if msg.HasField("rate_limit") else None,
         fault=fault(msg.fault, f"{path}.fault") if msg.HasField("fault") else None,
