@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 
 from engines.forecast import decide, model
 
-# shared/ sits beside the checkout on the development machine; APEX_SHARED points elsewhere.
-NAB = Path(os.environ.get("APEX_SHARED", Path(__file__).resolve().parents[4].parent / "shared")) / "data" / "nab"
+# shared/ sits beside the checkout on the development machine (/work/shared); APEX_SHARED points elsewhere.
+_SHARED = [Path(os.environ["APEX_SHARED"])] if "APEX_SHARED" in os.environ else []
+_SHARED += [Path(__file__).resolve().parents[4].parent / "shared", Path("/work/shared")]
+NAB = next((d / "data" / "nab" for d in _SHARED if (d / "data" / "nab").is_dir()), _SHARED[0] / "data" / "nab")
 
 
 def test_constant_series_forecasts_itself() -> None:
