@@ -24,6 +24,8 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         sc = self._sidecar
         dump = admin_pb2.ConfigDump(source=sc.source, bound_addresses=sc.bound_addresses())
         dump.bootstrap.CopyFrom(sc.effective_config())
+        if sc.kinds is not None:
+            dump.method_kinds.update(sc.kinds.snapshot())
         for name, endpoints in sorted(sc.state.endpoints.items()):
             dump.clusters.add(name=name, resolved_endpoints=[r.address for r in endpoints.current])
         return dump

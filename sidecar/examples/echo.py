@@ -16,6 +16,7 @@ import grpc
 import uvloop
 from apex.mesh.v1 import echo_pb2, echo_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection as grpc_reflection
 
 SERVER_OPTIONS = (("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1))
 
@@ -158,10 +159,15 @@ class EchoHealth(health_pb2_grpc.HealthServicer):
         return health_pb2.HealthCheckResponse(status=status)
 
 
-async def start_server(service: EchoService, address: str = "127.0.0.1:0") -> tuple[grpc.aio.Server, int]:
+async def start_server(
+    service: EchoService, address: str = "127.0.0.1:0", reflection: bool = True
+) -> tuple[grpc.aio.Server, int]:
     server = grpc.aio.server(options=SERVER_OPTIONS)
     echo_pb2_grpc.add_EchoServicer_to_server(service, server)
     health_pb2_grpc.add_HealthServicer_to_server(EchoHealth(service), server)
+    if reflection:  # lets sidecars learn which methods are unary
+        names = (echo_pb2.DESCRIPTOR.services_by_name["Echo"].full_name, grpc_reflection.SERVICE_NAME)
+        grpc_reflection.enable_server_reflection(names, server)
     port = server.add_insecure_port(address)
     await server.start()
     return server, port
@@ -170,8 +176,9 @@ async def start_server(service: EchoService, address: str = "127.0.0.1:0") -> tu
 class BackgroundEcho:
     """An Echo server on its own event loop in a thread, for tests and scripts."""
 
-    def __init__(self, name: str = "echo", port: int = 0) -> None:
+    def __init__(self, name: str = "echo", port: int = 0, reflection: bool = True) -> None:
         self.service = EchoService(name)
+        self.reflection = reflection
         self._address = f"127.0.0.1:{port}"
         self.port = 0
         self._loop = uvloop.new_event_loop()
@@ -185,7 +192,7 @@ class BackgroundEcho:
     def start(self) -> BackgroundEcho:
         self._thread.start()
         self._server, self.port = asyncio.run_coroutine_threadsafe(
-            start_server(self.service, self._address), self._loop
+            start_server(self.service, self._address, self.reflection), self._loop
         ).result(10)
         self._address = self.address  # restarts bind the same port
         return self
@@ -198,7 +205,7 @@ class BackgroundEcho:
 
     def restart(self) -> None:
         self._server, _ = asyncio.run_coroutine_threadsafe(
-            start_server(self.service, self._address), self._loop
+            start_server(self.service, self._address, self.reflection), self._loop
         ).result(10)
 
     def close(self) -> None:

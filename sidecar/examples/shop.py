@@ -20,6 +20,7 @@ from typing import Any
 import grpc
 import uvloop
 from apex.mesh.v1 import shop_pb2, shop_pb2_grpc
+from grpc_reflection.v1alpha import reflection as grpc_reflection
 
 from sidecar.client import aio_mesh_channel
 
@@ -77,6 +78,8 @@ async def serve(role: str, port: int, args: argparse.Namespace) -> None:
         shop_pb2_grpc.add_PricingServicer_to_server(Pricing(), server)
     else:
         shop_pb2_grpc.add_FrontendServicer_to_server(Frontend(args.sidecar), server)
+    names = [svc.full_name for svc in shop_pb2.DESCRIPTOR.services_by_name.values()]
+    grpc_reflection.enable_server_reflection([*names, grpc_reflection.SERVICE_NAME], server)
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     await server.wait_for_termination()

@@ -30,7 +30,6 @@ REJECT_CODES = (Code.UNAVAILABLE, Code.RESOURCE_EXHAUSTED)
 MAX_CHOICES = 16
 
 
-
 def _percent(msg: Message, name: str, default: float, path: str) -> float:
     if not msg.HasField(name):
         return default

@@ -58,7 +58,6 @@ def _unique(names: Iterable[str], path: str, what: str) -> None:
         seen.add(name)
 
 
-
 def header_match(msg: config_pb2.HeaderMatch, path: str) -> HeaderMatch:
     name = _require(msg.name, f"{path}.name", "header name")
     if name != name.lower() or name.startswith(":"):

@@ -39,7 +39,6 @@ def _known(name: str, path: str, clusters: set[str]) -> str:
     return name
 
 
-
 def _percent(value: float, path: str) -> float:
     if not math.isfinite(value) or not 0 <= value <= 100:
         raise ConfigError(path, f"a percentage is 0..100, got {value}")

@@ -14,6 +14,7 @@ from sidecar.admin.server import AdminServer
 from sidecar.core.service import Connector
 from sidecar.discovery import dns
 from sidecar.discovery.endpoints import Resolved
+from sidecar.discovery.method_kinds import MethodKinds
 from sidecar.layers.routing import Router
 from sidecar.policy import convert
 from sidecar.policy.errors import ConfigError
@@ -47,6 +48,8 @@ class Sidecar:
         self.state.cache.configure(bootstrap.cache)
         self.policy: Policy = bootstrap.policy
         self._connector = connector or GrpcConnector()
+        # Method kinds the connector learns (reflection); listeners relay known-unary methods as unary calls.
+        self.kinds: MethodKinds | None = getattr(self._connector, "kinds", None)
         self._routers: Mapping[str, Router] = {}
         self._switches: dict[str, Switch] = {}
         self._listeners: list[GrpcListener] = []
@@ -117,7 +120,11 @@ class Sidecar:
         )  # fmt: skip
         for listener in self.bootstrap.listeners:
             server = GrpcListener(
-                listener.name, str(listener.address), self._switches[listener.name], listener.default_authority
+                listener.name,
+                str(listener.address),
+                self._switches[listener.name],
+                listener.default_authority,
+                self.kinds,
             )
             await server.start()
             self._listeners.append(server)

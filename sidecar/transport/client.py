@@ -22,6 +22,8 @@ import grpc
 
 from sidecar.core.call import Code, Metadata, Status
 from sidecar.core.service import Request
+from sidecar.discovery.method_kinds import Kind, MethodKinds
+from sidecar.transport import reflection
 from sidecar.transport.wire import FROM_GRPC, UPSTREAM_CHANNEL_OPTIONS, OrderedMetadata, as_metadata
 
 log = logging.getLogger(__name__)
@@ -106,11 +108,55 @@ class UpstreamResponse:
         self._call.cancel()
 
 
-class GrpcConnector:
-    """Keeps one channel per (endpoint, authority) and opens a pass-through call on it."""
+class UnaryUpstreamResponse:
+    """Adapts a grpc.aio unary-unary call (the cheaper path for methods known to be unary)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_call", "_done", "_raw", "connecting")
+
+    def __init__(self, call: grpc.aio.UnaryUnaryCall[Any, Any], connecting: bool = False) -> None:
+        self._call = call
+        self._raw = getattr(call, "_cython_call", None)
+        self._done = False
+        self.connecting = connecting
+
+    async def initial_metadata(self) -> Metadata:
+        if self._raw is not None:
+            return as_metadata(await self._raw.initial_metadata())
+        return as_metadata(await self._call.initial_metadata())
+
+    async def read(self) -> bytes | None:
+        if self._done:
+            return None
+        self._done = True
+        try:
+            message: bytes = await self._call
+        except grpc.aio.AioRpcError:
+            return None  # the status carries the error
+        return message
+
+    async def status(self) -> Status:
+        if self._raw is not None:
+            raw = await self._raw.status()
+            return Status(Code(raw.code()), raw.details() or "", as_metadata(raw.trailing_metadata()))
+        call = self._call
+        details = await call.details() or ""
+        return Status(FROM_GRPC[await call.code()], details, as_metadata(await call.trailing_metadata()))
+
+    def cancel(self) -> None:
+        self._call.cancel()
+
+
+class GrpcConnector:
+    """Keeps one channel per (endpoint, authority) and opens a pass-through call on it.
+
+    Calls the listener marked unary go out as unary calls; for the rest, the first call to a
+    service starts a background reflection lookup so its unary methods can take that path too.
+    """
+
+    def __init__(self, kinds: MethodKinds | None = None) -> None:
         self._channels: dict[tuple[str, str], grpc.aio.Channel] = {}
+        self.kinds = kinds if kinds is not None else MethodKinds()
+        self._lookups: set[asyncio.Task[None]] = set()
 
     def channel(self, address: str, authority: str) -> grpc.aio.Channel:
         key = (address, authority)
@@ -123,16 +169,41 @@ class GrpcConnector:
             self._channels[key] = channel
         return channel
 
-    async def __call__(self, address: str, authority: str, request: Request) -> UpstreamResponse:
+    async def __call__(
+        self, address: str, authority: str, request: Request
+    ) -> UpstreamResponse | UnaryUpstreamResponse:
         deadline = request.call.deadline
         timeout = None if deadline is None else max(deadline - time.monotonic(), 0.0)
         channel = self.channel(address, authority)
         connecting = channel.get_state() is not grpc.ChannelConnectivity.READY
-        multicallable = channel.stream_stream(request.call.method)
-        call = multicallable(metadata=OrderedMetadata(request.call.metadata), timeout=timeout)
+        call_info = request.call
+        if call_info.unary:
+            message = await anext(request.messages, b"")
+            unary = channel.unary_unary(call_info.method)(
+                message, metadata=OrderedMetadata(call_info.metadata), timeout=timeout
+            )
+            return UnaryUpstreamResponse(unary, connecting)
+        if self.kinds.should_ask(call_info.service, time.monotonic()):
+            self._learn(channel, call_info.service)
+        multicallable = channel.stream_stream(call_info.method)
+        call = multicallable(metadata=OrderedMetadata(call_info.metadata), timeout=timeout)
         return UpstreamResponse(call, request.messages, connecting)
 
+    def _learn(self, channel: grpc.aio.Channel, service: str) -> None:
+        async def lookup() -> None:
+            found = await reflection.service_kinds(channel, service)
+            self.kinds.learn(service, found)
+            if found:
+                unary = sum(k is Kind.UNARY for k in found.values())
+                log.info("learned %s: %d methods, %d unary (relayed as unary calls)", service, len(found), unary)
+
+        task = asyncio.get_running_loop().create_task(lookup())
+        self._lookups.add(task)
+        task.add_done_callback(self._lookups.discard)
+
     async def close(self) -> None:
+        for task in list(self._lookups):
+            task.cancel()
         channels, self._channels = list(self._channels.values()), {}
         for channel in channels:
             await channel.close()

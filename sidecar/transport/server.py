@@ -11,13 +11,14 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import Request, Response, Service
+from sidecar.discovery.method_kinds import MethodKinds
 from sidecar.transport.wire import TO_GRPC, UNLIMITED_MESSAGES, inbound_metadata
 
 log = logging.getLogger(__name__)
@@ -42,30 +43,64 @@ async def _read_requests(context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIt
         yield message
 
 
+async def _one(message: bytes) -> AsyncIterator[bytes]:
+    yield message
+
+
 class _Handler(grpc.GenericRpcHandler):
-    def __init__(self, listener: str, default_authority: str, switch: Switch) -> None:
+    """Relays every call into the listener's service: as a unary call when the method is known
+    to be unary (cheaper: one batch each way), otherwise as a bidi stream of raw bytes."""
+
+    def __init__(self, listener: str, default_authority: str, switch: Switch, kinds: MethodKinds | None) -> None:
         self._listener = listener
         self._default_authority = default_authority
         self._switch = switch
+        self._kinds = kinds
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any]:
-        relay = functools.partial(self._relay, handler_call_details.method, handler_call_details.invocation_metadata)
-        return grpc.stream_stream_rpc_method_handler(relay)
+        method, metadata = handler_call_details.method, handler_call_details.invocation_metadata
+        if self._kinds is not None and self._kinds.is_unary(method):
+            return grpc.unary_unary_rpc_method_handler(functools.partial(self._relay_unary, method, metadata))
+        return grpc.stream_stream_rpc_method_handler(functools.partial(self._relay, method, metadata))
 
-    async def _relay(
-        self, method: str, raw_metadata: Any, _: object, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> None:
+    def _call(self, method: str, raw_metadata: Any, context: Any, unary: bool) -> CallDescriptor:
         metadata, authority = inbound_metadata(raw_metadata)
         remaining = context.time_remaining()
-        call = CallDescriptor(
+        return CallDescriptor(
             method=method,
             authority=authority or self._default_authority,
             metadata=metadata,
             deadline=None if remaining is None else time.monotonic() + remaining,
             listener=self._listener,
             peer=context.peer(),
+            unary=unary,
         )
-        request = Request(call, _read_requests(context))
+
+    async def _relay(
+        self, method: str, raw_metadata: Any, _: object, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        request = Request(self._call(method, raw_metadata, context, unary=False), _read_requests(context))
+        status = await self._forward(request, context, context.write)
+        _end(status, context)
+
+    async def _relay_unary(
+        self, method: str, raw_metadata: Any, message: bytes, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> bytes | None:
+        request = Request(self._call(method, raw_metadata, context, unary=True), _one(message))
+        replies: list[bytes] = []
+
+        async def keep(reply: bytes) -> None:
+            replies.append(reply)
+
+        status = await self._forward(request, context, keep)
+        if status.ok and len(replies) != 1:
+            status = Status(Code.INTERNAL, f"apex: upstream answered a unary call with {len(replies)} messages")
+        _end(status, context)
+        return replies[0] if status.ok else None
+
+    async def _forward(self, request: Request, context: Any, deliver: Callable[[bytes], Awaitable[None]]) -> Status:
+        """Send the request down the stack and the answer's headers and messages back; the
+        request is finished here, whatever happens (the single exit point of a call)."""
         response: Response | None = None
         status = CANCELLED
         completed = False
@@ -75,34 +110,40 @@ class _Handler(grpc.GenericRpcHandler):
             if headers:
                 await context.send_initial_metadata(headers)
             while (message := await response.read()) is not None:
-                await context.write(message)
+                await deliver(message)
             status = await response.status()
             completed = True
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.exception("relay of %s failed", method)
+            log.exception("relay of %s failed", request.call.method)
             status = Status(Code.INTERNAL, f"apex: sidecar error relaying the call: {exc}")
         finally:
             if response is not None and not completed:
                 response.cancel()  # the caller went away or we failed: stop the upstream call
             request.finish(status)
-        if status.trailing_metadata:
-            context.set_trailing_metadata(status.trailing_metadata)
-        if status.code is not Code.OK:
-            context.set_code(TO_GRPC[status.code])
-            context.set_details(status.details)
+        return status
+
+
+def _end(status: Status, context: Any) -> None:
+    if status.trailing_metadata:
+        context.set_trailing_metadata(status.trailing_metadata)
+    if status.code is not Code.OK:
+        context.set_code(TO_GRPC[status.code])
+        context.set_details(status.details)
 
 
 class GrpcListener:
     """One bound listener serving the service held by `switch`."""
 
-    def __init__(self, name: str, address: str, switch: Switch, default_authority: str = "") -> None:
+    def __init__(
+        self, name: str, address: str, switch: Switch, default_authority: str = "", kinds: MethodKinds | None = None
+    ) -> None:
         self.name = name
         self.address = address
         self.bound = ""
         self._server = grpc.aio.server(options=UNLIMITED_MESSAGES)
-        self._server.add_generic_rpc_handlers([_Handler(name, default_authority, switch)])
+        self._server.add_generic_rpc_handlers([_Handler(name, default_authority, switch, kinds)])
 
     async def start(self) -> str:
         """Bind and start; return the bound `host:port` (port 0 resolved)."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import grpc
 import pytest
-from apex.mesh.v1 import echo_pb2_grpc
+from apex.mesh.v1 import admin_pb2, admin_pb2_grpc, echo_pb2, echo_pb2_grpc
 
 from sidecar.examples.echo import BackgroundEcho
 from tests.support.sidecar_proc import SidecarProcess
@@ -46,9 +47,11 @@ def mesh_config(upstream: str, *, name: str) -> dict[str, Any]:
 class Target:
     """A named address the Echo service answers on, with a stub and a raw channel."""
 
-    def __init__(self, name: str, address: str) -> None:
+    def __init__(self, name: str, address: str, upstream: BackgroundEcho, admin: str = "") -> None:
         self.name = name
         self.address = address
+        self.upstream = upstream  # the Echo server the calls end up at
+        self.admin = admin  # the first sidecar's admin address
         self.channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
         self.stub = echo_pb2_grpc.EchoStub(self.channel)
 
@@ -64,27 +67,62 @@ def upstream() -> Iterator[BackgroundEcho]:
 
 
 @pytest.fixture(scope="package")
-def targets(upstream: BackgroundEcho) -> Iterator[dict[str, Target]]:
+def plain_upstream() -> Iterator[BackgroundEcho]:
+    """The same service without gRPC reflection: sidecars relay even its unary methods as streams."""
+    server = BackgroundEcho("conformance", reflection=False).start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="package")
+def targets(upstream: BackgroundEcho, plain_upstream: BackgroundEcho) -> Iterator[dict[str, Target]]:
     """direct; inbound (sidecar B in front of the service); outbound (sidecar A routing to the
-    service); mesh (A's outbound → B's inbound → service, the real two-sidecar path)."""
+    service); mesh (A's outbound → B's inbound → service, the real two-sidecar path); and
+    inbound-plain, a sidecar in front of the service without reflection (stream relay only)."""
     side_b = SidecarProcess(mesh_config(upstream.address, name="b")).start()
     side_a = SidecarProcess(mesh_config(side_b["inbound"], name="a")).start()
     side_direct_out = SidecarProcess(mesh_config(upstream.address, name="c")).start()
+    side_plain = SidecarProcess(mesh_config(plain_upstream.address, name="d")).start()
     found = {
-        "direct": Target("direct", upstream.address),
-        "inbound": Target("inbound", side_b["inbound"]),
-        "outbound": Target("outbound", side_direct_out["outbound"]),
-        "mesh": Target("mesh", side_a["outbound"]),
+        "direct": Target("direct", upstream.address, upstream),
+        "inbound": Target("inbound", side_b["inbound"], upstream, side_b["admin"]),
+        "outbound": Target("outbound", side_direct_out["outbound"], upstream, side_direct_out["admin"]),
+        "mesh": Target("mesh", side_a["outbound"], upstream, side_a["admin"]),
+        "inbound-plain": Target("inbound-plain", side_plain["inbound"], plain_upstream, side_plain["admin"]),
     }
+    _learn_method_kinds(found)
     yield found
     for target in found.values():
         target.close()
-    for proc in (side_a, side_b, side_direct_out):
+    for proc in (side_a, side_b, side_direct_out, side_plain):
         assert proc.stop() == 0, proc.log()
         proc.close()
 
 
-@pytest.fixture(params=["inbound", "outbound", "mesh"])
+def _learn_method_kinds(found: dict[str, Target], timeout: float = 20.0) -> None:
+    """One call per target, then wait until the sidecars in front of the reflecting service have
+    learned that Echo/Unary is unary, so the suite exercises their unary relay."""
+    for target in found.values():
+        target.stub.ServerStream(echo_pb2.EchoRequest(response_count=1), timeout=10).next()
+    deadline = time.monotonic() + timeout
+    for target in found.values():
+        if not target.admin:
+            continue
+        admin = admin_pb2_grpc.AdminStub(grpc.insecure_channel(target.admin))
+        while True:
+            kinds = admin.GetConfig(admin_pb2.GetConfigRequest(), timeout=10).method_kinds
+            learned = kinds.get("/apex.mesh.v1.Echo/Unary")
+            if target.upstream.reflection:
+                if learned == "unary":
+                    break
+                assert time.monotonic() < deadline, f"{target.name}: Echo/Unary not learned as unary: {dict(kinds)}"
+                time.sleep(0.05)
+            else:
+                assert learned is None, f"{target.name}: learned kinds without reflection: {dict(kinds)}"
+                break
+
+
+@pytest.fixture(params=["inbound", "outbound", "mesh", "inbound-plain"])
 def via(request: pytest.FixtureRequest, targets: dict[str, Target]) -> Target:
     """Each proxied path in turn."""
     return targets[request.param]

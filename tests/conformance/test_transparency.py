@@ -127,22 +127,22 @@ def test_deadline_propagates(direct: Target, via: Target) -> None:
     assert no_deadline.deadline_remaining == -1.0
 
 
-def test_deadline_exceeded_is_the_same(direct: Target, via: Target, upstream: Any) -> None:
+def test_deadline_exceeded_is_the_same(direct: Target, via: Target) -> None:
     expected = cases.unary(direct.stub, Req(delay_ms=2000), timeout=0.2)
     got = cases.unary(via.stub, Req(delay_ms=2000), timeout=0.2)
     assert expected.code == got.code == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
-def test_expired_deadline_never_reaches_upstream(via: Target, upstream: Any) -> None:
+def test_expired_deadline_never_reaches_upstream(via: Target) -> None:
     tag = f"expired-{via.name}-{time.monotonic_ns()}"
     out = cases.unary(via.stub, Req(tag=tag), timeout=0.000001)
     assert out.code == grpc.StatusCode.DEADLINE_EXCEEDED
     time.sleep(0.2)
-    assert tag not in upstream.service.arrived
+    assert tag not in via.upstream.service.arrived
 
 
 @pytest.mark.parametrize("kind", ["unary", "client-stream", "server-stream", "bidi"])
-def test_cancellation_reaches_upstream(kind: str, via: Target, upstream: Any) -> None:
+def test_cancellation_reaches_upstream(kind: str, via: Target) -> None:
     """The caller cancels while the upstream handler is busy: the handler is cancelled too."""
     tag = f"cancel-{kind}-{via.name}-{time.monotonic_ns()}"
     busy = Req(tag=tag, delay_ms=20_000)
@@ -160,9 +160,9 @@ def test_cancellation_reaches_upstream(kind: str, via: Target, upstream: Any) ->
         call = via.stub.ServerStream(busy, timeout=30)
     else:
         call = via.stub.Bidi(requests(), timeout=30)
-    _wait_for(lambda: tag in upstream.service.arrived)
+    _wait_for(lambda: tag in via.upstream.service.arrived)
     call.cancel()
-    _wait_for(lambda: tag in upstream.service.cancelled)
+    _wait_for(lambda: tag in via.upstream.service.cancelled)
     gate.set()
 
 

@@ -12,8 +12,15 @@ class GetConfigRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ConfigDump(_message.Message):
-    __slots__ = ("bootstrap", "source", "bound_addresses", "clusters")
+    __slots__ = ("bootstrap", "source", "bound_addresses", "clusters", "method_kinds")
     class BoundAddressesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class MethodKindsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -24,11 +31,13 @@ class ConfigDump(_message.Message):
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     BOUND_ADDRESSES_FIELD_NUMBER: _ClassVar[int]
     CLUSTERS_FIELD_NUMBER: _ClassVar[int]
+    METHOD_KINDS_FIELD_NUMBER: _ClassVar[int]
     bootstrap: _config_pb2.Bootstrap
     source: str
     bound_addresses: _containers.ScalarMap[str, str]
     clusters: _containers.RepeatedCompositeFieldContainer[ClusterState]
-    def __init__(self, bootstrap: _Optional[_Union[_config_pb2.Bootstrap, _Mapping]] = ..., source: _Optional[str] = ..., bound_addresses: _Optional[_Mapping[str, str]] = ..., clusters: _Optional[_Iterable[_Union[ClusterState, _Mapping]]] = ...) -> None: ...
+    method_kinds: _containers.ScalarMap[str, str]
+    def __init__(self, bootstrap: _Optional[_Union[_config_pb2.Bootstrap, _Mapping]] = ..., source: _Optional[str] = ..., bound_addresses: _Optional[_Mapping[str, str]] = ..., clusters: _Optional[_Iterable[_Union[ClusterState, _Mapping]]] = ..., method_kinds: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ClusterState(_message.Message):
     __slots__ = ("name", "resolved_endpoints")
