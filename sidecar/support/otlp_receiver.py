@@ -73,12 +73,12 @@ class OtlpReceiver:
         with self.lock:
             return list(self.spans)
 
-    def wait_for(self, n: int, timeout: float = 20.0) -> list[ReceivedSpan]:
-        """Poll until at least `n` spans arrived (or the deadline passes); return what arrived."""
+    def wait_for(self, n: int, timeout: float = 20.0, name: str | None = None) -> list[ReceivedSpan]:
+        """Poll until at least `n` spans (named `name`, if given) arrived, or the deadline passes;
+        return those spans."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            spans = self.snapshot()
-            if len(spans) >= n:
+        while True:
+            spans = [s for s in self.snapshot() if name is None or s.name == name]
+            if len(spans) >= n or time.monotonic() >= deadline:
                 return spans
             time.sleep(0.05)
-        return self.snapshot()
