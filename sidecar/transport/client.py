@@ -24,7 +24,8 @@ from sidecar.core.call import Code, Metadata, Status
 from sidecar.core.service import Request
 from sidecar.discovery.method_kinds import Kind, MethodKinds
 from sidecar.transport import reflection
-from sidecar.transport.wire import FROM_GRPC, UPSTREAM_CHANNEL_OPTIONS, OrderedMetadata, as_metadata
+from sidecar.transport.channels import ChannelPool
+from sidecar.transport.wire import FROM_GRPC, OrderedMetadata, as_metadata
 
 log = logging.getLogger(__name__)
 
@@ -154,20 +155,12 @@ class GrpcConnector:
     """
 
     def __init__(self, kinds: MethodKinds | None = None) -> None:
-        self._channels: dict[tuple[str, str], grpc.aio.Channel] = {}
+        self._channels = ChannelPool()
         self.kinds = kinds if kinds is not None else MethodKinds()
         self._lookups: set[asyncio.Task[None]] = set()
 
     def channel(self, address: str, authority: str) -> grpc.aio.Channel:
-        key = (address, authority)
-        channel = self._channels.get(key)
-        if channel is None:
-            options: tuple[tuple[str, Any], ...] = UPSTREAM_CHANNEL_OPTIONS
-            if authority:
-                options = (*options, ("grpc.default_authority", authority))
-            channel = grpc.aio.insecure_channel(address, options=options)
-            self._channels[key] = channel
-        return channel
+        return self._channels.get(address, authority)
 
     async def __call__(
         self, address: str, authority: str, request: Request
@@ -204,6 +197,4 @@ class GrpcConnector:
     async def close(self) -> None:
         for task in list(self._lookups):
             task.cancel()
-        channels, self._channels = list(self._channels.values()), {}
-        for channel in channels:
-            await channel.close()
+        await self._channels.close()
