@@ -16,6 +16,7 @@ from sidecar.policy.cache_model import (
     CacheRule,
 )
 from sidecar.policy.errors import ConfigError
+from sidecar.policy.fields import check_path
 
 MAX_TTL = 365 * 24 * 3600.0  # a year: anything longer is a typo
 
@@ -47,12 +48,7 @@ def rule(msg: cache_pb2.CacheRule, path: str) -> CacheRule:
     if kind is None:
         raise ConfigError(path, "one of method, service or prefix is required")
     value: str = getattr(msg, kind)
-    if kind == "method" and (not value.startswith("/") or value.count("/") != 2 or value.endswith("/")):
-        raise ConfigError(f"{path}.method", f"expected '/package.Service/Method', got {value!r}")
-    if kind == "prefix" and not value.startswith("/"):
-        raise ConfigError(f"{path}.prefix", f"a path prefix starts with '/', got {value!r}")
-    if kind == "service" and (not value or "/" in value):
-        raise ConfigError(f"{path}.service", f"expected a gRPC service name like 'pkg.Service', got {value!r}")
+    check_path(kind, value, path)
     if not msg.HasField("ttl"):
         raise ConfigError(f"{path}.ttl", "ttl is required (how long a response stays fresh)")
     vary = _keys(msg.vary, f"{path}.vary", "vary key")

@@ -15,7 +15,7 @@ from apex.mesh.v1 import config_pb2
 from sidecar.policy import cache_convert, cluster_convert, route_convert
 from sidecar.policy.address import Address, parse_address
 from sidecar.policy.errors import ConfigError
-from sidecar.policy.fields import positive_seconds
+from sidecar.policy.fields import check_path, positive_seconds
 from sidecar.policy.model import (
     Bootstrap,
     Cluster,
@@ -74,12 +74,7 @@ def header_match(msg: config_pb2.HeaderMatch, path: str) -> HeaderMatch:
 def route_match(msg: config_pb2.RouteMatch, path: str) -> RouteMatch:
     kind = msg.WhichOneof("path")
     value = getattr(msg, kind) if kind else ""
-    if kind == "method" and (not value.startswith("/") or value.count("/") != 2 or value.endswith("/")):
-        raise ConfigError(f"{path}.method", f"expected '/package.Service/Method', got {value!r}")
-    if kind == "prefix" and not value.startswith("/"):
-        raise ConfigError(f"{path}.prefix", f"a path prefix starts with '/', got {value!r}")
-    if kind == "service" and (not value or "/" in value):
-        raise ConfigError(f"{path}.service", f"expected a gRPC service name like 'pkg.Service', got {value!r}")
+    check_path(kind, value, path)
     headers = tuple(header_match(h, f"{path}.headers[{i}]") for i, h in enumerate(msg.headers))
     return RouteMatch(
         authority=msg.authority.lower(),

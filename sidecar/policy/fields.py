@@ -17,3 +17,13 @@ def positive_seconds(msg: Any, name: str, path: str, default: D) -> float | D:
     if value <= 0:
         raise ConfigError(f"{path}.{name}" if path else name, f"must be positive, got {value}s")
     return value
+
+
+def check_path(kind: str | None, value: str, path: str) -> None:
+    """A method / prefix / service match value must be well formed (kind None: no path match)."""
+    if kind == "method" and (not value.startswith("/") or value.count("/") != 2 or value.endswith("/")):
+        raise ConfigError(f"{path}.method", f"expected '/package.Service/Method', got {value!r}")
+    if kind == "prefix" and not value.startswith("/"):
+        raise ConfigError(f"{path}.prefix", f"a path prefix starts with '/', got {value!r}")
+    if kind == "service" and (not value or "/" in value):
+        raise ConfigError(f"{path}.service", f"expected a gRPC service name like 'pkg.Service', got {value!r}")
