@@ -67,7 +67,7 @@ class Runner:
         self.forecaster = Forecaster(rule=rule or decide.SpikeRule())
         name = consumer or f"{socket.gethostname()}-{id(self):x}"
         self.consumer: StreamConsumer[telemetry_pb2.TelemetryWindow] = StreamConsumer(
-            self.redis, TELEMETRY_PATTERN, group, name, decode_window, "apex:telemetry:dead"
+            self.redis, TELEMETRY_PATTERN, group, name, decode_window
         )
         self.actions_applied = 0
 
