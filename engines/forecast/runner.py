@@ -1,5 +1,10 @@
 """The forecasting engine's I/O: read telemetry windows, update each service's model once a
-second, and apply preventive actions through the control plane (source FORECASTER)."""
+second, and apply preventive actions through the control plane (source FORECASTER).
+
+Each closed second also carries the service's inbound latency merged over all its instances
+(engines.ingest.latency, through the shared histogram codec): `Runner.latency[service]` keeps
+the recent seconds' p50/p95/p99 for the models that will use them (issue 11).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import contextlib
 import logging
 import socket
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -17,9 +23,11 @@ from engines.control.admin_client import AdminError, PolicyAdminClient
 from engines.forecast import decide, model
 from engines.forecast.series import RateSeries
 from engines.ingest.consumer import StreamConsumer
+from engines.ingest.latency import Latency, window_histogram
 from engines.ingest.telemetry import TELEMETRY_PATTERN, decode_window, inbound_calls
 
 log = logging.getLogger(__name__)
+LATENCY_SECONDS = 3600  # closed seconds of latency quantiles kept per service
 
 
 @dataclass
@@ -70,17 +78,22 @@ class Runner:
             self.redis, TELEMETRY_PATTERN, group, name, decode_window
         )
         self.actions_applied = 0
+        self.latency: dict[str, deque[tuple[int, Latency]]] = {}
 
     async def step(self, now: float) -> None:
         """Read what arrived, close finished seconds, decide and act."""
         entries = await self.consumer.read()
         for entry in entries:
             w = entry.value
-            self.series.add(w.service, w.instance, w.sequence, w.window_start.seconds, inbound_calls(w, self.listeners))
+            calls = inbound_calls(w, self.listeners)
+            latency = window_histogram(w, self.listeners)
+            self.series.add(w.service, w.instance, w.sequence, w.window_start.seconds, calls, latency)
         await self.consumer.ack(entries)
-        for service, _second, calls in self.series.close(now):
-            prediction = self.forecaster.observe(service, calls)
-            await self._act(service, prediction, time.monotonic())
+        for point in self.series.close(now):
+            track = self.latency.setdefault(point.service, deque(maxlen=LATENCY_SECONDS))
+            track.append((point.second, Latency.of(point.latency)))
+            prediction = self.forecaster.observe(point.service, point.calls)
+            await self._act(point.service, prediction, time.monotonic())
 
     async def _act(self, service: str, prediction: decide.Prediction, mono: float) -> None:
         f = self.forecaster
