@@ -63,8 +63,6 @@ class Layout:
 STANDARD = Layout(scheme=1, sub_buckets=8)
 FINE = Layout(scheme=2, sub_buckets=64)
 LAYOUTS: dict[int, Layout] = {STANDARD.scheme: STANDARD, FINE.scheme: FINE}
-SCHEME = STANDARD.scheme
-SUB_BUCKETS = STANDARD.sub_buckets
 RELATIVE_ERROR = STANDARD.relative_error
 
 # Prometheus `le` bounds: powers of two microseconds (edges of every layout), 64 µs .. ~67 s.

@@ -46,7 +46,9 @@ def dead_letter_key(stream: str) -> str:
     """Where bad entries of `stream` go: `apex:telemetry:{s}` -> `apex:dead:telemetry:{s}` (same slot)."""
     if is_dead_letter(stream):
         raise ValueError(f"{stream!r} is a dead-letter stream itself: its entries are never dead-lettered again")
-    return DEAD_LETTER_PREFIX + stream.removeprefix("apex:")
+    key = DEAD_LETTER_PREFIX + stream.removeprefix("apex:")
+    assert not any(matches(pattern, key) for pattern in READ_PATTERNS), key  # by construction
+    return key
 
 
 def is_dead_letter(key: str) -> bool:
