@@ -67,6 +67,7 @@ class Runner:
         rule: decide.SpikeRule | None = None,
         group: str = "forecaster",
         consumer: str | None = None,
+        rediscover_every: float = 10.0,
     ) -> None:
         self.redis = aioredis.from_url(redis_url, socket_timeout=5)
         self.admin = PolicyAdminClient(control_plane, author="forecaster", source=control_pb2.FORECASTER)
@@ -78,6 +79,7 @@ class Runner:
             self.redis, TELEMETRY_PATTERN, group, name, decode_window
         )
         self.actions_applied = 0
+        self.rediscover_every = rediscover_every  # seconds between looking for new streams / dead peers
         self.latency: dict[str, deque[tuple[int, Latency]]] = {}
 
     async def step(self, now: float) -> None:
@@ -127,7 +129,7 @@ class Runner:
         last_recover = 0.0
         while not stop.is_set():
             try:
-                if time.monotonic() - last_recover > 10:
+                if time.monotonic() - last_recover > self.rediscover_every:
                     last_recover = time.monotonic()
                     await self.consumer.discover()
                     await self.consumer.ack(await self.consumer.recover())  # a dead peer's windows: skip, not replay

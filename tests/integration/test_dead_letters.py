@@ -146,3 +146,25 @@ def test_a_poisoned_window_is_dead_lettered_by_the_engine(redis_url: str) -> Non
         assert runner.consumer.dead_lettered == 1
 
     asyncio.run(scenario())
+
+
+def test_a_running_forecaster_dead_letters_a_bad_entry_once(redis_url: str) -> None:
+    """The real `Runner.run` loop, rediscovering every 50 ms for 2 s (~40 rounds)."""
+
+    async def scenario() -> None:
+        runner = Runner(redis_url, NO_CONTROL_PLANE, rediscover_every=0.05)
+        client: Any = runner.redis
+        stop = asyncio.Event()
+        try:
+            await client.xadd("apex:telemetry:{x}", {"foo": "bar"})
+            task = asyncio.create_task(runner.run(stop))
+            await asyncio.sleep(2.0)
+            stop.set()
+            await asyncio.wait_for(task, 10)
+            streams = await _streams(client)
+        finally:
+            await runner.close()
+        assert {k: len(v) for k, v in _dead_letters(streams).items()} == {"apex:dead:telemetry:{x}": 1}
+        assert runner.consumer.dead_lettered == 1
+
+    asyncio.run(scenario())
