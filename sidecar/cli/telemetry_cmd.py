@@ -71,7 +71,7 @@ async def tail(args: argparse.Namespace) -> int:
             entries = await client.xrange(key)
         last = _print(entries, dedupe, args.json, tally) or "0-0"
         if not args.last and not entries and not args.follow:
-            print(f"apex telemetry: no windows yet on {key}", file=sys.stderr)
+            print(escape(f"apex telemetry: no windows yet on {key}"), file=sys.stderr)
         if not entries and args.last:
             last = "$"
         while args.follow:
@@ -91,10 +91,10 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     except OSError as exc:
-        print(f"apex telemetry: cannot reach Redis at {args.redis}: {exc}", file=sys.stderr)
+        print(escape(f"apex telemetry: cannot reach Redis at {args.redis}: {exc}"), file=sys.stderr)
         return 1
     except Exception as exc:  # redis.ConnectionError etc. — report, don't trace back
         if type(exc).__module__.startswith("redis"):
-            print(f"apex telemetry: Redis error at {args.redis}: {exc}", file=sys.stderr)
+            print(escape(f"apex telemetry: Redis error at {args.redis}: {exc}"), file=sys.stderr)
             return 1
         raise

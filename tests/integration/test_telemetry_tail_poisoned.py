@@ -79,3 +79,12 @@ def test_poisoned_windows_are_reported_and_skipped(poisoned: str, as_json: bool)
         assert any("good-1" in h for h in headers) and any("good-2" in h for h in headers)
         assert not any(line.startswith("fake line") for line in out.stdout.splitlines())
         assert "\\x1b[31mevil\\x1b[0m\\nfake line" in out.stdout
+
+
+def test_a_service_name_with_control_characters_is_escaped_in_notes(redis_url: str) -> None:
+    out = subprocess.run(
+        [*APEX, "telemetry", "tail", "--service", f"x{ESC}[2Jy\nz", "--redis", redis_url],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0 and ESC not in out.stderr and "no windows yet" in out.stderr
+    assert len(out.stderr.splitlines()) == 1
