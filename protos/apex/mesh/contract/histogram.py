@@ -90,9 +90,8 @@ class Histogram:
     def record(self, seconds: float) -> None:
         # Layout.index, inlined: this runs once per call on the data path.
         micros = seconds * 1e6
-        index = 0
-        if micros > 1.0:
-            index = int(_LOG2(micros) * self._sub) if micros < _TOP_MICROS else self._top
+        # The common case costs one chained comparison; NaN and sub-µs go to 0, beyond 2^40 µs to the top.
+        index = int(_LOG2(micros) * self._sub) if 1.0 < micros < _TOP_MICROS else (self._top if micros > 1.0 else 0)
         buckets = self.buckets
         buckets[index] = buckets.get(index, 0) + 1
         self.count += 1
