@@ -1,1 +1,1 @@
-"""The sidecar-engine contract (hand-written): stream names and entry fields, the histogram codec, one backoff."""
+"""The contract shared by sidecars and engines: hand-written helpers next to the generated protos."""
