@@ -28,8 +28,9 @@ test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check sidecar engines benchmarks tests
+	$(BIN)/ruff check sidecar engines benchmarks tests protos/apex/mesh/contract
 	$(BIN)/mypy sidecar engines
+	$(BIN)/mypy protos/apex/mesh/contract
 
 demo: install
 	$(BIN)/apex demo $(DEMO_ARGS)

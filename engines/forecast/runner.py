@@ -1,5 +1,10 @@
 """The forecasting engine's I/O: read telemetry windows, update each service's model once a
-second, and apply preventive actions through the control plane (source FORECASTER)."""
+second, and apply preventive actions through the control plane (source FORECASTER).
+
+Each closed second also carries the service's inbound latency merged over all its instances
+(engines.ingest.latency, through the shared histogram codec): `Runner.latency[service]` keeps
+the recent seconds' p50/p95/p99 for the models that will use them (issue 11).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import contextlib
 import logging
 import socket
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -17,9 +23,11 @@ from engines.control.admin_client import AdminError, PolicyAdminClient
 from engines.forecast import decide, model
 from engines.forecast.series import RateSeries
 from engines.ingest.consumer import StreamConsumer
+from engines.ingest.latency import Latency, window_histogram
 from engines.ingest.telemetry import TELEMETRY_PATTERN, decode_window, inbound_calls
 
 log = logging.getLogger(__name__)
+LATENCY_SECONDS = 3600  # closed seconds of latency quantiles kept per service
 
 
 @dataclass
@@ -59,6 +67,7 @@ class Runner:
         rule: decide.SpikeRule | None = None,
         group: str = "forecaster",
         consumer: str | None = None,
+        rediscover_every: float = 10.0,
     ) -> None:
         self.redis = aioredis.from_url(redis_url, socket_timeout=5)
         self.admin = PolicyAdminClient(control_plane, author="forecaster", source=control_pb2.FORECASTER)
@@ -67,20 +76,26 @@ class Runner:
         self.forecaster = Forecaster(rule=rule or decide.SpikeRule())
         name = consumer or f"{socket.gethostname()}-{id(self):x}"
         self.consumer: StreamConsumer[telemetry_pb2.TelemetryWindow] = StreamConsumer(
-            self.redis, TELEMETRY_PATTERN, group, name, decode_window, "apex:telemetry:dead"
+            self.redis, TELEMETRY_PATTERN, group, name, decode_window
         )
         self.actions_applied = 0
+        self.rediscover_every = rediscover_every  # seconds between looking for new streams / dead peers
+        self.latency: dict[str, deque[tuple[int, Latency]]] = {}
 
     async def step(self, now: float) -> None:
         """Read what arrived, close finished seconds, decide and act."""
         entries = await self.consumer.read()
         for entry in entries:
             w = entry.value
-            self.series.add(w.service, w.instance, w.sequence, w.window_start.seconds, inbound_calls(w, self.listeners))
+            calls = inbound_calls(w, self.listeners)
+            latency = window_histogram(w, self.listeners)
+            self.series.add(w.service, w.instance, w.sequence, w.window_start.seconds, calls, latency)
         await self.consumer.ack(entries)
-        for service, _second, calls in self.series.close(now):
-            prediction = self.forecaster.observe(service, calls)
-            await self._act(service, prediction, time.monotonic())
+        for point in self.series.close(now):
+            track = self.latency.setdefault(point.service, deque(maxlen=LATENCY_SECONDS))
+            track.append((point.second, Latency.of(point.latency)))
+            prediction = self.forecaster.observe(point.service, point.calls)
+            await self._act(point.service, prediction, time.monotonic())
 
     async def _act(self, service: str, prediction: decide.Prediction, mono: float) -> None:
         f = self.forecaster
@@ -114,7 +129,7 @@ class Runner:
         last_recover = 0.0
         while not stop.is_set():
             try:
-                if time.monotonic() - last_recover > 10:
+                if time.monotonic() - last_recover > self.rediscover_every:
                     last_recover = time.monotonic()
                     await self.consumer.discover()
                     await self.consumer.ack(await self.consumer.recover())  # a dead peer's windows: skip, not replay

@@ -3,6 +3,12 @@ and bad entries moved to a dead-letter stream with the reason (nothing is silent
 
 Engines scale out by running several consumers in one group: each entry goes to one of them,
 and entries a crashed consumer never acknowledged are claimed by the others after `claim_idle`.
+
+Dead letters (`apex.mesh.contract.streams`): a bad entry of stream S goes, once, to
+`dead_letter(S)` (by default `apex:dead:...`, same cluster slot as S), which must not match the
+read pattern: the consumer refuses to write one it would read back, and never reads keys under
+`apex:dead:`. Each dead-letter stream is trimmed to an exact MAXLEN, each dead letter keeps at
+most `payload_cap` bytes of the bad entry's fields (with its full size and a truncated flag).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aioredis
+from apex.mesh.contract import streams
 from redis.exceptions import ResponseError
 
 log = logging.getLogger(__name__)
@@ -48,10 +55,12 @@ class StreamConsumer(Generic[T]):
         group: str,
         consumer: str,
         decode: Callable[[dict[bytes, bytes]], T | BadEntry],
-        dead_letter: str,
+        dead_letter: Callable[[str], str] = streams.dead_letter_key,
         count: int = 200,
         block_ms: int = 500,
         claim_idle_ms: int = 30_000,
+        dead_letter_maxlen: int = streams.DEAD_LETTER_MAXLEN,
+        payload_cap: int = streams.DEAD_LETTER_PAYLOAD_CAP,
     ) -> None:
         self.client = client
         self.pattern = pattern
@@ -62,6 +71,8 @@ class StreamConsumer(Generic[T]):
         self.count = count
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
+        self.dead_letter_maxlen = dead_letter_maxlen
+        self.payload_cap = payload_cap
         self.streams: set[str] = set()
         self.dead_lettered = 0
 
@@ -69,7 +80,8 @@ class StreamConsumer(Generic[T]):
         """Find streams matching the pattern and make sure the group exists on each."""
         found: set[str] = set()
         async for key in self.client.scan_iter(match=self.pattern, _type="stream"):
-            found.add(_text(key))
+            if not streams.is_dead_letter(_text(key)):  # never read dead letters back
+                found.add(_text(key))
         for stream in found - self.streams:
             try:
                 await self.client.xgroup_create(stream, self.group, id="0", mkstream=True)
@@ -94,11 +106,13 @@ class StreamConsumer(Generic[T]):
         return good
 
     async def _dead_letter(self, stream: str, entry_id: str, fields: dict[bytes, bytes], reason: str) -> None:
-        log.warning("bad entry %s in %s moved to %s: %s", entry_id, stream, self.dead_letter, reason)
-        copy: dict[Any, Any] = {b"source_stream": stream, b"source_id": entry_id, b"reason": reason}
-        copy.update({b"field:" + k: v for k, v in fields.items()})
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.xadd(self.dead_letter, copy, maxlen=10_000, approximate=True)
+        key = self.dead_letter(stream)
+        if streams.matches(self.pattern, key):
+            raise ValueError(f"dead-letter stream {key!r} matches the read pattern {self.pattern!r}: it would loop")
+        log.warning("bad entry %s in %s moved to %s: %s", entry_id, stream, key, reason[: streams.REASON_CAP])
+        copy: Any = streams.dead_letter_fields(stream, entry_id, fields, reason, self.payload_cap)
+        async with self.client.pipeline(transaction=True) as pipe:  # same slot: the key keeps S's hash tag
+            pipe.xadd(key, copy, maxlen=self.dead_letter_maxlen, approximate=False)
             pipe.xack(stream, self.group, entry_id)
             await pipe.execute()
         self.dead_lettered += 1

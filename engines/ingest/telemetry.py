@@ -1,28 +1,22 @@
-"""Decode the sidecars' telemetry stream entries (protobuf TelemetryWindow in field `window`)."""
+"""Decode the sidecars' telemetry stream entries through the shared contract (bad ones become BadEntry)."""
 
 from __future__ import annotations
 
+from apex.mesh.contract import entries
+from apex.mesh.contract.streams import TELEMETRY_PATTERN
 from apex.mesh.v1 import telemetry_pb2
-from google.protobuf.message import DecodeError
 
 from engines.ingest.consumer import BadEntry
 
-WINDOW_FIELD = b"window"
-TELEMETRY_PATTERN = "apex:telemetry:*"
+__all__ = ["TELEMETRY_PATTERN", "decode_window", "inbound_calls"]
 
 
 def decode_window(fields: dict[bytes, bytes]) -> telemetry_pb2.TelemetryWindow | BadEntry:
-    data = fields.get(WINDOW_FIELD)
-    if data is None:
-        return BadEntry(f"no 'window' field (fields: {sorted(k.decode(errors='replace') for k in fields)})")
-    window = telemetry_pb2.TelemetryWindow()
+    """The validated window (histograms included), or why it is not one."""
     try:
-        window.ParseFromString(data)
-    except DecodeError as exc:
-        return BadEntry(f"'window' is not a TelemetryWindow protobuf: {exc}")
-    if not window.service or not window.instance:
-        return BadEntry("window has no service or instance")
-    return window
+        return entries.decode_window(fields)
+    except entries.EntryError as exc:
+        return BadEntry(str(exc))
 
 
 def inbound_calls(window: telemetry_pb2.TelemetryWindow, listeners: frozenset[str]) -> int:

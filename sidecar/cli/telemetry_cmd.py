@@ -1,4 +1,9 @@
-"""`apex telemetry tail`: print the telemetry windows a service's sidecars published to Redis."""
+"""`apex telemetry tail`: print the telemetry windows a service's sidecars published to Redis.
+
+A bad entry (not a window, or a window the contract's decoder rejects) is reported on one line
+with its stream id and reason, counted and skipped; the count is printed at the end. Everything
+printed has its control characters escaped (JSON lines by JSON itself).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ import os
 import sys
 from typing import Any
 
-from sidecar.telemetry.publisher import telemetry_key
-from sidecar.telemetry.reader import Dedupe, split, window_dict, window_text
+from apex.mesh.contract.streams import telemetry_key
+
+from sidecar.telemetry.reader import Dedupe, escape, split, window_dict, window_text
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
@@ -32,12 +38,21 @@ def register(commands: Any) -> None:
     tail.set_defaults(run=run)
 
 
-def _print(entries: list[Any], dedupe: Dedupe, as_json: bool) -> str | None:
+class _Tally:
+    def __init__(self) -> None:
+        self.seen = 0
+        self.bad = 0
+
+
+def _print(entries: list[Any], dedupe: Dedupe, as_json: bool, tally: _Tally) -> str | None:
     good, bad = split(entries, dedupe)
+    tally.seen += len(entries)
+    tally.bad += len(bad)
     for stream_id, window in good:
         print(json.dumps(window_dict(window, stream_id)) if as_json else window_text(window), flush=True)
     for entry in bad:
-        print(f"apex telemetry: skipped entry {entry.stream_id}: {entry.reason}", file=sys.stderr, flush=True)
+        note = f"apex telemetry: skipped bad entry {entry.stream_id}: {entry.reason}"
+        print(escape(note), file=sys.stderr, flush=True)
     return entries[-1][0] if entries else None
 
 
@@ -47,23 +62,26 @@ async def tail(args: argparse.Namespace) -> int:
     client: Any = aioredis.from_url(args.redis, socket_connect_timeout=5.0)
     key = telemetry_key(args.service)
     dedupe = Dedupe()
+    tally = _Tally()
     try:
         entries: list[Any]
         if args.last:
             entries = list(reversed(await client.xrevrange(key, count=args.last)))
         else:
             entries = await client.xrange(key)
-        last = _print(entries, dedupe, args.json) or "0-0"
+        last = _print(entries, dedupe, args.json, tally) or "0-0"
         if not args.last and not entries and not args.follow:
-            print(f"apex telemetry: no windows yet on {key}", file=sys.stderr)
+            print(escape(f"apex telemetry: no windows yet on {key}"), file=sys.stderr)
         if not entries and args.last:
             last = "$"
         while args.follow:
             found = await client.xread({key: last}, block=1000, count=100)
             for _, stream_entries in found or ():
-                last = _print(stream_entries, dedupe, args.json) or last
+                last = _print(stream_entries, dedupe, args.json, tally) or last
     finally:
         await client.aclose()
+        if tally.bad:
+            print(f"apex telemetry: skipped {tally.bad} bad entries of {tally.seen}", file=sys.stderr, flush=True)
     return 0
 
 
@@ -73,10 +91,10 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     except OSError as exc:
-        print(f"apex telemetry: cannot reach Redis at {args.redis}: {exc}", file=sys.stderr)
+        print(escape(f"apex telemetry: cannot reach Redis at {args.redis}: {exc}"), file=sys.stderr)
         return 1
     except Exception as exc:  # redis.ConnectionError etc. — report, don't trace back
         if type(exc).__module__.startswith("redis"):
-            print(f"apex telemetry: Redis error at {args.redis}: {exc}", file=sys.stderr)
+            print(escape(f"apex telemetry: Redis error at {args.redis}: {exc}"), file=sys.stderr)
             return 1
         raise

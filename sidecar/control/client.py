@@ -17,10 +17,10 @@ from importlib import metadata
 from typing import TYPE_CHECKING
 
 import grpc
+from apex.mesh.contract.backoff import Backoff
 from apex.mesh.v1 import control_pb2, control_pb2_grpc
 
 from sidecar.control import persist
-from sidecar.control.backoff import Backoff
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import ControlPlane, Direction
 

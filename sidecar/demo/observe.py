@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 import redis.asyncio as aioredis
+from apex.mesh.contract import entries, histogram, streams
 from apex.mesh.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -21,9 +22,6 @@ from apex.mesh.v1 import (
 )
 
 from sidecar.demo import dashboard
-from sidecar.telemetry.histogram import Histogram
-from sidecar.telemetry.reader import BadEntry, decode_window
-from sidecar.telemetry.window import histogram_of
 
 SERVICES = ("frontend", "catalog", "pricing")
 ENGINE_SOURCES = {control_pb2.FORECASTER: "forecaster", control_pb2.TUNER: "tuner"}
@@ -116,17 +114,20 @@ class TelemetryView:
         total = 0
         now = time.time()
         for service in SERVICES:
-            key = f"apex:telemetry:{{{service}}}"
+            key = streams.telemetry_key(service)
             total += await self.client.xlen(key)
-            merged = Histogram()
-            entries: Any = await self.client.xrevrange(key, count=12)
-            for raw_id, fields in entries:
-                w = decode_window(raw_id.decode(), fields)
-                if isinstance(w, BadEntry) or now - w.window_start.seconds > horizon:
+            merged = histogram.Histogram()
+            found: Any = await self.client.xrevrange(key, count=12)
+            for _, fields in found:
+                try:
+                    w = entries.decode_window(fields)
+                except entries.EntryError:
+                    continue
+                if now - w.window_start.seconds > horizon:
                     continue
                 for r in w.routes:
                     if r.listener == "inbound" and r.stats.latency.count:
-                        merged.merge(histogram_of(r.stats.latency))
+                        merged.merge(histogram.decode(r.stats.latency))
             if merged.count:
                 self.latest[service] = (merged.percentile(50) * 1e3, merged.percentile(99) * 1e3)
         self.windows = total

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from apex.mesh.contract.histogram import PROMETHEUS_BOUNDS
+
 from sidecar.core.call import Code
-from sidecar.telemetry.histogram import PROMETHEUS_BOUNDS
 from sidecar.telemetry.registry import Registry, Series
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from apex.mesh.contract.backoff import Backoff
+from apex.mesh.contract.streams import EVENT_FIELD, WINDOW_FIELD, events_key, telemetry_key
 from apex.mesh.v1 import telemetry_pb2
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -29,25 +31,9 @@ from sidecar.telemetry.window import Identity, Roller
 
 log = logging.getLogger(__name__)
 
-WINDOW_FIELD = b"window"
-EVENT_FIELD = b"event"
 MAX_BATCH = 200  # entries per pipeline round trip
-BACKOFF_BASE = 0.1
+BACKOFF_BASE = 0.1  # resend waits: full jitter from 0.1 s doubling up to 5 s
 BACKOFF_CAP = 5.0
-
-
-def telemetry_key(service: str) -> str:
-    """`apex:telemetry:{service}`: the braces keep a service's keys in one Redis Cluster slot."""
-    return f"apex:telemetry:{{{service}}}"
-
-
-def events_key(service: str) -> str:
-    return f"apex:events:{{{service}}}"
-
-
-def backoff(attempt: int, rng: random.Random, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
-    """Full-jitter exponential backoff: uniform(0, min(cap, base * 2^attempt))."""
-    return rng.uniform(0.0, min(cap, base * (2 ** min(attempt, 30))))
 
 
 def encode_event(event: Event, who: Identity, sequence: int) -> bytes:
@@ -116,7 +102,7 @@ class Publisher:
         self.windows = Buffer(settings.buffer_windows)
         self.events = Buffer(settings.buffer_events)
         self._clock = clock
-        self._rng = rng or random.Random()
+        self._backoff = Backoff(base=BACKOFF_BASE, cap=BACKOFF_CAP, rng=rng or random.Random())
         self._roller = Roller(registry, who, clock())
         self._event_seq = 0
         self._wake = asyncio.Event()
@@ -176,7 +162,6 @@ class Publisher:
     # --- sender: the only task that talks to Redis -------------------------------------------------
 
     async def _send(self) -> None:
-        attempt = 0
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -187,16 +172,15 @@ class Publisher:
                     raise
                 except Exception as exc:
                     self.stats.publish_errors += 1
-                    if self.stats.connected or attempt == 0:
+                    if self.stats.connected or self._backoff.attempt == 0:
                         log.warning("telemetry: Redis write failed (%s); buffering and retrying", exc)
                     self.stats.connected = False
-                    await asyncio.sleep(backoff(attempt, self._rng))
-                    attempt += 1
+                    await asyncio.sleep(self._backoff.next())
                     continue
-                if attempt:
+                if self._backoff.attempt:
                     self.stats.reconnects += 1
-                    log.info("telemetry: Redis reachable again after %d attempts", attempt)
-                attempt = 0
+                    log.info("telemetry: Redis reachable again after %d attempts", self._backoff.attempt)
+                self._backoff.reset()
                 self.stats.connected = True
 
     async def _drain(self) -> None:

@@ -1,7 +1,9 @@
-"""Read and decode telemetry windows from Redis Streams; turn them into plain dicts for JSON.
+"""Read and decode telemetry windows from Redis Streams; turn them into plain dicts for JSON or text.
 
-Entries that fail to decode are reported (stream id and reason), never silently skipped. Windows
-are deduplicated on (instance, sequence): a resend after a failed pipeline is not counted twice.
+Entries are decoded and validated by the shared contract (`apex.mesh.contract.entries`): one that
+fails is reported (stream id and reason), never silently skipped, and never stops the others.
+Windows are deduplicated on (instance, sequence): a resend after a failed pipeline is not counted
+twice. Text output escapes control characters (`escape`): names come from the stream, unchecked.
 """
 
 from __future__ import annotations
@@ -10,12 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from apex.mesh.contract import entries, histogram
+from apex.mesh.contract.streams import events_key, telemetry_key
 from apex.mesh.v1 import telemetry_pb2
-from google.protobuf.message import DecodeError
-
-from sidecar.telemetry import histogram
-from sidecar.telemetry.publisher import EVENT_FIELD, WINDOW_FIELD, events_key, telemetry_key
-from sidecar.telemetry.window import histogram_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,28 +27,25 @@ def _sid(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
+def escape(text: str) -> str:
+    """`text` with every non-printable character (ANSI escapes, newlines, bidi controls) as its repr escape."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def decode_window(stream_id: str, fields: dict[Any, Any]) -> telemetry_pb2.TelemetryWindow | BadEntry:
-    data = fields.get(WINDOW_FIELD, fields.get(WINDOW_FIELD.decode()))
-    if data is None:
-        return BadEntry(stream_id, f"no {WINDOW_FIELD.decode()!r} field (fields: {sorted(map(str, fields))})")
-    window = telemetry_pb2.TelemetryWindow()
     try:
-        window.ParseFromString(data if isinstance(data, bytes) else data.encode("latin-1"))
-    except DecodeError as exc:
-        return BadEntry(stream_id, f"not a TelemetryWindow protobuf: {exc}")
-    return window
+        return entries.decode_window(fields)
+    except entries.EntryError as exc:
+        return BadEntry(stream_id, str(exc))
 
 
 def decode_event(stream_id: str, fields: dict[Any, Any]) -> telemetry_pb2.Event | BadEntry:
-    data = fields.get(EVENT_FIELD, fields.get(EVENT_FIELD.decode()))
-    if data is None:
-        return BadEntry(stream_id, f"no {EVENT_FIELD.decode()!r} field")
-    event = telemetry_pb2.Event()
     try:
-        event.ParseFromString(data)
-    except DecodeError as exc:
-        return BadEntry(stream_id, f"not an Event protobuf: {exc}")
-    return event
+        return entries.decode_event(fields)
+    except entries.EntryError as exc:
+        return BadEntry(stream_id, str(exc))
 
 
 class Dedupe:
@@ -101,7 +97,7 @@ async def read_events(client: Any, service: str) -> tuple[list[telemetry_pb2.Eve
 
 
 def _aggregate(agg: telemetry_pb2.Aggregate) -> dict[str, Any]:
-    h = histogram_of(agg.latency)
+    h = histogram.decode(agg.latency)
     out: dict[str, Any] = {
         "calls": agg.calls,
         "errors": agg.errors,
@@ -112,10 +108,11 @@ def _aggregate(agg: telemetry_pb2.Aggregate) -> dict[str, Any]:
         "response_bytes": agg.response_bytes,
     }
     if h.count:
+        q = h.quantiles((50.0, 90.0, 99.0))
         out["latency_ms"] = {
-            "p50": round(histogram.percentile(h.buckets, 50) * 1e3, 3),
-            "p90": round(histogram.percentile(h.buckets, 90) * 1e3, 3),
-            "p99": round(histogram.percentile(h.buckets, 99) * 1e3, 3),
+            "p50": round(q[50.0] * 1e3, 3),
+            "p90": round(q[90.0] * 1e3, 3),
+            "p99": round(q[99.0] * 1e3, 3),
             "max": round(h.max * 1e3, 3),
             "mean": round(h.sum / h.count * 1e3, 3),
         }
@@ -155,7 +152,7 @@ def window_dict(window: telemetry_pb2.TelemetryWindow, stream_id: str = "") -> d
 
 
 def window_text(window: telemetry_pb2.TelemetryWindow) -> str:
-    """One human-readable block per window."""
+    """One human-readable block per window; every line has its control characters escaped."""
     d = window_dict(window)
     lines = [
         f"{d['window_start']} {d['service']}/{d['instance']} #{d['sequence']} policy={d['policy_version']!r} "
@@ -166,4 +163,4 @@ def window_text(window: telemetry_pb2.TelemetryWindow) -> str:
         lat_text = f" p50={lat['p50']}ms p99={lat['p99']}ms" if lat else ""
         codes = " ".join(f"{k}={v}" for k, v in r["status_codes"].items())
         lines.append(f"  {r['listener']}/{r['route']} -> {r['cluster']}: calls={r['calls']} {codes}{lat_text}")
-    return "\n".join(lines)
+    return "\n".join(escape(line) for line in lines)

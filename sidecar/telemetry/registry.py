@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from apex.mesh.contract.histogram import Histogram
+
 from sidecar.core.call import Code
-from sidecar.telemetry.histogram import Histogram
 
 RouteKey = tuple[str, str, str]  # (listener, route, cluster)
 EndpointKey = tuple[str, str]  # (cluster, address)

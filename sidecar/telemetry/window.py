@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from apex.mesh.contract import histogram
+from apex.mesh.contract.histogram import Histogram
 from apex.mesh.v1 import telemetry_pb2
 
 from sidecar.core.call import Code
-from sidecar.telemetry import histogram
-from sidecar.telemetry.histogram import Histogram
 from sidecar.telemetry.registry import EndpointKey, Registry, RouteKey, Series
 
 
@@ -97,9 +97,9 @@ def fill_aggregate(out: telemetry_pb2.Aggregate, cur: SeriesCopy, prev: SeriesCo
     out.response_bytes += cur.response_bytes - prev.response_bytes
     for name, delta in _diff(cur.counters, prev.counters).items():
         out.counters[name] = out.counters[name] + delta
-    merged = histogram_of(out.latency)
+    merged = histogram.decode(out.latency)
     merged.merge(cur.latency.minus(prev.latency))
-    encode_histogram(merged, out.latency)
+    histogram.encode(merged, out.latency)
 
 
 def _code_name(code: int) -> str:
@@ -107,26 +107,6 @@ def _code_name(code: int) -> str:
         return Code(code).name
     except ValueError:
         return str(code)
-
-
-def encode_histogram(h: Histogram, out: telemetry_pb2.LatencyHistogram) -> None:
-    out.Clear()
-    out.scheme = histogram.SCHEME
-    out.offset, counts = histogram.dense(h.buckets)
-    out.counts.extend(counts)
-    out.count = h.count
-    out.sum_seconds = h.sum
-    out.max_seconds = h.max
-
-
-def histogram_of(msg: telemetry_pb2.LatencyHistogram) -> Histogram:
-    """Decode a LatencyHistogram (scheme 1, or empty) into a Histogram."""
-    if msg.scheme not in (0, histogram.SCHEME):
-        raise ValueError(f"latency.scheme: unknown histogram scheme {msg.scheme}")
-    h = Histogram()
-    h.buckets = histogram.sparse(msg.offset, msg.counts)
-    h.count, h.sum, h.max = msg.count, msg.sum_seconds, msg.max_seconds
-    return h
 
 
 @dataclass(frozen=True, slots=True)

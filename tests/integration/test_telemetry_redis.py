@@ -9,11 +9,11 @@ import time
 import grpc
 import pytest
 import redis
+from apex.mesh.contract.streams import telemetry_key
 from apex.mesh.v1 import telemetry_pb2, telemetry_pb2_grpc
 
 from sidecar.examples.echo import BackgroundEcho
 from sidecar.support.redis_server import RedisServer
-from sidecar.telemetry.publisher import telemetry_key
 from tests.support.observed import observed_config, poll, route_calls, unary, windows
 from tests.support.sidecar_proc import SidecarProcess
 

@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 
 import grpc
 import redis
+from apex.mesh.contract.streams import telemetry_key
 from apex.mesh.v1 import echo_pb2, echo_pb2_grpc, telemetry_pb2
 
-from sidecar.telemetry.publisher import telemetry_key
 from sidecar.telemetry.reader import Dedupe, split
 from tests.support.sidecar_proc import proxy_config
 

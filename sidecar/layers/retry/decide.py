@@ -1,22 +1,12 @@
-"""Pure retry decisions: backoff with jitter, idempotency of a method, whether to try again."""
+"""Pure retry decisions: idempotency of a method, whether to try again (the wait: apex.mesh.contract.backoff)."""
 
 from __future__ import annotations
 
 import enum
 import fnmatch
-import random
 
 from sidecar.core.call import Code, Status
 from sidecar.policy.route_model import RetryPolicy
-
-
-def backoff(retry: int, base: float, cap: float, rng: random.Random) -> float:
-    """Seconds to wait before retry number `retry` (1 for the first): full jitter (AWS).
-
-    uniform(0, min(cap, base * 2^(retry-1))): spreads retries out so they never synchronize.
-    """
-    ceiling = min(cap, base * 2.0 ** min(retry - 1, 62))
-    return rng.uniform(0.0, ceiling)
 
 
 def idempotent(policy: RetryPolicy, method: str) -> bool:

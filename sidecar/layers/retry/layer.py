@@ -14,11 +14,13 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 
+from apex.mesh.contract.backoff import full_jitter
+
 from sidecar.core.call import Code, Metadata, Status
 from sidecar.core.service import Layer, Request, Response, Service
 from sidecar.layers.decisions import RouteDecisions
 from sidecar.layers.retry.budget import Budget
-from sidecar.layers.retry.decide import Verdict, backoff, idempotent, verdict
+from sidecar.layers.retry.decide import Verdict, idempotent, verdict
 from sidecar.layers.retry.replay import Replay
 from sidecar.policy.route_model import RetryPolicy
 
@@ -134,7 +136,8 @@ class RetryingResponse:
             )
             if timed_out:
                 r.counters.per_try_timeouts += 1
-            pause = backoff(attempt_no + 1, r.policy.backoff_base, r.policy.backoff_max, r.rng)
+            # Retry number attempt_no + 1 waits uniform(0, min(backoff_max, backoff_base * 2^attempt_no)).
+            pause = full_jitter(attempt_no, r.policy.backoff_base, r.policy.backoff_max, r.rng)
             decision = verdict(
                 r.policy,
                 status,

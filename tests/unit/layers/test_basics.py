@@ -1,4 +1,4 @@
-"""Round robin, the deadline layer (fake clock), route counters and Request.finish."""
+"""The deadline layer (fake clock), route counters and Request.finish."""
 
 from __future__ import annotations
 
@@ -9,14 +9,6 @@ import pytest
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import BufferedResponse, Request, Response, no_messages, stack
 from sidecar.layers import stats, timeout
-from sidecar.layers.balance.round_robin import RoundRobin
-
-
-def test_round_robin_cycles_and_survives_shrinking_lists() -> None:
-    rr = RoundRobin()
-    assert [rr.pick("abc") for _ in range(5)] == ["a", "b", "c", "a", "b"]
-    assert rr.pick("xy") in ("x", "y")
-    assert rr.pick([]) is None
 
 
 async def _ok(request: Request) -> Response:

@@ -1,10 +1,10 @@
-"""The publisher's pure parts: drop-oldest buffer, jittered backoff, stream keys."""
+"""The publisher's pure parts: the drop-oldest buffer; stream keys from the shared contract."""
 
 from __future__ import annotations
 
-import random
+from apex.mesh.contract.streams import dead_letter_key, events_key, telemetry_key
 
-from sidecar.telemetry.publisher import BACKOFF_CAP, Buffer, backoff, events_key, telemetry_key
+from sidecar.telemetry.publisher import Buffer
 
 
 def test_buffer_drops_oldest_and_counts() -> None:
@@ -26,14 +26,7 @@ def test_put_back_keeps_order_and_drops_the_oldest_when_new_windows_arrived_mean
     assert list(buf.items) == [b"\x01", b"\x02", b"\x03", b"\x04"] and buf.dropped == 1
 
 
-def test_backoff_is_jittered_exponential_and_capped() -> None:
-    rng = random.Random(5)
-    samples = [[backoff(attempt, rng) for _ in range(200)] for attempt in range(12)]
-    assert all(0.0 <= s <= 0.1 for s in samples[0])
-    assert all(0.0 <= s <= BACKOFF_CAP for row in samples for s in row)
-    assert max(samples[11]) > 1.0 and len(set(samples[11])) > 100  # spread, not one fixed delay
-
-
 def test_stream_keys_use_a_cluster_hash_tag() -> None:
     assert telemetry_key("cart") == "apex:telemetry:{cart}"
     assert events_key("cart") == "apex:events:{cart}"
+    assert dead_letter_key(telemetry_key("cart")) == "apex:dead:telemetry:{cart}"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 
+from apex.mesh.contract import histogram
 from apex.mesh.v1 import telemetry_pb2
 
 from sidecar.core.call import Code
 from sidecar.telemetry.registry import Priority, Registry
-from sidecar.telemetry.window import Identity, Roller, histogram_of
+from sidecar.telemetry.window import Identity, Roller
 
 WHO = Identity("svc", "svc-1", "zone-a")
 
@@ -41,7 +42,7 @@ def test_totals_over_windows_equal_the_calls_and_nothing_is_counted_twice() -> N
     assert calls == finished
     assert sum(w.routes[0].stats.errors for w in windows) == errors
     assert sum(w.routes[0].stats.status_codes.get("UNAVAILABLE", 0) for w in windows) == errors
-    assert sum(histogram_of(w.routes[0].stats.latency).count for w in windows) == finished
+    assert sum(histogram.decode(w.routes[0].stats.latency).count for w in windows) == finished
     assert sum(w.clusters[0].stats.calls for w in windows) == finished
     assert windows[-1].routes[0].stats.in_flight == open_calls
     assert [w.sequence for w in windows] == list(range(1, len(windows) + 1))

@@ -1,35 +1,15 @@
-"""Backoff with full jitter, idempotency globs and the retry verdict (pure functions, seeded RNG)."""
+"""Idempotency globs and the retry verdict (pure functions, seeded RNG)."""
 
 from __future__ import annotations
-
-import random
 
 import pytest
 
 from sidecar.core.call import Code, Status
-from sidecar.layers.retry.decide import Verdict, backoff, idempotent, verdict
+from sidecar.layers.retry.decide import Verdict, idempotent, verdict
 from sidecar.policy.route_model import RetryPolicy
 
 POLICY = RetryPolicy(max_attempts=3, retry_on=frozenset({Code.UNAVAILABLE}), idempotent_methods=("Get*",))
 UNAVAILABLE = Status(Code.UNAVAILABLE, "down")
-
-
-def test_backoff_stays_under_the_exponential_ceiling_and_the_cap() -> None:
-    rng = random.Random(1)
-    for retry in range(1, 12):
-        ceiling = min(0.5, 0.01 * 2 ** (retry - 1))
-        samples = [backoff(retry, 0.01, 0.5, rng) for _ in range(500)]
-        assert all(0.0 <= s <= ceiling for s in samples)
-        # Full jitter: the samples spread over the whole range, mean about half the ceiling.
-        mean = sum(samples) / len(samples)
-        assert 0.4 * ceiling < mean < 0.6 * ceiling
-        assert max(samples) > 0.9 * ceiling
-
-
-def test_backoff_is_reproducible_with_a_seed() -> None:
-    a = [backoff(3, 0.025, 1.0, random.Random(42)) for _ in range(3)]
-    b = [backoff(3, 0.025, 1.0, random.Random(42)) for _ in range(3)]
-    assert a == b
 
 
 @pytest.mark.parametrize(
