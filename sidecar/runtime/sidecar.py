@@ -82,6 +82,8 @@ class Sidecar:
         the version alone). A policy that does not fit the listeners raises ConfigError (reported
         as a `policy_rejected` event) and the policy in force stays.
         """
+        if not isinstance(policy, Policy):  # untyped callers (signal handlers) fail loudly, not halfway
+            raise TypeError(f"Sidecar.apply takes a validated Policy (sidecar.policy.convert), not {type(policy)}")
         tables = {t.name for t in policy.route_tables}
         missing = [lis.route_table for lis in self.bootstrap.listeners if lis.route_table not in tables]
         if missing:

@@ -65,3 +65,9 @@ def test_the_dump_shows_the_message_a_policy_came_from_and_never_a_stale_one(tmp
     sidecar.apply(dataclasses.replace(sidecar.policy, version="3"))  # no message: the version alone
     dumped = sidecar.effective_config().policy
     assert dumped.version == "3" and not dumped.clusters and not dumped.route_tables
+
+
+def test_protobuf_is_refused_at_the_boundary(tmp_path: Path) -> None:
+    sidecar = make(tmp_path)
+    with pytest.raises(TypeError, match="validated Policy"):
+        sidecar.apply(sidecar.effective_config().policy)  # type: ignore[arg-type]
