@@ -25,6 +25,7 @@ check-protos: install
 
 test: install
 	$(BIN)/python protos/generate.py --check
+	$(BIN)/lint-imports  # the layering contracts in pyproject.toml [tool.importlinter]
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: install

@@ -117,7 +117,7 @@ def reload(sidecar: Any, path: str) -> None:
             raise
         if model.listeners != sidecar.bootstrap.listeners or model.admin != sidecar.bootstrap.admin:
             log.warning("reload of %s: listener/admin changes need a restart; applying the policy only", path)
-        sidecar.apply(config.policy)
+        sidecar.apply(model.policy, config.policy)  # validated by load(); the message is for the dump
     except ConfigError as exc:
         log.error("reload rejected, keeping policy version %r: %s", sidecar.policy.version, exc)
         return

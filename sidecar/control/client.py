@@ -14,18 +14,16 @@ import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import metadata
-from typing import TYPE_CHECKING
 
 import grpc
 from apex.mesh.contract.backoff import Backoff
-from apex.mesh.v1 import control_pb2, control_pb2_grpc
+from apex.mesh.v1 import config_pb2, control_pb2, control_pb2_grpc
 
 from sidecar.control import persist
+from sidecar.control.host import PolicyHost
+from sidecar.policy import convert
 from sidecar.policy.errors import ConfigError
-from sidecar.policy.model import ControlPlane, Direction
-
-if TYPE_CHECKING:
-    from sidecar.runtime.sidecar import Sidecar
+from sidecar.policy.model import ControlPlane, Policy
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +54,18 @@ class ControlStatus:
     last_nack: str = ""
 
 
+def pushed_policy(push: control_pb2.PolicyPush) -> tuple[Policy, config_pb2.Policy]:
+    """A push's policy (stamped with the push's version), validated; ConfigError names the bad field."""
+    message = push.policy
+    message.version = push.version
+    return convert.policy(message), message
+
+
 class ControlClient:
-    def __init__(self, sidecar: Sidecar, settings: ControlPlane, rng: random.Random | None = None) -> None:
-        self.sidecar = sidecar
+    """The sidecar's side of the control stream; it sees the sidecar only through `PolicyHost`."""
+
+    def __init__(self, host: PolicyHost, settings: ControlPlane, rng: random.Random | None = None) -> None:
+        self.host = host
         self.settings = settings
         self.backoff = Backoff(rng=rng or random.Random())
         self.status = ControlStatus()
@@ -70,13 +77,18 @@ class ControlClient:
         """Apply the persisted last good policy and discovered endpoints, if any; else keep the bootstrap."""
         saved = persist.load_endpoints(self.settings.last_good_file)
         if saved is not None:
-            self.sidecar.state.discovered.update((c.cluster, tuple(c.addresses)) for c in saved.clusters)
+            for cluster in saved.clusters:
+                self.host.set_discovered(cluster.cluster, tuple(cluster.addresses))
         push = persist.load(self.settings.last_good_file)
         if push is None:
             return
-        push.policy.version = push.version
         try:
-            self.sidecar.apply(push.policy)
+            try:
+                policy, message = pushed_policy(push)
+            except ConfigError as exc:
+                self.host.rejected(exc, push.version)
+                raise
+            self.host.apply(policy, message)
         except ConfigError as exc:
             log.warning("last good policy %s is no longer valid (%s); using the bootstrap", push.version, exc)
             return
@@ -85,12 +97,8 @@ class ControlClient:
     # --- the stream ----------------------------------------------------------------------------
 
     def hello(self) -> control_pb2.Hello:
-        node = self.sidecar.bootstrap.node
-        address = str(node.address) if node.address is not None else ""
-        if not address:
-            bound = self.sidecar.bound_addresses()
-            inbound = [lis.name for lis in self.sidecar.bootstrap.listeners if lis.direction == Direction.INBOUND]
-            address = bound.get(inbound[0], "") if inbound else ""
+        node = self.host.node
+        address = str(node.address) if node.address is not None else self.host.inbound_address()
         return control_pb2.Hello(
             service=node.service,
             instance=node.instance,
@@ -98,13 +106,13 @@ class ControlClient:
             zone=node.zone,
             version=_software_version(),
             labels=dict(node.labels),
-            applied_version=self.sidecar.policy.version,
+            applied_version=self.host.policy.version,
         )
 
     def subscription(self) -> control_pb2.SidecarMessage:
         clusters = [
             control_pb2.DiscoveredCluster(cluster=c.name, service=c.discover)
-            for c in self.sidecar.policy.clusters
+            for c in self.host.policy.clusters
             if c.discover
         ]
         return control_pb2.SidecarMessage(subscribe=control_pb2.Subscribe(clusters=clusters))
@@ -124,7 +132,7 @@ class ControlClient:
                         target,
                         exc.code().name,
                         exc.details(),
-                        self.sidecar.policy.version,
+                        self.host.policy.version,
                     )
                 except Exception:
                     log.exception("control stream to %s failed", target)
@@ -161,7 +169,7 @@ class ControlClient:
     async def _heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self.settings.heartbeat_interval)
-            heartbeat = control_pb2.Heartbeat(applied_version=self.sidecar.policy.version)
+            heartbeat = control_pb2.Heartbeat(applied_version=self.host.policy.version)
             self._outbox.put_nowait(control_pb2.SidecarMessage(heartbeat=heartbeat))
 
     # --- pushes --------------------------------------------------------------------------------
@@ -174,11 +182,13 @@ class ControlClient:
             await self._save_endpoints()
 
     async def _apply(self, push: control_pb2.PolicyPush) -> None:
-        policy = push.policy
-        policy.version = push.version
         try:
-            if policy != self.sidecar.config.policy:  # an identical re-push (reconnect) needs no rebuild
-                self.sidecar.apply(policy)
+            try:  # the protobuf stops here: validated off the event loop, so a big push cannot stall calls
+                policy, message = await asyncio.to_thread(pushed_policy, push)
+            except ConfigError as exc:
+                self.host.rejected(exc, push.version)
+                raise
+            self.host.apply(policy, message)  # an identical re-push (reconnect) rebuilds nothing
         except ConfigError as exc:
             self.status.last_nack = f"{push.version}: {exc.field}: {exc.reason}"
             self.status.rejected += 1
@@ -205,21 +215,15 @@ class ControlClient:
 
     def _endpoints(self, push: control_pb2.EndpointPush) -> bool:
         """Install discovered endpoint sets; True when the saved copy should be rewritten."""
-        state = self.sidecar.state
         changed = False
         for update in push.clusters:
-            addresses = tuple(update.addresses)
-            changed |= state.discovered.get(update.cluster) != addresses
-            state.discovered[update.cluster] = addresses
-            endpoints = state.endpoints.get(update.cluster)
-            if endpoints is not None and endpoints.cluster.discover and endpoints.set_discovered(addresses):
-                log.info("cluster %s endpoints now %s", update.cluster, [r.address for r in endpoints.current])
+            changed |= self.host.set_discovered(update.cluster, tuple(update.addresses))
         return changed
 
     async def _save_endpoints(self) -> None:
         """Keep the discovered sets beside the last good policy, for a restart without the control plane."""
         snapshot = control_pb2.EndpointPush()
-        for cluster, addresses in sorted(self.sidecar.state.discovered.items()):
+        for cluster, addresses in sorted(self.host.discovered().items()):
             snapshot.clusters.add(cluster=cluster, addresses=addresses)
         try:
             await asyncio.to_thread(persist.save, persist.endpoints_path(self.settings.last_good_file), snapshot)

@@ -6,19 +6,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from apex.mesh.v1 import config_pb2
 
 from sidecar.admin.server import AdminServer
+from sidecar.control.client import ControlClient
 from sidecar.core.service import Connector
 from sidecar.discovery import dns
 from sidecar.discovery.endpoints import Resolved
 from sidecar.discovery.method_kinds import MethodKinds
 from sidecar.layers.routing import Router
-from sidecar.policy import convert
 from sidecar.policy.errors import ConfigError
-from sidecar.policy.model import Bootstrap, Policy
+from sidecar.policy.model import Bootstrap, Direction, Node, Policy
 from sidecar.runtime import health_runner, stack
 from sidecar.runtime.cluster_state import ClusterRuntime
 from sidecar.runtime.observe import ClusterWatch, Observer, route_decisions
@@ -27,13 +26,16 @@ from sidecar.telemetry.settings import observability
 from sidecar.transport.client import GrpcConnector
 from sidecar.transport.server import GrpcListener, Switch
 
-if TYPE_CHECKING:
-    from sidecar.control.client import ControlClient
-
 log = logging.getLogger(__name__)
 
 
 class Sidecar:
+    """One sidecar process's listeners, admin server and policy; the control client's `PolicyHost`.
+
+    `config` is the bootstrap protobuf, kept only for the effective-config dump: everything the
+    sidecar runs on is the validated model (`bootstrap`, `policy`).
+    """
+
     def __init__(
         self,
         config: config_pb2.Bootstrap,
@@ -67,26 +69,38 @@ class Sidecar:
 
     # --- policy -------------------------------------------------------------------------------
 
-    def apply(self, policy_msg: config_pb2.Policy) -> Policy:
-        """Validate and install a new policy; in-flight calls finish on the stack they started on."""
-        events = self.state.telemetry
-        try:
-            policy = convert.policy(policy_msg)
-            missing = [
-                lis.route_table
-                for lis in self.bootstrap.listeners
-                if lis.route_table not in {t.name for t in policy.route_tables}
-            ]
-            if missing:
-                raise ConfigError("policy.route_tables", f"missing route table(s) for listeners: {missing}")
-        except ConfigError as exc:
-            self.rejected(exc, policy_msg.version)
-            raise
-        self._install(policy)
-        events.event("policy_applied", Priority.MEDIUM, f"policy version {policy.version!r} in force",
-                     correlation_id=policy.version)  # fmt: skip
-        self.config.policy.CopyFrom(policy_msg)
-        return policy
+    @property
+    def node(self) -> Node:
+        return self.bootstrap.node
+
+    def apply(self, policy: Policy, message: config_pb2.Policy | None = None) -> bool:
+        """Install a validated policy; in-flight calls finish on the stack they started on.
+
+        Returns False when `policy` equals the one in force: nothing is rebuilt (a control-plane
+        re-push after a reconnect, a SIGHUP with an unchanged file). `message` is the protobuf the
+        policy was converted from, kept only for the effective-config dump (None: the dump shows
+        the version alone). A policy that does not fit the listeners raises ConfigError (reported
+        as a `policy_rejected` event) and the policy in force stays.
+        """
+        if not isinstance(policy, Policy):  # untyped callers (signal handlers) fail loudly, not halfway
+            raise TypeError(f"Sidecar.apply takes a validated Policy (sidecar.policy.convert), not {type(policy)}")
+        tables = {t.name for t in policy.route_tables}
+        missing = [lis.route_table for lis in self.bootstrap.listeners if lis.route_table not in tables]
+        if missing:
+            error = ConfigError("policy.route_tables", f"missing route table(s) for listeners: {missing}")
+            self.rejected(error, policy.version)
+            raise error
+        installed = policy != self.policy
+        if installed:
+            self._install(policy)
+            message_text = f"policy version {policy.version!r} in force"
+            self.state.telemetry.event("policy_applied", Priority.MEDIUM, message_text, correlation_id=policy.version)
+        if message is not None:
+            self.config.policy.CopyFrom(message)
+        elif installed:
+            self.config.policy.Clear()
+            self.config.policy.version = policy.version
+        return installed
 
     def rejected(self, error: ConfigError, version: str) -> None:
         """Report a rejected policy (bad push or bad reloaded file) as a HIGH event."""
@@ -102,6 +116,19 @@ class Sidecar:
         self.policy = policy
         self.state.telemetry.policy_version = policy.version
 
+    def set_discovered(self, cluster: str, addresses: tuple[str, ...]) -> bool:
+        """Install a cluster's discovered endpoints (control plane); True when the set changed."""
+        state = self.state
+        changed = state.discovered.get(cluster) != addresses
+        state.discovered[cluster] = addresses
+        endpoints = state.endpoints.get(cluster)
+        if endpoints is not None and endpoints.cluster.discover and endpoints.set_discovered(addresses):
+            log.info("cluster %s endpoints now %s", cluster, [r.address for r in endpoints.current])
+        return changed
+
+    def discovered(self) -> Mapping[str, tuple[str, ...]]:
+        return dict(self.state.discovered)
+
     def unrouted(self) -> int:
         return self._retired_unrouted + sum(r.unrouted for r in self._routers.values())
 
@@ -109,8 +136,6 @@ class Sidecar:
 
     async def start(self) -> None:
         if self.bootstrap.control_plane is not None:
-            from sidecar.control.client import ControlClient
-
             self.control = ControlClient(self, self.bootstrap.control_plane)
             self.control.restore()  # the last good policy, when there is one; else the bootstrap
         self._install(self.policy)
@@ -155,6 +180,11 @@ class Sidecar:
         if self.observer.metrics is not None:
             bound["metrics"] = self.observer.metrics.bound
         return bound
+
+    def inbound_address(self) -> str:
+        """The bound address of the first inbound listener ("" before start or without one)."""
+        inbound = [lis.name for lis in self.bootstrap.listeners if lis.direction == Direction.INBOUND]
+        return self.bound_addresses().get(inbound[0], "") if inbound else ""
 
     def effective_config(self) -> config_pb2.Bootstrap:
         effective = config_pb2.Bootstrap()
