@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-import yaml
 from apex.mesh.v1 import config_pb2
 
 from sidecar.cli import env
 from sidecar.config import bootstrap as bootstrap_file
+from sidecar.config import strict_yaml
+from sidecar.policy import limits
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import Bootstrap
 from sidecar.telemetry import logs
@@ -95,7 +96,7 @@ async def serve(config: config_pb2.Bootstrap, model: Bootstrap, source: str, por
         loop.add_signal_handler(sig, stop.set)
     await sidecar.start()
     if source != "command line":
-        loop.add_signal_handler(signal.SIGHUP, lambda: reload(sidecar, source))
+        loop.add_signal_handler(signal.SIGHUP, Reloader(sidecar, source).signal)
     bound = sidecar.bound_addresses()
     log.info("sidecar %s ready: %s", model.node.instance, json.dumps(bound))
     if ports_file:
@@ -107,27 +108,54 @@ async def serve(config: config_pb2.Bootstrap, model: Bootstrap, source: str, por
     await sidecar.stop(grace=5.0)
 
 
-def reload(sidecar: Any, path: str) -> None:
-    """SIGHUP: re-read the config file and apply its policy; a bad file keeps the current policy."""
-    try:
+class Reloader:
+    """SIGHUP: re-read the config file off the event loop and apply its policy; a bad file keeps the old one.
+
+    Reading, parsing and validating run in a worker thread (asyncio.to_thread), so calls keep
+    flowing while a large file is parsed; a signal arriving during a reload queues one more.
+    """
+
+    def __init__(self, sidecar: Any, path: str) -> None:
+        self.sidecar = sidecar
+        self.path = path
+        self._lock = asyncio.Lock()
+        self.tasks: set[asyncio.Task[bool]] = set()
+
+    def signal(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def reload(self) -> bool:
+        async with self._lock:
+            return await self._reload()
+
+    async def _reload(self) -> bool:
+        sidecar, path = self.sidecar, self.path
         try:
-            config, model = bootstrap_file.load(path)
+            try:
+                config, model = await asyncio.to_thread(bootstrap_file.load, path)
+            except ConfigError as exc:
+                sidecar.rejected(exc, await asyncio.to_thread(_version_hint, path))  # apply() reports its own
+                raise
+            if model.listeners != sidecar.bootstrap.listeners or model.admin != sidecar.bootstrap.admin:
+                log.warning("reload of %s: listener/admin changes need a restart; applying the policy only", path)
+            sidecar.apply(model.policy, config.policy)  # validated by load(); the message is for the dump
         except ConfigError as exc:
-            sidecar.rejected(exc, _version_hint(path))  # apply() reports its own rejections
-            raise
-        if model.listeners != sidecar.bootstrap.listeners or model.admin != sidecar.bootstrap.admin:
-            log.warning("reload of %s: listener/admin changes need a restart; applying the policy only", path)
-        sidecar.apply(model.policy, config.policy)  # validated by load(); the message is for the dump
-    except ConfigError as exc:
-        log.error("reload rejected, keeping policy version %r: %s", sidecar.policy.version, exc)
-        return
-    log.info("reloaded policy version %r from %s", sidecar.policy.version, path)
+            log.error("reload rejected, keeping policy version %r: %s", sidecar.policy.version, exc)
+            return False
+        except Exception as exc:  # never an "Exception in callback": the sidecar keeps serving
+            log.exception("reload rejected, keeping policy version %r: %s: %s", sidecar.policy.version,
+                          path, exc)  # fmt: skip
+            return False
+        log.info("reloaded policy version %r from %s", sidecar.policy.version, path)
+        return True
 
 
 def _version_hint(path: str) -> str:
     """The policy.version a (possibly invalid) config file names, for the rejection event; "" if none."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = strict_yaml.load_file(path, limits.max_config_bytes())
         return str(data["policy"]["version"])
     except Exception:
         return ""
