@@ -9,13 +9,22 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+from apex.mesh.contract.names import name_problem
 from apex.mesh.v1 import config_pb2, control_pb2, control_pb2_grpc
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from engines.control import patch
 from engines.control.hub import Hub, to_status
-from engines.control.store import NotFound, PolicyStore, StoreError, Validator, diff_changes
+from engines.control.store import (
+    DEFAULT_MAX_POLICY_BYTES,
+    NotFound,
+    PolicyStore,
+    StoreError,
+    Validator,
+    check_service,
+    diff_changes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +51,11 @@ class ControlPlaneServicer(control_pb2_grpc.ControlPlaneServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of a stream must be hello")
         assert first is not None
         hello = first.hello
-        if not hello.service or not hello.instance:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "hello.service and hello.instance are required")
+        for field, value in (("hello.service", hello.service), ("hello.instance", hello.instance)):
+            problem = "is required" if not value else name_problem(value)
+            if problem is not None:
+                log.warning("refused a stream from %s: %s %s", context.peer(), field, problem)
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{field} {problem}")
         session = await self.hub.open(hello, context.peer())
 
         async def read() -> None:
@@ -76,6 +88,9 @@ def _store_errors(method: Any) -> Any:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid patch: {exc}")
         except RedisError as exc:
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"policy store unavailable: {exc}")
+        except (ValueError, TypeError, OverflowError) as exc:  # a value protobuf refused: still the caller's input
+            log.warning("%s refused: %s: %s", method.__name__, type(exc).__name__, exc)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid request: {exc}")
 
     wrapper.__name__ = method.__name__
     return wrapper
@@ -88,6 +103,7 @@ class PolicyAdminServicer(control_pb2_grpc.PolicyAdminServicer):
 
     @_store_errors
     async def GetPolicy(self, request: control_pb2.GetPolicyRequest, context: Any) -> control_pb2.PolicyRecord:
+        check_service(request.service)
         return await self.store.get(request.service, request.version)
 
     @_store_errors
@@ -96,6 +112,7 @@ class PolicyAdminServicer(control_pb2_grpc.PolicyAdminServicer):
 
     @_store_errors
     async def PatchPolicy(self, request: control_pb2.PatchPolicyRequest, context: Any) -> control_pb2.PolicyRecord:
+        check_service(request.service)
         try:
             current = await self.store.get(request.service)
         except NotFound as exc:
@@ -114,10 +131,13 @@ class PolicyAdminServicer(control_pb2_grpc.PolicyAdminServicer):
 
     @_store_errors
     async def History(self, request: control_pb2.HistoryRequest, context: Any) -> control_pb2.HistoryResponse:
-        return control_pb2.HistoryResponse(records=await self.store.history(request.service, request.limit))
+        check_service(request.service)
+        page = await self.store.history_page(request.service, request.limit, request.page_size, request.page_token)
+        return control_pb2.HistoryResponse(records=page.records, next_page_token=page.next_token)
 
     @_store_errors
     async def Diff(self, request: control_pb2.DiffRequest, context: Any) -> control_pb2.DiffResponse:
+        check_service(request.service)
         new = await self.store.get(request.service, request.to_version)
         start = request.from_version or new.version - 1
         old = (await self.store.get(request.service, start)).policy if start else None
@@ -125,6 +145,7 @@ class PolicyAdminServicer(control_pb2_grpc.PolicyAdminServicer):
 
     @_store_errors
     async def Rollback(self, request: control_pb2.RollbackRequest, context: Any) -> control_pb2.PolicyRecord:
+        check_service(request.service)
         change = control_pb2.Change()
         change.CopyFrom(request.change)
         if not change.HasField("expected_version"):
@@ -135,6 +156,8 @@ class PolicyAdminServicer(control_pb2_grpc.PolicyAdminServicer):
     async def ListInstances(
         self, request: control_pb2.ListInstancesRequest, context: Any
     ) -> control_pb2.ListInstancesResponse:
+        if request.service:
+            check_service(request.service)
         await self.hub.refresh()
         now = self.hub.clock()
         registry = self.hub.registry
@@ -152,6 +175,7 @@ class ControlPlaneServer:
         redis_url: str,
         *,
         validate: Validator | None = None,
+        max_policy_bytes: int = DEFAULT_MAX_POLICY_BYTES,
         prefix: str = "apex:cp:",
         replica: str = "",
         stale_after: float = 3.0,
@@ -161,7 +185,7 @@ class ControlPlaneServer:
         self.listen = listen
         self.bound = ""
         self.redis = Redis.from_url(redis_url)
-        self.store = PolicyStore(self.redis, prefix=prefix, validate=validate)
+        self.store = PolicyStore(self.redis, prefix=prefix, validate=validate, max_policy_bytes=max_policy_bytes)
         self.hub = Hub(
             self.redis, self.store, replica=replica, stale_after=stale_after, remove_after=remove_after, tick=tick
         )

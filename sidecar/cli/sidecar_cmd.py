@@ -16,6 +16,7 @@ import uvloop
 from apex.mesh.v1 import config_pb2
 
 from sidecar.cli import env
+from sidecar.cli.term import echo
 from sidecar.config import bootstrap as bootstrap_file
 from sidecar.config import strict_yaml
 from sidecar.policy import limits
@@ -167,15 +168,15 @@ def run(args: argparse.Namespace) -> int:
         settings = observability(config)
         level = level_name(args.log_level, "--log-level") if args.log_level else settings.log_level
     except ConfigError as exc:
-        print(f"apex sidecar: invalid config: {exc}", file=sys.stderr)
+        echo(f"apex sidecar: invalid config: {exc}", file=sys.stderr)
         return 2
     logs.configure(level, settings.log_json)
     if args.check:
-        print(f"{source}: ok ({len(model.listeners)} listeners, {len(model.policy.clusters)} clusters)")
+        echo(f"{source}: ok ({len(model.listeners)} listeners, {len(model.policy.clusters)} clusters)")
         return 0
     try:
         uvloop.run(serve(config, model, source, args.ports_file))
     except OSError as exc:
-        print(f"apex sidecar: {exc}", file=sys.stderr)
+        echo(f"apex sidecar: {exc}", file=sys.stderr)
         return 1
     return 0
