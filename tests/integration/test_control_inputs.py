@@ -6,11 +6,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
 from apex.mesh.v1 import config_pb2, control_pb2, control_pb2_grpc
 
+from sidecar.config.yaml_proto import fill
 from tests.support.control_plane_proc import ControlPlaneProcess
 
 pytestmark = pytest.mark.integration
@@ -129,3 +131,30 @@ def test_the_cli_escapes_control_characters_from_the_control_plane(cp: ControlPl
         assert result.returncode == 0, result.stderr
         assert "\x1b" not in result.stdout and "\r" not in result.stdout and "\x07" not in result.stdout
         assert "mallory\\x1b[2J" in result.stdout and "ok\\rgone\\x07" in result.stdout
+
+
+def test_a_sidecar_nacks_a_push_over_its_policy_limit(redis_url: str, tmp_path: Path) -> None:
+    """The control plane may allow more (--max-policy-bytes 4MiB); the sidecar keeps its own 1 MiB limit."""
+    from sidecar.examples.echo import BackgroundEcho
+    from tests.support.control_plane_proc import wait_for
+    from tests.support.sidecar_proc import SidecarProcess, proxy_config
+
+    echo = BackgroundEcho("limits").start()
+    config = proxy_config(echo.address, service="limited")
+    try:
+        with ControlPlaneProcess(redis_url, args=["--max-policy-bytes", "4MiB"]) as big_cp:
+            config.update(control_plane=big_cp.address, last_good_policy_file=str(tmp_path / "lg.binpb"))
+            with SidecarProcess(config) as sidecar:
+                wait_for(lambda: big_cp.instances("limited"), what="the sidecar to register")
+                policy = fill(config_pb2.Policy(), config["policy"], "policy")
+                assert isinstance(policy, config_pb2.Policy)
+                policy.clusters[1].authority = "a" * 1_200_000
+                big_cp.set_policy("limited", policy, expected=0)
+                nacked = wait_for(
+                    lambda: [i for i in big_cp.instances("limited") if i.last_nack_version == "1"], what="a NACK"
+                )[0]
+                assert nacked.last_nack_field == "policy"
+                assert "over the limit of 1048576 bytes" in nacked.last_nack_reason
+                assert sidecar.proc is not None and sidecar.proc.poll() is None
+    finally:
+        echo.close()
