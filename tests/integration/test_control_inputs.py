@@ -158,3 +158,16 @@ def test_a_sidecar_nacks_a_push_over_its_policy_limit(redis_url: str, tmp_path: 
                 assert sidecar.proc is not None and sidecar.proc.poll() is None
     finally:
         echo.close()
+
+
+def test_policy_set_reads_its_file_strictly(cp: ControlPlaneProcess, tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text("clusters: []\nroute_tables: []\nclusters: []\n")
+    result = apex(cp, "policy", "set", "-s", "strict", str(path))
+    assert result.returncode == 2
+    assert f"apex policy set: invalid policy: {path}: line 3, column 1: invalid YAML: duplicate key 'clusters'" in (
+        result.stderr
+    )
+    path.write_bytes(b"clusters: []\n# \xff\n")
+    result = apex(cp, "policy", "set", "-s", "strict", str(path))
+    assert result.returncode == 2 and "not UTF-8" in result.stderr
