@@ -41,9 +41,15 @@ def validate(message: config_pb2.Bootstrap, source: str) -> Bootstrap:
 def load(path: str | Path, max_bytes: int | None = None) -> tuple[config_pb2.Bootstrap, Bootstrap]:
     """Read, parse and validate a bootstrap file (at most `max_bytes`, default APEX_MAX_CONFIG_BYTES).
 
-    Blocking and CPU-bound: a running sidecar calls it off the event loop (asyncio.to_thread).
+    Blocking and CPU-bound: a running sidecar calls it in a child process (load_detached).
     """
     source = str(path)
     text = strict_yaml.read(path, limits.max_config_bytes() if max_bytes is None else max_bytes)
     message = parse_yaml(text, source)
     return message, validate(message, source)
+
+
+def load_detached(path: str) -> tuple[bytes, Bootstrap]:
+    """load() for a child process: the Bootstrap message serialized, and the (picklable) model."""
+    message, model = load(path)
+    return message.SerializeToString(), model

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -106,3 +107,42 @@ def test_a_reload_parses_off_the_event_loop(echo: BackgroundEcho, tmp_path: Path
     ok, during = asyncio.run(scenario())
     assert ok and sidecar.policy.version == "v2"
     assert during > 1, "the event loop did not run anything while the file was read and parsed"
+
+
+def test_calls_keep_flowing_while_a_large_file_is_reloaded(echo: BackgroundEcho) -> None:
+    """Calls complete between the SIGHUP and the end of the reload (a blocking parse lets none through)."""
+    config = _versioned(echo, "small")
+    with SidecarProcess(config) as proc:
+        big = _versioned(echo, "big")
+        big["policy"]["clusters"] += [
+            {"name": f"c{i}", "endpoints": [{"address": echo.address}], "authority": f"svc{i}.internal"}
+            for i in range(9000)
+        ]
+        text = yaml.safe_dump(big)
+        assert 500_000 < len(text) < 1 << 20  # large, but under the default limit
+        done: list[float] = []
+        stop = threading.Event()
+
+        def traffic() -> None:
+            with grpc.insecure_channel(proc["outbound"]) as channel:
+                stub = echo_pb2_grpc.EchoStub(channel)
+                while not stop.is_set():
+                    stub.Unary(echo_pb2.EchoRequest(payload=b"x"), timeout=30)
+                    done.append(time.monotonic())
+
+        thread = threading.Thread(target=traffic)
+        thread.start()
+        try:
+            while len(done) < 20:  # traffic is flowing
+                time.sleep(0.01)
+            proc.config_path.write_text(text)
+            assert proc.proc is not None
+            sent = time.monotonic()
+            proc.proc.send_signal(signal.SIGHUP)
+            _wait_for(proc, "reloaded policy version 'big'", 1)
+            finished = time.monotonic()
+        finally:
+            stop.set()
+            thread.join()
+        during = [t for t in done if sent < t < finished]
+        assert len(during) >= 20, f"only {len(during)} calls completed during the reload"
