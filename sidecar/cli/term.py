@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from typing import TextIO
 
-# C0 controls, DEL and C1 controls (ESC starts ANSI sequences; CR/BS rewrite what is shown).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    return {"\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(char, f"\\x{ord(char):02x}")
+def _escape(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def safe(value: object) -> str:
-    """One value (a name, a reason, a cell) with every control character escaped, newlines too."""
-    return _CONTROL.sub(_escape, str(value))
+    """One value (a name, a reason, a cell) with every non-printable character escaped: C0/C1
+    controls (ESC starts ANSI sequences; CR and BS rewrite what is shown), newlines, bidi controls."""
+    text = str(value)
+    return text if text.isprintable() else _escape(text)
 
 
 def safe_lines(text: str) -> str:
-    """Multi-line output with control characters escaped but its own line breaks kept."""
-    return _CONTROL_BUT_NEWLINE.sub(_escape, text)
+    """Multi-line output escaped like safe(), keeping its own line breaks."""
+    return "\n".join(safe(line) for line in text.split("\n"))
 
 
 def echo(text: str, file: TextIO | None = None) -> None:

@@ -29,3 +29,7 @@ def test_tables_escape_their_cells() -> None:
 def test_the_safe_formatter_escapes_log_records() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "service %s", ("a\x1b[2Jb",), None)
     assert SafeFormatter("%(message)s").format(record) == "service a\\x1b[2Jb"
+
+
+def test_bidi_controls_are_escaped_too() -> None:
+    assert safe("abc\u202edef") == "abc\\u202edef"
