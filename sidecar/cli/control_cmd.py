@@ -14,7 +14,7 @@ from typing import Any
 
 import uvloop
 
-from sidecar.cli.term import SafeFormatter, echo
+from sidecar.cli.term import SafeFormatter, echo, safe
 from sidecar.config.yaml_proto import parse_duration
 from sidecar.policy import limits
 from sidecar.policy.errors import ConfigError
@@ -87,9 +87,9 @@ def run_status(args: argparse.Namespace) -> int:
         return 0
     state = "connected" if reply.connected else "NOT connected (serving the policy in force)"
     echo(f"control plane:  {reply.control_plane} ({state}, {reply.connects} connects)")
-    echo(f"policy version: {reply.policy_version or '- (bootstrap)'}")
+    echo(f"policy version: {safe(reply.policy_version or '- (bootstrap)')}")
     echo(f"pushes:         {reply.applied} applied, {reply.rejected} rejected")
-    echo(f"last NACK:      {reply.last_nack or '-'}")
+    echo(f"last NACK:      {safe(reply.last_nack or '-')}")
     echo(f"last good file: {reply.last_good_file}")
     return 0
 
