@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -39,6 +40,32 @@ SERVER_OPTIONS = [
 ]
 
 
+def address_problem(address: str) -> str | None:
+    """Why `address` is not `host:port` (host: an IP, [IPv6], a name, or empty for the peer's IP)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) <= 65535:
+        return f"{address!r} is not host:port with a port in 1..65535"
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if host:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if name_problem(host) is not None or host.replace(".", "").isdigit():
+                return f"{address!r}: {host!r} is not an IP address or host name"
+    return None
+
+
+def hello_problem(hello: control_pb2.Hello) -> str | None:
+    """Why a stream's Hello is refused: names by the shared rule, a well-formed inbound address."""
+    for field, value in (("hello.service", hello.service), ("hello.instance", hello.instance)):
+        problem = "is required" if not value else name_problem(value)
+        if problem is not None:
+            return f"{field} {problem}"
+    if hello.inbound_address and (problem := address_problem(hello.inbound_address)) is not None:
+        return f"hello.inbound_address {problem}"
+    return None
+
+
 class ControlPlaneServicer(control_pb2_grpc.ControlPlaneServicer):
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -51,11 +78,10 @@ class ControlPlaneServicer(control_pb2_grpc.ControlPlaneServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of a stream must be hello")
         assert first is not None
         hello = first.hello
-        for field, value in (("hello.service", hello.service), ("hello.instance", hello.instance)):
-            problem = "is required" if not value else name_problem(value)
-            if problem is not None:
-                log.warning("refused a stream from %s: %s %s", context.peer(), field, problem)
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{field} {problem}")
+        problem = hello_problem(hello)
+        if problem is not None:
+            log.warning("refused a stream from %s: %s", context.peer(), problem)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         session = await self.hub.open(hello, context.peer())
 
         async def read() -> None:

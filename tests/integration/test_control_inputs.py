@@ -81,13 +81,18 @@ def test_bad_service_names_are_refused_by_the_policy_api(cp: ControlPlaneProcess
 def test_a_hello_with_a_bad_name_is_refused(cp: ControlPlaneProcess) -> None:
     with grpc.insecure_channel(cp.address) as channel:
         stub = control_pb2_grpc.ControlPlaneStub(channel)
-        cases = [("../../etc", "i-1", "hello.service"), ("echo", "a\x1b[2Jb", "hello.instance")]
-        for service, instance, field in cases:
-            hello = control_pb2.Hello(service=service, instance=instance, inbound_address="127.0.0.1:1")
+        cases = [
+            ("../../etc", "i-1", "127.0.0.1:1", "hello.service", "not a valid name"),
+            ("echo", "a\x1b[2Jb", "127.0.0.1:1", "hello.instance", "not a valid name"),
+            ("echo", "i-1", "999.1.1.1:15001", "hello.inbound_address", "not an IP address or host name"),
+            ("echo", "i-1", "10.0.0.1:70000", "hello.inbound_address", "port in 1..65535"),
+        ]
+        for service, instance, address, field, reason in cases:
+            hello = control_pb2.Hello(service=service, instance=instance, inbound_address=address)
             stream = stub.Stream(iter([control_pb2.SidecarMessage(hello=hello)]), timeout=10)
             error = _error(lambda s=stream: list(s))
             assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-            assert error.details().startswith(f"{field} ") and "not a valid name" in error.details()
+            assert error.details().startswith(f"{field} ") and reason in error.details()
     assert all(i.service != "../../etc" for i in cp.instances())
 
 
