@@ -21,8 +21,6 @@ from apex.mesh.v1 import config_pb2
 from sidecar.cli import env
 from sidecar.cli.term import echo
 from sidecar.config import bootstrap as bootstrap_file
-from sidecar.config import strict_yaml
-from sidecar.policy import limits
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import Bootstrap
 from sidecar.telemetry import logs
@@ -140,12 +138,13 @@ class Reloader:
         sidecar, path = self.sidecar, self.path
         started = time.perf_counter()
         try:
-            try:
-                config, model = await load_detached(path)
-                parsed = time.perf_counter()
-            except ConfigError as exc:
-                sidecar.rejected(exc, await asyncio.to_thread(_version_hint, path))  # apply() reports its own
-                raise
+            loaded = await load_detached(path)
+            if loaded.error is not None or loaded.model is None:
+                error = loaded.error or ConfigError("", "the config loader returned nothing", path)
+                sidecar.rejected(error, loaded.version_hint)  # apply() reports its own rejections
+                raise error
+            config, model = config_pb2.Bootstrap.FromString(loaded.message), loaded.model
+            parsed = time.perf_counter()
             if model.listeners != sidecar.bootstrap.listeners or model.admin != sidecar.bootstrap.admin:
                 log.warning("reload of %s: listener/admin changes need a restart; applying the policy only", path)
             sidecar.apply(model.policy, config.policy)  # validated in the child; the message is for the dump
@@ -162,23 +161,16 @@ class Reloader:
         return True
 
 
-async def load_detached(path: str) -> tuple[config_pb2.Bootstrap, Bootstrap]:
+async def load_detached(path: str) -> bootstrap_file.Detached:
     """bootstrap.load(path) in a fresh (spawned, not forked: gRPC threads) child process."""
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     try:
-        data, model = await asyncio.get_running_loop().run_in_executor(pool, bootstrap_file.load_detached, path)
+        loaded: bootstrap_file.Detached = await asyncio.get_running_loop().run_in_executor(
+            pool, bootstrap_file.load_detached, path
+        )
     finally:
         pool.shutdown(wait=False)  # the child exits on its own; never block the loop on it
-    return config_pb2.Bootstrap.FromString(data), model
-
-
-def _version_hint(path: str) -> str:
-    """The policy.version a (possibly invalid) config file names, for the rejection event; "" if none."""
-    try:
-        data = strict_yaml.load_file(path, limits.max_config_bytes())
-        return str(data["policy"]["version"])
-    except Exception:
-        return ""
+    return loaded
 
 
 def run(args: argparse.Namespace) -> int:

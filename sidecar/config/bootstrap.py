@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from apex.mesh.v1 import config_pb2
@@ -49,7 +50,29 @@ def load(path: str | Path, max_bytes: int | None = None) -> tuple[config_pb2.Boo
     return message, validate(message, source)
 
 
-def load_detached(path: str) -> tuple[bytes, Bootstrap]:
-    """load() for a child process: the Bootstrap message serialized, and the (picklable) model."""
-    message, model = load(path)
-    return message.SerializeToString(), model
+@dataclass(frozen=True)
+class Detached:
+    """What load_detached() sends back from a child process: the result, or the error and the
+    policy.version the bad file names ("" if none), for the rejection event."""
+
+    message: bytes = b""
+    model: Bootstrap | None = None
+    error: ConfigError | None = None
+    version_hint: str = ""
+
+
+def load_detached(path: str) -> Detached:
+    """load() for a child process (picklable result; all parsing, even of a bad file, stays there)."""
+    try:
+        message, model = load(path)
+    except ConfigError as exc:
+        return Detached(error=exc, version_hint=_version_hint(path))
+    return Detached(message.SerializeToString(), model)
+
+
+def _version_hint(path: str) -> str:
+    try:
+        data = strict_yaml.load_file(path, limits.max_config_bytes())
+        return str(data["policy"]["version"])
+    except Exception:
+        return ""
