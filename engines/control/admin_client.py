@@ -124,8 +124,15 @@ class PolicyAdminClient:
         return record
 
     async def history(self, service: str, limit: int = 0) -> list[control_pb2.PolicyRecord]:
-        response = await self._call("History", control_pb2.HistoryRequest(service=service, limit=limit))
-        return list(response.records)
+        """Newest first; follows the server's pages to the end (or to `limit` records)."""
+        records: list[control_pb2.PolicyRecord] = []
+        token = ""
+        while True:
+            request = control_pb2.HistoryRequest(service=service, limit=limit, page_token=token)
+            response = await self._call("History", request)
+            records += response.records
+            if not (token := response.next_page_token):
+                return records
 
     async def instances(self, service: str = "") -> list[control_pb2.InstanceStatus]:
         response = await self._call("ListInstances", control_pb2.ListInstancesRequest(service=service))

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from apex.mesh.contract.names import is_name
 from apex.mesh.v1 import control_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 from redis.asyncio import Redis
@@ -195,7 +196,10 @@ class Hub:
                 )
             )
         elif kind == "subscribe":
-            session.subscriptions = {c.cluster: c.service for c in message.subscribe.clusters}
+            wanted = message.subscribe.clusters
+            session.subscriptions = {c.cluster: c.service for c in wanted if is_name(c.cluster) and is_name(c.service)}
+            if len(session.subscriptions) < len(wanted):
+                log.warning("instance %s: ignored subscriptions with invalid names", session.instance)
             session.sent_endpoints.clear()
             await self.push_endpoints(session)
 

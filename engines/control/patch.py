@@ -20,14 +20,15 @@ from google.protobuf.message import Message
 _SEGMENT = re.compile(r"^([a-z_][a-z0-9_]*)(?:\[([^\]]+)\])?$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h)\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_INTS = (
-    FieldDescriptor.TYPE_INT32,
-    FieldDescriptor.TYPE_INT64,
-    FieldDescriptor.TYPE_UINT32,
-    FieldDescriptor.TYPE_UINT64,
-    FieldDescriptor.TYPE_SINT32,
-    FieldDescriptor.TYPE_SINT64,
-)
+MAX_DURATION = 100 * 365 * 86400.0  # as in the sidecar's config: longer is a typo and overflows nanoseconds
+_INTS = {
+    FieldDescriptor.TYPE_INT32: (-(2**31), 2**31 - 1),
+    FieldDescriptor.TYPE_SINT32: (-(2**31), 2**31 - 1),
+    FieldDescriptor.TYPE_INT64: (-(2**63), 2**63 - 1),
+    FieldDescriptor.TYPE_SINT64: (-(2**63), 2**63 - 1),
+    FieldDescriptor.TYPE_UINT32: (0, 2**32 - 1),
+    FieldDescriptor.TYPE_UINT64: (0, 2**64 - 1),
+}
 
 
 class PatchError(ValueError):
@@ -44,14 +45,20 @@ def parse_value(text: str, path: str) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PatchError(path, f"value is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except RecursionError:
+        raise PatchError(path, "value is nested too deeply") from None
 
 
 def _seconds(value: Any, path: str) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    if isinstance(value, str) and (m := _DURATION.match(value)):
-        return float(m.group(1)) * _UNITS[m.group(2)]
-    raise PatchError(path, f"expected a duration like '250ms' or '2s', got {value!r}")
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise PatchError(path, f"expected a duration like '250ms' or '2s', got {value!r}")
+    if not seconds <= MAX_DURATION:  # NaN and inf too
+        raise PatchError(path, f"{value!r} is longer than the maximum duration ({MAX_DURATION:.0f}s, 100 years)")
+    return seconds
 
 
 def _scalar(field: FieldDescriptor, value: Any, path: str) -> Any:
@@ -72,9 +79,11 @@ def _scalar(field: FieldDescriptor, value: Any, path: str) -> Any:
     if kind in _INTS:
         if isinstance(value, bool) or not isinstance(value, int):
             raise PatchError(path, f"expected an integer, got {value!r}")
-        unsigned = kind in (FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_UINT64)
-        if unsigned and value < 0:
+        low, high = _INTS[kind]
+        if low == 0 and value < 0:
             raise PatchError(path, f"expected a non-negative integer, got {value}")
+        if not low <= value <= high:
+            raise PatchError(path, f"{value} is outside {low}..{high}")
         return value
     if kind in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -92,8 +101,8 @@ def _fill(message: Message, value: Any, path: str) -> None:
         raise PatchError(path, f"expected a mapping for {message.DESCRIPTOR.name}, got {value!r}")
     try:
         json_format.ParseDict(value, message)
-    except json_format.ParseError as exc:
-        raise PatchError(path, str(exc)) from None
+    except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
+        raise PatchError(path, str(exc) or type(exc).__name__) from None
 
 
 def _element(container: Any, field: FieldDescriptor, key: str, path: str, value: Any) -> tuple[Any, Any]:
@@ -116,7 +125,16 @@ def _element(container: Any, field: FieldDescriptor, key: str, path: str, value:
 
 
 def apply(message: Message, path: str, text: str) -> None:
-    """Set the field at `path` of `message` (in place) from the YAML `text`."""
+    """Set the field at `path` of `message` (in place) from the YAML `text`; PatchError names what is wrong."""
+    try:
+        _apply(message, path, text)
+    except PatchError:
+        raise
+    except (ValueError, TypeError, OverflowError) as exc:  # protobuf refused a value we let through
+        raise PatchError(path, f"{exc}") from None
+
+
+def _apply(message: Message, path: str, text: str) -> None:
     value = parse_value(text, path)
     segments = path.split(".") if path else []
     if not segments:

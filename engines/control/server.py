@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+from apex.mesh.contract.names import name_problem
 from apex.mesh.v1 import config_pb2, control_pb2, control_pb2_grpc
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from engines.control import patch
 from engines.control.hub import Hub, to_status
-from engines.control.store import NotFound, PolicyStore, StoreError, Validator, diff_changes
+from engines.control.store import (
+    DEFAULT_MAX_POLICY_BYTES,
+    NotFound,
+    PolicyStore,
+    StoreError,
+    Validator,
+    check_service,
+    diff_changes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +40,32 @@ SERVER_OPTIONS = [
 ]
 
 
+def address_problem(address: str) -> str | None:
+    """Why `address` is not `host:port` (host: an IP, [IPv6], a name, or empty for the peer's IP)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) <= 65535:
+        return f"{address!r} is not host:port with a port in 1..65535"
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if host:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if name_problem(host) is not None or host.replace(".", "").isdigit():
+                return f"{address!r}: {host!r} is not an IP address or host name"
+    return None
+
+
+def hello_problem(hello: control_pb2.Hello) -> str | None:
+    """Why a stream's Hello is refused: names by the shared rule, a well-formed inbound address."""
+    for field, value in (("hello.service", hello.service), ("hello.instance", hello.instance)):
+        problem = "is required" if not value else name_problem(value)
+        if problem is not None:
+            return f"{field} {problem}"
+    if hello.inbound_address and (problem := address_problem(hello.inbound_address)) is not None:
+        return f"hello.inbound_address {problem}"
+    return None
+
+
 class ControlPlaneServicer(control_pb2_grpc.ControlPlaneServicer):
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -42,8 +78,10 @@ class ControlPlaneServicer(control_pb2_grpc.ControlPlaneServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of a stream must be hello")
         assert first is not None
         hello = first.hello
-        if not hello.service or not hello.instance:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "hello.service and hello.instance are required")
+        problem = hello_problem(hello)
+        if problem is not None:
+            log.warning("refused a stream from %s: %s", context.peer(), problem)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         session = await self.hub.open(hello, context.peer())
 
         async def read() -> None:
@@ -76,6 +114,9 @@ def _store_errors(method: Any) -> Any:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid patch: {exc}")
         except RedisError as exc:
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"policy store unavailable: {exc}")
+        except (ValueError, TypeError, OverflowError) as exc:  # a value protobuf refused: still the caller's input
+            log.warning("%s refused: %s: %s", method.__name__, type(exc).__name__, exc)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid request: {exc}")
 
     wrapper.__name__ = method.__name__
     return wrapper
@@ -88,6 +129,7 @@ class PolicyAdminServicer(control_pb2_grpc.PolicyAdminServicer):
 
     @_store_errors
     async def GetPolicy(self, request: control_pb2.GetPolicyRequest, context: Any) -> control_pb2.PolicyRecord:
+        check_service(request.service)
         return await self.store.get(request.service, request.version)
 
     @_store_errors
@@ -96,6 +138,7 @@ class PolicyAdminServicer(control_pb2_grpc.PolicyAdminServicer):
 
     @_store_errors
     async def PatchPolicy(self, request: control_pb2.PatchPolicyRequest, context: Any) -> control_pb2.PolicyRecord:
+        check_service(request.service)
         try:
             current = await self.store.get(request.service)
         except NotFound as exc:
@@ -114,10 +157,13 @@ class PolicyAdminServicer(control_pb2_grpc.PolicyAdminServicer):
 
     @_store_errors
     async def History(self, request: control_pb2.HistoryRequest, context: Any) -> control_pb2.HistoryResponse:
-        return control_pb2.HistoryResponse(records=await self.store.history(request.service, request.limit))
+        check_service(request.service)
+        page = await self.store.history_page(request.service, request.limit, request.page_size, request.page_token)
+        return control_pb2.HistoryResponse(records=page.records, next_page_token=page.next_token)
 
     @_store_errors
     async def Diff(self, request: control_pb2.DiffRequest, context: Any) -> control_pb2.DiffResponse:
+        check_service(request.service)
         new = await self.store.get(request.service, request.to_version)
         start = request.from_version or new.version - 1
         old = (await self.store.get(request.service, start)).policy if start else None
@@ -125,6 +171,7 @@ class PolicyAdminServicer(control_pb2_grpc.PolicyAdminServicer):
 
     @_store_errors
     async def Rollback(self, request: control_pb2.RollbackRequest, context: Any) -> control_pb2.PolicyRecord:
+        check_service(request.service)
         change = control_pb2.Change()
         change.CopyFrom(request.change)
         if not change.HasField("expected_version"):
@@ -135,6 +182,8 @@ class PolicyAdminServicer(control_pb2_grpc.PolicyAdminServicer):
     async def ListInstances(
         self, request: control_pb2.ListInstancesRequest, context: Any
     ) -> control_pb2.ListInstancesResponse:
+        if request.service:
+            check_service(request.service)
         await self.hub.refresh()
         now = self.hub.clock()
         registry = self.hub.registry
@@ -152,6 +201,7 @@ class ControlPlaneServer:
         redis_url: str,
         *,
         validate: Validator | None = None,
+        max_policy_bytes: int = DEFAULT_MAX_POLICY_BYTES,
         prefix: str = "apex:cp:",
         replica: str = "",
         stale_after: float = 3.0,
@@ -161,7 +211,7 @@ class ControlPlaneServer:
         self.listen = listen
         self.bound = ""
         self.redis = Redis.from_url(redis_url)
-        self.store = PolicyStore(self.redis, prefix=prefix, validate=validate)
+        self.store = PolicyStore(self.redis, prefix=prefix, validate=validate, max_policy_bytes=max_policy_bytes)
         self.hub = Hub(
             self.redis, self.store, replica=replica, stale_after=stale_after, remove_after=remove_after, tick=tick
         )

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from typing import NamedTuple
 
+from apex.mesh.contract.names import name_problem
 from apex.mesh.v1 import config_pb2, control_pb2
 from redis.asyncio import Redis
 
@@ -36,6 +37,26 @@ redis.call('SADD', KEYS[3], ARGV[5])
 redis.call('PUBLISH', ARGV[6], ARGV[7])
 return {1, tonumber(ARGV[2])}
 """
+
+
+PAGE_BYTES = 2 << 20  # a history page stays under this (gRPC's default receive limit is 4 MiB)
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+DEFAULT_MAX_POLICY_BYTES = 1 << 20
+
+
+class HistoryPage(NamedTuple):
+    records: list[control_pb2.PolicyRecord]
+    next_token: str  # "" = no more pages
+
+
+def check_service(service: str, field: str = "service") -> None:
+    """A service name must follow the shared name rule: it becomes part of Redis keys."""
+    if not service:
+        raise StoreError(f"{field} is required", field)
+    problem = name_problem(service)
+    if problem is not None:
+        raise StoreError(f"{field}: {problem}", field)
 
 
 class Heads(NamedTuple):
@@ -70,6 +91,19 @@ class NotFound(StoreError):
     code = "NOT_FOUND"
 
 
+def _parse_token(token: str, epoch: str, latest: int) -> tuple[int, int]:
+    """(start, stop) versions from a page token `epoch:start:stop`; StoreError when it is not ours."""
+    parts = token.split(":")
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        raise StoreError(f"page_token {token[:80]!r} is not a token this server gave", "page_token")
+    if parts[0] != epoch:
+        raise StoreError("page_token belongs to a history that was since re-created; start again", "page_token")
+    start, stop = int(parts[1]), int(parts[2])
+    if not 1 <= stop <= start <= latest:
+        raise StoreError(f"page_token {token[:80]!r} is out of range", "page_token")
+    return start, stop
+
+
 def diff_changes(old: config_pb2.Policy | None, new: config_pb2.Policy) -> list[control_pb2.FieldChange]:
     kinds = {
         policy_diff.ADDED: control_pb2.FieldChange.ADDED,
@@ -89,8 +123,10 @@ class PolicyStore:
         prefix: str = "apex:cp:",
         validate: Validator | None = None,
         clock: Callable[[], float] = time.time,
+        max_policy_bytes: int = DEFAULT_MAX_POLICY_BYTES,
     ) -> None:
         self.redis = redis
+        self.max_policy_bytes = max_policy_bytes
         self.prefix = prefix
         self.channel = f"{prefix}changes"
         self._validate = validate
@@ -128,17 +164,57 @@ class PolicyStore:
         return record
 
     async def history(self, service: str, limit: int = 0) -> list[control_pb2.PolicyRecord]:
-        """Newest first."""
-        latest, stable, _ = await self.heads(service)
+        """Every record (newest first, the newest `limit` when set), read page by page."""
+        records: list[control_pb2.PolicyRecord] = []
+        token = ""
+        while True:
+            page = await self.history_page(service, limit, MAX_PAGE, token)
+            records += page.records
+            if not (token := page.next_token):
+                return records
+
+    async def history_page(self, service: str, limit: int = 0, page_size: int = 0, token: str = "") -> HistoryPage:
+        """One page of history, newest first: at most `page_size` records and about PAGE_BYTES.
+
+        1. The range to read (`start` down to `stop`) comes from the heads, or from the token.
+        2. The stored sizes (HSTRLEN) choose how many records fit; only those are fetched.
+        3. A record larger than the page budget on its own is sent alone without its policy.
+        """
+        if page_size > MAX_PAGE:
+            raise StoreError(f"page_size must be at most {MAX_PAGE}, got {page_size}", "page_size")
+        latest, stable, epoch = await self.heads(service)
         if not latest:
             raise NotFound(f"no policy stored for service {service!r}")
-        first = max(1, latest - limit + 1) if limit else 1
-        versions = [str(v) for v in range(latest, first - 1, -1)]
-        raws = await self.redis.hmget(self._versions(service), versions)
-        records = [control_pb2.PolicyRecord.FromString(r) for r in raws if r is not None]
-        for record in records:
+        if token:
+            start, stop = _parse_token(token, epoch, latest)
+        else:
+            start, stop = latest, max(1, latest - limit + 1) if limit else 1
+        versions = list(range(start, max(stop, start - (page_size or DEFAULT_PAGE) + 1) - 1, -1))
+        key = self._versions(service)
+        pipe = self.redis.pipeline(transaction=False)
+        for v in versions:
+            pipe.hstrlen(key, str(v))
+        sizes = [int(n) for n in await pipe.execute()]
+        chosen: list[int] = []
+        used = 0
+        for v, size in zip(versions, sizes, strict=True):
+            if chosen and used + size > PAGE_BYTES:
+                break
+            chosen.append(v)
+            used += size
+        raws = await self.redis.hmget(key, [str(v) for v in chosen])
+        records = []
+        for raw in raws:
+            if raw is None:
+                continue
+            record = control_pb2.PolicyRecord.FromString(raw)
             record.stable_version = stable
-        return records
+            if len(raw) > PAGE_BYTES:
+                record.ClearField("policy")
+                record.policy_omitted = True
+            records.append(record)
+        after = chosen[-1] - 1
+        return HistoryPage(records, f"{epoch}:{after}:{stop}" if after >= stop else "")
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -146,15 +222,21 @@ class PolicyStore:
         self, service: str, policy: config_pb2.Policy, change: control_pb2.Change, *, rollback_of: int = 0
     ) -> control_pb2.PolicyRecord:
         """Store `policy` as the next version if `change.expected_version` is still the latest."""
-        if not service:
-            raise StoreError("service is required", "service")
+        check_service(service)
+        size = policy.ByteSize()
+        if size > self.max_policy_bytes:
+            raise StoreError(
+                f"policy is {size} bytes, over the limit of {self.max_policy_bytes} bytes "
+                "(apex control-plane --max-policy-bytes)",
+                "policy",
+            )
         if not change.HasField("expected_version"):
             raise StoreError(
                 "expected_version is required: the version the change is based on (0 when none is stored)",
                 "change.expected_version",
             )
         percent = change.rollout_percent if change.HasField("rollout_percent") else 100.0
-        if not 0 < percent <= 100:
+        if not 0 < percent <= 100:  # NaN fails this too
             raise StoreError(f"rollout_percent must be in (0, 100], got {percent}", "change.rollout_percent")
         if self._validate is not None:
             try:

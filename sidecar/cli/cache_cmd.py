@@ -12,6 +12,8 @@ import grpc
 from apex.mesh.v1 import cache_pb2, cache_pb2_grpc
 from google.protobuf import json_format
 
+from sidecar.cli.term import echo
+
 COLUMNS = (
     ("METHOD", "method"),
     ("HITS", "hits"),
@@ -49,9 +51,9 @@ def register(commands: Any) -> None:
 def _stats(stub: cache_pb2_grpc.CacheAdminStub, as_json: bool) -> int:
     stats = stub.GetCacheStats(cache_pb2.GetCacheStatsRequest(), timeout=5)
     if as_json:
-        print(json.dumps(json_format.MessageToDict(stats, preserving_proto_field_name=True), indent=2))
+        echo(json.dumps(json_format.MessageToDict(stats, preserving_proto_field_name=True), indent=2))
         return 0
-    print(f"entries: {stats.entries}/{stats.max_entries}   bytes: {stats.bytes}/{stats.max_bytes}")
+    echo(f"entries: {stats.entries}/{stats.max_entries}   bytes: {stats.bytes}/{stats.max_bytes}")
     rows = [tuple(title for title, _ in COLUMNS)]
     for m in stats.methods:
         rows.append(
@@ -61,7 +63,7 @@ def _stats(stub: cache_pb2_grpc.CacheAdminStub, as_json: bool) -> int:
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     return 0
 
 
@@ -73,10 +75,10 @@ def _purge(stub: cache_pb2_grpc.CacheAdminStub, args: argparse.Namespace) -> int
     elif args.all:
         request = cache_pb2.PurgeCacheRequest(all=True)
     else:
-        print("apex cache purge: give --method M, --key-prefix P or --all", file=sys.stderr)
+        echo("apex cache purge: give --method M, --key-prefix P or --all", file=sys.stderr)
         return 2
     purged = stub.PurgeCache(request, timeout=5).purged
-    print(json.dumps({"purged": purged}) if args.json else f"purged {purged} entries")
+    echo(json.dumps({"purged": purged}) if args.json else f"purged {purged} entries")
     return 0
 
 
@@ -86,5 +88,5 @@ def run(args: argparse.Namespace) -> int:
         try:
             return _stats(stub, args.json) if args.what == "stats" else _purge(stub, args)
         except grpc.RpcError as err:
-            print(f"apex cache: {args.admin}: {err.code().name}: {err.details()}", file=sys.stderr)
+            echo(f"apex cache: {args.admin}: {err.code().name}: {err.details()}", file=sys.stderr)
             return 1

@@ -10,6 +10,8 @@ import grpc
 from apex.mesh.v1 import cluster_policy_pb2, cluster_policy_pb2_grpc
 from google.protobuf import json_format
 
+from sidecar.cli.term import echo
+
 State = cluster_policy_pb2.EndpointStatus.State
 Health = cluster_policy_pb2.EndpointStatus.Health
 
@@ -68,10 +70,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             state = stub.GetClusters(cluster_policy_pb2.GetClustersRequest(cluster=args.cluster), timeout=args.timeout)
         except grpc.RpcError as exc:
-            print(f"apex clusters: {args.admin}: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            echo(f"apex clusters: {args.admin}: {exc.code().name}: {exc.details()}", file=sys.stderr)
             return 1
     if args.json:
-        print(json_format.MessageToJson(state, preserving_proto_field_name=True))
+        echo(json_format.MessageToJson(state, preserving_proto_field_name=True))
     else:
-        print(render(state))
+        echo(render(state))
     return 0

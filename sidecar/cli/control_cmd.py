@@ -14,7 +14,9 @@ from typing import Any
 
 import uvloop
 
+from sidecar.cli.term import SafeFormatter, echo, safe
 from sidecar.config.yaml_proto import parse_duration
+from sidecar.policy import limits
 from sidecar.policy.errors import ConfigError
 
 log = logging.getLogger("apex.control_plane")
@@ -41,6 +43,12 @@ def register(commands: Any) -> None:
     p.add_argument("--stale-after", default="3s", help="unhealthy after this long without a heartbeat (3s)")
     p.add_argument("--remove-after", default="30s", help="removed from the registry after this silence (30s)")
     p.add_argument("--ports-file", metavar="FILE", help="write the bound address as JSON once listening")
+    p.add_argument(
+        "--max-policy-bytes",
+        default=os.environ.get(limits.POLICY_ENV, ""),
+        metavar="SIZE",
+        help="refuse to store larger policies, e.g. 1048576 or 2MiB (default $APEX_MAX_POLICY_BYTES or 1MiB)",
+    )
     p.add_argument("--log-level", default=os.environ.get("APEX_LOG_LEVEL", "INFO"), help="default INFO")
     p.set_defaults(run=run)
 
@@ -69,31 +77,37 @@ def run_status(args: argparse.Namespace) -> int:
                 control_pb2.GetControlStatusRequest(), timeout=5
             )
         except grpc.RpcError as err:
-            print(f"apex control-status: {args.admin}: {err.code().name}: {err.details()}", file=sys.stderr)
+            echo(f"apex control-status: {args.admin}: {err.code().name}: {err.details()}", file=sys.stderr)
             return 1
     if args.json:
-        print(json_format.MessageToJson(reply, preserving_proto_field_name=True, indent=2))
+        echo(json_format.MessageToJson(reply, preserving_proto_field_name=True, indent=2))
         return 0
     if not reply.control_plane:
-        print(f"no control plane configured; policy version {reply.policy_version or '-'} (static)")
+        echo(f"no control plane configured; policy version {reply.policy_version or '-'} (static)")
         return 0
     state = "connected" if reply.connected else "NOT connected (serving the policy in force)"
-    print(f"control plane:  {reply.control_plane} ({state}, {reply.connects} connects)")
-    print(f"policy version: {reply.policy_version or '- (bootstrap)'}")
-    print(f"pushes:         {reply.applied} applied, {reply.rejected} rejected")
-    print(f"last NACK:      {reply.last_nack or '-'}")
-    print(f"last good file: {reply.last_good_file}")
+    echo(f"control plane:  {reply.control_plane} ({state}, {reply.connects} connects)")
+    echo(f"policy version: {safe(reply.policy_version or '- (bootstrap)')}")
+    echo(f"pushes:         {reply.applied} applied, {reply.rejected} rejected")
+    echo(f"last NACK:      {safe(reply.last_nack or '-')}")
+    echo(f"last good file: {reply.last_good_file}")
     return 0
 
 
-async def serve(args: argparse.Namespace, stale_after: float, remove_after: float) -> None:
+async def serve(args: argparse.Namespace, stale_after: float, remove_after: float, max_policy: int) -> None:
+    from apex.mesh.v1 import config_pb2
+
     from engines.control.server import ControlPlaneServer  # the CLI is the composition root
     from sidecar.policy import convert
+
+    def validate(policy: config_pb2.Policy) -> object:
+        return convert.policy(policy, max_bytes=max_policy)
 
     server = ControlPlaneServer(
         args.listen,
         args.redis,
-        validate=convert.policy,  # bad policies are refused at the door, naming the field
+        validate=validate,  # bad policies are refused at the door, naming the field
+        max_policy_bytes=max_policy,
         prefix=args.prefix,
         replica=args.replica,
         stale_after=stale_after,
@@ -115,18 +129,23 @@ async def serve(args: argparse.Namespace, stale_after: float, remove_after: floa
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     try:
         stale_after = parse_duration(args.stale_after, "--stale-after")
         remove_after = parse_duration(args.remove_after, "--remove-after")
+        max_policy = (
+            limits.parse_size(args.max_policy_bytes, "--max-policy-bytes")
+            if args.max_policy_bytes
+            else (limits.DEFAULT_MAX_POLICY_BYTES)
+        )
     except ConfigError as exc:
-        print(f"apex control-plane: {exc}", file=sys.stderr)
+        echo(f"apex control-plane: {exc}", file=sys.stderr)
         return 2
     try:
-        uvloop.run(serve(args, stale_after, remove_after))
+        uvloop.run(serve(args, stale_after, remove_after, max_policy))
     except OSError as exc:
-        print(f"apex control-plane: {exc}", file=sys.stderr)
+        echo(f"apex control-plane: {exc}", file=sys.stderr)
         return 1
     return 0

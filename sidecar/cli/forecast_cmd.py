@@ -40,9 +40,11 @@ def run(args: argparse.Namespace) -> int:
 
     from engines.forecast.decide import SpikeRule
     from engines.forecast.runner import Runner
+    from sidecar.cli.term import SafeFormatter
 
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    handler = logging.StreamHandler(sys.stderr)  # service names come from telemetry: escape what is logged
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     if not args.redis or not args.control_plane:
         print("apex forecaster: --redis and --control-plane are required", file=sys.stderr)
         return 2

@@ -6,18 +6,18 @@ import argparse
 import getpass
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import grpc
-import yaml
 from apex.mesh.v1 import config_pb2, control_pb2, control_pb2_grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from sidecar.cli import policy_view as view
+from sidecar.cli.term import echo, safe
+from sidecar.config import strict_yaml
 from sidecar.config.yaml_proto import fill
-from sidecar.policy import convert
+from sidecar.policy import convert, limits
 from sidecar.policy.errors import ConfigError
 
 DEFAULT_CONTROL_PLANE = "127.0.0.1:7700"
@@ -110,7 +110,7 @@ def _call(args: argparse.Namespace, method: str, request: Message) -> Any:
 
 
 def _emit_json(message: Message) -> None:
-    print(json_format.MessageToJson(message, preserving_proto_field_name=True, indent=2))
+    echo(json_format.MessageToJson(message, preserving_proto_field_name=True, indent=2))
 
 
 def _change_msg(args: argparse.Namespace, expected: int | None) -> control_pb2.Change:
@@ -139,8 +139,8 @@ def _written(args: argparse.Namespace, record: control_pb2.PolicyRecord) -> int:
         _emit_json(record)
         return 0
     canary = f" to {view.percent(record.rollout_percent)} of instances" if record.rollout_percent < 100 else ""
-    print(f"{record.service}: stored version {record.version}{canary}; pushing to its sidecars")
-    print(view.diff_text(record.diff))
+    echo(f"{record.service}: stored version {record.version}{canary}; pushing to its sidecars")
+    echo(view.diff_text(record.diff))
     return 0
 
 
@@ -152,19 +152,14 @@ def run_get(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(record)
     else:
-        print(view.record_header(record))
-        print(view.policy_yaml(record), end="")
+        echo(view.record_header(record))
+        echo(view.policy_yaml(record).rstrip("\n"))
     return 0
 
 
 def load_policy(path: str) -> config_pb2.Policy:
     """A Policy YAML file (or a bootstrap's `policy:` section), validated like a sidecar would."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError("", f"cannot read: {exc.strerror}", path) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError("", f"invalid YAML: {getattr(exc, 'problem', exc)}", path) from None
+    data = strict_yaml.load_file(path, limits.max_config_bytes())
     if not isinstance(data, dict):
         raise ConfigError("", "expected a mapping with route_tables and clusters", path)
     prefix = "policy"
@@ -184,7 +179,7 @@ def run_set(args: argparse.Namespace) -> int:
     try:
         policy = load_policy(args.file)
     except ConfigError as exc:
-        print(f"apex policy set: invalid policy: {exc}", file=sys.stderr)
+        echo(f"apex policy set: invalid policy: {exc}", file=sys.stderr)
         return 2
     expected = None if args.expect_version is not None else _latest(args)
     request = control_pb2.SetPolicyRequest(service=args.service, policy=policy, change=_change_msg(args, expected))
@@ -202,12 +197,24 @@ def run_patch(args: argparse.Namespace) -> int:
     return _written(args, _call(args, "PatchPolicy", request))
 
 
+def history_pages(args: argparse.Namespace) -> control_pb2.HistoryResponse:
+    """Every page of History (the server sends bounded pages), gathered into one response."""
+    gathered = control_pb2.HistoryResponse()
+    token = ""
+    while True:
+        request = control_pb2.HistoryRequest(service=args.service, limit=args.limit, page_token=token)
+        page = _call(args, "History", request)
+        gathered.records.extend(page.records)
+        if not (token := page.next_page_token):
+            return gathered
+
+
 def run_history(args: argparse.Namespace) -> int:
-    response = _call(args, "History", control_pb2.HistoryRequest(service=args.service, limit=args.limit))
+    response = history_pages(args)
     if args.json:
         _emit_json(response)
     else:
-        print(view.history_table(response.records))
+        echo(view.history_table(response.records))
     return 0
 
 
@@ -217,7 +224,7 @@ def run_diff(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(response)
     else:
-        print(view.diff_text(response.changes))
+        echo(view.diff_text(response.changes))
     return 0
 
 
@@ -233,9 +240,9 @@ def run_instances(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(response)
     elif not response.instances:
-        print("no instances registered" + (f" for {args.service}" if args.service else ""))
+        echo("no instances registered" + (f" for {safe(args.service)}" if args.service else ""))
     else:
-        print(view.instances_table(response.instances))
+        echo(view.instances_table(response.instances))
     return 0
 
 
@@ -249,9 +256,10 @@ def guarded(run: Any) -> Any:
         except grpc.RpcError as exc:
             code = exc.code()
             if code == grpc.StatusCode.UNAVAILABLE:
-                print(f"apex: control plane {args.control_plane} unavailable: {exc.details()}", file=sys.stderr)
+                print(f"apex: control plane {safe(args.control_plane)} unavailable: {safe(exc.details())}",
+                      file=sys.stderr)  # fmt: skip
                 return 1
-            print(f"apex: {exc.details()}", file=sys.stderr)
+            print(f"apex: {safe(exc.details())}", file=sys.stderr)
             return 3 if code == grpc.StatusCode.ABORTED else 1
 
     return wrapper

@@ -14,6 +14,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from engines.control.diff import format_duration
+from sidecar.cli.term import safe
 
 SOURCES = {"operator": control_pb2.OPERATOR, "forecaster": control_pb2.FORECASTER, "tuner": control_pb2.TUNER}
 KIND_MARK = {control_pb2.FieldChange.ADDED: "+", control_pb2.FieldChange.REMOVED: "-"}
@@ -53,6 +54,8 @@ def source_name(source: int) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Aligned columns; control characters in cells (remote data) are escaped."""
+    rows = [[safe(c) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
@@ -67,8 +70,9 @@ def record_header(record: control_pb2.PolicyRecord) -> str:
     extra = f", rollback of {record.rollback_of}" if record.rollback_of else ""
     canary = f", canary {percent(record.rollout_percent)}" if record.rollout_percent < 100 else ""
     return (
-        f"# service {record.service} version {record.version}{canary}{extra}\n"
-        f"# {when(record.created_at)} UTC by {record.author} ({source_name(record.source)}): {record.reason or '-'}"
+        f"# service {safe(record.service)} version {record.version}{canary}{extra}\n"
+        f"# {when(record.created_at)} UTC by {safe(record.author)} ({source_name(record.source)}): "
+        f"{safe(record.reason or '-')}"
     )
 
 
@@ -106,12 +110,13 @@ def diff_text(changes: Sequence[control_pb2.FieldChange]) -> str:
         return "(no changes)"
     lines = []
     for c in changes:
+        path, old, new = safe(c.path), safe(c.old_value), safe(c.new_value)
         if c.kind == control_pb2.FieldChange.ADDED:
-            lines.append(f"+ {c.path}: {c.new_value}")
+            lines.append(f"+ {path}: {new}")
         elif c.kind == control_pb2.FieldChange.REMOVED:
-            lines.append(f"- {c.path}: {c.old_value}")
+            lines.append(f"- {path}: {old}")
         else:
-            lines.append(f"~ {c.path}: {c.old_value} -> {c.new_value}")
+            lines.append(f"~ {path}: {old} -> {new}")
     return "\n".join(lines)
 
 

@@ -12,6 +12,8 @@ import grpc
 from apex.mesh.v1 import route_policy_pb2, route_policy_pb2_grpc
 from google.protobuf import json_format
 
+from sidecar.cli.term import echo
+
 COLUMNS = (
     ("requests", "requests"),
     ("retries", "retries"),
@@ -68,10 +70,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         reply = fetch(args.admin)
     except grpc.RpcError as exc:
-        print(f"apex routes: cannot query {args.admin}: {exc.code().name} {exc.details()}", file=sys.stderr)
+        echo(f"apex routes: cannot query {args.admin}: {exc.code().name} {exc.details()}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(json_format.MessageToDict(reply, preserving_proto_field_name=True), indent=2))
+        echo(json.dumps(json_format.MessageToDict(reply, preserving_proto_field_name=True), indent=2))
     else:
-        print(table(reply))
+        echo(table(reply))
     return 0

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from apex.mesh.v1 import config_pb2
 
+from sidecar.config import strict_yaml
 from sidecar.config.yaml_proto import fill
-from sidecar.policy import convert
+from sidecar.policy import convert, limits
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import Bootstrap
 from sidecar.telemetry.settings import observability
@@ -17,12 +18,9 @@ from sidecar.telemetry.settings import observability
 def parse_yaml(text: str, source: str) -> config_pb2.Bootstrap:
     """YAML text → Bootstrap protobuf; errors name `source`, the field path and the reason."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(where, f"invalid YAML: {reason}", source) from None
+        data = strict_yaml.loads(text)
+    except ConfigError as exc:
+        raise exc.in_source(source) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -41,12 +39,40 @@ def validate(message: config_pb2.Bootstrap, source: str) -> Bootstrap:
         raise exc.in_source(source) from None
 
 
-def load(path: str | Path) -> tuple[config_pb2.Bootstrap, Bootstrap]:
-    """Read, parse and validate a bootstrap file."""
+def load(path: str | Path, max_bytes: int | None = None) -> tuple[config_pb2.Bootstrap, Bootstrap]:
+    """Read, parse and validate a bootstrap file (at most `max_bytes`, default APEX_MAX_CONFIG_BYTES).
+
+    Blocking and CPU-bound: a running sidecar calls it in a child process (load_detached).
+    """
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError("", f"cannot read config: {exc.strerror}", source) from None
+    text = strict_yaml.read(path, limits.max_config_bytes() if max_bytes is None else max_bytes)
     message = parse_yaml(text, source)
     return message, validate(message, source)
+
+
+@dataclass(frozen=True)
+class Detached:
+    """What load_detached() sends back from a child process: the result, or the error and the
+    policy.version the bad file names ("" if none), for the rejection event."""
+
+    message: bytes = b""
+    model: Bootstrap | None = None
+    error: ConfigError | None = None
+    version_hint: str = ""
+
+
+def load_detached(path: str) -> Detached:
+    """load() for a child process (picklable result; all parsing, even of a bad file, stays there)."""
+    try:
+        message, model = load(path)
+    except ConfigError as exc:
+        return Detached(error=exc, version_hint=_version_hint(path))
+    return Detached(message.SerializeToString(), model)
+
+
+def _version_hint(path: str) -> str:
+    try:
+        data = strict_yaml.load_file(path, limits.max_config_bytes())
+        return str(data["policy"]["version"])
+    except Exception:
+        return ""

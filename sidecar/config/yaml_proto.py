@@ -19,6 +19,7 @@ from sidecar.policy.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h)\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+MAX_DURATION = 100 * 365 * 86400.0  # 100 years: any longer is a typo, and overflows nanoseconds
 _INT_RANGES = {
     FieldDescriptor.TYPE_INT32: (-(2**31), 2**31 - 1),
     FieldDescriptor.TYPE_SINT32: (-(2**31), 2**31 - 1),
@@ -51,6 +52,8 @@ def parse_duration(value: object, path: str) -> float:
         raise ConfigError(path, f"expected a duration like '1s' or '250ms', got {value!r}")
     if seconds < 0 or not math.isfinite(seconds):
         raise ConfigError(path, f"a duration must be a finite non-negative time, got {value!r}")
+    if seconds > MAX_DURATION:
+        raise ConfigError(path, f"{value!r} is longer than the maximum duration ({MAX_DURATION:.0f}s, 100 years)")
     return seconds
 
 

@@ -50,8 +50,13 @@ def parse_address(text: str, *, allow_port_zero: bool = False) -> Address:
             raise ValueError(f"bad address {text!r}: no port; expected host:port")
         if ":" in host:
             raise ValueError(f"bad address {text!r}: put IPv6 addresses in brackets, e.g. [::1]:50051")
-        if not _HOSTNAME.match(host):
+        if not _HOSTNAME.match(host) or any(label.endswith("-") for label in host.rstrip(".").split(".")):
             raise ValueError(f"bad address {text!r}: {host!r} is not a valid host name or IP")
+        if host.rstrip(".").rpartition(".")[2].isdigit():  # an all-numeric top label: it can only be an IPv4
+            try:
+                ipaddress.IPv4Address(host)
+            except ValueError:
+                raise ValueError(f"bad address {text!r}: {host!r} is not a valid IPv4 address") from None
     if not port_text.isdigit():
         raise ValueError(f"bad address {text!r}: port {port_text!r} is not a number")
     port = int(port_text)

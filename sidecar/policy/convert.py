@@ -10,9 +10,10 @@ import os
 import socket
 from collections.abc import Iterable
 
+from apex.mesh.contract.names import MAX_NAME, name_problem
 from apex.mesh.v1 import config_pb2
 
-from sidecar.policy import cache_convert, cluster_convert, route_convert
+from sidecar.policy import cache_convert, cluster_convert, limits, route_convert
 from sidecar.policy.address import Address, parse_address
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.fields import check_path, positive_seconds
@@ -45,8 +46,12 @@ def _address(text: str, path: str, *, listen: bool = False) -> Address:
 
 
 def _require(value: str, path: str, what: str) -> str:
+    """A required name: present, and valid by the shared name rule (apex.mesh.contract.names)."""
     if not value:
         raise ConfigError(path, f"{what} is required")
+    problem = name_problem(value)
+    if problem is not None:
+        raise ConfigError(path, f"{what} {problem}")
     return value
 
 
@@ -101,8 +106,8 @@ def endpoint(msg: config_pb2.Endpoint, path: str) -> Endpoint:
 
 def cluster(msg: config_pb2.Cluster, path: str) -> Cluster:
     name = _require(msg.name, f"{path}.name", "cluster name")
-    if msg.discover and (msg.discover != msg.discover.strip() or "/" in msg.discover):
-        raise ConfigError(f"{path}.discover", f"expected a service name, got {msg.discover!r}")
+    if msg.discover and (problem := name_problem(msg.discover)) is not None:
+        raise ConfigError(f"{path}.discover", f"expected a service name: {problem}")
     if not msg.endpoints and not msg.discover:
         raise ConfigError(f"{path}.endpoints", "a cluster needs at least one endpoint (or `discover: <service>`)")
     endpoints = tuple(endpoint(e, f"{path}.endpoints[{i}]") for i, e in enumerate(msg.endpoints))
@@ -116,8 +121,15 @@ def cluster(msg: config_pb2.Cluster, path: str) -> Cluster:
     )
 
 
-def policy(msg: config_pb2.Policy, path: str = "policy") -> Policy:
-    """Validate a Policy message into the model."""
+def policy(msg: config_pb2.Policy, path: str = "policy", max_bytes: int | None = None) -> Policy:
+    """Validate a Policy message into the model; larger than `max_bytes` (APEX_MAX_POLICY_BYTES) is refused."""
+    limit = limits.max_policy_bytes() if max_bytes is None else max_bytes
+    size = msg.ByteSize()
+    if size > limit:
+        raise ConfigError(
+            path, f"policy is {size} bytes ({limits.human(size)}), over the limit of {limit} bytes "
+            f"({limits.human(limit)}; {limits.POLICY_ENV})",
+        )  # fmt: skip
     _unique((c.name for c in msg.clusters), f"{path}.clusters", "cluster")
     clusters = tuple(cluster(c, f"{path}.clusters[{i}]") for i, c in enumerate(msg.clusters))
     names = {c.name for c in clusters}
@@ -136,8 +148,12 @@ def policy(msg: config_pb2.Policy, path: str = "policy") -> Policy:
 
 
 def node(msg: config_pb2.Node) -> Node:
-    service = msg.service or "default"
-    instance = msg.instance or f"{service}-{socket.gethostname()}-{os.getpid()}"
+    service = _require(msg.service, "node.service", "service name") if msg.service else "default"
+    if msg.instance:
+        instance = _require(msg.instance, "node.instance", "instance id")
+    else:
+        host = "".join(c if (c.isalnum() and c.isascii()) or c in "._-" else "-" for c in socket.gethostname())
+        instance = f"{service}-{host}-{os.getpid()}"[:MAX_NAME]
     address = _address(msg.address, "node.address") if msg.address else None
     return Node(
         service=service,

@@ -13,6 +13,10 @@ class ConfigError(ValueError):
         where = f"{source}: " if source else ""
         super().__init__(f"{where}{field or '<root>'}: {reason}")
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str, str, str]]:
+        """Picklable (a reload validates in a child process and sends errors back)."""
+        return (type(self), (self.field, self.reason, self.source))
+
     def in_source(self, source: str) -> ConfigError:
         """The same error, attributed to a file (or other source)."""
         return ConfigError(self.field, self.reason, source)

@@ -134,7 +134,7 @@ class ClusterEndpoints(_message.Message):
     def __init__(self, cluster: _Optional[str] = ..., addresses: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PolicyRecord(_message.Message):
-    __slots__ = ("service", "version", "policy", "author", "reason", "source", "created_at", "diff", "rollout_percent", "rollback_of", "stable_version")
+    __slots__ = ("service", "version", "policy", "author", "reason", "source", "created_at", "diff", "rollout_percent", "rollback_of", "stable_version", "policy_omitted")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
@@ -146,6 +146,7 @@ class PolicyRecord(_message.Message):
     ROLLOUT_PERCENT_FIELD_NUMBER: _ClassVar[int]
     ROLLBACK_OF_FIELD_NUMBER: _ClassVar[int]
     STABLE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    POLICY_OMITTED_FIELD_NUMBER: _ClassVar[int]
     service: str
     version: int
     policy: _config_pb2.Policy
@@ -157,7 +158,8 @@ class PolicyRecord(_message.Message):
     rollout_percent: float
     rollback_of: int
     stable_version: int
-    def __init__(self, service: _Optional[str] = ..., version: _Optional[int] = ..., policy: _Optional[_Union[_config_pb2.Policy, _Mapping]] = ..., author: _Optional[str] = ..., reason: _Optional[str] = ..., source: _Optional[_Union[ChangeSource, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., diff: _Optional[_Iterable[_Union[FieldChange, _Mapping]]] = ..., rollout_percent: _Optional[float] = ..., rollback_of: _Optional[int] = ..., stable_version: _Optional[int] = ...) -> None: ...
+    policy_omitted: bool
+    def __init__(self, service: _Optional[str] = ..., version: _Optional[int] = ..., policy: _Optional[_Union[_config_pb2.Policy, _Mapping]] = ..., author: _Optional[str] = ..., reason: _Optional[str] = ..., source: _Optional[_Union[ChangeSource, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., diff: _Optional[_Iterable[_Union[FieldChange, _Mapping]]] = ..., rollout_percent: _Optional[float] = ..., rollback_of: _Optional[int] = ..., stable_version: _Optional[int] = ..., policy_omitted: _Optional[bool] = ...) -> None: ...
 
 class FieldChange(_message.Message):
     __slots__ = ("path", "kind", "old_value", "new_value")
@@ -226,18 +228,24 @@ class PatchPolicyRequest(_message.Message):
     def __init__(self, service: _Optional[str] = ..., path: _Optional[str] = ..., value: _Optional[str] = ..., change: _Optional[_Union[Change, _Mapping]] = ...) -> None: ...
 
 class HistoryRequest(_message.Message):
-    __slots__ = ("service", "limit")
+    __slots__ = ("service", "limit", "page_size", "page_token")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     service: str
     limit: int
-    def __init__(self, service: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, service: _Optional[str] = ..., limit: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class HistoryResponse(_message.Message):
-    __slots__ = ("records",)
+    __slots__ = ("records", "next_page_token")
     RECORDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     records: _containers.RepeatedCompositeFieldContainer[PolicyRecord]
-    def __init__(self, records: _Optional[_Iterable[_Union[PolicyRecord, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, records: _Optional[_Iterable[_Union[PolicyRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class DiffRequest(_message.Message):
     __slots__ = ("service", "from_version", "to_version")
