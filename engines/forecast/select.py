@@ -26,6 +26,12 @@ class Config:
     origins: int = 5  # backtest origins
     origin_step: int = 0  # points between origins (0: half the horizon)
     combine_top: int = 3  # the combinations take the median / mean of this many best singles
+    # a single model is chosen over the best combination only when its backtest error is lower by
+    # this relative margin (1: never); seasonal naive when it is lower by `baseline_margin` overall
+    # and lower at `baseline_consistency` of at least three origins (one lucky window is not enough)
+    single_margin: float = 1.0
+    baseline_margin: float = 0.1
+    baseline_consistency: float = 0.8
     levels: tuple[float, ...] = (0.8, 0.95)  # prediction-interval coverage
     models: tuple[str, ...] = cand.CANDIDATES
 
@@ -141,6 +147,14 @@ def forecast(
         if name in errors:
             scores[name] = float(np.mean(np.abs(np.vstack(errors[name]))))
     chosen = min(scores, key=scores.__getitem__)
+    combos = [name for name in ("median_top", "mean_top") if name in scores]
+    if combos and chosen not in combos:
+        best_combo = min(combos, key=scores.__getitem__)
+        margin = config.baseline_margin if chosen == BASELINE else config.single_margin
+        if scores[chosen] > scores[best_combo] * (1 - margin) or (
+            chosen == BASELINE and not _consistent(errors[BASELINE], errors[best_combo], config.baseline_consistency)
+        ):
+            chosen = best_combo
 
     combined = chosen in ("median_top", "mean_top")
     final = _run_all(y, h, tuple(periods), m, tuple(ranking[: config.combine_top]) if combined else (chosen,))
@@ -151,6 +165,14 @@ def forecast(
         mean = np.maximum(mean, 0.0)
     lower, upper = intervals(mean, np.vstack(errors[chosen]), config.levels, nonneg)
     return Forecast(mean, lower, upper, chosen, tuple(periods), scores)
+
+
+def _consistent(a: list[Array], b: list[Array], share: float) -> bool:
+    """Whether errors `a` beat `b` (mean absolute error per origin) at `share` of >= 3 origins."""
+    if len(a) < 3:
+        return False
+    wins = [float(np.mean(np.abs(x))) < float(np.mean(np.abs(y))) for x, y in zip(a, b, strict=True)]
+    return sum(wins) >= share * len(wins)
 
 
 def intervals(
