@@ -230,7 +230,9 @@ def _single(name: str, model: Model) -> Family:
 
 
 FAMILIES: dict[str, Family] = {
-    "snaive_long": _single("snaive_long", lambda y, h, ps: seasonal_naive(y, h, ps, which=1)),
+    "snaive_long": lambda y, h, ps: (
+        {"snaive_long": seasonal_naive(y, h, ps, which=1)} if len(usable(ps, len(y), 1)) > 1 else {}
+    ),
     "smedian3": _single("smedian3", lambda y, h, ps: seasonal_median(y, h, ps, 3)),
     "smedian7": _single("smedian7", lambda y, h, ps: seasonal_median(y, h, ps, 7)),
     "smean7": _single("smean7", lambda y, h, ps: seasonal_median(y, h, ps, 7, mean=True)),

@@ -53,7 +53,7 @@ def find_periods(
     """The seasonal periods `y` shows, shortest first.
 
     1. each candidate period `p` (at most `len(y) / min_cycles`) counts when the autocorrelation at
-       lag `p` is at least `min_acf` and a local maximum;
+       lag `p` is at least `min_acf` and (within 0.02) a local maximum;
     2. a multiple of an accepted shorter period `q` (a week over a day) counts only when lag `p`
        correlates clearly better than lags `p - q` and `p + q` (otherwise it is the day again);
     3. without candidates, the strongest autocorrelation peak after the first zero crossing is the
@@ -68,7 +68,8 @@ def find_periods(
     r = acf(y, min(n - 1, max(usable) + max(usable)))
     found: list[int] = []
     for p in usable:
-        if r[p] < min_acf or r[p] < r[p - 1] or (p + 1 < len(r) and r[p] < r[p + 1]):
+        w = max(1, p // 48)  # a smooth cycle's peak is flat: sampling noise may move it a little
+        if r[p] < min_acf or r[p] < float(r[p - w : p + w + 1].max()) - 0.02:
             continue
         base = [q for q in found if p % q == 0]
         if base:

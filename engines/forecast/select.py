@@ -146,7 +146,7 @@ def forecast(
     for name in ("median_top", "mean_top"):
         if name in errors:
             scores[name] = float(np.mean(np.abs(np.vstack(errors[name]))))
-    chosen = min(scores, key=scores.__getitem__)
+    chosen = min(scores, key=lambda name: (scores[name], name != BASELINE))  # ties go to the baseline
     combos = [name for name in ("median_top", "mean_top") if name in scores]
     if combos and chosen not in combos:
         best_combo = min(combos, key=scores.__getitem__)
