@@ -104,22 +104,42 @@ def seasonal_ahead(profiles: list[Array], h: int) -> Array:
 
 
 def holt_grid(a: Array) -> tuple[float, float, float, float]:
-    """Damped Holt fitted to `a` by the smallest squared one-step error over a small grid (all
-    grid points run together as one vectorised recursion): (level, trend, phi, alpha)."""
-    x = a[-_FIT_WINDOW:]
-    alpha, beta, phi = _GRID
-    level = np.full(alpha.shape, x[0])
-    trend = np.full(alpha.shape, (x[min(len(x) - 1, 8)] - x[0]) / max(1, min(len(x) - 1, 8)) if len(x) > 1 else 0.0)
-    sse = np.zeros(alpha.shape)
-    for value in x[1:]:
+    """Damped Holt fitted to `a` by the smallest squared one-step error over a small grid:
+    (level, trend, phi, alpha)."""
+    ((holt, _),) = smooth_fit(a[None, -_FIT_WINDOW:])
+    return holt
+
+
+def smooth_fit(xs: Array) -> list[tuple[tuple[float, float, float, float], tuple[float, float]]]:
+    """Per row of `xs` (rows of equal length): the damped-Holt fit (level, trend, phi, alpha) and
+    the simple-exponential-smoothing fit (level, alpha), each the grid point with the smallest
+    squared one-step error. All rows and grid points run as one vectorised recursion; SES is the
+    grid's block with no trend."""
+    k, n = xs.shape
+    g = _GRID.shape[1]
+    alpha = np.concatenate([_GRID[0], _ALPHA])
+    beta = np.concatenate([_GRID[1], np.zeros(len(_ALPHA))])
+    phi = np.concatenate([_GRID[2], np.ones(len(_ALPHA))])
+    first = min(n - 1, 8)
+    slope0 = (xs[:, first] - xs[:, 0]) / max(1, first)
+    level = np.repeat(xs[:, :1], len(alpha), axis=1)
+    trend = np.zeros_like(level)
+    trend[:, :g] = slope0[:, None]
+    sse = np.zeros_like(level)
+    for t in range(1, n):
         expected = level + phi * trend
-        err = value - expected
+        err = xs[:, t : t + 1] - expected
         sse += err * err
         new_level = expected + alpha * err
         trend = phi * trend + beta * (new_level - level - phi * trend)
         level = new_level
-    best = int(np.argmin(sse))
-    return float(level[best]), float(trend[best]), float(phi[best]), float(alpha[best])
+    out = []
+    for r in range(k):
+        hb = int(np.argmin(sse[r, :g]))
+        sb = g + int(np.argmin(sse[r, g:]))
+        holt = (float(level[r, hb]), float(trend[r, hb]), float(phi[hb]), float(alpha[hb]))
+        out.append((holt, (float(level[r, sb]), float(alpha[sb]))))
+    return out
 
 
 def damped(level: float, trend: float, phi: float, h: int) -> Array:
@@ -128,43 +148,28 @@ def damped(level: float, trend: float, phi: float, h: int) -> Array:
 
 
 def decomposition_family(y: Array, h: int, periods: tuple[int, ...]) -> dict[str, Array]:
-    """One decomposition, three ways ahead for the deseasonalised part: damped Holt, Theta (simple
+    """One decomposition of the values (and one of their logs, for a positive series:
+    multiplicative seasonality), each taken three ways ahead: damped Holt, Theta (simple
     exponential smoothing plus half the linear-regression drift), and the last season's level."""
-    a, profiles = decompose(y, periods)
-    season = seasonal_ahead(profiles, h)
-    x = a[-_FIT_WINDOW:]
-    level, trend, phi, _ = holt_grid(x)
-    ses_level, _, _, alpha = holt_grid_ses(x)
-    slope = float(np.polyfit(np.arange(len(x)), x, 1)[0]) if len(x) > 2 else 0.0
-    steps = np.arange(1, h + 1)
-    theta = ses_level + 0.5 * slope * (steps - 1 + 1 / alpha - ((1 - alpha) ** len(x)) / alpha)
+    variants = {"": y} if float(y.min()) <= 0 else {"": y, "log_": np.log(y)}
+    parts = {prefix: decompose(v, periods) for prefix, v in variants.items()}
+    window = np.vstack([a[-_FIT_WINDOW:] for a, _ in parts.values()])
+    fits = smooth_fit(window)
     ps = usable(periods, len(y))
-    last = float(a[-(ps[0] if ps else min(len(a), 24)) :].mean())
-    return {
-        "decomp_holt": damped(level, trend, phi, h) + season,
-        "decomp_theta": theta + season,
-        "decomp_level": last + season,
-    }
-
-
-def log_decomposition_family(y: Array, h: int, periods: tuple[int, ...]) -> dict[str, Array]:
-    """The decomposition family on log values (multiplicative seasonality), positive series only."""
-    if float(y.min()) <= 0:
-        return {}
-    out = decomposition_family(np.log(y), h, periods)
-    return {"log_" + name: np.exp(np.minimum(f, 700.0)) for name, f in out.items()}
-
-
-def holt_grid_ses(x: Array) -> tuple[float, float, float, float]:
-    alphas = _ALPHA
-    level = np.full(alphas.shape, x[0])
-    sse = np.zeros(alphas.shape)
-    for value in x[1:]:
-        err = value - level
-        sse += err * err
-        level = level + alphas * err
-    best = int(np.argmin(sse))
-    return float(level[best]), 0.0, 1.0, float(alphas[best])
+    steps = np.arange(1, h + 1)
+    out: dict[str, Array] = {}
+    for (prefix, (a, profiles)), x, ((level, trend, phi, _), (ses, alpha)) in zip(
+        parts.items(), window, fits, strict=True
+    ):
+        season = seasonal_ahead(profiles, h)
+        slope = float(np.polyfit(np.arange(len(x)), x, 1)[0]) if len(x) > 2 else 0.0
+        theta = ses + 0.5 * slope * (steps - 1 + 1 / alpha - ((1 - alpha) ** len(x)) / alpha)
+        last = float(a[-(ps[0] if ps else min(len(a), 24)) :].mean())
+        runs = {"decomp_holt": damped(level, trend, phi, h), "decomp_theta": theta, "decomp_level": np.full(h, last)}
+        for name, base in runs.items():
+            f = base + season
+            out[prefix + name] = np.exp(np.minimum(f, 700.0)) if prefix else f
+    return out
 
 
 def seasonal_naive(y: Array, h: int, periods: tuple[int, ...], which: int = 0) -> Array:
@@ -237,7 +242,6 @@ FAMILIES: dict[str, Family] = {
     "smedian7": _single("smedian7", lambda y, h, ps: seasonal_median(y, h, ps, 7)),
     "smean7": _single("smean7", lambda y, h, ps: seasonal_median(y, h, ps, 7, mean=True)),
     "decomp": decomposition_family,
-    "log_decomp": log_decomposition_family,
     "fourier": _single("fourier", fourier),
 }
 CANDIDATES = ("snaive", "snaive_long", "smedian3", "smedian7", "smean7", "decomp_holt", "decomp_theta",

@@ -77,7 +77,7 @@ def _run_all(y: Array, h: int, periods: tuple[int, ...], season: int, names: tup
     out = {BASELINE: cand.seasonal_naive(y, h, (season,) if season > 1 else ())}
     wanted = set(names)
     for family, run in cand.FAMILIES.items():
-        if not any(name.startswith(family) for name in wanted):
+        if not any(name.removeprefix("log_").startswith(family) for name in wanted):
             continue
         for name, f in run(cleaned, h, periods).items():
             if name in wanted and np.all(np.isfinite(f)):
@@ -182,12 +182,12 @@ def intervals(
     the absolute errors pooled over neighbouring steps (± h/8), never narrower than an earlier
     step's."""
     h = len(mean)
-    abs_err = np.abs(errors)
     w = max(1, h // 8)
+    cols = np.clip(np.arange(h)[:, None] + np.arange(-w, w + 1)[None, :], 0, h - 1)  # h x (2w+1)
+    pooled = np.abs(errors)[:, cols].transpose(1, 0, 2).reshape(h, -1)  # per step: origins x window
+    q_all = np.maximum.accumulate(np.quantile(pooled, list(levels), axis=1), axis=1)
     lower, upper = {}, {}
-    for level in levels:
-        q = np.array([np.quantile(abs_err[:, max(0, i - w) : i + w + 1], level) for i in range(h)])
-        q = np.maximum.accumulate(q)
+    for level, q in zip(levels, q_all, strict=True):
         lo = mean - q
         lower[level] = np.maximum(lo, 0.0) if nonneg else lo
         upper[level] = mean + q
