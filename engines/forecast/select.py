@@ -57,6 +57,34 @@ class Forecast:
     periods: tuple[int, ...]
     scores: dict[str, float] = field(default_factory=dict)  # backtest MAE per candidate
     note: str = ""  # why a fallback was used, if one was
+    members: tuple[str, ...] = ()  # the candidates a combination combines
+
+
+def refit(y: Array, h: int, chosen: Forecast, season: int | None = None) -> Forecast:
+    """Forecast from the end of `y` with the model `chosen` picked (no backtests): for frequent
+    updates between selections. Intervals keep `chosen`'s half-widths (repeated past its horizon)."""
+    y = np.asarray(y, dtype=np.float64)
+    m = season or 1
+    if chosen.model == "naive" or len(y) < 2:
+        mean = np.full(h, float(y[-1]))
+    else:
+        names = chosen.members or (chosen.model,)
+        runs = _run_all(y, h, chosen.periods, m, names)
+        if chosen.members:
+            stack = np.vstack([runs[n] for n in chosen.members if n in runs])
+            mean = np.median(stack, axis=0) if chosen.model == "median_top" else stack.mean(axis=0)
+        else:
+            mean = runs.get(chosen.model, runs[BASELINE])
+    nonneg = bool(y.min() >= 0)
+    if nonneg:
+        mean = np.maximum(mean, 0.0)
+    lower, upper = {}, {}
+    for level, up in chosen.upper.items():
+        half = up - chosen.mean
+        half = half[np.minimum(np.arange(h), len(half) - 1)]
+        lower[level] = np.maximum(mean - half, 0.0) if nonneg else mean - half
+        upper[level] = mean + half
+    return Forecast(mean, lower, upper, chosen.model, chosen.periods, chosen.scores, chosen.note, chosen.members)
 
 
 def candidate_periods(season: int | None, resolution_s: float | None) -> tuple[int, ...]:
@@ -157,14 +185,16 @@ def forecast(
             chosen = best_combo
 
     combined = chosen in ("median_top", "mean_top")
-    final = _run_all(y, h, tuple(periods), m, tuple(ranking[: config.combine_top]) if combined else (chosen,))
+    members = tuple(ranking[: config.combine_top]) if combined else ()
+    final = _run_all(y, h, tuple(periods), m, members or (chosen,))
     if combined:
         final.update(_combine(final, ranking, config.combine_top))
+        members = tuple(name for name in ranking if name in final)[: config.combine_top]
     mean = final.get(chosen, final[BASELINE])
     if nonneg:
         mean = np.maximum(mean, 0.0)
     lower, upper = intervals(mean, np.vstack(errors[chosen]), config.levels, nonneg)
-    return Forecast(mean, lower, upper, chosen, tuple(periods), scores)
+    return Forecast(mean, lower, upper, chosen, tuple(periods), scores, members=members)
 
 
 def _consistent(a: list[Array], b: list[Array], share: float) -> bool:

@@ -118,3 +118,17 @@ def test_bad_series_and_config_are_refused() -> None:
         select.forecast(np.ones(10), 0)
     with pytest.raises(ValueError, match="unknown models"):
         select.Config(models=("nope",))
+
+
+def test_series_forecaster_reselects_only_every_so_often() -> None:
+    from engines.forecast.service import SeriesForecaster
+
+    y = hourly(24 * 7 * 3, seed=9)
+    sf = SeriesForecaster(horizon=24, resolution_s=3600, reselect_every=600)
+    first = sf.forecast("catalog/rate", y, now=0.0)
+    assert first.periods[0] == 24 and len(first.mean) == 24
+    later = sf.forecast("catalog/rate", np.append(y, y[-24]), now=300.0)  # refit: same model, new end
+    assert later.model == first.model and later.scores is first.scores
+    assert set(later.upper) == {0.8, 0.95} and np.all(later.upper[0.8] >= later.mean)
+    again = sf.forecast("catalog/rate", y, now=900.0)
+    assert again.scores is not first.scores  # re-selected
