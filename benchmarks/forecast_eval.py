@@ -68,12 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     data = synthetic.panel(args.series, args.length + h, seed=2026)
     syn_train = {sid: y[: args.length] for sid, y in data.items()}
     syn_test = {sid: y[args.length :] for sid, y in data.items()}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = evaluate.evaluate(syn_train, syn_test, h, 24)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     table(f"synthetic traffic, {args.series} series x {args.length} points, horizon {h}, season 24", result)
-    print(f"\nspeed: {args.series} series x {args.length} points, horizon {h}: {elapsed:.1f} s on one core "
-          f"({1000 * elapsed / args.series:.0f} ms per series; target <= 60 s)")  # fmt: skip
+    print(
+        f"\nspeed: {args.series} series x {args.length} points, horizon {h}, one core: {elapsed:.1f} s wall, "
+        f"{cpu:.1f} s CPU ({1000 * cpu / args.series:.0f} ms CPU per series; target <= 60 s)"
+    )
     return 0
 
 
