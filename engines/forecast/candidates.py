@@ -126,13 +126,21 @@ def smooth_fit(xs: Array) -> list[tuple[tuple[float, float, float, float], tuple
     trend = np.zeros_like(level)
     trend[:, :g] = slope0[:, None]
     sse = np.zeros_like(level)
+    # in-place ufuncs: the loop is per point, so allocations would dominate
+    pt, expected, err, tmp, new_level = (np.empty_like(level) for _ in range(5))
     for t in range(1, n):
-        expected = level + phi * trend
-        err = xs[:, t : t + 1] - expected
-        sse += err * err
-        new_level = expected + alpha * err
-        trend = phi * trend + beta * (new_level - level - phi * trend)
-        level = new_level
+        np.multiply(phi, trend, out=pt)
+        np.add(level, pt, out=expected)
+        np.subtract(xs[:, t : t + 1], expected, out=err)
+        np.multiply(err, err, out=tmp)
+        sse += tmp
+        np.multiply(alpha, err, out=tmp)
+        np.add(expected, tmp, out=new_level)
+        np.subtract(new_level, level, out=tmp)
+        tmp -= pt
+        tmp *= beta
+        np.add(pt, tmp, out=trend)
+        level, new_level = new_level, level
     out = []
     for r in range(k):
         hb = int(np.argmin(sse[r, :g]))
