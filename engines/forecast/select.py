@@ -33,6 +33,9 @@ class Config:
     baseline_margin: float = 0.1
     baseline_consistency: float = 0.8
     levels: tuple[float, ...] = (0.8, 0.95)  # prediction-interval coverage
+    # which candidates the combinations take: the best by mean rank over the origins ("rank": one
+    # origin with an anomaly in its window cannot dominate) or by mean absolute error ("mae")
+    rank_by: str = "rank"
     models: tuple[str, ...] = cand.CANDIDATES
 
     def __post_init__(self) -> None:
@@ -41,6 +44,8 @@ class Config:
         unknown = set(self.models) - set(cand.CANDIDATES)
         if unknown:
             raise ValueError(f"unknown models: {sorted(unknown)} (known: {sorted(cand.CANDIDATES)})")
+        if self.rank_by not in ("rank", "mae"):
+            raise ValueError(f"rank_by must be 'rank' or 'mae', got {self.rank_by!r}")
         if any(not 0 < level < 1 for level in self.levels):
             raise ValueError(f"interval levels must be in (0, 1), got {self.levels}")
 
@@ -165,6 +170,10 @@ def forecast(
     full = [name for name, e in errors.items() if len(e) == len(origins)]
     scores = {name: float(np.mean(np.abs(np.vstack(errors[name])))) for name in full}
     ranking = sorted(scores, key=scores.__getitem__)
+    if config.rank_by == "rank":
+        origin_mae = np.array([[float(np.mean(np.abs(errors[n][j]))) for n in full] for j in range(len(origins))])
+        ranks = origin_mae.argsort(axis=1).argsort(axis=1).mean(axis=0)
+        ranking = [full[i] for i in np.argsort(ranks, kind="stable")]
     # the combinations' backtests reuse the singles' per-origin forecasts
     for j, o in enumerate(origins):
         actual = y[o : o + h]
