@@ -75,7 +75,7 @@ def read_series_file(path: str | Path) -> tuple[dict[str, Array], float | None]:
     its resolution the median timestamp step in seconds)."""
     p = Path(path)
     try:
-        with p.open(newline="", encoding="utf-8") as f:
+        with p.open(newline="", encoding="utf-8-sig") as f:
             header = next(csv.reader(f), [])
     except FileNotFoundError:
         raise wide_csv.SeriesFileError(f"{p}: no such file") from None
@@ -84,7 +84,7 @@ def read_series_file(path: str | Path) -> tuple[dict[str, Array], float | None]:
     if [c.strip().lower() for c in header[:2]] != ["timestamp", "value"]:
         return wide_csv.read(p), None
     stamps, values = [], []
-    with p.open(newline="", encoding="utf-8") as f:
+    with p.open(newline="", encoding="utf-8-sig") as f:
         for line, row in enumerate(csv.DictReader(f), start=2):
             try:
                 stamps.append(datetime.fromisoformat(row["timestamp"].strip()).timestamp())

@@ -20,7 +20,7 @@ def read(path: str | Path) -> dict[str, Array]:
     """Every series in the file by id, in file order (empty cells are skipped)."""
     p = Path(path)
     try:
-        with p.open(newline="", encoding="utf-8") as f:
+        with p.open(newline="", encoding="utf-8-sig") as f:
             rows = list(csv.reader(f))
     except FileNotFoundError:
         raise SeriesFileError(f"{p}: no such file") from None

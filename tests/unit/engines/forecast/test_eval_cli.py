@@ -47,6 +47,9 @@ def test_ragged_rows_and_empty_cells_are_ignored(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("id,V1,V2,V3\nA,1,2,3\nB,4,,\n\n", encoding="utf-8")
     series = wide_csv.read(tmp_path / "a.csv")
     assert list(series["A"]) == [1, 2, 3] and list(series["B"]) == [4]
+    # M4's own files quote every cell; a byte-order mark and CRLF line ends are harmless too
+    (tmp_path / "b.csv").write_bytes(b'\xef\xbb\xbf"V1","V2","V3"\r\n"H1","1.5","2",""\r\n')
+    assert list(wide_csv.read(tmp_path / "b.csv")["H1"]) == [1.5, 2.0]
 
 
 @pytest.mark.parametrize(
