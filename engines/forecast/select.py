@@ -1,10 +1,11 @@
 """Per-series model choice by rolling-origin backtests, combinations, and prediction intervals.
 
 `forecast(y, h, season=…)` runs every candidate from several origins inside the series' own
-history, scores each by its mean absolute error against what followed, adds the median and mean
-of the best few as combined candidates, and forecasts with the winner; seasonal naive on the raw
-series is always among them, so it is used wherever it backtests better. Intervals are empirical
-quantiles of the winner's backtest errors per horizon step.
+history and scores each by its mean absolute error against what followed; the median and the mean
+of the best three (by mean rank over the origins) are scored the same way, and the better
+combination is used, unless seasonal naive on the raw series (always computed) backtests clearly
+and consistently better, in which case it is. Intervals are empirical quantiles of the chosen
+forecast's backtest errors per horizon step.
 """
 
 from __future__ import annotations
