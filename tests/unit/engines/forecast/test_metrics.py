@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engines.forecast import metrics
 
@@ -32,3 +34,22 @@ def test_baselines() -> None:
     assert list(metrics.naive(y, 3)) == [5, 5, 5]
     assert list(metrics.seasonal_naive(y, 5, 2)) == [4, 5, 4, 5, 4]
     assert list(metrics.seasonal_naive(y, 2, 9)) == [5, 5]
+
+
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
+
+
+@given(
+    st.lists(finite, min_size=3, max_size=40),
+    st.lists(st.tuples(finite, finite), min_size=1, max_size=10),
+    st.floats(min_value=0.01, max_value=100),
+)
+def test_metric_properties(insample: list[float], pairs: list[tuple[float, float]], k: float) -> None:
+    y = np.array(insample)
+    actual, forecast = np.array([a for a, _ in pairs]), np.array([f for _, f in pairs])
+    assert 0.0 <= metrics.smape(actual, forecast) <= 200.0
+    assert metrics.smape(k * actual, k * forecast) == pytest.approx(metrics.smape(actual, forecast), abs=1e-9)
+    if metrics.mase_scale(y, 2) > 1e-6:
+        m = metrics.mase(y, actual, forecast, 2)
+        assert m >= 0.0
+        assert metrics.mase(k * y, k * actual, k * forecast, 2) == pytest.approx(m, rel=1e-6)
