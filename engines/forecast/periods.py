@@ -57,7 +57,7 @@ def find_periods(
     2. a multiple of an accepted shorter period `q` (a week over a day) counts only when lag `p`
        correlates clearly better than lags `p - q` and `p + q` (otherwise it is the day again);
     3. without candidates, the strongest autocorrelation peak after the first zero crossing is the
-       period (when at least `min_acf`).
+       period (when at least `min_acf`, and only with 60 points or more).
     """
     n = len(y)
     if candidates is None:
@@ -84,7 +84,7 @@ def find_periods(
 def _strongest_peak(y: Array, min_acf: float, min_cycles: float) -> tuple[int, ...]:
     n = len(y)
     max_lag = int(n / min_cycles)
-    if max_lag < 3:
+    if max_lag < 3 or n < 60:  # fewer points correlate by chance too easily
         return ()
     r = acf(y, max_lag)
     negative = np.flatnonzero(r < 0)
