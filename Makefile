@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test demo protos check-protos lint bench clean
+.PHONY: install test demo protos check-protos lint bench bench-forecast clean
 
 install: $(STAMP)
 
@@ -38,6 +38,9 @@ demo: install
 
 bench: install
 	$(BIN)/apex bench $(BENCH_ARGS)
+
+bench-forecast: install
+	$(BIN)/python -m benchmarks.forecast_eval $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

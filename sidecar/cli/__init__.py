@@ -13,6 +13,7 @@ from sidecar.cli import (
     clusters_cmd,
     control_cmd,
     demo_cmd,
+    eval_cmd,
     forecast_cmd,
     policy_cmd,
     routes_cmd,
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cmd.register(commands)
     telemetry_cmd.register(commands)
     forecast_cmd.register(commands)
+    eval_cmd.register(commands)
     return parser
 
 

@@ -34,6 +34,67 @@ def register(commands: Any) -> None:
     p.add_argument("--log-level", default=os.environ.get("APEX_LOG_LEVEL", "INFO"))
     p.set_defaults(run=run)
 
+    g: argparse.ArgumentParser = commands.add_parser(
+        "forecast", help="forecasting tools", description="Forecasting tools (the engine is `apex forecaster`)."
+    )
+    sub = g.add_subparsers(dest="forecast_command", required=True, metavar="WHAT")
+    b: argparse.ArgumentParser = sub.add_parser(
+        "backtest",
+        help="rolling-origin backtest of the per-series model choice on a CSV",
+        description="From several origins inside each series, choose the model on the history before the "
+        "origin, forecast the horizon and score it (MASE) against what followed, beside seasonal naive. "
+        "FILE is a wide CSV (M4 layout: header, then id and values per row) or a timestamp,value CSV.",
+    )
+    b.add_argument("file", metavar="FILE", help="series file")
+    b.add_argument("--horizon", type=int, default=48, help="values ahead (default 48)")
+    b.add_argument("--season", type=int, default=24, help="seasonal period of the baseline (default 24)")
+    b.add_argument("--origins", type=int, default=3, help="backtest origins per series (default 3)")
+    b.add_argument("--step", type=int, default=0, help="values between origins (default: the horizon)")
+    b.add_argument("--series", action="append", default=None, help="only these series ids")
+    b.set_defaults(run=run_backtest)
+
+
+def run_backtest(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from engines.forecast import backtest, wide_csv
+
+    if args.horizon < 1 or args.season < 1 or args.origins < 1 or args.step < 0:
+        print("apex forecast backtest: --horizon, --season and --origins must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        series, resolution = backtest.read_series_file(args.file)
+    except wide_csv.SeriesFileError as exc:
+        print(f"apex forecast backtest: {exc}", file=sys.stderr)
+        return 2
+    wanted = set(args.series or series)
+    unknown = wanted - set(series)
+    if unknown:
+        print(f"apex forecast backtest: {args.file}: no series {sorted(unknown)[:5]}", file=sys.stderr)
+        return 2
+    ours, base = [], []
+    print(f"{'series':<14}{'len':>6}{'folds':>6}{'MASE':>9}{'snaive':>9}{'ratio':>8}{'cover':>7}  models")
+    for sid, y in series.items():
+        if sid not in wanted:
+            continue
+        r = backtest.backtest(sid, y, args.horizon, args.season, args.origins, args.step or None, resolution)
+        if not r.folds:
+            print(f"{sid:<14}{len(y):>6}     0  (too short for a fold)")
+            continue
+        mo = float(np.mean([f.mase_ours for f in r.folds]))
+        mb = float(np.mean([f.mase_snaive for f in r.folds]))
+        cover = float(np.nanmean([f.covered for f in r.folds]))
+        ours.append(mo)
+        base.append(mb)
+        models = ",".join(f.model for f in r.folds)
+        print(f"{sid:<14}{len(y):>6}{len(r.folds):>6}{mo:>9.3f}{mb:>9.3f}{r.ratio:>8.3f}{cover:>7.2f}  {models}")
+    if not ours:
+        print("apex forecast backtest: no series long enough for a fold", file=sys.stderr)
+        return 1
+    print(f"mean MASE ours={np.mean(ours):.4f} seasonal_naive={np.mean(base):.4f}")
+    print(f"mase_ratio={np.mean(ours) / np.mean(base):.4f}")
+    return 0
+
 
 def run(args: argparse.Namespace) -> int:
     import uvloop
