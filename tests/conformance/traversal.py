@@ -96,14 +96,9 @@ class Watch:
     def expect_each(self, expected: Sequence[Expected], allowed: set[str] | None = None, timeout: float = 15.0) -> None:
         assert len(expected) == len(self.hops), (expected, self.hops)
         for hop, before, (calls, codes) in zip(self.hops, self.before, expected, strict=True):
-            deadline = time.monotonic() + timeout
-            while True:  # statuses are recorded as calls finish, which may be just after the caller saw them
-                added = hop.read() - before
-                if added.calls >= calls and added.finished >= added.calls:
-                    break
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.01)
+            # A hop counts a call when it starts, before it forwards it, so by the time the caller
+            # has its answer every hop has counted it; only the final status may come just after.
+            added = hop.settled(timeout) - before
             what = f"{hop.name}: expected {calls} call(s) {dict(codes or {})}, counters added {added}"
             assert added.calls == calls, what
             assert added.finished == calls, what
