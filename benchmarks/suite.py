@@ -177,7 +177,9 @@ def _usage(pids: list[int]) -> tuple[float, int, int]:
     return cpu, peak, rss
 
 
-def measure(workers: Workers, target: targets.Target, case: Case, profile: Profile, echo_pid: int) -> dict[str, Any]:
+def measure(
+    workers: Workers, target: targets.Target, case: Case, profile: Profile, echo: targets.Upstream
+) -> dict[str, Any]:
     """Run one case against one target and return its figures."""
     workload = WORKLOADS[case.workload]
     job = Job(
@@ -193,11 +195,19 @@ def measure(workers: Workers, target: targets.Target, case: Case, profile: Profi
         duration=profile.duration,
     )
     pids = {label: get() for label, get in target.processes.items()}
+    cache_before = targets.cache_counts(target.cache_admin) if target.cache_admin else None
+    upstream_before = echo.calls()
+    wall_start = time.monotonic()
     before = {label: _usage(p) for label, p in pids.items()}
-    echo_before = _usage([echo_pid])[0]
+    echo_before = _usage([echo.pid])[0]
     outcome: Outcome = workers.run(split(job, workers.count))
     after = {label: _usage(p) for label, p in pids.items()}
-    echo_cpu = _usage([echo_pid])[0] - echo_before
+    echo_cpu = _usage([echo.pid])[0] - echo_before
+    wall = time.monotonic() - wall_start
+    cache = None
+    if cache_before is not None:
+        cache_after = targets.cache_counts(target.cache_admin)
+        cache = {k: cache_after[k] - cache_before[k] for k in cache_after}
     calls = max(outcome.all_completed, 1)
     processes: dict[str, dict[str, Any]] = {
         label: {
@@ -232,6 +242,9 @@ def measure(workers: Workers, target: targets.Target, case: Case, profile: Profi
         "generator_cpu_pct": round(100 * outcome.worker_cpu_s / (window + profile.warmup), 1),
         "generator_send_lag_max_us": round(outcome.send_lag_max_s * 1e6, 1) if case.mode == "open" else None,
         "load_average_1m": round(os.getloadavg()[0], 2),  # other work on the machine skews every figure
+        "wall_s": round(wall, 3),  # the span the CPU figures were read over
+        "cache": cache,  # a cached target's CacheAdmin hits/misses over the run, else None
+        "upstream_calls": echo.calls() - upstream_before,  # the upstream's own count of calls it began
     }
 
 
@@ -300,6 +313,28 @@ def compare(runs: list[dict[str, Any]]) -> None:
             }
 
 
+def problems(result: dict[str, Any]) -> list[str]:
+    """Runs whose figures cannot be right: nothing completed; a proxy whose CPU time read zero or more
+    than the cores could give over the run; a cache-hit case on a cached target whose calls missed."""
+    cores = result["machine"]["cores"] or 1
+    found = []
+    for run in result["runs"]:
+        where = f"{run['case']} → {run['target']}"
+        if run["measured_calls"] == 0:
+            found.append(f"{where}: no call completed {run['errors']}")
+        for label, proc in run["proxy_processes"].items():
+            # a sidecar spends hundreds of µs a call: zero means the CPU was not read (nginx or HAProxy
+            # may fall under one 10 ms clock tick in a short run)
+            floor_ok = proc["cpu_s"] > 0 or run["target"] in ("nginx", "haproxy")
+            if not (floor_ok and 0 <= proc["cpu_s"] <= run["wall_s"] * cores):
+                found.append(f"{where}: {label} used {proc['cpu_s']} s CPU in {run['wall_s']} s on {cores} cores")
+        cache = run.get("cache")
+        missed = cache is not None and (cache["misses"] > 1 or cache["hits"] < run["completed_total"] - 1)
+        if run["workload"] == "unary-cache-hit" and missed:
+            found.append(f"{where}: {cache} for {run['completed_total']} calls: the calls did not hit")
+    return found
+
+
 def issue2_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Issue 2's table: unary echo direct vs through the sidecar at concurrency 1 and 16."""
     rows = []
@@ -352,7 +387,7 @@ def run_suite(options: Options, log: Callable[[str], None] | None = None) -> dic
         "skipped": [],
         "runs": [],
     }
-    echo = targets.EchoUpstream()
+    echo: targets.Upstream = targets.EchoUpstream()
     live: dict[str, targets.Target] = {}
     workers = Workers(workers_n)
     try:
@@ -394,7 +429,7 @@ def run_suite(options: Options, log: Callable[[str], None] | None = None) -> dic
                 f" (round {r + 1}/{profile.rounds})" if profile.rounds > 1 else ""
             )
             progress.step(text)
-            measured.setdefault((case.label, target.name), []).append(measure(workers, target, case, profile, echo.pid))
+            measured.setdefault((case.label, target.name), []).append(measure(workers, target, case, profile, echo))
             progress.advance(text)
         progress.finish()
         result["runs"] = [least_disturbed(rounds) for rounds in measured.values()]

@@ -44,22 +44,30 @@ MUTATIONS: tuple[Mutation, ...] = (
         (CONFORMANCE,),
     ),
     Mutation(
-        "mesh-and-plain-bypass-sidecars",
+        "mesh-bypasses-sidecar-b",
         1,
-        "sidecar A routes straight to the upstream (skipping B); inbound-plain dials its upstream directly",
+        "sidecar A routes straight to the upstream, skipping sidecar B on the mesh path",
         (
             Edit(
                 f"{CONFORMANCE}/conftest.py",
                 'mesh_config(side_b["inbound"], name="a")',
                 'mesh_config(upstream.address, name="a")',
             ),
+        ),
+        (CONFORMANCE,),
+    ),
+    Mutation(
+        "inbound-plain-bypasses-its-sidecar",
+        1,
+        "the inbound-plain target dials its upstream directly, bypassing its sidecar",
+        (
             Edit(
                 f"{CONFORMANCE}/conftest.py",
                 '"inbound-plain", side_plain["inbound"]',
                 '"inbound-plain", plain_upstream.address',
             ),
         ),
-        (CONFORMANCE,),
+        (f"{TRANSPARENCY}::test_same_outcome",),
     ),
     # --- 2. deadlines -------------------------------------------------------------------------
     Mutation(
