@@ -26,6 +26,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import uvloop
@@ -72,26 +73,23 @@ class Result:
     upstream_calls: int  # the Echo upstream's own count over the measured calls
 
 
-async def drive(target: str, requests: list[bytes], concurrency: int) -> tuple[list[float], float]:
-    """Send `requests` with `concurrency` callers; return per-call latencies and wall time."""
-    async with grpc.aio.insecure_channel(target) as channel:
-        call = channel.unary_unary(UNARY)
-        await call(requests[0], timeout=10)  # connect first
-        latencies: list[float] = []
-        position = 0
+async def drive(call: Any, requests: list[bytes], concurrency: int) -> tuple[list[float], float]:
+    """Send `requests` with `concurrency` callers on one multicallable; return per-call latencies and wall time."""
+    latencies: list[float] = []
+    position = 0
 
-        async def worker() -> None:
-            nonlocal position
-            while position < len(requests):
-                request = requests[position]
-                position += 1
-                began = time.perf_counter()
-                await call(request, timeout=10)
-                latencies.append(time.perf_counter() - began)
+    async def worker() -> None:
+        nonlocal position
+        while position < len(requests):
+            request = requests[position]
+            position += 1
+            began = time.perf_counter()
+            await call(request, timeout=10)
+            latencies.append(time.perf_counter() - began)
 
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return latencies, time.perf_counter() - began
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - began
 
 
 def requests_for(scenario: str, calls: int, response_size: int, service_ms: int, run: int) -> list[bytes]:
@@ -129,13 +127,15 @@ async def scenario(
     run: int,
 ) -> Result:
     warm = requests_for(name, min(300, calls), response_size, service_ms, run + 1000)
-    await drive(target, warm, concurrency)  # warm-up (and, for "hit", fills the entry)
     requests = requests_for(name, calls, response_size, service_ms, run)
-    hits, misses, served = counters.read()
-    cpu_before = cpu_seconds(pid) if pid else 0.0
-    latencies, wall = await drive(target, requests, concurrency)
-    cpu = (cpu_seconds(pid) - cpu_before) / calls * 1e6 if pid else None
-    hits_after, misses_after, served_after = counters.read()
+    async with grpc.aio.insecure_channel(target) as channel:
+        call = channel.unary_unary(UNARY)
+        await drive(call, warm, concurrency)  # connects; warm-up (and, for "hit", fills the entry)
+        hits, misses, served = counters.read()
+        cpu_before = cpu_seconds(pid) if pid else 0.0
+        latencies, wall = await drive(call, requests, concurrency)
+        cpu = (cpu_seconds(pid) - cpu_before) / calls * 1e6 if pid else None
+        hits_after, misses_after, served_after = counters.read()
     latencies.sort()
     return Result(
         scenario=name,

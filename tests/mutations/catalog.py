@@ -90,6 +90,71 @@ MUTATIONS: tuple[Mutation, ...] = (
         ),
         (f"{TRANSPARENCY}::test_deadline_propagates",),
     ),
+    # --- 3. benchmarks honestly checked ---------------------------------------------------------
+    Mutation(
+        "procstat-wrong-cpu-fields",
+        3,
+        "procstat reads cutime+cstime (children's CPU) instead of utime+stime: the sidecar reads 0 µs a call",
+        (Edit("benchmarks/procstat.py", "int(fields[11]) + int(fields[12])", "int(fields[13]) + int(fields[14])"),),
+        ("tests/unit/benchmarks/test_procstat.py", "tests/unit/benchmarks/test_cache_bench.py"),
+    ),
+    Mutation(
+        "suite-cache-never-hits",
+        3,
+        "the suite's cached sidecar gets a rule that never matches: its unary-cache-hit calls all go upstream",
+        (Edit("benchmarks/targets.py", '"method": f"/{ECHO_SERVICE}/Unary"', '"method": f"/{ECHO_SERVICE}/Unary2"'),),
+        ("tests/integration/test_bench_suite.py",),
+    ),
+    Mutation(
+        "cache-bench-never-hits",
+        3,
+        "cache_bench's cache rule sits on the plain listener: its 'hit' scenario never hits",
+        (Edit("benchmarks/cache_bench.py", '"listeners": ["cached"]', '"listeners": ["plain"]'),),
+        ("tests/unit/benchmarks/test_cache_bench.py",),
+    ),
+    Mutation(
+        "observability-cpu-before-flush",
+        3,
+        "observability_bench reads CPU as soon as the batches end, before window rolls and span exports",
+        (
+            Edit(
+                "benchmarks/observability_bench.py",
+                "            await deferred.wait(sent)\n            after =",
+                "            after =",
+            ),
+        ),
+        ("tests/unit/benchmarks/test_observability_bench.py",),
+    ),
+    Mutation(
+        "closed-loop-drops-errors",
+        3,
+        "closed-loop unary calls that fail are counted but left out of the percentiles",
+        (
+            Edit(
+                "benchmarks/load.py",
+                "                await self.unary(self.job.request, timeout=self.job.timeout)\n"
+                "            except Exception as exc:\n"
+                "                self._failed(exc, started)",
+                "                await self.unary(self.job.request, timeout=self.job.timeout)\n"
+                "            except Exception as exc:\n"
+                "                self._error(exc)",
+            ),
+        ),
+        ("tests/unit/benchmarks/test_load.py",),
+    ),
+    Mutation(
+        "cluster-overhead-never-fails",
+        3,
+        "cluster_overhead's 'failing' endpoint answers OK: the failure paths it reports never run",
+        (
+            Edit(
+                "benchmarks/cluster_overhead.py",
+                "BufferedResponse(DOWN if failing and address == FAILING else OK)",
+                "BufferedResponse(OK)",
+            ),
+        ),
+        ("tests/unit/benchmarks/test_cluster_overhead.py",),
+    ),
     # --- 4. silent skips and self-grading -----------------------------------------------------
     Mutation(
         "nab-data-missing",
