@@ -155,6 +155,13 @@ MUTATIONS: tuple[Mutation, ...] = (
         ),
         ("tests/unit/benchmarks/test_cluster_overhead.py",),
     ),
+    Mutation(
+        "convergence-waits-for-one-sidecar",
+        3,
+        "control_convergence stops the clock when any one sidecar has ACKed, not all of them",
+        (Edit("benchmarks/control_convergence.py", "all(i.applied_version == v", "any(i.applied_version == v"),),
+        ("tests/unit/benchmarks/test_control_convergence.py",),
+    ),
     # --- 4. silent skips and self-grading -----------------------------------------------------
     Mutation(
         "nab-data-missing",
