@@ -31,3 +31,9 @@ def test_every_configuration_has_its_own_service_name() -> None:
     names = [c["node"]["service"] for c in bench.configs("a:1", "redis://x", "b:1").values()]
     assert len(set(names)) == len(names)
     assert bench.service_name("tracing 100%") == "bench-tracing-100"
+
+
+def test_layer_costs_cover_every_configuration_with_a_cost() -> None:
+    costs = bench.layer_costs(calls=300, repeats=1)
+    assert set(costs) == {bench.BASELINE, "metrics layer", "trace layer 1%", "trace layer 100%", "metrics + trace 1%"}
+    assert all(us > 0 for us in costs.values()), costs
