@@ -1,10 +1,11 @@
 """`apex demo` end to end: the whole mesh runs, calls flow, telemetry arrives, an engine acts,
 and everything it started is gone afterwards — unattended (--duration) and on Ctrl-C.
 
-"Gone" is checked from outside, not from the demo's own count of stray processes: the demo runs
-with a marker in its environment, which every process it starts inherits (Redis too); while it
-runs the test records the TCP ports those processes listen on, and after it exits no process
-may carry the marker and none of those ports may still be listening.
+"Gone" is checked from outside, not from the demo's own count of stray processes (which leaves
+out its Redis): while the demo runs, the test records its process tree (and every process
+carrying a marker in its environment, which its children inherit) with each process's start
+time and the TCP ports they listen on; after it exits none of those processes may be alive and
+none of those ports may still be listening.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from tests.support.leftovers import listening_ports, tag_env, tagged
+from tests.support.leftovers import cmdline, descendants, listening_ports, start_time, still_running, tag_env, tagged
 
 APEX = [sys.executable, "-m", "sidecar", "demo"]
 
@@ -34,13 +35,18 @@ class Watched:
         self.log_path = tmp_path / "demo.log"
         self.log: IO[str] = self.log_path.open("w")
         self.proc = subprocess.Popen([*APEX, *args], stdout=self.log, stderr=subprocess.STDOUT, text=True, env=self.env)
-        self.pids: dict[int, str] = {}
+        self.seen: dict[int, tuple[int, str]] = {}  # pid -> (start time, command line)
         self.ports: set[int] = set()
 
     def sample(self) -> None:
-        found = tagged(self.tag)
-        self.pids.update(found)
-        self.ports |= listening_ports(set(found))
+        if self.proc.poll() is not None:
+            return
+        found = descendants(self.proc.pid) | set(tagged(self.tag))
+        for pid in found - set(self.seen):
+            started = start_time(pid)
+            if started is not None:
+                self.seen[pid] = (started, cmdline(pid))
+        self.ports |= listening_ports(found)
 
     def output(self) -> str:
         self.log.flush()
@@ -66,7 +72,7 @@ class Watched:
         """Clean up after a failed test: the demo and anything carrying its marker."""
         if self.proc.poll() is None:
             self.proc.kill()
-        for pid in tagged(self.tag):  # carries this test's marker: ours to stop
+        for pid in {*tagged(self.tag), *still_running(self.seen)}:  # started by this test's demo
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         self.proc.wait(10)
@@ -74,10 +80,11 @@ class Watched:
 
     def assert_nothing_left(self) -> None:
         """No process of the demo's tree survives it, and no port it listened on is still bound."""
-        assert self.ports, f"no listening port seen for the demo's processes {self.pids}: the scan saw nothing"
-        assert any("redis" in cmd for cmd in self.pids.values()), f"Redis not among the demo's processes: {self.pids}"
+        commands = [cmd for _, cmd in self.seen.values()]
+        assert self.ports, f"no listening port seen for the demo's processes {commands}: the scan saw nothing"
+        assert any(cmd.split()[0].endswith("redis-server") for cmd in commands if cmd), f"no Redis among {commands}"
         deadline = time.monotonic() + 3.0  # a process the demo already signalled may take a moment to exit
-        while (left := tagged(self.tag)) and time.monotonic() < deadline:
+        while (left := {**still_running(self.seen), **tagged(self.tag)}) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert left == {}, f"processes left running after the demo exited: {left}"
         bound = self.ports & listening_ports()

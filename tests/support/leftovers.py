@@ -1,8 +1,11 @@
 """Find processes a test's subprocess left behind, and the TCP ports they listened on (Linux /proc).
 
 A test starts its subject with a marker variable in the environment (`tag_env`); every process
-it starts inherits it, including double-forked or re-parented ones, so after the subject exits
-`tagged` lists whatever it failed to stop, whatever its own bookkeeping says.
+it starts inherits it, including double-forked or re-parented ones. Some programs overwrite their
+environment block to set their process title (redis-server does), so while the subject runs the
+test also records its process tree (`descendants`) with each process's start time; after the
+subject exits, `still_running` tells which of them survive, whatever the subject's own
+bookkeeping says.
 """
 
 from __future__ import annotations
@@ -37,6 +40,47 @@ def tagged(tag: str) -> dict[int, str]:
         except OSError:
             continue  # gone meanwhile, or not ours
     return found
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid` in the process tree (children of all its threads, recursively)."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                kids = [int(p) for p in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            for kid in kids:
+                if kid not in found:
+                    found.add(kid)
+                    todo.append(kid)
+    return found
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (field 22 of stat); None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()
+    return None if fields[0] == "Z" else int(fields[19])
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def still_running(seen: dict[int, tuple[int, str]]) -> dict[int, str]:
+    """Of the processes recorded as pid -> (start time, command line), those still alive (the same
+    process: a reused PID has another start time)."""
+    return {pid: cmd for pid, (started, cmd) in seen.items() if start_time(pid) == started}
 
 
 def _listening_inodes() -> dict[int, int]:
