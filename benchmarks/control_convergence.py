@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +49,14 @@ def sidecar_version(admin: str) -> str:
     return str(stats.policy_version)
 
 
-def measure(sidecars_n: int, replicas_n: int, changes: int) -> Convergence:
-    """Start everything, write `changes` versions, time each until all sidecars ACK; stop everything."""
+def measure(
+    sidecars_n: int,
+    replicas_n: int,
+    changes: int,
+    before_write: Callable[[int, list[SidecarProcess]], object] = lambda version, sidecars: None,
+) -> Convergence:
+    """Start everything, write `changes` versions, time each until all sidecars ACK; stop everything.
+    `before_write(version, sidecars)` runs just before each write (tests stall a sidecar there)."""
     echo = BackgroundEcho("echo").start()
     redis = RedisServer().start()
     replicas: list[ControlPlaneProcess] = []
@@ -73,6 +80,7 @@ def measure(sidecars_n: int, replicas_n: int, changes: int) -> Convergence:
                 data["clusters"][1]["authority"] = f"v{version}"
                 policy = fill(config_pb2.Policy(), data, "policy")
                 via = replicas[version % len(replicas)]
+                before_write(version, sidecars)
                 start = time.monotonic()
                 via.set_policy("echo", policy, expected=version - 1)
                 wait_for(
