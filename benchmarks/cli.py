@@ -68,7 +68,8 @@ def options(args: argparse.Namespace, command: str) -> Options:
 
 
 def run(args: argparse.Namespace, command: str | None = None) -> int:
-    from benchmarks.suite import problems, run_suite
+    from benchmarks.checks import problems
+    from benchmarks.suite import run_suite
 
     opts = options(args, command or shlex.join(["apex", "bench", *sys.argv[2:]]))
     result = run_suite(opts)

@@ -15,6 +15,7 @@ from apex.mesh.v1 import echo_pb2
 
 from benchmarks import procstat, targets
 from benchmarks.load import Job, Outcome, Workers, split
+from benchmarks.progress import Progress
 
 STANDARD_TARGETS = ("direct", "sidecar-out", "sidecar-in", "mesh", "nginx", "haproxy")
 STREAM_MESSAGES = 100  # server-streaming: responses per call
@@ -131,38 +132,6 @@ class Options:
     rounds: int | None = None
     cache_policy: dict[str, Any] = field(default_factory=lambda: dict(targets.DEFAULT_CACHE_POLICY))
     command: str = ""
-
-
-class Progress:
-    """A one-line progress bar on stderr (one line per step when stderr is not a terminal)."""
-
-    def __init__(self, total: int, stream: Any = None) -> None:
-        self.total = max(total, 1)
-        self.done = 0
-        self.started = time.monotonic()
-        self.stream = stream or sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-
-    def step(self, text: str, *, force: bool = False) -> None:
-        if not (self.tty or force):
-            return
-        filled = int(30 * self.done / self.total)
-        elapsed = time.monotonic() - self.started
-        line = f"[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} {elapsed:5.0f}s  {text}"
-        if self.tty:
-            self.stream.write("\r\033[K" + line[:150])
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def advance(self, text: str = "") -> None:
-        self.done += 1
-        self.step(text, force=True)
-
-    def finish(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 def _usage(pids: list[int]) -> tuple[float, int, int]:
@@ -311,28 +280,6 @@ def compare(runs: list[dict[str, Any]]) -> None:
                 "cpu_us_per_call": _ratio(run["proxy_cpu_us_per_call"], ref["proxy_cpu_us_per_call"]),
                 "rss_mb": _ratio(run["proxy_rss_mb"], ref["proxy_rss_mb"]),
             }
-
-
-def problems(result: dict[str, Any]) -> list[str]:
-    """Runs whose figures cannot be right: nothing completed; a proxy whose CPU time read zero or more
-    than the cores could give over the run; a cache-hit case on a cached target whose calls missed."""
-    cores = result["machine"]["cores"] or 1
-    found = []
-    for run in result["runs"]:
-        where = f"{run['case']} → {run['target']}"
-        if run["measured_calls"] == 0:
-            found.append(f"{where}: no call completed {run['errors']}")
-        for label, proc in run["proxy_processes"].items():
-            # a sidecar spends hundreds of µs a call: zero means the CPU was not read (nginx or HAProxy
-            # may fall under one 10 ms clock tick in a short run)
-            floor_ok = proc["cpu_s"] > 0 or run["target"] in ("nginx", "haproxy")
-            if not (floor_ok and 0 <= proc["cpu_s"] <= run["wall_s"] * cores):
-                found.append(f"{where}: {label} used {proc['cpu_s']} s CPU in {run['wall_s']} s on {cores} cores")
-        cache = run.get("cache")
-        missed = cache is not None and (cache["misses"] > 1 or cache["hits"] < run["completed_total"] - 1)
-        if run["workload"] == "unary-cache-hit" and missed:
-            found.append(f"{where}: {cache} for {run['completed_total']} calls: the calls did not hit")
-    return found
 
 
 def issue2_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:

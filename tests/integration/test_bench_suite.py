@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.suite import Options, problems, run_suite
+from benchmarks.checks import problems
+from benchmarks.suite import Options, run_suite
 
 pytestmark = pytest.mark.integration
 
