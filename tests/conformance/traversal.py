@@ -93,12 +93,22 @@ class Watch:
         """Every hop saw exactly `calls` calls, ending with `codes` (or only codes in `allowed`)."""
         self.expect_each([(calls, codes)] * len(self.hops), allowed)
 
-    def expect_each(self, expected: Sequence[Expected], allowed: set[str] | None = None, timeout: float = 15.0) -> None:
+    def expect_each(
+        self, expected: Sequence[Expected], allowed: set[str] | None = None, wait: float = 5.0, timeout: float = 15.0
+    ) -> None:
         assert len(expected) == len(self.hops), (expected, self.hops)
         for hop, before, (calls, codes) in zip(self.hops, self.before, expected, strict=True):
-            # A hop counts a call when it starts, before it forwards it, so by the time the caller
-            # has its answer every hop has counted it; only the final status may come just after.
-            added = hop.settled(timeout) - before
+            # Counts may trail the caller's answer a little (a final status is recorded as the hop
+            # finishes the call): wait, briefly, for the expected calls to be counted and finished.
+            deadline = time.monotonic() + wait
+            while True:
+                added = hop.read() - before
+                if added.calls >= calls and added.finished >= added.calls:
+                    break
+                if time.monotonic() > deadline:
+                    added = hop.settled(timeout) - before
+                    break
+                time.sleep(0.01)
             what = f"{hop.name}: expected {calls} call(s) {dict(codes or {})}, counters added {added}"
             assert added.calls == calls, what
             assert added.finished == calls, what
