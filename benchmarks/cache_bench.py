@@ -8,7 +8,10 @@ Runs a real Echo server (subprocess) and a real sidecar (subprocess) with two li
   hit     client → sidecar → answered from the cache (one request repeated)
 Each runs with an upstream that answers at once (0 ms of work: the worst case for a cache) and
 with one that works 10 ms per call, like a database-backed read (Echo's delay_ms). Sidecar CPU per call comes from
-/proc/<pid>/stat (utime + stime) around each scenario.
+/proc/<pid>/stat (utime + stime, benchmarks.procstat) around each scenario. Each scenario is checked
+for what it claims from two counters: the sidecar's CacheAdmin hits/misses and the Echo upstream's
+own call count (a hit must not reach the upstream; a miss and a plain call must, once each); the run
+exits 1 and names the scenario when they disagree.
 
     .venv/bin/python -m benchmarks.cache_bench [--calls 4000] [--concurrency 1,16] [--service-ms 0,10]
 """
@@ -19,49 +22,29 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import uvloop
 from apex.mesh.v1 import echo_pb2
 
-from tests.support.sidecar_proc import SidecarProcess
+from benchmarks import procstat
+from benchmarks.echo_proc import EchoProcess
+from benchmarks.targets import cache_counts
+from sidecar.support.sidecar_proc import SidecarProcess
 
 UNARY = "/apex.mesh.v1.Echo/Unary"
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of process `pid` in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def start_echo() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sidecar.examples.echo", "--port", "0", "--name", "bench"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = re.search(r"port (\d+)", line)
-    if not match:
-        proc.kill()
-        raise RuntimeError(f"echo server did not start: {line!r}")
-    return proc, f"127.0.0.1:{match.group(1)}"
 
 
 def sidecar_config(upstream: str, max_entries: int) -> dict[str, object]:
     table = [{"name": "echo", "cluster": "echo"}]
     return {
         "node": {"service": "bench"},
+        "admin": {"address": "127.0.0.1:0"},
         "listeners": [
             {"name": "cached", "address": "127.0.0.1:0", "direction": "OUTBOUND"},
             {"name": "plain", "address": "127.0.0.1:0", "direction": "OUTBOUND"},
@@ -85,49 +68,74 @@ class Result:
     p99_ms: float
     rate: float
     cpu_us: float | None  # sidecar CPU per call; None for direct calls
+    hits: int  # CacheAdmin hits over the measured calls
+    misses: int
+    upstream_calls: int  # the Echo upstream's own count over the measured calls
 
 
-async def drive(target: str, requests: list[bytes], concurrency: int) -> tuple[list[float], float]:
-    """Send `requests` with `concurrency` callers; return per-call latencies and wall time."""
-    async with grpc.aio.insecure_channel(target) as channel:
-        call = channel.unary_unary(UNARY)
-        await call(requests[0], timeout=10)  # connect first
-        latencies: list[float] = []
-        position = 0
+async def drive(call: Any, requests: list[bytes], concurrency: int) -> tuple[list[float], float]:
+    """Send `requests` with `concurrency` callers on one multicallable; return per-call latencies and wall time."""
+    latencies: list[float] = []
+    position = 0
 
-        async def worker() -> None:
-            nonlocal position
-            while position < len(requests):
-                request = requests[position]
-                position += 1
-                began = time.perf_counter()
-                await call(request, timeout=10)
-                latencies.append(time.perf_counter() - began)
+    async def worker() -> None:
+        nonlocal position
+        while position < len(requests):
+            request = requests[position]
+            position += 1
+            began = time.perf_counter()
+            await call(request, timeout=10)
+            latencies.append(time.perf_counter() - began)
 
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return latencies, time.perf_counter() - began
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - began
 
 
 def requests_for(scenario: str, calls: int, response_size: int, service_ms: int, run: int) -> list[bytes]:
     def request(payload: bytes) -> bytes:
         message = echo_pb2.EchoRequest(payload=payload, response_size=response_size, delay_ms=service_ms)
-        return message.SerializeToString()
+        data: bytes = message.SerializeToString()
+        return data
 
     if scenario == "miss":  # every request distinct: each one misses, then is stored
         return [request(b"miss-%d-%d" % (run, i)) for i in range(calls)]
     return [request(b"same")] * calls
 
 
+class Counters:
+    """What the sidecar's cache and the upstream counted: read before and after a scenario."""
+
+    def __init__(self, admin: str, upstream: EchoProcess) -> None:
+        self.admin = admin
+        self.upstream = upstream
+
+    def read(self) -> tuple[int, int, int]:
+        cache = cache_counts(self.admin)
+        return cache["hits"], cache["misses"], self.upstream.calls()
+
+
 async def scenario(
-    name: str, target: str, pid: int | None, calls: int, concurrency: int, response_size: int, service_ms: int, run: int
+    name: str,
+    target: str,
+    pid: int | None,
+    counters: Counters,
+    calls: int,
+    concurrency: int,
+    response_size: int,
+    service_ms: int,
+    run: int,
 ) -> Result:
     warm = requests_for(name, min(300, calls), response_size, service_ms, run + 1000)
-    await drive(target, warm, concurrency)  # warm-up (and, for "hit", fills the entry)
     requests = requests_for(name, calls, response_size, service_ms, run)
-    cpu_before = cpu_seconds(pid) if pid else 0.0
-    latencies, wall = await drive(target, requests, concurrency)
-    cpu = (cpu_seconds(pid) - cpu_before) / calls * 1e6 if pid else None
+    async with grpc.aio.insecure_channel(target) as channel:
+        call = channel.unary_unary(UNARY)
+        await drive(call, warm, concurrency)  # connects; warm-up (and, for "hit", fills the entry)
+        hits, misses, served = counters.read()
+        cpu_before = cpu_seconds(pid) if pid else 0.0
+        latencies, wall = await drive(call, requests, concurrency)
+        cpu = (cpu_seconds(pid) - cpu_before) / calls * 1e6 if pid else None
+        hits_after, misses_after, served_after = counters.read()
     latencies.sort()
     return Result(
         scenario=name,
@@ -138,7 +146,35 @@ async def scenario(
         p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3,
         rate=calls / wall,
         cpu_us=cpu,
+        hits=hits_after - hits,
+        misses=misses_after - misses,
+        upstream_calls=served_after - served,
     )
+
+
+def cpu_seconds(pid: int) -> float:
+    found = procstat.usage(pid)
+    if found is None:
+        raise RuntimeError(f"process {pid} is gone")
+    return found.cpu_s
+
+
+# (hits, misses, upstream calls) each scenario must show, per measured call
+EXPECTED = {"direct": (0, 0, 1), "plain": (0, 0, 1), "miss": (0, 1, 1), "hit": (1, 0, 0)}
+
+
+def problems(results: list[Result]) -> list[str]:
+    """Scenarios whose counters contradict their name (a "hit" that reached the upstream, ...)."""
+    found = []
+    for r in results:
+        want = tuple(n * r.calls for n in EXPECTED[r.scenario])
+        got = (r.hits, r.misses, r.upstream_calls)
+        if got != want:
+            found.append(
+                f"{r.scenario} ({r.service_ms} ms, c={r.concurrency}): hits, misses, upstream calls = {got}, "
+                f"expected {want} for {r.calls} calls"
+            )
+    return found
 
 
 def machine() -> str:
@@ -152,16 +188,17 @@ def machine() -> str:
 
 
 async def main_async(args: argparse.Namespace) -> list[Result]:
-    echo, upstream = start_echo()
+    echo = EchoProcess("bench")
     levels = [int(c) for c in args.concurrency.split(",")]
     service_times = [int(ms) for ms in args.service_ms.split(",")]
     runs = len(levels) * len(service_times)
-    proc = SidecarProcess(sidecar_config(upstream, max_entries=(args.calls + 300) * (runs + 1)))
+    proc = SidecarProcess(sidecar_config(echo.address, max_entries=(args.calls + 300) * (runs + 1)))
     try:
         proc.start()
         assert proc.proc is not None
         pid = proc.proc.pid
-        targets = {"direct": (upstream, None), "plain": (proc["plain"], pid)}
+        counters = Counters(proc["admin"], echo)
+        targets = {"direct": (echo.address, None), "plain": (proc["plain"], pid)}
         targets.update({"miss": (proc["cached"], pid), "hit": (proc["cached"], pid)})
         results = []
         run = 0
@@ -171,27 +208,27 @@ async def main_async(args: argparse.Namespace) -> list[Result]:
                     target, watched = targets[name]
                     run += 1
                     result = await scenario(
-                        name, target, watched, args.calls, concurrency, args.response_size, service_ms, run
+                        name, target, watched, counters, args.calls, concurrency, args.response_size, service_ms, run
                     )
                     results.append(result)
                     print(format_row(result), flush=True)
         return results
     finally:
         proc.close()
-        echo.kill()
-        echo.wait()
+        echo.close()
 
 
 HEADER = (
     f"{'scenario':<8} {'work':>5} {'conc':>4} {'calls':>6} {'p50 ms':>8} {'p99 ms':>8} {'calls/s':>8}"
-    f" {'sidecar CPU us/call':>20}"
+    f" {'sidecar CPU us/call':>20} {'hits':>6} {'misses':>6} {'upstream':>8}"
 )
 
 
 def format_row(r: Result) -> str:
     cpu = "-" if r.cpu_us is None else f"{r.cpu_us:.0f}"
     head = f"{r.scenario:<8} {r.service_ms:>3}ms {r.concurrency:>4} {r.calls:>6}"
-    return f"{head} {r.p50_ms:>8.3f} {r.p99_ms:>8.3f} {r.rate:>8.0f} {cpu:>20}"
+    counts = f"{r.hits:>6} {r.misses:>6} {r.upstream_calls:>8}"
+    return f"{head} {r.p50_ms:>8.3f} {r.p99_ms:>8.3f} {r.rate:>8.0f} {cpu:>20} {counts}"
 
 
 def summary(results: list[Result]) -> list[str]:
@@ -207,7 +244,7 @@ def summary(results: list[Result]) -> list[str]:
     return lines
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=4000, help="measured calls per scenario (default 4000)")
     parser.add_argument("--concurrency", default="1,16", help="comma-separated caller counts (default 1,16)")
@@ -219,7 +256,11 @@ def main() -> None:
     results = uvloop.run(main_async(args))
     for line in summary(results):
         print(line)
+    found = problems(results)
+    for problem in found:
+        print(f"cache_bench: {problem}", file=sys.stderr)
+    return 1 if found else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -68,6 +68,7 @@ def options(args: argparse.Namespace, command: str) -> Options:
 
 
 def run(args: argparse.Namespace, command: str | None = None) -> int:
+    from benchmarks.checks import problems
     from benchmarks.suite import run_suite
 
     opts = options(args, command or shlex.join(["apex", "bench", *sys.argv[2:]]))
@@ -75,15 +76,10 @@ def run(args: argparse.Namespace, command: str | None = None) -> int:
     files = result["files"]
     print(Path(files["markdown"]).read_text())
     print(f"results: {files['folder']} (report.json, report.md, {len(files['plots'])} plots)")
-    failed = [r for r in result["runs"] if r["measured_calls"] == 0]
-    if failed:
-        print(
-            f"apex bench: {len(failed)} run(s) completed no call: "
-            + ", ".join(f"{r['case']} → {r['target']} {r['errors']}" for r in failed),
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    found = problems(result)
+    for problem in found:
+        print(f"apex bench: {problem}", file=sys.stderr)
+    return 1 if found else 0
 
 
 def main(argv: list[str] | None = None) -> int:

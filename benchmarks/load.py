@@ -91,6 +91,14 @@ class _Runner:
         code = getattr(exc, "code", None)
         self.out.errors[code().name if callable(code) else type(exc).__name__] += 1
 
+    def _failed(self, exc: BaseException, started: float) -> None:
+        """Count the error and keep the wait in the percentiles: the caller waited this long for its
+        answer, even if the answer was an error. Otherwise a target that fails fast (or an overloaded
+        one whose queued calls time out) looks fast by dropping its failed calls; open and closed
+        loop alike. The error count is reported next to the percentiles."""
+        self._error(exc)
+        self._record(started, time.monotonic())
+
     def _record(self, started: float, now: float) -> None:
         if self.measure_from <= started < self.end:
             self.out.histogram.record((now - started) * 1e6)
@@ -105,11 +113,7 @@ class _Runner:
         try:
             await self.unary(self.job.request, timeout=self.job.timeout)
         except Exception as exc:
-            self._error(exc)
-            # the caller waited this long for its answer, even if the answer was an error: keep it in the
-            # percentiles, so an overloaded target whose queued calls time out (DEADLINE_EXCEEDED, or
-            # CANCELLED from a proxy) cannot look fast by dropping its slowest calls
-            self._record(intended, time.monotonic())
+            self._failed(exc, intended)
             return
         self._done(intended, time.monotonic())
 
@@ -150,7 +154,7 @@ class _Runner:
             try:
                 await self.unary(self.job.request, timeout=self.job.timeout)
             except Exception as exc:
-                self._error(exc)
+                self._failed(exc, started)
                 continue
             self._done(started, time.monotonic())
 
@@ -164,7 +168,7 @@ class _Runner:
                 async for _ in self.stream(self.job.request, timeout=self.job.timeout):
                     messages += 1
             except Exception as exc:
-                self._error(exc)
+                self._failed(exc, started)
                 continue
             self._done(started, time.monotonic(), messages)
 
@@ -172,6 +176,7 @@ class _Runner:
         """One long-lived stream per loop; each write→read round trip is one measured message."""
         while time.monotonic() < self.end:
             call = self.bidi(timeout=self.job.duration + self.job.warmup + self.job.timeout)
+            started = time.monotonic()
             try:
                 while True:
                     started = time.monotonic()
@@ -184,7 +189,7 @@ class _Runner:
                 while await call.read() is not grpc.aio.EOF:
                     pass
             except Exception as exc:
-                self._error(exc)
+                self._failed(exc, started)
                 call.cancel()
 
     async def run(self) -> Outcome:

@@ -116,6 +116,12 @@ def markdown(result: dict[str, Any], plots: list[str]) -> str:
             notes.append(f"generator's worst send lag {max(lags) / 1000:,.1f} ms")
         if loads:
             notes.append(f"1-min load average {min(loads)}-{max(loads)}")
+        for r in runs:
+            if r.get("cache"):
+                c = r["cache"]
+                served = r.get("upstream_calls")
+                upstream = f", {served:,} reached the upstream" if served is not None else ""
+                notes.append(f"{r['target']}: {c['hits']:,} cache hits, {c['misses']:,} misses (CacheAdmin){upstream}")
         if notes:
             out += ["", f"<sub>{'; '.join(notes)}.</sub>"]
     if plots:

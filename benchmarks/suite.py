@@ -15,6 +15,7 @@ from apex.mesh.v1 import echo_pb2
 
 from benchmarks import procstat, targets
 from benchmarks.load import Job, Outcome, Workers, split
+from benchmarks.progress import Progress
 
 STANDARD_TARGETS = ("direct", "sidecar-out", "sidecar-in", "mesh", "nginx", "haproxy")
 STREAM_MESSAGES = 100  # server-streaming: responses per call
@@ -133,38 +134,6 @@ class Options:
     command: str = ""
 
 
-class Progress:
-    """A one-line progress bar on stderr (one line per step when stderr is not a terminal)."""
-
-    def __init__(self, total: int, stream: Any = None) -> None:
-        self.total = max(total, 1)
-        self.done = 0
-        self.started = time.monotonic()
-        self.stream = stream or sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-
-    def step(self, text: str, *, force: bool = False) -> None:
-        if not (self.tty or force):
-            return
-        filled = int(30 * self.done / self.total)
-        elapsed = time.monotonic() - self.started
-        line = f"[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} {elapsed:5.0f}s  {text}"
-        if self.tty:
-            self.stream.write("\r\033[K" + line[:150])
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def advance(self, text: str = "") -> None:
-        self.done += 1
-        self.step(text, force=True)
-
-    def finish(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def _usage(pids: list[int]) -> tuple[float, int, int]:
     """Summed CPU seconds, peak RSS (VmHWM, since the process started) and current RSS, in kB."""
     cpu, peak, rss = 0.0, 0, 0
@@ -177,7 +146,9 @@ def _usage(pids: list[int]) -> tuple[float, int, int]:
     return cpu, peak, rss
 
 
-def measure(workers: Workers, target: targets.Target, case: Case, profile: Profile, echo_pid: int) -> dict[str, Any]:
+def measure(
+    workers: Workers, target: targets.Target, case: Case, profile: Profile, echo: targets.Upstream
+) -> dict[str, Any]:
     """Run one case against one target and return its figures."""
     workload = WORKLOADS[case.workload]
     job = Job(
@@ -193,11 +164,19 @@ def measure(workers: Workers, target: targets.Target, case: Case, profile: Profi
         duration=profile.duration,
     )
     pids = {label: get() for label, get in target.processes.items()}
+    cache_before = targets.cache_counts(target.cache_admin) if target.cache_admin else None
+    upstream_before = echo.calls()
+    wall_start = time.monotonic()
     before = {label: _usage(p) for label, p in pids.items()}
-    echo_before = _usage([echo_pid])[0]
+    echo_before = _usage([echo.pid])[0]
     outcome: Outcome = workers.run(split(job, workers.count))
     after = {label: _usage(p) for label, p in pids.items()}
-    echo_cpu = _usage([echo_pid])[0] - echo_before
+    echo_cpu = _usage([echo.pid])[0] - echo_before
+    wall = time.monotonic() - wall_start
+    cache = None
+    if cache_before is not None:
+        cache_after = targets.cache_counts(target.cache_admin)
+        cache = {k: cache_after[k] - cache_before[k] for k in cache_after}
     calls = max(outcome.all_completed, 1)
     processes: dict[str, dict[str, Any]] = {
         label: {
@@ -232,6 +211,9 @@ def measure(workers: Workers, target: targets.Target, case: Case, profile: Profi
         "generator_cpu_pct": round(100 * outcome.worker_cpu_s / (window + profile.warmup), 1),
         "generator_send_lag_max_us": round(outcome.send_lag_max_s * 1e6, 1) if case.mode == "open" else None,
         "load_average_1m": round(os.getloadavg()[0], 2),  # other work on the machine skews every figure
+        "wall_s": round(wall, 3),  # the span the CPU figures were read over
+        "cache": cache,  # a cached target's CacheAdmin hits/misses over the run, else None
+        "upstream_calls": echo.calls() - upstream_before,  # the upstream's own count of calls it began
     }
 
 
@@ -352,7 +334,7 @@ def run_suite(options: Options, log: Callable[[str], None] | None = None) -> dic
         "skipped": [],
         "runs": [],
     }
-    echo = targets.EchoUpstream()
+    echo: targets.Upstream = targets.EchoUpstream()
     live: dict[str, targets.Target] = {}
     workers = Workers(workers_n)
     try:
@@ -394,7 +376,7 @@ def run_suite(options: Options, log: Callable[[str], None] | None = None) -> dic
                 f" (round {r + 1}/{profile.rounds})" if profile.rounds > 1 else ""
             )
             progress.step(text)
-            measured.setdefault((case.label, target.name), []).append(measure(workers, target, case, profile, echo.pid))
+            measured.setdefault((case.label, target.name), []).append(measure(workers, target, case, profile, echo))
             progress.advance(text)
         progress.finish()
         result["runs"] = [least_disturbed(rounds) for rounds in measured.values()]

@@ -18,8 +18,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from benchmarks.echo_proc import EchoProcess
 from sidecar.support.redis_server import free_port
 from sidecar.support.sidecar_proc import SidecarProcess
 
@@ -38,6 +39,35 @@ class Target:
     address: str = ""
     processes: dict[str, Callable[[], list[int]]] = field(default_factory=dict)  # label -> PIDs now
     stop: Callable[[], None] = lambda: None
+    cache_admin: str = ""  # a sidecar with a response cache: its admin address (CacheAdmin hit counters)
+
+
+def cache_counts(admin: str) -> dict[str, int]:
+    """Hits and misses summed over the cache rules of the sidecar whose admin address is `admin`."""
+    import grpc
+    from apex.mesh.v1 import cache_pb2, cache_pb2_grpc
+
+    with grpc.insecure_channel(admin) as channel:
+        stats = cache_pb2_grpc.CacheAdminStub(channel).GetCacheStats(cache_pb2.GetCacheStatsRequest(), timeout=10)
+    return {
+        "hits": sum(m.hits for m in stats.methods),
+        "misses": sum(m.misses for m in stats.methods),
+        "coalesced": sum(m.coalesced for m in stats.methods),
+    }
+
+
+class Upstream(Protocol):
+    """The Echo service every target ends at: its address, its PID (its CPU never counts against a
+    proxy) and how many calls it has served so far."""
+
+    address: str
+
+    @property
+    def pid(self) -> int: ...
+
+    def calls(self) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class Unavailable(Exception):
@@ -68,32 +98,9 @@ def _terminate(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None
             proc.wait(10)
 
 
-class EchoUpstream:
-    """The Echo example service in its own process (python -m sidecar.examples.echo)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self._log = tempfile.NamedTemporaryFile(prefix="apex-bench-echo-", suffix=".log", delete=False)  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sidecar.examples.echo", "--port", str(self.port), "--name", "bench"],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self.address = f"127.0.0.1:{self.port}"
-        try:
-            _wait_tcp(self.address, self.proc, 20.0, Path(self._log.name))
-        except Unavailable as exc:
-            self.close()
-            raise RuntimeError(f"Echo upstream did not start: {exc}") from None
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def close(self) -> None:
-        _terminate(self.proc)
-        self._log.close()
-        Path(self._log.name).unlink(missing_ok=True)
+def EchoUpstream() -> EchoProcess:
+    """The Echo example service in its own process; it reports how many calls it served."""
+    return EchoProcess("bench")
 
 
 # --- sidecar configs ------------------------------------------------------------------------------
@@ -150,11 +157,11 @@ def _pids(proc: SidecarProcess) -> Callable[[], list[int]]:
 # --- target builders ------------------------------------------------------------------------------
 
 
-def direct(echo: EchoUpstream) -> Target:
+def direct(echo: Upstream) -> Target:
     return Target("direct", "client → Echo", echo.address)
 
 
-def sidecar_outbound(echo: EchoUpstream) -> Target:
+def sidecar_outbound(echo: Upstream) -> Target:
     proc = _sidecar(outbound_config(echo.address))
     return Target(
         "sidecar-out",
@@ -165,7 +172,7 @@ def sidecar_outbound(echo: EchoUpstream) -> Target:
     )
 
 
-def sidecar_inbound(echo: EchoUpstream) -> Target:
+def sidecar_inbound(echo: Upstream) -> Target:
     proc = _sidecar(inbound_config(echo.address))
     return Target(
         "sidecar-in",
@@ -176,7 +183,7 @@ def sidecar_inbound(echo: EchoUpstream) -> Target:
     )
 
 
-def mesh(echo: EchoUpstream) -> Target:
+def mesh(echo: Upstream) -> Target:
     b = _sidecar(inbound_config(echo.address))
     try:
         a = _sidecar(outbound_config(b["inbound"]))
@@ -197,7 +204,7 @@ def mesh(echo: EchoUpstream) -> Target:
     )
 
 
-def sidecar_cached(echo: EchoUpstream, cache: dict[str, Any]) -> Target:
+def sidecar_cached(echo: Upstream, cache: dict[str, Any]) -> Target:
     """Outbound sidecar with a response cache on Echo/Unary; Unavailable when the sidecar rejects the config."""
     proc = SidecarProcess(outbound_config(echo.address, cache), args=["--log-level", "WARNING"])
     check = subprocess.run(
@@ -218,6 +225,7 @@ def sidecar_cached(echo: EchoUpstream, cache: dict[str, Any]) -> Target:
         proc["outbound"],
         {"sidecar": _pids(proc)},
         proc.close,
+        cache_admin=proc["admin"],
     )
 
 
@@ -323,7 +331,7 @@ def _binary(name: str) -> str:
     return path
 
 
-def nginx(echo: EchoUpstream) -> Target:
+def nginx(echo: Upstream) -> Target:
     binary = _binary("nginx")
     port = free_port()
     ext = _External(
@@ -337,7 +345,7 @@ def nginx(echo: EchoUpstream) -> Target:
     )
 
 
-def haproxy(echo: EchoUpstream) -> Target:
+def haproxy(echo: Upstream) -> Target:
     binary = _binary("haproxy")
     port = free_port()
     ext = _External(
@@ -351,7 +359,7 @@ def haproxy(echo: EchoUpstream) -> Target:
     )
 
 
-BUILDERS: dict[str, Callable[[EchoUpstream], Target]] = {
+BUILDERS: dict[str, Callable[[Upstream], Target]] = {
     "direct": direct,
     "sidecar-out": sidecar_outbound,
     "sidecar-in": sidecar_inbound,

@@ -11,13 +11,17 @@ import pytest
 from apex.mesh.v1 import admin_pb2, admin_pb2_grpc, echo_pb2, echo_pb2_grpc
 
 from sidecar.examples.echo import BackgroundEcho
+from tests.conformance.traversal import REFLECTION_ROUTE, REFLECTION_SERVICE, Hop
 from tests.support.sidecar_proc import SidecarProcess
 
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
 
 
 def mesh_config(upstream: str, *, name: str) -> dict[str, Any]:
-    """Inbound → the local service; outbound routes the Echo service by name, anything else by default."""
+    """Inbound → the local service; outbound routes the Echo service by name, anything else by default.
+    Both tables give reflection lookups (a sidecar's own background calls) a route of their own, so
+    the traversal counts (tests/conformance/traversal.py) see only the tests' calls."""
+    reflection = {"name": REFLECTION_ROUTE, "match": {"service": REFLECTION_SERVICE}}
     return {
         "node": {"service": name},
         "admin": {"address": "127.0.0.1:0"},
@@ -27,10 +31,14 @@ def mesh_config(upstream: str, *, name: str) -> dict[str, Any]:
         ],
         "policy": {
             "route_tables": [
-                {"name": "inbound", "routes": [{"name": "local", "cluster": "local"}]},
+                {
+                    "name": "inbound",
+                    "routes": [{**reflection, "cluster": "local"}, {"name": "local", "cluster": "local"}],
+                },
                 {
                     "name": "outbound",
                     "routes": [
+                        {**reflection, "cluster": "remote"},
                         {"name": "echo", "match": {"service": "apex.mesh.v1.Echo"}, "cluster": "remote"},
                         {"name": "default", "cluster": "remote"},
                     ],
@@ -45,18 +53,22 @@ def mesh_config(upstream: str, *, name: str) -> dict[str, Any]:
 
 
 class Target:
-    """A named address the Echo service answers on, with a stub and a raw channel."""
+    """A named address the Echo service answers on, with a stub and a raw channel, and the
+    sidecars (hops, in order) every call to it must pass through."""
 
-    def __init__(self, name: str, address: str, upstream: BackgroundEcho, admin: str = "") -> None:
+    def __init__(self, name: str, address: str, upstream: BackgroundEcho, hops: tuple[Hop, ...] = ()) -> None:
         self.name = name
         self.address = address
         self.upstream = upstream  # the Echo server the calls end up at
-        self.admin = admin  # the first sidecar's admin address
+        self.hops = hops
+        self.admin = hops[0].admin if hops else ""  # the first sidecar's admin address
         self.channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
         self.stub = echo_pb2_grpc.EchoStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()
+        for hop in self.hops:
+            hop.close()
 
 
 @pytest.fixture(scope="package")
@@ -83,12 +95,21 @@ def targets(upstream: BackgroundEcho, plain_upstream: BackgroundEcho) -> Iterato
     side_a = SidecarProcess(mesh_config(side_b["inbound"], name="a")).start()
     side_direct_out = SidecarProcess(mesh_config(upstream.address, name="c")).start()
     side_plain = SidecarProcess(mesh_config(plain_upstream.address, name="d")).start()
+    def hop(name: str, side: SidecarProcess, listener: str) -> Hop:
+        return Hop(f"sidecar {name} ({listener})", side["admin"], listener)
+
     found = {
         "direct": Target("direct", upstream.address, upstream),
-        "inbound": Target("inbound", side_b["inbound"], upstream, side_b["admin"]),
-        "outbound": Target("outbound", side_direct_out["outbound"], upstream, side_direct_out["admin"]),
-        "mesh": Target("mesh", side_a["outbound"], upstream, side_a["admin"]),
-        "inbound-plain": Target("inbound-plain", side_plain["inbound"], plain_upstream, side_plain["admin"]),
+        "inbound": Target("inbound", side_b["inbound"], upstream, (hop("b", side_b, "inbound"),)),
+        "outbound": Target(
+            "outbound", side_direct_out["outbound"], upstream, (hop("c", side_direct_out, "outbound"),)
+        ),
+        "mesh": Target(
+            "mesh", side_a["outbound"], upstream, (hop("a", side_a, "outbound"), hop("b", side_b, "inbound"))
+        ),
+        "inbound-plain": Target(
+            "inbound-plain", side_plain["inbound"], plain_upstream, (hop("d", side_plain, "inbound"),)
+        ),
     }
     _learn_method_kinds(found)
     yield found

@@ -311,7 +311,7 @@ def test_connect_failures_eject_a_stopped_endpoint_even_when_unavailable_is_not_
     outlier = {
         "consecutive_failures": 2,
         "failure_codes": ["INTERNAL"],  # UNAVAILABLE answers do not count; connect failures still do
-        "base_ejection_time": "1s",
+        "base_ejection_time": "5s",  # long enough that the calls below all fall inside the ejection
         "max_ejection_percent": 34,
     }
     with SidecarProcess(config([e.address for e in echoes], outlier_detection=outlier)) as sidecar:
@@ -323,6 +323,9 @@ def test_connect_failures_eject_a_stopped_endpoint_even_when_unavailable_is_not_
             between=lambda: load(sidecar["outbound"], 3),
         ), sidecar.log()
         failed = [o for o in load(sidecar["outbound"], 3) if o.code != grpc.StatusCode.OK]
+        still = endpoint(cluster_state(sidecar), down.address)
+        assert still.state == EJECTED and still.times_ejected == 1, still
+        assert failed == [], f"calls failed while the stopped endpoint was ejected: {failed}"
         down.restart()
         assert poll(
             lambda: (

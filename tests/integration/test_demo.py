@@ -1,23 +1,105 @@
 """`apex demo` end to end: the whole mesh runs, calls flow, telemetry arrives, an engine acts,
-and everything it started is gone afterwards — unattended (--duration) and on Ctrl-C."""
+and everything it started is gone afterwards — unattended (--duration) and on Ctrl-C.
+
+"Gone" is checked from outside, not from the demo's own count of stray processes (which leaves
+out its Redis): while the demo runs, the test records its process tree (and every process
+carrying a marker in its environment, which its children inherit) with each process's start
+time and the TCP ports they listen on; after it exits none of those processes may be alive and
+none of those ports may still be listening.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
+
+from tests.support.leftovers import cmdline, descendants, listening_ports, start_time, still_running, tag_env, tagged
 
 APEX = [sys.executable, "-m", "sidecar", "demo"]
 
 
+class Watched:
+    """The demo as a subprocess, with the PIDs and listening ports of its process tree recorded."""
+
+    def __init__(self, args: list[str], tmp_path: Path) -> None:
+        self.env, self.tag = tag_env()
+        (tmp_path / "tmp").mkdir()
+        self.env["TMPDIR"] = str(tmp_path / "tmp")  # the demo's temp files (configs, logs) stay in the test's
+        self.log_path = tmp_path / "demo.log"
+        self.log: IO[str] = self.log_path.open("w")
+        self.proc = subprocess.Popen([*APEX, *args], stdout=self.log, stderr=subprocess.STDOUT, text=True, env=self.env)
+        self.seen: dict[int, tuple[int, str]] = {}  # pid -> (start time, command line)
+        self.ports: set[int] = set()
+
+    def sample(self) -> None:
+        if self.proc.poll() is not None:
+            return
+        found = descendants(self.proc.pid) | set(tagged(self.tag))
+        for pid in found - set(self.seen):
+            started = start_time(pid)
+            if started is not None:
+                self.seen[pid] = (started, cmdline(pid))
+        self.ports |= listening_ports(found)
+
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_line(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            assert self.proc.poll() is None, f"demo exited early:\n{self.output()[-3000:]}"
+            assert time.monotonic() < deadline, f"no {text!r} in time:\n{self.output()[-3000:]}"
+            self.sample()
+            time.sleep(0.5)
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            assert time.monotonic() < deadline, "demo did not exit in time"
+            self.sample()
+            time.sleep(0.5)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """Clean up after a failed test: the demo and anything carrying its marker."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        for pid in {*tagged(self.tag), *still_running(self.seen)}:  # started by this test's demo
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.proc.wait(10)
+        self.log.close()
+
+    def assert_nothing_left(self) -> None:
+        """No process of the demo's tree survives it, and no port it listened on is still bound."""
+        commands = [cmd for _, cmd in self.seen.values()]
+        assert self.ports, f"no listening port seen for the demo's processes {commands}: the scan saw nothing"
+        assert any(cmd.split()[0].endswith("redis-server") for cmd in commands if cmd), f"no Redis among {commands}"
+        deadline = time.monotonic() + 3.0  # a process the demo already signalled may take a moment to exit
+        while (left := {**still_running(self.seen), **tagged(self.tag)}) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert left == {}, f"processes left running after the demo exited: {left}"
+        bound = self.ports & listening_ports()
+        assert not bound, f"ports still listening after the demo exited: {sorted(bound)} (of {sorted(self.ports)})"
+
+
 def test_demo_runs_unattended_and_an_engine_acts(tmp_path: Path) -> None:
     report = tmp_path / "report"
-    run = subprocess.run([*APEX, "--duration", "30", "--period", "24", "--peak", "25", "--report-dir", str(report)],
-                         capture_output=True, text=True, timeout=240)  # fmt: skip
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    demo = Watched(["--duration", "30", "--period", "24", "--peak", "25", "--report-dir", str(report)], tmp_path)
+    try:
+        code = demo.wait(240)
+        assert code == 0, demo.output()[-3000:]
+        demo.assert_nothing_left()
+    finally:
+        demo.kill()
     summary = json.loads((report / "summary.json").read_text())
     assert summary["ok"] > 100
     assert summary["errors"] <= summary["sent"] * 0.05  # retries and ejection absorb the flaky catalog
@@ -32,23 +114,18 @@ def test_demo_runs_unattended_and_an_engine_acts(tmp_path: Path) -> None:
 
 def test_ctrl_c_stops_everything_and_writes_the_report(tmp_path: Path) -> None:
     report = tmp_path / "report"
-    proc = subprocess.Popen([*APEX, "--period", "60", "--report-dir", str(report)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    demo = Watched(["--period", "60", "--report-dir", str(report)], tmp_path)
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 120
-        for line in proc.stdout:  # wait until load is flowing
-            if "frontend reachable" in line:
-                break
-            assert time.monotonic() < deadline
-        time.sleep(5)
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=60)
-        assert proc.returncode == 0
+        demo.wait_for_line("frontend reachable", 120)  # load is flowing
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            demo.sample()
+            time.sleep(0.5)
+        demo.proc.send_signal(signal.SIGINT)
+        assert demo.wait(60) == 0, demo.output()[-3000:]
+        demo.assert_nothing_left()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        demo.kill()
     summary = json.loads((report / "summary.json").read_text())
     assert summary["ok"] > 0 and summary["stray_processes"] == []
     assert (report / "REPORT.md").exists()

@@ -58,7 +58,8 @@ def windows(url: str, service: str) -> list[telemetry_pb2.TelemetryWindow]:
     """Every (deduplicated) window on the service's stream, decoded; fails on undecodable entries."""
     client = redis.Redis.from_url(url)
     try:
-        good, bad = split(client.xrange(telemetry_key(service)), Dedupe())
+        entries: Any = client.xrange(telemetry_key(service))
+        good, bad = split(entries, Dedupe())
     finally:
         client.close()
     assert not bad, bad
