@@ -1,0 +1,104 @@
+"""The online detector: an ensemble of causal features, self-calibrated tails, one alarm per incident."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engines.anomaly import calibrate, features
+
+FloatArray = np.ndarray
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """General rules (not tuned per series): windows in rows, probabilities, suppression."""
+
+    spike_window: int = 12  # the lagged median a spike is measured against
+    shift_window: int = 6  # the trailing mean a sustained shift is measured with
+    shift_baseline: int = 120  # the lagged median it is compared to
+    block: int = 32  # tail calibration is refreshed every `block` rows
+    memory: int = 4000  # rows of past a tail is estimated from
+    tail_fraction: float = 0.02
+    min_history: int = 150  # no alarm before this many rows
+    alarm_probability: float = 3e-3  # combined tail probability below which a row alarms
+    suppress_rows: int = 300  # after an alarm, no other for this many rows
+    period: int = 0  # seasonal period in rows (0: none)
+    cycles: int = 3
+
+
+DEFAULT = DetectorConfig()
+
+
+@dataclass(frozen=True)
+class Detection:
+    """Per row: the anomaly score in [0, 1], the combined tail probability, and the 0/1 alarm."""
+
+    scores: FloatArray
+    probability: FloatArray
+    alarms: np.ndarray
+
+
+def feature_matrix(x: FloatArray, cfg: DetectorConfig) -> list[FloatArray]:
+    """The causal features, each oriented so that bigger is more anomalous."""
+    spike = np.abs(x - features.lagged_median(x, cfg.spike_window))
+    base = features.lagged_mean(x, cfg.shift_baseline)
+    shift = np.abs(features.trailing_mean(x, cfg.shift_window) - base)
+    feats = [x, -x, spike, shift]
+    if cfg.period > 0:
+        feats.append(features.seasonal_residual(x, cfg.period, cfg.cycles))
+    return feats
+
+
+def combined_probability(x: FloatArray, cfg: DetectorConfig) -> FloatArray:
+    """The smallest feature tail probability, Bonferroni-corrected for the number of features."""
+    feats = feature_matrix(x, cfg)
+    probs = [
+        calibrate.tail_probability(
+            f, block=cfg.block, memory=cfg.memory, tail_fraction=cfg.tail_fraction, min_history=cfg.min_history
+        )
+        for f in feats
+    ]
+    return np.minimum(1.0, np.min(np.vstack(probs), axis=0) * len(feats))
+
+
+def suppress(candidates: np.ndarray, rows: int) -> np.ndarray:
+    """Keep a candidate alarm only if no alarm was kept in the `rows` rows before it."""
+    out = np.zeros(len(candidates), dtype=np.int8)
+    last = -rows - 1
+    for i in np.flatnonzero(candidates).tolist():
+        if i - last > rows:
+            out[i] = 1
+            last = i
+    return out
+
+
+def detect(values: FloatArray, cfg: DetectorConfig = DEFAULT) -> Detection:
+    """Run the detector over a series; row i's outputs depend on rows <= i only."""
+    x = np.asarray(values, dtype=float)
+    if len(x) == 0:
+        return Detection(np.zeros(0), np.ones(0), np.zeros(0, dtype=np.int8))
+    p = combined_probability(x, cfg)
+    scores = 1.0 - p
+    alarms = suppress(p < cfg.alarm_probability, cfg.suppress_rows)
+    return Detection(scores, p, alarms)
+
+
+def rows_per_day(seconds: FloatArray, probe: int = 64) -> int:
+    """The daily period in rows, from the median interval of the first `probe` timestamps (epoch seconds).
+
+    Only the first rows are used, so the period of a row never depends on later rows; 0 when the series is
+    sampled more coarsely than hourly or the interval cannot be told.
+    """
+    head = np.asarray(seconds[:probe], dtype=float)
+    if len(head) < 3:
+        return 0
+    steps = np.diff(head)
+    steps = steps[steps > 0]
+    if len(steps) == 0:
+        return 0
+    step = float(np.median(steps))
+    if step <= 0 or step > 3600:
+        return 0
+    return int(round(86400.0 / step))
