@@ -32,9 +32,10 @@ def tail_probability(
         hist = g[max(0, start - memory) : start]
         m = len(hist)
         k = max(3, int(tail_fraction * m))
-        top = np.partition(hist, m - k)[m - k :]
-        t = float(top.min())
-        med = float(np.median(hist))
+        part = np.partition(hist, (m // 2, m - k))  # one pass: the median and the tail's threshold
+        top = part[m - k :]
+        t = float(part[m - k])
+        med = float(part[m // 2])
         spread = t - med
         beta = max(float(top.mean()) - t, 0.1 * spread, 1e-9 * (abs(t) + 1.0))
         seg = g[start:end]

@@ -18,12 +18,12 @@ class DetectorConfig:
     spike_window: int = 12  # the lagged median a spike is measured against
     shift_window: int = 6  # the trailing mean a sustained shift is measured with
     shift_baseline: int = 120  # the lagged median it is compared to
-    block: int = 32  # tail calibration is refreshed every `block` rows
+    block: int = 64  # tail calibration is refreshed every `block` rows
     memory: int = 4000  # rows of past a tail is estimated from
     tail_fraction: float = 0.02
     min_history: int = 150  # no alarm before this many rows
     alarm_probability: float = 3e-3  # combined tail probability below which a row alarms
-    suppress_rows: int = 300  # after an alarm, no other for this many rows
+    suppress_rows: int = 150  # after an alarm, no other for this many rows
     period: int = 0  # seasonal period in rows (0: none)
     cycles: int = 3
 
@@ -60,7 +60,8 @@ def combined_probability(x: FloatArray, cfg: DetectorConfig) -> FloatArray:
         )
         for f in feats
     ]
-    return np.minimum(1.0, np.min(np.vstack(probs), axis=0) * len(feats))
+    out: FloatArray = np.minimum(1.0, np.min(np.vstack(probs), axis=0) * len(feats))
+    return out
 
 
 def suppress(candidates: np.ndarray, rows: int) -> np.ndarray:
@@ -101,4 +102,4 @@ def rows_per_day(seconds: FloatArray, probe: int = 64) -> int:
     step = float(np.median(steps))
     if step <= 0 or step > 3600:
         return 0
-    return int(round(86400.0 / step))
+    return round(86400.0 / step)

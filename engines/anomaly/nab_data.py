@@ -104,5 +104,5 @@ def write_results(path: Path, series: Series, scores: np.ndarray, alarms: np.nda
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["timestamp", "value", "anomaly_score", "alarm"])
-        for t, v, s, a in zip(series.timestamps, series.values.tolist(), scores.tolist(), alarms.tolist()):
+        for t, v, s, a in zip(series.timestamps, series.values.tolist(), scores.tolist(), alarms.tolist(), strict=True):
             w.writerow([t, repr(v), f"{s:.6f}", int(a)])

@@ -22,7 +22,9 @@ def register(sub: Any) -> None:
         "line is standard=NN.NN.",
     )
     p.add_argument("--data", required=True, metavar="ROOT", help="folder of <category>/<name>.csv files")
-    p.add_argument("--windows", required=True, metavar="FILE", help='labels: {"category/name.csv": [[start, end], ...]}')
+    p.add_argument(
+        "--windows", required=True, metavar="FILE", help='labels: {"category/name.csv": [[start, end], ...]}'
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="where the scored files are written")
     p.set_defaults(run=run)
 
