@@ -47,7 +47,8 @@ def feature_matrix(x: FloatArray, cfg: DetectorConfig) -> list[FloatArray]:
     shift = np.abs(features.trailing_mean(x, cfg.shift_window) - base)
     feats = [x, -x, spike, shift]
     if cfg.period > 0:
-        feats.append(features.seasonal_residual(x, cfg.period, cfg.cycles))
+        reach = max(1, cfg.period // 48)  # half an hour either side at any resolution
+        feats.append(features.seasonal_envelope_residual(x, cfg.period, cfg.cycles, reach))
     return feats
 
 

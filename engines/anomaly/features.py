@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -43,19 +44,38 @@ def trailing_mean(x: FloatArray, window: int) -> FloatArray:
     return (c[idx] - c[lo]) / (idx - lo)
 
 
-def seasonal_residual(x: FloatArray, period: int, cycles: int) -> FloatArray:
-    """|x_i - median(x_{i-P}, ..., x_{i-cP})|: how far a row is from the same phase of past cycles."""
+def seasonal_envelope_residual(x: FloatArray, period: int, cycles: int, reach: int) -> FloatArray:
+    """How far x_i lies outside the range of past cycles near the same phase (within ±reach rows).
+
+    Per past cycle c: the distance from x_i to [min, max] of x[i-cP-reach : i-cP+reach+1] (0 inside); the
+    median over the cycles available. A pattern that recurs daily with some jitter stays at 0; a swing that
+    goes missing or a new excursion does not. NaN during the first cycle.
+    """
     n = len(x)
-    out = np.zeros(n)
-    if period <= 0 or n <= period:
+    out = np.full(n, np.nan)
+    if period <= reach or n <= period:
         return out
-    stack = []
+    # lo_all[j], hi_all[j]: min and max of x[j-reach : j+reach+1]; only j < n - period <= n - reach - 1 is used,
+    # so the right end never runs past the data; the left end is clipped at row 0.
+    lo_all = np.empty(n)
+    hi_all = np.empty(n)
+    if n > 2 * reach:
+        win = sliding_window_view(x, 2 * reach + 1)
+        lo_all[reach : n - reach] = win.min(axis=1)
+        hi_all[reach : n - reach] = win.max(axis=1)
+    for j in range(min(reach, n)):
+        lo_all[j] = x[: j + reach + 1].min()
+        hi_all[j] = x[: j + reach + 1].max()
+    rows = []
     for c in range(1, cycles + 1):
-        lagged = np.full(n, np.nan)
-        if n > c * period:
-            lagged[c * period :] = x[: n - c * period]
-        stack.append(lagged)
-    # From row `period` on, at least one lag exists, so no column is all-NaN.
-    ref = np.nanmedian(np.vstack(stack)[:, period:], axis=0)
-    out[period:] = np.abs(x[period:] - ref)
+        lag = c * period
+        d = np.full(n, np.nan)
+        if n > lag:
+            lo = lo_all[: n - lag]
+            hi = hi_all[: n - lag]
+            # period > reach: the neighbourhood of row i - lag ends before row i
+            d[lag:] = np.maximum(0.0, np.maximum(x[lag:] - hi, lo - x[lag:]))
+        rows.append(d)
+    stack = np.vstack(rows)[:, period:]
+    out[period:] = np.nanmedian(stack, axis=0)
     return out

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines.anomaly import detector
+from engines.anomaly import calibrate, detector
 from engines.anomaly.detector import DEFAULT, DetectorConfig, detect, rows_per_day
 
 DAY = 288  # rows per day at 5-minute sampling
@@ -92,3 +92,30 @@ def test_suppress_keeps_one_alarm_per_incident() -> None:
     cand = np.zeros(100, dtype=bool)
     cand[[10, 11, 12, 40, 41, 95]] = True
     assert np.flatnonzero(detector.suppress(cand, 20)).tolist() == [10, 40, 95]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.integers(min_value=-5, max_value=5), min_size=0, max_size=400),
+    st.integers(min_value=1, max_value=40),
+    st.integers(min_value=5, max_value=120),
+)
+def test_the_sliding_sorted_window_matches_a_fresh_sort(ints: list[int], block: int, memory: int) -> None:
+    # Repeated values (ints) exercise the multiset removal.
+    g = np.asarray(ints, dtype=float)
+    window = np.empty(0)
+    lo = hi = 0
+    for start in range(0, len(g), block):
+        new_lo = max(0, start - memory)
+        window = calibrate._slide(window, g[lo:new_lo] if new_lo > lo else None, g[hi:start])
+        lo, hi = max(lo, new_lo), start
+        assert np.array_equal(window, np.sort(g[lo:start]))
+
+
+def test_a_recurring_excursion_stops_being_news() -> None:
+    g = np.zeros(3000)
+    g[500::250] = 10.0  # the same excursion every 250 rows from row 500 on
+    p = calibrate.tail_probability(g, block=64, memory=4000, tail_fraction=0.02, min_history=150)
+    spikes = p[500::250]
+    assert spikes[0] < 1e-6  # the first one is news
+    assert spikes[-1] > 3e-3  # by the tenth it is not: p >= the share of past rows as extreme
