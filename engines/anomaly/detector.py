@@ -23,7 +23,8 @@ class DetectorConfig:
     tail_fraction: float = 0.02
     min_history: int = 150  # no alarm before this many rows
     alarm_probability: float = 3e-3  # combined tail probability below which a row alarms
-    suppress_rows: int = 150  # after an alarm, no other for this many rows
+    suppress_rows: int = 150  # after an alarm, no other for this many rows...
+    escalation: float = 0.0  # ...unless its probability is below this times the last alarm's (0: never)
     period: int = 0  # seasonal period in rows (0: none)
     cycles: int = 3
 
@@ -65,14 +66,20 @@ def combined_probability(x: FloatArray, cfg: DetectorConfig) -> FloatArray:
     return out
 
 
-def suppress(candidates: np.ndarray, rows: int) -> np.ndarray:
-    """Keep a candidate alarm only if no alarm was kept in the `rows` rows before it."""
-    out = np.zeros(len(candidates), dtype=np.int8)
+def suppress(probability: FloatArray, threshold: float, rows: int, escalation: float = 0.0) -> np.ndarray:
+    """Alarm where probability < threshold, unless an alarm was raised in the `rows` rows before.
+
+    Within that window a row still alarms if its probability is below `escalation` times the last alarm's
+    (a much stronger event than the one that opened the window; 0 disables this); it then opens a new window.
+    """
+    out = np.zeros(len(probability), dtype=np.int8)
     last = -rows - 1
-    for i in np.flatnonzero(candidates).tolist():
-        if i - last > rows:
+    last_p = 0.0
+    for i in np.flatnonzero(probability < threshold).tolist():
+        p = float(probability[i])
+        if i - last > rows or p < escalation * last_p:
             out[i] = 1
-            last = i
+            last, last_p = i, p
     return out
 
 
@@ -83,7 +90,7 @@ def detect(values: FloatArray, cfg: DetectorConfig = DEFAULT) -> Detection:
         return Detection(np.zeros(0), np.ones(0), np.zeros(0, dtype=np.int8))
     p = combined_probability(x, cfg)
     scores = 1.0 - p
-    alarms = suppress(p < cfg.alarm_probability, cfg.suppress_rows)
+    alarms = suppress(p, cfg.alarm_probability, cfg.suppress_rows, cfg.escalation)
     return Detection(scores, p, alarms)
 
 

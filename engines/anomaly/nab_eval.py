@@ -46,9 +46,9 @@ def evaluate(root: Path, windows_file: Path, out: Path | None) -> EvalResult:
     spent = 0.0
     for key, path in nab_data.list_files(root):
         series = nab_data.read_series(path, key)
-        started = time.perf_counter()
+        started = time.process_time()
         found = detect_series(series)
-        spent += time.perf_counter() - started
+        spent += time.process_time() - started
         rows += len(series.values)
         if out is not None:
             nab_data.write_results(out / key, series, found.scores, found.alarms)

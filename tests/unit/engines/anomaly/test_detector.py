@@ -89,9 +89,13 @@ def test_rows_per_day_from_the_first_timestamps() -> None:
 
 
 def test_suppress_keeps_one_alarm_per_incident() -> None:
-    cand = np.zeros(100, dtype=bool)
-    cand[[10, 11, 12, 40, 41, 95]] = True
-    assert np.flatnonzero(detector.suppress(cand, 20)).tolist() == [10, 40, 95]
+    p = np.ones(100)
+    p[[10, 11, 12, 40, 41, 95]] = 1e-4
+    assert np.flatnonzero(detector.suppress(p, 1e-3, 20)).tolist() == [10, 40, 95]
+    # With escalation, a much stronger event inside the window alarms too (and opens a new window).
+    p[15] = 1e-9
+    p[16] = 1e-11  # stronger than row 15, but not 1000 times
+    assert np.flatnonzero(detector.suppress(p, 1e-3, 20, escalation=1e-3)).tolist() == [10, 15, 40, 95]
 
 
 @settings(max_examples=30, deadline=None)
