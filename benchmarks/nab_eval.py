@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.anomaly import detector, nab_data, nab_eval, nab_score, synthetic
+from engines.anomaly import detector, nab_eval, nab_score, synthetic
 
 
 def find_nab() -> Path:
