@@ -123,3 +123,15 @@ def test_a_recurring_excursion_stops_being_news() -> None:
     spikes = p[500::250]
     assert spikes[0] < 1e-6  # the first one is news
     assert spikes[-1] > 3e-3  # by the tenth it is not: p >= the share of past rows as extreme
+
+
+def test_streaming_in_batches_equals_one_batch_run() -> None:
+    from engines.anomaly.stream import StreamingDetector
+
+    x = _seasonal(2500, 4)
+    x[1500:] += 25
+    whole = detect(x, _cfg())
+    stream = StreamingDetector(config=_cfg(), history=4096)
+    parts = [stream.update(x[i : i + 97]) for i in range(0, len(x), 97)]
+    assert np.array_equal(np.concatenate([s for s, _ in parts]), whole.scores)
+    assert np.array_equal(np.concatenate([a for _, a in parts]), whole.alarms)
