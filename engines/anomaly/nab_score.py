@@ -92,9 +92,12 @@ def row_weights(rows: int, windows: Sequence[tuple[int, int]], profile: Profile)
     k = 0
     i = 0
     while i < rows:
-        if k < len(windows) and i == windows[k][0]:
-            start, end = windows[k]
-            width = end - start + 1
+        if k < len(windows) and i >= windows[k][0]:  # `>=`: a window overlapping the previous one starts here
+            start, end = i, windows[k][1]
+            if end < start:  # wholly inside the previous window: nothing left of it
+                k += 1
+                continue
+            width = end - windows[k][0] + 1
             for j in range(start, end + 1):
                 weight[j] = scaled_sigmoid(-(end - j + 1) / width) * profile.tp / max_tp
                 owner[j] = k

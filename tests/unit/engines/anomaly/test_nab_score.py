@@ -109,3 +109,10 @@ def test_windows_map_to_rows_by_timestamp() -> None:
     assert rows == [(3, 5)]
     with pytest.raises(ValueError, match="not timestamps of the file"):
         nab_score.window_rows(stamps, [("2021-01-01 00:00:00", "2021-01-01 00:01:00")])
+
+
+def test_overlapping_windows_do_not_stall_the_scorer() -> None:
+    # Labels should not overlap, but a bad labels file must not hang or drop later windows.
+    wins = [(200, 300), (250, 320), (260, 270), (600, 650)]
+    fs = score_file(_alarms(1000, [200, 600]), wins, STD)
+    assert fs.detected == 2 and fs.windows == 3  # the third lies inside the first: no row of its own
