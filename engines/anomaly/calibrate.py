@@ -59,6 +59,15 @@ def _slide(window: FloatArray, leaving: FloatArray | None, arriving: FloatArray)
         r = np.sort(leaving)
         # the j-th copy of a repeated value goes at the j-th position of its run in the window
         nth = np.arange(len(r)) - np.searchsorted(r, r, side="left")
-        window = np.delete(window, np.searchsorted(window, r, side="left") + nth)
+        keep = np.ones(len(window), dtype=bool)
+        keep[np.searchsorted(window, r, side="left") + nth] = False
+        window = window[keep]
     a = np.sort(arriving)
-    return np.insert(window, np.searchsorted(window, a, side="left"), a)
+    # the i-th arriving value lands after the window values below it and the i arriving values before it
+    at = np.searchsorted(window, a, side="left") + np.arange(len(a))
+    merged = np.empty(len(window) + len(a))
+    mask = np.ones(len(merged), dtype=bool)
+    mask[at] = False
+    merged[at] = a
+    merged[mask] = window
+    return merged

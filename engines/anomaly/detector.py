@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -27,6 +27,7 @@ class DetectorConfig:
     escalation: float = 0.0  # ...unless its probability is below this times the last alarm's (0: never)
     period: int = 0  # seasonal period in rows (0: none)
     cycles: int = 3
+    coarse_rows: int = 24  # the same features on means of this many rows too (0: off)
 
 
 DEFAULT = DetectorConfig()
@@ -53,7 +54,7 @@ def feature_matrix(x: FloatArray, cfg: DetectorConfig) -> list[FloatArray]:
     return feats
 
 
-def combined_probability(x: FloatArray, cfg: DetectorConfig) -> FloatArray:
+def fine_probability(x: FloatArray, cfg: DetectorConfig) -> FloatArray:
     """The smallest feature tail probability, Bonferroni-corrected for the number of features."""
     feats = feature_matrix(x, cfg)
     probs = [
@@ -63,6 +64,39 @@ def combined_probability(x: FloatArray, cfg: DetectorConfig) -> FloatArray:
         for f in feats
     ]
     out: FloatArray = np.minimum(1.0, np.min(np.vstack(probs), axis=0) * len(feats))
+    return out
+
+
+def coarse_probability(x: FloatArray, cfg: DetectorConfig) -> FloatArray:
+    """The same detector on means of `coarse_rows` rows, reported on the row that completes each mean.
+
+    Sustained moderate changes that no single row shows stand out once noise is averaged away. Means are
+    of fixed row blocks from the first row, so a row's value never depends on later rows; other rows get 1.
+    """
+    a = cfg.coarse_rows
+    out = np.ones(len(x))
+    blocks = len(x) // a
+    if a <= 1 or blocks < 2:
+        return out
+    means = x[: blocks * a].reshape(blocks, a).mean(axis=1)
+    coarse = replace(
+        cfg,
+        period=cfg.period // a if cfg.period % a == 0 else 0,
+        min_history=max(30, cfg.min_history // a),
+        block=max(8, cfg.block // a),
+        memory=max(1, cfg.memory // a),
+        coarse_rows=0,
+    )
+    out[np.arange(blocks) * a + a - 1] = fine_probability(means, coarse)
+    return out
+
+
+def combined_probability(x: FloatArray, cfg: DetectorConfig) -> FloatArray:
+    """Fine and coarse probabilities, the smaller of the two Bonferroni-corrected."""
+    fine = fine_probability(x, cfg)
+    if cfg.coarse_rows <= 1:
+        return fine
+    out: FloatArray = np.minimum(1.0, 2.0 * np.minimum(fine, coarse_probability(x, cfg)))
     return out
 
 
