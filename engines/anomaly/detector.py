@@ -27,7 +27,7 @@ class DetectorConfig:
     escalation: float = 0.0  # ...unless its probability is below this times the last alarm's (0: never)
     period: int = 0  # seasonal period in rows (0: none)
     cycles: int = 3
-    coarse_rows: int = 24  # the same features on means of this many rows too (0: off)
+    coarse_rows: tuple[int, ...] = (24, 96)  # the same features on means of this many rows too
 
 
 DEFAULT = DetectorConfig()
@@ -67,13 +67,12 @@ def fine_probability(x: FloatArray, cfg: DetectorConfig) -> FloatArray:
     return out
 
 
-def coarse_probability(x: FloatArray, cfg: DetectorConfig) -> FloatArray:
-    """The same detector on means of `coarse_rows` rows, reported on the row that completes each mean.
+def coarse_probability(x: FloatArray, cfg: DetectorConfig, a: int) -> FloatArray:
+    """The same detector on means of `a` rows, reported on the row that completes each mean.
 
     Sustained moderate changes that no single row shows stand out once noise is averaged away. Means are
     of fixed row blocks from the first row, so a row's value never depends on later rows; other rows get 1.
     """
-    a = cfg.coarse_rows
     out = np.ones(len(x))
     blocks = len(x) // a
     if a <= 1 or blocks < 2:
@@ -85,18 +84,16 @@ def coarse_probability(x: FloatArray, cfg: DetectorConfig) -> FloatArray:
         min_history=max(30, cfg.min_history // a),
         block=max(8, cfg.block // a),
         memory=max(1, cfg.memory // a),
-        coarse_rows=0,
+        coarse_rows=(),
     )
     out[np.arange(blocks) * a + a - 1] = fine_probability(means, coarse)
     return out
 
 
 def combined_probability(x: FloatArray, cfg: DetectorConfig) -> FloatArray:
-    """Fine and coarse probabilities, the smaller of the two Bonferroni-corrected."""
-    fine = fine_probability(x, cfg)
-    if cfg.coarse_rows <= 1:
-        return fine
-    out: FloatArray = np.minimum(1.0, 2.0 * np.minimum(fine, coarse_probability(x, cfg)))
+    """The fine and every coarse probability: the smallest, Bonferroni-corrected for their number."""
+    probs = [fine_probability(x, cfg)] + [coarse_probability(x, cfg, a) for a in cfg.coarse_rows]
+    out: FloatArray = np.minimum(1.0, len(probs) * np.min(np.vstack(probs), axis=0))
     return out
 
 
