@@ -6,6 +6,8 @@ import numpy as np
 
 FloatArray = np.ndarray
 
+MIN_TAIL = 10  # the tail is never estimated from fewer past values than this
+
 
 def tail_probability(
     g: FloatArray,
@@ -39,7 +41,7 @@ def tail_probability(
         if start < min_history or m < min_history:
             continue
         end = min(n, start + block)
-        k = max(3, int(tail_fraction * m))
+        k = max(MIN_TAIL, int(tail_fraction * m))
         top = window[m - k :]
         t = float(window[m - k])
         med = float(window[m // 2])

@@ -81,7 +81,7 @@ def coarse_probability(x: FloatArray, cfg: DetectorConfig, a: int) -> FloatArray
     coarse = replace(
         cfg,
         period=cfg.period // a if cfg.period % a == 0 else 0,
-        min_history=max(40, cfg.min_history // a),
+        min_history=max(30, cfg.min_history // a),
         block=max(8, cfg.block // a),
         memory=max(1, cfg.memory // a),
         coarse_rows=(),
