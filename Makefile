@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test demo protos check-protos lint bench bench-forecast clean
+.PHONY: install test demo protos check-protos lint bench bench-forecast bench-nab clean
 
 install: $(STAMP)
 
@@ -44,3 +44,7 @@ bench-forecast: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# The anomaly detector on the NAB developer subset (three profiles) and synthetic series, and its speed.
+bench-nab: install
+	$(BIN)/python -m benchmarks.nab_eval $(BENCH_NAB_ARGS)

@@ -1,0 +1,75 @@
+"""Self-calibrated tail probabilities: each block of rows is judged against the feature's own past."""
+
+from __future__ import annotations
+
+import numpy as np
+
+FloatArray = np.ndarray
+
+MIN_TAIL = 10  # the tail is never estimated from fewer past values than this
+
+
+def tail_probability(
+    g: FloatArray,
+    *,
+    block: int,
+    memory: int,
+    tail_fraction: float,
+    min_history: int,
+) -> FloatArray:
+    """P(G >= g_i) per row, estimated from the rows before i's block (at most `memory` of them).
+
+    The top `tail_fraction` of the past values are the tail; beyond its threshold t the probability decays
+    exponentially with the tail's mean excess (a peaks-over-threshold estimate with shape 0), so a value
+    far beyond anything seen gets a tiny probability instead of just "the largest so far". Blocks start at
+    fixed multiples of `block` from the first row, so the result never depends on rows after i.
+    `g` may be NaN on its first rows (a feature not defined yet), nowhere else. Rows with fewer than
+    `min_history` defined past rows, and NaN rows, get probability 1.
+    """
+    n = len(g)
+    p = np.ones(n)
+    defined = np.flatnonzero(~np.isnan(g))
+    first = int(defined[0]) if len(defined) else n  # features are NaN only before their first defined row
+    window = np.empty(0)  # g[lo : start] sorted, kept up to date block by block
+    lo = hi = first
+    for start in range(0, n, block):
+        new_lo = max(first, start - memory)
+        if start > hi:
+            window = _slide(window, g[lo:new_lo] if new_lo > lo else None, g[hi:start])
+            lo, hi = max(lo, new_lo), start
+        m = len(window)
+        if start < min_history or m < min_history:
+            continue
+        end = min(n, start + block)
+        k = max(MIN_TAIL, int(tail_fraction * m))
+        top = window[m - k :]
+        t = float(window[m - k])
+        med = float(window[m // 2])
+        beta = max(float(top.mean()) - t, 0.1 * (t - med), 1e-9 * (abs(t) + 1.0))
+        seg = g[start:end]
+        with np.errstate(invalid="ignore"):
+            q = np.minimum(1.0, (k / m) * np.exp(np.minimum(700.0, -(seg - t) / beta)))
+        # Never below the share of past rows at least as extreme: a recurring excursion is not news.
+        seen = (m - np.searchsorted(window, seg, side="left")) / m
+        p[start:end] = np.where(np.isnan(seg), 1.0, np.maximum(q, seen))
+    return p
+
+
+def _slide(window: FloatArray, leaving: FloatArray | None, arriving: FloatArray) -> FloatArray:
+    """The sorted window without the `leaving` values (all present in it) and with the `arriving` ones."""
+    if leaving is not None and len(leaving):
+        r = np.sort(leaving)
+        # the j-th copy of a repeated value goes at the j-th position of its run in the window
+        nth = np.arange(len(r)) - np.searchsorted(r, r, side="left")
+        keep = np.ones(len(window), dtype=bool)
+        keep[np.searchsorted(window, r, side="left") + nth] = False
+        window = window[keep]
+    a = np.sort(arriving)
+    # the i-th arriving value lands after the window values below it and the i arriving values before it
+    at = np.searchsorted(window, a, side="left") + np.arange(len(a))
+    merged = np.empty(len(window) + len(a))
+    mask = np.ones(len(merged), dtype=bool)
+    mask[at] = False
+    merged[at] = a
+    merged[mask] = window
+    return merged

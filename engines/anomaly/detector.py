@@ -1,0 +1,144 @@
+"""The online detector: an ensemble of causal features, self-calibrated tails, one alarm per incident."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from engines.anomaly import calibrate, features
+
+FloatArray = np.ndarray
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """General rules (not tuned per series): windows in rows, probabilities, suppression."""
+
+    spike_window: int = 12  # the lagged median a spike is measured against
+    shift_window: int = 6  # the trailing mean a sustained shift is measured with
+    shift_baseline: int = 120  # the lagged median it is compared to
+    block: int = 64  # tail calibration is refreshed every `block` rows
+    memory: int = 4000  # rows of past a tail is estimated from
+    tail_fraction: float = 0.02
+    min_history: int = 150  # no alarm before this many rows
+    alarm_probability: float = 3e-3  # combined tail probability below which a row alarms
+    suppress_rows: int = 150  # after an alarm, no other for this many rows...
+    escalation: float = 0.0  # ...unless its probability is below this times the last alarm's (0: never)
+    period: int = 0  # seasonal period in rows (0: none)
+    cycles: int = 3
+    coarse_rows: tuple[int, ...] = (24, 96)  # the same features on means of this many rows too
+
+
+DEFAULT = DetectorConfig()
+
+
+@dataclass(frozen=True)
+class Detection:
+    """Per row: the anomaly score in [0, 1], the combined tail probability, and the 0/1 alarm."""
+
+    scores: FloatArray
+    probability: FloatArray
+    alarms: np.ndarray
+
+
+def feature_matrix(x: FloatArray, cfg: DetectorConfig) -> list[FloatArray]:
+    """The causal features, each oriented so that bigger is more anomalous."""
+    spike = np.abs(x - features.lagged_median(x, cfg.spike_window))
+    base = features.lagged_mean(x, cfg.shift_baseline)
+    shift = np.abs(features.trailing_mean(x, cfg.shift_window) - base)
+    feats = [x, -x, spike, shift]
+    if cfg.period > 0:
+        reach = max(1, cfg.period // 48)  # half an hour either side at any resolution
+        feats.append(features.seasonal_envelope_residual(x, cfg.period, cfg.cycles, reach))
+    return feats
+
+
+def fine_probability(x: FloatArray, cfg: DetectorConfig) -> FloatArray:
+    """The smallest feature tail probability, Bonferroni-corrected for the number of features."""
+    feats = feature_matrix(x, cfg)
+    probs = [
+        calibrate.tail_probability(
+            f, block=cfg.block, memory=cfg.memory, tail_fraction=cfg.tail_fraction, min_history=cfg.min_history
+        )
+        for f in feats
+    ]
+    out: FloatArray = np.minimum(1.0, np.min(np.vstack(probs), axis=0) * len(feats))
+    return out
+
+
+def coarse_probability(x: FloatArray, cfg: DetectorConfig, a: int) -> FloatArray:
+    """The same detector on means of `a` rows, reported on the row that completes each mean.
+
+    Sustained moderate changes that no single row shows stand out once noise is averaged away. Means are
+    of fixed row blocks from the first row, so a row's value never depends on later rows; other rows get 1.
+    """
+    out = np.ones(len(x))
+    blocks = len(x) // a
+    if a <= 1 or blocks < 2:
+        return out
+    means = x[: blocks * a].reshape(blocks, a).mean(axis=1)
+    coarse = replace(
+        cfg,
+        period=cfg.period // a if cfg.period % a == 0 else 0,
+        min_history=max(30, cfg.min_history // a),
+        block=max(8, cfg.block // a),
+        memory=max(1, cfg.memory // a),
+        coarse_rows=(),
+    )
+    out[np.arange(blocks) * a + a - 1] = fine_probability(means, coarse)
+    return out
+
+
+def combined_probability(x: FloatArray, cfg: DetectorConfig) -> FloatArray:
+    """The fine and every coarse probability: the smallest, Bonferroni-corrected for their number."""
+    probs = [fine_probability(x, cfg)] + [coarse_probability(x, cfg, a) for a in cfg.coarse_rows]
+    out: FloatArray = np.minimum(1.0, len(probs) * np.min(np.vstack(probs), axis=0))
+    return out
+
+
+def suppress(probability: FloatArray, threshold: float, rows: int, escalation: float = 0.0) -> np.ndarray:
+    """Alarm where probability < threshold, unless an alarm was raised in the `rows` rows before.
+
+    Within that window a row still alarms if its probability is below `escalation` times the last alarm's
+    (a much stronger event than the one that opened the window; 0 disables this); it then opens a new window.
+    """
+    out = np.zeros(len(probability), dtype=np.int8)
+    last = -rows - 1
+    last_p = 0.0
+    for i in np.flatnonzero(probability < threshold).tolist():
+        p = float(probability[i])
+        if i - last > rows or p < escalation * last_p:
+            out[i] = 1
+            last, last_p = i, p
+    return out
+
+
+def detect(values: FloatArray, cfg: DetectorConfig = DEFAULT) -> Detection:
+    """Run the detector over a series; row i's outputs depend on rows <= i only."""
+    x = np.asarray(values, dtype=float)
+    if len(x) == 0:
+        return Detection(np.zeros(0), np.ones(0), np.zeros(0, dtype=np.int8))
+    p = combined_probability(x, cfg)
+    scores = 1.0 - p
+    alarms = suppress(p, cfg.alarm_probability, cfg.suppress_rows, cfg.escalation)
+    return Detection(scores, p, alarms)
+
+
+def rows_per_day(seconds: FloatArray, probe: int = 64) -> int:
+    """The daily period in rows, from the median interval of the first `probe` timestamps (epoch seconds).
+
+    Only the first rows are used, so the period of a row never depends on later rows; 0 when the series is
+    sampled more coarsely than hourly or the interval cannot be told.
+    """
+    head = np.asarray(seconds[:probe], dtype=float)
+    if len(head) < 3:
+        return 0
+    steps = np.diff(head)
+    steps = steps[steps > 0]
+    if len(steps) == 0:
+        return 0
+    step = float(np.median(steps))
+    if step <= 0 or step > 3600:
+        return 0
+    return round(86400.0 / step)

@@ -1,0 +1,137 @@
+"""The online detector on synthetic series with known answers, and the proof that it is online."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engines.anomaly import calibrate, detector
+from engines.anomaly.detector import DEFAULT, DetectorConfig, detect, rows_per_day
+
+DAY = 288  # rows per day at 5-minute sampling
+
+
+def _seasonal(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 100 + 30 * np.sin(2 * np.pi * t / DAY) + rng.normal(0, 2, n)
+
+
+def _cfg() -> DetectorConfig:
+    return DetectorConfig(period=DAY)
+
+
+def test_a_level_shift_is_alarmed_once() -> None:
+    rng = np.random.default_rng(1)
+    x = 50 + rng.normal(0, 1, 3000)
+    x[1800:] += 15
+    found = detect(x, DEFAULT)
+    alarms = np.flatnonzero(found.alarms)
+    assert any(1800 <= a < 1810 for a in alarms), alarms
+    assert len([a for a in alarms if a >= 1800]) == 1, alarms
+
+
+def test_a_seasonal_series_without_anomaly_stays_mostly_quiet() -> None:
+    quiet = [int(detect(_seasonal(4000, seed), _cfg()).alarms.sum()) for seed in range(3)]
+    assert max(quiet) <= 6, quiet  # a handful of alarms in 14 days of 5-minute data (0.1% of rows)
+
+
+def test_a_spike_is_detected_at_once() -> None:
+    x = _seasonal(4000, 7)
+    x[3000] += 40
+    found = detect(x, _cfg())
+    assert found.probability[3000] < 1e-6
+    # It alarms unless an alarm just before it suppresses it.
+    before = found.alarms[3000 - DEFAULT.suppress_rows : 3000].sum()
+    assert found.alarms[3000] == 1 or before == 1
+
+
+def test_a_broken_daily_pattern_is_detected() -> None:
+    x = _seasonal(4000, 11)
+    x[3000 : 3000 + DAY // 2] = 100 + np.random.default_rng(2).normal(0, 2, DAY // 2)  # the swing goes flat
+    alarms = np.flatnonzero(detect(x, _cfg()).alarms)
+    assert any(3000 <= a < 3000 + DAY // 2 for a in alarms), alarms
+
+
+def test_scores_are_in_unit_interval_and_nothing_alarms_before_min_history() -> None:
+    x = _seasonal(1000, 3)
+    x[50] = 1e6
+    found = detect(x, _cfg())
+    assert np.all((found.scores >= 0) & (found.scores <= 1))
+    assert found.alarms[: DEFAULT.min_history].sum() == 0
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(min_value=1, max_value=1999), st.integers(min_value=0, max_value=2**31))
+def test_online_truncating_at_row_k_gives_the_same_first_k_rows(k: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = _seasonal(2000, seed % 1000) + np.where(rng.random(2000) < 0.01, rng.normal(0, 40, 2000), 0)
+    x[1200:] += rng.normal(0, 20)
+    full = detect(x, _cfg())
+    part = detect(x[:k], _cfg())
+    assert np.array_equal(full.scores[:k], part.scores)
+    assert np.array_equal(full.alarms[:k], part.alarms)
+
+
+def test_constant_and_tiny_series() -> None:
+    assert detect(np.full(500, 3.0), DEFAULT).alarms.sum() == 0
+    assert len(detect(np.zeros(0), DEFAULT).alarms) == 0
+    assert detect(np.array([1.0, 2.0]), DEFAULT).alarms.sum() == 0
+
+
+def test_rows_per_day_from_the_first_timestamps() -> None:
+    five_min = np.arange(0, 300 * 100, 300, dtype=float)
+    assert rows_per_day(five_min) == 288
+    assert rows_per_day(np.arange(0, 3600 * 100, 3600, dtype=float)) == 24
+    assert rows_per_day(np.arange(0, 86400 * 10, 86400, dtype=float)) == 0
+    assert rows_per_day(np.array([5.0])) == 0
+
+
+def test_suppress_keeps_one_alarm_per_incident() -> None:
+    p = np.ones(100)
+    p[[10, 11, 12, 40, 41, 95]] = 1e-4
+    assert np.flatnonzero(detector.suppress(p, 1e-3, 20)).tolist() == [10, 40, 95]
+    # With escalation, a much stronger event inside the window alarms too (and opens a new window).
+    p[15] = 1e-9
+    p[16] = 1e-11  # stronger than row 15, but not 1000 times
+    assert np.flatnonzero(detector.suppress(p, 1e-3, 20, escalation=1e-3)).tolist() == [10, 15, 40, 95]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.integers(min_value=-5, max_value=5), min_size=0, max_size=400),
+    st.integers(min_value=1, max_value=40),
+    st.integers(min_value=5, max_value=120),
+)
+def test_the_sliding_sorted_window_matches_a_fresh_sort(ints: list[int], block: int, memory: int) -> None:
+    # Repeated values (ints) exercise the multiset removal.
+    g = np.asarray(ints, dtype=float)
+    window = np.empty(0)
+    lo = hi = 0
+    for start in range(0, len(g), block):
+        new_lo = max(0, start - memory)
+        window = calibrate._slide(window, g[lo:new_lo] if new_lo > lo else None, g[hi:start])
+        lo, hi = max(lo, new_lo), start
+        assert np.array_equal(window, np.sort(g[lo:start]))
+
+
+def test_a_recurring_excursion_stops_being_news() -> None:
+    g = np.zeros(3000)
+    g[500::250] = 10.0  # the same excursion every 250 rows from row 500 on
+    p = calibrate.tail_probability(g, block=64, memory=4000, tail_fraction=0.02, min_history=150)
+    spikes = p[500::250]
+    assert spikes[0] < 1e-6  # the first one is news
+    assert spikes[-1] > 3e-3  # by the tenth it is not: p >= the share of past rows as extreme
+
+
+def test_streaming_in_batches_equals_one_batch_run() -> None:
+    from engines.anomaly.stream import StreamingDetector
+
+    x = _seasonal(2500, 4)
+    x[1500:] += 25
+    whole = detect(x, _cfg())
+    stream = StreamingDetector(config=_cfg(), history=4096)
+    parts = [stream.update(x[i : i + 97]) for i in range(0, len(x), 97)]
+    assert np.array_equal(np.concatenate([s for s, _ in parts]), whole.scores)
+    assert np.array_equal(np.concatenate([a for _, a in parts]), whole.alarms)
