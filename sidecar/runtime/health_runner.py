@@ -63,7 +63,7 @@ async def watch(
 
 async def run(clusters: Callable[[], Iterable[tuple[ClusterRuntime, Sequence[Resolved]]]], tick: float = 0.25) -> None:
     """The sidecar's health-check task: `clusters()` gives each runtime with its current endpoints."""
-    from sidecar.transport.health_probe import HealthProber
+    from sidecar.transport.grpc_aio.health_probe import HealthProber
 
     prober = HealthProber()
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import grpc
 
-from sidecar.transport.wire import UPSTREAM_CHANNEL_OPTIONS
+from sidecar.transport.grpc_aio.wire import UPSTREAM_CHANNEL_OPTIONS
 
 
 class ChannelPool:

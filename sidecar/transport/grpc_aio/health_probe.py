@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from sidecar.transport.channels import ChannelPool
+from sidecar.transport.grpc_aio.channels import ChannelPool
 
 
 class HealthProber:
