@@ -74,6 +74,20 @@ class Listener(Protocol):
         ...
 
 
+class Prober(Protocol):
+    """Active health checks (grpc.health.v1 Check) over a transport's own connections."""
+
+    async def check(self, address: str, authority: str, service: str, timeout: float) -> tuple[bool, str]:
+        """(passed, detail): passed only for an answer of SERVING within `timeout`."""
+        ...
+
+    def keep(self, endpoints: set[tuple[str, str]]) -> None:
+        """Close connections to (address, authority) pairs no longer checked."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 class Transport(Protocol):
     """One transport inside one sidecar. Its listeners and its connector may share what they
     learn (the grpc transport shares which methods are unary); nobody else needs to know."""
@@ -82,6 +96,10 @@ class Transport(Protocol):
 
     def connector(self) -> Connector:
         """The transport's connector (one per transport per sidecar; it pools its connections)."""
+        ...
+
+    def prober(self) -> Prober:
+        """A health prober with connections of its own (apart from the data path's)."""
         ...
 
     def learned(self) -> Mapping[str, str]:
@@ -125,6 +143,10 @@ class Transports:
 
     def connector(self, transport: str) -> Connector:
         return self.get(transport).connector()
+
+    def prober(self) -> Prober:
+        """The health prober: health checks go over the default transport, whatever carries the calls."""
+        return self.get(DEFAULT_TRANSPORT).prober()
 
     def snapshot(self) -> dict[str, str]:
         """Method kinds learned by every loaded transport (admin `method_kinds`)."""

@@ -153,7 +153,7 @@ class Sidecar:
         for endpoints in self.state.endpoints.values():
             await dns.refresh_once(endpoints)
         self._tasks.append(asyncio.create_task(dns.watch(lambda: list(self.state.endpoints.values()))))
-        self._tasks.append(asyncio.create_task(health_runner.run(self._cluster_endpoints)))
+        self._tasks.append(asyncio.create_task(health_runner.run(self._cluster_endpoints, self._transports.prober())))
         if self.control is not None:
             self._tasks.append(asyncio.create_task(self.control.run()))
         await self.observer.start()

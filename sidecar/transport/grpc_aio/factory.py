@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sidecar.core.transport import Listener, ListenerSpec, Switch
+from sidecar.core.transport import Listener, ListenerSpec, Prober, Switch
 from sidecar.transport.grpc_aio.client import GrpcConnector
+from sidecar.transport.grpc_aio.health_probe import HealthProber
 from sidecar.transport.grpc_aio.method_kinds import MethodKinds
 from sidecar.transport.grpc_aio.server import GrpcListener
 
@@ -25,6 +26,9 @@ class GrpcAioTransport:
         if self._connector is None:
             self._connector = GrpcConnector(self.kinds)
         return self._connector
+
+    def prober(self) -> Prober:
+        return HealthProber()
 
     def learned(self) -> Mapping[str, str]:
         return self.kinds.snapshot()

@@ -6,11 +6,12 @@ import asyncio
 import importlib
 from collections.abc import Mapping
 
-from sidecar.core.service import Connector
+from sidecar.core.service import Connector, Request, Response
 from sidecar.core.transport import (
     REGISTRY,
     Listener,
     ListenerSpec,
+    Prober,
     Switch,
     Transport,
     Transports,
@@ -41,7 +42,7 @@ def test_the_grpc_transport_builds_listeners_and_one_shared_connector() -> None:
     asyncio.run(scenario())
 
 
-async def _never_called(request: object) -> object:
+async def _never_called(request: Request) -> Response:
     raise AssertionError("no call expected")
 
 
@@ -56,6 +57,9 @@ class _Learned:
         raise NotImplementedError
 
     def connector(self) -> Connector:
+        raise NotImplementedError
+
+    def prober(self) -> Prober:
         raise NotImplementedError
 
     def learned(self) -> Mapping[str, str]:
