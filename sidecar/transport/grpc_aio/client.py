@@ -20,7 +20,7 @@ from sidecar.core.call import Code, Metadata, Status
 from sidecar.core.service import Request
 from sidecar.transport.grpc_aio import reflection
 from sidecar.transport.grpc_aio.channels import ChannelPool
-from sidecar.transport.grpc_aio.internals import WRITE_LOST_RACE, RawCall, metadata_sent, raw_call
+from sidecar.transport.grpc_aio.internals import WRITE_LOST_RACE, RawCall, RawStatus, metadata_sent, raw_call
 from sidecar.transport.grpc_aio.method_kinds import Kind, MethodKinds
 from sidecar.transport.grpc_aio.wire import OrderedMetadata, as_metadata
 
@@ -46,9 +46,8 @@ async def _pump(call: Any, raw: RawCall, messages: AsyncIterator[bytes]) -> None
         call.cancel()
 
 
-async def _status(raw: RawCall) -> Status:
-    status = await raw.status()
-    return Status(Code(status.code()), status.details() or "", as_metadata(status.trailing_metadata()))
+def _status(raw: RawStatus) -> Status:
+    return Status(Code(raw.code()), raw.details() or "", as_metadata(raw.trailing_metadata()))
 
 
 class UpstreamResponse:
@@ -76,7 +75,7 @@ class UpstreamResponse:
         return None if message is grpc.aio.EOF else message
 
     async def status(self) -> Status:
-        status = await _status(self._raw)
+        status = _status(await self._raw.status())
         if not self._pump.done():
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -113,7 +112,7 @@ class UnaryUpstreamResponse:
         return message
 
     async def status(self) -> Status:
-        return await _status(self._raw)
+        return _status(await self._raw.status())
 
     def cancel(self) -> None:
         self._call.cancel()
