@@ -119,27 +119,28 @@ class UnaryUpstreamResponse:
 
 
 class GrpcConnector:
-    """Keeps one channel per (endpoint, authority) and opens a pass-through call on it.
+    """Opens a pass-through call to an endpoint on a pooled channel (channels.py: one connection
+    per endpoint and authority, more while they are all busy).
 
     Methods in `kinds` known to be unary go out as unary calls; for the rest, the first call to
     a service starts a background reflection lookup so its unary methods can take that path too.
     """
 
-    def __init__(self, kinds: MethodKinds) -> None:
-        self._channels = ChannelPool()
+    def __init__(self, kinds: MethodKinds, pool: ChannelPool | None = None) -> None:
+        self.pool = pool or ChannelPool()
         self._kinds = kinds
         self._lookups: set[asyncio.Task[None]] = set()
-
-    def channel(self, address: str, authority: str) -> grpc.aio.Channel:
-        return self._channels.get(address, authority)
 
     async def __call__(
         self, address: str, authority: str, request: Request
     ) -> UpstreamResponse | UnaryUpstreamResponse:
         deadline = request.call.deadline
         timeout = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-        channel = self.channel(address, authority)
+        lane = self.pool.lane(address, authority)
+        channel = lane.channel
         connecting = channel.get_state() is not grpc.ChannelConnectivity.READY
+        lane.in_flight += 1
+        request.on_finish(lane.release)
         call_info = request.call
         kinds = self._kinds
         if kinds.is_unary(call_info.method):
@@ -169,4 +170,4 @@ class GrpcConnector:
     async def close(self) -> None:
         for task in list(self._lookups):
             task.cancel()
-        await self._channels.close()
+        await self.pool.close()
