@@ -57,7 +57,6 @@ class CallDescriptor:
     deadline: float | None = None
     listener: str = ""
     peer: str = ""
-    unary: bool = False  # known to be a unary method: exactly one request and one response message
 
     @property
     def service(self) -> str:

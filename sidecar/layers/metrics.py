@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator
 
 from sidecar.core.call import Metadata, Status
-from sidecar.core.service import Connector, Layer, Request, Response, Service
+from sidecar.core.service import Connector, Layer, Request, Response, Service, Upstream
 from sidecar.telemetry.registry import Registry, Series
 
 _clock = time.perf_counter
@@ -78,7 +78,7 @@ class EndpointMetrics:
         self._inner = inner
         self._registry = registry
 
-    async def __call__(self, address: str, authority: str, request: Request) -> Response:
+    async def __call__(self, address: str, authority: str, request: Request) -> Upstream:
         series = self._registry.endpoint(self._cluster, address)
         series.start()
         started = _clock()

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from apex.mesh.contract.names import MAX_NAME, name_problem
 from apex.mesh.v1 import config_pb2
 
-from sidecar.policy import cache_convert, cluster_convert, limits, route_convert
+from sidecar.policy import cache_convert, cluster_convert, limits, route_convert, transport_convert
 from sidecar.policy.address import Address, parse_address
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.fields import check_path, positive_seconds
@@ -118,6 +118,7 @@ def cluster(msg: config_pb2.Cluster, path: str) -> Cluster:
         authority=msg.authority,
         **cluster_convert.resilience(msg, path),
         discover=msg.discover,
+        transport=transport_convert.transport_name(msg.transport, path),
     )
 
 
@@ -215,6 +216,8 @@ def bootstrap(msg: config_pb2.Bootstrap) -> Bootstrap:
                 direction=direction,
                 route_table=table,
                 default_authority=lis.default_authority.lower(),
+                transport=transport_convert.transport_name(lis.transport, path),
+                limits=transport_convert.wire_limits(lis.limits, path),
             )
         )
     admin = _address(msg.admin.address, "admin.address", listen=True) if msg.admin.address else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from sidecar.core.transport import DEFAULT_TRANSPORT, WireLimits
 from sidecar.policy.address import Address
 from sidecar.policy.cache_model import CacheBounds, CacheRule
 from sidecar.policy.cluster_model import ConcurrencyLimits, HealthCheckPolicy, LoadBalancerPolicy, OutlierPolicy
@@ -77,6 +78,7 @@ class Cluster:
     outlier: OutlierPolicy | None = None
     health_check: HealthCheckPolicy | None = None
     discover: str = ""  # service whose registered instances join the static endpoints
+    transport: str = DEFAULT_TRANSPORT  # carries calls to the endpoints (sidecar/core/transport.py registry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,8 @@ class Listener:
     direction: Direction
     route_table: str
     default_authority: str = ""
+    transport: str = DEFAULT_TRANSPORT  # serves the listener (sidecar/core/transport.py registry)
+    limits: WireLimits = field(default_factory=WireLimits)  # per connection (docs/limits.md)
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,7 +107,7 @@ class ClusterService:
             raise
         except Exception as exc:  # the connector could not even start the call
             return local_error(Code.UNAVAILABLE, f"apex: could not connect to {load.address}: {exc}")
-        if getattr(response, "connecting", False):
+        if response.connecting:
             # Connection setup is not the endpoint's latency (linkerd only balances ready endpoints).
             attempt.sampled = True
         elif runtime.cluster.load_balancer.kind is BalancerKind.PEAK_EWMA:

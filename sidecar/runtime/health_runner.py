@@ -5,16 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
 
+from sidecar.core.transport import Prober
 from sidecar.discovery.endpoints import Resolved
 from sidecar.runtime.cluster_state import ClusterRuntime
 
 log = logging.getLogger(__name__)
-
-
-class Prober(Protocol):
-    async def check(self, address: str, authority: str, service: str, timeout: float) -> tuple[bool, str]: ...
 
 
 async def _check_one(prober: Prober, runtime: ClusterRuntime, address: str) -> None:
@@ -61,13 +57,10 @@ async def watch(
             task.cancel()
 
 
-async def run(clusters: Callable[[], Iterable[tuple[ClusterRuntime, Sequence[Resolved]]]], tick: float = 0.25) -> None:
+async def run(
+    clusters: Callable[[], Iterable[tuple[ClusterRuntime, Sequence[Resolved]]]], prober: Prober, tick: float = 0.25
+) -> None:
     """The sidecar's health-check task: `clusters()` gives each runtime with its current endpoints."""
-    from sidecar.transport.health_probe import HealthProber
-
-    prober = HealthProber()
-
-    closing: set[asyncio.Task[None]] = set()
 
     def sync() -> None:
         keep: set[tuple[str, str]] = set()
@@ -75,10 +68,7 @@ async def run(clusters: Callable[[], Iterable[tuple[ClusterRuntime, Sequence[Res
             if runtime.health is not None:
                 runtime.sync(endpoints, runtime.clock())
                 keep.update((ep.address, runtime.cluster.authority) for ep in endpoints)
-        for channel in prober.forget(keep):  # endpoints gone or no longer checked
-            task = asyncio.create_task(channel.close())
-            closing.add(task)
-            task.add_done_callback(closing.discard)
+        prober.keep(keep)  # endpoints gone or no longer checked lose their connections
 
     try:
         await watch(prober, lambda: [rt for rt, _ in clusters()], sync, tick)

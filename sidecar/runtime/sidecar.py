@@ -11,10 +11,9 @@ from apex.mesh.v1 import config_pb2
 
 from sidecar.admin.server import AdminServer
 from sidecar.control.client import ControlClient
-from sidecar.core.service import Connector
+from sidecar.core.transport import Listener, ListenerSpec, Switch, Transports
 from sidecar.discovery import dns
 from sidecar.discovery.endpoints import Resolved
-from sidecar.discovery.method_kinds import MethodKinds
 from sidecar.layers.routing import Router
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import Bootstrap, Direction, Node, Policy
@@ -23,8 +22,6 @@ from sidecar.runtime.cluster_state import ClusterRuntime
 from sidecar.runtime.observe import ClusterWatch, Observer, route_decisions
 from sidecar.telemetry.registry import Priority
 from sidecar.telemetry.settings import observability
-from sidecar.transport.client import GrpcConnector
-from sidecar.transport.server import GrpcListener, Switch
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +38,7 @@ class Sidecar:
         config: config_pb2.Bootstrap,
         bootstrap: Bootstrap,
         source: str,
-        connector: Connector | None = None,
+        transports: Transports | None = None,
     ) -> None:
         self.config = config
         self.bootstrap = bootstrap
@@ -49,12 +46,12 @@ class Sidecar:
         self.state = stack.State()
         self.state.cache.configure(bootstrap.cache)
         self.policy: Policy = bootstrap.policy
-        self._connector = connector or GrpcConnector()
-        # Method kinds the connector learns (reflection); listeners relay known-unary methods as unary calls.
-        self.kinds: MethodKinds | None = getattr(self._connector, "kinds", None)
+        # Listeners and connectors by the transport each listener/cluster names (sidecar/core/transport.py).
+        self._transports = transports or Transports()
+        self.kinds = self._transports  # .snapshot(): method kinds the transports learned (admin dump)
         self._routers: Mapping[str, Router] = {}
         self._switches: dict[str, Switch] = {}
-        self._listeners: list[GrpcListener] = []
+        self._listeners: list[Listener] = []
         self._admin: AdminServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._retired_unrouted = 0
@@ -107,7 +104,7 @@ class Sidecar:
         self.state.telemetry.event("policy_rejected", Priority.HIGH, str(error), correlation_id=version)
 
     def _install(self, policy: Policy) -> None:
-        routers = stack.build(policy, self.bootstrap.listeners, self.state, self._connector)
+        routers = stack.build(policy, self.bootstrap.listeners, self.state, self._transports.connector)
         self._retired_unrouted += sum(r.unrouted for r in self._routers.values())
         for name, router in routers.items():
             switch = self._switches.setdefault(name, Switch(router))
@@ -144,13 +141,8 @@ class Sidecar:
             correlation_id=self.policy.version,
         )  # fmt: skip
         for listener in self.bootstrap.listeners:
-            server = GrpcListener(
-                listener.name,
-                str(listener.address),
-                self._switches[listener.name],
-                listener.default_authority,
-                self.kinds,
-            )
+            spec = ListenerSpec(listener.name, str(listener.address), listener.default_authority, listener.limits)
+            server = self._transports.listener(listener.transport, spec, self._switches[listener.name])
             await server.start()
             self._listeners.append(server)
             log.info("listener %s (%s) on %s", listener.name, listener.direction.value, server.bound)
@@ -161,7 +153,7 @@ class Sidecar:
         for endpoints in self.state.endpoints.values():
             await dns.refresh_once(endpoints)
         self._tasks.append(asyncio.create_task(dns.watch(lambda: list(self.state.endpoints.values()))))
-        self._tasks.append(asyncio.create_task(health_runner.run(self._cluster_endpoints)))
+        self._tasks.append(asyncio.create_task(health_runner.run(self._cluster_endpoints, self._transports.prober())))
         if self.control is not None:
             self._tasks.append(asyncio.create_task(self.control.run()))
         await self.observer.start()
@@ -205,6 +197,4 @@ class Sidecar:
         if self._admin is not None:
             await self._admin.stop(0)
         await self.observer.stop()
-        close = getattr(self._connector, "close", None)
-        if close is not None:
-            await close()
+        await self._transports.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sidecar.core.service import Connector, Service, stack
@@ -68,10 +68,14 @@ class State:
         return current
 
 
-def build(policy: Policy, listeners: tuple[Listener, ...], state: State, connector: Connector) -> Mapping[str, Router]:
-    """One router per listener for `policy`, reusing `state` where the config is unchanged."""
+def build(
+    policy: Policy, listeners: tuple[Listener, ...], state: State, connectors: Callable[[str], Connector]
+) -> Mapping[str, Router]:
+    """One router per listener for `policy`, reusing `state` where the config is unchanged;
+    `connectors(name)` is the connector of the transport a cluster names."""
 
     def upstream(cluster: Cluster) -> Connector:
+        connector = connectors(cluster.transport)
         return metrics.EndpointMetrics(cluster.name, connector, state.telemetry) if state.measure else connector
 
     clusters = {

@@ -2,7 +2,7 @@
 
 An endpoint starts UNKNOWN (traffic flows), turns NOT_SERVING after `unhealthy_threshold`
 failed checks in a row and SERVING again after `healthy_threshold` passed checks in a row.
-The I/O (a grpc.health.v1 Check) lives in sidecar/transport/health_probe.py and the loop
+The I/O (a grpc.health.v1 Check) lives in sidecar/transport/grpc_aio/health_probe.py and the loop
 that drives it in sidecar/runtime/health_runner.py.
 """
 

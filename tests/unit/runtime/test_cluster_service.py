@@ -10,7 +10,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from sidecar.core.call import CallDescriptor, Code, Status
-from sidecar.core.service import BufferedResponse, Request, Response, no_messages
+from sidecar.core.service import BufferedResponse, Request, no_messages
 from sidecar.discovery.endpoints import EndpointSet
 from sidecar.layers.outlier.detector import State as OutlierState
 from sidecar.policy.address import Address
@@ -39,7 +39,7 @@ class ScriptedConnector:
         self.broken: set[str] = set()
         self.calls: list[str] = []
 
-    async def __call__(self, address: str, authority: str, request: Request) -> Response:
+    async def __call__(self, address: str, authority: str, request: Request) -> BufferedResponse:
         self.calls.append(address)
         if address in self.broken:
             raise OSError("connection refused")
@@ -173,7 +173,7 @@ def test_state_survives_a_policy_swap_and_reconfigures_in_place() -> None:
     # build() prunes the runtime of a removed cluster
     other = Cluster(name="d", endpoints=(Endpoint(Address("10.0.0.9", 1)),))
     table = RouteTable("t", (Route("r", "d"),))
-    stack.build(Policy("v2", (table,), (other,)), (), state, conn)
+    stack.build(Policy("v2", (table,), (other,)), (), state, lambda _transport: conn)
     assert set(state.clusters) == {"d"}
 
 

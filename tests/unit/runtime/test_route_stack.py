@@ -10,7 +10,7 @@ import yaml
 
 from sidecar.config.bootstrap import parse_yaml, validate
 from sidecar.core.call import CallDescriptor, Code, Status
-from sidecar.core.service import BufferedResponse, Request, Response, no_messages
+from sidecar.core.service import BufferedResponse, Request, no_messages
 from sidecar.policy.model import Bootstrap
 from sidecar.runtime import route_stack, stack
 
@@ -37,7 +37,7 @@ class Upstreams:
         self.calls: Counter[str] = Counter()
         self.failing: set[str] = set()
 
-    async def __call__(self, address: str, authority: str, request: Request) -> Response:
+    async def __call__(self, address: str, authority: str, request: Request) -> BufferedResponse:
         self.calls[address] += 1
         async for _ in request.messages:
             pass
@@ -84,7 +84,7 @@ def test_split_and_retries_compose_over_clusters() -> None:
     upstreams = Upstreams()
     upstreams.failing.add("10.0.0.1:1")  # v1 is down: retries land on v2 by the split
     state = stack.State()
-    routers = stack.build(boot.policy, boot.listeners, state, upstreams)
+    routers = stack.build(boot.policy, boot.listeners, state, lambda _transport: upstreams)
     codes = _drive(routers["out"], 200)
     counters = state.routes.decisions[("out", "r")]
     assert codes[Code.OK] >= 185  # fails only when 5 attempts in a row pick v1 (1/32)
@@ -107,7 +107,7 @@ def test_state_survives_a_swap_while_its_config_is_unchanged() -> None:
     state = stack.State()
     upstreams = Upstreams()
     boot = _bootstrap(routes)
-    stack.build(boot.policy, boot.listeners, state, upstreams)
+    stack.build(boot.policy, boot.listeners, state, lambda _transport: upstreams)
     budget = state.routes.budgets[("out", "r")][1]
     limiter = state.routes.limiters[("out", "r")][1]
     counters = state.routes.decisions[("out", "r")]
@@ -115,7 +115,7 @@ def test_state_survives_a_swap_while_its_config_is_unchanged() -> None:
     # New weights only: budget, bucket and counters carry over.
     routes[0]["clusters"] = [{"cluster": "v1", "weight": 1}, {"cluster": "v2", "weight": 9}]
     boot = _bootstrap(routes)
-    stack.build(boot.policy, boot.listeners, state, upstreams)
+    stack.build(boot.policy, boot.listeners, state, lambda _transport: upstreams)
     assert state.routes.budgets[("out", "r")][1] is budget
     assert state.routes.limiters[("out", "r")][1] is limiter
     assert state.routes.decisions[("out", "r")] is counters
@@ -123,7 +123,7 @@ def test_state_survives_a_swap_while_its_config_is_unchanged() -> None:
     # A new rate and a removed route: a fresh bucket, the removed route's bucket is dropped.
     routes[0]["rate_limit"] = {"requests_per_second": 50}
     boot = _bootstrap(routes[:1])
-    stack.build(boot.policy, boot.listeners, state, upstreams)
+    stack.build(boot.policy, boot.listeners, state, lambda _transport: upstreams)
     assert state.routes.limiters[("out", "r")][1] is not limiter
     assert state.routes.budgets[("out", "r")][1] is budget
     assert ("out", "gone") not in state.routes.limiters
@@ -136,7 +136,7 @@ def test_the_same_seed_gives_the_same_split() -> None:
     for _ in range(2):
         upstreams = Upstreams()
         boot = _bootstrap(routes, seed=11)
-        routers = stack.build(boot.policy, boot.listeners, stack.State(), upstreams)
+        routers = stack.build(boot.policy, boot.listeners, stack.State(), lambda _transport, u=upstreams: u)
         _drive(routers["out"], 50)
         seen.append(dict(upstreams.calls))
     assert seen[0] == seen[1]

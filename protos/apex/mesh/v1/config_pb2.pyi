@@ -70,7 +70,7 @@ class AdminListener(_message.Message):
     def __init__(self, address: _Optional[str] = ...) -> None: ...
 
 class Listener(_message.Message):
-    __slots__ = ("name", "address", "direction", "route_table", "default_authority")
+    __slots__ = ("name", "address", "direction", "route_table", "default_authority", "transport", "limits")
     class Direction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         DIRECTION_UNSPECIFIED: _ClassVar[Listener.Direction]
@@ -84,12 +84,26 @@ class Listener(_message.Message):
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
     ROUTE_TABLE_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_AUTHORITY_FIELD_NUMBER: _ClassVar[int]
+    TRANSPORT_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
     name: str
     address: str
     direction: Listener.Direction
     route_table: str
     default_authority: str
-    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., direction: _Optional[_Union[Listener.Direction, str]] = ..., route_table: _Optional[str] = ..., default_authority: _Optional[str] = ...) -> None: ...
+    transport: str
+    limits: WireLimits
+    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., direction: _Optional[_Union[Listener.Direction, str]] = ..., route_table: _Optional[str] = ..., default_authority: _Optional[str] = ..., transport: _Optional[str] = ..., limits: _Optional[_Union[WireLimits, _Mapping]] = ...) -> None: ...
+
+class WireLimits(_message.Message):
+    __slots__ = ("max_message_bytes", "max_metadata_bytes", "max_concurrent_streams")
+    MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_METADATA_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENT_STREAMS_FIELD_NUMBER: _ClassVar[int]
+    max_message_bytes: int
+    max_metadata_bytes: int
+    max_concurrent_streams: int
+    def __init__(self, max_message_bytes: _Optional[int] = ..., max_metadata_bytes: _Optional[int] = ..., max_concurrent_streams: _Optional[int] = ...) -> None: ...
 
 class Policy(_message.Message):
     __slots__ = ("version", "route_tables", "clusters", "route_defaults", "cache")
@@ -166,11 +180,12 @@ class HeaderMatch(_message.Message):
     def __init__(self, name: _Optional[str] = ..., exact: _Optional[str] = ..., prefix: _Optional[str] = ..., present: _Optional[bool] = ..., invert: _Optional[bool] = ...) -> None: ...
 
 class Cluster(_message.Message):
-    __slots__ = ("name", "endpoints", "dns_refresh", "authority", "load_balancer", "limits", "outlier_detection", "health_check", "discover")
+    __slots__ = ("name", "endpoints", "dns_refresh", "authority", "transport", "load_balancer", "limits", "outlier_detection", "health_check", "discover")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
     DNS_REFRESH_FIELD_NUMBER: _ClassVar[int]
     AUTHORITY_FIELD_NUMBER: _ClassVar[int]
+    TRANSPORT_FIELD_NUMBER: _ClassVar[int]
     LOAD_BALANCER_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     OUTLIER_DETECTION_FIELD_NUMBER: _ClassVar[int]
@@ -180,12 +195,13 @@ class Cluster(_message.Message):
     endpoints: _containers.RepeatedCompositeFieldContainer[Endpoint]
     dns_refresh: _duration_pb2.Duration
     authority: str
+    transport: str
     load_balancer: _cluster_policy_pb2.LoadBalancer
     limits: _cluster_policy_pb2.ConcurrencyLimits
     outlier_detection: _cluster_policy_pb2.OutlierDetection
     health_check: _cluster_policy_pb2.HealthCheck
     discover: str
-    def __init__(self, name: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., dns_refresh: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., authority: _Optional[str] = ..., load_balancer: _Optional[_Union[_cluster_policy_pb2.LoadBalancer, _Mapping]] = ..., limits: _Optional[_Union[_cluster_policy_pb2.ConcurrencyLimits, _Mapping]] = ..., outlier_detection: _Optional[_Union[_cluster_policy_pb2.OutlierDetection, _Mapping]] = ..., health_check: _Optional[_Union[_cluster_policy_pb2.HealthCheck, _Mapping]] = ..., discover: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., dns_refresh: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., authority: _Optional[str] = ..., transport: _Optional[str] = ..., load_balancer: _Optional[_Union[_cluster_policy_pb2.LoadBalancer, _Mapping]] = ..., limits: _Optional[_Union[_cluster_policy_pb2.ConcurrencyLimits, _Mapping]] = ..., outlier_detection: _Optional[_Union[_cluster_policy_pb2.OutlierDetection, _Mapping]] = ..., health_check: _Optional[_Union[_cluster_policy_pb2.HealthCheck, _Mapping]] = ..., discover: _Optional[str] = ...) -> None: ...
 
 class Endpoint(_message.Message):
     __slots__ = ("address", "weight")

@@ -1,21 +1,29 @@
-"""Conversions between grpc's types and the wire-free call model, and shared channel options."""
+"""Conversions between grpc's types and the wire-free call model, and the server/channel options."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import grpc
 
 from sidecar.core.call import Code, Metadata, MetadataValue
+from sidecar.core.transport import WireLimits
 
-# The sidecar relays messages of any size; the endpoints enforce their own limits.
+# Upstream answers are relayed at any size; the caller-facing limits are the listener's.
 UNLIMITED_MESSAGES = (
     ("grpc.max_receive_message_length", -1),
     ("grpc.max_send_message_length", -1),
 )
 
+# grpc's own header-list limits: rejections become random between the soft (8 KiB) and the hard
+# (16 KiB) limit. A proxy must not add a second random hop, so both are the same value here.
+UPSTREAM_METADATA_BYTES = 16 * 1024
+
 UPSTREAM_CHANNEL_OPTIONS = (
     *UNLIMITED_MESSAGES,
+    ("grpc.max_metadata_size", UPSTREAM_METADATA_BYTES),
+    ("grpc.absolute_max_metadata_size", UPSTREAM_METADATA_BYTES),
     ("grpc.enable_retries", 0),  # retries are a policy layer's decision, never the channel's
     # Reconnect quickly after an upstream restart (defaults back off up to 120 s).
     ("grpc.initial_reconnect_backoff_ms", 100),
@@ -23,6 +31,30 @@ UPSTREAM_CHANNEL_OPTIONS = (
     ("grpc.max_reconnect_backoff_ms", 1000),
     ("grpc.keepalive_time_ms", 30_000),
 )
+
+# No grpc core backlog shedding: above grpc.server.max_pending_requests (default 1000) calls the
+# application has not yet picked up are refused at random, up to the hard limit (3000), and the
+# caller sees a bare CANCELLED (hardening h). The backlog is bounded instead by the advertised
+# MAX_CONCURRENT_STREAMS per connection (callers queue beyond it).
+_NO_BACKLOG_SHEDDING = 2**31 - 1
+
+
+def listener_options(limits: WireLimits) -> tuple[tuple[str, Any], ...]:
+    """grpc server options enforcing a listener's wire limits (docs/limits.md)."""
+    return (
+        ("grpc.max_receive_message_length", limits.max_message_bytes),
+        ("grpc.max_send_message_length", -1),  # answers are the upstream's; the caller has its own limit
+        ("grpc.max_metadata_size", limits.max_metadata_bytes),  # soft = hard: no random rejections
+        ("grpc.absolute_max_metadata_size", limits.max_metadata_bytes),
+        ("grpc.max_concurrent_streams", limits.max_concurrent_streams),
+        # Count HTTP/2 concurrency (what the caller sees and queues on), not grpc core's stream
+        # allocations: with overload protection on, streams over the limit are refused with
+        # RST_STREAM(REFUSED_STREAM) and the caller gets UNAVAILABLE instead of waiting.
+        ("grpc.http.overload_protection", 0),
+        ("grpc.server.max_pending_requests", _NO_BACKLOG_SHEDDING),
+        ("grpc.server.max_pending_requests_hard_limit", _NO_BACKLOG_SHEDDING),
+    )
+
 
 # Metadata the caller's gRPC library adds for its own hop; the upstream hop adds its own.
 HOP_BY_HOP = frozenset({"user-agent", "te", "content-type", "grpc-accept-encoding", "grpc-encoding"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from apex.mesh.v1 import echo_pb2, shop_pb2
 
-from sidecar.discovery.method_kinds import Kind, MethodKinds, kinds_from_files
+from sidecar.transport.grpc_aio.method_kinds import Kind, MethodKinds, kinds_from_files
 
 
 def _file(module: object) -> bytes:

@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 from grpc_reflection.v1alpha import reflection_pb2
 
-from sidecar.discovery.method_kinds import Kind, kinds_from_files
+from sidecar.transport.grpc_aio.method_kinds import Kind, kinds_from_files
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """A listener: a grpc.aio server whose generic handler relays every call into a Service.
 
-The call kind is not on the wire, so every call is handled as a bidi stream of raw bytes.
-Order matters for transparency: headers are sent only when the upstream sent some (a
-trailers-only answer stays trailers-only), then messages, then status and trailers.
+The call kind is not on the wire, so a call is handled as a bidi stream of raw bytes unless the
+transport's MethodKinds (learned by its connector) knows the method is unary. Order matters for
+transparency: headers are sent only when the upstream sent some (a trailers-only answer stays
+trailers-only), then messages, then status and trailers.
 """
 
 from __future__ import annotations
@@ -17,22 +18,14 @@ from typing import Any
 import grpc
 
 from sidecar.core.call import CallDescriptor, Code, Status
-from sidecar.core.service import Request, Response, Service
-from sidecar.discovery.method_kinds import MethodKinds
-from sidecar.transport.wire import TO_GRPC, UNLIMITED_MESSAGES, inbound_metadata
+from sidecar.core.service import Request, Response
+from sidecar.core.transport import ListenerSpec, Switch
+from sidecar.transport.grpc_aio.method_kinds import MethodKinds
+from sidecar.transport.grpc_aio.wire import TO_GRPC, inbound_metadata, listener_options
 
 log = logging.getLogger(__name__)
 
 CANCELLED = Status(Code.CANCELLED, "cancelled by the caller")
-
-
-class Switch:
-    """Holds the service currently serving a listener; swapping it is atomic for new calls."""
-
-    __slots__ = ("service",)
-
-    def __init__(self, service: Service) -> None:
-        self.service = service
 
 
 async def _read_requests(context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[bytes]:
@@ -51,7 +44,7 @@ class _Handler(grpc.GenericRpcHandler):
     """Relays every call into the listener's service: as a unary call when the method is known
     to be unary (cheaper: one batch each way), otherwise as a bidi stream of raw bytes."""
 
-    def __init__(self, listener: str, default_authority: str, switch: Switch, kinds: MethodKinds | None) -> None:
+    def __init__(self, listener: str, default_authority: str, switch: Switch, kinds: MethodKinds) -> None:
         self._listener = listener
         self._default_authority = default_authority
         self._switch = switch
@@ -59,11 +52,11 @@ class _Handler(grpc.GenericRpcHandler):
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any]:
         method, metadata = handler_call_details.method, handler_call_details.invocation_metadata
-        if self._kinds is not None and self._kinds.is_unary(method):
+        if self._kinds.is_unary(method):
             return grpc.unary_unary_rpc_method_handler(functools.partial(self._relay_unary, method, metadata))
         return grpc.stream_stream_rpc_method_handler(functools.partial(self._relay, method, metadata))
 
-    def _call(self, method: str, raw_metadata: Any, context: Any, unary: bool) -> CallDescriptor:
+    def _call(self, method: str, raw_metadata: Any, context: Any) -> CallDescriptor:
         metadata, authority = inbound_metadata(raw_metadata)
         remaining = context.time_remaining()
         return CallDescriptor(
@@ -73,20 +66,19 @@ class _Handler(grpc.GenericRpcHandler):
             deadline=None if remaining is None else time.monotonic() + remaining,
             listener=self._listener,
             peer=context.peer(),
-            unary=unary,
         )
 
     async def _relay(
         self, method: str, raw_metadata: Any, _: object, context: grpc.aio.ServicerContext[Any, Any]
     ) -> None:
-        request = Request(self._call(method, raw_metadata, context, unary=False), _read_requests(context))
+        request = Request(self._call(method, raw_metadata, context), _read_requests(context))
         status = await self._forward(request, context, context.write)
         _end(status, context)
 
     async def _relay_unary(
         self, method: str, raw_metadata: Any, message: bytes, context: grpc.aio.ServicerContext[Any, Any]
     ) -> bytes | None:
-        request = Request(self._call(method, raw_metadata, context, unary=True), _one(message))
+        request = Request(self._call(method, raw_metadata, context), _one(message))
         replies: list[bytes] = []
 
         async def keep(reply: bytes) -> None:
@@ -134,16 +126,14 @@ def _end(status: Status, context: Any) -> None:
 
 
 class GrpcListener:
-    """One bound listener serving the service held by `switch`."""
+    """One bound listener serving the service held by `switch`, enforcing `spec.limits`."""
 
-    def __init__(
-        self, name: str, address: str, switch: Switch, default_authority: str = "", kinds: MethodKinds | None = None
-    ) -> None:
-        self.name = name
-        self.address = address
+    def __init__(self, spec: ListenerSpec, switch: Switch, kinds: MethodKinds) -> None:
+        self.name = spec.name
+        self.address = spec.address
         self.bound = ""
-        self._server = grpc.aio.server(options=UNLIMITED_MESSAGES)
-        self._server.add_generic_rpc_handlers([_Handler(name, default_authority, switch, kinds)])
+        self._server = grpc.aio.server(options=listener_options(spec.limits))
+        self._server.add_generic_rpc_handlers([_Handler(spec.name, spec.default_authority, switch, kinds)])
 
     async def start(self) -> str:
         """Bind and start; return the bound `host:port` (port 0 resolved)."""

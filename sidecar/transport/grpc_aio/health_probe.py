@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from sidecar.transport.channels import ChannelPool
+from sidecar.transport.grpc_aio.channels import ChannelPool
 
 
 class HealthProber:
@@ -13,6 +15,7 @@ class HealthProber:
 
     def __init__(self) -> None:
         self._channels = ChannelPool()
+        self._closing: set[asyncio.Task[None]] = set()
 
     def _stub(self, address: str, authority: str) -> health_pb2_grpc.HealthStub:
         return health_pb2_grpc.HealthStub(self._channels.get(address, authority))
@@ -28,9 +31,12 @@ class HealthProber:
         name = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
         return reply.status == health_pb2.HealthCheckResponse.SERVING, name
 
-    def forget(self, keep: set[tuple[str, str]]) -> list[grpc.aio.Channel]:
-        """Drop channels to endpoints no longer checked; return them for closing."""
-        return self._channels.forget(keep)
+    def keep(self, endpoints: set[tuple[str, str]]) -> None:
+        """Close the channels to endpoints no longer checked (in the background)."""
+        for channel in self._channels.forget(endpoints):
+            task = asyncio.get_running_loop().create_task(channel.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
         await self._channels.close()

@@ -1,12 +1,8 @@
 """The upstream side: relay a Request to one endpoint over a pooled grpc.aio channel.
 
-Two grpc.aio behaviours would change what the caller sees, so this module works one level
-below grpc.aio's public call API where needed (falling back to it if those internals move):
-- its `Metadata` groups values by key, reordering interleaved keys: we read the raw tuples;
-- a request write that loses the race with an upstream's early status (say UNIMPLEMENTED
-  before the request was read) makes grpc.aio replace that status with INTERNAL "Internal
-  error from Core" (grpc/grpc#36066): our own request pump stops writing instead, so the
-  upstream's real status is what the caller gets.
+Responses are read through the cython call under grpc.aio (internals.py says why and checks it).
+Methods known to be unary (the transport's MethodKinds, learned over reflection and shared with
+its listeners) go out as unary calls: one batch each way instead of a stream's several.
 """
 
 from __future__ import annotations
@@ -22,32 +18,19 @@ import grpc
 
 from sidecar.core.call import Code, Metadata, Status
 from sidecar.core.service import Request
-from sidecar.discovery.method_kinds import Kind, MethodKinds
-from sidecar.transport import reflection
-from sidecar.transport.channels import ChannelPool
-from sidecar.transport.wire import FROM_GRPC, OrderedMetadata, as_metadata
+from sidecar.transport.grpc_aio import reflection
+from sidecar.transport.grpc_aio.channels import ChannelPool
+from sidecar.transport.grpc_aio.internals import WRITE_LOST_RACE, RawCall, RawStatus, metadata_sent, raw_call
+from sidecar.transport.grpc_aio.method_kinds import Kind, MethodKinds
+from sidecar.transport.grpc_aio.wire import OrderedMetadata, as_metadata
 
 log = logging.getLogger(__name__)
 
-try:
-    from grpc._cython import cygrpc
 
-    _WRITE_LOST_RACE: tuple[type[BaseException], ...] = (cygrpc.InternalError, cygrpc.UsageError)
-except (ImportError, AttributeError):  # pragma: no cover - depends on the grpcio build
-    _WRITE_LOST_RACE = ()
-
-
-async def _pump(call: Any, messages: AsyncIterator[bytes]) -> None:
+async def _pump(call: Any, raw: RawCall, messages: AsyncIterator[bytes]) -> None:
     """Copy the caller's request stream to the upstream call, then half-close it."""
-    raw = getattr(call, "_cython_call", None)
-    sent = getattr(call, "_metadata_sent", None)
     try:
-        if raw is None or sent is None:  # public API fallback
-            async for message in messages:
-                await call.write(message)
-            await call.done_writing()
-            return
-        await sent.wait()
+        await metadata_sent(call).wait()
         async for message in messages:
             if call.done():
                 return
@@ -56,11 +39,15 @@ async def _pump(call: Any, messages: AsyncIterator[bytes]) -> None:
             await raw.send_receive_close()
     except asyncio.CancelledError:
         raise
-    except (*_WRITE_LOST_RACE, grpc.aio.AioRpcError, asyncio.InvalidStateError):
+    except (*WRITE_LOST_RACE, grpc.aio.AioRpcError, asyncio.InvalidStateError):
         return  # the upstream finished first; its own status stands
     except Exception:
         log.debug("request stream ended abnormally; cancelling the upstream call", exc_info=True)
         call.cancel()
+
+
+def _status(raw: RawStatus) -> Status:
+    return Status(Code(raw.code()), raw.details() or "", as_metadata(raw.trailing_metadata()))
 
 
 class UpstreamResponse:
@@ -72,15 +59,13 @@ class UpstreamResponse:
         self, call: grpc.aio.StreamStreamCall[Any, Any], messages: AsyncIterator[bytes], connecting: bool = False
     ) -> None:
         self._call = call
-        self._raw = getattr(call, "_cython_call", None)
-        self._pump = asyncio.get_running_loop().create_task(_pump(call, messages))
+        self._raw = raw = raw_call(call)
+        self._pump = asyncio.get_running_loop().create_task(_pump(call, raw, messages))
         # The channel was not READY when the call started: its latency includes connection setup.
         self.connecting = connecting
 
     async def initial_metadata(self) -> Metadata:
-        if self._raw is not None:
-            return as_metadata(await self._raw.initial_metadata())
-        return as_metadata(await self._call.initial_metadata())
+        return as_metadata(await self._raw.initial_metadata())
 
     async def read(self) -> bytes | None:
         try:
@@ -90,14 +75,7 @@ class UpstreamResponse:
         return None if message is grpc.aio.EOF else message
 
     async def status(self) -> Status:
-        if self._raw is not None:
-            raw = await self._raw.status()
-            status = Status(Code(raw.code()), raw.details() or "", as_metadata(raw.trailing_metadata()))
-        else:
-            call = self._call
-            code = await call.code()
-            details = await call.details() or ""
-            status = Status(FROM_GRPC[code], details, as_metadata(await call.trailing_metadata()))
+        status = _status(await self._raw.status())
         if not self._pump.done():
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -116,14 +94,12 @@ class UnaryUpstreamResponse:
 
     def __init__(self, call: grpc.aio.UnaryUnaryCall[Any, Any], connecting: bool = False) -> None:
         self._call = call
-        self._raw = getattr(call, "_cython_call", None)
+        self._raw = raw_call(call)
         self._done = False
         self.connecting = connecting
 
     async def initial_metadata(self) -> Metadata:
-        if self._raw is not None:
-            return as_metadata(await self._raw.initial_metadata())
-        return as_metadata(await self._call.initial_metadata())
+        return as_metadata(await self._raw.initial_metadata())
 
     async def read(self) -> bytes | None:
         if self._done:
@@ -136,47 +112,44 @@ class UnaryUpstreamResponse:
         return message
 
     async def status(self) -> Status:
-        if self._raw is not None:
-            raw = await self._raw.status()
-            return Status(Code(raw.code()), raw.details() or "", as_metadata(raw.trailing_metadata()))
-        call = self._call
-        details = await call.details() or ""
-        return Status(FROM_GRPC[await call.code()], details, as_metadata(await call.trailing_metadata()))
+        return _status(await self._raw.status())
 
     def cancel(self) -> None:
         self._call.cancel()
 
 
 class GrpcConnector:
-    """Keeps one channel per (endpoint, authority) and opens a pass-through call on it.
+    """Opens a pass-through call to an endpoint on a pooled channel (channels.py: one connection
+    per endpoint and authority, more while they are all busy).
 
-    Calls the listener marked unary go out as unary calls; for the rest, the first call to a
-    service starts a background reflection lookup so its unary methods can take that path too.
+    Methods in `kinds` known to be unary go out as unary calls; for the rest, the first call to
+    a service starts a background reflection lookup so its unary methods can take that path too.
     """
 
-    def __init__(self, kinds: MethodKinds | None = None) -> None:
-        self._channels = ChannelPool()
-        self.kinds = kinds if kinds is not None else MethodKinds()
+    def __init__(self, kinds: MethodKinds, pool: ChannelPool | None = None) -> None:
+        self.pool = pool or ChannelPool()
+        self._kinds = kinds
         self._lookups: set[asyncio.Task[None]] = set()
-
-    def channel(self, address: str, authority: str) -> grpc.aio.Channel:
-        return self._channels.get(address, authority)
 
     async def __call__(
         self, address: str, authority: str, request: Request
     ) -> UpstreamResponse | UnaryUpstreamResponse:
         deadline = request.call.deadline
         timeout = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-        channel = self.channel(address, authority)
+        lane = self.pool.lane(address, authority)
+        channel = lane.channel
         connecting = channel.get_state() is not grpc.ChannelConnectivity.READY
+        lane.in_flight += 1
+        request.on_finish(lane.release)
         call_info = request.call
-        if call_info.unary:
+        kinds = self._kinds
+        if kinds.is_unary(call_info.method):
             message = await anext(request.messages, b"")
             unary = channel.unary_unary(call_info.method)(
                 message, metadata=OrderedMetadata(call_info.metadata), timeout=timeout
             )
             return UnaryUpstreamResponse(unary, connecting)
-        if self.kinds.should_ask(call_info.service, time.monotonic()):
+        if kinds.should_ask(call_info.service, time.monotonic()):
             self._learn(channel, call_info.service)
         multicallable = channel.stream_stream(call_info.method)
         call = multicallable(metadata=OrderedMetadata(call_info.metadata), timeout=timeout)
@@ -185,7 +158,7 @@ class GrpcConnector:
     def _learn(self, channel: grpc.aio.Channel, service: str) -> None:
         async def lookup() -> None:
             found = await reflection.service_kinds(channel, service)
-            self.kinds.learn(service, found)
+            self._kinds.learn(service, found)
             if found:
                 unary = sum(k is Kind.UNARY for k in found.values())
                 log.info("learned %s: %d methods, %d unary (relayed as unary calls)", service, len(found), unary)
@@ -197,4 +170,4 @@ class GrpcConnector:
     async def close(self) -> None:
         for task in list(self._lookups):
             task.cancel()
-        await self._channels.close()
+        await self.pool.close()

@@ -1,0 +1,161 @@
+"""The transport seam: declared Listener and Transport protocols, wire limits, and the transport registry.
+
+A transport is a package under `sidecar/transport/` whose module exposes `transport() -> Transport`.
+The sidecar asks `Transports` for a listener per configured listener and for a connector per
+cluster, by the name given in config (`transport: grpc`); nothing else names a transport.
+Nothing here imports a wire library: the registry holds module paths, imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sidecar.core.service import Connector, Service
+
+DEFAULT_TRANSPORT = "grpc"
+
+# Transport name (the config value) → the package that builds its listeners and connector.
+REGISTRY: Mapping[str, str] = {
+    "grpc": "sidecar.transport.grpc_aio",
+}
+
+KiB = 1024
+MiB = 1024 * KiB
+
+
+@dataclass(frozen=True, slots=True)
+class WireLimits:
+    """What a listener accepts per connection before any policy runs (docs/limits.md)."""
+
+    max_message_bytes: int = 16 * MiB  # one request message; over: RESOURCE_EXHAUSTED
+    max_metadata_bytes: int = 16 * KiB  # a request's header list (grpc's own hard default)
+    max_concurrent_streams: int = 1000  # advertised (SETTINGS_MAX_CONCURRENT_STREAMS); callers queue beyond
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerSpec:
+    """What a transport needs to open one listener."""
+
+    name: str
+    address: str  # host:port to bind; port 0 picks a free port
+    default_authority: str = ""
+    limits: WireLimits = field(default_factory=WireLimits)
+
+
+class Switch:
+    """Holds the service currently serving a listener; swapping it is atomic for new calls."""
+
+    __slots__ = ("service",)
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+
+class Listener(Protocol):
+    """A bound server that turns wire calls into Requests for `switch.service`."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def bound(self) -> str:
+        """The bound `host:port` once started (port 0 resolved); empty before."""
+        ...
+
+    async def start(self) -> str:
+        """Bind and start serving; return the bound address."""
+        ...
+
+    async def stop(self, grace: float | None) -> None:
+        """Stop accepting, let in-flight calls finish for up to `grace` seconds, then close."""
+        ...
+
+
+class Prober(Protocol):
+    """Active health checks (grpc.health.v1 Check) over a transport's own connections."""
+
+    async def check(self, address: str, authority: str, service: str, timeout: float) -> tuple[bool, str]:
+        """(passed, detail): passed only for an answer of SERVING within `timeout`."""
+        ...
+
+    def keep(self, endpoints: set[tuple[str, str]]) -> None:
+        """Close connections to (address, authority) pairs no longer checked."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    """One transport inside one sidecar. Its listeners and its connector may share what they
+    learn (the grpc transport shares which methods are unary); nobody else needs to know."""
+
+    def listener(self, spec: ListenerSpec, switch: Switch) -> Listener: ...
+
+    def connector(self) -> Connector:
+        """The transport's connector (one per transport per sidecar; it pools its connections)."""
+        ...
+
+    def prober(self) -> Prober:
+        """A health prober with connections of its own (apart from the data path's)."""
+        ...
+
+    def learned(self) -> Mapping[str, str]:
+        """What the transport learned about methods (method path → kind), for the admin dump."""
+        ...
+
+    async def close(self) -> None:
+        """Close the connector's connections (listeners are stopped by their owner)."""
+        ...
+
+
+class TransportModule(Protocol):
+    def transport(self) -> Transport: ...
+
+
+def known() -> tuple[str, ...]:
+    """The transport names a config may use."""
+    return tuple(sorted(REGISTRY))
+
+
+def load(name: str) -> Transport:
+    """A fresh instance of transport `name` (validated config names only: KeyError otherwise)."""
+    module: TransportModule = importlib.import_module(REGISTRY[name])
+    return module.transport()
+
+
+class Transports:
+    """The transports one sidecar uses, each loaded on first use and shared by its listeners and clusters."""
+
+    def __init__(self, preset: Mapping[str, Transport] | None = None) -> None:
+        self._loaded: dict[str, Transport] = dict(preset or {})
+
+    def get(self, name: str) -> Transport:
+        transport = self._loaded.get(name)
+        if transport is None:
+            transport = self._loaded[name] = load(name)
+        return transport
+
+    def listener(self, transport: str, spec: ListenerSpec, switch: Switch) -> Listener:
+        return self.get(transport).listener(spec, switch)
+
+    def connector(self, transport: str) -> Connector:
+        return self.get(transport).connector()
+
+    def prober(self) -> Prober:
+        """The health prober: health checks go over the default transport, whatever carries the calls."""
+        return self.get(DEFAULT_TRANSPORT).prober()
+
+    def snapshot(self) -> dict[str, str]:
+        """Method kinds learned by every loaded transport (admin `method_kinds`)."""
+        merged: dict[str, str] = {}
+        for transport in self._loaded.values():
+            merged.update(transport.learned())
+        return dict(sorted(merged.items()))
+
+    async def close(self) -> None:
+        loaded, self._loaded = list(self._loaded.values()), {}
+        for transport in loaded:
+            await transport.close()

@@ -1,0 +1,38 @@
+"""One grpc.aio transport per sidecar: its listeners and its connector share the method kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sidecar.core.transport import Listener, ListenerSpec, Prober, Switch
+from sidecar.transport.grpc_aio.client import GrpcConnector
+from sidecar.transport.grpc_aio.health_probe import HealthProber
+from sidecar.transport.grpc_aio.method_kinds import MethodKinds
+from sidecar.transport.grpc_aio.server import GrpcListener
+
+
+class GrpcAioTransport:
+    """The connector learns which methods are unary (reflection); the listeners read the same
+    MethodKinds to take the unary relay for them. Nothing outside this package sees it."""
+
+    def __init__(self) -> None:
+        self.kinds = MethodKinds()
+        self._connector: GrpcConnector | None = None
+
+    def listener(self, spec: ListenerSpec, switch: Switch) -> Listener:
+        return GrpcListener(spec, switch, self.kinds)
+
+    def connector(self) -> GrpcConnector:
+        if self._connector is None:
+            self._connector = GrpcConnector(self.kinds)
+        return self._connector
+
+    def prober(self) -> Prober:
+        return HealthProber()
+
+    def learned(self) -> Mapping[str, str]:
+        return self.kinds.snapshot()
+
+    async def close(self) -> None:
+        if self._connector is not None:
+            await self._connector.close()
