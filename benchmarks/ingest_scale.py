@@ -130,9 +130,9 @@ def run_processes(url: str, group: str, count: int, workdir: Path) -> list[dict[
     return results
 
 
-def summarize(results: list[dict[str, Any]], expected: int) -> dict[str, Any]:
-    """Windows/s over the whole run; raises when a window was lost or ingested twice."""
-    everyone = [tuple(s) for r in results for s in r["seen"]]
+def summarize(results: list[dict[str, Any]], expected: int, services: set[str]) -> dict[str, Any]:
+    """Windows/s over the whole run; raises when a window of `services` was lost or ingested twice."""
+    everyone = [tuple(s) for r in results for s in r["seen"] if s[0] in services]
     if len(everyone) != len(set(everyone)):
         raise AssertionError(f"{len(everyone) - len(set(everyone))} windows ingested twice")
     if len(everyone) != expected:
@@ -143,7 +143,7 @@ def summarize(results: list[dict[str, Any]], expected: int) -> dict[str, Any]:
         "windows": expected,
         "seconds": round(seconds, 3),
         "windows_per_second": round(expected / seconds, 1) if seconds > 0 else None,
-        "per_process": [r["windows"] for r in results],
+        "per_process": [sum(1 for s in r["seen"] if s[0] in services) for r in results],
     }
 
 
@@ -151,9 +151,9 @@ def measure(url: str, services: int, windows: int, processes: tuple[int, ...] = 
     out = []
     with tempfile.TemporaryDirectory(prefix="apex-ingest-") as tmp:
         for n in processes:
-            asyncio.run(fill(url, services, windows))
+            names = asyncio.run(fill(url, services, windows))
             expected = (windows // services) * services
-            out.append(summarize(run_processes(url, f"bench-{n}", n, Path(tmp)), expected))
+            out.append(summarize(run_processes(url, f"bench-{n}", n, Path(tmp)), expected, set(names)))
     return out
 
 
