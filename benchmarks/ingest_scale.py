@@ -71,10 +71,12 @@ async def fill(url: str, services: int, windows: int, seed: int = 1) -> list[str
     return names
 
 
-async def ingest(url: str, group: str, consumer: str, go: Path | None, idle_reads: int = 3) -> dict[str, Any]:
-    """Ingest until `idle_reads` reads in a row found nothing; what was ingested and when."""
+async def ingest(
+    url: str, group: str, consumer: str, go: Path | None, idle_reads: int = 3, count: int = 200, limit: int = 0
+) -> dict[str, Any]:
+    """Ingest until `idle_reads` reads in a row found nothing (or `limit` windows, if set); what and when."""
     client: Any = connect(url)
-    reader = StreamConsumer(client, TELEMETRY_PATTERN, group, consumer, decode_window, count=200, block_ms=100)
+    reader = StreamConsumer(client, TELEMETRY_PATTERN, group, consumer, decode_window, count=count, block_ms=100)
     await reader.discover()
     if go is not None:
         Path(f"{go}.{consumer}.ready").touch()
@@ -86,7 +88,7 @@ async def ingest(url: str, group: str, consumer: str, go: Path | None, idle_read
     last = started
     idle = 0
     try:
-        while idle < idle_reads:
+        while idle < idle_reads and not (limit and len(seen) >= limit):
             entries = await reader.read()
             if not entries:
                 idle += 1
@@ -105,14 +107,21 @@ async def ingest(url: str, group: str, consumer: str, go: Path | None, idle_read
             "seen": seen}  # fmt: skip
 
 
-def run_processes(url: str, group: str, count: int, workdir: Path) -> list[dict[str, Any]]:
-    """`count` engine processes in one group, started together; their results."""
+def run_processes(
+    url: str, group: str, count: int, workdir: Path, read_count: int = 200, limit: int = 0
+) -> list[dict[str, Any]]:
+    """`count` engine processes in one group, started together; their results.
+
+    `limit` stops a process once it has ingested that many windows (tests use it to make both take part
+    whatever the scheduler does); `read_count` is the XREADGROUP COUNT.
+    """
     go = workdir / f"{group}.go"
     procs = []
     for i in range(count):
         out = workdir / f"{group}.{i}.json"
         cmd = [sys.executable, "-m", "benchmarks.ingest_scale", "worker", "--redis", url, "--group", group,
-               "--consumer", f"engine-{i}", "--go", str(go), "--out", str(out)]  # fmt: skip
+               "--consumer", f"engine-{i}", "--go", str(go), "--out", str(out),
+               "--count", str(read_count), "--limit", str(limit)]  # fmt: skip
         procs.append((subprocess.Popen(cmd), out))
     deadline = time.monotonic() + 60
     while sum(1 for i in range(count) if Path(f"{go}.engine-{i}.ready").exists()) < count:
@@ -166,13 +175,15 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--consumer", required=True)
     worker.add_argument("--go", type=Path)
     worker.add_argument("--out", type=Path, required=True)
+    worker.add_argument("--count", type=int, default=200)
+    worker.add_argument("--limit", type=int, default=0)
     parser.add_argument("--windows", type=int, default=20_000)
     parser.add_argument("--services", type=int, default=12)
     parser.add_argument("--single", action="store_true", help="one Redis instead of a three-master cluster")
     parser.add_argument("--redis", help="use this Redis URL (redis:// or redis+cluster://) instead of starting one")
     args = parser.parse_args(argv)
     if args.mode == "worker":
-        result = asyncio.run(ingest(args.redis, args.group, args.consumer, args.go))
+        result = asyncio.run(ingest(args.redis, args.group, args.consumer, args.go, count=args.count, limit=args.limit))
         args.out.write_text(json.dumps(result))
         return 0
     from sidecar.support.redis_cluster import RedisClusterServers
