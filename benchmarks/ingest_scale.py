@@ -83,9 +83,11 @@ async def ingest(
         while not go.exists():
             await asyncio.sleep(0.005)
     started = time.time()
+    cpu = time.process_time()
     merged: dict[str, histogram.Histogram] = {}
     seen: list[tuple[str, str, int]] = []
     last = started
+    cpu_used = 0.0
     idle = 0
     try:
         while idle < idle_reads and not (limit and len(seen) >= limit):
@@ -100,11 +102,12 @@ async def ingest(
                 seen.append((w.service, w.instance, w.sequence))
             await reader.ack(entries)
             last = time.time()
+            cpu_used = time.process_time() - cpu
     finally:
         await client.aclose()
     calls = sum(h.count for h in merged.values())
     return {"consumer": consumer, "started": started, "finished": last, "windows": len(seen), "calls": calls,
-            "seen": seen}  # fmt: skip
+            "cpu_seconds": cpu_used, "seen": seen}  # fmt: skip
 
 
 def run_processes(
@@ -153,6 +156,8 @@ def summarize(results: list[dict[str, Any]], expected: int, services: set[str]) 
         "seconds": round(seconds, 3),
         "windows_per_second": round(expected / seconds, 1) if seconds > 0 else None,
         "per_process": [sum(1 for s in r["seen"] if s[0] in services) for r in results],
+        # CPU the engine processes spent (user + system, to their last ack): independent of other load
+        "windows_per_cpu_second": round(expected / cpu, 1) if (cpu := sum(r["cpu_seconds"] for r in results)) else None,
     }
 
 
