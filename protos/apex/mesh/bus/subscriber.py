@@ -160,6 +160,9 @@ class EventSubscriber:
                 key, self.group, self.consumer, self.claim_idle_ms, start_id=start, count=self.count
             )
             start, raw = _text(reply[0]), [e for e in reply[1] if e and e[1] is not None]
+            trimmed = [e[0] for e in reply[1] if e and e[1] is None]  # Redis 6: trimmed away while pending
+            if trimmed:
+                await self.client.xack(key, self.group, *trimmed)
             counts = await self._delivery_counts(key, [_text(i) for i, _ in raw])
             for raw_id, fields in raw:
                 entry_id = _text(raw_id)
