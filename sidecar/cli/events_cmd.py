@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apex.mesh.bus import Priority, decode, parse_priority, priority_name
+from apex.mesh.bus.connect import connect
 from apex.mesh.contract import streams
 from apex.mesh.contract.entries import EntryError
 from apex.mesh.v1 import telemetry_pb2
@@ -40,7 +41,7 @@ def register(commands: Any) -> None:
     tail.add_argument("--json", action="store_true", help="one JSON object per event")
     tail.add_argument(
         "--redis", metavar="URL", default=os.environ.get("APEX_REDIS_URL") or DEFAULT_REDIS,
-        help=f"Redis URL (default $APEX_REDIS_URL or {DEFAULT_REDIS})",
+        help=f"Redis URL, redis+cluster://host:port for a Cluster (default $APEX_REDIS_URL or {DEFAULT_REDIS})",
     )  # fmt: skip
     tail.set_defaults(run=run)
 
@@ -105,9 +106,7 @@ async def _keys(client: Any, service: str | None) -> list[str]:
 
 
 async def tail(args: argparse.Namespace) -> int:
-    import redis.asyncio as aioredis
-
-    client: Any = aioredis.from_url(args.redis, socket_connect_timeout=5.0)
+    client: Any = connect(args.redis, socket_connect_timeout=5.0)  # redis:// or redis+cluster://
     printer = _Printer(args)
     last: dict[str, str] = {}
     try:

@@ -7,6 +7,9 @@ started once for the module and killed by PID at the end.
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -56,10 +59,13 @@ def spread_services(client: Any, prefix: str, nodes: int = 3) -> list[str]:
 
 
 def test_event_bus_across_masters_with_dead_letters(cluster: RedisClusterServers) -> None:
+    services_seen: list[str] = []
+
     async def run() -> None:
         client = connect(cluster.url)
         await client.initialize()
         services = spread_services(client, f"ev{uuid.uuid4().hex[:6]}")
+        services_seen.extend(services)
         assert len(await owners(client, [streams.events_key(s) for s in services])) == 3
         for s in services:
             dead = streams.dead_letter_key(streams.events_key(s))
@@ -80,6 +86,13 @@ def test_event_bus_across_masters_with_dead_letters(cluster: RedisClusterServers
         await client.aclose()
 
     asyncio.run(run())
+    tail = subprocess.run(
+        [sys.executable, "-m", "sidecar", "events", "tail", "--redis", cluster.url, "--priority", "HIGH", "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert tail.returncode == 0, tail.stderr
+    tailed = [json.loads(line) for line in tail.stdout.splitlines()]
+    assert {e["service"] for e in tailed} >= set(services_seen)
 
 
 def test_sidecar_publishes_telemetry_windows_to_the_cluster(echo: BackgroundEcho, cluster: RedisClusterServers) -> None:
