@@ -21,7 +21,7 @@ from apex.mesh.contract import streams
 from apex.mesh.contract.entries import EntryError
 from apex.mesh.v1 import telemetry_pb2
 
-from sidecar.telemetry.reader import escape  # sidecar/cli/term.py (helper `inputs`) is not on main yet
+from sidecar.cli.term import safe as escape
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 POLL_SECONDS = 0.5
