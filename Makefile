@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test demo protos check-protos lint bench bench-forecast bench-nab clean
+.PHONY: install test demo protos check-protos lint bench bench-forecast bench-nab bench-ingest clean
 
 install: $(STAMP)
 
@@ -29,9 +29,9 @@ test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check sidecar engines benchmarks tests protos/apex/mesh/contract
+	$(BIN)/ruff check sidecar engines benchmarks tests protos/apex/mesh/contract protos/apex/mesh/bus
 	$(BIN)/mypy sidecar engines
-	$(BIN)/mypy protos/apex/mesh/contract
+	$(BIN)/mypy protos/apex/mesh/contract protos/apex/mesh/bus
 
 demo: install
 	$(BIN)/apex demo $(DEMO_ARGS)
@@ -41,6 +41,11 @@ bench: install
 
 bench-forecast: install
 	$(BIN)/python -m benchmarks.forecast_eval $(BENCH_ARGS)
+
+# Telemetry ingestion scale-out: windows/s for one engine process and two in one consumer group, on a
+# three-master Redis Cluster started locally (docs/scale-out.md; figures in benchmarks/RESULTS.md).
+bench-ingest: install
+	$(BIN)/python -m benchmarks.ingest_scale $(BENCH_INGEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -9,10 +9,15 @@ Dead letters (`apex.mesh.contract.streams`): a bad entry of stream S goes, once,
 read pattern: the consumer refuses to write one it would read back, and never reads keys under
 `apex:dead:`. Each dead-letter stream is trimmed to an exact MAXLEN, each dead letter keeps at
 most `payload_cap` bytes of the bad entry's fields (with its full size and a truncated flag).
+
+On a Redis Cluster (redis.asyncio.RedisCluster) one XREADGROUP may only name keys of one slot:
+reads go one call per slot, concurrently, without blocking first, and block only when all were
+empty. Every other command names one stream (or one stream and its same-slot dead letters).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +25,8 @@ from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aioredis
 from apex.mesh.contract import streams
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
 log = logging.getLogger(__name__)
@@ -123,13 +130,36 @@ class StreamConsumer(Generic[T]):
             await self.discover()
             if not self.streams:
                 return []
-        reply: Any = await self.client.xreadgroup(
-            self.group, self.consumer, {s: ">" for s in sorted(self.streams)}, count=self.count, block=self.block_ms
-        )
+        reply: Any
+        if isinstance(self.client, RedisCluster):
+            reply = await self._read_per_slot()
+        else:
+            reply = await self.client.xreadgroup(
+                self.group, self.consumer, {s: ">" for s in sorted(self.streams)}, count=self.count,
+                block=self.block_ms,
+            )  # fmt: skip
         entries: list[Entry[T]] = []
         for stream, raw in reply or []:
             entries.extend(await self._accept(_text(stream), raw))
         return entries
+
+    async def _read_per_slot(self) -> list[Any]:
+        slots: dict[int, list[str]] = {}
+        for stream in sorted(self.streams):
+            slots.setdefault(key_slot(stream.encode()), []).append(stream)
+
+        async def sweep(block: int | None) -> list[Any]:
+            replies: list[Any] = await asyncio.gather(
+                *(
+                    self.client.xreadgroup(
+                        self.group, self.consumer, {s: ">" for s in keys}, count=self.count, block=block
+                    )
+                    for keys in slots.values()
+                )
+            )
+            return [item for reply in replies for item in reply or []]
+
+        return await sweep(None) or await sweep(self.block_ms or None)
 
     async def recover(self) -> list[Entry[T]]:
         """Claim entries other consumers left unacknowledged for longer than claim_idle_ms."""

@@ -14,6 +14,7 @@ from sidecar.cli import (
     control_cmd,
     demo_cmd,
     eval_cmd,
+    events_cmd,
     forecast_cmd,
     policy_cmd,
     routes_cmd,
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     telemetry_cmd.register(commands)
     forecast_cmd.register(commands)
     eval_cmd.register(commands)
+    events_cmd.register(commands)
     return parser
 
 

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
+from apex.mesh.bus.connect import connect
 from apex.mesh.contract.backoff import Backoff
 from apex.mesh.contract.streams import EVENT_FIELD, WINDOW_FIELD, events_key, telemetry_key
 from apex.mesh.v1 import telemetry_pb2
@@ -107,7 +107,7 @@ class Publisher:
         self._event_seq = 0
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._client = aioredis.from_url(
+        self._client = connect(  # redis:// or redis+cluster://
             settings.redis_url,
             socket_connect_timeout=2.0,
             socket_timeout=2.0,

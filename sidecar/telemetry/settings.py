@@ -96,8 +96,9 @@ def telemetry(msg: telemetry_pb2.TelemetryConfig, path: str = "telemetry") -> Te
     url = msg.redis_url
     if url:
         parts = urlsplit(url)
-        if parts.scheme not in ("redis", "rediss", "unix"):
-            raise ConfigError(f"{path}.redis_url", f"expected redis://, rediss:// or unix://, got {url!r}")
+        if parts.scheme not in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
+            expected = "redis://, rediss://, unix:// or (a Redis Cluster node) redis+cluster://"
+            raise ConfigError(f"{path}.redis_url", f"expected {expected}, got {url!r}")
         if parts.scheme != "unix" and not parts.hostname:
             raise ConfigError(f"{path}.redis_url", f"no host in {url!r}")
     return Telemetry(
