@@ -140,6 +140,8 @@ def _guard(name: str, url: str, body: Any) -> int:
         return result
     except KeyboardInterrupt:
         return 0
+    except BrokenPipeError:
+        raise  # the reader went away: main() ends quietly
     except OSError as exc:
         echo(f"apex {name}: cannot reach Redis at {url}: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,52 @@
+"""Rough edges a new user hit, fixed: --version, `apex clusters` defaults --admin, an unknown
+--cluster is an error, and a closed pipe ends the command quietly (issue 15)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from sidecar import __version__
+from tests.support.sidecar_proc import SidecarProcess
+
+pytestmark = pytest.mark.integration
+
+APEX = [sys.executable, "-m", "sidecar"]
+
+
+def apex(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*APEX, *args], capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_version() -> None:
+    done = apex("--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"apex {__version__}"
+
+
+def test_clusters_defaults_admin_and_rejects_an_unknown_cluster(sidecar: SidecarProcess) -> None:
+    env = {**os.environ, "APEX_ADMIN": sidecar["admin"]}
+    done = apex("clusters", env=env)  # no --admin: $APEX_ADMIN, like the other commands
+    assert done.returncode == 0, done.stderr
+    assert "cluster " in done.stdout
+    nope = apex("clusters", "--cluster", "nope", env=env)
+    assert nope.returncode == 1 and nope.stdout == ""
+    assert "cluster 'nope' not found" in nope.stderr
+
+
+def test_a_closed_pipe_ends_without_a_traceback(redis_url: str) -> None:
+    """`apex ... | head`: the reader is gone before the command writes; before the fix Python
+    printed 'Exception ignored ... BrokenPipeError' and exited 120."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            [*APEX, "stat", "--service", "edge-pipe", "--redis", redis_url],
+            stdout=write, stderr=subprocess.PIPE, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert "BrokenPipeError" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 141
