@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import time
 import getpass
 import os
 import sys
+import time
 from typing import Any
 
 import grpc
