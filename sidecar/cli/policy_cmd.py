@@ -106,7 +106,13 @@ def register(commands: Any) -> None:
     _wait(rb)
     rb.set_defaults(run=guarded(run_rollback))
 
-    ins = commands.add_parser("instances", help="registered sidecars: health, applied version, last NACK")
+    ins = commands.add_parser(
+        "instances",
+        help="registered sidecars: health, applied version, last NACK",
+        description="List the sidecars in the control plane's registry: address, zone, healthy (a heartbeat "
+        "within --stale-after), connected replica, the policy version pushed and applied, and the last "
+        "version each rejected (NACK) with the field and reason.",
+    )
     _common(ins, service=False)
     ins.add_argument("--service", "-s", default="", help="only this service")
     ins.set_defaults(run=guarded(run_instances))

@@ -50,3 +50,27 @@ def test_a_closed_pipe_ends_without_a_traceback(redis_url: str) -> None:
         os.close(write)
     assert "BrokenPipeError" not in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 141
+
+
+def test_the_forecaster_says_what_it_does_when_it_starts(redis_url: str) -> None:
+    proc = subprocess.Popen(
+        [*APEX, "forecaster", "--redis", redis_url, "--control-plane", "127.0.0.1:1"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert first.startswith(f"apex forecaster: reading telemetry from {redis_url}"), first
+    assert "control plane at 127.0.0.1:1" in first
+
+
+@pytest.mark.parametrize("command", ["control-status", "instances", "demo", "stat", "top", "health"])
+def test_commands_explain_themselves(command: str) -> None:
+    done = apex(command, "--help")
+    assert done.returncode == 0
+    _, _, rest = done.stdout.partition("\n\n")
+    description = rest.split("\n\n")[0]
+    assert not description.startswith("options:") and len(description) > 40, done.stdout
