@@ -12,6 +12,7 @@ from sidecar.cli import (
     bench_cmd,
     cache_cmd,
     clusters_cmd,
+    completion_cmd,
     control_cmd,
     demo_cmd,
     eval_cmd,
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     forecast_cmd.register(commands)
     eval_cmd.register(commands)
     stat_cmd.register(commands)
+    completion_cmd.register(commands)
     return parser
 
 

@@ -74,3 +74,22 @@ def test_commands_explain_themselves(command: str) -> None:
     _, _, rest = done.stdout.partition("\n\n")
     description = rest.split("\n\n")[0]
     assert not description.startswith("options:") and len(description) > 40, done.stdout
+
+
+def test_bash_completion_script_completes_commands_and_options(tmp_path: object) -> None:
+    script = apex("completion", "bash")
+    assert script.returncode == 0
+
+    def complete(*words: str) -> list[str]:
+        line = " ".join(words)
+        probe = (
+            f"{script.stdout}\nCOMP_WORDS=(apex {line}); COMP_CWORD={len(words)}; _apex; "
+            'printf "%s\\n" "${COMPREPLY[@]}"'
+        )
+        done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=30, check=True)
+        return done.stdout.split()
+
+    assert complete("pol") == ["policy"]
+    assert complete("policy", "se") == ["set"]
+    assert "--wait" in complete("policy", "set", "--w")
+    assert complete("stat", "--si") == ["--since"]
