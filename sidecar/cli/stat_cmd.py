@@ -163,16 +163,17 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.2f}%"
 
 
-def table(rows: Sequence[golden.Row], by: golden.By) -> str:
-    """Aligned text, one line per row; every cell escaped."""
-    keys = [c.upper() for c in golden.KEY_COLUMNS[by]]
+def table(rows: Sequence[golden.Row], by: golden.By, buckets: bool = False) -> str:
+    """Aligned text, one line per row (with the bucket's local start time when `buckets`); cells escaped."""
+    keys = (["START"] if buckets else []) + [c.upper() for c in golden.KEY_COLUMNS[by]]
     head = [*keys, "CALLS", "RPS", "SUCCESS", "P50", "P95", "P99", "RETRIES", "REJECTED", "CACHE_HIT", "ERRORS"]
     body: list[list[str]] = []
     for r in rows:
         q = r.quantiles_ms()
         errors = ",".join(f"{code}:{n}" for code, n in r.errors_by_code.items()) or "-"
+        start = [time.strftime("%H:%M:%S", time.localtime(r.start))] if buckets else []
         body.append([
-            *(safe(k) for k in r.key), str(r.calls), f"{r.rate:.2f}", _pct(r.success_rate),
+            *start, *(safe(k) for k in r.key), str(r.calls), f"{r.rate:.2f}", _pct(r.success_rate),
             _ms(q["p50"]), _ms(q["p95"]), _ms(q["p99"]), str(r.retries), str(r.rejections),
             _pct(r.cache_hit_ratio), safe(errors),
         ])  # fmt: skip
@@ -200,7 +201,7 @@ def run_stat(args: argparse.Namespace) -> int:
         elif not rows:
             echo(f"no telemetry in the last {args.since:g}s" + (f" for {', '.join(services)}" if services else ""))
         else:
-            echo(table(rows, args.by))
+            echo(table(rows, args.by, buckets=args.window is not None))
         return 0
 
     return _guard("stat", args.redis, lambda: asyncio.run(_with_redis(args.redis, work)))
