@@ -103,7 +103,7 @@ def markdown(result: dict[str, Any], plots: list[str]) -> str:
     for skip in result["skipped"]:
         what = f"target `{skip['target']}`" if "target" in skip else f"workload `{skip['workload']}`"
         out.append(f"- skipped {what}: {skip['reason']}")
-    out += ["", "## Unary echo, direct vs through the sidecar, concurrency 1 and 16 (issue 2)", ""]
+    out += ["", "## Unary echo, direct vs through the sidecar, concurrency 1 and 16", ""]
     out += issue2_table(result)
     for case, runs in grouped(result).items():
         workload = result["workloads"][runs[0]["workload"]]

@@ -25,6 +25,7 @@ from engines.control.store import (
     Validator,
     check_service,
     diff_changes,
+    persistence_problem,
 )
 
 log = logging.getLogger(__name__)
@@ -207,11 +208,14 @@ class ControlPlaneServer:
         stale_after: float = 3.0,
         remove_after: float = 30.0,
         tick: float = 0.5,
+        keep_versions: int = 0,
     ) -> None:
         self.listen = listen
         self.bound = ""
         self.redis = Redis.from_url(redis_url)
-        self.store = PolicyStore(self.redis, prefix=prefix, validate=validate, max_policy_bytes=max_policy_bytes)
+        self.store = PolicyStore(
+            self.redis, prefix=prefix, validate=validate, max_policy_bytes=max_policy_bytes, keep_versions=keep_versions
+        )
         self.hub = Hub(
             self.redis, self.store, replica=replica, stale_after=stale_after, remove_after=remove_after, tick=tick
         )
@@ -224,6 +228,12 @@ class ControlPlaneServer:
         if port == 0:
             raise OSError(f"control plane could not bind {self.listen}")
         self.bound = f"{self.listen.rpartition(':')[0]}:{port}"
+        try:
+            problem = await persistence_problem(self.redis)
+        except OSError:
+            problem = None  # Redis not reachable yet: the hub reports and retries that itself
+        if problem:
+            log.warning("%s", problem)
         self.hub.start()
         await self._server.start()
         log.info("control plane %s listening on %s", self.hub.replica, self.bound)

@@ -2,21 +2,28 @@
 
 Layout (prefix `apex:cp:` by default):
   policy:{service}:meta      hash  latest -> newest version number, stable -> newest 100% version,
-                                   epoch -> set with version 1 (tells a re-created history from the old)
+                                   epoch -> set with version 1 (tells a re-created history from the old),
+                                   pruned_to, spared -> retention's progress (see prune)
   policy:{service}:versions  hash  version -> PolicyRecord (protobuf: policy, who/when/why/source, diff)
   services                   set   services with a stored policy
   changes                    pub/sub channel: "policy:{service}" after every write
 
 Writes are compare-and-set on the latest version, checked and applied by one Lua script, so of
 two writers based on the same version exactly one succeeds and the other gets VersionConflict.
+
+Retention (`keep_versions`, `apex control-plane --keep-versions N`): after a write, versions older
+than the newest N lose their policy body (`policy_omitted`), never the live (stable) version nor
+the latest; the audit record (who, when, why, source, diff) of every version stays, so the
+history still reads in full. Durability is Redis': without AOF or RDB snapshots a Redis restart
+erases the history (`persistence_problem` says so; the control plane logs it at start).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 from apex.mesh.contract.names import name_problem
 from apex.mesh.v1 import config_pb2, control_pb2
@@ -124,8 +131,12 @@ class PolicyStore:
         validate: Validator | None = None,
         clock: Callable[[], float] = time.time,
         max_policy_bytes: int = DEFAULT_MAX_POLICY_BYTES,
+        keep_versions: int = 0,
     ) -> None:
+        if keep_versions < 0:
+            raise ValueError(f"keep_versions must be 0 (keep all) or more, got {keep_versions}")
         self.redis = redis
+        self.keep_versions = keep_versions
         self.max_policy_bytes = max_policy_bytes
         self.prefix = prefix
         self.channel = f"{prefix}changes"
@@ -280,13 +291,87 @@ class PolicyStore:
         )
         if not ok:
             raise VersionConflict(service, expected, int(current))
+        if self.keep_versions:
+            await self.prune(service, self.keep_versions)
         return record
+
+    async def prune(self, service: str, keep: int) -> list[int]:
+        """Drop the policy body of versions older than the newest `keep`, except the live (stable) one;
+        their audit records stay. Returns the versions pruned now.
+
+        Meta `pruned_to` marks the versions already handled (all pruned but the one spared as live
+        then, kept in meta `spared`), so a write prunes only what newly fell out of the window, plus
+        the formerly live version once it no longer is.
+        """
+        if keep < 1:
+            raise ValueError(f"keep must be at least 1, got {keep}")
+        meta = self._meta(service)
+        latest, stable, _ = await self.heads(service)
+        done_raw, spared_raw = await self.redis.hmget(meta, ["pruned_to", "spared"])
+        done, spared = int(done_raw or 0), int(spared_raw or 0)
+        limit = latest - keep
+        candidates = list(range(done + 1, limit + 1))
+        if spared and spared != stable and spared <= limit:
+            candidates.append(spared)
+        key = self._versions(service)
+        pruned: list[int] = []
+        for version in candidates:
+            if version == stable:
+                spared = version
+                continue
+            raw = await self.redis.hget(key, str(version))
+            if raw is None:
+                continue
+            record = control_pb2.PolicyRecord.FromString(raw)
+            if not record.policy_omitted:
+                record.ClearField("policy")
+                record.policy_omitted = True
+                await self.redis.hset(key, str(version), record.SerializeToString())
+                pruned.append(version)
+            if version == spared:
+                spared = 0
+        if limit > done or pruned:
+            await self.redis.hset(meta, mapping={"pruned_to": max(done, limit), "spared": spared})
+        return pruned
 
     async def rollback(self, service: str, to_version: int, change: control_pb2.Change) -> control_pb2.PolicyRecord:
         """A new version whose policy is version `to_version`'s."""
         if not to_version:
             raise StoreError("to_version is required", "to_version")
         target = await self.get(service, to_version)
+        if target.policy_omitted:
+            raise StoreError(
+                f"version {to_version}'s policy was dropped by retention (--keep-versions); its audit record remains",
+                "to_version",
+            )
         if not change.reason:
             change.reason = f"rollback to version {to_version}"
         return await self.set(service, target.policy, change, rollback_of=to_version)
+
+
+async def persistence_problem(redis: Redis) -> str | None:
+    """Why a restart of this Redis would lose the policy history (no AOF, no RDB snapshots), or None.
+
+    None too when CONFIG is disabled or renamed (managed Redis): persistence cannot be checked then,
+    and that is said in the returned text only when the check itself was refused for another reason.
+    """
+    try:
+        aof = await redis.config_get("appendonly")
+        save = await redis.config_get("save")
+    except Exception as exc:  # ResponseError: CONFIG renamed/disabled (ACL, managed services)
+        if type(exc).__module__.startswith("redis"):
+            return None
+        raise
+    appendonly = _config_value(aof, "appendonly").lower()
+    snapshots = _config_value(save, "save").strip()
+    if appendonly == "yes" or snapshots:
+        return None
+    return (
+        'Redis has no persistence (appendonly no, save ""): a Redis restart erases every policy version '
+        "and audit record. Run Redis with --appendonly yes (see docs/control-plane.md)."
+    )
+
+
+def _config_value(reply: Mapping[Any, Any], name: str) -> str:
+    value = reply.get(name, reply.get(name.encode(), b""))
+    return value.decode() if isinstance(value, bytes) else str(value)

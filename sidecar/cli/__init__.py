@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -11,6 +12,7 @@ from sidecar.cli import (
     bench_cmd,
     cache_cmd,
     clusters_cmd,
+    completion_cmd,
     control_cmd,
     demo_cmd,
     eval_cmd,
@@ -19,12 +21,14 @@ from sidecar.cli import (
     policy_cmd,
     routes_cmd,
     sidecar_cmd,
+    stat_cmd,
     telemetry_cmd,
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="apex", description="Apex Mesh: a self-tuning gRPC service mesh.")
+    parser.add_argument("--version", action="version", version=f"apex {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sidecar_cmd.register(commands)
     admin_cmd.register(commands)
@@ -39,12 +43,34 @@ def build_parser() -> argparse.ArgumentParser:
     forecast_cmd.register(commands)
     eval_cmd.register(commands)
     events_cmd.register(commands)
+    stat_cmd.register(commands)
+    completion_cmd.register(commands)
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (sidecar.__version__ when run from a bare checkout)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("apex-mesh")
+    except metadata.PackageNotFoundError:
+        from sidecar import __version__
+
+        return __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`apex policy history | head`): stop quietly, like other CLI tools.
+        # Point stdout at devnull so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command killed by SIGPIPE
     return result
 
 

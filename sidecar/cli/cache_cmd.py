@@ -10,8 +10,8 @@ from typing import Any
 
 import grpc
 from apex.mesh.v1 import cache_pb2, cache_pb2_grpc
-from google.protobuf import json_format
 
+from sidecar.cli.jsonout import message_dict
 from sidecar.cli.term import echo
 
 COLUMNS = (
@@ -51,7 +51,7 @@ def register(commands: Any) -> None:
 def _stats(stub: cache_pb2_grpc.CacheAdminStub, as_json: bool) -> int:
     stats = stub.GetCacheStats(cache_pb2.GetCacheStatsRequest(), timeout=5)
     if as_json:
-        echo(json.dumps(json_format.MessageToDict(stats, preserving_proto_field_name=True), indent=2))
+        echo(json.dumps(message_dict(stats), indent=2))  # counts as numbers, not strings
         return 0
     echo(f"entries: {stats.entries}/{stats.max_entries}   bytes: {stats.bytes}/{stats.max_bytes}")
     rows = [tuple(title for title, _ in COLUMNS)]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from typing import Any
 
 import grpc
 from apex.mesh.v1 import cluster_policy_pb2, cluster_policy_pb2_grpc
-from google.protobuf import json_format
 
+from sidecar.cli.jsonout import message_dict
 from sidecar.cli.term import echo
 
 State = cluster_policy_pb2.EndpointStatus.State
@@ -23,7 +25,12 @@ def register(commands: Any) -> None:
         description="Ask a sidecar's admin listener (ClusterAdmin.GetClusters) for load balancing, "
         "concurrency caps, outlier ejection and health-check state.",
     )
-    p.add_argument("--admin", required=True, metavar="HOST:PORT", help="the sidecar's admin address")
+    p.add_argument(
+        "--admin",
+        default=os.environ.get("APEX_ADMIN", "127.0.0.1:9901"),
+        metavar="HOST:PORT",
+        help="the sidecar's admin address (default $APEX_ADMIN or 127.0.0.1:9901)",
+    )
     p.add_argument("--cluster", default="", help="only this cluster")
     p.add_argument("--json", action="store_true", help="print the ClustersState message as JSON")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer (default 5)")
@@ -72,8 +79,12 @@ def run(args: argparse.Namespace) -> int:
         except grpc.RpcError as exc:
             echo(f"apex clusters: {args.admin}: {exc.code().name}: {exc.details()}", file=sys.stderr)
             return 1
+    if args.cluster and not any(c.name == args.cluster for c in state.clusters):
+        known = ", ".join(sorted(c.name for c in state.clusters)) or "none"
+        echo(f"apex clusters: cluster {args.cluster!r} not found on {args.admin} (clusters: {known})", file=sys.stderr)
+        return 1
     if args.json:
-        echo(json_format.MessageToJson(state, preserving_proto_field_name=True))
+        echo(json.dumps(message_dict(state), indent=2))
     else:
         echo(render(state))
     return 0

@@ -49,12 +49,23 @@ def register(commands: Any) -> None:
         metavar="SIZE",
         help="refuse to store larger policies, e.g. 1048576 or 2MiB (default $APEX_MAX_POLICY_BYTES or 1MiB)",
     )
+    p.add_argument(
+        "--keep-versions",
+        type=_keep,
+        default=0,
+        metavar="N",
+        help="keep the policy of the newest N versions per service (and always the live one); older "
+        "versions keep only their audit record. Default 0: keep every version",
+    )
     p.add_argument("--log-level", default=os.environ.get("APEX_LOG_LEVEL", "INFO"), help="default INFO")
     p.set_defaults(run=run)
 
     status = commands.add_parser(
         "control-status",
         help="a sidecar's view of its control plane: connected, policy in force, last NACK",
+        description="Ask one sidecar (its admin listener) about its control-plane stream: whether it is "
+        "connected and to which replica, the policy version it applied, and the last version it "
+        "rejected (NACK) with the field and reason.",
     )
     status.add_argument(
         "--admin",
@@ -64,6 +75,16 @@ def register(commands: Any) -> None:
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(run=run_status)
+
+
+def _keep(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of versions, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (keep all) or more, got {n}")
+    return n
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -112,6 +133,7 @@ async def serve(args: argparse.Namespace, stale_after: float, remove_after: floa
         replica=args.replica,
         stale_after=stale_after,
         remove_after=remove_after,
+        keep_versions=args.keep_versions,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -8,7 +8,14 @@ from typing import Any
 
 
 def register(commands: Any) -> None:
-    p: argparse.ArgumentParser = commands.add_parser("demo", help="run a live local mesh with a dashboard")
+    p: argparse.ArgumentParser = commands.add_parser(
+        "demo",
+        help="run a live local mesh with a dashboard",
+        description="Start Redis (unless --redis), a control plane, a small shop of services with their "
+        "sidecars and the forecaster, drive a daily load curve compressed into --period seconds, show "
+        "a live dashboard, and write a report (plots, summary.json) to --report-dir. Ctrl-C stops it; "
+        "calls in flight then are counted as cancelled.",
+    )
     p.add_argument("--duration", type=float, default=None, help="stop after SECONDS (default: until Ctrl-C)")
     p.add_argument("--period", type=float, default=120.0, help="seconds one compressed day lasts (default 120)")
     p.add_argument("--peak", type=float, default=40.0, help="peak offered load in calls/s (default 40)")

@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
     from engines.forecast.decide import SpikeRule
     from engines.forecast.runner import Runner
-    from sidecar.cli.term import SafeFormatter
+    from sidecar.cli.term import SafeFormatter, safe
 
     handler = logging.StreamHandler(sys.stderr)  # service names come from telemetry: escape what is logged
     handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -117,7 +117,18 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     async def main() -> None:
-        runner = Runner(args.redis, args.control_plane, frozenset(args.listener or ["inbound"]), rule)
+        listeners = frozenset(args.listener or ["inbound"])
+        runner = Runner(args.redis, args.control_plane, listeners, rule)
+        # One line at start, before any log: what it reads, what it may change, and how.
+        print(
+            safe(
+                f"apex forecaster: reading telemetry from {args.redis} (listeners {', '.join(sorted(listeners))}), "
+                f"acting through the control plane at {args.control_plane}: cache TTLs raised up to "
+                f"{args.max_ttl:g}s when a {args.horizon}-window forecast is {args.ratio:g}x the current rate"
+            ),
+            file=sys.stderr,
+            flush=True,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

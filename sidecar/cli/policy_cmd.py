@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import sys
+import time
 from typing import Any
 
 import grpc
@@ -14,6 +15,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from sidecar.cli import policy_view as view
+from sidecar.cli import policy_wait
 from sidecar.cli.term import echo, safe
 from sidecar.config import strict_yaml
 from sidecar.config.yaml_proto import fill
@@ -47,6 +49,13 @@ def _change(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _wait(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--wait", nargs="?", const=30.0, type=float, metavar="SECONDS",
+        help="wait (default 30 s) until the sidecars applied the version; exit 1 on a NACK or timeout",
+    )  # fmt: skip
+
+
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -68,6 +77,7 @@ def register(commands: Any) -> None:
     _change(put)
     put.add_argument("file", help="YAML file: a Policy (route_tables, clusters) or a bootstrap with `policy:`")
     put.add_argument("--canary", type=float, metavar="PCT", help="push to PCT%% of the instances first")
+    _wait(put)
     put.set_defaults(run=guarded(run_set))
 
     pat = sub.add_parser("patch", help="change one field, e.g. clusters[echo].authority=echo.internal")
@@ -75,6 +85,7 @@ def register(commands: Any) -> None:
     _change(pat)
     pat.add_argument("assignment", help="PATH=VALUE; VALUE is YAML (250ms, 3, true, {address: ...}, null)")
     pat.add_argument("--canary", type=float, metavar="PCT", help="push to PCT%% of the instances first")
+    _wait(pat)
     pat.set_defaults(run=guarded(run_patch))
 
     his = sub.add_parser("history", help="every version with who, when, why and how much changed")
@@ -92,9 +103,16 @@ def register(commands: Any) -> None:
     _common(rb)
     _change(rb)
     rb.add_argument("--to", type=int, required=True, metavar="N", dest="to_version", help="version to restore")
+    _wait(rb)
     rb.set_defaults(run=guarded(run_rollback))
 
-    ins = commands.add_parser("instances", help="registered sidecars: health, applied version, last NACK")
+    ins = commands.add_parser(
+        "instances",
+        help="registered sidecars: health, applied version, last NACK",
+        description="List the sidecars in the control plane's registry: address, zone, healthy (a heartbeat "
+        "within --stale-after), connected replica, the policy version pushed and applied, and the last "
+        "version each rejected (NACK) with the field and reason.",
+    )
     _common(ins, service=False)
     ins.add_argument("--service", "-s", default="", help="only this service")
     ins.set_defaults(run=guarded(run_instances))
@@ -137,10 +155,34 @@ def _latest(args: argparse.Namespace) -> int:
 def _written(args: argparse.Namespace, record: control_pb2.PolicyRecord) -> int:
     if args.json:
         _emit_json(record)
-        return 0
+        return _await_sidecars(args, record) if getattr(args, "wait", None) else 0
     canary = f" to {view.percent(record.rollout_percent)} of instances" if record.rollout_percent < 100 else ""
     echo(f"{record.service}: stored version {record.version}{canary}; pushing to its sidecars")
     echo(view.diff_text(record.diff))
+    return _await_sidecars(args, record) if getattr(args, "wait", None) else 0
+
+
+def _await_sidecars(args: argparse.Namespace, record: control_pb2.PolicyRecord) -> int:
+    """Poll ListInstances until the sidecars ACKed (0) or one NACKed / the timeout passed (1)."""
+    deadline = time.monotonic() + args.wait
+    full = record.rollout_percent >= 100
+    while True:
+        listing = _call(args, "ListInstances", control_pb2.ListInstancesRequest(service=record.service))
+        got = policy_wait.progress(listing.instances, record.version, full)
+        if got.done or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    out = sys.stderr if args.json else sys.stdout
+    echo(policy_wait.summary(got, record.version), file=out)
+    if got.nacked:
+        return 1
+    if not got.done:
+        if not got.applied and not got.pending:
+            echo(f"apex policy: no connected sidecar of {safe(record.service)} took version {record.version} "
+                 f"within {args.wait:g}s", file=sys.stderr)  # fmt: skip
+        else:
+            echo(f"apex policy: timed out after {args.wait:g}s waiting for the sidecars", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -214,7 +256,8 @@ def run_history(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(response)
     else:
-        echo(view.history_table(response.records))
+        listing = _call(args, "ListInstances", control_pb2.ListInstancesRequest(service=args.service))
+        echo(view.history_table(response.records, listing.instances))
     return 0
 
 

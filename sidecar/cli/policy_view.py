@@ -82,13 +82,36 @@ def policy_yaml(record: control_pb2.PolicyRecord) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def history_table(records: Sequence[control_pb2.PolicyRecord]) -> str:
+def live_mark(
+    record: control_pb2.PolicyRecord, latest: int, instances: Sequence[control_pb2.InstanceStatus] | None
+) -> str:
+    """The LIVE column: "*" for the live (stable) version, "canary" for a newer partial rollout, but
+    only when at least one sidecar applied it; otherwise "stored, not applied (N NACKs)". An older
+    version sidecars still run (they rejected the newer one) shows "running (N applied)".
+    Without `instances` (no registry read) the store's heads alone decide, as before."""
+    v = str(record.version)
+    applied = sum(1 for s in instances or () if s.applied_version == v)
+    nacks = sum(1 for s in instances or () if s.last_nack_version == v)
+    if record.version == record.stable_version:
+        mark = "*"
+    elif record.version == latest:
+        mark = "canary"  # a superseded canary is just history
+    else:
+        return f"running ({applied} applied)" if applied else ""  # e.g. what sidecars kept after a NACK
+    if instances is None:
+        return mark
+    if applied:
+        return f"{mark} ({applied} applied)" + (f", {nacks} NACKs" if nacks else "")
+    return f"stored, not applied ({nacks} NACKs)"
+
+
+def history_table(
+    records: Sequence[control_pb2.PolicyRecord], instances: Sequence[control_pb2.InstanceStatus] | None = None
+) -> str:
     rows = []
     latest = max((r.version for r in records), default=0)
     for r in records:
-        mark = "*" if r.version == r.stable_version else ""
-        if r.version == latest and r.version != r.stable_version:
-            mark = "canary"  # a superseded canary is just history
+        mark = live_mark(r, latest, instances)
         reason = r.reason + (f" (rollback of {r.rollback_of})" if r.rollback_of else "")
         rows.append(
             [

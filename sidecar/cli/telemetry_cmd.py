@@ -19,6 +19,17 @@ from apex.mesh.contract.streams import telemetry_key
 from sidecar.telemetry.reader import Dedupe, escape, split, window_dict, window_text
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+DEFAULT_LAST = 20  # a stream holds up to stream_maxlen (10000) windows per service: show a recent tail
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of windows, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
 
 
 def register(commands: Any) -> None:
@@ -34,7 +45,14 @@ def register(commands: Any) -> None:
     )  # fmt: skip
     tail.add_argument("--json", action="store_true", help="one JSON object per window")
     tail.add_argument("--follow", action="store_true", help="keep printing new windows")
-    tail.add_argument("--last", type=int, metavar="N", help="only the last N windows already in the stream")
+    tail.add_argument(
+        "--last",
+        type=_count,
+        default=DEFAULT_LAST,
+        metavar="N",
+        help=f"start with the last N windows already in the stream (default {DEFAULT_LAST})",
+    )
+    tail.add_argument("--all", action="store_true", help="start with every window in the stream instead")
     tail.set_defaults(run=run)
 
 
@@ -65,14 +83,14 @@ async def tail(args: argparse.Namespace) -> int:
     tally = _Tally()
     try:
         entries: list[Any]
-        if args.last:
-            entries = list(reversed(await client.xrevrange(key, count=args.last)))
-        else:
+        if args.all:
             entries = await client.xrange(key)
+        else:
+            entries = list(reversed(await client.xrevrange(key, count=args.last)))
         last = _print(entries, dedupe, args.json, tally) or "0-0"
-        if not args.last and not entries and not args.follow:
+        if not entries and not args.follow:
             print(escape(f"apex telemetry: no windows yet on {key}"), file=sys.stderr)
-        if not entries and args.last:
+        if not entries and not args.all:
             last = "$"
         while args.follow:
             found = await client.xread({key: last}, block=1000, count=100)
@@ -90,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(tail(args))
     except KeyboardInterrupt:
         return 0
+    except BrokenPipeError:
+        raise  # the reader went away: main() ends quietly
     except OSError as exc:
         print(escape(f"apex telemetry: cannot reach Redis at {args.redis}: {exc}"), file=sys.stderr)
         return 1

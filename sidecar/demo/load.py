@@ -44,6 +44,7 @@ class LoadGenerator:
         self.in_flight = 0
         self.max_in_flight = 256
         self.dropped = 0  # calls not sent because too many were already in flight
+        self.cancelled = 0  # calls still in flight when the load stopped (Ctrl-C, end of --duration)
         self.started = 0.0
 
     def bucket(self, t: float) -> Second:
@@ -57,6 +58,9 @@ class LoadGenerator:
             ok = True
         except grpc.aio.AioRpcError:
             ok = False
+        except asyncio.CancelledError:
+            self.cancelled += 1  # sent, never answered: counted so that sent = ok + failed + cancelled
+            raise
         finally:
             self.in_flight -= 1
         now = time.monotonic()
@@ -73,21 +77,28 @@ class LoadGenerator:
         async with grpc.aio.insecure_channel(self.address) as channel:
             stub = shop_pb2_grpc.FrontendStub(channel)
             next_send = self.started
-            while (now := time.monotonic()) < self.started + duration:
-                if now < next_send:
-                    await asyncio.sleep(min(next_send - now, 0.05))
-                    continue
-                rate = max(1.0, daily_rate(next_send - self.started, self.period, self.peak))
-                if self.in_flight < self.max_in_flight:
-                    self.bucket(next_send).sent += 1
-                    task = asyncio.create_task(self._one(stub, next_send))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-                else:
-                    self.dropped += 1
-                next_send += self.rng.expovariate(rate)  # Poisson arrivals at the scheduled rate
-            if tasks:
-                await asyncio.wait(tasks, timeout=5)
+            try:
+                while (now := time.monotonic()) < self.started + duration:
+                    if now < next_send:
+                        await asyncio.sleep(min(next_send - now, 0.05))
+                        continue
+                    rate = max(1.0, daily_rate(next_send - self.started, self.period, self.peak))
+                    if self.in_flight < self.max_in_flight:
+                        self.bucket(next_send).sent += 1
+                        task = asyncio.create_task(self._one(stub, next_send))
+                        tasks.add(task)
+                        task.add_done_callback(tasks.discard)
+                    else:
+                        self.dropped += 1
+                    next_send += self.rng.expovariate(rate)  # Poisson arrivals at the scheduled rate
+                if tasks:
+                    await asyncio.wait(tasks, timeout=5)
+            finally:  # stopped (Ctrl-C) or done: what is still in flight is cancelled, and counted
+                left = list(tasks)
+                for task in left:
+                    task.cancel()
+                if left:
+                    await asyncio.gather(*left, return_exceptions=True)
 
     def totals(self) -> tuple[int, int, int]:
         secs = self.seconds.values()

@@ -210,11 +210,11 @@ def run(duration: float | None, period: float, peak: float, report_dir: Path, re
         stray = [p.name for p in demo.sup.procs if p.popen.poll() is None]
         path = report.write(report_dir, demo.history, load, windows, demo.actions)
     sent, ok, errors = load.totals()
-    summary = {"sent": sent, "ok": ok, "errors": errors, "telemetry_windows": windows,
+    summary = {"sent": sent, "ok": ok, "errors": errors, "cancelled": load.cancelled, "telemetry_windows": windows,
                "engine_actions": demo.actions, "stray_processes": stray}  # fmt: skip
     (report_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"\ncalls sent {sent}, ok {ok}, failed {errors}; telemetry windows {windows}; "
-          f"engine actions {len(demo.actions)}; report: {path}")  # fmt: skip
+    print(f"\ncalls sent {sent}, ok {ok}, failed {errors}, cancelled at stop {load.cancelled}; "
+          f"telemetry windows {windows}; engine actions {len(demo.actions)}; report: {path}")  # fmt: skip
     for action in demo.actions[-5:]:
         print(f"  {action}")
     if ok == 0:

@@ -5,6 +5,12 @@ I/O) into a bounded buffer; the sender drains the buffer with pipelined `XADD ..
 While Redis is unreachable the buffer keeps the newest windows (the oldest are dropped and
 counted) and the sender retries with exponential backoff and full jitter. Calls never wait on any
 of this: the data path only bumps counters in the registry.
+
+An idle sidecar (no call started or finished, nothing in flight, no counter moved, same policy
+version and states) does not publish an empty window every `window`: it publishes one heartbeat
+window every HEARTBEAT_EVERY seconds, covering the whole idle span (its window_start is the start
+of the first idle window skipped), so readers still see the instance alive and the time covered
+has no holes. Sequence numbers count published windows (no gaps).
 """
 
 from __future__ import annotations
@@ -85,6 +91,30 @@ class PublisherStats:
     connected: bool = False
 
 
+HEARTBEAT_EVERY = 10.0  # seconds between windows of an idle sidecar (liveness for `apex health`)
+
+
+def is_idle(window: telemetry_pb2.TelemetryWindow) -> bool:
+    """Nothing happened in the window: no call started or finished, none in flight, nothing
+    unrouted, no policy-layer counter moved."""
+    if window.unrouted:
+        return False
+    for part in (*window.routes, *window.clusters, *window.endpoints):
+        st = part.stats
+        if st.calls or st.started or st.in_flight or st.in_flight_peak or any(st.counters.values()):
+            return False
+    return True
+
+
+def _states(window: telemetry_pb2.TelemetryWindow) -> tuple[object, ...]:
+    """What a reader must not miss even when idle: the policy version and cluster/endpoint states."""
+    return (
+        window.policy_version,
+        tuple((c.name, tuple(sorted(c.states.items()))) for c in window.clusters),
+        tuple((e.cluster, e.address, tuple(sorted(e.states.items()))) for e in window.endpoints),
+    )
+
+
 class Publisher:
     def __init__(
         self,
@@ -105,6 +135,11 @@ class Publisher:
         self._backoff = Backoff(base=BACKOFF_BASE, cap=BACKOFF_CAP, rng=rng or random.Random())
         self._roller = Roller(registry, who, clock())
         self._event_seq = 0
+        self._published = 0  # windows pushed: their sequence numbers
+        self._last_pushed_at: float | None = None
+        self._last_states: tuple[object, ...] | None = None
+        self._idle_from: telemetry_pb2.TelemetryWindow | None = None  # first idle window not pushed
+        self.heartbeat_every = HEARTBEAT_EVERY
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._client = connect(  # redis:// or redis+cluster://
@@ -128,7 +163,7 @@ class Publisher:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.roll()
+        self.roll(final=True)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._drain(), flush_timeout)
         with contextlib.suppress(Exception):
@@ -136,14 +171,36 @@ class Publisher:
 
     # --- ticker: pure work, never waits on Redis ---------------------------------------------------
 
-    def roll(self) -> telemetry_pb2.TelemetryWindow:
-        window = self._roller.roll(self._clock(), self.windows.dropped)
-        self.windows.push(window.SerializeToString())
+    def roll(self, final: bool = False) -> telemetry_pb2.TelemetryWindow | None:
+        """Roll a window and push it, unless the sidecar is idle and no heartbeat is due (then None).
+        `final` (at stop) always pushes."""
+        now = self._clock()
+        window = self._roller.roll(now, self.windows.dropped)
+        states = _states(window)
+        quiet = is_idle(window) and states == self._last_states
+        due = self._last_pushed_at is None or now - self._last_pushed_at >= self.heartbeat_every
+        pushed: telemetry_pb2.TelemetryWindow | None = None
+        if quiet and not due and not final:
+            if self._idle_from is None:
+                self._idle_from = window
+        else:
+            if self._idle_from is not None:  # cover the idle span skipped before this window
+                start = self._idle_from.window_start.ToNanoseconds()
+                end = window.window_start.ToNanoseconds() + window.window.ToNanoseconds()
+                window.window_start.FromNanoseconds(start)
+                window.window.FromNanoseconds(max(end - start, 0))
+                self._idle_from = None
+            self._published += 1
+            window.sequence = self._published
+            self.windows.push(window.SerializeToString())
+            self._last_pushed_at = now
+            self._last_states = states
+            pushed = window
         for event in self.registry.drain_events():
             self._event_seq += 1
             self.events.push(encode_event(event, self.who, self._event_seq))
         self._wake.set()
-        return window
+        return pushed
 
     async def _tick(self) -> None:
         loop = asyncio.get_running_loop()

@@ -108,10 +108,11 @@ def _aggregate(agg: telemetry_pb2.Aggregate) -> dict[str, Any]:
         "response_bytes": agg.response_bytes,
     }
     if h.count:
-        q = h.quantiles((50.0, 90.0, 99.0))
+        q = h.quantiles((50.0, 90.0, 95.0, 99.0))
         out["latency_ms"] = {
             "p50": round(q[50.0] * 1e3, 3),
             "p90": round(q[90.0] * 1e3, 3),
+            "p95": round(q[95.0] * 1e3, 3),
             "p99": round(q[99.0] * 1e3, 3),
             "max": round(h.max * 1e3, 3),
             "mean": round(h.sum / h.count * 1e3, 3),
@@ -160,7 +161,7 @@ def window_text(window: telemetry_pb2.TelemetryWindow) -> str:
     ]
     for r in d["routes"]:
         lat = r.get("latency_ms")
-        lat_text = f" p50={lat['p50']}ms p99={lat['p99']}ms" if lat else ""
+        lat_text = f" p50={lat['p50']}ms p95={lat['p95']}ms p99={lat['p99']}ms" if lat else ""
         codes = " ".join(f"{k}={v}" for k, v in r["status_codes"].items())
         lines.append(f"  {r['listener']}/{r['route']} -> {r['cluster']}: calls={r['calls']} {codes}{lat_text}")
     return "\n".join(escape(line) for line in lines)

@@ -20,7 +20,7 @@ APEX = [sys.executable, "-m", "sidecar"]
 
 def tail_json(service: str, redis_url: str) -> list[dict[str, object]]:
     out = subprocess.run(
-        [*APEX, "telemetry", "tail", "--service", service, "--redis", redis_url, "--json"],
+        [*APEX, "telemetry", "tail", "--service", service, "--redis", redis_url, "--json", "--all"],
         capture_output=True, text=True, timeout=30, check=True,
     )  # fmt: skip
     return [json.loads(line) for line in out.stdout.splitlines()]
@@ -38,7 +38,7 @@ def test_one_line_sidecar_publishes_and_tail_prints_json(echo: BackgroundEcho, r
         unary(proc["proxy"], 12)
         lines = poll(lambda: tail_json(service, redis_url), lambda ls: calls(ls) >= 12)
         follower = subprocess.Popen(
-            [*APEX, "telemetry", "tail", "--service", service, "--redis", redis_url, "--json", "--follow"],
+            [*APEX, "telemetry", "tail", "--service", service, "--redis", redis_url, "--json", "--follow", "--all"],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         followed: list[dict[str, object]] = []
@@ -74,3 +74,29 @@ def test_tail_on_an_empty_stream_says_so(redis_url: str) -> None:
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert out.returncode == 0 and out.stdout == "" and "no windows yet" in out.stderr
+
+
+def test_tail_without_last_shows_a_bounded_recent_tail(redis_url: str) -> None:
+    """Before: no --last read the whole stream (up to stream_maxlen windows per service)."""
+    import redis
+    from apex.mesh.contract.streams import telemetry_key
+    from apex.mesh.v1 import telemetry_pb2
+
+    service = "tail-bounded"
+    client = redis.Redis.from_url(redis_url)
+    client.delete(telemetry_key(service))
+    for n in range(30):
+        w = telemetry_pb2.TelemetryWindow(service=service, instance="i", sequence=n + 1)
+        client.xadd(telemetry_key(service), {"window": w.SerializeToString()})
+    client.close()
+
+    def sequences(*extra: str) -> list[int]:
+        out = subprocess.run(
+            [*APEX, "telemetry", "tail", "--service", service, "--redis", redis_url, "--json", *extra],
+            capture_output=True, text=True, timeout=30, check=True,
+        )  # fmt: skip
+        return [int(json.loads(line)["sequence"]) for line in out.stdout.splitlines()]
+
+    assert sequences() == list(range(11, 31))  # the newest 20, oldest first
+    assert sequences("--last", "3") == [28, 29, 30]
+    assert sequences("--all") == list(range(1, 31))

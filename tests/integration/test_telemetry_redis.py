@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import statistics
+import threading
 import time
 
 import grpc
@@ -96,7 +97,15 @@ def test_windows_stream_is_trimmed(echo: BackgroundEcho, redis_url: str) -> None
     client = redis.Redis.from_url(redis_url)
     try:
         with SidecarProcess(config) as proc:
-            stats = poll(lambda: telemetry_stats(proc["admin"]), lambda s: s.windows_published >= 400, timeout=60)
+            # Keep it busy: an idle sidecar publishes only a heartbeat window every 10 s.
+            stop = threading.Event()
+            caller = threading.Thread(target=lambda: [unary(proc["inbound"], 5) for _ in iter(stop.is_set, True)])
+            caller.start()
+            try:
+                stats = poll(lambda: telemetry_stats(proc["admin"]), lambda s: s.windows_published >= 400, timeout=60)
+            finally:
+                stop.set()
+                caller.join(30)
             assert stats.windows_published >= 400
             length = client.xlen(telemetry_key(service))
         # Approximate MAXLEN trims whole radix-tree nodes (100 entries by default).

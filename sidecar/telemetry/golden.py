@@ -1,0 +1,216 @@
+"""Golden metrics (pure): telemetry windows of all instances -> one row per service, route, cluster or endpoint.
+
+`apex stat`, `apex top` and `apex health` read windows from Redis and hand them here; nothing in
+this module does I/O or reads a clock (`now` is passed in). Windows must be deduplicated on
+(instance, sequence) first (sidecar.telemetry.reader.split does it): a window counted twice would
+count its calls twice.
+
+A window belongs to the time bucket holding its `window_start`. Rates are per second of the
+bucket (calls / bucket length), so a bucket that is still running (the last one, up to `now`)
+is divided by the seconds it has run so far. Latency quantiles come from the merged histograms
+(apex.mesh.contract.histogram): within its stated relative error of the quantile of all the
+calls merged, whichever instance served them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from apex.mesh.contract import histogram
+from apex.mesh.contract.histogram import Histogram
+from apex.mesh.v1 import telemetry_pb2
+
+By = Literal["service", "route", "cluster", "endpoint"]
+BY_CHOICES: tuple[By, ...] = ("service", "route", "cluster", "endpoint")
+KEY_COLUMNS: Mapping[By, tuple[str, ...]] = {
+    "service": ("service", "listener"),
+    "route": ("service", "listener", "route"),
+    "cluster": ("service", "cluster"),
+    "endpoint": ("service", "cluster", "endpoint"),
+}
+# Policy-layer counters that mean "the mesh refused the call" (docs/observability.md).
+REJECTION_COUNTERS = frozenset({"rate_limited", "breaker_rejections", "budget_exhausted", "no_endpoint"})
+REJECTION_PREFIXES = ("caps_rejected_",)
+QUANTILES = (50.0, 95.0, 99.0)
+
+
+def window_start(window: telemetry_pb2.TelemetryWindow) -> float:
+    """Unix seconds at which `window` started."""
+    return float(window.window_start.seconds + window.window_start.nanos / 1e9)
+
+
+def is_rejection(counter: str) -> bool:
+    return counter in REJECTION_COUNTERS or counter.startswith(REJECTION_PREFIXES)
+
+
+@dataclass(slots=True)
+class Row:
+    """The merged aggregates of one key over one time bucket."""
+
+    key: tuple[str, ...]
+    start: float
+    seconds: float
+    calls: int = 0
+    errors: int = 0
+    status_codes: dict[str, int] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    latency: Histogram = field(default_factory=Histogram)
+    instances: set[str] = field(default_factory=set)
+
+    def add(self, stats: telemetry_pb2.Aggregate, instance: str) -> None:
+        self.calls += stats.calls
+        self.errors += stats.errors
+        for code, n in stats.status_codes.items():
+            self.status_codes[code] = self.status_codes.get(code, 0) + n
+        self.add_counters(stats.counters)
+        if stats.latency.count:
+            self.latency.merge(histogram.decode(stats.latency))
+        self.instances.add(instance)
+
+    def add_counters(self, counters: Mapping[str, int]) -> None:
+        for name, n in counters.items():
+            self.counters[name] = self.counters.get(name, 0) + n
+
+    @property
+    def rate(self) -> float:
+        return self.calls / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def success_rate(self) -> float | None:
+        """Share of finished calls with status OK; None when no call finished."""
+        return (self.calls - self.errors) / self.calls if self.calls else None
+
+    @property
+    def errors_by_code(self) -> dict[str, int]:
+        return {code: n for code, n in sorted(self.status_codes.items()) if code != "OK" and n}
+
+    @property
+    def retries(self) -> int:
+        return self.counters.get("retries", 0)
+
+    @property
+    def rejections(self) -> int:
+        return sum(n for name, n in self.counters.items() if is_rejection(name))
+
+    @property
+    def cache_hit_ratio(self) -> float | None:
+        hits, misses = self.counters.get("cache_hits", 0), self.counters.get("cache_misses", 0)
+        return hits / (hits + misses) if hits + misses else None
+
+    def quantiles_ms(self) -> dict[str, float | None]:
+        if not self.latency.count:
+            return {f"p{q:g}": None for q in QUANTILES}
+        got = self.latency.quantiles(QUANTILES)
+        return {f"p{q:g}": round(got[q] * 1e3, 3) for q in QUANTILES}
+
+    def as_dict(self, by: By) -> dict[str, Any]:
+        """JSON-ready: numbers stay numbers (None where undefined: no calls, no cache use)."""
+        success = self.success_rate
+        ratio = self.cache_hit_ratio
+        return {
+            **dict(zip(KEY_COLUMNS[by], self.key, strict=True)),
+            "start": self.start,
+            "seconds": round(self.seconds, 3),
+            "instances": len(self.instances),
+            "calls": self.calls,
+            "calls_per_second": round(self.rate, 3),
+            "success_rate": None if success is None else round(success, 6),
+            "latency_ms": self.quantiles_ms(),
+            "errors": self.errors,
+            "errors_by_code": self.errors_by_code,
+            "retries": self.retries,
+            "rejections": self.rejections,
+            "cache_hit_ratio": None if ratio is None else round(ratio, 6),
+        }
+
+
+def _parts(window: telemetry_pb2.TelemetryWindow, by: By) -> Iterable[tuple[tuple[str, ...], telemetry_pb2.Aggregate]]:
+    """(key, aggregate) for each part of a window at the level `by`."""
+    s = window.service
+    if by in ("service", "route"):
+        for r in window.routes:
+            key = (s, r.listener) if by == "service" else (s, r.listener, r.route)
+            yield key, r.stats
+        return
+    if by == "cluster":
+        for c in window.clusters:
+            yield (s, c.name), c.stats
+        return
+    for e in window.endpoints:
+        yield (s, e.cluster, e.address), e.stats
+
+
+def rows(
+    windows: Iterable[telemetry_pb2.TelemetryWindow],
+    by: By,
+    since: float,
+    now: float,
+    bucket: float | None = None,
+) -> list[Row]:
+    """Rows for windows that started in [since, now), one per key and bucket of `bucket` seconds (one
+    bucket for the whole range when None), sorted by bucket then key."""
+    if now <= since:
+        raise ValueError(f"empty time range: since {since} is not before now {now}")
+    step = bucket if bucket and bucket > 0 else now - since
+    out: dict[tuple[int, tuple[str, ...]], Row] = {}
+    for w in windows:
+        t = window_start(w)
+        if not since <= t < now:
+            continue
+        index = int((t - since) // step)
+        start = since + index * step
+        seconds = min(step, now - start)
+        for key, stats in _parts(w, by):
+            row = out.get((index, key))
+            if row is None:
+                row = out[(index, key)] = Row(key, start, seconds)
+            row.add(stats, w.instance)
+    return [out[k] for k in sorted(out)]
+
+
+@dataclass(slots=True)
+class InstanceHealth:
+    """One instance as its telemetry shows it: last window, calls and errors in the range, policy version."""
+
+    service: str
+    instance: str
+    zone: str = ""
+    last_seen: float = 0.0  # end of its newest window, unix seconds
+    calls: int = 0
+    errors: int = 0
+    policy_version: str = ""
+    windows: int = 0
+
+    def as_dict(self, now: float) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "instance": self.instance,
+            "zone": self.zone,
+            "seconds_since_heartbeat": round(max(0.0, now - self.last_seen), 3),
+            "calls": self.calls,
+            "errors": self.errors,
+            "policy_version": self.policy_version,
+            "windows": self.windows,
+        }
+
+
+def instance_health(windows: Iterable[telemetry_pb2.TelemetryWindow]) -> list[InstanceHealth]:
+    """Per (service, instance): every window counts as a heartbeat (idle sidecars still publish one).
+    Calls and errors are inbound and outbound routes summed; the policy version is the newest window's."""
+    out: dict[tuple[str, str], InstanceHealth] = {}
+    for w in windows:
+        key = (w.service, w.instance)
+        h = out.get(key)
+        if h is None:
+            h = out[key] = InstanceHealth(w.service, w.instance)
+        end = window_start(w) + w.window.ToNanoseconds() / 1e9
+        if end >= h.last_seen:
+            h.last_seen = end
+            h.policy_version = w.policy_version
+            h.zone = w.zone
+        h.calls += sum(r.stats.calls for r in w.routes)
+        h.errors += sum(r.stats.errors for r in w.routes)
+        h.windows += 1
+    return [out[k] for k in sorted(out)]
