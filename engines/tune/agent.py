@@ -33,7 +33,7 @@ class Action:
         if self.param == "canary_weight" and old < 0:
             return p  # the scenario's weights are in force: set canary_weight explicitly first
         v = old * self.mul + self.add
-        return replace(p, **{self.param: int(round(v)) if isinstance(old, int) else float(v)})
+        return replace(p, **{self.param: round(v) if isinstance(old, int) else float(v)})  # type: ignore[arg-type]
 
 
 ACTIONS: tuple[Action, ...] = (
@@ -181,7 +181,8 @@ class Bandit:
         return int(np.argmax(np.where(n > 0, self.total[context] / np.maximum(n, 1), -np.inf)))
 
 
-def action_mask(has_cache: bool, has_canary: bool, names: Sequence[str] = tuple(a.name for a in ACTIONS)) -> np.ndarray:
+def action_mask(has_cache: bool, has_canary: bool) -> np.ndarray:
+    names: Sequence[str] = [a.name for a in ACTIONS]
     mask = np.ones(len(names), dtype=bool)
     for i, name in enumerate(names):
         if name.startswith("ttl") and not has_cache:

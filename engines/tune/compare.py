@@ -48,9 +48,18 @@ HEADER = ("policy", "goodput/s", "good%", "p50 ms", "p99 ms", "err%", "stale%", 
 
 def table(scenario: Scenario, results: Sequence[Result]) -> str:
     rows = [HEADER] + [
-        (r.name, f"{r.goodput:.1f}", f"{100 * r.good_ratio:.1f}", f"{1e3 * r.p50:.1f}", f"{1e3 * r.p99:.1f}",
-         f"{100 * r.error_rate:.2f}", f"{100 * r.staleness:.2f}", f"{r.time_to_adapt:.1f}", f"{r.reward:.3f}",
-         _params(r))  # fmt: skip
+        (
+            r.name,
+            f"{r.goodput:.1f}",
+            f"{100 * r.good_ratio:.1f}",
+            f"{1e3 * r.p50:.1f}",
+            f"{1e3 * r.p99:.1f}",
+            f"{100 * r.error_rate:.2f}",
+            f"{100 * r.staleness:.2f}",
+            f"{r.time_to_adapt:.1f}",
+            f"{r.reward:.3f}",
+            _params(r),
+        )
         for r in results
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]

@@ -55,7 +55,7 @@ class Bounds:
                 continue
             low, high = getattr(self, name)
             v = min(max(value, low), high)
-            changes[name] = int(round(v)) if isinstance(getattr(Params(), name), int) else float(v)
+            changes[name] = round(v) if isinstance(getattr(Params(), name), int) else float(v)
         return replace(p, **changes)  # type: ignore[arg-type]
 
     def contains(self, p: Params) -> bool:

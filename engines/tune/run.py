@@ -22,7 +22,7 @@ from engines.tune import reward as rewards
 from engines.tune.baselines import Controller, Static
 from engines.tune.params import DEFAULT, LB_POLICIES, Params
 from engines.tune.scenario import Scenario
-from engines.tune.sim import Observation, Simulator
+from engines.tune.sim import Simulator
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +132,7 @@ def oracle(scenario: Scenario, seed: int | None = None, passes: int = 2,
     for _ in range(passes):
         for name in relevant(scenario):
             for value in GRID[name]:
-                candidate = replace(best, **{name: value})
+                candidate = replace(best, **{name: value})  # type: ignore[arg-type]
                 if score(candidate).reward > score(best).reward:
                     best = candidate
         if progress is not None:

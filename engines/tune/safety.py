@@ -50,7 +50,7 @@ class Gate:
             span = self.limits.max_step * (abs(old) if old > 0 else (high - low))
             v = min(max(new, old - span), old + span)
             v = min(max(v, low), high)
-            v = int(round(v)) if isinstance(old, int) else float(v)
+            v = round(v) if isinstance(old, int) else float(v)
             if v != old:
                 changes[name] = v
                 self.last_change[name] = now

@@ -74,7 +74,8 @@ class Observation:
 
 def _zipf_shares(keys: int, s: float) -> np.ndarray:
     w = 1.0 / np.arange(1, keys + 1, dtype=float) ** s
-    return w / w.sum()
+    out: np.ndarray = w / w.sum()
+    return out
 
 
 def hit_probability(shares: np.ndarray, rate: float, ttl: float) -> float:
@@ -101,13 +102,13 @@ class Simulator:
             raise ValueError("interval must be at least one tick and tick positive")
         self.scenario = scenario
         self.tick = tick
-        self.ticks_per_step = max(1, int(round(interval / tick)))
+        self.ticks_per_step = max(1, round(interval / tick))
         self.interval = self.ticks_per_step * tick
         eps = scenario.endpoints
         self._groups = sorted({e.group for e in eps}, key=lambda g: [e.group for e in eps].index(g))
         self._group_of = np.array([self._groups.index(e.group) for e in eps])
         self._shares = _zipf_shares(scenario.cache.keys, scenario.cache.zipf) if scenario.cache else None
-        self._ring = int(math.ceil(scenario.slo.deadline / tick)) + 8
+        self._ring = math.ceil(scenario.slo.deadline / tick) + 8
         self.reset(scenario.seed)
 
     # -- setup ---------------------------------------------------------------------------------
@@ -169,14 +170,15 @@ class Simulator:
         if self.scenario.routes:
             routes = dict(self.scenario.routes)
             w = np.array([routes.get(name, 0.0) for name in self._groups])
-            return w / w.sum()
+            shares: np.ndarray = w / w.sum()
+            return shares
         return np.full(g, 1.0 / g)
 
     # -- the step --------------------------------------------------------------------------------
     def step(self, params: Params | None = None) -> tuple[Observation, bool]:
         if params is not None:
             self.params = params
-        acc = np.zeros(9)  # offered, ok, good, errors, rejected, timeouts, retries, hits, stale
+        acc = np.zeros(10)  # offered, ok, good, errors, rejected, timeouts, retries, hits, stale, latency sum
         buckets = np.zeros(STANDARD.max_index + 1, dtype=np.int64)
         for _ in range(self.ticks_per_step):
             self._tick(acc, buckets)
@@ -187,8 +189,9 @@ class Simulator:
         nz = np.nonzero(buckets)[0]
         h.buckets = {int(i): int(buckets[i]) for i in nz}
         h.count = int(buckets.sum())
+        h.sum = float(acc[9])
         q = h.quantiles((50.0, 99.0))
-        offered, ok, good, errors, rejected, timeouts, retries, hits, stale = (int(x) for x in acc)
+        offered, ok, good, errors, rejected, timeouts, retries, hits, stale = (int(x) for x in acc[:9])
         obs = Observation(
             t=self.now, interval=self.interval, offered=offered, calls=ok + errors, ok=ok, good=good,
             errors=errors, rejected=rejected, timeouts=timeouts, retries=retries, p50=q[50.0], p99=q[99.0],
@@ -222,11 +225,12 @@ class Simulator:
             acc[7] += hits
             acc[8] += stale
             buckets[STANDARD.index(HIT_LATENCY)] += hits
+            acc[9] += hits * HIT_LATENCY
         self.calls_1s += n_new
         due = self.retry_ring[slot]
         self.retry_ring[slot] = []
-        elapsed = np.concatenate([np.zeros(n_new)] + [d[0] for d in due]) if due else np.zeros(n_new)
-        tries = np.concatenate([np.zeros(n_new, dtype=np.int64)] + [d[1] for d in due]) if due else np.zeros(n_new, dtype=np.int64)
+        elapsed = np.concatenate([np.zeros(n_new), *(d[0] for d in due)])
+        tries = np.concatenate([np.zeros(n_new, dtype=np.int64), *(d[1] for d in due)])
         n = elapsed.size
         self.tick_no += 1
         if n == 0:
@@ -272,7 +276,7 @@ class Simulator:
         self._outliers(ep, failed, counts, t)
         self._balancer_stats(ep, lat, counts)
         # retries
-        backoff = BACKOFF * (2.0 ** tries) * rng.random(n)
+        backoff = BACKOFF * (2.0**tries) * rng.random(n)
         can = failed & (tries + 1 < p.attempts) & (elapsed + lat + backoff < sc.slo.deadline)
         want = int(np.count_nonzero(can))
         if want:
@@ -298,7 +302,9 @@ class Simulator:
         acc[1] += total.size
         acc[2] += int(np.count_nonzero(total <= sc.slo.latency))
         record = ok | (final_fail & ~self.down[ep])
-        _record(buckets, (elapsed + lat)[record])
+        recorded = (elapsed + lat)[record]
+        acc[9] += float(recorded.sum())
+        _record(buckets, recorded)
 
     def _assign(self, n: int, active: np.ndarray, t: float) -> np.ndarray:
         """How many of n admitted calls go to each endpoint (group by route weight, then the balancer)."""
@@ -332,11 +338,11 @@ class Simulator:
             f = failed[starts[i] : starts[i] + counts[i]]
             oks = np.nonzero(~f)[0]
             self.consec[i] = f.size - 1 - oks[-1] if oks.size else self.consec[i] + f.size
-            if self.consec[i] >= p.eject_after and self.ejected_until[i] <= t:
-                if (self.ejected_until > t).sum() + 1 <= n_eps // 2 or n_eps == 1:
-                    self.eject_count[i] += 1
-                    self.ejected_until[i] = t + p.eject_time * self.eject_count[i]
-                    self.consec[i] = 0
+            room = (self.ejected_until > t).sum() + 1 <= n_eps // 2 or n_eps == 1
+            if self.consec[i] >= p.eject_after and self.ejected_until[i] <= t and room:
+                self.eject_count[i] += 1
+                self.ejected_until[i] = t + p.eject_time * self.eject_count[i]
+                self.consec[i] = 0
 
     def _balancer_stats(self, ep: np.ndarray, lat: np.ndarray, counts: np.ndarray) -> None:
         sums = np.bincount(ep, weights=lat, minlength=counts.size)

@@ -70,7 +70,7 @@ def normal_cdf(z: float) -> float:
 def welch(a: np.ndarray | list[float], b: np.ndarray | list[float]) -> TestResult:
     """Welch's unequal-variance t-test of mean(a) vs mean(b); needs 2+ samples each.
 
-    t = (mean_a - mean_b) / sqrt(va/na + vb/nb) with sample variances; Welch–Satterthwaite df.
+    t = (mean_a - mean_b) / sqrt(va/na + vb/nb) with sample variances; Welch-Satterthwaite df.
     Two samples with zero variance give t = ±inf (or 0 if the means are equal).
     """
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
@@ -84,8 +84,10 @@ def welch(a: np.ndarray | list[float], b: np.ndarray | list[float]) -> TestResul
         p_less = 0.5 if diff == 0 else (1.0 if diff > 0 else 0.0)
         return TestResult(t, math.inf, 1.0 if diff == 0 else 0.0, p_less)
     t = diff / math.sqrt(se2)
-    df = se2**2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1)) if va > 0 and vb > 0 else float(
-        (x.size if va > 0 else y.size) - 1
+    df = (
+        se2**2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1))
+        if va > 0 and vb > 0
+        else float((x.size if va > 0 else y.size) - 1)
     )
     cdf = t_cdf(t, df)
     return TestResult(float(t), float(df), float(2.0 * min(cdf, 1.0 - cdf)), float(cdf))

@@ -31,11 +31,15 @@ class Decision:
     evidence: str
 
 
+BOUNDS = Bounds()
+LIMITS = Limits(min_interval=3.0)
+
+
 class Tuner:
     name = "tuned"
     interval = 1.0
 
-    def __init__(self, scenario: Scenario, *, bounds: Bounds = Bounds(), limits: Limits = Limits(min_interval=3.0),
+    def __init__(self, scenario: Scenario, *, bounds: Bounds = BOUNDS, limits: Limits = LIMITS,
                  seed: int = 0, epsilon: float = 0.1, trial_windows: int = 3, bandit_every: int = 10,
                  shadow: bool = False, agent: QAgent | None = None, bandit: Bandit | None = None) -> None:  # fmt: skip
         self.agent = agent or QAgent(seed=seed, epsilon=epsilon)
