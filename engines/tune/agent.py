@@ -3,7 +3,7 @@
 State (`discretise`): seven features, three levels each (3^7 = 2187 states): rejections/offered,
 endpoint errors/calls, p99/SLO, in-flight/cap (load against the cap), offered trend against the
 previous window, stale/offered (0 without a cache), and the cap itself (< 100, < 400, more).
-Actions (`ACTIONS`): no-op, or move one parameter one bounded step (cap x0.5 / x1.5, attempts -1/+1,
+Actions (`ACTIONS`): no-op, or move one parameter one bounded step (cap x0.4 / x1.5, attempts -1/+1,
 retry budget -0.2/+0.2, ejection threshold x0.6 / x1.6, cache TTL x0.5 / x2, canary weight -0.05/+0.05).
 """
 
@@ -38,7 +38,7 @@ class Action:
 
 ACTIONS: tuple[Action, ...] = (
     Action("noop", None),
-    Action("cap_down", "concurrency", mul=0.5),
+    Action("cap_down", "concurrency", mul=0.4),
     Action("cap_up", "concurrency", mul=1.5),
     Action("attempts_down", "attempts", add=-1),
     Action("attempts_up", "attempts", add=1),
@@ -124,8 +124,10 @@ class QAgent:
     """Epsilon-greedy tabular Q-learning with replay; `mask` hides actions that do not apply."""
 
     def __init__(self, n_states: int = N_STATES, n_actions: int = len(ACTIONS), *, alpha: float = 0.2,
-                 gamma: float = 0.8, epsilon: float = 0.1, replay: int = 8, seed: int = 0) -> None:  # fmt: skip
-        self.q = np.zeros((n_states, n_actions))
+                 gamma: float = 0.9, epsilon: float = 0.1, replay: int = 8, seed: int = 0, optimism: float = 1.0) -> None:  # fmt: skip
+        # Optimistic start: every value begins at the most a state could be worth (rewards are at
+        # most 1 per step), so each action is tried in each state before the agent settles.
+        self.q = np.full((n_states, n_actions), optimism / (1.0 - gamma))
         self.alpha, self.gamma, self.epsilon, self.replay_k = alpha, gamma, epsilon, replay
         self.rng = np.random.default_rng(seed)
         self.replay = Replay(seed=seed + 1)

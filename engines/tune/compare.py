@@ -14,7 +14,7 @@ from engines.tune.tuner import train
 ORDER = ("default", "oracle", "envoy-gradient", "gradient2", "peak-ewma", "tuned")
 
 
-def compare(scenario: Scenario, episodes: int = 12, seed: int = 0,
+def compare(scenario: Scenario, episodes: int = 16, seed: int = 0,
             progress: Callable[[str], None] | None = None) -> list[Result]:  # fmt: skip
     """Results in ORDER. The tuned agent first trains for `episodes` episodes of the same scenario on
     other seeds (scenario.seed + 1000k), then runs the scenario's own seed, still learning (epsilon 0.05).

@@ -32,7 +32,7 @@ class Decision:
 
 
 BOUNDS = Bounds()
-LIMITS = Limits(min_interval=3.0)
+LIMITS = Limits(max_step=0.6, min_interval=3.0)
 
 
 class Tuner:
@@ -40,7 +40,7 @@ class Tuner:
     interval = 1.0
 
     def __init__(self, scenario: Scenario, *, bounds: Bounds = BOUNDS, limits: Limits = LIMITS,
-                 seed: int = 0, epsilon: float = 0.1, trial_windows: int = 3, bandit_every: int = 10,
+                 seed: int = 0, epsilon: float = 0.1, trial_windows: int = 2, bandit_every: int = 10,
                  shadow: bool = False, agent: QAgent | None = None, bandit: Bandit | None = None) -> None:  # fmt: skip
         self.agent = agent or QAgent(seed=seed, epsilon=epsilon)
         self.agent.mask = action_mask(scenario.cache is not None, len({e.group for e in scenario.endpoints}) > 1)

@@ -22,7 +22,7 @@ def register(commands: Any) -> None:
     )
     p.add_argument("--scenario", required=True, action="append", metavar="FILE", help="scenario YAML (repeatable)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--episodes", type=int, default=12, help="training episodes for the agent (default 12)")
+    p.add_argument("--episodes", type=int, default=16, help="training episodes for the agent (default 16)")
     p.add_argument("--seed", type=int, default=0, help="agent seed (default 0)")
     p.set_defaults(run=run)
 
