@@ -124,7 +124,8 @@ class QAgent:
     """Epsilon-greedy tabular Q-learning with replay; `mask` hides actions that do not apply."""
 
     def __init__(self, n_states: int = N_STATES, n_actions: int = len(ACTIONS), *, alpha: float = 0.2,
-                 gamma: float = 0.9, epsilon: float = 0.1, replay: int = 8, seed: int = 0, optimism: float = 1.0) -> None:  # fmt: skip
+                 gamma: float = 0.9, epsilon: float = 0.1, replay: int = 8, seed: int = 0,
+                 optimism: float = 1.0) -> None:  # fmt: skip
         # Optimistic start: every value begins at the most a state could be worth (rewards are at
         # most 1 per step), so each action is tried in each state before the agent settles.
         self.q = np.full((n_states, n_actions), optimism / (1.0 - gamma))
