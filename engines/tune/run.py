@@ -8,10 +8,15 @@ Summary figures (over the whole run):
 - time_to_adapt: for each disturbance (load step, endpoint or cache event), seconds until a 1 s
   window's good ratio first comes within 0.05 of the level it settles at (the mean of the last 5 s
   before the next disturbance); the mean over disturbances, 0 when there are none.
+A controller with `control_params()` (the tuner) gets a control group during its canary trials: a
+copy of the simulator, forked when the trial starts, runs the old setting on the same arrivals, as
+the instances outside the canary share would on the mesh; its window goes to `decide(..., control)`.
+It is not counted in the results.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
@@ -52,8 +57,16 @@ def run(scenario: Scenario, controller: Controller, seed: int | None = None) -> 
     done = False
     last_change = 0.0
     acc = [0, 0]
+    control_sim: Simulator | None = None  # the control group of a running canary trial
+    wants_control = getattr(controller, "control_params", None)
     while not done:
+        control_params = wants_control() if wants_control is not None else None
+        if control_params is None:
+            control_sim = None
+        elif control_sim is None:
+            control_sim = copy.deepcopy(sim)  # same state and random stream: a paired comparison
         obs, done = sim.step(params)
+        control = control_sim.step(control_params)[0] if control_sim is not None and control_params else None
         hist.merge(obs.histogram)
         totals += (obs.offered, obs.good, obs.calls, obs.errors, obs.stale, 0)
         r = rewards.reward(obs, last_change) * obs.interval
@@ -63,7 +76,10 @@ def run(scenario: Scenario, controller: Controller, seed: int | None = None) -> 
         if abs(obs.t - round(obs.t)) < 1e-6:
             per_second.append(acc)
             acc = [0, 0]
-        new = controller.decide(obs, params)
+        if wants_control is not None:
+            new = controller.decide(obs, params, control)  # type: ignore[call-arg]
+        else:
+            new = controller.decide(obs, params)
         last_change = rewards.churn(params, new)
         if new != params:
             changes += 1

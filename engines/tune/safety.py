@@ -5,11 +5,12 @@ Every proposed configuration passes `Gate.admit(now, current, proposed)`:
 2. size: one change moves a parameter by at most `max_step` of its current value (relative; for a
    value at 0 by at most `max_step` of its bound's range);
 3. rate: a parameter changed less than `min_interval` seconds ago keeps its value.
-An admitted change is a *trial* (`Canary`): windows under the new setting are compared with the
-baseline windows before it. The test is Welch's t-test on per-window goodput (good / offered):
+An admitted change is a *trial* (`Canary`): windows under the new setting are compared with a
+control group in the same windows (the instances still on the old setting) when there is one, else
+with the baseline windows before the change. The test is Welch's t-test on per-window goodput (good / offered):
 after `windows` trial windows, the trial is rolled back if the trial's mean is lower with one-sided
-p < `alpha`, promoted otherwise. A single trial window whose goodput is more than
-`regression` (absolute) below the baseline mean rolls back at once, without waiting for the test.
+p < `alpha`, promoted otherwise. A single trial window whose goodput is more than `regression`
+(absolute) below the control's in that window (or the baseline mean) rolls back at once.
 """
 
 from __future__ import annotations
@@ -77,22 +78,27 @@ class Canary:
     alpha: float = 0.05
     regression: float = 0.2
     trial: list[float] = field(default_factory=list)
+    control: list[float] = field(default_factory=list)
     p_value: float = 1.0
     reason: str = ""
 
-    def observe(self, goodput: float) -> Verdict:
-        """Add one trial window's goodput ratio; the verdict once it is known."""
+    def observe(self, goodput: float, control: float | None = None) -> Verdict:
+        """Add one trial window's goodput ratio (and the control group's in the same window, when there
+        is one: then the comparison is concurrent, trial vs control, not trial vs the windows before)."""
         self.trial.append(goodput)
-        base = float(np.mean(self.baseline)) if self.baseline else goodput
+        if control is not None:
+            self.control.append(control)
+        reference = self.control if self.control else self.baseline
+        base = (control if control is not None else float(np.mean(self.baseline))) if reference else goodput
         if goodput < base - self.regression:
-            self.reason = f"regression: window goodput {goodput:.3f} < baseline {base:.3f} - {self.regression}"
+            self.reason = f"regression: window goodput {goodput:.3f} < reference {base:.3f} - {self.regression}"
             return Verdict.ROLLBACK
         if len(self.trial) < self.windows:
             return Verdict.PENDING
-        if len(self.baseline) < 2:
-            self.reason = "promote: no baseline to compare with"
+        if len(reference) < 2:
+            self.reason = "promote: no reference to compare with"
             return Verdict.PROMOTE
-        result = welch(self.trial, self.baseline)
+        result = welch(self.trial, reference)
         self.p_value = result.p_less
         if result.p_less < self.alpha:
             self.reason = f"rollback: Welch t={result.statistic:.2f}, one-sided p={result.p_less:.3f} < {self.alpha}"

@@ -72,7 +72,11 @@ class Tuner:
             p = replace(p, canary_weight=self.routes[groups[-1]] / sum(self.routes.values()))
         return self.bounds.clamp(p)
 
-    def decide(self, obs: Observation, params: Params) -> Params:
+    def control_params(self) -> Params | None:
+        """While a trial runs: the setting the control group keeps (the runner simulates it alongside)."""
+        return self.canary.previous if self.canary is not None else None
+
+    def decide(self, obs: Observation, params: Params, control: Observation | None = None) -> Params:
         self.windows += 1
         r = rewards.reward(obs, self.last_churn)
         self.last_churn = 0.0
@@ -82,7 +86,8 @@ class Tuner:
         self.rewards_since.append(r)
         self.arm_rewards.append(r)
         if self.canary is not None:
-            verdict = self.canary.observe(good)
+            ctrl = control.good / max(control.offered, 1) if control is not None else None
+            verdict = self.canary.observe(good, ctrl)
             if verdict is Verdict.PENDING:
                 return params
             canary, self.canary = self.canary, None

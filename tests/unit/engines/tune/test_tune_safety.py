@@ -59,6 +59,18 @@ def test_canary_promotes_equal_and_rolls_back_a_significant_drop() -> None:
     assert worse.p_value < 0.05
 
 
+def test_canary_with_a_control_group_is_not_fooled_by_a_load_change() -> None:
+    """Goodput collapses for everyone (a load spike): against the control in the same windows the change
+    is not the cause, so it is promoted; against the windows before, it would have been rolled back."""
+    base = [0.99, 1.0, 0.99, 1.0]
+    paired = Canary(Params(), Params(concurrency=64), baseline=base, windows=2)
+    assert [paired.observe(g, c) for g, c in ((0.30, 0.10), (0.35, 0.12))][-1] is Verdict.PROMOTE
+    before_after = Canary(Params(), Params(concurrency=64), baseline=base, windows=2)
+    assert before_after.observe(0.30) is Verdict.ROLLBACK
+    worse = Canary(Params(), Params(concurrency=8), baseline=base, windows=2)
+    assert worse.observe(0.2, 0.9) is Verdict.ROLLBACK and "reference 0.900" in worse.reason
+
+
 def test_tuner_with_an_adversarial_agent_stays_safe_and_rolls_back() -> None:
     """An agent that always wants the cap halved: the gate bounds it, paces it, and the canary undoes it."""
     sc = loads("name: t\nduration: 60s\nseed: 1\nslo: {latency: 100ms}\nendpoints:\n"
