@@ -76,10 +76,8 @@ def run(scenario: Scenario, controller: Controller, seed: int | None = None) -> 
         if abs(obs.t - round(obs.t)) < 1e-6:
             per_second.append(acc)
             acc = [0, 0]
-        if wants_control is not None:
-            new = controller.decide(obs, params, control)  # type: ignore[call-arg]
-        else:
-            new = controller.decide(obs, params)
+        args = (obs, params) if wants_control is None else (obs, params, control)
+        new = controller.decide(*args)
         last_change = rewards.churn(params, new)
         if new != params:
             changes += 1
