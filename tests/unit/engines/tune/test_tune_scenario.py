@@ -89,3 +89,20 @@ def test_the_suite_parses() -> None:
     names = {load(f).name for f in files}
     assert {"failure-burst", "gray-failure", "load-spike", "bad-canary", "cache-updates", "overload",
             "retry-storm"} <= names  # fmt: skip
+
+
+def test_a_short_version_of_the_suite_runs() -> None:
+    """Every suite scenario, cut to its first 15 s, runs through the default and an untrained tuner."""
+    import dataclasses
+
+    from engines.tune.baselines import Static
+    from engines.tune.run import run
+    from engines.tune.scenario import load
+    from engines.tune.tuner import Tuner
+
+    for f in sorted(SUITE.glob("*.yaml")):
+        sc = load(f)
+        short = dataclasses.replace(sc, duration=15.0)
+        default, tuned = run(short, Static()), run(short, Tuner(short))
+        assert default.goodput > 0 and tuned.goodput > 0, f.name
+        assert len(default.good_series) == 15
