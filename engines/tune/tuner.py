@@ -49,6 +49,8 @@ class Tuner:
         self.trial_windows, self.bandit_every, self.shadow = trial_windows, bandit_every, shadow
         self.has_canary = len({e.group for e in scenario.endpoints}) > 1
         self.routes = dict(scenario.routes)
+        order = [e.group for e in scenario.endpoints]
+        self.canary_group = max(set(order), key=order.index)  # the simulator's canary: the last group to appear
         self.reset()
 
     def reset(self) -> None:
@@ -68,8 +70,8 @@ class Tuner:
         self.reset()
         p = params
         if self.has_canary and p.canary_weight < 0 and self.routes:
-            groups = list(self.routes)
-            p = replace(p, canary_weight=self.routes[groups[-1]] / sum(self.routes.values()))
+            share = self.routes.get(self.canary_group, 0.0) / sum(self.routes.values())
+            p = replace(p, canary_weight=share)
         return self.bounds.clamp(p)
 
     def control_params(self) -> Params | None:
