@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test demo protos check-protos lint bench bench-forecast bench-nab bench-ingest clean
+.PHONY: install test demo protos check-protos lint bench bench-forecast bench-nab bench-ingest bench-scenarios-sim clean
 
 install: $(STAMP)
 
@@ -46,6 +46,10 @@ bench-forecast: install
 # three-master Redis Cluster started locally (docs/scale-out.md; figures in benchmarks/RESULTS.md).
 bench-ingest: install
 	$(BIN)/python -m benchmarks.ingest_scale $(BENCH_INGEST_ARGS)
+
+# The tuning scenario suite in the simulator: default, oracle, adaptive baselines and tuned per scenario.
+bench-scenarios-sim: install
+	$(BIN)/apex tune simulate $(foreach f,$(sort $(wildcard benchmarks/scenarios/*.yaml)),--scenario $(f)) $(TUNE_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

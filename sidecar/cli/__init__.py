@@ -23,6 +23,7 @@ from sidecar.cli import (
     sidecar_cmd,
     stat_cmd,
     telemetry_cmd,
+    tune_cmd,
 )
 
 
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_cmd.register(commands)
     events_cmd.register(commands)
     stat_cmd.register(commands)
+    tune_cmd.register(commands)
     completion_cmd.register(commands)
     return parser
 
