@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import BufferedResponse, Request, Response, no_messages
 from sidecar.discovery.endpoints import EndpointSet
+from sidecar.layers.cluster.service import ClusterService
+from sidecar.layers.cluster.state import ClusterRuntime
 from sidecar.policy.address import Address
 from sidecar.policy.cluster_model import (
     BalancerKind,
@@ -30,8 +32,6 @@ from sidecar.policy.cluster_model import (
     OutlierPolicy,
 )
 from sidecar.policy.model import Cluster, Endpoint
-from sidecar.runtime.cluster import ClusterService
-from sidecar.runtime.cluster_state import ClusterRuntime
 
 OK = Status(Code.OK)
 DOWN = Status(Code.UNAVAILABLE, "failing on purpose")

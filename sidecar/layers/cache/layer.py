@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from sidecar.core.call import CallDescriptor, Code, Metadata, Status
-from sidecar.core.service import BufferedResponse, Layer, Request, Response, Service
+from sidecar.core.service import BufferedResponse, Request, Response, Service
 from sidecar.layers.cache import control, singleflight
 from sidecar.layers.cache import key as keys
 from sidecar.layers.cache.state import CacheState, MethodCounters
@@ -124,7 +124,7 @@ class CacheService:
     async def _cached(self, request: Request, rule: CacheRule, first: bytes) -> Response:
         call = request.call
         state = self._state
-        counters = state.counters_for(call.method)
+        counters = state.counters_for(call.method, self._cluster)
         key = keys.make(call.method, self._cluster, call.metadata, rule.vary, first)
         if control.request_bypass(call.metadata):
             counters.bypasses += 1
@@ -227,7 +227,7 @@ class CacheService:
 
     def _store(self, key: str, method: str, rule: CacheRule, fetched: Fetched, *, unary: bool) -> None:
         state = self._state
-        counters = state.counters_for(method)
+        counters = state.counters_for(method, self._cluster)
         if not fetched.status.ok or len(fetched.messages) != 1 or not unary or rule not in state.rule_set:
             counters.not_stored += 1
             return
@@ -281,12 +281,22 @@ def rules_for_route(rules: tuple[CacheRule, ...], listener: str, match: RouteMat
     return tuple(r for r in rules if r.applies_to(listener) and could_match(r, match))
 
 
-def layer(
-    state: CacheState, rules: tuple[CacheRule, ...], cluster: str, clock: Callable[[], float] = time.monotonic
-) -> Layer:
-    """A cache layer for one route (to cluster `cluster`) applying `rules`."""
+class Cache:
+    """The cache layer of one route (to cluster `cluster`) applying `rules`."""
 
-    def wrap(inner: Service) -> Service:
-        return CacheService(inner, state, rules, cluster, clock)
+    name = "cache"
 
-    return wrap
+    def __init__(
+        self,
+        state: CacheState,
+        rules: tuple[CacheRule, ...],
+        cluster: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.state = state
+        self.rules = rules
+        self.cluster = cluster
+        self.clock = clock
+
+    def __call__(self, inner: Service) -> Service:
+        return CacheService(inner, self.state, self.rules, self.cluster, self.clock)
