@@ -79,8 +79,9 @@ class EndpointOutlier:
 
 
 class OutlierDetector:
-    name = "outlier"  # as listed in a cluster's stack (an endpoint filter of its balancer)
     """The controller: reads call outcomes per endpoint and flips each endpoint's gate."""
+
+    name = "outlier"  # as listed in a cluster's stack (an endpoint filter of its balancer)
 
     def __init__(self, policy: OutlierPolicy, now: float) -> None:
         self.policy = policy
