@@ -65,6 +65,8 @@ class Upstream:
 
     async def __call__(self, address: str, authority: str, request: Request) -> Response:
         self.calls += 1
+        async for _ in request.messages:
+            pass
         return BufferedResponse(Status(Code.OK), [b"ok"])
 
 
@@ -128,3 +130,39 @@ def test_the_call_walks_the_listed_chain() -> None:
     assert asyncio.run(call(deadline=None)) is Code.OK and upstream.calls == 1
     series = {key[:2]: s for key, s in state.telemetry.current_routes()}[("out", "full")]
     assert (series.started, series.codes) == (2, {Code.DEADLINE_EXCEEDED: 1, Code.OK: 1})
+
+
+def test_a_call_through_every_layer_is_counted_once_per_store() -> None:
+    """With every layer configured and measuring on, one call (then a cache hit) is counted once by the
+    route, once per upstream attempt on the endpoint (with its bytes), and the cache hit once."""
+    boot = _bootstrap()
+    state = _measuring_state()
+    upstream = Upstream()
+    routers = stack.build(boot.policy, boot.listeners, state, upstream)
+
+    async def call() -> Code:
+        request = Request(CallDescriptor("/p.S/Get", listener="out"), _one(b"12345"))
+        response = await routers["out"](request)
+        await response.initial_metadata()
+        while await response.read() is not None:
+            pass
+        status = await response.status()
+        request.finish(status)
+        return status.code
+
+    assert [asyncio.run(call()) for _ in range(2)] == [Code.OK, Code.OK]
+    assert upstream.calls == 1  # the second call was a cache hit
+    reg = state.telemetry
+    route = {key[:2]: s for key, s in reg.current_routes()}[("out", "full")]
+    assert (route.started, route.finished, route.codes) == (2, 2, {Code.OK: 2})
+    assert route.request_bytes == 10 and route.response_bytes == 4  # both calls, as the caller saw them
+    endpoints = [s for s in reg.endpoints.values() if s.started]
+    assert len(endpoints) == 1 and endpoints[0].started == 1
+    assert (endpoints[0].request_bytes, endpoints[0].response_bytes) == (5, 2)
+    assert sum(reg.route_decisions("out", "full").split.values()) == 1
+    # A split route's cache counts under its first cluster (the cluster in its cache key).
+    assert state.cache.cluster_totals() == {"v1": {"cache_misses": 1, "cache_hits": 1, "cache_stores": 1}}
+
+
+async def _one(message: bytes):  # type: ignore[no-untyped-def]
+    yield message
