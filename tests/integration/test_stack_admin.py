@@ -4,6 +4,7 @@ bytes per cluster and endpoint in telemetry windows, cache counters in windows."
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
@@ -96,3 +97,30 @@ def test_cluster_and_endpoint_bytes_and_cache_counters_reach_the_windows(echo: B
     assert sum(s.response_bytes for s in cluster) == sum(s.response_bytes for s in endpoint)
     assert cluster_counter(ws, "cache_hits") == 3 and cluster_counter(ws, "cache_misses") == 1
     assert sum(s.request_bytes for w in ws for e in w.endpoints if e.cluster == "local" for s in [e.stats]) > 0
+
+
+def test_calls_the_caller_cancels_are_counted_as_cancelled(echo: BackgroundEcho) -> None:
+    """A unary call (relayed as unary once the kinds are learned) and a stream, both cancelled by the
+    caller mid-call, appear in Admin.GetStats as CANCELLED, and nothing stays in flight."""
+
+    async def scenario(target: str) -> None:
+        async with grpc.aio.insecure_channel(target) as channel:
+            stub = echo_pb2_grpc.EchoStub(channel)
+            await stub.Unary(echo_pb2.EchoRequest(), timeout=10)  # learn the method kinds
+            for call in (
+                stub.Unary(echo_pb2.EchoRequest(delay_ms=5000), timeout=30),
+                stub.ServerStream(echo_pb2.EchoRequest(delay_ms=5000), timeout=30),
+            ):
+                await asyncio.sleep(0.3)
+                call.cancel()
+
+    with SidecarProcess(proxy_config(echo.address, service="cancelling")) as proc:
+        asyncio.run(scenario(proc["outbound"]))
+
+        def echo_stats() -> admin_pb2.RouteStats:
+            with grpc.insecure_channel(proc["admin"]) as channel:
+                stats = admin_pb2_grpc.AdminStub(channel).GetStats(admin_pb2.GetStatsRequest(), timeout=10)
+            return next(r for r in stats.routes if r.route == "echo")
+
+        route = poll(echo_stats, lambda r: r.in_flight == 0 and r.status_codes["CANCELLED"] == 2)
+    assert route.calls == 3 and dict(route.status_codes) == {"OK": 1, "CANCELLED": 2} and route.in_flight == 0
