@@ -79,10 +79,6 @@ class ClusterRuntime:
         else:
             self.health.configure(cluster.health_check)
 
-    @property
-    def caps_on(self) -> bool:
-        return self.cluster.limits is not None
-
     def sync(self, endpoints: Sequence[Resolved], now: float) -> None:
         """Follow the cluster's current endpoint set (cheap when it has not changed)."""
         if endpoints is self._synced:
