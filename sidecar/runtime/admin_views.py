@@ -3,15 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from apex.mesh.v1 import config_pb2, telemetry_pb2
 
 from sidecar.admin.views import AdminViews, ControlStatusView
+from sidecar.discovery.method_kinds import MethodKinds
 from sidecar.layers.cluster.state import ClusterRuntime
+from sidecar.policy.model import Bootstrap, Policy
+from sidecar.runtime.observe import Observer
+from sidecar.runtime.stack import State
 
-if TYPE_CHECKING:
-    from sidecar.runtime.sidecar import Sidecar
+
+class _HasStatus(Protocol):
+    @property
+    def status(self) -> ControlStatusView: ...
+
+
+class Sidecar(Protocol):
+    """What the views read of a running sidecar (runtime/sidecar.Sidecar satisfies it)."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def kinds(self) -> MethodKinds | None: ...
+    @property
+    def state(self) -> State: ...
+    @property
+    def policy(self) -> Policy: ...
+    @property
+    def bootstrap(self) -> Bootstrap: ...
+    @property
+    def control(self) -> _HasStatus | None: ...
+    @property
+    def observer(self) -> Observer: ...
+    def bound_addresses(self) -> dict[str, str]: ...
+    def effective_config(self) -> config_pb2.Bootstrap: ...
 
 
 class _Config:
