@@ -17,13 +17,12 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 
 from sidecar.core.call import CallDescriptor, Code, Metadata, Status
 from sidecar.core.service import BufferedResponse, Request, Response, Service
 from sidecar.layers.cache import control, singleflight
 from sidecar.layers.cache import key as keys
-from sidecar.layers.cache.state import CacheState, MethodCounters
+from sidecar.layers.cache.state import CacheState, Fetched, MethodCounters
 from sidecar.layers.cache.store import Entry, Freshness, make_entry
 from sidecar.policy.cache_model import CacheMatch, CacheRule, rule_for
 from sidecar.policy.model import PathKind, RouteMatch
@@ -35,18 +34,6 @@ FAILURES = frozenset(
     {Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.RESOURCE_EXHAUSTED, Code.INTERNAL, Code.UNKNOWN, Code.ABORTED}
 )
 MEMO_LIMIT = 1024  # methods whose rule lookup is memoized per layer
-
-
-@dataclass(slots=True)
-class Fetched:
-    """An upstream answer, buffered in full."""
-
-    headers: Metadata
-    messages: list[bytes]
-    status: Status
-
-    def response(self) -> BufferedResponse:
-        return BufferedResponse(self.status, self.messages, self.headers)
 
 
 def _failed(code: Code, details: str) -> Fetched:

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from sidecar.core.call import Metadata, Status
+from sidecar.core.service import BufferedResponse
 from sidecar.layers.cache.singleflight import Flights
 from sidecar.layers.cache.store import Store, Usage
 from sidecar.policy.cache_model import CacheBounds, CacheRule, rule_for
 
-if TYPE_CHECKING:
-    from sidecar.layers.cache.layer import Fetched
+
+@dataclass(slots=True)
+class Fetched:
+    """An upstream answer, buffered in full (what a flight hands to the calls that joined it)."""
+
+    headers: Metadata
+    messages: list[bytes]
+    status: Status
+
+    def response(self) -> BufferedResponse:
+        return BufferedResponse(self.status, self.messages, self.headers)
 
 
 @dataclass(slots=True)
