@@ -156,7 +156,7 @@ class Registry:
             refresh()
 
     def cluster_totals(self) -> dict[str, dict[str, int]]:
-        """Cluster counters: reported through the Sink plus pulled ones."""
+        """Cluster counters: those recorded with `count` plus those refreshers copied in (cluster mechanisms, cache)."""
         out = {k: dict(v) for k, v in self.cluster_counters.items()}
         for pulled in (self.pulled_cluster, self.pulled_cache):
             for cluster, counters in pulled.items():
@@ -201,7 +201,7 @@ class Registry:
         series = self.routes.get(key)
         if series is None:
             series = self.routes[key] = Series()
-        self._current[(listener, route)] = key  # pulled counters go to the route's current series
+        self._current[(listener, route)] = key  # the route's decisions are reported on its current series
         return series
 
     def endpoint(self, cluster: str, address: str) -> Series:
