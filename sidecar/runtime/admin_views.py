@@ -8,11 +8,14 @@ from typing import Protocol
 from apex.mesh.v1 import config_pb2, telemetry_pb2
 
 from sidecar.admin.views import AdminViews, ControlStatusView
-from sidecar.discovery.method_kinds import MethodKinds
 from sidecar.layers.cluster.state import ClusterRuntime
 from sidecar.policy.model import Bootstrap, Policy
 from sidecar.runtime.observe import Observer
 from sidecar.runtime.stack import State
+
+
+class _Kinds(Protocol):
+    def snapshot(self) -> Mapping[str, str]: ...
 
 
 class _HasStatus(Protocol):
@@ -26,7 +29,7 @@ class Sidecar(Protocol):
     @property
     def source(self) -> str: ...
     @property
-    def kinds(self) -> MethodKinds | None: ...
+    def kinds(self) -> _Kinds | None: ...
     @property
     def state(self) -> State: ...
     @property

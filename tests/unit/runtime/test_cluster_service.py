@@ -10,7 +10,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from sidecar.core.call import CallDescriptor, Code, Status
-from sidecar.core.service import BufferedResponse, Request, no_messages
+from sidecar.core.service import BufferedResponse, Request, Response, no_messages
 from sidecar.discovery.endpoints import EndpointSet
 from sidecar.layers.cluster.service import ClusterService
 from sidecar.layers.cluster.state import ClusterRuntime
