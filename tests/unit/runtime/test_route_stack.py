@@ -66,7 +66,7 @@ def _drive(router: Any, n: int) -> Counter[Code]:
 def test_a_route_without_policy_gets_no_extra_layer() -> None:
     boot = _bootstrap([{"name": "plain", "cluster": "v1"}])
     state = stack.State()
-    stack.build(boot.policy, boot.listeners, state, Upstreams())
+    stack.build(boot.policy, boot.listeners, state, lambda _transport: Upstreams())
     assert state.route_stacks[("out", "plain")] == ("metrics", "deadline", "cluster:v1")
 
 

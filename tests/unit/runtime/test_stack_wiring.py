@@ -80,7 +80,7 @@ def _measuring_state() -> stack.State:
 def test_every_layer_configured_in_the_documented_order() -> None:
     boot = _bootstrap()
     state = _measuring_state()
-    stack.build(boot.policy, boot.listeners, state, Upstream())
+    stack.build(boot.policy, boot.listeners, state, lambda _transport: Upstream())
     assert state.route_stacks[("out", "full")] == (
         "trace", "metrics", "deadline", "cache", "rate_limit", "fault", "timeout", "retry", "split",
     )  # fmt: skip
@@ -92,7 +92,7 @@ def test_every_layer_configured_in_the_documented_order() -> None:
 def test_routes_and_clusters_without_policy_have_only_their_always_on_layers() -> None:
     boot = _bootstrap()
     state = stack.State()  # no tracing, no /metrics or telemetry
-    stack.build(boot.policy, boot.listeners, state, Upstream())
+    stack.build(boot.policy, boot.listeners, state, lambda _transport: Upstream())
     assert state.route_stacks[("out", "plain")] == ("metrics", "deadline", "cluster:v2")
     assert state.route_stacks[("in", "local")] == ("metrics", "deadline", "cluster:v2")
     assert state.cluster_stacks["v2"] == ("balancer:round_robin", "connector")
@@ -103,10 +103,9 @@ def test_routes_and_clusters_without_policy_have_only_their_always_on_layers() -
 def test_a_swap_rebuilds_the_listed_stacks() -> None:
     boot = _bootstrap()
     state = stack.State()
-    stack.build(boot.policy, boot.listeners, state, Upstream())
-    stack.build(
-        replace(boot.policy, cache=()), boot.listeners, state, Upstream()
-    )  # the same policy minus its cache rules
+    stack.build(boot.policy, boot.listeners, state, lambda _transport: Upstream())
+    lean = replace(boot.policy, cache=())  # the same policy minus its cache rules
+    stack.build(lean, boot.listeners, state, lambda _transport: Upstream())
     assert "cache" not in state.route_stacks[("out", "full")]
 
 
@@ -115,7 +114,7 @@ def test_the_call_walks_the_listed_chain() -> None:
     boot = _bootstrap()
     state = stack.State()
     upstream = Upstream()
-    routers = stack.build(boot.policy, boot.listeners, state, upstream)
+    routers = stack.build(boot.policy, boot.listeners, state, lambda _transport: upstream)
 
     async def call(deadline: float | None) -> Code:
         request = Request(CallDescriptor("/p.S/Other", deadline=deadline, listener="out"), no_messages())
@@ -138,7 +137,7 @@ def test_a_call_through_every_layer_is_counted_once_per_store() -> None:
     boot = _bootstrap()
     state = _measuring_state()
     upstream = Upstream()
-    routers = stack.build(boot.policy, boot.listeners, state, upstream)
+    routers = stack.build(boot.policy, boot.listeners, state, lambda _transport: upstream)
 
     async def call() -> Code:
         request = Request(CallDescriptor("/p.S/Get", listener="out"), _one(b"12345"))
