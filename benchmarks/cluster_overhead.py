@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import BufferedResponse, Request, Response, no_messages
 from sidecar.discovery.endpoints import EndpointSet
+from sidecar.layers.cluster.state import ClusterRuntime
 from sidecar.policy.address import Address
 from sidecar.policy.cluster_model import (
     BalancerKind,
@@ -30,8 +31,7 @@ from sidecar.policy.cluster_model import (
     OutlierPolicy,
 )
 from sidecar.policy.model import Cluster, Endpoint
-from sidecar.runtime.cluster import ClusterService
-from sidecar.runtime.cluster_state import ClusterRuntime
+from sidecar.runtime.stack import cluster_stack
 
 OK = Status(Code.OK)
 DOWN = Status(Code.UNAVAILABLE, "failing on purpose")
@@ -62,7 +62,9 @@ def connector_for(failing: bool):  # type: ignore[no-untyped-def]
 async def measure(config: Config, calls: int, rounds: int = 7) -> Measured:
     """Best of `rounds` runs (the least disturbed by other processes), in microseconds per call."""
     runtime = ClusterRuntime(config.cluster, rng=random.Random(1))
-    service = ClusterService(EndpointSet(config.cluster), connector_for(config.failing), runtime)
+    # The cluster's whole stack as the sidecar builds it (admission when limited → balancer → connector).
+    connector = connector_for(config.failing)
+    service = cluster_stack(config.cluster, EndpointSet(config.cluster), runtime, connector, None).service
     call = CallDescriptor("/pkg.S/M")
     statuses: Counter[str] = Counter()
     held: list[Request] = []

@@ -185,7 +185,7 @@ def layer_costs(calls: int = 20000, repeats: int = 5) -> dict[str, float]:
 
     from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-    from sidecar.layers import metrics, stats, timeout, trace
+    from sidecar.layers import metrics, timeout, trace
     from sidecar.telemetry import tracing
     from sidecar.telemetry.registry import Registry
     from sidecar.telemetry.settings import Tracing
@@ -201,18 +201,20 @@ def layer_costs(calls: int = 20000, repeats: int = 5) -> dict[str, float]:
     registry = Registry(time.time)
     t1, t100 = tracer(1.0), tracer(100.0)
 
+    # The metrics layer is always in a route's stack: counts only (calls, codes) unless measuring.
     def base() -> list[Any]:
-        return [stats.count(stats.RouteCounters("outbound", "echo", "echo")), timeout.deadline()]
+        counts = Registry(time.time).route("outbound", "echo", "echo")
+        return [metrics.Metrics(counts, detail=False), timeout.Deadline()]
 
-    def measured() -> Any:
-        return metrics.measure(registry.route("outbound", "echo", "echo"))
+    def measured() -> list[Any]:
+        return [metrics.Metrics(registry.route("outbound", "echo", "echo")), timeout.Deadline()]
 
     cases = {
         BASELINE: base(),
-        "metrics layer": [measured(), *base()],
-        "trace layer 1%": [trace.trace(t1, False, "echo", "echo"), *base()],
-        "trace layer 100%": [trace.trace(t100, False, "echo", "echo"), *base()],
-        "metrics + trace 1%": [trace.trace(t1, False, "echo", "echo"), measured(), *base()],
+        "metrics layer": measured(),
+        "trace layer 1%": [trace.Trace(t1, False, "echo", "echo"), *base()],
+        "trace layer 100%": [trace.Trace(t100, False, "echo", "echo"), *base()],
+        "metrics + trace 1%": [trace.Trace(t1, False, "echo", "echo"), *measured()],
     }
     return {name: min(asyncio.run(_layer_cpu(layers, calls)) for _ in range(repeats)) for name, layers in cases.items()}
 

@@ -18,10 +18,10 @@ import uvloop
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import BufferedResponse, Layer, Request, Response, Service, stack
 from sidecar.layers import fault, ratelimit, split, timeout
-from sidecar.layers.decisions import RouteDecisions
 from sidecar.layers.retry import layer as retry
 from sidecar.layers.retry.budget import Budget
 from sidecar.policy.route_model import Fault, FaultAbort, RateLimit, RetryPolicy, Split
+from sidecar.telemetry.registry import RouteDecisions
 
 CALL = CallDescriptor(method="/apex.mesh.v1.Echo/Unary", deadline=None)
 OK = Status(Code.OK)
@@ -47,17 +47,17 @@ def policies(counters: RouteDecisions, rng: random.Random) -> dict[str, tuple[li
     no_fault = Fault(abort=FaultAbort(0.0, Code.UNAVAILABLE))
     return {
         "no policy": ([], upstream),
-        "rate limit": ([ratelimit.layer(limiter, "r", counters)], upstream),
-        "fault (0%)": ([fault.layer(no_fault, "r", rng, counters)], upstream),
-        "timeout": ([timeout.route_timeout(5.0, counters)], upstream),
-        "retry": ([retry.layer(retrier)], upstream),
+        "rate limit": ([ratelimit.RateLimiting(limiter, "r", counters)], upstream),
+        "fault (0%)": ([fault.FaultInjection(no_fault, "r", rng, counters)], upstream),
+        "timeout": ([timeout.RouteTimeout(5.0, counters)], upstream),
+        "retry": ([retry.Retry(retrier)], upstream),
         "split 90/10": ([], splitter),
         "all of them": (
             [
-                ratelimit.layer(limiter, "r", counters),
-                fault.layer(no_fault, "r", rng, counters),
-                timeout.route_timeout(5.0, counters),
-                retry.layer(retrier),
+                ratelimit.RateLimiting(limiter, "r", counters),
+                fault.FaultInjection(no_fault, "r", rng, counters),
+                timeout.RouteTimeout(5.0, counters),
+                retry.Retry(retrier),
             ],
             splitter,
         ),

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 from apex.mesh.v1 import cache_pb2, cache_pb2_grpc
 
-from sidecar.layers.cache.state import CacheSnapshot
-
-if TYPE_CHECKING:
-    from sidecar.runtime.sidecar import Sidecar
+from sidecar.layers.cache.state import CacheSnapshot, CacheState
 
 
 def stats_message(snapshot: CacheSnapshot) -> cache_pb2.CacheStats:
@@ -42,11 +39,11 @@ def stats_message(snapshot: CacheSnapshot) -> cache_pb2.CacheStats:
 
 
 class CacheAdminServicer(cache_pb2_grpc.CacheAdminServicer):
-    def __init__(self, sidecar: Sidecar) -> None:
-        self._sidecar = sidecar
+    def __init__(self, cache: CacheState) -> None:
+        self._cache = cache
 
     async def GetCacheStats(self, request: cache_pb2.GetCacheStatsRequest, context: Any) -> cache_pb2.CacheStats:
-        return stats_message(self._sidecar.state.cache.snapshot())
+        return stats_message(self._cache.snapshot())
 
     async def PurgeCache(self, request: cache_pb2.PurgeCacheRequest, context: Any) -> cache_pb2.PurgeCacheResponse:
         target = request.WhichOneof("target")
@@ -58,10 +55,9 @@ class CacheAdminServicer(cache_pb2_grpc.CacheAdminServicer):
             )
         if target == "key_prefix" and not request.key_prefix:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "key_prefix: must not be empty (use all: true)")
-        cache = self._sidecar.state.cache
-        purged = cache.purge(method=request.method, key_prefix=request.key_prefix)
+        purged = self._cache.purge(method=request.method, key_prefix=request.key_prefix)
         return cache_pb2.PurgeCacheResponse(purged=purged)
 
 
-def add_to_server(server: grpc.aio.Server, sidecar: Sidecar) -> None:
-    cache_pb2_grpc.add_CacheAdminServicer_to_server(CacheAdminServicer(sidecar), server)
+def add_to_server(server: grpc.aio.Server, cache: CacheState) -> None:
+    cache_pb2_grpc.add_CacheAdminServicer_to_server(CacheAdminServicer(cache), server)

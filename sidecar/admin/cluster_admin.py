@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import grpc
 from apex.mesh.v1 import cluster_policy_pb2, cluster_policy_pb2_grpc
 
+from sidecar.admin.views import ClustersView
+from sidecar.layers.cluster.state import ClusterRuntime
 from sidecar.layers.outlier.detector import State
 from sidecar.layers.outlier.health import Health
-from sidecar.runtime.cluster_state import ClusterRuntime
-
-if TYPE_CHECKING:
-    from sidecar.runtime.sidecar import Sidecar
 
 _STATE = {
     State.ACTIVE: cluster_policy_pb2.EndpointStatus.ACTIVE,
@@ -31,13 +30,7 @@ def cluster_status(runtime: ClusterRuntime) -> cluster_policy_pb2.ClusterStatus:
     cluster = runtime.cluster
     caps = runtime.admission.caps
     outlier, health = runtime.outlier, runtime.health
-    counters = dict(runtime.counters)
-    if runtime.caps_on or caps.counters:
-        counters.update(caps.counters)
-    if outlier is not None:
-        counters.update(outlier.counters)
-    if health is not None:
-        counters.update({f"health_{k}": v for k, v in health.counters.items()})
+    counters = runtime.counter_totals()  # named as in windows and /metrics: balancer_, caps_, outlier_, health_
     msg = cluster_policy_pb2.ClusterStatus(
         name=runtime.name,
         load_balancer=cluster.load_balancer.kind.value,
@@ -48,7 +41,7 @@ def cluster_status(runtime: ClusterRuntime) -> cluster_policy_pb2.ClusterStatus:
         retries_in_flight=caps.retries,
         outlier_enforced=outlier is not None and outlier.policy.enforced,
         health_check_enforced=health is not None and health.policy.enforced,
-        counters={k: v for k, v in counters.items() if v},
+        counters=counters,
     )
     lim = cluster.limits
     if lim is not None:
@@ -69,7 +62,6 @@ def cluster_status(runtime: ClusterRuntime) -> cluster_policy_pb2.ClusterStatus:
             state=cluster_policy_pb2.EndpointStatus.ACTIVE,
             health=cluster_policy_pb2.EndpointStatus.UNKNOWN,
         )
-        ep_counters: dict[str, int] = {}
         if outlier is not None and (record := outlier.state(address, now)) is not None:
             state = _STATE[record.state]
             ep.shadow_state = state
@@ -79,32 +71,25 @@ def cluster_status(runtime: ClusterRuntime) -> cluster_policy_pb2.ClusterStatus:
             ep.probes_in_flight = record.probes_out
             if record.state is State.EJECTED:
                 ep.ejected_for_seconds = max(record.ejected_until - now, 0.0)
-            ep_counters.update(record.counters)
         if health is not None and (checked := health.endpoints.get(address)) is not None:
             ep.health = _HEALTH[checked.health]
-            ep_counters.update({f"health_{k}": v for k, v in checked.counters.items()})
-        ep.counters.update({k: v for k, v in ep_counters.items() if v})
+        ep.counters.update(runtime.endpoint_counter_totals(address))
     return msg
 
 
 class ClusterAdminServicer(cluster_policy_pb2_grpc.ClusterAdminServicer):
-    def __init__(self, sidecar: Sidecar) -> None:
-        self._sidecar = sidecar
+    def __init__(self, clusters: ClustersView) -> None:
+        self._clusters = clusters
 
     async def GetClusters(
         self, request: cluster_policy_pb2.GetClustersRequest, context: Any
     ) -> cluster_policy_pb2.ClustersState:
-        sc = self._sidecar
-        reply = cluster_policy_pb2.ClustersState(policy_version=sc.policy.version)
-        for name, runtime in sorted(sc.state.clusters.items()):
-            if request.cluster and name != request.cluster:
-                continue
-            endpoints = sc.state.endpoints.get(name)
-            if endpoints is not None:
-                runtime.sync(endpoints.current, runtime.clock())
-            reply.clusters.append(cluster_status(runtime))
+        reply = cluster_policy_pb2.ClustersState(policy_version=self._clusters.policy_version())
+        for runtime in sorted(self._clusters.clusters(), key=lambda rt: rt.name):
+            if not request.cluster or runtime.name == request.cluster:
+                reply.clusters.append(cluster_status(runtime))
         return reply
 
 
-def register(server: Any, sidecar: Sidecar) -> None:
-    cluster_policy_pb2_grpc.add_ClusterAdminServicer_to_server(ClusterAdminServicer(sidecar), server)
+def add_to_server(server: grpc.aio.Server, clusters: ClustersView) -> None:
+    cluster_policy_pb2_grpc.add_ClusterAdminServicer_to_server(ClusterAdminServicer(clusters), server)

@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 from apex.mesh.v1 import control_pb2, control_pb2_grpc
 
-if TYPE_CHECKING:
-    from sidecar.runtime.sidecar import Sidecar
+from sidecar.admin.views import ControlView
 
 
 class SidecarControlServicer(control_pb2_grpc.SidecarControlServicer):
-    def __init__(self, sidecar: Sidecar) -> None:
-        self._sidecar = sidecar
+    def __init__(self, control: ControlView) -> None:
+        self._control = control
 
     async def GetControlStatus(
         self, request: control_pb2.GetControlStatusRequest, context: Any
     ) -> control_pb2.SidecarControlStatus:
-        sc = self._sidecar
-        reply = control_pb2.SidecarControlStatus(policy_version=sc.policy.version)
-        settings = sc.bootstrap.control_plane
-        if settings is not None:
-            reply.control_plane = str(settings.address)
-            reply.last_good_file = settings.last_good_file
-        if sc.control is not None:
-            status = sc.control.status
+        view = self._control
+        reply = control_pb2.SidecarControlStatus(policy_version=view.policy_version())
+        plane = view.control_plane()
+        if plane is not None:
+            reply.control_plane, reply.last_good_file = plane
+        status = view.status()
+        if status is not None:
             reply.connected = status.connected
             reply.connects = status.connects
             reply.applied = status.applied
@@ -34,5 +32,5 @@ class SidecarControlServicer(control_pb2_grpc.SidecarControlServicer):
         return reply
 
 
-def add_to_server(server: grpc.aio.Server, sidecar: Sidecar) -> None:
-    control_pb2_grpc.add_SidecarControlServicer_to_server(SidecarControlServicer(sidecar), server)
+def add_to_server(server: grpc.aio.Server, control: ControlView) -> None:
+    control_pb2_grpc.add_SidecarControlServicer_to_server(SidecarControlServicer(control), server)

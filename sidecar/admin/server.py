@@ -2,64 +2,79 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
-from apex.mesh.v1 import admin_pb2, admin_pb2_grpc, telemetry_pb2_grpc
+from apex.mesh.v1 import admin_pb2, admin_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
-from sidecar.admin import cache_admin, cluster_admin, control_admin, route_admin
-from sidecar.admin.observability import ObservabilityServicer
+from sidecar.admin import cache_admin, cluster_admin, control_admin, observability, route_admin
+from sidecar.admin.views import AdminViews, ConfigView
+from sidecar.telemetry.registry import Registry
 
-if TYPE_CHECKING:
-    from sidecar.runtime.sidecar import Sidecar
+
+def config_dump(config: ConfigView) -> admin_pb2.ConfigDump:
+    """The configuration in force, resolved endpoints and every stack by layer name."""
+    dump = admin_pb2.ConfigDump(source=config.source(), bound_addresses=config.bound_addresses())
+    dump.bootstrap.CopyFrom(config.effective_config())
+    dump.method_kinds.update(config.method_kinds())
+    resolved = config.resolved_endpoints()
+    stacks = config.cluster_stacks()
+    for name in sorted(set(resolved) | set(stacks)):
+        dump.clusters.add(name=name, resolved_endpoints=resolved.get(name, ()), layers=stacks.get(name, ()))
+    for (listener, route), layers in config.route_stacks().items():
+        dump.route_stacks.add(listener=listener, route=route, layers=layers)
+    return dump
+
+
+def stats(counters: Registry) -> admin_pb2.Stats:
+    """Per-route calls, in-flight and status codes, read from the counter store."""
+    out = admin_pb2.Stats(unrouted=counters.unrouted(), policy_version=counters.policy_version)
+    for (listener, route, cluster), series in counters.current_routes():
+        out.routes.add(
+            listener=listener,
+            route=route,
+            cluster=cluster,
+            calls=series.started,
+            in_flight=series.in_flight,
+            status_codes={code.name: n for code, n in series.codes.items()},
+        )
+    return out
 
 
 class AdminServicer(admin_pb2_grpc.AdminServicer):
-    def __init__(self, sidecar: Sidecar) -> None:
-        self._sidecar = sidecar
+    def __init__(self, config: ConfigView, counters: Registry) -> None:
+        self._config = config
+        self._counters = counters
 
     async def GetConfig(self, request: admin_pb2.GetConfigRequest, context: Any) -> admin_pb2.ConfigDump:
-        sc = self._sidecar
-        dump = admin_pb2.ConfigDump(source=sc.source, bound_addresses=sc.bound_addresses())
-        dump.bootstrap.CopyFrom(sc.effective_config())
-        if sc.kinds is not None:
-            dump.method_kinds.update(sc.kinds.snapshot())
-        for name, endpoints in sorted(sc.state.endpoints.items()):
-            dump.clusters.add(name=name, resolved_endpoints=[r.address for r in endpoints.current])
-        return dump
+        return config_dump(self._config)
 
     async def GetStats(self, request: admin_pb2.GetStatsRequest, context: Any) -> admin_pb2.Stats:
-        sc = self._sidecar
-        stats = admin_pb2.Stats(unrouted=sc.unrouted(), policy_version=sc.policy.version)
-        for counters in sc.state.counters.values():
-            stats.routes.add(
-                listener=counters.listener,
-                route=counters.route,
-                cluster=counters.cluster,
-                calls=counters.calls,
-                in_flight=counters.in_flight,
-                status_codes={code.name: n for code, n in counters.codes.items()},
-            )
-        return stats
+        return stats(self._counters)
+
+
+def add_to_server(server: grpc.aio.Server, config: ConfigView, counters: Registry) -> None:
+    admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(config, counters), server)
 
 
 class AdminServer:
     """The admin gRPC server; health reports SERVING once the listeners are up."""
 
-    def __init__(self, address: str, sidecar: Sidecar) -> None:
+    def __init__(self, address: str, views: AdminViews) -> None:
         self.address = address
         self.bound = ""
         self.health = HealthServicer()
         self._server = grpc.aio.server()
-        admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(sidecar), self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
-        cache_admin.add_to_server(self._server, sidecar)
-        route_admin.add_to_server(sidecar, self._server)
-        cluster_admin.register(self._server, sidecar)
-        control_admin.add_to_server(self._server, sidecar)
-        telemetry_pb2_grpc.add_ObservabilityAdminServicer_to_server(ObservabilityServicer(sidecar), self._server)
+        # Every admin module registers the same way: add_to_server(server, <the view it reads>).
+        add_to_server(self._server, views.config, views.counters)
+        route_admin.add_to_server(self._server, views.counters)
+        cluster_admin.add_to_server(self._server, views.clusters)
+        cache_admin.add_to_server(self._server, views.cache)
+        control_admin.add_to_server(self._server, views.control)
+        observability.add_to_server(self._server, views.telemetry)
 
     async def start(self) -> str:
         port = self._server.add_insecure_port(self.address)

@@ -36,10 +36,28 @@ def _health(channel: grpc.Channel, as_json: bool) -> int:
     return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1
 
 
+def stacks_text(dump: admin_pb2.ConfigDump) -> str:
+    """Each route's and cluster's stack, one line each, layers in call order."""
+    lines = ["stacks (outermost layer first):"]
+    for r in dump.route_stacks:
+        lines.append(f"  route {r.listener}/{r.route}: {' → '.join(r.layers)}")
+    for c in dump.clusters:
+        if c.layers:
+            lines.append(f"  cluster {c.name}: {' → '.join(c.layers)}")
+    return "\n".join(lines)
+
+
 def _config(channel: grpc.Channel, as_json: bool) -> int:
     dump = admin_pb2_grpc.AdminStub(channel).GetConfig(admin_pb2.GetConfigRequest(), timeout=5)
     data = json_format.MessageToDict(dump, preserving_proto_field_name=True)
-    print(json.dumps(data, indent=2) if as_json else yaml.safe_dump(data, sort_keys=False).rstrip())
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return 0
+    data.pop("route_stacks", None)  # printed below, one line per stack
+    for cluster in data.get("clusters", ()):
+        cluster.pop("layers", None)
+    print(yaml.safe_dump(data, sort_keys=False).rstrip())
+    print(stacks_text(dump))
     return 0
 
 

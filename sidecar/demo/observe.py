@@ -93,7 +93,7 @@ async def ejections(sc: SidecarView) -> dict[str, str]:
         if cluster.name == "local":
             continue
         out_eps = [e for e in cluster.endpoints if e.state != cluster_policy_pb2.EndpointStatus.ACTIVE]
-        ejected = sum(int(c) for k, c in cluster.counters.items() if k == "ejections")
+        ejected = sum(int(c) for k, c in cluster.counters.items() if k == "outlier_ejections")
         if out_eps:
             names = ", ".join(f"{e.address} {cluster_policy_pb2.EndpointStatus.State.Name(e.state)}" for e in out_eps)
             out[cluster.name] = f"{len(out_eps)}/{len(cluster.endpoints)} out: {names}"

@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sidecar.core.call import Code
-from sidecar.core.service import Layer, Request, Response, Service, local_error
-from sidecar.layers.decisions import RouteDecisions
+from sidecar.core.service import Request, Response, Service, local_error
 from sidecar.policy.route_model import Fault
+from sidecar.telemetry.registry import RouteDecisions
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,26 +32,37 @@ def decide(fault: Fault, rng: random.Random) -> Injection:
     return Injection(delay, abort) if delay is not None or abort is not None else NONE
 
 
-def layer(
-    fault: Fault,
-    route: str,
-    rng: random.Random,
-    counters: RouteDecisions,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> Layer:
+class FaultInjection:
     """Delay first (like Envoy's fault filter), then abort with the configured status."""
 
-    def wrap(inner: Service) -> Service:
-        async def service(request: Request) -> Response:
+    name = "fault"
+
+    def __init__(
+        self,
+        fault: Fault,
+        route: str,
+        rng: random.Random,
+        counters: RouteDecisions,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.fault = fault
+        self.route = route
+        self.rng = rng
+        self.counters = counters
+        self.sleep = sleep
+
+    def __call__(self, inner: Service) -> Service:
+        fault, rng, counters, sleep = self.fault, self.rng, self.counters, self.sleep
+        aborted = f"apex: fault injected by route {self.route!r}"
+
+        async def inject(request: Request) -> Response:
             injection = decide(fault, rng)
             if injection.delay is not None:
                 counters.fault_delays += 1
                 await sleep(injection.delay)
             if injection.abort is not None:
                 counters.fault_aborts += 1
-                return local_error(injection.abort, f"apex: fault injected by route {route!r}")
+                return local_error(injection.abort, aborted)
             return await inner(request)
 
-        return service
-
-    return wrap
+        return inject

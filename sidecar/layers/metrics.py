@@ -1,8 +1,10 @@
-"""Golden metrics: per-route calls, status codes, latency, in-flight and bytes; per-endpoint attempts.
+"""Golden metrics: the route's calls, status codes and in-flight (always), latency and bytes when measuring.
 
-The route layer records into a `Series` of the registry; the endpoint wrapper sits between a
-cluster's balancer and the connector so every attempt is counted on the endpoint it went to.
-Only integer bumps and one histogram record per call happen here; readers copy later.
+`Metrics` is the route's one counting layer: every call is recorded once into the route's
+`Series` of the registry, which the admin API (GetStats, RouteAdmin), /metrics and telemetry
+windows all read. `EndpointMetrics` sits between a cluster's balancer and the connector so every
+attempt is counted on the endpoint it went to, with its bytes. Only integer bumps and one
+histogram record per call happen here; readers copy later.
 """
 
 from __future__ import annotations
@@ -11,26 +13,54 @@ import time
 from collections.abc import AsyncIterator
 
 from sidecar.core.call import Metadata, Status
-from sidecar.core.service import Connector, Layer, Request, Response, Service, Upstream
+from sidecar.core.service import Connector, Request, Response, Service, Upstream
 from sidecar.telemetry.registry import Registry, Series
 
 _clock = time.perf_counter
 
 
-async def _count_bytes(messages: AsyncIterator[bytes], series: Series) -> AsyncIterator[bytes]:
-    async for message in messages:
-        series.request_bytes += len(message)
-        yield message
+class CountedMessages:
+    """A request message stream adding each message's size to one or more series."""
 
+    __slots__ = ("_inner", "series")
 
-class _CountingResponse:
-    """A Response that adds the size of each message read to the series."""
-
-    __slots__ = ("_inner", "_series")
-
-    def __init__(self, inner: Response, series: Series) -> None:
+    def __init__(self, inner: AsyncIterator[bytes], series: tuple[Series, ...]) -> None:
         self._inner = inner
-        self._series = series
+        self.series = series
+
+    def __aiter__(self) -> CountedMessages:
+        return self
+
+    async def __anext__(self) -> bytes:
+        message = await self._inner.__anext__()
+        size = len(message)
+        for series in self.series:
+            series.request_bytes += size
+        return message
+
+    async def aclose(self) -> None:
+        aclose = getattr(self._inner, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def count_requests(request: Request, series: Series) -> None:
+    """Count `request`'s message bytes into `series` too (one wrapper however many series)."""
+    messages = request.messages
+    if type(messages) is CountedMessages:
+        messages.series = (*messages.series, series)
+    else:
+        request.messages = CountedMessages(messages, (series,))
+
+
+class CountingResponse:
+    """A Response that adds the size of each message read to one or more series."""
+
+    __slots__ = ("_inner", "series")
+
+    def __init__(self, inner: Response, series: tuple[Series, ...]) -> None:
+        self._inner = inner
+        self.series = series
 
     async def initial_metadata(self) -> Metadata:
         return await self._inner.initial_metadata()
@@ -38,7 +68,9 @@ class _CountingResponse:
     async def read(self) -> bytes | None:
         message = await self._inner.read()
         if message is not None:
-            self._series.response_bytes += len(message)
+            size = len(message)
+            for series in self.series:
+                series.response_bytes += size
         return message
 
     async def status(self) -> Status:
@@ -48,11 +80,47 @@ class _CountingResponse:
         self._inner.cancel()
 
 
-def measure(series: Series) -> Layer:
-    """A layer recording every call of a route into `series`."""
+class CountingUpstream(CountingResponse):
+    """A connector's answer (an Upstream) counted like any response; keeps its `connecting` flag."""
 
-    def layer(inner: Service) -> Service:
-        async def service(request: Request) -> Response:
+    __slots__ = ("connecting",)
+
+    def __init__(self, inner: Upstream, series: tuple[Series, ...]) -> None:
+        super().__init__(inner, series)
+        self.connecting = inner.connecting
+
+
+def count_responses(response: Response, series: Series) -> Response:
+    """`response`, counting its message bytes into `series` too (one wrapper however many series)."""
+    if type(response) is CountingResponse or type(response) is CountingUpstream:
+        response.series = (*response.series, series)
+        return response
+    return CountingResponse(response, (series,))
+
+
+class Metrics:
+    """Record every call of a route into its series: calls, in-flight and status codes always;
+    latency and message bytes too when `detail` (/metrics or telemetry configured)."""
+
+    name = "metrics"
+
+    def __init__(self, series: Series, detail: bool = True) -> None:
+        self.series = series
+        self.detail = detail
+
+    def __call__(self, inner: Service) -> Service:
+        series = self.series
+        if not self.detail:
+            ended = series.end
+
+            async def count(request: Request) -> Response:
+                series.start()
+                request.on_finish(ended)
+                return await inner(request)
+
+            return count
+
+        async def measure(request: Request) -> Response:
             series.start()
             started = _clock()
 
@@ -60,16 +128,16 @@ def measure(series: Series) -> Layer:
                 series.finish(status.code, _clock() - started)
 
             request.on_finish(finished)
-            request.messages = _count_bytes(request.messages, series)
-            return _CountingResponse(await inner(request), series)
+            count_requests(request, series)
+            return count_responses(await inner(request), series)
 
-        return service
-
-    return layer
+        return measure
 
 
 class EndpointMetrics:
-    """A Connector wrapper counting each attempt on the endpoint it is sent to."""
+    """A Connector wrapper counting each attempt (calls, codes, latency, bytes) on the endpoint it is sent to."""
+
+    name = "endpoint_metrics"
 
     __slots__ = ("_cluster", "_inner", "_registry")
 
@@ -87,4 +155,5 @@ class EndpointMetrics:
             series.finish(status.code, _clock() - started)
 
         request.on_finish(finished)
-        return await self._inner(address, authority, request)
+        count_requests(request, series)
+        return CountingUpstream(await self._inner(address, authority, request), (series,))

@@ -7,9 +7,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from sidecar.core.call import CallDescriptor, Code
-from sidecar.core.service import Layer, Request, Response, Service, local_error
-from sidecar.layers.decisions import RouteDecisions
+from sidecar.core.service import Request, Response, Service, local_error
 from sidecar.policy.route_model import RateLimit
+from sidecar.telemetry.registry import RouteDecisions
 
 
 class TokenBucket:
@@ -67,13 +67,25 @@ class Limiter:
         return len(self._buckets)
 
 
-def layer(limiter: Limiter, route: str, counters: RouteDecisions, clock: Callable[[], float] = time.monotonic) -> Layer:
+class RateLimiting:
     """Reject calls over the limit with RESOURCE_EXHAUSTED; in shadow mode only count them."""
-    policy = limiter.policy
-    message = f"apex: rate limit of route {route!r} exceeded ({policy.rate:g}/s, burst {policy.burst})"
 
-    def wrap(inner: Service) -> Service:
-        async def service(request: Request) -> Response:
+    name = "rate_limit"
+
+    def __init__(
+        self, limiter: Limiter, route: str, counters: RouteDecisions, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limiter = limiter
+        self.route = route
+        self.counters = counters
+        self.clock = clock
+
+    def __call__(self, inner: Service) -> Service:
+        limiter, counters, clock = self.limiter, self.counters, self.clock
+        policy = limiter.policy
+        message = f"apex: rate limit of route {self.route!r} exceeded ({policy.rate:g}/s, burst {policy.burst})"
+
+        async def rate_limit(request: Request) -> Response:
             if not limiter.allow(request.call, clock()):
                 if policy.enforced:
                     counters.rate_limited += 1
@@ -81,6 +93,4 @@ def layer(limiter: Limiter, route: str, counters: RouteDecisions, clock: Callabl
                 counters.rate_limited_shadow += 1
             return await inner(request)
 
-        return service
-
-    return wrap
+        return rate_limit

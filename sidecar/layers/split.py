@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from sidecar.core.call import CallDescriptor
 from sidecar.core.service import Request, Response, Service
-from sidecar.layers.decisions import RouteDecisions
 from sidecar.policy.route_model import ClusterOverride, Split
+from sidecar.telemetry.registry import RouteDecisions
 
 
 class Reason(enum.Enum):
@@ -76,6 +76,9 @@ def choose(
     return Choice(picked, Reason.WEIGHT)
 
 
+NAME = "split"  # the innermost entry of a split route's stack
+
+
 def service(
     split: Split,
     clusters: Mapping[str, Service],
@@ -87,7 +90,7 @@ def service(
     weights = Weights(split.clusters)
     targets = {name: clusters[name] for name in split.names}
 
-    async def dispatch(request: Request) -> Response:
+    async def split_call(request: Request) -> Response:
         choice = choose(split, weights, request.call, rng, healthy)
         counters.split[choice.cluster] += 1
         if choice.reason is Reason.OVERRIDE:
@@ -96,4 +99,4 @@ def service(
             counters.fallbacks += 1
         return await targets[choice.cluster](request)
 
-    return dispatch
+    return split_call

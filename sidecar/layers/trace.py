@@ -18,7 +18,7 @@ from opentelemetry.trace import Status as SpanStatus
 from opentelemetry.trace import StatusCode as SpanCode
 
 from sidecar.core.call import CallDescriptor, Code, Status
-from sidecar.core.service import Layer, Request, Response, Service
+from sidecar.core.service import Request, Response, Service
 from sidecar.telemetry.tracing import Tracing, context_of, inject, inject_ids, parent
 
 log = logging.getLogger("apex.access")
@@ -36,13 +36,23 @@ def _log_call(call: CallDescriptor, route: str, code: Code, trace_id: int, span_
     )  # fmt: skip
 
 
-def trace(tracing: Tracing, inbound: bool, route: str, cluster: str) -> Layer:
-    """A layer opening a span per sampled call through `route` and propagating ids for every call."""
-    kind = SpanKind.SERVER if inbound else SpanKind.CLIENT
-    tracer, id_source = tracing.tracer, tracing.ids
+class Trace:
+    """Open a span per sampled call through `route` and propagate ids for every call."""
 
-    def layer(inner: Service) -> Service:
-        async def service(request: Request) -> Response:
+    name = "trace"
+
+    def __init__(self, tracing: Tracing, inbound: bool, route: str, cluster: str) -> None:
+        self.tracing = tracing
+        self.inbound = inbound
+        self.route = route
+        self.cluster = cluster
+
+    def __call__(self, inner: Service) -> Service:
+        tracing, inbound, route, cluster = self.tracing, self.inbound, self.route, self.cluster
+        kind = SpanKind.SERVER if inbound else SpanKind.CLIENT
+        tracer, id_source = tracing.tracer, tracing.ids
+
+        async def trace(request: Request) -> Response:
             call = request.call
             remote = parent(call.metadata)
             # 1. Decide: a caller's flag wins; a new trace is sampled by its trace id's low 64 bits.
@@ -92,6 +102,4 @@ def trace(tracing: Tracing, inbound: bool, route: str, cluster: str) -> Layer:
             request.on_finish(finished)
             return await inner(request)
 
-        return service
-
-    return layer
+        return trace

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from sidecar.core.transport import Prober
 from sidecar.discovery.endpoints import Resolved
-from sidecar.runtime.cluster_state import ClusterRuntime
+from sidecar.layers.cluster.state import ClusterRuntime
 
 log = logging.getLogger(__name__)
 

@@ -7,15 +7,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import fields
 from typing import TYPE_CHECKING
 
 from apex.mesh.v1 import telemetry_pb2
 
 from sidecar.admin.metrics_http import MetricsServer
+from sidecar.layers.cache.state import CacheState
+from sidecar.layers.cluster.state import ClusterRuntime
 from sidecar.policy.model import Node
-from sidecar.runtime.cluster_state import ClusterRuntime
-from sidecar.runtime.route_stack import RouteStates
 from sidecar.telemetry import prometheus, tracing
 from sidecar.telemetry.publisher import Publisher
 from sidecar.telemetry.registry import Priority, Registry
@@ -28,23 +27,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def route_decisions(routes: RouteStates) -> Callable[[], dict[tuple[str, str], dict[str, int]]]:
-    """A registry puller exposing the route policy layers' own counters (retries, rate limits,
-    faults, timeouts, split choices as "split:<cluster>") in windows and on /metrics."""
+def cache_counters(cache: CacheState, registry: Registry) -> Callable[[], None]:
+    """A registry refresher copying the cache's counters (per cluster, named cache_<counter>) in."""
 
-    def pull() -> dict[tuple[str, str], dict[str, int]]:
-        out: dict[tuple[str, str], dict[str, int]] = {}
-        for key, decisions in list(routes.decisions.items()):
-            counters = {
-                f.name: value
-                for f in fields(decisions)
-                if isinstance(value := getattr(decisions, f.name), int) and value and f.name != "requests"
-            }
-            counters.update({f"split:{cluster}": n for cluster, n in decisions.split.items() if n})
-            out[key] = counters
-        return out
+    def refresh() -> None:
+        registry.pulled_cache = cache.cluster_totals()
 
-    return pull
+    return refresh
 
 
 class Observer:
@@ -130,29 +119,19 @@ class ClusterWatch:
     def __call__(self) -> None:
         reg = self._registry
         for name, runtime in list(self._clusters.items()):
-            counters = dict(runtime.counters)
-            for counter, n in runtime.admission.caps.counters.items():
-                counters[f"caps_{counter}"] = n
-            health = runtime.health
-            if health is not None:
-                for counter, n in health.counters.items():
-                    counters[f"health_{counter}"] = n
-            reg.pulled_cluster[name] = {k: n for k, n in counters.items() if n}
+            reg.pulled_cluster[name] = runtime.counter_totals()
             reg.cluster_states.setdefault(name, {})["panic"] = "on" if runtime.panic else "off"
+            for address in list(runtime.loads):
+                reg.pulled_endpoint[(name, address)] = runtime.endpoint_counter_totals(address)
             outlier = runtime.outlier
-            if outlier is None:
-                continue
-            for address, ep in list(outlier.endpoints.items()):
-                key = (name, address)
-                state = ep.state.value
-                reg.endpoint_states.setdefault(key, {})["outlier"] = state
-                pulled = {f"outlier_{k}": n for k, n in ep.counters.items() if n}
-                if ep.times_ejected:
-                    pulled["ejections"] = ep.times_ejected
-                reg.pulled_endpoint[key] = pulled
-                self._events(key, state, ep.times_ejected)
-            if health is not None:
-                for address in health.down:
+            if outlier is not None:
+                for address, ep in list(outlier.endpoints.items()):
+                    key = (name, address)
+                    state = ep.state.value
+                    reg.endpoint_states.setdefault(key, {})["outlier"] = state
+                    self._events(key, state, ep.times_ejected)
+            if runtime.health is not None:
+                for address in runtime.health.down:
                     reg.endpoint_states.setdefault((name, address), {})["health"] = "not_serving"
 
     def _events(self, key: tuple[str, str], state: str, times: int) -> None:

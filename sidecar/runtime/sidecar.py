@@ -14,12 +14,12 @@ from sidecar.control.client import ControlClient
 from sidecar.core.transport import Listener, ListenerSpec, Switch, Transports
 from sidecar.discovery import dns
 from sidecar.discovery.endpoints import Resolved
+from sidecar.layers.cluster.state import ClusterRuntime
 from sidecar.layers.routing import Router
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import Bootstrap, Direction, Node, Policy
-from sidecar.runtime import health_runner, stack
-from sidecar.runtime.cluster_state import ClusterRuntime
-from sidecar.runtime.observe import ClusterWatch, Observer, route_decisions
+from sidecar.runtime import admin_views, health_runner, stack
+from sidecar.runtime.observe import ClusterWatch, Observer, cache_counters
 from sidecar.telemetry.registry import Priority
 from sidecar.telemetry.settings import observability
 
@@ -61,7 +61,7 @@ class Sidecar:
         self.state.measure = self.observer.settings.measuring
         self.state.tracer = self.observer.tracer
         self.observer.registry.unrouted = self.unrouted
-        self.observer.registry.pullers.append(route_decisions(self.state.routes))
+        self.observer.registry.refreshers.append(cache_counters(self.state.cache, self.observer.registry))
         self.observer.registry.refreshers.append(ClusterWatch(self.state.clusters, self.observer.registry))
 
     # --- policy -------------------------------------------------------------------------------
@@ -147,7 +147,7 @@ class Sidecar:
             self._listeners.append(server)
             log.info("listener %s (%s) on %s", listener.name, listener.direction.value, server.bound)
         if self.bootstrap.admin is not None:
-            self._admin = AdminServer(str(self.bootstrap.admin), self)
+            self._admin = AdminServer(str(self.bootstrap.admin), admin_views.of(self))
             await self._admin.start()
             log.info("admin on %s", self._admin.bound)
         for endpoints in self.state.endpoints.values():

@@ -1,23 +1,43 @@
-"""Build each listener's router from a policy: route → [layers...] → cluster service."""
+"""Every stack of the sidecar, built here from one ordered list of named layers each.
+
+Read top to bottom, outermost first; a layer is in the list only when its policy is configured:
+
+    route:    trace → metrics → deadline → cache → rate limit → fault → timeout → retry → split | cluster
+    cluster:  admission (caps) → balancer (over the endpoints outlier detection and health allow)
+              → endpoint metrics → connector
+
+Route layers decide the route's order: rate limit is the cheapest rejection; a fault's delay does
+not eat the route timeout (as in Envoy); each retry attempt re-splits. The cache sits outside
+rate limits, faults and retries: a hit costs the upstream nothing, and stale-if-error sees the
+failures those layers produce. What must survive a policy swap (endpoints, cluster runtimes,
+retry budgets, token buckets, cache entries, counters) is kept in `State`.
+"""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from sidecar.core.service import Connector, Service, stack
+from sidecar.core.service import Connector, Service
 from sidecar.discovery.endpoints import EndpointSet
-from sidecar.layers import metrics, stats, timeout
+from sidecar.layers import fault, metrics, named, ratelimit, split, timeout
 from sidecar.layers import trace as tracing
 from sidecar.layers.cache import layer as cache
 from sidecar.layers.cache.state import CacheState
+from sidecar.layers.cluster.service import ClusterService
+from sidecar.layers.cluster.state import ClusterRuntime
+from sidecar.layers.limits.admission import AdmissionLayer
+from sidecar.layers.retry import layer as retry
+from sidecar.layers.retry.budget import Budget
 from sidecar.layers.routing import Router
-from sidecar.policy.model import Cluster, Direction, Listener, Policy
-from sidecar.runtime import route_stack
-from sidecar.runtime.cluster import ClusterService
-from sidecar.runtime.cluster_state import ClusterRuntime
+from sidecar.policy.model import Cluster, Direction, Listener, Policy, Route
+from sidecar.policy.route_model import RateLimit, RetryBudget
 from sidecar.telemetry.registry import Registry
 from sidecar.telemetry.tracing import Tracing
+
+Key = tuple[str, str]  # (listener, route)
+CONNECTOR = "connector"  # the innermost entry of every cluster stack
 
 
 def _discovery(cluster: Cluster) -> tuple[object, ...]:
@@ -26,19 +46,48 @@ def _discovery(cluster: Cluster) -> tuple[object, ...]:
 
 
 @dataclass
+class RouteStates:
+    """Retry budgets and token buckets of each route, kept while their config is unchanged."""
+
+    budgets: dict[Key, tuple[RetryBudget, Budget]] = field(default_factory=dict)
+    limiters: dict[Key, tuple[RateLimit, ratelimit.Limiter]] = field(default_factory=dict)
+
+    def budget(self, key: Key, policy: RetryBudget) -> Budget:
+        kept = self.budgets.get(key)
+        if kept is None or kept[0] != policy:
+            kept = self.budgets[key] = (policy, Budget(policy))
+        return kept[1]
+
+    def limiter(self, key: Key, policy: RateLimit) -> ratelimit.Limiter:
+        kept = self.limiters.get(key)
+        if kept is None or kept[0] != policy:
+            kept = self.limiters[key] = (policy, ratelimit.Limiter(policy))
+        return kept[1]
+
+    def retain(self, keys: set[Key]) -> None:
+        """Forget budgets and buckets of routes that no longer exist (counters stay for the admin)."""
+        for table in (self.budgets, self.limiters):
+            for key in set(table) - keys:
+                del table[key]
+
+
+@dataclass
 class State:
-    """What survives a policy swap when its config is unchanged: endpoints, counters, cache."""
+    """What survives a policy swap when its config is unchanged, and the stacks last built."""
 
     endpoints: dict[str, EndpointSet] = field(default_factory=dict)
-    counters: dict[tuple[str, str], stats.RouteCounters] = field(default_factory=dict)
     cache: CacheState = field(default_factory=CacheState)  # entries of unchanged cache rules survive
-    routes: route_stack.RouteStates = field(default_factory=route_stack.RouteStates)
+    routes: RouteStates = field(default_factory=RouteStates)
     clusters: dict[str, ClusterRuntime] = field(default_factory=dict)
     discovered: dict[str, tuple[str, ...]] = field(default_factory=dict)  # cluster -> registry addresses
-    # Observability (docs/observability.md): the registry is also the Sink policy layers report to.
+    # The one counter store (docs/observability.md): every layer records into it; admin, /metrics
+    # and telemetry windows read it.
     telemetry: Registry = field(default_factory=lambda: Registry(lambda: 0.0))
-    measure: bool = False  # golden-metrics layers in the stack (/metrics or telemetry configured)
+    measure: bool = False  # latency and bytes too (/metrics or telemetry configured); calls are always counted
     tracer: Tracing | None = None  # set when tracing is enabled; None: no trace layer in the stack
+    # The stacks in force, by layer name in call order (admin config dump).
+    route_stacks: dict[Key, tuple[str, ...]] = field(default_factory=dict)
+    cluster_stacks: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def endpoint_set(self, cluster: Cluster) -> EndpointSet:
         current = self.endpoints.get(cluster.name)
@@ -59,13 +108,76 @@ class State:
             current.configure(cluster)
         return current
 
-    def route_counters(self, listener: str, route: str, cluster: str) -> stats.RouteCounters:
-        key = (listener, route)
-        current = self.counters.get(key)
-        if current is None or current.cluster != cluster:
-            current = stats.RouteCounters(listener, route, cluster)
-            self.counters[key] = current
-        return current
+
+def rng_for(seed: int | None, key: Key) -> random.Random:
+    """The route's own RNG: reproducible from the policy seed, else seeded by the OS."""
+    return random.Random(f"{seed}/{key[0]}/{key[1]}") if seed is not None else random.Random()
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterStack:
+    """A cluster's built stack; `balancer` answers whether the cluster can take calls (split fallback)."""
+
+    service: Service
+    names: tuple[str, ...]
+    balancer: ClusterService
+
+
+def cluster_stack(
+    cluster: Cluster, endpoints: EndpointSet, runtime: ClusterRuntime, connector: Connector, registry: Registry | None
+) -> ClusterStack:
+    """admission (caps) → balancer over the endpoints outlier detection and health allow →
+    endpoint metrics (when measuring) → connector."""
+    endpoint: Connector = connector
+    below: tuple[str, ...] = (CONNECTOR,)
+    if registry is not None:
+        endpoint = metrics.EndpointMetrics(cluster.name, connector, registry)
+        below = (metrics.EndpointMetrics.name, CONNECTOR)
+    balancer = ClusterService(endpoints, endpoint, runtime)
+    built = named.build(
+        [
+            AdmissionLayer(runtime.admission, runtime.clock) if cluster.limits is not None else None,
+        ],
+        balancer,
+        balancer.name,
+    )
+    return ClusterStack(built.service, (*built.names[:-1], *balancer.names, *below), balancer)
+
+
+def route_stack(
+    route: Route,
+    listener: Listener,
+    policy: Policy,
+    clusters: Mapping[str, ClusterStack],
+    state: State,
+) -> named.Stack:
+    """trace → metrics → deadline → cache → rate limit → fault → timeout → retry → split | cluster."""
+    key = (listener.name, route.name)
+    rng = rng_for(policy.random_seed, key)
+    rp = route.policy
+    reg = state.telemetry
+    decisions = reg.route_decisions(*key)
+    cache_rules = cache.rules_for_route(policy.cache, listener.name, route.match)
+    inbound = listener.direction is Direction.INBOUND
+    layers: list[named.NamedLayer | None] = [
+        tracing.Trace(state.tracer, inbound, route.name, route.cluster) if state.tracer is not None else None,
+        metrics.Metrics(reg.route(listener.name, route.name, route.cluster), detail=state.measure),
+        timeout.Deadline(),
+        cache.Cache(state.cache, cache_rules, route.cluster or route.name) if cache_rules else None,
+        ratelimit.RateLimiting(state.routes.limiter(key, rp.rate_limit), route.name, decisions)
+        if rp.rate_limit is not None
+        else None,
+        fault.FaultInjection(rp.fault, route.name, rng, decisions) if rp.fault is not None else None,
+        timeout.RouteTimeout(rp.timeout, decisions) if rp.timeout is not None else None,
+        retry.Retry(retry.Retrier(rp.retry, state.routes.budget(key, rp.retry.budget), decisions, rng))
+        if rp.retry is not None
+        else None,
+    ]
+    if rp.split is None:
+        return named.build(layers, clusters[route.cluster].service, f"cluster:{route.cluster}")
+    healthy: Callable[[str], bool] = lambda name: clusters[name].balancer.healthy()  # noqa: E731
+    services = {name: clusters[name].service for name in rp.split.names}
+    return named.build(layers, split.service(rp.split, services, healthy, rng, decisions), split.NAME)
 
 
 def build(
@@ -73,41 +185,27 @@ def build(
 ) -> Mapping[str, Router]:
     """One router per listener for `policy`, reusing `state` where the config is unchanged;
     `connectors(name)` is the connector of the transport a cluster names."""
-
-    def upstream(cluster: Cluster) -> Connector:
-        connector = connectors(cluster.transport)
-        return metrics.EndpointMetrics(cluster.name, connector, state.telemetry) if state.measure else connector
-
+    registry = state.telemetry if state.measure else None
     clusters = {
-        c.name: ClusterService(state.endpoint_set(c), upstream(c), state.cluster_runtime(c)) for c in policy.clusters
+        c.name: cluster_stack(c, state.endpoint_set(c), state.cluster_runtime(c), connectors(c.transport), registry)
+        for c in policy.clusters
     }
     for name in set(state.endpoints) - set(clusters):
         del state.endpoints[name]
-    state.cache.update_rules(policy.cache)
     for name in set(state.clusters) - set(clusters):
         del state.clusters[name]
+    state.cache.update_rules(policy.cache)
     routers: dict[str, Router] = {}
+    route_stacks: dict[Key, tuple[str, ...]] = {}
     for listener in listeners:
         table = policy.route_table(listener.route_table)
         services: dict[str, Service] = {}
         for route in table.routes:
-            key = (listener.name, route.name)
-            rng = route_stack.rng_for(policy.random_seed, key)
-            layers = [
-                stats.count(state.route_counters(listener.name, route.name, route.cluster)),
-                timeout.deadline(),
-            ]
-            # The cache sits outside rate limits, faults and retries: a hit costs the upstream
-            # nothing, and stale-if-error sees the failures those layers produce.
-            if cache_rules := cache.rules_for_route(policy.cache, listener.name, route.match):
-                layers.append(cache.layer(state.cache, cache_rules, route.cluster or route.name))
-            layers.extend(route_stack.layers(route, key, state.routes, rng))
-            if state.measure:
-                layers.insert(0, metrics.measure(state.telemetry.route(listener.name, route.name, route.cluster)))
-            if state.tracer is not None:
-                inbound = listener.direction is Direction.INBOUND
-                layers.insert(0, tracing.trace(state.tracer, inbound, route.name, route.cluster))
-            services[route.name] = stack(layers, route_stack.target(route, key, clusters, state.routes, rng))
+            built = route_stack(route, listener, policy, clusters, state)
+            services[route.name] = built.service
+            route_stacks[(listener.name, route.name)] = built.names
         routers[listener.name] = Router(table, services)
-    state.routes.retain({(lis.name, r.name) for lis in listeners for r in policy.route_table(lis.route_table).routes})
+    state.routes.retain(set(route_stacks))
+    state.route_stacks = route_stacks
+    state.cluster_stacks = {name: c.names for name, c in clusters.items()}
     return routers

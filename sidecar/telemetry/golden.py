@@ -31,7 +31,7 @@ KEY_COLUMNS: Mapping[By, tuple[str, ...]] = {
     "endpoint": ("service", "cluster", "endpoint"),
 }
 # Policy-layer counters that mean "the mesh refused the call" (docs/observability.md).
-REJECTION_COUNTERS = frozenset({"rate_limited", "breaker_rejections", "budget_exhausted", "no_endpoint"})
+REJECTION_COUNTERS = frozenset({"rate_limited", "budget_exhausted", "balancer_no_endpoint"})
 REJECTION_PREFIXES = ("caps_rejected_",)
 QUANTILES = (50.0, 95.0, 99.0)
 

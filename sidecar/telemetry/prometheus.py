@@ -67,12 +67,11 @@ def _series_families(
 def render(registry: Registry, extra: Mapping[str, tuple[str, str, float]] | None = None) -> str:
     """The whole exposition. `extra` adds single-sample families: name -> (type, help, value)."""
     registry.refresh()
-    pulled = registry.pulled()
     families = _series_families(
         "apex_route",
         "route",
         (
-            ({"listener": k[0], "route": k[1], "cluster": k[2]}, s, registry.route_counters(k, pulled))
+            ({"listener": k[0], "route": k[1], "cluster": k[2]}, s, registry.route_counters(k))
             for k, s in sorted(registry.routes.items())
         ),
     )

@@ -1,22 +1,22 @@
-"""Golden metrics kept in process: per route/cluster/endpoint series, policy counters, events.
+"""The sidecar's one counter store: per route/endpoint series, route decisions, cluster counters, events.
 
-The data path only bumps plain integers here (`Series.start` / `Series.finish`, `Registry.count`).
-Readers — the /metrics endpoint and the telemetry window roller — take copies; nothing here does
-I/O. `Registry` is also the `Sink` other policy layers report their decisions to (see
-docs/observability.md): retries, ejections, breaker/cache/rate-limit decisions and events.
+The data path only bumps plain integers here (`Series.start` / `Series.end` / `Series.finish`,
+`RouteDecisions` fields). Readers — the admin API, the /metrics endpoint and the telemetry window
+roller — read the same objects under the same names (docs/observability.md); nothing here does I/O.
+Counters that cluster mechanisms keep themselves (caps, outlier, health, cache) are copied in by
+refreshers at read time, already named `<layer>_<counter>`.
 """
 
 from __future__ import annotations
 
 import enum
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from apex.mesh.contract.histogram import Histogram
 
-from sidecar.core.call import Code
+from sidecar.core.call import Code, Status
 
 RouteKey = tuple[str, str, str]  # (listener, route, cluster)
 EndpointKey = tuple[str, str]  # (cluster, address)
@@ -46,6 +46,16 @@ class Series:
         if self.in_flight > self.peak:
             self.peak = self.in_flight
 
+    def end(self, status: Status) -> None:
+        """A call finished (counts only: no latency sample)."""
+        self.in_flight -= 1
+        self.finished += 1
+        code = status.code
+        if code:
+            self.errors += 1
+        codes = self.codes
+        codes[code] = codes.get(code, 0) + 1
+
     def finish(self, code: Code, seconds: float) -> None:
         self.in_flight -= 1
         self.finished += 1
@@ -57,6 +67,43 @@ class Series:
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
+
+
+@dataclass(slots=True)
+class RouteDecisions:
+    """A route's policy-layer decisions, kept across policy swaps.
+
+    Field names match RouteDecisionCounters in route_policy.proto and are the counter names of
+    windows and /metrics; split choices appear there as "split:<cluster>". Calls themselves are
+    counted once, by the route's Series (RouteAdmin's `requests` is its `started`).
+    """
+
+    listener: str
+    route: str
+    split: Counter[str] = field(default_factory=Counter)
+    header_overrides: int = 0
+    fallbacks: int = 0
+    timeouts: int = 0
+    retries: int = 0
+    retries_succeeded: int = 0
+    budget_exhausted: int = 0
+    budget_would_exhaust: int = 0
+    not_retried_committed: int = 0
+    not_retried_non_idempotent: int = 0
+    rate_limited: int = 0
+    rate_limited_shadow: int = 0
+    fault_delays: int = 0
+    fault_aborts: int = 0
+    per_try_timeouts: int = 0
+
+    def totals(self) -> dict[str, int]:
+        """Non-zero counters by name (split choices as "split:<cluster>")."""
+        out = {name: value for name in _DECISIONS if (value := getattr(self, name))}
+        out.update({f"split:{cluster}": n for cluster, n in self.split.items() if n})
+        return out
+
+
+_DECISIONS = tuple(name for name in RouteDecisions.__slots__ if name not in ("listener", "route", "split"))
 
 
 class Priority(enum.IntEnum):
@@ -81,25 +128,6 @@ class Event:
     attributes: Mapping[str, str] = field(default_factory=dict)
 
 
-class Sink(Protocol):
-    """What policy layers report to. Every method is cheap, synchronous and never raises or blocks."""
-
-    def count(self, name: str, n: int = 1, *, route: RouteKey | None = None, cluster: str = "",
-              endpoint: str = "") -> None:  # fmt: skip
-        """Add `n` to counter `name` on the endpoint (cluster+endpoint), the route, or the cluster."""
-        ...
-
-    def state(self, name: str, value: str, *, cluster: str, endpoint: str = "") -> None:
-        """Record the current state of something, e.g. ("breaker", "open") or ("outlier", "ejected")."""
-        ...
-
-    def event(self, kind: str, priority: Priority, message: str = "", *, correlation_id: str = "",
-              route: str = "", cluster: str = "", endpoint: str = "",
-              attributes: Mapping[str, str] | None = None) -> None:  # fmt: skip
-        """Queue a discrete event for the events stream."""
-        ...
-
-
 class Registry:
     """All series of one sidecar, the policy-layer counters and states, and queued events."""
 
@@ -114,27 +142,27 @@ class Registry:
         self.events_dropped = 0
         self.policy_version = ""
         self.unrouted: Callable[[], int] = lambda: 0
-        # Counters other parts keep themselves, read only when a window rolls or /metrics is
-        # scraped (no per-call cost): each returns {(listener, route): {counter name: total}}.
-        self.pullers: list[Callable[[], Mapping[tuple[str, str], Mapping[str, int]]]] = []
+        self.decisions: dict[tuple[str, str], RouteDecisions] = {}  # (listener, route) -> its decisions
         self._current: dict[tuple[str, str], RouteKey] = {}
         # Run before each window roll and /metrics render: they copy state other parts keep
         # (cluster breakers, ejections) into `pulled_cluster` / `pulled_endpoint` and the states.
         self.refreshers: list[Callable[[], None]] = []
         self.pulled_cluster: dict[str, dict[str, int]] = {}
         self.pulled_endpoint: dict[EndpointKey, dict[str, int]] = {}
+        self.pulled_cache: dict[str, dict[str, int]] = {}  # cluster -> cache_<counter>
 
     def refresh(self) -> None:
         for refresh in self.refreshers:
             refresh()
 
     def cluster_totals(self) -> dict[str, dict[str, int]]:
-        """Cluster counters: reported through the Sink plus pulled ones."""
+        """Cluster counters: those recorded with `count` plus those refreshers copied in (cluster mechanisms, cache)."""
         out = {k: dict(v) for k, v in self.cluster_counters.items()}
-        for cluster, counters in self.pulled_cluster.items():
-            merged = out.setdefault(cluster, {})
-            for name, n in counters.items():
-                merged[name] = merged.get(name, 0) + n
+        for pulled in (self.pulled_cluster, self.pulled_cache):
+            for cluster, counters in pulled.items():
+                merged = out.setdefault(cluster, {})
+                for name, n in counters.items():
+                    merged[name] = merged.get(name, 0) + n
         return out
 
     def endpoint_counters(self, key: EndpointKey) -> dict[str, int]:
@@ -143,24 +171,28 @@ class Registry:
             counters[name] = counters.get(name, 0) + n
         return counters
 
-    def pulled(self) -> dict[tuple[str, str], dict[str, int]]:
-        """The pullers' route counters, summed per (listener, route)."""
-        out: dict[tuple[str, str], dict[str, int]] = {}
-        for pull in self.pullers:
-            for key, counters in pull().items():
-                merged = out.setdefault(key, {})
-                for name, n in counters.items():
-                    merged[name] = merged.get(name, 0) + n
-        return out
-
-    def route_counters(self, key: RouteKey, pulled: Mapping[tuple[str, str], Mapping[str, int]]) -> dict[str, int]:
-        """A route's counters: those reported through the Sink plus the pulled ones."""
+    def route_counters(self, key: RouteKey) -> dict[str, int]:
+        """A route series' counters: its own plus the route's decisions (for its current series only)."""
         counters = dict(self.routes[key].counters)
         if self._current.get((key[0], key[1])) != key:
-            return counters  # an older series of a route whose cluster changed: no pulled counters
-        for name, n in pulled.get((key[0], key[1]), {}).items():
-            counters[name] = counters.get(name, 0) + n
+            return counters  # an older series of a route whose cluster changed
+        decisions = self.decisions.get((key[0], key[1]))
+        if decisions is not None:
+            for name, n in decisions.totals().items():
+                counters[name] = counters.get(name, 0) + n
         return counters
+
+    def current_routes(self) -> list[tuple[RouteKey, Series]]:
+        """Each (listener, route)'s current series (the one its stack records into), sorted."""
+        return [(key, self.routes[key]) for _, key in sorted(self._current.items())]
+
+    def route_decisions(self, listener: str, route: str) -> RouteDecisions:
+        """The route's decision counters (created when its stack is built, kept across swaps)."""
+        key = (listener, route)
+        current = self.decisions.get(key)
+        if current is None:
+            current = self.decisions[key] = RouteDecisions(listener, route)
+        return current
 
     # --- series (created when stacks are built, never on the data path) ----------------------
 
@@ -169,7 +201,7 @@ class Registry:
         series = self.routes.get(key)
         if series is None:
             series = self.routes[key] = Series()
-        self._current[(listener, route)] = key  # pulled counters go to the route's current series
+        self._current[(listener, route)] = key  # the route's decisions are reported on its current series
         return series
 
     def endpoint(self, cluster: str, address: str) -> Series:
@@ -179,7 +211,7 @@ class Registry:
             series = self.endpoints[key] = Series()
         return series
 
-    # --- the Sink interface ----------------------------------------------------------------------
+    # --- direct recording (tests, events) ---------------------------------------------------------
 
     def count(self, name: str, n: int = 1, *, route: RouteKey | None = None, cluster: str = "",
               endpoint: str = "") -> None:  # fmt: skip
@@ -211,19 +243,3 @@ class Registry:
         events = list(self.events)
         self.events.clear()
         return events
-
-
-class NullSink:
-    """A Sink that drops everything (layers built without telemetry)."""
-
-    def count(self, name: str, n: int = 1, *, route: RouteKey | None = None, cluster: str = "",
-              endpoint: str = "") -> None:  # fmt: skip
-        return None
-
-    def state(self, name: str, value: str, *, cluster: str, endpoint: str = "") -> None:
-        return None
-
-    def event(self, kind: str, priority: Priority, message: str = "", *, correlation_id: str = "",
-              route: str = "", cluster: str = "", endpoint: str = "",
-              attributes: Mapping[str, str] | None = None) -> None:  # fmt: skip
-        return None

@@ -58,10 +58,9 @@ class Snapshot:
 
 def snapshot(registry: Registry, now: float) -> Snapshot:
     registry.refresh()
-    pulled = registry.pulled()
     routes = {k: copy_series(s) for k, s in registry.routes.items()}
     for key, copied in routes.items():
-        copied.counters = registry.route_counters(key, pulled)
+        copied.counters = registry.route_counters(key)
     endpoints = {k: copy_series(s) for k, s in registry.endpoints.items()}
     for ekey, copied in endpoints.items():
         copied.counters = registry.endpoint_counters(ekey)

@@ -152,7 +152,7 @@ def test_failing_endpoint_is_ejected_then_probed_and_readmitted(echoes: list[Bac
         assert poll(
             lambda: (
                 endpoint(cluster_state(sidecar), bad.address).state == ACTIVE
-                and cluster_state(sidecar).counters["readmissions"] >= 1
+                and cluster_state(sidecar).counters["outlier_readmissions"] >= 1
             ),
             timeout=40,
             between=lambda: load(target, 6, concurrency=2),
@@ -167,7 +167,7 @@ def test_failing_endpoint_is_ejected_then_probed_and_readmitted(echoes: list[Bac
         )
         assert share["e0"] >= 10
         assert all(o.code == grpc.StatusCode.OK for o in back)
-        assert ep.times_ejected >= 1 and ep.counters["probes"] >= 2
+        assert ep.times_ejected >= 1 and ep.counters["outlier_probes"] >= 2
 
 
 def test_peak_ewma_moves_traffic_away_from_a_slow_endpoint(echoes: list[BackgroundEcho]) -> None:
@@ -227,7 +227,7 @@ def test_caps_shed_excess_quickly_and_keep_admitted_latency_low() -> None:
     assert all(o.code == grpc.StatusCode.OK for o in uncapped)
     assert len(shed) + len(admitted) == len(capped)
     assert shed and "over its max_requests cap" in shed[0].details
-    assert state.counters["rejected_max_requests"] == len(shed)
+    assert state.counters["caps_rejected_max_requests"] == len(shed)
     assert statistics.median(admitted) < 0.5 * base  # admitted calls skip the upstream's queue
     assert shed_latency < 0.25 * base  # shed fast
     assert goodput["capped"] > 0.5 * goodput["uncapped"]  # no congestion collapse
@@ -273,10 +273,11 @@ def test_shadow_mode_counts_would_be_ejections_and_rejections_without_acting(ech
     failures = sum(o.code != grpc.StatusCode.OK for o in outcomes)
     print(f"\n[shadow] failures={failures}/90; counters={dict(state.counters)}")
     assert failures == 30  # nothing was ejected: e0 kept its round-robin third
-    assert state.counters["shadow_would_ejections"] >= 1 and state.counters.get("ejections", 0) == 0
-    assert state.counters["shadow_would_reject_max_requests"] >= 1 and "rejected_max_requests" not in state.counters
+    assert state.counters["outlier_shadow_would_ejections"] >= 1 and state.counters.get("outlier_ejections", 0) == 0
+    assert state.counters["caps_shadow_would_reject_max_requests"] >= 1
+    assert "caps_rejected_max_requests" not in state.counters
     ep = endpoint(state, bad.address)
-    assert (ep.state == ACTIVE and ep.shadow_state != ACTIVE) or ep.counters["shadow_would_ejections"] >= 1
+    assert (ep.state == ACTIVE and ep.shadow_state != ACTIVE) or ep.counters["outlier_shadow_would_ejections"] >= 1
 
 
 def test_ejection_survives_a_policy_reload(echoes: list[BackgroundEcho]) -> None:
@@ -329,7 +330,7 @@ def test_connect_failures_eject_a_stopped_endpoint_even_when_unavailable_is_not_
         down.restart()
         assert poll(
             lambda: (
-                cluster_state(sidecar).counters["readmissions"] >= 1
+                cluster_state(sidecar).counters["outlier_readmissions"] >= 1
                 and endpoint(cluster_state(sidecar), down.address).state == ACTIVE
             ),
             timeout=30,
@@ -374,4 +375,4 @@ def test_with_retries_on_ejection_keeps_success_above_99_9_percent(echoes: list[
     assert ok / len(outcomes) >= 0.999
     assert ep.times_ejected >= 1
     assert state.retries_in_flight == 0 and state.in_flight == 0
-    assert "rejected_max_retries" not in state.counters
+    assert "caps_rejected_max_retries" not in state.counters

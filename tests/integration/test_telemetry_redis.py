@@ -192,5 +192,5 @@ def test_ejections_become_events_states_and_counters(echo: BackgroundEcho, redis
     assert len(got) == 1 and got[0].priority == telemetry_pb2.HIGH and got[0].endpoint == failing.address
     assert got[0].cluster == "echo" and got[0].correlation_id == f"echo/{failing.address}/1"
     assert f'apex_state{{cluster="echo",endpoint="{failing.address}",name="outlier",state="ejected"}} 1' in text
-    labels = f'cluster="echo",endpoint="{failing.address}",decision="ejections"'
+    labels = f'cluster="echo",endpoint="{failing.address}",decision="outlier_ejections"'
     assert f"apex_endpoint_policy_decisions_total{{{labels}}} 1" in text

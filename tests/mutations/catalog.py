@@ -74,8 +74,11 @@ MUTATIONS: tuple[Mutation, ...] = (
         "no-deadline-layer",
         2,
         "the deadline layer is removed from the route stack (expired calls are forwarded)",
-        (Edit("sidecar/runtime/stack.py", r"^[ \t]*timeout\.deadline\(\),[ \t]*\n", "", regex=True),),
-        (f"{TRANSPARENCY}::test_expired_deadline_is_answered_by_the_first_sidecar",),
+        (Edit("sidecar/runtime/stack.py", r"^[ \t]*timeout\.Deadline\(\),[ \t]*\n", "", regex=True),),
+        (
+            f"{TRANSPARENCY}::test_expired_deadline_is_answered_by_the_first_sidecar",
+            "tests/unit/runtime/test_stack_wiring.py",
+        ),
     ),
     Mutation(
         "deadline-shaved-by-a-hop",
@@ -191,7 +194,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "calls keep going to a stopped endpoint after it was ejected (`failed` was computed, never asserted)",
         (
             Edit(
-                "sidecar/runtime/cluster_state.py",
+                "sidecar/layers/cluster/state.py",
                 "lambda ld: ld.address not in out and ld.address not in sick",
                 "lambda ld: ld.address not in sick",
             ),

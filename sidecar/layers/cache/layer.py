@@ -17,13 +17,12 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 
 from sidecar.core.call import CallDescriptor, Code, Metadata, Status
-from sidecar.core.service import BufferedResponse, Layer, Request, Response, Service
+from sidecar.core.service import BufferedResponse, Request, Response, Service
 from sidecar.layers.cache import control, singleflight
 from sidecar.layers.cache import key as keys
-from sidecar.layers.cache.state import CacheState, MethodCounters
+from sidecar.layers.cache.state import CacheState, Fetched, MethodCounters
 from sidecar.layers.cache.store import Entry, Freshness, make_entry
 from sidecar.policy.cache_model import CacheMatch, CacheRule, rule_for
 from sidecar.policy.model import PathKind, RouteMatch
@@ -35,18 +34,6 @@ FAILURES = frozenset(
     {Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.RESOURCE_EXHAUSTED, Code.INTERNAL, Code.UNKNOWN, Code.ABORTED}
 )
 MEMO_LIMIT = 1024  # methods whose rule lookup is memoized per layer
-
-
-@dataclass(slots=True)
-class Fetched:
-    """An upstream answer, buffered in full."""
-
-    headers: Metadata
-    messages: list[bytes]
-    status: Status
-
-    def response(self) -> BufferedResponse:
-        return BufferedResponse(self.status, self.messages, self.headers)
 
 
 def _failed(code: Code, details: str) -> Fetched:
@@ -124,7 +111,7 @@ class CacheService:
     async def _cached(self, request: Request, rule: CacheRule, first: bytes) -> Response:
         call = request.call
         state = self._state
-        counters = state.counters_for(call.method)
+        counters = state.counters_for(call.method, self._cluster)
         key = keys.make(call.method, self._cluster, call.metadata, rule.vary, first)
         if control.request_bypass(call.metadata):
             counters.bypasses += 1
@@ -227,7 +214,7 @@ class CacheService:
 
     def _store(self, key: str, method: str, rule: CacheRule, fetched: Fetched, *, unary: bool) -> None:
         state = self._state
-        counters = state.counters_for(method)
+        counters = state.counters_for(method, self._cluster)
         if not fetched.status.ok or len(fetched.messages) != 1 or not unary or rule not in state.rule_set:
             counters.not_stored += 1
             return
@@ -281,12 +268,22 @@ def rules_for_route(rules: tuple[CacheRule, ...], listener: str, match: RouteMat
     return tuple(r for r in rules if r.applies_to(listener) and could_match(r, match))
 
 
-def layer(
-    state: CacheState, rules: tuple[CacheRule, ...], cluster: str, clock: Callable[[], float] = time.monotonic
-) -> Layer:
-    """A cache layer for one route (to cluster `cluster`) applying `rules`."""
+class Cache:
+    """The cache layer of one route (to cluster `cluster`) applying `rules`."""
 
-    def wrap(inner: Service) -> Service:
-        return CacheService(inner, state, rules, cluster, clock)
+    name = "cache"
 
-    return wrap
+    def __init__(
+        self,
+        state: CacheState,
+        rules: tuple[CacheRule, ...],
+        cluster: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.state = state
+        self.rules = rules
+        self.cluster = cluster
+        self.clock = clock
+
+    def __call__(self, inner: Service) -> Service:
+        return CacheService(inner, self.state, self.rules, self.cluster, self.clock)

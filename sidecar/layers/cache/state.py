@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from sidecar.core.call import Metadata, Status
+from sidecar.core.service import BufferedResponse
 from sidecar.layers.cache.singleflight import Flights
 from sidecar.layers.cache.store import Store, Usage
 from sidecar.policy.cache_model import CacheBounds, CacheRule, rule_for
 
-if TYPE_CHECKING:
-    from sidecar.layers.cache.layer import Fetched
+
+@dataclass(slots=True)
+class Fetched:
+    """An upstream answer, buffered in full (what a flight hands to the calls that joined it)."""
+
+    headers: Metadata
+    messages: list[bytes]
+    status: Status
+
+    def response(self) -> BufferedResponse:
+        return BufferedResponse(self.status, self.messages, self.headers)
 
 
 @dataclass(slots=True)
@@ -68,7 +78,7 @@ class CacheState:
         bounds = bounds or CacheBounds()
         self.store = Store(bounds.max_entries, bounds.max_bytes, bounds.max_entry_bytes)
         self.flights: Flights[Fetched] = Flights()
-        self.counters: dict[str, MethodCounters] = {}
+        self.counters: dict[tuple[str, str], MethodCounters] = {}  # (method, cluster) -> counters
         self.rules: tuple[CacheRule, ...] = ()
         self.rule_set: frozenset[CacheRule] = frozenset()
 
@@ -87,11 +97,31 @@ class CacheState:
         self.rule_set = frozenset(rules)
         return purged
 
-    def counters_for(self, method: str) -> MethodCounters:
-        counters = self.counters.get(method)
+    def counters_for(self, method: str, cluster: str = "") -> MethodCounters:
+        key = (method, cluster)
+        counters = self.counters.get(key)
         if counters is None:
-            counters = self.counters[method] = MethodCounters()
+            counters = self.counters[key] = MethodCounters()
         return counters
+
+    def method_counters(self, method: str) -> MethodCounters:
+        """A method's counters summed over the clusters it was called on."""
+        total = MethodCounters()
+        for (name, _), c in self.counters.items():
+            if name == method:
+                for f in MethodCounters.__slots__:
+                    setattr(total, f, getattr(total, f) + getattr(c, f))
+        return total
+
+    def cluster_totals(self) -> dict[str, dict[str, int]]:
+        """Non-zero counters per cluster, named `cache_<counter>` (windows, /metrics)."""
+        out: dict[str, dict[str, int]] = {}
+        for (_, cluster), c in self.counters.items():
+            merged = out.setdefault(cluster, {})
+            for f in MethodCounters.__slots__:
+                if n := getattr(c, f):
+                    merged[f"cache_{f}"] = merged.get(f"cache_{f}", 0) + n
+        return out
 
     def purge(self, *, method: str = "", key_prefix: str = "") -> int:
         """Drop entries by method, by key prefix, or (neither given) all of them."""
@@ -103,8 +133,8 @@ class CacheState:
 
     def snapshot(self) -> CacheSnapshot:
         methods = []
-        for name in sorted(set(self.counters) | set(self.store.usage)):
-            c = self.counters.get(name) or MethodCounters()
+        for name in sorted({method for method, _ in self.counters} | set(self.store.usage)):
+            c = self.method_counters(name)
             u = self.store.usage.get(name) or Usage()
             rule = rule_for(self.rules, name)
             methods.append(

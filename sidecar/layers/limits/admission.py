@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from sidecar.core.call import Status
-from sidecar.core.service import BufferedResponse, Request, local_error
+from sidecar.core.service import BufferedResponse, Request, Response, Service, local_error
 from sidecar.layers.limits.caps import UNLIMITED, Caps, Decision
 from sidecar.policy.cluster_model import ConcurrencyLimits
 
@@ -103,3 +103,24 @@ class Admission:
         else:
             detail = f"{caps.in_flight} in flight, max_requests {lim.max_requests}"
         return local_error(lim.reject_code, f"apex: cluster {self.cluster!r} over its {what} cap ({detail})")
+
+
+class AdmissionLayer:
+    """The cluster's caps: admit, queue or refuse each call before the balancer picks an endpoint."""
+
+    name = "admission"
+
+    def __init__(self, admission: Admission, clock: Callable[[], float] = time.monotonic) -> None:
+        self.admission = admission
+        self.clock = clock
+
+    def __call__(self, inner: Service) -> Service:
+        enter, clock = self.admission.enter, self.clock
+
+        async def admit(request: Request) -> Response:
+            rejected = await enter(request, clock)
+            if rejected is not None:
+                return rejected
+            return await inner(request)
+
+        return admit

@@ -81,6 +81,8 @@ class EndpointOutlier:
 class OutlierDetector:
     """The controller: reads call outcomes per endpoint and flips each endpoint's gate."""
 
+    name = "outlier"  # as listed in a cluster's stack (an endpoint filter of its balancer)
+
     def __init__(self, policy: OutlierPolicy, now: float) -> None:
         self.policy = policy
         self.endpoints: dict[str, EndpointOutlier] = {}

@@ -37,6 +37,8 @@ class EndpointHealth:
 
 
 class HealthTracker:
+    name = "health"  # as listed in a cluster's stack (an endpoint filter of its balancer)
+
     def __init__(self, policy: HealthCheckPolicy, rng: random.Random) -> None:
         self.policy = policy
         self.rng = rng

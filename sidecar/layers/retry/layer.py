@@ -17,12 +17,12 @@ from collections.abc import Awaitable, Callable
 from apex.mesh.contract.backoff import full_jitter
 
 from sidecar.core.call import Code, Metadata, Status
-from sidecar.core.service import Layer, Request, Response, Service
-from sidecar.layers.decisions import RouteDecisions
+from sidecar.core.service import Request, Response, Service
 from sidecar.layers.retry.budget import Budget
 from sidecar.layers.retry.decide import Verdict, idempotent, verdict
 from sidecar.layers.retry.replay import Replay
 from sidecar.policy.route_model import RetryPolicy
+from sidecar.telemetry.registry import RouteDecisions
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -193,20 +193,25 @@ class RetryingResponse:
             self._current.cancel()
 
 
-def layer(retrier: Retrier) -> Layer:
+class Retry:
     """Retry the route's calls as `retrier.policy` says, within `retrier.budget`."""
 
-    policy = retrier.policy
-    counters = retrier.counters
-    known: dict[str, bool] = {}  # method -> may be retried (idempotent globs are matched once)
+    name = "retry"
 
-    def not_retried(status: Status) -> None:
-        if status.code in policy.retry_on:
-            counters.not_retried_non_idempotent += 1
+    def __init__(self, retrier: Retrier) -> None:
+        self.retrier = retrier
 
-    def wrap(inner: Service) -> Service:
-        async def service(request: Request) -> Response:
-            counters.requests += 1
+    def __call__(self, inner: Service) -> Service:
+        retrier = self.retrier
+        policy = retrier.policy
+        counters = retrier.counters
+        known: dict[str, bool] = {}  # method -> may be retried (idempotent globs are matched once)
+
+        def not_retried(status: Status) -> None:
+            if status.code in policy.retry_on:
+                counters.not_retried_non_idempotent += 1
+
+        async def retry(request: Request) -> Response:
             retrier.budget.deposit(retrier.clock())
             method = request.call.method
             retryable = known.get(method)
@@ -219,6 +224,4 @@ def layer(retrier: Retrier) -> Layer:
                 return await inner(request)
             return RetryingResponse(retrier, inner, request)
 
-        return service
-
-    return wrap
+        return retry

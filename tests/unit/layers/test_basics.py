@@ -1,4 +1,4 @@
-"""The deadline layer (fake clock), route counters and Request.finish."""
+"""The deadline layer (fake clock), the metrics layer's counts and Request.finish."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import BufferedResponse, Request, Response, no_messages, stack
-from sidecar.layers import stats, timeout
+from sidecar.layers import metrics, timeout
+from sidecar.telemetry.registry import Series
 
 
 async def _ok(request: Request) -> Response:
@@ -25,7 +26,7 @@ def _call(deadline: float | None) -> Request:
      (99.0, 100.0, Code.DEADLINE_EXCEEDED)],
 )  # fmt: skip
 def test_deadline_layer(deadline: float | None, now: float, code: Code) -> None:
-    service = timeout.deadline(clock=lambda: now)(_ok)
+    service = timeout.Deadline(clock=lambda: now)(_ok)
 
     async def run() -> Status:
         return await (await service(_call(deadline))).status()
@@ -34,8 +35,8 @@ def test_deadline_layer(deadline: float | None, now: float, code: Code) -> None:
 
 
 def test_counters_track_in_flight_and_codes() -> None:
-    counters = stats.RouteCounters("outbound", "r", "c")
-    service = stack([stats.count(counters)], _ok)
+    counters = Series()
+    service = stack([metrics.Metrics(counters, detail=False)], _ok)
 
     async def run() -> None:
         a, b = _call(None), _call(None)
@@ -47,8 +48,9 @@ def test_counters_track_in_flight_and_codes() -> None:
         b.finish(Status(Code.OK))  # finishing twice changes nothing
 
     asyncio.run(run())
-    assert counters.calls == 2 and counters.in_flight == 0
+    assert counters.started == counters.finished == 2 and counters.in_flight == 0 and counters.errors == 1
     assert counters.codes == {Code.OK: 1, Code.UNAVAILABLE: 1}
+    assert counters.latency.count == 0  # counts only: no latency without detail
 
 
 def test_finish_callback_errors_do_not_escape() -> None:

@@ -8,8 +8,8 @@ import random
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import BufferedResponse, Request, Response, no_messages
 from sidecar.layers import fault
-from sidecar.layers.decisions import RouteDecisions
 from sidecar.policy.route_model import Fault, FaultAbort, FaultDelay
+from sidecar.telemetry.registry import RouteDecisions
 
 
 def test_percentages_are_met_with_a_seeded_rng() -> None:
@@ -46,7 +46,7 @@ def test_layer_delays_then_aborts_and_counts() -> None:
 
     counters = RouteDecisions("l", "r")
     policy = Fault(delay=FaultDelay(50.0, 0.25), abort=FaultAbort(50.0, Code.ABORTED))
-    svc = fault.layer(policy, "r", random.Random(2), counters, sleep=sleep)(inner)
+    svc = fault.FaultInjection(policy, "r", random.Random(2), counters, sleep=sleep)(inner)
 
     async def run() -> list[Code]:
         out = []

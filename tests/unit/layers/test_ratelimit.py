@@ -7,8 +7,8 @@ import asyncio
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import BufferedResponse, Request, Response, no_messages
 from sidecar.layers import ratelimit
-from sidecar.layers.decisions import RouteDecisions
 from sidecar.policy.route_model import RateLimit
+from sidecar.telemetry.registry import RouteDecisions
 
 
 def test_bucket_allows_the_burst_then_the_rate() -> None:
@@ -60,7 +60,7 @@ async def _ok(request: Request) -> Response:
 def _run(policy: RateLimit, calls: int) -> tuple[list[Code], RouteDecisions]:
     counters = RouteDecisions("l", "r")
     now = [0.0]
-    svc = ratelimit.layer(ratelimit.Limiter(policy), "r", counters, clock=lambda: now[0])(_ok)
+    svc = ratelimit.RateLimiting(ratelimit.Limiter(policy), "r", counters, clock=lambda: now[0])(_ok)
 
     async def run() -> list[Code]:
         codes = []

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import BufferedResponse, Request, Response, no_messages
 from sidecar.layers import split
-from sidecar.layers.decisions import RouteDecisions
 from sidecar.policy.route_model import ClusterOverride, Split
+from sidecar.telemetry.registry import RouteDecisions
 
 CALL = CallDescriptor(method="/pkg.S/M")
 

@@ -9,7 +9,7 @@ import pytest
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import BufferedResponse, Request, Response, no_messages
 from sidecar.layers import timeout
-from sidecar.layers.decisions import RouteDecisions
+from sidecar.telemetry.registry import RouteDecisions
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ def _through(caller_deadline: float | None, answer: Code) -> tuple[float | None,
         return BufferedResponse(Status(answer))
 
     counters = RouteDecisions("l", "r")
-    svc = timeout.route_timeout(0.5, counters, clock=lambda: 10.0)(inner)
+    svc = timeout.RouteTimeout(0.5, counters, clock=lambda: 10.0)(inner)
 
     async def run() -> None:
         request = Request(CallDescriptor(method="/p.S/M", deadline=caller_deadline), no_messages())

@@ -57,7 +57,7 @@ def setup(percent: float, seed: int = 3) -> tuple[tracing.Tracing, InMemorySpanE
 def test_sampled_call_gets_a_client_span_and_forwards_its_id() -> None:
     tr, exporter, provider = setup(100.0)
     inner = Inner(Code.UNAVAILABLE)
-    service = stack([trace.trace(tr, False, "r", "c")], inner)
+    service = stack([trace.Trace(tr, False, "r", "c")], inner)
     parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     asyncio.run(call_through(service, (("traceparent", parent), ("tracestate", "a=1"), ("x", "y"))))
     provider.force_flush()  # type: ignore[attr-defined]
@@ -75,7 +75,7 @@ def test_sampled_call_gets_a_client_span_and_forwards_its_id() -> None:
 def test_unsampled_calls_make_no_span_but_still_propagate_fresh_ids() -> None:
     tr, exporter, provider = setup(0.0)
     inner = Inner()
-    service = stack([trace.trace(tr, True, "r", "c")], inner)
+    service = stack([trace.Trace(tr, True, "r", "c")], inner)
     asyncio.run(call_through(service))
     asyncio.run(call_through(service, (("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),)))
     provider.force_flush()  # type: ignore[attr-defined]
@@ -89,7 +89,7 @@ def test_unsampled_calls_make_no_span_but_still_propagate_fresh_ids() -> None:
 def test_root_sampling_follows_the_ratio_and_agrees_with_the_sdk() -> None:
     tr, exporter, provider = setup(25.0, seed=99)
     inner = Inner()
-    service = stack([trace.trace(tr, False, "r", "c")], inner)
+    service = stack([trace.Trace(tr, False, "r", "c")], inner)
     for _ in range(2000):
         asyncio.run(call_through(service))
     provider.force_flush()  # type: ignore[attr-defined]
@@ -102,8 +102,8 @@ def test_root_sampling_follows_the_ratio_and_agrees_with_the_sdk() -> None:
 def test_metrics_layer_counts_calls_codes_bytes_and_renders_for_prometheus() -> None:
     registry = Registry(clock=lambda: 0.0)
     series = registry.route("outbound", "r", "c")
-    ok = stack([metrics.measure(series)], Inner())
-    failing = stack([metrics.measure(series)], Inner(Code.NOT_FOUND))
+    ok = stack([metrics.Metrics(series)], Inner())
+    failing = stack([metrics.Metrics(series)], Inner(Code.NOT_FOUND))
     for _ in range(3):
         asyncio.run(call_through(ok))
     asyncio.run(call_through(failing, body=b"12345"))

@@ -10,15 +10,15 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from sidecar.core.call import CallDescriptor, Code, Status
-from sidecar.core.service import BufferedResponse, Request, no_messages
+from sidecar.core.service import BufferedResponse, Request, Response, no_messages
 from sidecar.discovery.endpoints import EndpointSet
+from sidecar.layers.cluster.service import ClusterService
+from sidecar.layers.cluster.state import ClusterRuntime
 from sidecar.layers.outlier.detector import State as OutlierState
 from sidecar.policy.address import Address
 from sidecar.policy.cluster_model import ConcurrencyLimits, LoadBalancerPolicy, OutlierPolicy
 from sidecar.policy.model import Cluster, Endpoint, Policy, Route, RouteTable
 from sidecar.runtime import stack
-from sidecar.runtime.cluster import ClusterService
-from sidecar.runtime.cluster_state import ClusterRuntime
 
 A, B, C = "10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1"
 
@@ -48,9 +48,23 @@ class ScriptedConnector:
         return BufferedResponse(Status(Code.OK), [b"ok"])
 
 
+class Built:
+    """A cluster stack as runtime/stack.py builds it (admission when limited → balancer → connector)."""
+
+    def __init__(self, built: stack.ClusterStack) -> None:
+        self.service = built.service
+        self.names = built.names
+        self.runtime = built.balancer.runtime
+        self.endpoints = built.balancer.endpoints
+        self.healthy = built.balancer.healthy
+
+    async def __call__(self, request: Request) -> Response:
+        return await self.service(request)
+
+
 def make(
     outlier: OutlierPolicy | None = None, limits: ConcurrencyLimits | None = None, panic: float = 50.0
-) -> tuple[ClusterService, ScriptedConnector, Clock]:
+) -> tuple[Built, ScriptedConnector, Clock]:
     cluster = Cluster(
         name="c",
         endpoints=tuple(Endpoint(Address(a.split(":")[0], 1)) for a in (A, B, C)),
@@ -61,10 +75,12 @@ def make(
     clock = Clock()
     connector = ScriptedConnector()
     runtime = ClusterRuntime(cluster, clock, random.Random(1))
-    return ClusterService(EndpointSet(cluster), connector, runtime), connector, clock
+    built = Built(stack.cluster_stack(cluster, EndpointSet(cluster), runtime, connector, None))
+    assert isinstance(built.service, ClusterService) == (limits is None)
+    return built, connector, clock
 
 
-async def call(service: ClusterService) -> Status:
+async def call(service: Built) -> Status:
     request = Request(CallDescriptor("/pkg.S/M"), no_messages())
     response = await service(request)
     await response.initial_metadata()

@@ -6,11 +6,11 @@ import asyncio
 import random
 
 from sidecar.discovery.endpoints import EndpointSet
+from sidecar.layers.cluster.state import ClusterRuntime
 from sidecar.layers.outlier.health import Health
 from sidecar.policy.address import Address
 from sidecar.policy.cluster_model import HealthCheckPolicy
 from sidecar.policy.model import Cluster, Endpoint
-from sidecar.runtime.cluster_state import ClusterRuntime
 from sidecar.runtime.health_runner import run_due
 
 

@@ -12,7 +12,7 @@ from sidecar.config.bootstrap import parse_yaml, validate
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import BufferedResponse, Request, no_messages
 from sidecar.policy.model import Bootstrap
-from sidecar.runtime import route_stack, stack
+from sidecar.runtime import stack
 
 
 def _bootstrap(routes: list[dict[str, Any]], seed: int = 3) -> Bootstrap:
@@ -65,9 +65,9 @@ def _drive(router: Any, n: int) -> Counter[Code]:
 
 def test_a_route_without_policy_gets_no_extra_layer() -> None:
     boot = _bootstrap([{"name": "plain", "cluster": "v1"}])
-    route = boot.policy.route_tables[0].routes[0]
-    states = route_stack.RouteStates()
-    assert route_stack.layers(route, ("out", "plain"), states, route_stack.rng_for(1, ("out", "plain"))) == []
+    state = stack.State()
+    stack.build(boot.policy, boot.listeners, state, lambda _transport: Upstreams())
+    assert state.route_stacks[("out", "plain")] == ("metrics", "deadline", "cluster:v1")
 
 
 def test_split_and_retries_compose_over_clusters() -> None:
@@ -86,9 +86,10 @@ def test_split_and_retries_compose_over_clusters() -> None:
     state = stack.State()
     routers = stack.build(boot.policy, boot.listeners, state, lambda _transport: upstreams)
     codes = _drive(routers["out"], 200)
-    counters = state.routes.decisions[("out", "r")]
+    counters = state.telemetry.decisions[("out", "r")]
     assert codes[Code.OK] >= 185  # fails only when 5 attempts in a row pick v1 (1/32)
-    assert counters.requests == 200 and counters.retries == upstreams.calls["10.0.0.1:1"] - (200 - codes[Code.OK])
+    calls = {key[:2]: series.started for key, series in state.telemetry.current_routes()}
+    assert calls[("out", "r")] == 200 and counters.retries == upstreams.calls["10.0.0.1:1"] - (200 - codes[Code.OK])
     assert (
         counters.split["v1"] == upstreams.calls["10.0.0.1:1"] and counters.split["v2"] == upstreams.calls["10.0.0.2:1"]
     )
@@ -110,7 +111,7 @@ def test_state_survives_a_swap_while_its_config_is_unchanged() -> None:
     stack.build(boot.policy, boot.listeners, state, lambda _transport: upstreams)
     budget = state.routes.budgets[("out", "r")][1]
     limiter = state.routes.limiters[("out", "r")][1]
-    counters = state.routes.decisions[("out", "r")]
+    counters = state.telemetry.decisions[("out", "r")]
 
     # New weights only: budget, bucket and counters carry over.
     routes[0]["clusters"] = [{"cluster": "v1", "weight": 1}, {"cluster": "v2", "weight": 9}]
@@ -118,7 +119,7 @@ def test_state_survives_a_swap_while_its_config_is_unchanged() -> None:
     stack.build(boot.policy, boot.listeners, state, lambda _transport: upstreams)
     assert state.routes.budgets[("out", "r")][1] is budget
     assert state.routes.limiters[("out", "r")][1] is limiter
-    assert state.routes.decisions[("out", "r")] is counters
+    assert state.telemetry.decisions[("out", "r")] is counters
 
     # A new rate and a removed route: a fresh bucket, the removed route's bucket is dropped.
     routes[0]["rate_limit"] = {"requests_per_second": 50}
@@ -127,7 +128,7 @@ def test_state_survives_a_swap_while_its_config_is_unchanged() -> None:
     assert state.routes.limiters[("out", "r")][1] is not limiter
     assert state.routes.budgets[("out", "r")][1] is budget
     assert ("out", "gone") not in state.routes.limiters
-    assert ("out", "gone") in state.routes.decisions  # counters stay for the admin
+    assert ("out", "gone") in state.telemetry.decisions  # counters stay for the admin
 
 
 def test_the_same_seed_gives_the_same_split() -> None:

@@ -97,18 +97,12 @@ def test_events_beyond_capacity_drop_the_oldest_with_a_count() -> None:
     assert registry.events_dropped == 2
 
 
-def test_route_policy_counters_are_pulled_into_windows_once() -> None:
-    from sidecar.layers.decisions import RouteDecisions
-    from sidecar.runtime.observe import route_decisions
-    from sidecar.runtime.route_stack import RouteStates
-
-    states = RouteStates()
+def test_route_policy_counters_reach_windows_once() -> None:
     registry = Registry(clock=lambda: 0.0)
-    registry.pullers.append(route_decisions(states))
     registry.route("outbound", "r", "old-cluster")
-    registry.route("outbound", "r", "c")  # the route now goes to "c": pulled counters land there only
+    registry.route("outbound", "r", "c")  # the route now goes to "c": its decisions land there only
     roller = Roller(registry, WHO, now=0.0)
-    decisions: RouteDecisions = states.counters(("outbound", "r"))
+    decisions = registry.route_decisions("outbound", "r")
     decisions.retries += 3
     decisions.rate_limited += 1
     decisions.split["c"] += 4
@@ -117,3 +111,22 @@ def test_route_policy_counters_are_pulled_into_windows_once() -> None:
     decisions.retries += 2
     second = {r.cluster: dict(r.stats.counters) for r in roller.roll(now=2.0).routes}
     assert second == {"c": {"retries": 2}, "old-cluster": {}}
+
+
+def test_cache_counters_reach_the_cluster_aggregate_of_the_window() -> None:
+    from sidecar.layers.cache.state import CacheState
+    from sidecar.runtime.observe import cache_counters
+
+    cache = CacheState()
+    registry = Registry(clock=lambda: 0.0)
+    registry.refreshers.append(cache_counters(cache, registry))
+    roller = Roller(registry, WHO, now=0.0)
+    cache.counters_for("/p.S/Get", "backend").hits += 3
+    cache.counters_for("/p.S/List", "backend").misses += 1
+    cache.counters_for("/p.S/Get", "other").hits += 1
+    w = roller.roll(now=1.0)
+    got = {c.name: dict(c.stats.counters) for c in w.clusters}
+    assert got == {"backend": {"cache_hits": 3, "cache_misses": 1}, "other": {"cache_hits": 1}}
+    assert cache.snapshot().method("/p.S/Get").hits == 4  # CacheAdmin still shows per-method totals
+    cache.counters_for("/p.S/Get", "backend").hits += 2
+    assert {c.name: dict(c.stats.counters) for c in roller.roll(now=2.0).clusters} == {"backend": {"cache_hits": 2}}

@@ -12,7 +12,7 @@ class GetConfigRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ConfigDump(_message.Message):
-    __slots__ = ("bootstrap", "source", "bound_addresses", "clusters", "method_kinds")
+    __slots__ = ("bootstrap", "source", "bound_addresses", "clusters", "method_kinds", "route_stacks")
     class BoundAddressesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -32,20 +32,34 @@ class ConfigDump(_message.Message):
     BOUND_ADDRESSES_FIELD_NUMBER: _ClassVar[int]
     CLUSTERS_FIELD_NUMBER: _ClassVar[int]
     METHOD_KINDS_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_STACKS_FIELD_NUMBER: _ClassVar[int]
     bootstrap: _config_pb2.Bootstrap
     source: str
     bound_addresses: _containers.ScalarMap[str, str]
     clusters: _containers.RepeatedCompositeFieldContainer[ClusterState]
     method_kinds: _containers.ScalarMap[str, str]
-    def __init__(self, bootstrap: _Optional[_Union[_config_pb2.Bootstrap, _Mapping]] = ..., source: _Optional[str] = ..., bound_addresses: _Optional[_Mapping[str, str]] = ..., clusters: _Optional[_Iterable[_Union[ClusterState, _Mapping]]] = ..., method_kinds: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    route_stacks: _containers.RepeatedCompositeFieldContainer[RouteStack]
+    def __init__(self, bootstrap: _Optional[_Union[_config_pb2.Bootstrap, _Mapping]] = ..., source: _Optional[str] = ..., bound_addresses: _Optional[_Mapping[str, str]] = ..., clusters: _Optional[_Iterable[_Union[ClusterState, _Mapping]]] = ..., method_kinds: _Optional[_Mapping[str, str]] = ..., route_stacks: _Optional[_Iterable[_Union[RouteStack, _Mapping]]] = ...) -> None: ...
 
 class ClusterState(_message.Message):
-    __slots__ = ("name", "resolved_endpoints")
+    __slots__ = ("name", "resolved_endpoints", "layers")
     NAME_FIELD_NUMBER: _ClassVar[int]
     RESOLVED_ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
     name: str
     resolved_endpoints: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., resolved_endpoints: _Optional[_Iterable[str]] = ...) -> None: ...
+    layers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., resolved_endpoints: _Optional[_Iterable[str]] = ..., layers: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RouteStack(_message.Message):
+    __slots__ = ("listener", "route", "layers")
+    LISTENER_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    listener: str
+    route: str
+    layers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, listener: _Optional[str] = ..., route: _Optional[str] = ..., layers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetStatsRequest(_message.Message):
     __slots__ = ()

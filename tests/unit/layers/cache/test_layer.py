@@ -10,7 +10,7 @@ import pytest
 
 from sidecar.core.call import CallDescriptor, Code, Metadata, Status
 from sidecar.core.service import BufferedResponse, Request, Response, local_error
-from sidecar.layers.cache.layer import layer
+from sidecar.layers.cache.layer import Cache
 from sidecar.layers.cache.state import CacheState
 from sidecar.policy.cache_model import CacheBounds, CacheMatch, CacheRule
 
@@ -69,7 +69,7 @@ class Rig:
         self.upstream = Upstream()
         self.state = CacheState(bounds)
         self.state.update_rules(rules or (rule(),))
-        self.service = layer(self.state, self.state.rules, "backend", self.clock)(self.upstream)
+        self.service = Cache(self.state, self.state.rules, "backend", self.clock)(self.upstream)
 
     async def call(
         self, body: bytes = b"req", metadata: Metadata = (), deadline: float | None = None, method: str = METHOD
@@ -358,7 +358,7 @@ def test_stale_if_error_covers_a_local_breaker_refusal() -> None:
                 return local_error(Code.UNAVAILABLE, "apex: circuit open")
             return await upstream(request)
 
-        service = layer(state, state.rules, "backend", clock)(breaker)
+        service = Cache(state, state.rules, "backend", clock)(breaker)
         await service(Request(CallDescriptor(method=METHOD), messages(b"r")))
         open_breaker = True
         clock.now += 20.0

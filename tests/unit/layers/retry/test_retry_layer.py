@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator, Callable
 
 from sidecar.core.call import CallDescriptor, Code, Metadata, Status
 from sidecar.core.service import BufferedResponse, Request, Response
-from sidecar.layers.decisions import RouteDecisions
 from sidecar.layers.retry import layer as retry
 from sidecar.layers.retry.budget import Budget
 from sidecar.policy.route_model import RetryBudget, RetryPolicy
+from sidecar.telemetry.registry import RouteDecisions
 
 OK = Status(Code.OK)
 DOWN = Status(Code.UNAVAILABLE, "down")
@@ -69,7 +69,7 @@ async def _call(
     method: str = "/p.S/M",
     deadline: float | None = None,
 ) -> tuple[Metadata, list[bytes], Status, Request]:
-    svc = retry.layer(retrier)(upstream)  # type: ignore[arg-type]
+    svc = retry.Retry(retrier)(upstream)  # type: ignore[arg-type]
     request = Request(CallDescriptor(method=method, deadline=deadline), _messages(messages))
     response = await svc(request)
     headers = await response.initial_metadata()
@@ -133,7 +133,7 @@ def test_a_stream_with_only_its_first_message_sent_is_replayed() -> None:
     retrier = _retrier()
 
     async def run() -> list[list[bytes]]:
-        svc = retry.layer(retrier)(upstream)
+        svc = retry.Retry(retrier)(upstream)
         request = Request(CallDescriptor(method="/p.S/M"), _messages([b"one", b"two"]))
         response = await svc(request)
         await response.initial_metadata()
@@ -239,7 +239,7 @@ def test_the_first_attempt_starts_before_any_request_message_arrives() -> None:
         return BufferedResponse(OK, [b"hello first"], (("h", "1"),))
 
     async def run() -> list[bytes | None]:
-        svc = retry.layer(_retrier())(upstream)
+        svc = retry.Retry(_retrier())(upstream)
         request = Request(CallDescriptor(method="/p.S/M"), quiet())
         response = await svc(request)
         got = [await response.read(), await response.read()]
@@ -277,7 +277,7 @@ def test_a_cancelled_attempt_does_not_break_the_callers_stream() -> None:
         return BufferedResponse(OK, [first + second], (("h", "1"),))
 
     async def run() -> list[bytes]:
-        svc = retry.layer(_retrier())(upstream)
+        svc = retry.Retry(_retrier())(upstream)
         request = Request(CallDescriptor(method="/p.S/M"), slow())
         response = await svc(request)
         await response.initial_metadata()
@@ -307,7 +307,7 @@ def test_a_broken_request_stream_fails_the_attempt_not_the_sidecar() -> None:
         return BufferedResponse(OK)
 
     async def run() -> Status:
-        svc = retry.layer(_retrier())(upstream)
+        svc = retry.Retry(_retrier())(upstream)
         request = Request(CallDescriptor(method="/p.S/M"), broken())
         response = await svc(request)
         await response.initial_metadata()

@@ -79,10 +79,6 @@ class ClusterRuntime:
         else:
             self.health.configure(cluster.health_check)
 
-    @property
-    def caps_on(self) -> bool:
-        return self.cluster.limits is not None
-
     def sync(self, endpoints: Sequence[Resolved], now: float) -> None:
         """Follow the cluster's current endpoint set (cheap when it has not changed)."""
         if endpoints is self._synced:
@@ -138,3 +134,24 @@ class ClusterRuntime:
         """At least one endpoint is neither ejected nor failing its health checks."""
         at = self.clock() if now is None else now
         return any(self.available(address, at) for address in self.loads)
+
+    # --- counters, under the one naming scheme (docs/observability.md) ---------------------------
+
+    def counter_totals(self) -> dict[str, int]:
+        """The cluster's non-zero counters named `<mechanism>_<counter>`: balancer_, caps_, outlier_, health_."""
+        out = {f"balancer_{k}": n for k, n in self.counters.items() if n}
+        out.update({f"caps_{k}": n for k, n in self.admission.caps.counters.items() if n})
+        if self.outlier is not None:
+            out.update({f"outlier_{k}": n for k, n in self.outlier.counters.items() if n})
+        if self.health is not None:
+            out.update({f"health_{k}": n for k, n in self.health.counters.items() if n})
+        return out
+
+    def endpoint_counter_totals(self, address: str) -> dict[str, int]:
+        """One endpoint's non-zero counters, named as the cluster's: outlier_, health_."""
+        out: dict[str, int] = {}
+        if self.outlier is not None and (ep := self.outlier.endpoints.get(address)) is not None:
+            out.update({f"outlier_{k}": n for k, n in ep.counters.items() if n})
+        if self.health is not None and (checked := self.health.endpoints.get(address)) is not None:
+            out.update({f"health_{k}": n for k, n in checked.counters.items() if n})
+        return out

@@ -1,4 +1,4 @@
-"""The innermost service of a route: caps → balancer pick → connector, outcomes fed back per endpoint."""
+"""The balancer stage of a cluster's stack: pick an endpoint outlier detection and health allow, call it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from sidecar.core.call import Code, Metadata, Status
 from sidecar.core.service import Connector, Request, Response, local_error
 from sidecar.discovery.endpoints import EndpointSet
 from sidecar.layers.balance.load import EndpointLoad
+from sidecar.layers.cluster.state import ClusterRuntime
 from sidecar.policy.cluster_model import BalancerKind
-from sidecar.runtime.cluster_state import ClusterRuntime
 
 
 class _Attempt:
@@ -65,6 +65,13 @@ class _TimedResponse:
 
 
 class ClusterService:
+    """Balance each call over the endpoints the runtime allows; feed each outcome back to the endpoint.
+
+    Below it sit the endpoint layers and the connector; above it the admission layer (caps) when
+    the cluster has limits (runtime/stack.py lists the whole cluster stack).
+    """
+
+    name = "balancer"
     __slots__ = ("_authority", "_clock", "_connector", "endpoints", "runtime")
 
     def __init__(
@@ -80,6 +87,13 @@ class ClusterService:
         self.runtime = runtime or ClusterRuntime(endpoints.cluster)
         self._clock = clock or self.runtime.clock
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """ "balancer:<kind>", then the endpoint filters it applies (outlier, health) as configured."""
+        runtime = self.runtime
+        filters = tuple(f.name for f in (runtime.outlier, runtime.health) if f is not None)
+        return (f"{self.name}:{runtime.cluster.load_balancer.kind.value}", *filters)
+
     def healthy(self) -> bool:
         """At least one endpoint is resolved and neither ejected nor failing health checks."""
         runtime = self.runtime
@@ -88,10 +102,6 @@ class ClusterService:
 
     async def __call__(self, request: Request) -> Response:
         runtime = self.runtime
-        if runtime.caps_on:
-            rejected = await runtime.admission.enter(request, self._clock)
-            if rejected is not None:
-                return rejected
         now = self._clock()
         runtime.sync(self.endpoints.current, now)
         load, probe = runtime.pick(now)
