@@ -5,10 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from sidecar.examples.echo import BackgroundEcho
 from sidecar.support.redis_server import RedisServer, external_url
 from tests.support.sidecar_proc import SidecarProcess, proxy_config
+
+# Property tests check properties, not speed: no per-example deadline (a loaded 2-core CI machine
+# turns hypothesis's 200 ms default into flaky failures; timing belongs in benchmarks/), and
+# derandomized, so every run draws the same seeded examples (reproducible, like every other RNG here).
+settings.register_profile(
+    "apex", deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("apex")
 
 
 @pytest.fixture(scope="session")

@@ -56,20 +56,24 @@ def tail_probability(
 
 
 def _slide(window: FloatArray, leaving: FloatArray | None, arriving: FloatArray) -> FloatArray:
-    """The sorted window without the `leaving` values (all present in it) and with the `arriving` ones."""
-    if leaving is not None and len(leaving):
-        r = np.sort(leaving)
-        # the j-th copy of a repeated value goes at the j-th position of its run in the window
-        nth = np.arange(len(r)) - np.searchsorted(r, r, side="left")
-        keep = np.ones(len(window), dtype=bool)
-        keep[np.searchsorted(window, r, side="left") + nth] = False
-        window = window[keep]
+    """The sorted window with the `arriving` values and without the `leaving` ones.
+
+    Every leaving value must be in the window or among the arriving ones (a block longer than the
+    memory leaves values that arrive in the same slide), so the arriving values are merged first.
+    """
     a = np.sort(arriving)
-    # the i-th arriving value lands after the window values below it and the i arriving values before it
+    # 1. the i-th arriving value lands after the window values below it and the i arriving values before it
     at = np.searchsorted(window, a, side="left") + np.arange(len(a))
     merged = np.empty(len(window) + len(a))
     mask = np.ones(len(merged), dtype=bool)
     mask[at] = False
     merged[at] = a
     merged[mask] = window
+    if leaving is not None and len(leaving):
+        r = np.sort(leaving)
+        # 2. the j-th copy of a repeated value goes at the j-th position of its run in the window
+        nth = np.arange(len(r)) - np.searchsorted(r, r, side="left")
+        keep = np.ones(len(merged), dtype=bool)
+        keep[np.searchsorted(merged, r, side="left") + nth] = False
+        merged = merged[keep]
     return merged

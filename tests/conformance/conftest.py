@@ -95,15 +95,14 @@ def targets(upstream: BackgroundEcho, plain_upstream: BackgroundEcho) -> Iterato
     side_a = SidecarProcess(mesh_config(side_b["inbound"], name="a")).start()
     side_direct_out = SidecarProcess(mesh_config(upstream.address, name="c")).start()
     side_plain = SidecarProcess(mesh_config(plain_upstream.address, name="d")).start()
+
     def hop(name: str, side: SidecarProcess, listener: str) -> Hop:
         return Hop(f"sidecar {name} ({listener})", side["admin"], listener)
 
     found = {
         "direct": Target("direct", upstream.address, upstream),
         "inbound": Target("inbound", side_b["inbound"], upstream, (hop("b", side_b, "inbound"),)),
-        "outbound": Target(
-            "outbound", side_direct_out["outbound"], upstream, (hop("c", side_direct_out, "outbound"),)
-        ),
+        "outbound": Target("outbound", side_direct_out["outbound"], upstream, (hop("c", side_direct_out, "outbound"),)),
         "mesh": Target(
             "mesh", side_a["outbound"], upstream, (hop("a", side_a, "outbound"), hop("b", side_b, "inbound"))
         ),

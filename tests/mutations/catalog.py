@@ -86,7 +86,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "the connector sends the upstream 0.9 s less than the caller's remaining time",
         (
             Edit(
-                "sidecar/transport/client.py",
+                "sidecar/transport/grpc_aio/client.py",
                 "max(deadline - time.monotonic(), 0.0)",
                 "max(deadline - time.monotonic() - 0.9, 0.0)",
             ),
