@@ -34,6 +34,59 @@ def _windows(starts: list[int], rows: int) -> list[tuple[int, int]]:
     return [(max(0, s - width // 2), min(rows - 1, s + width // 2)) for s in starts]
 
 
+def _cpu(rng: np.random.Generator, rows: int, base: float) -> np.ndarray:
+    """CPU-utilisation-like telemetry: a diurnal load, AR(1) noise, and short bursts that are normal here.
+
+    Real host metrics (NAB's ec2_cpu files) are bounded, autocorrelated, and spiky even when nothing is
+    wrong: about 1% of rows carry a burst of 1-3 rows (a cron job, a GC pause) of +10 to +40 points.
+    """
+    t = np.arange(rows)
+    e = rng.normal(0, 1.5, rows)
+    noise = np.empty(rows)
+    acc = 0.0
+    for i in range(rows):  # AR(1), phi 0.8
+        acc = 0.8 * acc + e[i]
+        noise[i] = acc
+    x = base * (1 + 0.3 * np.sin(2 * np.pi * (t / DAY - 0.3))) + noise
+    for s in np.flatnonzero(rng.random(rows) < 0.01):
+        x[s : s + int(rng.integers(1, 4))] += rng.uniform(10, 40)
+    return np.clip(x, 0.0, 100.0)
+
+
+def _latency(rng: np.random.Generator, rows: int, median: float) -> np.ndarray:
+    """A p99-like latency: lognormal around a median that follows the load a little, heavy right tail."""
+    t = np.arange(rows)
+    load = 1 + 0.15 * np.sin(2 * np.pi * (t / DAY - 0.3))
+    return median * load * rng.lognormal(0.0, 0.25, rows)
+
+
+def service_corpus(seed: int = 0, rows: int = 4032) -> list[Labelled]:
+    """Series shaped like host and service telemetry (bounded, autocorrelated, bursty, heavy-tailed).
+
+    Two quiet ones (bursts and tails that are normal) and four incidents: a CPU saturation, a traffic
+    drop after a deploy, a latency that turns erratic (its spread triples, its median does not move),
+    and a disk that fills steadily and then jumps.
+    """
+    rng = np.random.default_rng([seed, 1])
+    out = [
+        Labelled("quiet_cpu", _cpu(rng, rows, 30), []),
+        Labelled("quiet_latency", _latency(rng, rows, 120), []),
+    ]
+    x = _cpu(rng, rows, 25)
+    x[2600:2700] = np.clip(92 + rng.normal(0, 2, 100), 0, 100)  # a runaway process pins the CPU
+    out.append(Labelled("cpu_saturation", x, _windows([2600], rows)))
+    x = _traffic(rng, rows, 60)
+    x[2900:] = rng.poisson(0.6 * _traffic(rng, rows, 60)[2900:] + 0.01)  # a deploy loses 40% of the calls
+    out.append(Labelled("traffic_drop", x, _windows([2900], rows)))
+    x = _latency(rng, rows, 120)
+    x[3000:] = 120 * rng.lognormal(0.0, 0.75, rows - 3000)  # erratic: same median, three times the spread
+    out.append(Labelled("latency_erratic", x, _windows([3000], rows)))
+    disk = 40 + np.cumsum(rng.gamma(0.5, 0.01, rows)) + rng.normal(0, 0.2, rows)
+    disk[3300:] += 12  # a dump lands on the disk
+    out.append(Labelled("disk_jump", disk, _windows([3300], rows)))
+    return out
+
+
 def corpus(seed: int = 0, rows: int = 4032) -> list[Labelled]:
     """Quiet series and series with one or two incidents of several kinds."""
     rng = np.random.default_rng(seed)
