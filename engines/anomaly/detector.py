@@ -28,7 +28,7 @@ class DetectorConfig:
     period: int = 0  # seasonal period in rows (0: none)
     cycles: int = 3
     coarse_rows: tuple[int, ...] = (24, 96)  # the same features on means of this many rows too...
-    coarse_steps: int = 4  # ...taken every a/coarse_steps rows (overlapping means; 1: disjoint blocks)
+    coarse_steps: int = 2  # ...taken every a/coarse_steps rows (overlapping means; 1: disjoint blocks)
 
 
 DEFAULT = DetectorConfig()
@@ -75,7 +75,10 @@ def coarse_probability(x: FloatArray, cfg: DetectorConfig, a: int) -> FloatArray
     of rows i-a+1..i is taken at rows a-1, a-1+s, a-1+2s, ... (s = a // coarse_steps, counted from the first
     row), so a row's value never depends on later rows, and an overlapping mean reports a change up to
     a - s rows sooner than a disjoint block would. The feature windows are scaled so that they span the
-    same time as on disjoint blocks (a shift over 6 means of `a` rows is a shift over 6·a rows).
+    same time as on disjoint blocks (a shift over 6 means of `a` rows is a shift over 6·a rows). Each
+    probability is multiplied by a/s, the number of means reported per `a` rows (Bonferroni), so the
+    false-alarm rate per row stays that of disjoint blocks: reporting more often must not mean alarming
+    more often.
     """
     n = len(x)
     out = np.ones(n)
@@ -96,7 +99,7 @@ def coarse_probability(x: FloatArray, cfg: DetectorConfig, a: int) -> FloatArray
         memory=max(1, cfg.memory // s),
         coarse_rows=(),
     )
-    out[rows] = fine_probability(means, coarse)
+    out[rows] = np.minimum(1.0, scale * fine_probability(means, coarse))
     return out
 
 

@@ -65,25 +65,34 @@ def service_corpus(seed: int = 0, rows: int = 4032) -> list[Labelled]:
 
     Two quiet ones (bursts and tails that are normal) and four incidents: a CPU saturation, a traffic
     drop after a deploy, a latency that turns erratic (its spread triples, its median does not move),
-    and a disk that fills steadily and then jumps.
+    and a disk that fills steadily and then jumps. Each incident starts at a seeded random row between
+    18% and 85% of the file (NAB's anomalies are anywhere after the probation, not only late).
     """
     rng = np.random.default_rng([seed, 1])
     out = [
         Labelled("quiet_cpu", _cpu(rng, rows, 30), []),
         Labelled("quiet_latency", _latency(rng, rows, 120), []),
     ]
+
+    def start() -> int:  # anywhere after NAB's probation (15%) with room for the incident to play out
+        return int(rng.integers(int(0.18 * rows), int(0.85 * rows)))
+
+    s = start()
     x = _cpu(rng, rows, 25)
-    x[2600:2700] = np.clip(92 + rng.normal(0, 2, 100), 0, 100)  # a runaway process pins the CPU
-    out.append(Labelled("cpu_saturation", x, _windows([2600], rows)))
+    x[s : s + 100] = np.clip(92 + rng.normal(0, 2, len(x[s : s + 100])), 0, 100)  # a runaway process
+    out.append(Labelled("cpu_saturation", x, _windows([s], rows)))
+    s = start()
     x = _traffic(rng, rows, 60)
-    x[2900:] = rng.poisson(0.6 * _traffic(rng, rows, 60)[2900:] + 0.01)  # a deploy loses 40% of the calls
-    out.append(Labelled("traffic_drop", x, _windows([2900], rows)))
+    x[s:] = rng.poisson(0.6 * _traffic(rng, rows, 60)[s:] + 0.01)  # a deploy loses 40% of the calls
+    out.append(Labelled("traffic_drop", x, _windows([s], rows)))
+    s = start()
     x = _latency(rng, rows, 120)
-    x[3000:] = 120 * rng.lognormal(0.0, 0.75, rows - 3000)  # erratic: same median, three times the spread
-    out.append(Labelled("latency_erratic", x, _windows([3000], rows)))
+    x[s:] = 120 * rng.lognormal(0.0, 0.75, rows - s)  # erratic: same median, three times the spread
+    out.append(Labelled("latency_erratic", x, _windows([s], rows)))
+    s = start()
     disk = 40 + np.cumsum(rng.gamma(0.5, 0.01, rows)) + rng.normal(0, 0.2, rows)
-    disk[3300:] += 12  # a dump lands on the disk
-    out.append(Labelled("disk_jump", disk, _windows([3300], rows)))
+    disk[s:] += 12  # a dump lands on the disk
+    out.append(Labelled("disk_jump", disk, _windows([s], rows)))
     return out
 
 

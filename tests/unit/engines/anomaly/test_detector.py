@@ -161,6 +161,7 @@ def test_overlapping_coarse_means_see_a_sustained_shift_no_later_than_blocks() -
 
     for seed in range(3):
         assert first_low(4, seed) <= first_low(1, seed) < 10**6
+        assert first_low(2, seed) <= first_low(1, seed)
 
 
 @settings(max_examples=5, deadline=None)

@@ -25,11 +25,13 @@ def test_service_corpus_labels_and_shapes() -> None:
         assert len(item.values) == rows and np.all(np.isfinite(item.values))
         for lo, hi in item.windows:  # NAB's rule: 10% of the file around the one anomaly
             assert 0 <= lo < hi < rows and hi - lo == int(0.1 * rows) // 2 * 2
+            assert int(0.15 * rows) < (lo + hi) // 2  # after the probation
     cpu = items["quiet_cpu"].values
     assert cpu.min() >= 0 and cpu.max() <= 100
     lag1 = np.corrcoef(cpu[:-1], cpu[1:])[0, 1]
     assert lag1 > 0.5  # autocorrelated like host metrics, not white noise
-    erratic = items["latency_erratic"].values
-    before, after = erratic[2000:3000], erratic[3000:]
+    erratic = items["latency_erratic"]
+    s = (erratic.windows[0][0] + erratic.windows[0][1]) // 2  # the window is centred on the incident
+    before, after = erratic.values[s - 600 : s], erratic.values[s:]
     assert abs(np.median(after) / np.median(before) - 1) < 0.2  # the median stays...
     assert np.std(np.log(after)) > 2 * np.std(np.log(before))  # ...while the spread grows
