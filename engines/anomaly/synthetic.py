@@ -64,9 +64,10 @@ def service_corpus(seed: int = 0, rows: int = 4032) -> list[Labelled]:
     """Series shaped like host and service telemetry (bounded, autocorrelated, bursty, heavy-tailed).
 
     Two quiet ones (bursts and tails that are normal) and four incidents: a CPU saturation, a traffic
-    drop after a deploy, a latency that turns erratic (its spread triples, its median does not move),
+    drop after a deploy, a latency that turns erratic (its spread grows, its median does not move),
     and a disk that fills steadily and then jumps. Each incident starts at a seeded random row between
-    18% and 85% of the file (NAB's anomalies are anywhere after the probation, not only late).
+    18% and 85% of the file (NAB's anomalies are anywhere after the probation, not only late), and its
+    size is drawn from obvious to subtle (NAB's labelled anomalies range that widely).
     """
     rng = np.random.default_rng([seed, 1])
     out = [
@@ -79,19 +80,21 @@ def service_corpus(seed: int = 0, rows: int = 4032) -> list[Labelled]:
 
     s = start()
     x = _cpu(rng, rows, 25)
-    x[s : s + 100] = np.clip(92 + rng.normal(0, 2, len(x[s : s + 100])), 0, 100)  # a runaway process
+    level = rng.uniform(60, 95)  # a runaway process pins the CPU, from clearly to barely above the bursts
+    x[s : s + 100] = np.clip(level + rng.normal(0, 2, len(x[s : s + 100])), 0, 100)
     out.append(Labelled("cpu_saturation", x, _windows([s], rows)))
     s = start()
     x = _traffic(rng, rows, 60)
-    x[s:] = rng.poisson(0.6 * _traffic(rng, rows, 60)[s:] + 0.01)  # a deploy loses 40% of the calls
+    kept = rng.uniform(0.6, 0.85)  # a deploy loses 15-40% of the calls
+    x[s:] = rng.poisson(kept * _traffic(rng, rows, 60)[s:] + 0.01)
     out.append(Labelled("traffic_drop", x, _windows([s], rows)))
     s = start()
     x = _latency(rng, rows, 120)
-    x[s:] = 120 * rng.lognormal(0.0, 0.75, rows - s)  # erratic: same median, three times the spread
+    x[s:] = 120 * rng.lognormal(0.0, 0.25 * rng.uniform(2, 3), rows - s)  # same median, 2-3x the spread
     out.append(Labelled("latency_erratic", x, _windows([s], rows)))
     s = start()
     disk = 40 + np.cumsum(rng.gamma(0.5, 0.01, rows)) + rng.normal(0, 0.2, rows)
-    disk[s:] += 12  # a dump lands on the disk
+    disk[s:] += rng.uniform(1, 12)  # a dump lands on the disk (from 5 to 60 noise sd)
     out.append(Labelled("disk_jump", disk, _windows([s], rows)))
     return out
 
