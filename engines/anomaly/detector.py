@@ -27,7 +27,8 @@ class DetectorConfig:
     escalation: float = 0.0  # ...unless its probability is below this times the last alarm's (0: never)
     period: int = 0  # seasonal period in rows (0: none)
     cycles: int = 3
-    coarse_rows: tuple[int, ...] = (24, 96)  # the same features on means of this many rows too
+    coarse_rows: tuple[int, ...] = (24, 96)  # the same features on means of this many rows too...
+    coarse_steps: int = 2  # ...taken every a/coarse_steps rows (overlapping means; 1: disjoint blocks)
 
 
 DEFAULT = DetectorConfig()
@@ -68,25 +69,37 @@ def fine_probability(x: FloatArray, cfg: DetectorConfig) -> FloatArray:
 
 
 def coarse_probability(x: FloatArray, cfg: DetectorConfig, a: int) -> FloatArray:
-    """The same detector on means of `a` rows, reported on the row that completes each mean.
+    """The same detector on means of `a` rows, taken every `a // cfg.coarse_steps` rows; other rows get 1.
 
-    Sustained moderate changes that no single row shows stand out once noise is averaged away. Means are
-    of fixed row blocks from the first row, so a row's value never depends on later rows; other rows get 1.
+    Sustained moderate changes that no single row shows stand out once noise is averaged away. The mean
+    of rows i-a+1..i is taken at rows a-1, a-1+s, a-1+2s, ... (s = a // coarse_steps, counted from the first
+    row), so a row's value never depends on later rows, and an overlapping mean reports a change up to
+    a - s rows sooner than a disjoint block would. The feature windows are scaled so that they span the
+    same time as on disjoint blocks (a shift over 6 means of `a` rows is a shift over 6·a rows). Each
+    probability is multiplied by a/s, the number of means reported per `a` rows (Bonferroni), so the
+    false-alarm rate per row stays that of disjoint blocks: reporting more often must not mean alarming
+    more often.
     """
-    out = np.ones(len(x))
-    blocks = len(x) // a
-    if a <= 1 or blocks < 2:
+    n = len(x)
+    out = np.ones(n)
+    s = max(1, a // max(1, cfg.coarse_steps))
+    scale = a // s
+    if a <= 1 or n < a + s:
         return out
-    means = x[: blocks * a].reshape(blocks, a).mean(axis=1)
+    rows = np.arange(a - 1, n, s)
+    means = features.trailing_mean(x, a)[rows]
     coarse = replace(
         cfg,
-        period=cfg.period // a if cfg.period % a == 0 else 0,
-        min_history=max(30, cfg.min_history // a),
-        block=max(8, cfg.block // a),
-        memory=max(1, cfg.memory // a),
+        spike_window=cfg.spike_window * scale,
+        shift_window=cfg.shift_window * scale,
+        shift_baseline=cfg.shift_baseline * scale,
+        period=cfg.period // s if cfg.period % s == 0 else 0,
+        min_history=max(30 * scale, cfg.min_history // s),
+        block=max(8, cfg.block // s),
+        memory=max(1, cfg.memory // s),
         coarse_rows=(),
     )
-    out[np.arange(blocks) * a + a - 1] = fine_probability(means, coarse)
+    out[rows] = np.minimum(1.0, scale * fine_probability(means, coarse))
     return out
 
 

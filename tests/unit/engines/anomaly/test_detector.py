@@ -135,3 +135,40 @@ def test_streaming_in_batches_equals_one_batch_run() -> None:
     parts = [stream.update(x[i : i + 97]) for i in range(0, len(x), 97)]
     assert np.array_equal(np.concatenate([s for s, _ in parts]), whole.scores)
     assert np.array_equal(np.concatenate([a for _, a in parts]), whole.alarms)
+
+
+def _moderate_shift(seed: int) -> np.ndarray:
+    """Noisy flat series whose level rises by one noise sd at row 3300: too little for any single row."""
+    x = 50 + np.random.default_rng(seed).normal(0, 4, 4500)
+    x[3300:] += 4
+    return x
+
+
+def test_overlapping_coarse_means_report_only_on_their_rows() -> None:
+    x = _moderate_shift(0)
+    for steps, stride in ((1, 24), (4, 6)):
+        p = detector.coarse_probability(x, DetectorConfig(coarse_steps=steps), 24)
+        reported = np.flatnonzero(p < 1)
+        assert len(reported) > 0
+        assert np.all((reported - 23) % stride == 0), reported[:10]
+
+
+def test_overlapping_coarse_means_see_a_sustained_shift_no_later_than_blocks() -> None:
+    def first_low(steps: int, seed: int) -> int:
+        p = detector.coarse_probability(_moderate_shift(seed), DetectorConfig(coarse_steps=steps), 24)
+        low = np.flatnonzero(p[3300:] < 1e-3)
+        return int(low[0]) if len(low) else 10**6
+
+    for seed in range(3):
+        assert first_low(4, seed) <= first_low(1, seed) < 10**6
+        assert first_low(2, seed) <= first_low(1, seed)
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.integers(min_value=2900, max_value=4499))
+def test_overlapping_coarse_means_are_online(k: int) -> None:
+    x = _moderate_shift(5)
+    cfg = DetectorConfig(coarse_steps=4)
+    for a in cfg.coarse_rows:
+        full = detector.coarse_probability(x, cfg, a)
+        assert np.array_equal(full[:k], detector.coarse_probability(x[:k], cfg, a))
