@@ -43,7 +43,7 @@ class AdaptiveConcurrencyPolicy:
     max_limit: int = 1000
     initial_limit: int = 20
     sample_window: float = 0.25  # seconds of samples averaged into one short-window RTT
-    baseline_window: float = 30.0  # seconds: time constant of the baseline RTT's rise (it falls at once)
+    baseline_window: float = 10.0  # seconds: time constant of the baseline RTT's rise (it falls at once)
     smoothing: float = 0.2  # weight of each new limit estimate (0 < s <= 1)
     tolerance: float = 1.5  # short RTT up to tolerance x baseline is not queueing
     reject_code: Code = Code.RESOURCE_EXHAUSTED

@@ -12,8 +12,9 @@ clamped to [min_limit, max_limit]. Where it differs from Envoy's filter (docs/cl
   baseline is a decaying minimum, kept up to date from the traffic itself.
 * The baseline falls at once to any lower short RTT, and rises (time constant `baseline_window`)
   only from windows measured without pressure: peak in-flight at most half the limit, or the
-  limit already at its floor (min_limit, or 4: see FLOOR). Windows where calls press the limit never raise it, so it cannot
-  ratchet up under sustained load (envoy#11579), and it comes back down as soon as latency does.
+  limit already at its floor (min_limit, or 4: see FLOOR). Windows where calls press the limit
+  never raise it, so it cannot ratchet up under sustained load (envoy#11579), and it comes back
+  down as soon as latency does.
 * A window without samples changes nothing; an RTT of 0 is floored (envoy#14997).
 * The rejection status is the policy's (envoy#23696), chosen by the layer.
 """
@@ -35,7 +36,7 @@ FLOOR = 4.0
 class GradientLimit:
     """The limit, the calls holding a slot, and the current sample window."""
 
-    __slots__ = ("baseline", "counters", "in_flight", "limit", "policy", "_count", "_end", "_peak", "_sum", "_updated")
+    __slots__ = ("_count", "_end", "_peak", "_sum", "_updated", "baseline", "counters", "in_flight", "limit", "policy")
 
     def __init__(self, policy: AdaptiveConcurrencyPolicy, now: float) -> None:
         self.policy = policy

@@ -56,6 +56,28 @@ class ConcurrencyLimits(_message.Message):
     enforced: bool
     def __init__(self, max_requests: _Optional[int] = ..., max_pending: _Optional[int] = ..., max_retries: _Optional[int] = ..., pending_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., reject_code: _Optional[str] = ..., enforced: _Optional[bool] = ...) -> None: ...
 
+class AdaptiveConcurrency(_message.Message):
+    __slots__ = ("min_limit", "max_limit", "initial_limit", "sample_window", "baseline_window", "smoothing", "tolerance", "reject_code", "enforced")
+    MIN_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MAX_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    INITIAL_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    SMOOTHING_FIELD_NUMBER: _ClassVar[int]
+    TOLERANCE_FIELD_NUMBER: _ClassVar[int]
+    REJECT_CODE_FIELD_NUMBER: _ClassVar[int]
+    ENFORCED_FIELD_NUMBER: _ClassVar[int]
+    min_limit: int
+    max_limit: int
+    initial_limit: int
+    sample_window: _duration_pb2.Duration
+    baseline_window: _duration_pb2.Duration
+    smoothing: float
+    tolerance: float
+    reject_code: str
+    enforced: bool
+    def __init__(self, min_limit: _Optional[int] = ..., max_limit: _Optional[int] = ..., initial_limit: _Optional[int] = ..., sample_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., baseline_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., smoothing: _Optional[float] = ..., tolerance: _Optional[float] = ..., reject_code: _Optional[str] = ..., enforced: _Optional[bool] = ...) -> None: ...
+
 class OutlierDetection(_message.Message):
     __slots__ = ("consecutive_failures", "interval", "window", "base_ejection_time", "max_ejection_time", "max_ejection_percent", "half_open_probes", "success_rate", "failure_percentage", "failure_codes", "connect_failures", "enforced")
     CONSECUTIVE_FAILURES_FIELD_NUMBER: _ClassVar[int]

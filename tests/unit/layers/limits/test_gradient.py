@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import BufferedResponse, Request, Response, no_messages
 from sidecar.layers.limits.adaptive import AdaptiveLayer
@@ -37,7 +39,7 @@ def policy(**kw: object) -> AdaptiveConcurrencyPolicy:
 
 def test_limit_converges_near_capacity_and_rejects_the_excess() -> None:
     ctl = GradientLimit(policy(), 0.0)
-    now, rounds = drive(ctl, 0.0, 60.0, offered=100)
+    _, rounds = drive(ctl, 0.0, 60.0, offered=100)
     assert CAPACITY <= ctl.current <= 3 * CAPACITY
     assert ctl.counters["rejected"] > 0 and all(a <= 3 * CAPACITY for a in rounds[-100:])
     assert ctl.in_flight == 0
@@ -130,30 +132,29 @@ def _request() -> Request:
     return Request(CallDescriptor("/s/M"), no_messages())
 
 
-def test_layer_rejects_with_the_configured_code_envoy_23696() -> None:
-    now = [0.0]
-    for code in (Code.RESOURCE_EXHAUSTED, Code.UNAVAILABLE):
-        ctl = GradientLimit(policy(initial_limit=2, min_limit=1, reject_code=code), 0.0)
+@pytest.mark.parametrize("code", [Code.RESOURCE_EXHAUSTED, Code.UNAVAILABLE])
+def test_layer_rejects_with_the_configured_code_envoy_23696(code: Code) -> None:
+    ctl = GradientLimit(policy(initial_limit=2, min_limit=1, reject_code=code), 0.0)
+
+    async def main() -> list[Code]:
         gate = asyncio.Event()
 
         async def slow(request: Request) -> Response:
             await gate.wait()
             return BufferedResponse(Status(Code.OK))
 
-        service = AdaptiveLayer("c", ctl, lambda: now[0])(slow)
+        service = AdaptiveLayer("c", ctl, lambda: 0.0)(slow)
+        requests = [_request() for _ in range(3)]
+        tasks = [asyncio.ensure_future(service(r)) for r in requests]
+        await asyncio.sleep(0)
+        gate.set()
+        codes = []
+        for r, resp in zip(requests, await asyncio.gather(*tasks), strict=True):
+            status = await resp.status()
+            r.finish(status)
+            codes.append(status.code)
+        return codes
 
-        async def main() -> list[Code]:
-            requests = [_request() for _ in range(3)]
-            tasks = [asyncio.ensure_future(service(r)) for r in requests]
-            await asyncio.sleep(0)
-            gate.set()
-            codes = []
-            for r, resp in zip(requests, await asyncio.gather(*tasks), strict=True):
-                status = await resp.status()
-                r.finish(status)
-                codes.append(status.code)
-            return codes
-
-        codes = asyncio.run(main())
-        assert codes.count(code) == 1 and codes.count(Code.OK) == 2
-        assert ctl.in_flight == 0 and ctl.counters["rejected"] == 1
+    codes = asyncio.run(main())
+    assert codes.count(code) == 1 and codes.count(Code.OK) == 2
+    assert ctl.in_flight == 0 and ctl.counters["rejected"] == 1
