@@ -50,8 +50,8 @@ def _run_sampling(sidecar: SidecarProcess) -> tuple[list[Outcome], list[tuple[in
 
     def sample() -> None:
         while not done.is_set():
-            counters = cluster_state(sidecar).counters
-            samples.append((counters["adaptive_in_flight"], counters["adaptive_limit"]))
+            state = cluster_state(sidecar)
+            samples.append((state.adaptive_in_flight, state.adaptive_limit))
             done.wait(0.1)
 
     sampler = threading.Thread(target=sample)
@@ -95,7 +95,7 @@ def test_enforced_mode_keeps_in_flight_near_the_limit_and_sheds_fast(busy: Backg
     assert statistics.median(admitted) < 0.6 * base  # admitted calls skip most of the upstream's queue
     assert statistics.median(o.latency for o in shed) < 0.25 * base  # shed fast
     assert len(admitted) > 0.5 * len(unlimited)  # goodput kept: no congestion collapse
-    assert state.counters["adaptive_in_flight"] == 0
+    assert state.adaptive_in_flight == 0 and state.adaptive_enforced and state.HasField("adaptive_limit")
 
 
 def test_shadow_mode_rejects_nothing_and_counts(busy: BackgroundEcho) -> None:
@@ -105,6 +105,6 @@ def test_shadow_mode_rejects_nothing_and_counts(busy: BackgroundEcho) -> None:
         outcomes, samples = _run_sampling(sidecar)
         state = cluster_state(sidecar)
     print(f"\n[adaptive shadow] {len(outcomes)} calls; (in_flight, limit)={samples[-5:]}; {dict(state.counters)}")
-    assert all(o.code == grpc.StatusCode.OK for o in outcomes)
+    assert all(o.code == grpc.StatusCode.OK for o in outcomes) and not state.adaptive_enforced
     assert state.counters["adaptive_shadow_would_reject"] > 0 and "adaptive_rejected" not in state.counters
     assert any(in_flight > limit for in_flight, limit in samples)  # over the limit, and let through

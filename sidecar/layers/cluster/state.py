@@ -151,13 +151,17 @@ class ClusterRuntime:
         out.update({f"caps_{k}": n for k, n in self.admission.caps.counters.items() if n})
         if self.adaptive is not None:
             out.update({f"adaptive_{k}": n for k, n in self.adaptive.counters.items() if n})
-            out["adaptive_limit"] = self.adaptive.current  # gauges: the values now, not counts
-            out["adaptive_in_flight"] = self.adaptive.in_flight
         if self.outlier is not None:
             out.update({f"outlier_{k}": n for k, n in self.outlier.counters.items() if n})
         if self.health is not None:
             out.update({f"health_{k}": n for k, n in self.health.counters.items() if n})
         return out
+
+    def gauges(self) -> dict[str, int]:
+        """Current values (not counts, so never diffed into windows): adaptive_limit, adaptive_in_flight."""
+        if self.adaptive is None:
+            return {}
+        return {"adaptive_limit": self.adaptive.current, "adaptive_in_flight": self.adaptive.in_flight}
 
     def endpoint_counter_totals(self, address: str) -> dict[str, int]:
         """One endpoint's non-zero counters, named as the cluster's: outlier_, health_."""

@@ -157,7 +157,7 @@ class ClustersState(_message.Message):
     def __init__(self, clusters: _Optional[_Iterable[_Union[ClusterStatus, _Mapping]]] = ..., policy_version: _Optional[str] = ...) -> None: ...
 
 class ClusterStatus(_message.Message):
-    __slots__ = ("name", "load_balancer", "healthy", "panic", "in_flight", "pending", "retries_in_flight", "limits", "outlier_enforced", "health_check_enforced", "counters", "endpoints")
+    __slots__ = ("name", "load_balancer", "healthy", "panic", "in_flight", "pending", "retries_in_flight", "limits", "outlier_enforced", "health_check_enforced", "counters", "endpoints", "adaptive_limit", "adaptive_in_flight", "adaptive_enforced")
     class CountersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -177,6 +177,9 @@ class ClusterStatus(_message.Message):
     HEALTH_CHECK_ENFORCED_FIELD_NUMBER: _ClassVar[int]
     COUNTERS_FIELD_NUMBER: _ClassVar[int]
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    ADAPTIVE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    ADAPTIVE_IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    ADAPTIVE_ENFORCED_FIELD_NUMBER: _ClassVar[int]
     name: str
     load_balancer: str
     healthy: bool
@@ -189,7 +192,10 @@ class ClusterStatus(_message.Message):
     health_check_enforced: bool
     counters: _containers.ScalarMap[str, int]
     endpoints: _containers.RepeatedCompositeFieldContainer[EndpointStatus]
-    def __init__(self, name: _Optional[str] = ..., load_balancer: _Optional[str] = ..., healthy: _Optional[bool] = ..., panic: _Optional[bool] = ..., in_flight: _Optional[int] = ..., pending: _Optional[int] = ..., retries_in_flight: _Optional[int] = ..., limits: _Optional[_Union[ConcurrencyLimits, _Mapping]] = ..., outlier_enforced: _Optional[bool] = ..., health_check_enforced: _Optional[bool] = ..., counters: _Optional[_Mapping[str, int]] = ..., endpoints: _Optional[_Iterable[_Union[EndpointStatus, _Mapping]]] = ...) -> None: ...
+    adaptive_limit: int
+    adaptive_in_flight: int
+    adaptive_enforced: bool
+    def __init__(self, name: _Optional[str] = ..., load_balancer: _Optional[str] = ..., healthy: _Optional[bool] = ..., panic: _Optional[bool] = ..., in_flight: _Optional[int] = ..., pending: _Optional[int] = ..., retries_in_flight: _Optional[int] = ..., limits: _Optional[_Union[ConcurrencyLimits, _Mapping]] = ..., outlier_enforced: _Optional[bool] = ..., health_check_enforced: _Optional[bool] = ..., counters: _Optional[_Mapping[str, int]] = ..., endpoints: _Optional[_Iterable[_Union[EndpointStatus, _Mapping]]] = ..., adaptive_limit: _Optional[int] = ..., adaptive_in_flight: _Optional[int] = ..., adaptive_enforced: _Optional[bool] = ...) -> None: ...
 
 class EndpointStatus(_message.Message):
     __slots__ = ("address", "origin", "weight", "state", "ejected_for_seconds", "times_ejected", "ewma_ms", "in_flight", "health", "probes_in_flight", "counters", "shadow_state")
