@@ -79,14 +79,17 @@ def test_baseline_follows_a_slower_service_and_comes_back_down_at_once() -> None
     assert abs(ctl.baseline - BASE) < 1e-9
 
 
-def test_a_slower_service_under_full_load_keeps_a_small_limit_not_the_floor() -> None:
-    """Known limit of the design (docs/cluster-resilience.md): a service 3x slower at every
-    concurrency while calls press the limit is taken for queueing; the limit settles low but
-    above min_limit, and the baseline rises only a little (it relearns fully under light load)."""
+def test_a_slower_service_under_full_load_is_relearned_on_evidence() -> None:
+    """A service 3x slower at every concurrency while calls press the limit: halving the limit
+    does not bring the RTT down, so the RTT is the service's own and becomes the baseline; the
+    limit climbs back instead of staying small. Faster again, the limit stays bounded."""
     ctl = GradientLimit(policy(baseline_window=2.0, min_limit=1), 0.0)
     now, _ = drive(ctl, 0.0, 10.0, offered=100)
-    now, _ = drive(ctl, now, 60.0, offered=100, base=0.030)
-    assert ctl.current >= 4 and ctl.baseline > BASE
+    now, _ = drive(ctl, now, 20.0, offered=100, base=0.030)
+    assert ctl.counters["baseline_relearned"] >= 1
+    assert ctl.baseline > 0.025 and ctl.current >= CAPACITY
+    now, _ = drive(ctl, now, 200.0, offered=200)  # fast again, still overloaded
+    assert BASE <= ctl.baseline < 0.030 and ctl.current <= 4 * CAPACITY
 
 
 def test_empty_windows_change_nothing_envoy_14997() -> None:
@@ -118,6 +121,16 @@ def test_shadow_mode_admits_everything_and_counts_would_be_rejections() -> None:
     ctl = GradientLimit(policy(enforced=False, initial_limit=3), 0.0)
     assert all(ctl.acquire(0.0) for _ in range(5))
     assert ctl.in_flight == 5 and ctl.counters["shadow_would_reject"] == 2 and not ctl.counters["rejected"]
+
+
+def test_shadow_mode_under_overload_does_not_take_queueing_for_a_slower_service() -> None:
+    """In shadow the limit does not change the concurrency, so a falling limit with an unchanged
+    RTT is no evidence: the evidence test watches peak in-flight, not the limit."""
+    ctl = GradientLimit(policy(enforced=False, baseline_window=2.0), 0.0)
+    now, _ = drive(ctl, 0.0, 2.0, offered=5)
+    drive(ctl, now, 60.0, offered=100)  # 5x queueing latency, never shed
+    assert abs(ctl.baseline - BASE) < 1e-9 and not ctl.counters["baseline_relearned"]
+    assert ctl.counters["shadow_would_reject"] > 0 and ctl.current < CAPACITY
 
 
 def test_configure_keeps_the_learned_limit_within_new_bounds() -> None:
