@@ -43,6 +43,10 @@ def cluster_status(runtime: ClusterRuntime) -> cluster_policy_pb2.ClusterStatus:
         health_check_enforced=health is not None and health.policy.enforced,
         counters=counters,
     )
+    if runtime.adaptive is not None:
+        msg.adaptive_limit = runtime.adaptive.current
+        msg.adaptive_in_flight = runtime.adaptive.in_flight
+        msg.adaptive_enforced = runtime.adaptive.policy.enforced
     lim = cluster.limits
     if lim is not None:
         msg.limits.reject_code = lim.reject_code.name

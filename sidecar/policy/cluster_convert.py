@@ -15,6 +15,7 @@ from google.protobuf.message import Message
 from sidecar.core.call import Code
 from sidecar.policy.cluster_model import (
     DEFAULT_FAILURE_CODES,
+    AdaptiveConcurrencyPolicy,
     BalancerKind,
     ConcurrencyLimits,
     FailurePercentagePolicy,
@@ -94,6 +95,42 @@ def limits(msg: cluster_policy_pb2.ConcurrencyLimits, path: str) -> ConcurrencyL
     )
 
 
+def _fraction(msg: Message, name: str, default: float, path: str, low: float, high: float) -> float:
+    if not msg.HasField(name):
+        return default
+    value = float(getattr(msg, name))
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ConfigError(f"{path}.{name}", f"must be in {low}..{high}, got {value}")
+    return value
+
+
+def adaptive(msg: cluster_policy_pb2.AdaptiveConcurrency, path: str) -> AdaptiveConcurrencyPolicy:
+    low = _count(msg, "min_limit", 1, path, minimum=1, maximum=1 << 20)
+    high = _count(msg, "max_limit", max(1000, low), path, minimum=1, maximum=1 << 20)
+    if high < low:
+        raise ConfigError(f"{path}.max_limit", f"must be at least min_limit ({low}), got {high}")
+    initial = _count(msg, "initial_limit", min(max(20, low), high), path, minimum=1, maximum=1 << 20)
+    if not low <= initial <= high:
+        raise ConfigError(f"{path}.initial_limit", f"must be in min_limit..max_limit ({low}..{high}), got {initial}")
+    smoothing = _fraction(msg, "smoothing", 0.2, path, 0.0, 1.0)
+    if smoothing == 0.0:
+        raise ConfigError(f"{path}.smoothing", "must be above 0 (0 would never move the limit)")
+    reject = _code(msg.reject_code, f"{path}.reject_code") if msg.reject_code else Code.RESOURCE_EXHAUSTED
+    if reject not in REJECT_CODES:
+        raise ConfigError(f"{path}.reject_code", f"must be RESOURCE_EXHAUSTED or UNAVAILABLE, got {reject.name}")
+    return AdaptiveConcurrencyPolicy(
+        min_limit=low,
+        max_limit=high,
+        initial_limit=initial,
+        sample_window=positive_seconds(msg, "sample_window", path, 0.25),
+        baseline_window=positive_seconds(msg, "baseline_window", path, 10.0),
+        smoothing=smoothing,
+        tolerance=_fraction(msg, "tolerance", 1.5, path, 1.0, 100.0),
+        reject_code=reject,
+        enforced=msg.enforced if msg.HasField("enforced") else True,
+    )
+
+
 def outlier(msg: cluster_policy_pb2.OutlierDetection, path: str) -> OutlierPolicy:
     base = positive_seconds(msg, "base_ejection_time", path, 30.0)
     cap = positive_seconds(msg, "max_ejection_time", path, max(300.0, base))
@@ -165,6 +202,8 @@ def resilience(msg: config_pb2.Cluster, path: str) -> dict[str, Any]:
         fields["limits"] = limits(msg.limits, f"{path}.limits")
     if msg.HasField("outlier_detection"):
         fields["outlier"] = outlier(msg.outlier_detection, f"{path}.outlier_detection")
+    if msg.HasField("adaptive_concurrency"):
+        fields["adaptive"] = adaptive(msg.adaptive_concurrency, f"{path}.adaptive_concurrency")
     if msg.HasField("health_check"):
         fields["health_check"] = health_check(msg.health_check, f"{path}.health_check")
     return fields

@@ -36,6 +36,21 @@ class ConcurrencyLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class AdaptiveConcurrencyPolicy:
+    """A latency-driven concurrency limit (layers/limits/adaptive.py; docs/cluster-resilience.md)."""
+
+    min_limit: int = 1
+    max_limit: int = 1000
+    initial_limit: int = 20
+    sample_window: float = 0.25  # seconds of samples averaged into one short-window RTT
+    baseline_window: float = 10.0  # seconds: time constant of the baseline RTT's rise (it falls at once)
+    smoothing: float = 0.2  # weight of each new limit estimate (0 < s <= 1)
+    tolerance: float = 1.5  # short RTT up to tolerance x baseline is not queueing
+    reject_code: Code = Code.RESOURCE_EXHAUSTED
+    enforced: bool = True  # False: shadow mode, count would-be rejections only
+
+
+@dataclass(frozen=True, slots=True)
 class SuccessRatePolicy:
     stdev_factor: float = 1.9
     minimum_hosts: int = 5

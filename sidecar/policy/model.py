@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 from sidecar.core.transport import DEFAULT_TRANSPORT, WireLimits
 from sidecar.policy.address import Address
 from sidecar.policy.cache_model import CacheBounds, CacheRule
-from sidecar.policy.cluster_model import ConcurrencyLimits, HealthCheckPolicy, LoadBalancerPolicy, OutlierPolicy
+from sidecar.policy.cluster_model import (
+    AdaptiveConcurrencyPolicy,
+    ConcurrencyLimits,
+    HealthCheckPolicy,
+    LoadBalancerPolicy,
+    OutlierPolicy,
+)
 from sidecar.policy.route_model import RoutePolicy
 
 
@@ -77,6 +83,7 @@ class Cluster:
     limits: ConcurrencyLimits | None = None
     outlier: OutlierPolicy | None = None
     health_check: HealthCheckPolicy | None = None
+    adaptive: AdaptiveConcurrencyPolicy | None = None  # latency-driven concurrency limit
     discover: str = ""  # service whose registered instances join the static endpoints
     transport: str = DEFAULT_TRANSPORT  # carries calls to the endpoints (sidecar/core/transport.py registry)
 

@@ -120,6 +120,7 @@ class ClusterWatch:
         reg = self._registry
         for name, runtime in list(self._clusters.items()):
             reg.pulled_cluster[name] = runtime.counter_totals()
+            reg.cluster_gauges[name] = runtime.gauges()
             reg.cluster_states.setdefault(name, {})["panic"] = "on" if runtime.panic else "off"
             for address in list(runtime.loads):
                 reg.pulled_endpoint[(name, address)] = runtime.endpoint_counter_totals(address)

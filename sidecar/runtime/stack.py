@@ -3,7 +3,7 @@
 Read top to bottom, outermost first; a layer is in the list only when its policy is configured:
 
     route:    trace → metrics → deadline → cache → rate limit → fault → timeout → retry → split | cluster
-    cluster:  admission (caps) → balancer (over the endpoints outlier detection and health allow)
+    cluster:  adaptive concurrency → admission (caps) → balancer (over the endpoints outlier detection and health allow)
               → endpoint metrics → connector
 
 Route layers decide the route's order: rate limit is the cheapest rejection; a fault's delay does
@@ -27,6 +27,7 @@ from sidecar.layers.cache import layer as cache
 from sidecar.layers.cache.state import CacheState
 from sidecar.layers.cluster.service import ClusterService
 from sidecar.layers.cluster.state import ClusterRuntime
+from sidecar.layers.limits.adaptive import AdaptiveLayer
 from sidecar.layers.limits.admission import AdmissionLayer
 from sidecar.layers.retry import layer as retry
 from sidecar.layers.retry.budget import Budget
@@ -126,7 +127,7 @@ class ClusterStack:
 def cluster_stack(
     cluster: Cluster, endpoints: EndpointSet, runtime: ClusterRuntime, connector: Connector, registry: Registry | None
 ) -> ClusterStack:
-    """admission (caps) → balancer over the endpoints outlier detection and health allow →
+    """adaptive concurrency → admission (caps) → balancer over the endpoints outlier detection and health allow →
     endpoint metrics (when measuring) → connector."""
     endpoint: Connector = connector
     below: tuple[str, ...] = (CONNECTOR,)
@@ -136,6 +137,7 @@ def cluster_stack(
     balancer = ClusterService(endpoints, endpoint, runtime)
     built = named.build(
         [
+            AdaptiveLayer(cluster.name, runtime.adaptive, runtime.clock) if runtime.adaptive is not None else None,
             AdmissionLayer(runtime.admission, runtime.clock) if cluster.limits is not None else None,
         ],
         balancer,

@@ -89,6 +89,10 @@ def render(registry: Registry, extra: Mapping[str, tuple[str, str, float]] | Non
     for cluster, counters in sorted(registry.cluster_totals().items()):
         for name, n in sorted(counters.items()):
             cluster_decisions.sample("", {"cluster": cluster, "decision": name}, n)
+    gauges = _Family("apex_cluster_gauge", "gauge", "Current values of policy layers per cluster, by name.")
+    for cluster, current in sorted(registry.cluster_gauges.items()):
+        for gauge, value in sorted(current.items()):
+            gauges.sample("", {"cluster": cluster, "name": gauge}, value)
     states = _Family("apex_state", "gauge", "Current policy-layer states (1 for the state in force).")
     for cluster, values in sorted(registry.cluster_states.items()):
         for name, state in sorted(values.items()):
@@ -100,7 +104,7 @@ def render(registry: Registry, extra: Mapping[str, tuple[str, str, float]] | Non
     policy.sample("", {"version": registry.policy_version}, 1)
     unrouted = _Family("apex_unrouted_total", "counter", "Calls that matched no route.")
     unrouted.sample("", {}, registry.unrouted())
-    families += [cluster_decisions, states, policy, unrouted]
+    families += [cluster_decisions, gauges, states, policy, unrouted]
     for name, (kind, help_text, number) in sorted((extra or {}).items()):
         family = _Family(name, kind, help_text)
         family.sample("", {}, number)

@@ -137,6 +137,7 @@ class Registry:
         self.endpoints: dict[EndpointKey, Series] = {}
         self.cluster_counters: dict[str, dict[str, int]] = {}
         self.cluster_states: dict[str, dict[str, str]] = {}
+        self.cluster_gauges: dict[str, dict[str, int]] = {}  # current values, e.g. adaptive_limit
         self.endpoint_states: dict[EndpointKey, dict[str, str]] = {}
         self.events: deque[Event] = deque(maxlen=max_events)
         self.events_dropped = 0

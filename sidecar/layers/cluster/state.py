@@ -16,6 +16,7 @@ from sidecar.layers.balance.select import Balancer, candidates
 from sidecar.layers.balance.weighted import SmoothWeighted
 from sidecar.layers.limits.admission import Admission
 from sidecar.layers.limits.caps import UNLIMITED
+from sidecar.layers.limits.gradient import GradientLimit
 from sidecar.layers.outlier.detector import OutlierDetector
 from sidecar.layers.outlier.health import HealthTracker
 from sidecar.policy.cluster_model import BalancerKind, LoadBalancerPolicy
@@ -46,6 +47,7 @@ class ClusterRuntime:
         self.loads: dict[str, EndpointLoad] = {}
         self.counters: Counter[str] = Counter()
         self.admission = Admission(cluster.name)
+        self.adaptive: GradientLimit | None = None
         self.outlier: OutlierDetector | None = None
         self.health: HealthTracker | None = None
         self.panic = False
@@ -64,6 +66,12 @@ class ClusterRuntime:
             for load in self.loads.values():
                 load.ewma.decay = cluster.load_balancer.decay
         self.admission.configure(cluster.limits or UNLIMITED)
+        if cluster.adaptive is None:
+            self.adaptive = None
+        elif self.adaptive is None:
+            self.adaptive = GradientLimit(cluster.adaptive, now)
+        else:
+            self.adaptive.configure(cluster.adaptive)
         if cluster.outlier is None:
             self.outlier = None
         elif self.outlier is None:
@@ -138,14 +146,22 @@ class ClusterRuntime:
     # --- counters, under the one naming scheme (docs/observability.md) ---------------------------
 
     def counter_totals(self) -> dict[str, int]:
-        """The cluster's non-zero counters named `<mechanism>_<counter>`: balancer_, caps_, outlier_, health_."""
+        """Non-zero counters named `<mechanism>_<counter>`: balancer_, caps_, adaptive_, outlier_, health_."""
         out = {f"balancer_{k}": n for k, n in self.counters.items() if n}
         out.update({f"caps_{k}": n for k, n in self.admission.caps.counters.items() if n})
+        if self.adaptive is not None:
+            out.update({f"adaptive_{k}": n for k, n in self.adaptive.counters.items() if n})
         if self.outlier is not None:
             out.update({f"outlier_{k}": n for k, n in self.outlier.counters.items() if n})
         if self.health is not None:
             out.update({f"health_{k}": n for k, n in self.health.counters.items() if n})
         return out
+
+    def gauges(self) -> dict[str, int]:
+        """Current values (not counts, so never diffed into windows): adaptive_limit, adaptive_in_flight."""
+        if self.adaptive is None:
+            return {}
+        return {"adaptive_limit": self.adaptive.current, "adaptive_in_flight": self.adaptive.in_flight}
 
     def endpoint_counter_totals(self, address: str) -> dict[str, int]:
         """One endpoint's non-zero counters, named as the cluster's: outlier_, health_."""

@@ -10,7 +10,7 @@ from apex.mesh.v1 import config_pb2
 
 from sidecar.config.yaml_proto import fill
 from sidecar.policy import convert
-from sidecar.policy.cluster_model import BalancerKind
+from sidecar.policy.cluster_model import AdaptiveConcurrencyPolicy, BalancerKind
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 
@@ -28,3 +28,4 @@ def test_readme_cluster_example_converts() -> None:
     assert cluster.limits is not None and cluster.limits.max_requests == 100
     assert cluster.outlier is not None and cluster.outlier.success_rate is not None
     assert cluster.health_check is not None and cluster.health_check.interval == 5.0
+    assert cluster.adaptive == AdaptiveConcurrencyPolicy()  # the README shows the defaults

@@ -33,6 +33,7 @@ EVERY_CLUSTER_LAYER = {
     "endpoints": [{"address": "10.0.0.1:1"}],
     "load_balancer": {"least_request": {}},
     "limits": {"max_requests": 10},
+    "adaptive_concurrency": {"max_limit": 50, "reject_code": "UNAVAILABLE", "enforced": False},
     "outlier_detection": {"consecutive_failures": 3},
     "health_check": {"interval": "1s", "timeout": "500ms"},
 }
@@ -85,7 +86,8 @@ def test_every_layer_configured_in_the_documented_order() -> None:
         "trace", "metrics", "deadline", "cache", "rate_limit", "fault", "timeout", "retry", "split",
     )  # fmt: skip
     assert state.cluster_stacks["v1"] == (
-        "admission", "balancer:least_request", "outlier", "health", "endpoint_metrics", "connector",
+        "adaptive_concurrency", "admission", "balancer:least_request", "outlier", "health", "endpoint_metrics",
+        "connector",
     )  # fmt: skip
 
 

@@ -56,6 +56,28 @@ class ConcurrencyLimits(_message.Message):
     enforced: bool
     def __init__(self, max_requests: _Optional[int] = ..., max_pending: _Optional[int] = ..., max_retries: _Optional[int] = ..., pending_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., reject_code: _Optional[str] = ..., enforced: _Optional[bool] = ...) -> None: ...
 
+class AdaptiveConcurrency(_message.Message):
+    __slots__ = ("min_limit", "max_limit", "initial_limit", "sample_window", "baseline_window", "smoothing", "tolerance", "reject_code", "enforced")
+    MIN_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MAX_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    INITIAL_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    SMOOTHING_FIELD_NUMBER: _ClassVar[int]
+    TOLERANCE_FIELD_NUMBER: _ClassVar[int]
+    REJECT_CODE_FIELD_NUMBER: _ClassVar[int]
+    ENFORCED_FIELD_NUMBER: _ClassVar[int]
+    min_limit: int
+    max_limit: int
+    initial_limit: int
+    sample_window: _duration_pb2.Duration
+    baseline_window: _duration_pb2.Duration
+    smoothing: float
+    tolerance: float
+    reject_code: str
+    enforced: bool
+    def __init__(self, min_limit: _Optional[int] = ..., max_limit: _Optional[int] = ..., initial_limit: _Optional[int] = ..., sample_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., baseline_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., smoothing: _Optional[float] = ..., tolerance: _Optional[float] = ..., reject_code: _Optional[str] = ..., enforced: _Optional[bool] = ...) -> None: ...
+
 class OutlierDetection(_message.Message):
     __slots__ = ("consecutive_failures", "interval", "window", "base_ejection_time", "max_ejection_time", "max_ejection_percent", "half_open_probes", "success_rate", "failure_percentage", "failure_codes", "connect_failures", "enforced")
     CONSECUTIVE_FAILURES_FIELD_NUMBER: _ClassVar[int]
@@ -135,7 +157,7 @@ class ClustersState(_message.Message):
     def __init__(self, clusters: _Optional[_Iterable[_Union[ClusterStatus, _Mapping]]] = ..., policy_version: _Optional[str] = ...) -> None: ...
 
 class ClusterStatus(_message.Message):
-    __slots__ = ("name", "load_balancer", "healthy", "panic", "in_flight", "pending", "retries_in_flight", "limits", "outlier_enforced", "health_check_enforced", "counters", "endpoints")
+    __slots__ = ("name", "load_balancer", "healthy", "panic", "in_flight", "pending", "retries_in_flight", "limits", "outlier_enforced", "health_check_enforced", "counters", "endpoints", "adaptive_limit", "adaptive_in_flight", "adaptive_enforced")
     class CountersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -155,6 +177,9 @@ class ClusterStatus(_message.Message):
     HEALTH_CHECK_ENFORCED_FIELD_NUMBER: _ClassVar[int]
     COUNTERS_FIELD_NUMBER: _ClassVar[int]
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    ADAPTIVE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    ADAPTIVE_IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    ADAPTIVE_ENFORCED_FIELD_NUMBER: _ClassVar[int]
     name: str
     load_balancer: str
     healthy: bool
@@ -167,7 +192,10 @@ class ClusterStatus(_message.Message):
     health_check_enforced: bool
     counters: _containers.ScalarMap[str, int]
     endpoints: _containers.RepeatedCompositeFieldContainer[EndpointStatus]
-    def __init__(self, name: _Optional[str] = ..., load_balancer: _Optional[str] = ..., healthy: _Optional[bool] = ..., panic: _Optional[bool] = ..., in_flight: _Optional[int] = ..., pending: _Optional[int] = ..., retries_in_flight: _Optional[int] = ..., limits: _Optional[_Union[ConcurrencyLimits, _Mapping]] = ..., outlier_enforced: _Optional[bool] = ..., health_check_enforced: _Optional[bool] = ..., counters: _Optional[_Mapping[str, int]] = ..., endpoints: _Optional[_Iterable[_Union[EndpointStatus, _Mapping]]] = ...) -> None: ...
+    adaptive_limit: int
+    adaptive_in_flight: int
+    adaptive_enforced: bool
+    def __init__(self, name: _Optional[str] = ..., load_balancer: _Optional[str] = ..., healthy: _Optional[bool] = ..., panic: _Optional[bool] = ..., in_flight: _Optional[int] = ..., pending: _Optional[int] = ..., retries_in_flight: _Optional[int] = ..., limits: _Optional[_Union[ConcurrencyLimits, _Mapping]] = ..., outlier_enforced: _Optional[bool] = ..., health_check_enforced: _Optional[bool] = ..., counters: _Optional[_Mapping[str, int]] = ..., endpoints: _Optional[_Iterable[_Union[EndpointStatus, _Mapping]]] = ..., adaptive_limit: _Optional[int] = ..., adaptive_in_flight: _Optional[int] = ..., adaptive_enforced: _Optional[bool] = ...) -> None: ...
 
 class EndpointStatus(_message.Message):
     __slots__ = ("address", "origin", "weight", "state", "ejected_for_seconds", "times_ejected", "ewma_ms", "in_flight", "health", "probes_in_flight", "counters", "shadow_state")
