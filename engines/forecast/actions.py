@@ -145,6 +145,16 @@ def changes_for(p: Prediction, f: Facts, rules: ActionRules, degrading: str = ""
     return out
 
 
+def label(path: str) -> str:
+    """What a patch path is, in words (for the audit reason)."""
+    for suffix, name in ((".ttl", "cache TTL"), (".stale_if_error", "stale-if-error"),
+                         (".max_requests", "concurrency cap"), (".requests_per_second", "rate limit"),
+                         (".weight", "route weight")):  # fmt: skip
+        if path.endswith(suffix):
+            return name
+    return path
+
+
 class Planner:
     """Open, renew and revert preventive episodes; rate-limit changes per service."""
 
@@ -183,8 +193,8 @@ class Planner:
         self._spend(service, now, len(changes))
         cid = cid or f"{p.kind}:{service}:{int(now)}"
         self.episodes[(service, p.kind)] = Episode(cid, p, changes, until)
-        return [Action(service, path, new, f"{p.message} -> {path} {old} -> {new}", cid)
-                for path, old, new in changes]  # fmt: skip
+        return [Action(service, path, new, f"{p.message}: {label(path)} {old} -> {new} ({path}) before the {p.kind}",
+                       cid) for path, old, new in changes]  # fmt: skip
 
     def due(self, now: float) -> list[tuple[str, str]]:
         """(service, kind) of the episodes whose prediction has passed."""
@@ -197,6 +207,7 @@ class Planner:
         for path, old, new in ep.changes:
             if current.value(path) != new:
                 continue  # changed since by someone else: theirs stands
-            reason = f"revert: the {kind} predicted at {ep.prediction.at:.0f} has passed -> {path} {new} -> {old}"
+            what = f"{label(path)} {new} -> {old} ({path})"
+            reason = f"revert: the {kind} predicted at {ep.prediction.at:.0f} has passed: {what}"
             out.append(Action(service, path, old, reason, ep.correlation_id, revert=True))
         return out
