@@ -46,6 +46,9 @@ def register(commands: Any) -> None:
                    help="seconds after a prediction's time before its actions are reverted (default 60)")  # fmt: skip
     p.add_argument("--max-ttl", type=float, default=300.0, help="cache TTLs are never raised beyond this")
     p.add_argument("--max-changes", type=int, default=10, help="policy changes per service per 5 min (default 10)")
+    p.add_argument("--lag", type=float, default=3.0, help="seconds a second stays open for late windows (default 3)")
+    p.add_argument("--claim-idle", type=float, default=30.0,
+                   help="seconds before a dead consumer's pending entries are claimed (default 30)")  # fmt: skip
     p.add_argument("--dry-run", action="store_true", help="publish predictions and planned actions, patch nothing")
     p.add_argument("--log-level", default=os.environ.get("APEX_LOG_LEVEL", "INFO"))
     p.set_defaults(run=run)
@@ -125,11 +128,12 @@ def config(args: argparse.Namespace) -> Any:
     engine = EngineConfig(resolution_s=args.resolution, history=args.history, horizon=args.horizon, rules=rules)
     acts = ActionRules(hold_s=args.hold, max_ttl=args.max_ttl, max_changes=args.max_changes)
     extra = {"consumer": args.consumer} if args.consumer else {}
-    if args.evaluate_every <= 0 or args.snapshot_every <= 0:
-        raise ValueError("--evaluate-every and --snapshot-every must be > 0")
+    if args.evaluate_every <= 0 or args.snapshot_every <= 0 or args.lag < 0 or args.claim_idle < 0:
+        raise ValueError("--evaluate-every and --snapshot-every must be > 0, --lag and --claim-idle >= 0")
     return RunnerConfig(group=args.group, listeners=frozenset(args.listener or ["inbound"]),
                         evaluate_every=args.evaluate_every, snapshot_every=args.snapshot_every,
-                        dry_run=args.dry_run, engine=engine, actions=acts, **extra)  # fmt: skip
+                        dry_run=args.dry_run, engine=engine, actions=acts, lag=args.lag,
+                        claim_idle_ms=int(args.claim_idle * 1000), **extra)  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
