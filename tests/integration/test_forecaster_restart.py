@@ -93,26 +93,29 @@ def test_a_killed_engine_resumes_from_its_snapshot_and_pending_entries() -> None
 
 
 def test_a_peer_counts_a_dead_consumers_pending_entries() -> None:
+    """`Runner.run` used to acknowledge the entries it claimed from a dead peer unread."""
     server = RedisServer().start()
 
     async def scenario() -> None:
+        start = int(time.time()) - 20
         cfg = RunnerConfig(consumer="dead", lag=0.0, engine=EngineConfig(resolution_s=1), claim_idle_ms=0)
         dead = Runner(server.url, NO_CONTROL_PLANE, cfg)
         for seq in range(10):
-            await dead.redis.xadd("apex:telemetry:{shop}", {"window": window("a", seq, 1000 + seq)})  # type: ignore[arg-type]
-        await dead.start()
-        dead.ingest(await dead.consumer.read())  # read, never acknowledged: then it dies
+            fields: Any = {"window": window("a", seq, start + seq)}
+            await dead.redis.xadd("apex:telemetry:{shop}", fields)
+        await dead.consumer.discover()
+        assert len(await dead.consumer.read()) == 10  # read, never acknowledged: then it dies
         await dead.close()
         peer = Runner(server.url, NO_CONTROL_PLANE, RunnerConfig(consumer="peer", lag=0.0, claim_idle_ms=0,
-                                                                 engine=EngineConfig(resolution_s=1)))  # fmt: skip
-        await peer.start()
-        await peer.consumer.discover()
-        peer.ingest(await peer.consumer.recover())
-        await peer.step(1011.0)
-        await peer.snapshot()
+                      rediscover_every=0.1, engine=EngineConfig(resolution_s=1)))  # fmt: skip
+        stop = asyncio.Event()
+        task = asyncio.create_task(peer.run(stop))
+        await asyncio.sleep(2.0)
+        stop.set()
+        await asyncio.wait_for(task, 10)
         times, rates = peer.engine.series["shop"].rings[1].column("rate")
-        assert times.tolist() == list(range(1000, 1010))  # the row of 1010 is written when 1011 closes
-        assert rates.tolist() == [float(calls(t)) for t in range(1000, 1010)]
+        counted = {int(t): r for t, r in zip(times, rates, strict=True) if start <= t < start + 10}
+        assert counted == {t: float(calls(t)) for t in range(start, start + 10)}
         assert (await peer.redis.xpending("apex:telemetry:{shop}", "forecaster"))["pending"] == 0
         await peer.close()
 
