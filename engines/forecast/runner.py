@@ -152,8 +152,11 @@ class Runner:
         out["pending"] = total
         self.lag = out
         await self.redis.hset(keys.lag_key(self.config.group), keys.LAG, json.dumps(out))
-        log.info("consumer lag: %d pending, %d held, %d duplicates, %d late", total, len(self.held),
-                 self.seconds.duplicates, self.seconds.late)  # fmt: skip
+        ages = [v["newest_age_s"] for v in out["streams"].values() if v["newest_age_s"] is not None]
+        out["newest_age_s"] = min(ages) if ages else None
+        log.info("consumer lag: %d pending, newest entry %s s old, %d held, %d duplicates, %d late", total,
+                 "-" if not ages else f"{min(ages):.1f}", len(self.held), self.seconds.duplicates,
+                 self.seconds.late)  # fmt: skip
         return out
 
     # --- predictions, events, actions -----------------------------------------------------
