@@ -45,7 +45,7 @@ class RunnerConfig:
     listeners: frozenset[str] = frozenset({"inbound"})
     lag: float = 3.0  # seconds a second stays open for late windows
     evaluate_every: float = 10.0
-    snapshot_every: float = 15.0
+    snapshot_every: float = 30.0
     rediscover_every: float = 10.0
     claim_idle_ms: int = 30_000
     dry_run: bool = False

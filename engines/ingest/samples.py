@@ -39,10 +39,14 @@ class Sample:
         self.cache_hits += other.cache_hits
         self.cache_misses += other.cache_misses
         self.in_flight += other.in_flight
-        if other.latency.count and self.latency.count:
-            self.latency = histogram.merge([self.latency, other.latency])
-        elif other.latency.count:
+        if not other.latency.count:
+            return
+        if not self.latency.count:
             self.latency = other.latency.copy()
+        elif self.latency.layout == other.latency.layout:
+            self.latency.merge(other.latency)  # in place: the common case, no copy
+        else:
+            self.latency = histogram.merge([self.latency, other.latency])  # the coarser layout wins
 
 
 def _stats_sample(stats: telemetry_pb2.Aggregate) -> Sample:

@@ -41,7 +41,7 @@ def register(commands: Any) -> None:
     p.add_argument("--slo-p99", type=float, default=0.5, help="p99 latency SLO in seconds (default 0.5)")
     p.add_argument("--slo-error-rate", type=float, default=0.05, help="error-rate SLO (default 0.05)")
     p.add_argument("--evaluate-every", type=float, default=10.0, help="seconds between evaluations (default 10)")
-    p.add_argument("--snapshot-every", type=float, default=15.0, help="seconds between snapshots (default 15)")
+    p.add_argument("--snapshot-every", type=float, default=30.0, help="seconds between snapshots (default 30)")
     p.add_argument("--cooldown", "--hold", dest="hold", type=float, default=60.0,
                    help="seconds after a prediction's time before its actions are reverted (default 60)")  # fmt: skip
     p.add_argument("--max-ttl", type=float, default=300.0, help="cache TTLs are never raised beyond this")
