@@ -71,3 +71,28 @@ def test_show_renders_what_the_engine_stores() -> None:
     assert "updated 5s ago" in text and "forecast (model" in text and "+     3s" in text and "%)" in text
     assert "peak hours" in text
     assert "stored nothing" in forecast_show.render("nobody", {}, 3, 0.0)
+
+
+def test_events_carry_kind_priority_correlation_and_evidence() -> None:
+    from apex.mesh.v1 import telemetry_pb2
+
+    from engines.forecast import publish
+    from engines.forecast.actions import Action
+    from engines.forecast.predict import Prediction
+
+    p = Prediction("shortage", "catalog", 100.0, 720.0, "HIGH", "catalog reaches its capacity", {"capacity": 410.0})
+    e = publish.prediction_event("catalog", p, "shortage:catalog:100")
+    assert (e.kind, e.priority, e.correlation_id) == ("forecast_shortage", telemetry_pb2.HIGH, "shortage:catalog:100")
+    assert e.attributes["lead_s"] == "720" and e.attributes["capacity"] == "410" and e.time.seconds == 100
+    a = Action("catalog", "cache[q].ttl", "10s", "why", "shortage:catalog:100", revert=True)
+    r = publish.action_event(a, "applied", 200.0, "version 4")
+    assert r.kind == "action_reverted" and r.attributes["path"] == "cache[q].ttl" and "version 4" in r.message
+
+
+def test_show_without_redis_or_unreachable_says_so(capsys: object) -> None:
+    import argparse
+
+    args = argparse.Namespace(service="x", redis=None, group="forecaster", points=3, json=False, plot=None)
+    assert forecast_show.run(args) == 2
+    args.redis = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
+    assert forecast_show.run(args) == 1
