@@ -1,11 +1,12 @@
 """The forecasting engine's decisions without I/O: series in, predictions, anomalies and documents out.
 
 `Engine.observe(closed)` folds closed seconds (engines.ingest.samples) into each key's rings
-(engines.forecast.ring) and feeds every new row at the forecast resolution to the fast Holt model
-and to the key's anomaly detector (anything with `update(value, now) -> (score, alarm)`, see
-`Detector`). `Engine.evaluate(service, now)` forecasts the service's rate with SeriesForecaster
-and returns the predictions (engines.forecast.predict) with the documents `apex forecast show`
-reads. Everything is bounded: rings, the keys kept (`max_keys`), the recent anomalies.
+(engines.forecast.ring) and feeds every new service row at the forecast resolution (rate, p99) to
+the fast Holt model and to the series' anomaly detector (anything with
+`update(value, now) -> (score, alarm)`, see `Detector`; by default engines.anomaly's).
+`Engine.evaluate(service, now)` forecasts the service's rate with SeriesForecaster and returns
+the predictions (engines.forecast.predict) with the documents `apex forecast show` reads.
+Everything is bounded: rings, the keys kept (`max_keys`), the recent anomalies.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from engines.anomaly.stream import StreamingDetector
 from engines.forecast import model, predict
 from engines.forecast.ring import CAPACITY, RESOLUTIONS, MultiRes
 from engines.forecast.service import SeriesForecaster
@@ -47,6 +49,19 @@ class HoltDetector:
         return float(1 - np.exp(-score_z / self.z)), alarm
 
 
+class AnomalyDetector:
+    """The online detector of engines.anomaly (StreamingDetector: self-calibrating, suppressed so one
+    incident raises one alarm) behind the per-point protocol; it re-scores its last `history`
+    points on each update (~12 ms at 1,440), so the engine runs it on service series only."""
+
+    def __init__(self, history: int = 1440) -> None:
+        self.inner = StreamingDetector(history=history)
+
+    def update(self, value: float, now: float) -> tuple[float, bool]:
+        scores, alarms = self.inner.update(np.array([value]))
+        return float(scores[0]), bool(alarms[0])
+
+
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     resolution_s: int = 60  # the series forecasts use: one of `resolutions`
@@ -75,7 +90,7 @@ class Evaluation:
 
 
 class Engine:
-    def __init__(self, config: EngineConfig | None = None, detector: Callable[[], Detector] = HoltDetector) -> None:
+    def __init__(self, config: EngineConfig | None = None, detector: Callable[[], Detector] = AnomalyDetector) -> None:
         self.config = c = config or EngineConfig()
         self.series: dict[str, MultiRes] = {}
         self.forecaster = SeriesForecaster(c.horizon, float(c.resolution_s), reselect_every=c.reselect_every)
@@ -107,9 +122,10 @@ class Engine:
             for r, t, row in m.add(c.second, c.sample):
                 if r != res:
                     continue
+                if ROUTE_SEP in c.key or CLUSTER_SEP in c.key:
+                    continue  # routes and clusters are kept and shown; services are forecast and watched
                 rate = float(row[0])
-                if ROUTE_SEP not in c.key and CLUSTER_SEP not in c.key:
-                    self.holt[c.key] = model.update(self.holt.get(c.key), rate)
+                self.holt[c.key] = model.update(self.holt.get(c.key), rate)
                 self._detect(c.key, "rate", rate, float(t + r))
                 if np.isfinite(row[4]):
                     self._detect(c.key, "p99", float(row[4]), float(t + r))

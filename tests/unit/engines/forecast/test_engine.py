@@ -96,3 +96,14 @@ def test_show_without_redis_or_unreachable_says_so(capsys: object) -> None:
     assert forecast_show.run(args) == 2
     args.redis = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
     assert forecast_show.run(args) == 1
+
+
+def test_the_anomaly_engines_detector_alarms_once_on_a_level_shift() -> None:
+    from engines.forecast.engine import AnomalyDetector
+
+    engine = Engine(EngineConfig(resolution_s=1), detector=lambda: AnomalyDetector(history=400))
+    rng = np.random.default_rng(5)
+    rates = list(10 + rng.normal(0, 0.5, 300)) + list(40 + rng.normal(0, 0.5, 40))
+    feed(engine, rates)
+    alarms = [a for a in engine.anomalies.get("shop", ()) if a["metric"] == "rate"]
+    assert len(alarms) == 1 and 10_300 <= alarms[0]["time"] <= 10_310, alarms
