@@ -1,14 +1,17 @@
 """Events and `apex forecast show` documents for predictions, anomalies and actions (pure).
 
-Predictions, anomalies and actions become apex.mesh.v1.Event protobufs (kind, priority,
-correlation id, the message and the evidence as attributes) for `apex:events:{service}`.
+Predictions, anomalies and actions become `Out` events (dotted kind, priority, correlation id, the
+message and the evidence as attributes) that the runner publishes through apex.mesh.bus on
+`apex:events:{service}`: `forecast.traffic_spike`, `forecast.shortage`, `forecast.degradation`,
+`forecast.anomaly`, `forecast.action_applied` / `_refused` / `_dry_run`, `forecast.action_reverted`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from apex.mesh.v1 import telemetry_pb2
+from apex.mesh.bus import Priority
 
 from engines.forecast.actions import Action
 from engines.forecast.predict import Prediction
@@ -16,35 +19,33 @@ from engines.forecast.predict import Prediction
 INSTANCE = "forecaster"
 
 
-def _event(kind: str, priority: str, cid: str, service: str, now: float, message: str) -> telemetry_pb2.Event:
-    e = telemetry_pb2.Event(kind=kind, priority=telemetry_pb2.Priority.Value(priority), correlation_id=cid,
-                            service=service, instance=INSTANCE, message=message)  # fmt: skip
-    e.time.FromNanoseconds(int(now * 1e9))
-    return e
+@dataclass(frozen=True, slots=True)
+class Out:
+    kind: str
+    priority: Priority
+    correlation_id: str
+    message: str
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
-def prediction_event(service: str, p: Prediction, cid: str) -> telemetry_pb2.Event:
-    e = _event(f"forecast_{p.kind}", p.priority, cid, service, p.now, p.message)
-    e.attributes["lead_s"] = f"{p.lead_s:.0f}"
-    e.attributes["key"] = p.key
-    for name, value in p.evidence.items():
-        e.attributes[name] = f"{value:.6g}"
-    return e
+def prediction_event(p: Prediction, cid: str) -> Out:
+    attributes = {"lead_s": f"{p.lead_s:.0f}", "key": p.key, "predicted_at": f"{p.at:.0f}"}
+    attributes.update({name: f"{value:.6g}" for name, value in p.evidence.items()})
+    return Out(f"forecast.{p.kind}", Priority[p.priority], cid, p.message, attributes)
 
 
-def anomaly_event(service: str, a: dict[str, Any]) -> telemetry_pb2.Event:
+def anomaly_event(a: dict[str, Any]) -> Out:
     msg = f"{a['key']}: {a['metric']} {a['value']:.6g} is anomalous (score {a['score']:.2f})"
-    e = _event("anomaly", "MEDIUM", f"anomaly:{a['key']}:{a['metric']}:{int(a['time'])}", service, a["time"], msg)
-    e.attributes.update({"metric": a["metric"], "value": f"{a['value']:.6g}", "score": f"{a['score']:.4f}"})
-    return e
+    cid = f"anomaly:{a['key']}:{a['metric']}:{int(a['time'])}"
+    attributes = {"metric": a["metric"], "value": f"{a['value']:.6g}", "score": f"{a['score']:.4f}", "key": a["key"]}
+    return Out("forecast.anomaly", Priority.MEDIUM, cid, msg, attributes)
 
 
-def action_event(a: Action, status: str, now: float, detail: str = "") -> telemetry_pb2.Event:
-    kind = "action_reverted" if a.revert else f"action_{status}"
-    priority = "HIGH" if status in ("applied", "refused") else "MEDIUM"
-    e = _event(kind, priority, a.correlation_id, a.service, now, a.reason + (f" ({detail})" if detail else ""))
-    e.attributes.update({"path": a.path, "value": a.value, "status": status})
-    return e
+def action_event(a: Action, status: str, detail: str = "") -> Out:
+    kind = "forecast.action_reverted" if a.revert else f"forecast.action_{status.replace('-', '_')}"
+    priority = Priority.HIGH if status in ("applied", "refused") else Priority.MEDIUM
+    attributes = {"path": a.path, "value": a.value, "status": status}
+    return Out(kind, priority, a.correlation_id, a.reason + (f" ({detail})" if detail else ""), attributes)
 
 
 def action_doc(a: Action, status: str, now: float, detail: str = "") -> dict[str, Any]:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import redis.asyncio as aioredis
+from apex.mesh.bus import EventPublisher
 from apex.mesh.contract import forecast as keys
-from apex.mesh.contract import streams
 from apex.mesh.v1 import control_pb2, telemetry_pb2
 
 from engines.control.admin_client import AdminError, PolicyAdminClient
@@ -76,6 +76,7 @@ class Runner:
         self.lag: dict[str, Any] = {}
         self._last = {"evaluate": 0.0, "snapshot": 0.0, "discover": 0.0}
         self._anomalies_sent: dict[str, int] = {}
+        self.publishers: dict[str, EventPublisher] = {}
 
     # --- telemetry in --------------------------------------------------------------------
 
@@ -171,7 +172,7 @@ class Runner:
             cid = self.cids.get(key)
             if cid is None:
                 cid = self.cids[key] = f"{p.kind}:{service}:{int(now)}"
-                await self._event(service, publish.prediction_event(service, p, cid))
+                await self._event(service, publish.prediction_event(p, cid))
                 log.warning("prediction %s: %s", cid, p.message)
             docs.append(publish.prediction_doc(p, cid))
             await self._prevent(service, p, cid, now)
@@ -225,7 +226,7 @@ class Runner:
                 except AdminError as exc:
                     status, detail = "refused", exc.details
             log.warning("action %s %s: %s=%s (%s): %s", status, service, a.path, a.value, detail, a.reason)
-            await self._event(service, publish.action_event(a, status, now, detail))
+            await self._event(service, publish.action_event(a, status, detail))
             key = keys.state_key(service)
             await self.redis.lpush(key + ":" + keys.ACTIONS, json.dumps(publish.action_doc(a, status, now, detail)))
             await self.redis.ltrim(key + ":" + keys.ACTIONS, 0, keys.RECENT - 1)
@@ -237,14 +238,18 @@ class Runner:
         sent = self._anomalies_sent.get(service, 0)
         new = [a for a in recent if a["time"] > sent]
         for a in new:
-            await self._event(service, publish.anomaly_event(service, a))
+            await self._event(service, publish.anomaly_event(a))
         if new:
             self._anomalies_sent[service] = int(max(a["time"] for a in new))
         await self.redis.hset(keys.state_key(service), keys.ANOMALIES, json.dumps(recent[-keys.RECENT :]))
 
-    async def _event(self, service: str, event: telemetry_pb2.Event) -> None:
-        await self.redis.xadd(streams.events_key(service), {streams.EVENT_FIELD: event.SerializeToString()},
-                              maxlen=EVENTS_MAXLEN, approximate=True)  # fmt: skip
+    async def _event(self, service: str, out: publish.Out) -> None:
+        """Publish through apex.mesh.bus (buffered, in order, while Redis is unreachable)."""
+        pub = self.publishers.get(service)
+        if pub is None:
+            pub = self.publishers[service] = EventPublisher(self.redis, service, publish.INSTANCE, maxlen=EVENTS_MAXLEN)
+        await pub.publish(out.kind, priority=out.priority, correlation_id=out.correlation_id, message=out.message,
+                          attributes=out.attributes)  # fmt: skip
         self.events_published += 1
 
     # --- the loop ---------------------------------------------------------------------------

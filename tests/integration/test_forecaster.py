@@ -105,8 +105,8 @@ async def _scenario(redis_url: str, control_plane: str, tmp_path: Path) -> None:
     assert runner.consumer.dead_lettered == 1
 
     events = [entries.decode_event(f) for _, f in await runner.redis.xrange("apex:events:{rising}")]
-    spike = [e for e in events if e.kind == f"forecast_{SPIKE}"]
-    applied = [e for e in events if e.kind == "action_applied"]
+    spike = [e for e in events if e.kind == f"forecast.{SPIKE}"]
+    applied = [e for e in events if e.kind == "forecast.action_applied"]
     assert len(spike) == 1 and spike[0].priority >= telemetry_pb2.MEDIUM and float(spike[0].attributes["lead_s"]) >= 0
     assert applied and {e.correlation_id for e in applied} == {spike[0].correlation_id}
     assert "cache TTL 5s -> 10s" in " ".join(e.message for e in applied)

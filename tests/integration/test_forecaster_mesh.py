@@ -118,7 +118,7 @@ async def _scenario(redis_url: str, control_plane: str, inbound: str) -> None:
         while time.time() < deadline:
             await runner.step(time.time())
             events = await _events(runner)
-            if any(e.kind == f"forecast_{SHORTAGE}" for e in events) and runner.actions_applied:
+            if any(e.kind == f"forecast.{SHORTAGE}" for e in events) and runner.actions_applied:
                 break
         await asyncio.sleep(4)  # the last seconds reach the rings
         for _ in range(10):
@@ -138,7 +138,7 @@ async def _scenario(redis_url: str, control_plane: str, inbound: str) -> None:
     assert over.size, f"the load never spiked: {rates.tolist()}"
     spike_arrived = float(over[0])  # the second the rate first exceeded k x baseline
 
-    spikes = [e for e in events if e.kind == f"forecast_{SPIKE}"]
+    spikes = [e for e in events if e.kind == f"forecast.{SPIKE}"]
     assert spikes, [e.kind for e in events]
     history = [r for r in await admin.history("catalog") if r.source == control_pb2.FORECASTER]
     assert history, "no preventive policy was pushed"
@@ -147,7 +147,7 @@ async def _scenario(redis_url: str, control_plane: str, inbound: str) -> None:
     assert later, f"the sidecar never ACKed version {first.version} or newer: {acked}"
     assert min(later) < spike_arrived, (min(later), spike_arrived, rates.tolist())
 
-    shortage = [e for e in events if e.kind == f"forecast_{SHORTAGE}"]
+    shortage = [e for e in events if e.kind == f"forecast.{SHORTAGE}"]
     assert shortage, [e.message for e in events]
     slow = times[np.nan_to_num(p99, nan=0.0) > SLO_P99]
     crossed = float(slow[0]) + 1 if slow.size else float("inf")  # the end of the first second over the SLO

@@ -74,19 +74,22 @@ def test_show_renders_what_the_engine_stores() -> None:
 
 
 def test_events_carry_kind_priority_correlation_and_evidence() -> None:
-    from apex.mesh.v1 import telemetry_pb2
+    from apex.mesh.bus import Priority
 
     from engines.forecast import publish
     from engines.forecast.actions import Action
     from engines.forecast.predict import Prediction
 
     p = Prediction("shortage", "catalog", 100.0, 720.0, "HIGH", "catalog reaches its capacity", {"capacity": 410.0})
-    e = publish.prediction_event("catalog", p, "shortage:catalog:100")
-    assert (e.kind, e.priority, e.correlation_id) == ("forecast_shortage", telemetry_pb2.HIGH, "shortage:catalog:100")
-    assert e.attributes["lead_s"] == "720" and e.attributes["capacity"] == "410" and e.time.seconds == 100
+    e = publish.prediction_event(p, "shortage:catalog:100")
+    assert (e.kind, e.priority, e.correlation_id) == ("forecast.shortage", Priority.HIGH, "shortage:catalog:100")
+    assert (
+        e.attributes["lead_s"] == "720" and e.attributes["capacity"] == "410" and e.attributes["predicted_at"] == "820"
+    )
     a = Action("catalog", "cache[q].ttl", "10s", "why", "shortage:catalog:100", revert=True)
-    r = publish.action_event(a, "applied", 200.0, "version 4")
-    assert r.kind == "action_reverted" and r.attributes["path"] == "cache[q].ttl" and "version 4" in r.message
+    r = publish.action_event(a, "applied", "version 4")
+    assert r.kind == "forecast.action_reverted" and r.attributes["path"] == "cache[q].ttl" and "version 4" in r.message
+    assert publish.action_event(a.__class__("c", "p", "v", "r", "id"), "dry-run").kind == "forecast.action_dry_run"
 
 
 def test_show_without_redis_or_unreachable_says_so(capsys: object) -> None:
