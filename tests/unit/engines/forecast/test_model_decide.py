@@ -1,4 +1,4 @@
-"""The Holt model and the spike decision, on synthetic series and a real NAB series."""
+"""The online Holt model (the engine's fast complement), on synthetic series and a real NAB series."""
 
 from __future__ import annotations
 
