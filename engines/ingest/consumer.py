@@ -161,6 +161,23 @@ class StreamConsumer(Generic[T]):
 
         return await sweep(None) or await sweep(self.block_ms or None)
 
+    async def pending(self) -> list[Entry[T]]:
+        """This consumer's own entries delivered before but never acknowledged (e.g. before a restart
+        under the same consumer name), oldest first: to be processed again, not dropped."""
+        if not self.streams:
+            await self.discover()
+        entries: list[Entry[T]] = []
+        for stream in sorted(self.streams):
+            start = "0"
+            while True:
+                reply: Any = await self.client.xreadgroup(self.group, self.consumer, {stream: start}, count=self.count)
+                raw = reply[0][1] if reply else []
+                if not raw:
+                    break
+                entries.extend(await self._accept(stream, raw))
+                start = _text(raw[-1][0])
+        return entries
+
     async def recover(self) -> list[Entry[T]]:
         """Claim entries other consumers left unacknowledged for longer than claim_idle_ms."""
         entries: list[Entry[T]] = []

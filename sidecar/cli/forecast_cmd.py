@@ -1,4 +1,4 @@
-"""`apex forecaster`: run the forecasting engine (telemetry in, preventive policy changes out)."""
+"""`apex forecaster`: the forecasting engine (telemetry in; predictions, events, preventive policy changes out)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ import signal
 import sys
 from typing import Any
 
+from sidecar.cli import forecast_show
+
 
 def register(commands: Any) -> None:
     p: argparse.ArgumentParser = commands.add_parser(
         "forecaster",
         help="run the forecasting engine",
-        description="Read telemetry windows, forecast each service's call rate, and raise cache TTLs "
-        "through the control plane ahead of a predicted spike.",
+        description="Read telemetry windows into per-service series, predict traffic spikes, capacity "
+        "shortages and SLO degradation, publish them as events, and change policies through the control "
+        "plane ahead of them (reverted when the prediction has passed). --dry-run patches nothing.",
     )
     p.add_argument("--redis", default=os.environ.get("APEX_REDIS_URL"), help="Redis URL (default $APEX_REDIS_URL)")
     p.add_argument(
@@ -26,11 +29,27 @@ def register(commands: Any) -> None:
         help="control plane address (default $APEX_CONTROL_PLANE)",
     )
     p.add_argument("--listener", action="append", default=None, help="listener(s) counting as a service's load")
-    p.add_argument("--horizon", type=int, default=30, help="windows ahead to forecast (default 30)")
-    p.add_argument("--ratio", type=float, default=1.5, help="forecast/current ratio that is a spike (default 1.5)")
-    p.add_argument("--min-rate", type=float, default=5.0, help="calls per window below which nothing is done")
-    p.add_argument("--cooldown", type=float, default=60.0, help="seconds between actions per service")
+    p.add_argument("--group", default="forecaster", help="consumer group (and snapshot name); default forecaster")
+    p.add_argument("--consumer", default=None, help="consumer name, stable across restarts (default: hostname)")
+    p.add_argument("--resolution", type=int, default=60, choices=(1, 60, 3600),
+                   help="seconds per point of the series forecasts use (default 60)")  # fmt: skip
+    p.add_argument("--history", type=int, default=240, help="points of history forecasts see (default 240)")
+    p.add_argument("--horizon", type=int, default=30, help="points ahead to forecast (default 30)")
+    p.add_argument("--min-points", type=int, default=20, help="points of history before predicting (default 20)")
+    p.add_argument("--ratio", type=float, default=2.0, help="a spike is rate > RATIO x its baseline (default 2)")
+    p.add_argument("--min-rate", type=float, default=1.0, help="calls/s below which no spike/shortage is predicted")
+    p.add_argument("--slo-p99", type=float, default=0.5, help="p99 latency SLO in seconds (default 0.5)")
+    p.add_argument("--slo-error-rate", type=float, default=0.05, help="error-rate SLO (default 0.05)")
+    p.add_argument("--evaluate-every", type=float, default=10.0, help="seconds between evaluations (default 10)")
+    p.add_argument("--snapshot-every", type=float, default=30.0, help="seconds between snapshots (default 30)")
+    p.add_argument("--cooldown", "--hold", dest="hold", type=float, default=60.0,
+                   help="seconds after a prediction's time before its actions are reverted (default 60)")  # fmt: skip
     p.add_argument("--max-ttl", type=float, default=300.0, help="cache TTLs are never raised beyond this")
+    p.add_argument("--max-changes", type=int, default=10, help="policy changes per service per 5 min (default 10)")
+    p.add_argument("--lag", type=float, default=3.0, help="seconds a second stays open for late windows (default 3)")
+    p.add_argument("--claim-idle", type=float, default=30.0,
+                   help="seconds before a dead consumer's pending entries are claimed (default 30)")  # fmt: skip
+    p.add_argument("--dry-run", action="store_true", help="publish predictions and planned actions, patch nothing")
     p.add_argument("--log-level", default=os.environ.get("APEX_LOG_LEVEL", "INFO"))
     p.set_defaults(run=run)
 
@@ -52,6 +71,7 @@ def register(commands: Any) -> None:
     b.add_argument("--step", type=int, default=0, help="values between origins (default: the horizon)")
     b.add_argument("--series", action="append", default=None, help="only these series ids")
     b.set_defaults(run=run_backtest)
+    forecast_show.register(sub)
 
 
 def run_backtest(args: argparse.Namespace) -> int:
@@ -96,10 +116,29 @@ def run_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def config(args: argparse.Namespace) -> Any:
+    """The RunnerConfig the flags describe (ValueError names what is wrong)."""
+    from engines.forecast.actions import ActionRules
+    from engines.forecast.engine import EngineConfig
+    from engines.forecast.predict import Rules
+    from engines.forecast.runner import RunnerConfig
+
+    rules = Rules(spike_k=args.ratio, min_rate=args.min_rate, slo_p99=args.slo_p99,
+                  slo_error_rate=args.slo_error_rate, min_points=args.min_points)  # fmt: skip
+    engine = EngineConfig(resolution_s=args.resolution, history=args.history, horizon=args.horizon, rules=rules)
+    acts = ActionRules(hold_s=args.hold, max_ttl=args.max_ttl, max_changes=args.max_changes)
+    extra = {"consumer": args.consumer} if args.consumer else {}
+    if args.evaluate_every <= 0 or args.snapshot_every <= 0 or args.lag < 0 or args.claim_idle < 0:
+        raise ValueError("--evaluate-every and --snapshot-every must be > 0, --lag and --claim-idle >= 0")
+    return RunnerConfig(group=args.group, listeners=frozenset(args.listener or ["inbound"]),
+                        evaluate_every=args.evaluate_every, snapshot_every=args.snapshot_every,
+                        dry_run=args.dry_run, engine=engine, actions=acts, lag=args.lag,
+                        claim_idle_ms=int(args.claim_idle * 1000), **extra)  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     import uvloop
 
-    from engines.forecast.decide import SpikeRule
     from engines.forecast.runner import Runner
     from sidecar.cli.term import SafeFormatter, safe
 
@@ -110,21 +149,20 @@ def run(args: argparse.Namespace) -> int:
         print("apex forecaster: --redis and --control-plane are required", file=sys.stderr)
         return 2
     try:
-        rule = SpikeRule(horizon=args.horizon, ratio=args.ratio, min_rate=args.min_rate, cooldown=args.cooldown,
-                         max_ttl=args.max_ttl)  # fmt: skip
+        cfg = config(args)
     except ValueError as exc:
         print(f"apex forecaster: {exc}", file=sys.stderr)
         return 2
 
     async def main() -> None:
-        listeners = frozenset(args.listener or ["inbound"])
-        runner = Runner(args.redis, args.control_plane, listeners, rule)
+        runner = Runner(args.redis, args.control_plane, cfg)
         # One line at start, before any log: what it reads, what it may change, and how.
+        mode = "dry run: predicting and planning, patching nothing" if args.dry_run else "acting"
         print(
             safe(
-                f"apex forecaster: reading telemetry from {args.redis} (listeners {', '.join(sorted(listeners))}), "
-                f"acting through the control plane at {args.control_plane}: cache TTLs raised up to "
-                f"{args.max_ttl:g}s when a {args.horizon}-window forecast is {args.ratio:g}x the current rate"
+                f"apex forecaster: reading telemetry from {args.redis} (listeners {', '.join(sorted(cfg.listeners))}), "
+                f"{mode} through the control plane at {args.control_plane}: spikes over {args.ratio:g}x the "
+                f"baseline, shortages and SLO trends (p99 {args.slo_p99:g}s) {args.horizon} x {args.resolution}s ahead"
             ),
             file=sys.stderr,
             flush=True,

@@ -98,7 +98,9 @@ class Demo:
         # The forecasting engine: telemetry in, cache TTLs raised ahead of predicted spikes.
         self.sup.start_python("forecaster", "sidecar", "forecaster", "--redis", self.redis_url,
                               "--control-plane", self.control_plane, "--horizon", "20", "--ratio", "1.3",
-                              "--min-rate", "3", "--cooldown", str(max(10.0, self.period / 3)))  # fmt: skip
+                              "--min-rate", "3", "--cooldown", str(max(10.0, self.period / 3)),
+                              "--resolution", "1", "--min-points", "10", "--evaluate-every", "1",
+                              "--snapshot-every", "2")  # fmt: skip  # demo days last seconds
 
     def _wait_serving(self, timeout: float = 30.0) -> None:
         """The frontend answers through its sidecar before load starts."""

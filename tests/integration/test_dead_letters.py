@@ -18,7 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 from apex.mesh.v1 import telemetry_pb2
 
-from engines.forecast.runner import Runner
+from engines.forecast.runner import Runner, RunnerConfig
 from sidecar.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
@@ -45,7 +45,7 @@ async def _run_forecaster(runner: Runner, rounds: int) -> None:
     """What `Runner.run` does, without its 10 s timer: rediscover, recover, step — `rounds` times."""
     for _ in range(rounds):
         await runner.consumer.discover()
-        await runner.consumer.ack(await runner.consumer.recover())
+        runner.ingest(await runner.consumer.recover())  # a dead peer's entries are counted, not skipped
         await runner.step(0.0)
 
 
@@ -152,7 +152,7 @@ def test_a_running_forecaster_dead_letters_a_bad_entry_once(redis_url: str) -> N
     """The real `Runner.run` loop, rediscovering every 50 ms for 2 s (~40 rounds)."""
 
     async def scenario() -> None:
-        runner = Runner(redis_url, NO_CONTROL_PLANE, rediscover_every=0.05)
+        runner = Runner(redis_url, NO_CONTROL_PLANE, RunnerConfig(rediscover_every=0.05))
         client: Any = runner.redis
         stop = asyncio.Event()
         try:

@@ -1,16 +1,15 @@
-"""The Holt model and the spike decision, on synthetic series and a real NAB series."""
+"""The online Holt model (the engine's fast complement), on synthetic series and a real NAB series."""
 
 from __future__ import annotations
 
 import csv
-import math
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engines.forecast import decide, model
+from engines.forecast import model
 from tests.support.shared_data import shared_dir
 
 
@@ -61,34 +60,3 @@ def test_beats_naive_on_a_real_series() -> None:
     mae_model = np.nanmean(np.abs(errors[1:]))
     mae_naive = np.mean(np.abs(naive))
     assert mae_model <= mae_naive * 1.05, (path.name, mae_model, mae_naive)
-
-
-RULE = decide.SpikeRule(horizon=30, ratio=1.3, min_rate=5, cooldown=60, ttl_factor=2, max_ttl=100)
-
-
-def test_ramp_triggers_ttl_raise_with_a_reason() -> None:
-    state = model.fit(np.linspace(5, 25, 40))
-    prediction = decide.predict(state, RULE)
-    ttls = {"quote": 10.0, "capped": 100.0}
-    actions = decide.spike_actions("frontend", prediction, ttls, now=500, last_action_at=None, rule=RULE)
-    assert [(a.path, a.value) for a in actions] == [("cache[quote].ttl", "20s")]
-    assert "cache TTL 10s -> 20s" in actions[0].reason and "forecast" in actions[0].reason
-
-
-@pytest.mark.parametrize(
-    ("series", "now", "last"),
-    [
-        (np.full(40, 20.0), 500.0, None),  # flat: no spike predicted
-        (np.linspace(0.5, 3, 40), 500.0, None),  # rising but below the minimum rate
-        (np.linspace(5, 25, 40), 500.0, 470.0),  # cooling down from an action 30 s ago
-    ],
-)
-def test_no_action(series: np.ndarray, now: float, last: float | None) -> None:
-    prediction = decide.predict(model.fit(series), RULE)
-    assert decide.spike_actions("s", prediction, {"quote": 10.0}, now, last, RULE) == []
-
-
-def test_prediction_ratio() -> None:
-    assert decide.Prediction(current=10, predicted=25, horizon=5).ratio == 2.5
-    assert decide.Prediction(current=0, predicted=25, horizon=5).ratio == 0.0
-    assert math.isclose(decide.predict(model.fit([4.0] * 10), RULE).ratio, 1.0)

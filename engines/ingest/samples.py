@@ -1,0 +1,169 @@
+"""One second of one service (or route) from telemetry windows, merged over instances (pure).
+
+A `Sample` sums what the instances' windows say about their inbound routes: calls, errors,
+rejections (RESOURCE_EXHAUSTED answers and `rejected*` counters of the limit layers), cache hits
+and misses (`*cache_hit*` / `*cache_miss*` counters), in-flight calls at the window's end, and
+the latency histograms merged through the shared codec. `Seconds` buckets samples by second and
+closes a second once `lag` seconds have passed, so a slower instance's window still counts;
+windows are deduplicated on (instance, sequence) so one read twice counts once.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from apex.mesh.contract import histogram
+from apex.mesh.contract.histogram import Histogram
+from apex.mesh.v1 import telemetry_pb2
+
+ROUTE_SEP = "/"  # series key of a route: "service/listener:route"
+CLUSTER_SEP = "#"  # series key of an upstream cluster as the service sees it: "service#cluster"
+
+
+@dataclass(slots=True)
+class Sample:
+    calls: float = 0.0
+    errors: float = 0.0
+    rejections: float = 0.0
+    cache_hits: float = 0.0
+    cache_misses: float = 0.0
+    in_flight: float = 0.0
+    latency: Histogram = field(default_factory=Histogram)
+
+    def add(self, other: Sample) -> None:
+        self.calls += other.calls
+        self.errors += other.errors
+        self.rejections += other.rejections
+        self.cache_hits += other.cache_hits
+        self.cache_misses += other.cache_misses
+        self.in_flight += other.in_flight
+        if not other.latency.count:
+            return
+        if not self.latency.count:
+            self.latency = other.latency.copy()
+        elif self.latency.layout == other.latency.layout:
+            self.latency.merge(other.latency)  # in place: the common case, no copy
+        else:
+            self.latency = histogram.merge([self.latency, other.latency])  # the coarser layout wins
+
+
+def _stats_sample(stats: telemetry_pb2.Aggregate) -> Sample:
+    rejections = float(stats.status_codes.get("RESOURCE_EXHAUSTED", 0))
+    hits = misses = 0.0
+    for name, n in stats.counters.items():
+        low = name.lower()
+        if low.startswith(("rejected", "caps_rejected", "ratelimit_rejected")):
+            rejections += n
+        elif "cache_hit" in low:
+            hits += n
+        elif "cache_miss" in low:
+            misses += n
+    latency = histogram.decode(stats.latency) if stats.latency.count else Histogram()
+    return Sample(float(stats.calls), float(stats.errors), rejections, hits, misses, float(stats.in_flight), latency)
+
+
+def route_key(service: str, listener: str, route: str) -> str:
+    return f"{service}{ROUTE_SEP}{listener}:{route}"
+
+
+def window_samples(window: telemetry_pb2.TelemetryWindow, listeners: frozenset[str]) -> dict[str, Sample]:
+    """Series key -> this window's sample: the service (all its routes on `listeners`) and each route."""
+    total = Sample()
+    out: dict[str, Sample] = {window.service: total}
+    for r in window.routes:
+        if r.listener not in listeners:
+            continue
+        s = _stats_sample(r.stats)
+        key = route_key(window.service, r.listener, r.route)
+        if key in out:
+            out[key].add(s)
+        else:
+            out[key] = Sample(s.calls, s.errors, s.rejections, s.cache_hits, s.cache_misses, s.in_flight,
+                              s.latency.copy())  # fmt: skip
+        total.add(s)
+    for c in window.clusters:
+        out[cluster_key(window.service, c.name)] = _stats_sample(c.stats)
+    return out
+
+
+def cluster_key(service: str, cluster: str) -> str:
+    return f"{service}{CLUSTER_SEP}{cluster}"
+
+
+def service_of(key: str) -> str:
+    """The service a series key belongs to."""
+    return key.split(ROUTE_SEP, 1)[0].split(CLUSTER_SEP, 1)[0]
+
+
+class Closed(NamedTuple):
+    key: str
+    second: int
+    sample: Sample
+
+
+@dataclass
+class _Open:
+    open: dict[int, Sample] = field(default_factory=dict)
+    next_second: int | None = None
+
+
+class Seconds:
+    """Samples bucketed by second per series key; `close(now)` hands out finished seconds in order."""
+
+    def __init__(self, lag: float = 3.0, dedupe: int = 100_000) -> None:
+        self.lag = lag
+        self._keys: dict[str, _Open] = {}
+        self._seen: OrderedDict[tuple[str, str, int], None] = OrderedDict()
+        self._dedupe = dedupe
+        self.late = 0
+        self.duplicates = 0
+
+    def seen(self, service: str, instance: str, sequence: int) -> bool:
+        """Record a window; True when it was already counted (a redelivered entry)."""
+        key = (service, instance, sequence)
+        if key in self._seen:
+            self.duplicates += 1
+            return True
+        self._seen[key] = None
+        if len(self._seen) > self._dedupe:
+            self._seen.popitem(last=False)
+        return False
+
+    def add(self, key: str, second: int, sample: Sample) -> None:
+        s = self._keys.setdefault(key, _Open())
+        if s.next_second is not None and second < s.next_second:
+            self.late += 1
+            return
+        if second in s.open:
+            s.open[second].add(sample)
+        else:
+            s.open[second] = sample
+        if s.next_second is None:
+            s.next_second = second
+
+    def resume(self, key: str, next_second: int) -> None:
+        """Continue a key's seconds after `next_second - 1` (a restored snapshot's last closed second)."""
+        s = self._keys.setdefault(key, _Open())
+        if s.next_second is None or s.next_second < next_second:
+            for second in [t for t in s.open if t < next_second]:
+                del s.open[second]
+            s.next_second = next_second
+
+    def close(self, now: float, max_gap: int = 3600) -> list[Closed]:
+        """Every second older than `now - lag` per key, in order; gaps are empty samples (at most
+        `max_gap` of them: a longer silence skips ahead)."""
+        out: list[Closed] = []
+        limit = int(now - self.lag)
+        for key, s in sorted(self._keys.items()):
+            if s.next_second is None:
+                continue
+            if limit - s.next_second > max_gap:
+                s.next_second = limit - max_gap
+                for second in [t for t in s.open if t < s.next_second]:
+                    del s.open[second]
+            while s.next_second < limit:
+                out.append(Closed(key, s.next_second, s.open.pop(s.next_second, Sample())))
+                s.next_second += 1
+        return out
