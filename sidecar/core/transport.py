@@ -11,9 +11,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sidecar.core.service import Connector, Service
+
+if TYPE_CHECKING:
+    from sidecar.security.tls import ClientTls, ListenerTls
 
 DEFAULT_TRANSPORT = "grpc"
 
@@ -43,6 +46,7 @@ class ListenerSpec:
     address: str  # host:port to bind; port 0 picks a free port
     default_authority: str = ""
     limits: WireLimits = field(default_factory=WireLimits)
+    tls: ListenerTls | None = None  # None: plaintext (docs/security.md)
 
 
 class Switch:
@@ -112,7 +116,7 @@ class Transport(Protocol):
 
 
 class TransportModule(Protocol):
-    def transport(self) -> Transport: ...
+    def transport(self, tls: ClientTls | None = None) -> Transport: ...
 
 
 def known() -> tuple[str, ...]:
@@ -120,22 +124,24 @@ def known() -> tuple[str, ...]:
     return tuple(sorted(REGISTRY))
 
 
-def load(name: str) -> Transport:
-    """A fresh instance of transport `name` (validated config names only: KeyError otherwise)."""
+def load(name: str, tls: ClientTls | None = None) -> Transport:
+    """A fresh instance of transport `name` (validated config names only: KeyError otherwise);
+    with `tls`, its connector speaks mTLS to upstreams."""
     module: TransportModule = importlib.import_module(REGISTRY[name])
-    return module.transport()
+    return module.transport(tls) if tls is not None else module.transport()
 
 
 class Transports:
     """The transports one sidecar uses, each loaded on first use and shared by its listeners and clusters."""
 
-    def __init__(self, preset: Mapping[str, Transport] | None = None) -> None:
+    def __init__(self, preset: Mapping[str, Transport] | None = None, tls: ClientTls | None = None) -> None:
         self._loaded: dict[str, Transport] = dict(preset or {})
+        self._tls = tls
 
     def get(self, name: str) -> Transport:
         transport = self._loaded.get(name)
         if transport is None:
-            transport = self._loaded[name] = load(name)
+            transport = self._loaded[name] = load(name, self._tls)
         return transport
 
     def listener(self, transport: str, spec: ListenerSpec, switch: Switch) -> Listener:
