@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import grpc
 import pytest
@@ -71,7 +70,7 @@ def test_rejection_matrix_each_case_with_its_status_and_counter() -> None:
             good = issued(ca, "caller", now)
             assert await _call(address, good, bundle) == (grpc.StatusCode.OK, CALLER)  # principal reached the service
 
-            # Refused in the handshake (the caller sees UNAVAILABLE; grpc Python gives the server no hook to count these).
+            # Refused in the handshake: the caller sees UNAVAILABLE (grpc Python has no server hook to count these).
             assert (await _call(address, None, bundle))[0] is grpc.StatusCode.UNAVAILABLE  # no client certificate
             stranger_ca = MeshCA.create(TD, now)
             stranger = issued(stranger_ca, "caller", now)
