@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from apex.mesh.security.pki import PrivateKey, Validity, cert_pem, issue, key_pem, load_certs, load_key, new_root
+from apex.mesh.security.spiffe import SpiffeId
 from cryptography import x509
-
-from sidecar.security.pki import PrivateKey, Validity, cert_pem, issue, key_pem, load_certs, load_key, new_root
-from sidecar.security.spiffe import SpiffeId
 
 DAY = 86400.0
 DEFAULT_WORKLOAD_TTL = DAY

@@ -12,9 +12,20 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from apex.mesh.security.pki import (
+    CertificateError,
+    PrivateKey,
+    Validity,
+    cert_pem,
+    csr_for,
+    issue,
+    key_pem,
+    new_key,
+    new_root,
+)
+from apex.mesh.security.spiffe import SpiffeId
+
 from sidecar.security.material import TlsMaterial
-from sidecar.security.pki import CertificateError, PrivateKey, csr_for, key_pem, new_key
-from sidecar.security.spiffe import SpiffeId
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +146,18 @@ class IssuedSource:
         return self.credentials.install(material)
 
     def due(self, now: float) -> bool:
-        """A renewal is due (none in force, or past half its lifetime)."""
+        """A renewal is due (none issued yet, or past half its lifetime)."""
         material = self.credentials.current()
-        return material is None or now >= material.renew_at()
+        return material is None or material.generation == 0 or now >= material.renew_at()
+
+    @staticmethod
+    def placeholder(identity: SpiffeId, now: float) -> TlsMaterial:
+        """Material nobody trusts (a throwaway root, generation 0), so mTLS listeners can bind before
+        the CA answers: every handshake fails until the real certificate is in force."""
+        root, root_key = new_root(identity.trust_domain, now, 3600)
+        key = new_key()
+        cert = issue(csr_for(key, identity), identity, root, root_key, Validity(now - 60, now + 3600))
+        return TlsMaterial.build(cert_pem(cert), key_pem(key), cert_pem(root))
 
     def rebundle(self, bundle_pem: bytes) -> None:
         """A new trust bundle (CA rotation) with the same workload certificate."""

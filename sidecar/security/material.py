@@ -7,10 +7,9 @@ import ssl
 import tempfile
 from dataclasses import dataclass
 
+from apex.mesh.security.pki import CertificateError, identity_of, load_certs, load_key
+from apex.mesh.security.spiffe import SpiffeId
 from cryptography.hazmat.primitives.asymmetric import ec
-
-from sidecar.security.pki import CertificateError, identity_of, load_certs, load_key
-from sidecar.security.spiffe import SpiffeId
 
 RENEW_AT = 0.5  # renew once half the certificate's lifetime has passed (Istio and SPIRE do the same)
 

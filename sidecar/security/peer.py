@@ -7,15 +7,15 @@ import fnmatch
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sidecar.security.spiffe import SpiffeError, SpiffeId
+from apex.mesh.security.spiffe import SpiffeError, SpiffeId
 
 
 class MtlsMode(enum.Enum):
     """Istio's PeerAuthentication modes for one listener."""
 
     DISABLE = "disable"  # plaintext only
-    PERMISSIVE = "permissive"  # TLS; a client certificate is checked when sent, calls without one pass (no principal)
-    STRICT = "strict"  # TLS with a client certificate from the trust bundle naming an allowed SPIFFE ID
+    PERMISSIVE = "permissive"  # plaintext (no principal) or mTLS on the same port
+    STRICT = "strict"  # mTLS only: a client certificate from the trust bundle naming an allowed SPIFFE ID
 
 
 class Reject(enum.Enum):
@@ -45,10 +45,11 @@ class PeerCheck:
     trust_domain: str
     allowed: tuple[str, ...] = ()
     rejected: Counter[str] = field(default_factory=Counter)
-    accepted: Counter[str] = field(default_factory=Counter)  # "mtls" / "tls_no_client_cert"
+    accepted: Counter[str] = field(default_factory=Counter)  # "mtls" / "plaintext"
 
     def verdict(self, uris: list[str]) -> Verdict:
-        """Judge the peer from the URI SANs of its verified certificate ([] when it sent none)."""
+        """Judge the peer from the URI SANs of its verified certificate ([] when it sent none:
+        plaintext on a permissive listener)."""
         if not uris:
             if self.mode is MtlsMode.STRICT:
                 return self._no(
@@ -58,7 +59,7 @@ class PeerCheck:
                         "apex: mTLS required (strict): the caller sent no client certificate",
                     )
                 )
-            self.accepted["tls_no_client_cert"] += 1
+            self.accepted["plaintext"] += 1
             return Verdict("")
         identity = None
         for uri in uris:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from apex.mesh.security.spiffe import mesh_server_name
+
 from sidecar.security.credentials import Credentials
 from sidecar.security.peer import MtlsMode, PeerCheck
-from sidecar.security.spiffe import mesh_server_name
 
 
 @dataclass(frozen=True, slots=True)

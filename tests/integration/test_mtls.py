@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+from apex.mesh.security.spiffe import mesh_server_name
 
 from engines.security.ca import MeshCA
 from sidecar.core.call import CallDescriptor, Code, Status
@@ -16,7 +17,6 @@ from sidecar.core.transport import ListenerSpec, Switch
 from sidecar.security.credentials import Credentials
 from sidecar.security.material import TlsMaterial
 from sidecar.security.peer import MtlsMode, PeerCheck
-from sidecar.security.spiffe import mesh_server_name
 from sidecar.security.tls import ClientTls, ListenerTls
 from sidecar.transport.grpc_aio.channels import ChannelPool
 from sidecar.transport.grpc_aio.client import GrpcConnector

@@ -20,8 +20,9 @@ import grpc
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import Request, Response
 from sidecar.core.transport import ListenerSpec, Switch
-from sidecar.security.peer import UNAUTHENTICATED_REASONS, PeerCheck
+from sidecar.security.peer import UNAUTHENTICATED_REASONS, MtlsMode, PeerCheck
 from sidecar.transport.grpc_aio.method_kinds import MethodKinds
+from sidecar.transport.grpc_aio.sniff import SniffingFront
 from sidecar.transport.grpc_aio.tls import peer_uris, server_credentials
 from sidecar.transport.grpc_aio.wire import TO_GRPC, inbound_metadata, listener_options
 
@@ -168,16 +169,25 @@ class GrpcListener:
         self.address = spec.address
         self.bound = ""
         self.tls = spec.tls
+        self._front: SniffingFront | None = None
         check = None if spec.tls is None else spec.tls.check
         self._server = grpc.aio.server(options=listener_options(spec.limits))
         self._server.add_generic_rpc_handlers([_Handler(spec.name, spec.default_authority, switch, kinds, check)])
 
     async def start(self) -> str:
         """Bind and start; return the bound `host:port` (port 0 resolved)."""
-        if self.tls is None:
+        if self.tls is None or self.tls.mode is MtlsMode.DISABLE:
             port = self._server.add_insecure_port(self.address)
-        else:
-            port = self._server.add_secure_port(self.address, server_credentials(self.tls.credentials, self.tls.mode))
+        elif self.tls.mode is MtlsMode.STRICT:
+            port = self._server.add_secure_port(self.address, server_credentials(self.tls.credentials))
+        else:  # permissive: plaintext and mTLS on one port, through a front that routes by the first byte
+            tls_port = self._server.add_secure_port("127.0.0.1:0", server_credentials(self.tls.credentials))
+            plain_port = self._server.add_insecure_port("127.0.0.1:0")
+            self._front = SniffingFront(self.address, tls_port, plain_port)
+            await self._server.start()
+            port = await self._front.start()
+            self.bound = f"{self.address.rpartition(':')[0]}:{port}"
+            return self.bound
         if port == 0:
             raise OSError(f"listener {self.name!r} could not bind {self.address}")
         host = self.address.rpartition(":")[0]
@@ -186,4 +196,6 @@ class GrpcListener:
         return self.bound
 
     async def stop(self, grace: float | None) -> None:
+        if self._front is not None:
+            await self._front.stop()
         await self._server.stop(grace)

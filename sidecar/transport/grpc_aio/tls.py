@@ -13,7 +13,6 @@ import grpc
 
 from sidecar.security.credentials import Credentials
 from sidecar.security.material import TlsMaterial
-from sidecar.security.peer import MtlsMode
 from sidecar.security.tls import ClientTls
 
 
@@ -23,9 +22,10 @@ def _config(material: TlsMaterial) -> Any:
     )
 
 
-def server_credentials(credentials: Credentials, mode: MtlsMode) -> grpc.ServerCredentials:
-    """Credentials whose certificate and bundle are re-read at each new handshake when the
-    Credentials' generation changed (grpc's certificate_configuration_fetcher)."""
+def server_credentials(credentials: Credentials) -> grpc.ServerCredentials:
+    """mTLS credentials (a client certificate from the bundle is required: grpc Python can only
+    require one or not ask at all) whose certificate and bundle are re-read at each new handshake
+    when the Credentials' generation changed (grpc's certificate_configuration_fetcher)."""
     material = credentials.current()
     if material is None:
         raise ValueError("mTLS listener without a workload certificate")
@@ -39,7 +39,7 @@ def server_credentials(credentials: Credentials, mode: MtlsMode) -> grpc.ServerC
         return _config(now)
 
     return grpc.dynamic_ssl_server_credentials(
-        _config(material), fetch, require_client_authentication=mode is MtlsMode.STRICT
+        _config(material), fetch, require_client_authentication=True
     )
 
 

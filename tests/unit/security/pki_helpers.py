@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from apex.mesh.security.pki import Validity, cert_pem, csr_for, issue, key_pem, new_key
+from apex.mesh.security.spiffe import SpiffeId
+
 from engines.security.ca import MeshCA
 from sidecar.security.credentials import Credentials, IssuedSource
 from sidecar.security.material import TlsMaterial
-from sidecar.security.pki import Validity, cert_pem, csr_for, issue, key_pem, new_key
-from sidecar.security.spiffe import SpiffeId
 
 TD = "cluster.local"
 

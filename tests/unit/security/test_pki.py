@@ -7,13 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
+from apex.mesh.security.pki import CertificateError, load_certs
+from apex.mesh.security.spiffe import SpiffeError, SpiffeId, mesh_server_name
 
 from engines.security.ca import MeshCA
 from sidecar.security.credentials import CertificateFiles, Credentials, FileSource, IssuedSource
 from sidecar.security.material import TlsMaterial
 from sidecar.security.peer import MtlsMode, PeerCheck, Reject
-from sidecar.security.pki import CertificateError, load_certs
-from sidecar.security.spiffe import SpiffeError, SpiffeId, mesh_server_name
 from tests.unit.security.pki_helpers import TD, ident, issued
 
 NOW = 1_800_000_000.0

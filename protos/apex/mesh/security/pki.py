@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from sidecar.security.spiffe import SpiffeError, SpiffeId, mesh_server_name
+from apex.mesh.security.spiffe import SpiffeError, SpiffeId, mesh_server_name
 
 PrivateKey = ec.EllipticCurvePrivateKey
 
