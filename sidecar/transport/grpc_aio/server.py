@@ -69,9 +69,18 @@ class _Handler(grpc.GenericRpcHandler):
         verdict = self._check.verdict(peer_uris(context))
         if verdict.reject is not None:
             code = Code.UNAUTHENTICATED if verdict.reject in UNAUTHENTICATED_REASONS else Code.PERMISSION_DENIED
-            log.info("listener %s refused %s (%s): %s", self._listener, context.peer(), verdict.reject.value,
-                     verdict.message)
+            log.info(
+                "listener %s refused %s (%s): %s", self._listener, context.peer(), verdict.reject.value, verdict.message
+            )
             raise _Refused(Status(code, verdict.message))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "listener %s: call from %s authenticated as %s",
+                self._listener,
+                context.peer(),
+                verdict.principal or "-",
+                extra={"principal": verdict.principal},
+            )
         return verdict.principal
 
     def _call(self, method: str, raw_metadata: Any, context: Any) -> CallDescriptor:
