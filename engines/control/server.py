@@ -141,9 +141,7 @@ async def _audited(claimed: control_pb2.Change, context: Any) -> control_pb2.Cha
         await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"apex: {principal} may not change policy")
     change = control_pb2.Change()
     change.CopyFrom(claimed)
-    if principal is authn.INSECURE:
-        change.author = f"unauthenticated ({claimed.author or 'anonymous'})"  # --insecure: the claim, marked so
-    else:
+    if principal is not authn.INSECURE:  # --insecure keeps the claim (said loudly at start: unverified)
         change.author = principal.name
     return change
 
