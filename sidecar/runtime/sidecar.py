@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 
+from apex.mesh.security.secrets import redact_url
 from apex.mesh.v1 import config_pb2
 
 from sidecar.admin.server import AdminServer
@@ -202,6 +203,7 @@ class Sidecar:
         effective.CopyFrom(self.config)
         effective.node.service = self.bootstrap.node.service
         effective.node.instance = self.bootstrap.node.instance
+        effective.telemetry.redis_url = redact_url(effective.telemetry.redis_url)  # a reference stays as written
         return effective
 
     async def stop(self, grace: float | None = 5.0) -> None:
