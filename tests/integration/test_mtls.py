@@ -156,3 +156,27 @@ def test_certificates_rotate_under_load_with_zero_failed_calls() -> None:
         assert done > 50
 
     asyncio.run(scenario())
+
+
+def test_permissive_serves_plaintext_and_mtls_on_one_port() -> None:
+    async def scenario() -> None:
+        now = time.time()
+        ca = MeshCA.create(TD, now)
+        check = PeerCheck(MtlsMode.PERMISSIVE, TD)
+        listener = await _listener(ListenerTls(Credentials(issued(ca, "echo", now)), check))
+        try:
+            assert await _call(listener.bound, issued(ca, "caller", now), ca.bundle_pem()) == (
+                grpc.StatusCode.OK,
+                CALLER,
+            )
+            async with grpc.aio.insecure_channel(listener.bound) as channel:
+                assert await channel.unary_unary(METHOD)(b"", timeout=5) == b"-"  # plaintext: no principal
+            stranger = MeshCA.create(TD, now)  # TLS from outside the mesh is still refused in the handshake
+            assert (await _call(listener.bound, issued(stranger, "caller", now), ca.bundle_pem()))[0] is (
+                grpc.StatusCode.UNAVAILABLE
+            )
+            assert dict(check.accepted) == {"mtls": 1, "plaintext": 1}
+        finally:
+            await listener.stop(None)
+
+    asyncio.run(scenario())
