@@ -54,6 +54,7 @@ def register(commands: Any) -> None:
     p.add_argument("--ca-dir", default="", metavar="DIR", help="run the mesh CA with its root keys in DIR (0700)")
     p.add_argument("--trust-domain", default="cluster.local", help="the mesh CA's trust domain (cluster.local)")
     p.add_argument("--namespace", default="default", help="namespace of the SPIFFE IDs the CA issues (default)")
+    p.add_argument("--certificate-ttl", default="24h", help="the longest workload certificate the CA issues (24h)")
     p.add_argument("--prefix", default="apex:cp:", help="Redis key prefix (default apex:cp:)")
     p.add_argument("--replica", default="", help="name of this replica (default cp-<random>)")
     p.add_argument("--stale-after", default="3s", help="unhealthy after this long without a heartbeat (3s)")
@@ -158,10 +159,11 @@ async def serve(args: argparse.Namespace, stale_after: float, remove_after: floa
     if args.ca_dir:
         import time
 
+        ttl = parse_duration(args.certificate_ttl, "--certificate-ttl")
         if (Path(args.ca_dir) / "roots.pem").exists():
-            ca = MeshCA.load(args.ca_dir, args.trust_domain)
+            ca = MeshCA.load(args.ca_dir, args.trust_domain, ttl)
         else:
-            ca = MeshCA.create(args.trust_domain, time.time())
+            ca = MeshCA.create(args.trust_domain, time.time(), ttl)
             ca.save(args.ca_dir)
         log.info("mesh CA for trust domain %s (%d root(s)) in %s", args.trust_domain, len(ca.roots), args.ca_dir)
     server = ControlPlaneServer(

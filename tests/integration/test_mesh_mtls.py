@@ -3,6 +3,7 @@ caller is refused by the strict inbound listener; the peer's identity shows in t
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +68,11 @@ def test_sidecars_talk_mtls_with_certificates_from_the_mesh_ca(
         inbound = server_side["inbound"]
         with SidecarProcess(_caller_sidecar(inbound, cp.address), env=TOKENS) as client_side:
             # Both ask the CA over their control streams; calls succeed once both hold certificates.
-            wait_for(lambda: _unary(client_side["outbound"])[0] is grpc.StatusCode.OK, timeout=20,
-                     what="an mTLS call through both sidecars")
+            wait_for(
+                lambda: _unary(client_side["outbound"])[0] is grpc.StatusCode.OK,
+                timeout=20,
+                what="an mTLS call through both sidecars",
+            )
             assert _unary(client_side["outbound"]) == (grpc.StatusCode.OK, "mtls")
         # A plaintext caller (no certificate) never gets through the strict listener.
         code, _ = _unary(inbound)
@@ -76,3 +80,33 @@ def test_sidecars_talk_mtls_with_certificates_from_the_mesh_ca(
         log = server_side.log()
         assert '"principal":"spiffe://cluster.local/ns/default/sa/caller"' in log
         assert TOKENS["APEX_JOIN_ECHO"] not in log
+
+
+def test_certificates_from_the_ca_renew_before_expiry_with_zero_failed_calls(
+    tmp_path: Path, redis_url: str, echo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in TOKENS.items():
+        monkeypatch.setenv(name, value)
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text("sidecars:\n  echo: {env: APEX_JOIN_ECHO}\n  caller: {env: APEX_JOIN_CALLER}\n")
+    args = ["--auth", str(tokens), "--ca-dir", str(tmp_path / "ca"), "--certificate-ttl", "4s"]
+    cp = ControlPlaneProcess(redis_url, args=args)
+    with cp, SidecarProcess(_echo_sidecar(echo.address, cp.start().address), env=TOKENS) as server_side:
+        with SidecarProcess(_caller_sidecar(server_side["inbound"], cp.address), env=TOKENS) as client_side:
+            outbound = client_side["outbound"]
+            wait_for(lambda: _unary(outbound)[0] is grpc.StatusCode.OK, timeout=20, what="the first mTLS call")
+            failures: list[str] = []
+            with grpc.insecure_channel(outbound) as channel:
+                stub = echo_pb2_grpc.EchoStub(channel)
+                deadline = time.monotonic() + 7  # about three 4 s certificates, renewed at half-life
+                calls = 0
+                while time.monotonic() < deadline:
+                    try:
+                        stub.Unary(echo_pb2.EchoRequest(payload=b"r"), timeout=5)
+                    except grpc.RpcError as exc:
+                        failures.append(f"{exc.code().name}: {exc.details()}")
+                    calls += 1
+            assert failures == []
+            assert calls > 100
+        renewals = server_side.log().count("workload certificate in force")
+        assert renewals >= 3, server_side.log()[-2000:]
