@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from engines.control import authn, patch
+from engines.control.ca_admin import CertificateAuthorityServicer
 from engines.control.hub import Hub, Takeover, to_status
 from engines.control.store import (
     DEFAULT_MAX_POLICY_BYTES,
@@ -233,6 +234,7 @@ class ControlPlaneServer:
         authenticator: authn.Authenticator | None = None,
         ca: MeshCA | None = None,
         namespace: str = "default",
+        ca_dir: str = "",
     ) -> None:
         self.listen = listen
         # Secure by default: without an authenticator nobody gets in (--insecure lets everyone in).
@@ -249,6 +251,9 @@ class ControlPlaneServer:
         self._server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[authn.AuthInterceptor(self.authenticator)])
         control_pb2_grpc.add_ControlPlaneServicer_to_server(ControlPlaneServicer(self.hub), self._server)
         control_pb2_grpc.add_PolicyAdminServicer_to_server(PolicyAdminServicer(self.hub), self._server)
+        control_pb2_grpc.add_CertificateAuthorityServicer_to_server(
+            CertificateAuthorityServicer(self.hub, ca_dir), self._server
+        )
 
     async def start(self) -> str:
         port = self._server.add_insecure_port(self.listen)

@@ -179,6 +179,7 @@ async def serve(args: argparse.Namespace, stale_after: float, remove_after: floa
         authenticator=authenticator,
         ca=ca,
         namespace=args.namespace,
+        ca_dir=args.ca_dir,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

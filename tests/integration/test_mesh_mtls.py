@@ -3,6 +3,9 @@ caller is refused by the strict inbound listener; the peer's identity shows in t
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -63,8 +66,11 @@ def test_sidecars_talk_mtls_with_certificates_from_the_mesh_ca(
         monkeypatch.setenv(name, value)
     tokens = tmp_path / "tokens.yaml"
     tokens.write_text("sidecars:\n  echo: {env: APEX_JOIN_ECHO}\n  caller: {env: APEX_JOIN_CALLER}\n")
-    cp = ControlPlaneProcess(redis_url, args=["--auth", str(tokens), "--ca-dir", str(tmp_path / "ca")])
-    with cp, SidecarProcess(_echo_sidecar(echo.address, cp.start().address), env=TOKENS) as server_side:
+    cp_args = ["--auth", str(tokens), "--ca-dir", str(tmp_path / "ca")]
+    with (
+        ControlPlaneProcess(redis_url, args=cp_args) as cp,
+        SidecarProcess(_echo_sidecar(echo.address, cp.address), env=TOKENS) as server_side,
+    ):
         inbound = server_side["inbound"]
         with SidecarProcess(_caller_sidecar(inbound, cp.address), env=TOKENS) as client_side:
             # Both ask the CA over their control streams; calls succeed once both hold certificates.
@@ -90,8 +96,10 @@ def test_certificates_from_the_ca_renew_before_expiry_with_zero_failed_calls(
     tokens = tmp_path / "tokens.yaml"
     tokens.write_text("sidecars:\n  echo: {env: APEX_JOIN_ECHO}\n  caller: {env: APEX_JOIN_CALLER}\n")
     args = ["--auth", str(tokens), "--ca-dir", str(tmp_path / "ca"), "--certificate-ttl", "4s"]
-    cp = ControlPlaneProcess(redis_url, args=args)
-    with cp, SidecarProcess(_echo_sidecar(echo.address, cp.start().address), env=TOKENS) as server_side:
+    with (
+        ControlPlaneProcess(redis_url, args=args) as cp,
+        SidecarProcess(_echo_sidecar(echo.address, cp.address), env=TOKENS) as server_side,
+    ):
         with SidecarProcess(_caller_sidecar(server_side["inbound"], cp.address), env=TOKENS) as client_side:
             outbound = client_side["outbound"]
             wait_for(lambda: _unary(outbound)[0] is grpc.StatusCode.OK, timeout=20, what="the first mTLS call")
@@ -110,3 +118,56 @@ def test_certificates_from_the_ca_renew_before_expiry_with_zero_failed_calls(
             assert calls > 100
         renewals = server_side.log().count("workload certificate in force")
         assert renewals >= 3, server_side.log()[-2000:]
+
+
+def test_ca_rotation_reaches_the_sidecars_with_zero_failed_calls(
+    tmp_path: Path, redis_url: str, echo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = "alice-token-0123456789abcdef"
+    for name, value in {**TOKENS, "APEX_TOKEN_ALICE": alice}.items():
+        monkeypatch.setenv(name, value)
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text(
+        "sidecars:\n  echo: {env: APEX_JOIN_ECHO}\n  caller: {env: APEX_JOIN_CALLER}\n"
+        "operators:\n  alice@corp: {env: APEX_TOKEN_ALICE}\n"
+    )
+    args = ["--auth", str(tokens), "--ca-dir", str(tmp_path / "ca"), "--certificate-ttl", "3s"]
+    cp = ControlPlaneProcess(redis_url, args=args)  # started once, by the `with` below
+
+    def ca(action: str, token: str = alice) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "APEX_TOKEN": token}
+        return subprocess.run([sys.executable, "-m", "sidecar", "ca", action, "--control-plane", cp.address],
+                              capture_output=True, text=True, timeout=30, env=env)  # fmt: skip
+
+    with cp, SidecarProcess(_echo_sidecar(echo.address, cp.address), env=TOKENS) as server_side:
+        with SidecarProcess(_caller_sidecar(server_side["inbound"], cp.address), env=TOKENS) as client_side:
+            outbound = client_side["outbound"]
+            wait_for(lambda: _unary(outbound)[0] is grpc.StatusCode.OK, timeout=20, what="the first mTLS call")
+            assert ca("rotate", TOKENS["APEX_JOIN_ECHO"]).returncode == 1  # a sidecar's token may not
+            failures: list[str] = []
+            calls = 0
+            with grpc.insecure_channel(outbound) as channel:
+                stub = echo_pb2_grpc.EchoStub(channel)
+
+                def run_for(seconds: float) -> None:
+                    nonlocal calls
+                    end = time.monotonic() + seconds
+                    while time.monotonic() < end:
+                        try:
+                            stub.Unary(echo_pb2.EchoRequest(payload=b"r"), timeout=5)
+                        except grpc.RpcError as exc:
+                            failures.append(f"{phase[0]} {calls}: {exc.code().name}: {exc.details()}")
+                        calls += 1
+
+                phase = ["rotated"]
+                rotated = ca("rotate")
+                assert rotated.returncode == 0, rotated.stderr
+                assert rotated.stdout.count("\n") == 3  # the header, the signing root and the old one
+                run_for(5)  # longer than a certificate lifetime: every workload renewed under the new root
+                phase[0] = "retired"
+                retired = ca("retire")
+                assert retired.returncode == 0 and retired.stdout.count("\n") == 2, retired.stderr
+                run_for(3)
+            assert failures == [], failures[:3]
+            assert calls > 100
+        assert "trust bundle updated by the control plane" in server_side.log()

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from apex.mesh.v1 import config_pb2 as apex_dot_mesh_dot_v1_dot_config__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61pex/mesh/v1/control.proto\x12\x0c\x61pex.mesh.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19\x61pex/mesh/v1/config.proto\"\xa1\x02\n\x0eSidecarMessage\x12$\n\x05hello\x18\x01 \x01(\x0b\x32\x13.apex.mesh.v1.HelloH\x00\x12,\n\theartbeat\x18\x02 \x01(\x0b\x32\x17.apex.mesh.v1.HeartbeatH\x00\x12 \n\x03\x61\x63k\x18\x03 \x01(\x0b\x32\x11.apex.mesh.v1.AckH\x00\x12\"\n\x04nack\x18\x04 \x01(\x0b\x32\x12.apex.mesh.v1.NackH\x00\x12,\n\tsubscribe\x18\x05 \x01(\x0b\x32\x17.apex.mesh.v1.SubscribeH\x00\x12?\n\x13\x63\x65rtificate_request\x18\x06 \x01(\x0b\x32 .apex.mesh.v1.CertificateRequestH\x00\x42\x06\n\x04kind\"6\n\x12\x43\x65rtificateRequest\x12\x0b\n\x03\x63sr\x18\x01 \x01(\x0c\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\r\"\xdb\x01\n\x05Hello\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x10\n\x08instance\x18\x02 \x01(\t\x12\x17\n\x0finbound_address\x18\x03 \x01(\t\x12\x0c\n\x04zone\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\t\x12/\n\x06labels\x18\x06 \x03(\x0b\x32\x1f.apex.mesh.v1.Hello.LabelsEntry\x12\x17\n\x0f\x61pplied_version\x18\x07 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"$\n\tHeartbeat\x12\x17\n\x0f\x61pplied_version\x18\x01 \x01(\t\"%\n\x03\x41\x63k\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\t\"E\n\x04Nack\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\">\n\tSubscribe\x12\x31\n\x08\x63lusters\x18\x01 \x03(\x0b\x32\x1f.apex.mesh.v1.DiscoveredCluster\"5\n\x11\x44iscoveredCluster\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\"\xe0\x01\n\x0e\x43ontrolMessage\x12*\n\x06policy\x18\x01 \x01(\x0b\x32\x18.apex.mesh.v1.PolicyPushH\x00\x12/\n\tendpoints\x18\x02 \x01(\x0b\x32\x1a.apex.mesh.v1.EndpointPushH\x00\x12\x36\n\x0b\x63\x65rtificate\x18\x03 \x01(\x0b\x32\x1f.apex.mesh.v1.CertificateIssuedH\x00\x12\x31\n\x0ctrust_bundle\x18\x04 \x01(\x0b\x32\x19.apex.mesh.v1.TrustBundleH\x00\x42\x06\n\x04kind\"S\n\x11\x43\x65rtificateIssued\x12\x19\n\x11\x63\x65rtificate_chain\x18\x01 \x01(\x0c\x12\x14\n\x0ctrust_bundle\x18\x02 \x01(\x0c\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"\x1c\n\x0bTrustBundle\x12\r\n\x05roots\x18\x01 \x01(\x0c\"R\n\nPolicyPush\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\t\x12$\n\x06policy\x18\x03 \x01(\x0b\x32\x14.apex.mesh.v1.Policy\"@\n\x0c\x45ndpointPush\x12\x30\n\x08\x63lusters\x18\x01 \x03(\x0b\x32\x1e.apex.mesh.v1.ClusterEndpoints\"6\n\x10\x43lusterEndpoints\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x11\n\taddresses\x18\x02 \x03(\t\"\xd9\x02\n\x0cPolicyRecord\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12$\n\x06policy\x18\x03 \x01(\x0b\x32\x14.apex.mesh.v1.Policy\x12\x0e\n\x06\x61uthor\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12*\n\x06source\x18\x06 \x01(\x0e\x32\x1a.apex.mesh.v1.ChangeSource\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x04\x64iff\x18\x08 \x03(\x0b\x32\x19.apex.mesh.v1.FieldChange\x12\x17\n\x0frollout_percent\x18\t \x01(\x01\x12\x13\n\x0brollback_of\x18\n \x01(\x04\x12\x16\n\x0estable_version\x18\x0b \x01(\x04\x12\x16\n\x0epolicy_omitted\x18\x0c \x01(\x08\"\xb2\x01\n\x0b\x46ieldChange\x12\x0c\n\x04path\x18\x01 \x01(\t\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.apex.mesh.v1.FieldChange.Kind\x12\x11\n\told_value\x18\x03 \x01(\t\x12\x11\n\tnew_value\x18\x04 \x01(\t\"A\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\t\n\x05\x41\x44\x44\x45\x44\x10\x01\x12\x0b\n\x07REMOVED\x10\x02\x12\x0b\n\x07\x43HANGED\x10\x03\"\xba\x01\n\x06\x43hange\x12\x0e\n\x06\x61uthor\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12*\n\x06source\x18\x03 \x01(\x0e\x32\x1a.apex.mesh.v1.ChangeSource\x12\x1d\n\x10\x65xpected_version\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12\x1c\n\x0frollout_percent\x18\x05 \x01(\x01H\x01\x88\x01\x01\x42\x13\n\x11_expected_versionB\x12\n\x10_rollout_percent\"4\n\x10GetPolicyRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\"o\n\x10SetPolicyRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12$\n\x06policy\x18\x02 \x01(\x0b\x32\x14.apex.mesh.v1.Policy\x12$\n\x06\x63hange\x18\x03 \x01(\x0b\x32\x14.apex.mesh.v1.Change\"h\n\x12PatchPolicyRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\x12$\n\x06\x63hange\x18\x04 \x01(\x0b\x32\x14.apex.mesh.v1.Change\"W\n\x0eHistoryRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\"W\n\x0fHistoryResponse\x12+\n\x07records\x18\x01 \x03(\x0b\x32\x1a.apex.mesh.v1.PolicyRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"H\n\x0b\x44iffRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x14\n\x0c\x66rom_version\x18\x02 \x01(\x04\x12\x12\n\nto_version\x18\x03 \x01(\x04\":\n\x0c\x44iffResponse\x12*\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x19.apex.mesh.v1.FieldChange\"\\\n\x0fRollbackRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x12\n\nto_version\x18\x02 \x01(\x04\x12$\n\x06\x63hange\x18\x03 \x01(\x0b\x32\x14.apex.mesh.v1.Change\"\'\n\x14ListInstancesRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\"H\n\x15ListInstancesResponse\x12/\n\tinstances\x18\x01 \x03(\x0b\x32\x1c.apex.mesh.v1.InstanceStatus\"\xe9\x03\n\x0eInstanceStatus\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x10\n\x08instance\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0c\n\x04zone\x18\x04 \x01(\t\x12\x17\n\x0fsidecar_version\x18\x05 \x01(\t\x12\x38\n\x06labels\x18\x06 \x03(\x0b\x32(.apex.mesh.v1.InstanceStatus.LabelsEntry\x12\x11\n\tconnected\x18\x07 \x01(\x08\x12\x0f\n\x07healthy\x18\x08 \x01(\x08\x12\x32\n\x0elast_heartbeat\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x61pplied_version\x18\n \x01(\t\x12\x16\n\x0epushed_version\x18\x0b \x01(\t\x12\x19\n\x11last_nack_version\x18\x0c \x01(\t\x12\x17\n\x0flast_nack_field\x18\r \x01(\t\x12\x18\n\x10last_nack_reason\x18\x0e \x01(\t\x12\x0f\n\x07replica\x18\x0f \x01(\t\x12+\n\x07updated\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x19\n\x17GetControlStatusRequest\"\xb8\x01\n\x14SidecarControlStatus\x12\x15\n\rcontrol_plane\x18\x01 \x01(\t\x12\x11\n\tconnected\x18\x02 \x01(\x08\x12\x10\n\x08\x63onnects\x18\x03 \x01(\x04\x12\x16\n\x0epolicy_version\x18\x04 \x01(\t\x12\x0f\n\x07\x61pplied\x18\x05 \x01(\x04\x12\x10\n\x08rejected\x18\x06 \x01(\x04\x12\x11\n\tlast_nack\x18\x07 \x01(\t\x12\x16\n\x0elast_good_file\x18\x08 \x01(\t*V\n\x0c\x43hangeSource\x12\x1d\n\x19\x43HANGE_SOURCE_UNSPECIFIED\x10\x00\x12\x0c\n\x08OPERATOR\x10\x01\x12\x0e\n\nFORECASTER\x10\x02\x12\t\n\x05TUNER\x10\x03\x32X\n\x0c\x43ontrolPlane\x12H\n\x06Stream\x12\x1c.apex.mesh.v1.SidecarMessage\x1a\x1c.apex.mesh.v1.ControlMessage(\x01\x30\x01\x32\x94\x04\n\x0bPolicyAdmin\x12G\n\tGetPolicy\x12\x1e.apex.mesh.v1.GetPolicyRequest\x1a\x1a.apex.mesh.v1.PolicyRecord\x12G\n\tSetPolicy\x12\x1e.apex.mesh.v1.SetPolicyRequest\x1a\x1a.apex.mesh.v1.PolicyRecord\x12K\n\x0bPatchPolicy\x12 .apex.mesh.v1.PatchPolicyRequest\x1a\x1a.apex.mesh.v1.PolicyRecord\x12\x46\n\x07History\x12\x1c.apex.mesh.v1.HistoryRequest\x1a\x1d.apex.mesh.v1.HistoryResponse\x12=\n\x04\x44iff\x12\x19.apex.mesh.v1.DiffRequest\x1a\x1a.apex.mesh.v1.DiffResponse\x12\x45\n\x08Rollback\x12\x1d.apex.mesh.v1.RollbackRequest\x1a\x1a.apex.mesh.v1.PolicyRecord\x12X\n\rListInstances\x12\".apex.mesh.v1.ListInstancesRequest\x1a#.apex.mesh.v1.ListInstancesResponse2o\n\x0eSidecarControl\x12]\n\x10GetControlStatus\x12%.apex.mesh.v1.GetControlStatusRequest\x1a\".apex.mesh.v1.SidecarControlStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61pex/mesh/v1/control.proto\x12\x0c\x61pex.mesh.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19\x61pex/mesh/v1/config.proto\"\xa1\x02\n\x0eSidecarMessage\x12$\n\x05hello\x18\x01 \x01(\x0b\x32\x13.apex.mesh.v1.HelloH\x00\x12,\n\theartbeat\x18\x02 \x01(\x0b\x32\x17.apex.mesh.v1.HeartbeatH\x00\x12 \n\x03\x61\x63k\x18\x03 \x01(\x0b\x32\x11.apex.mesh.v1.AckH\x00\x12\"\n\x04nack\x18\x04 \x01(\x0b\x32\x12.apex.mesh.v1.NackH\x00\x12,\n\tsubscribe\x18\x05 \x01(\x0b\x32\x17.apex.mesh.v1.SubscribeH\x00\x12?\n\x13\x63\x65rtificate_request\x18\x06 \x01(\x0b\x32 .apex.mesh.v1.CertificateRequestH\x00\x42\x06\n\x04kind\"6\n\x12\x43\x65rtificateRequest\x12\x0b\n\x03\x63sr\x18\x01 \x01(\x0c\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\r\"\xdb\x01\n\x05Hello\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x10\n\x08instance\x18\x02 \x01(\t\x12\x17\n\x0finbound_address\x18\x03 \x01(\t\x12\x0c\n\x04zone\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\t\x12/\n\x06labels\x18\x06 \x03(\x0b\x32\x1f.apex.mesh.v1.Hello.LabelsEntry\x12\x17\n\x0f\x61pplied_version\x18\x07 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"$\n\tHeartbeat\x12\x17\n\x0f\x61pplied_version\x18\x01 \x01(\t\"%\n\x03\x41\x63k\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\t\"E\n\x04Nack\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\">\n\tSubscribe\x12\x31\n\x08\x63lusters\x18\x01 \x03(\x0b\x32\x1f.apex.mesh.v1.DiscoveredCluster\"5\n\x11\x44iscoveredCluster\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\"\xe0\x01\n\x0e\x43ontrolMessage\x12*\n\x06policy\x18\x01 \x01(\x0b\x32\x18.apex.mesh.v1.PolicyPushH\x00\x12/\n\tendpoints\x18\x02 \x01(\x0b\x32\x1a.apex.mesh.v1.EndpointPushH\x00\x12\x36\n\x0b\x63\x65rtificate\x18\x03 \x01(\x0b\x32\x1f.apex.mesh.v1.CertificateIssuedH\x00\x12\x31\n\x0ctrust_bundle\x18\x04 \x01(\x0b\x32\x19.apex.mesh.v1.TrustBundleH\x00\x42\x06\n\x04kind\"S\n\x11\x43\x65rtificateIssued\x12\x19\n\x11\x63\x65rtificate_chain\x18\x01 \x01(\x0c\x12\x14\n\x0ctrust_bundle\x18\x02 \x01(\x0c\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"\x1c\n\x0bTrustBundle\x12\r\n\x05roots\x18\x01 \x01(\x0c\"R\n\nPolicyPush\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\t\x12$\n\x06policy\x18\x03 \x01(\x0b\x32\x14.apex.mesh.v1.Policy\"@\n\x0c\x45ndpointPush\x12\x30\n\x08\x63lusters\x18\x01 \x03(\x0b\x32\x1e.apex.mesh.v1.ClusterEndpoints\"6\n\x10\x43lusterEndpoints\x12\x0f\n\x07\x63luster\x18\x01 \x01(\t\x12\x11\n\taddresses\x18\x02 \x03(\t\"\x0b\n\tCaRequest\"c\n\x08\x43\x61Status\x12\x14\n\x0ctrust_domain\x18\x01 \x01(\t\x12#\n\x05roots\x18\x02 \x03(\x0b\x32\x14.apex.mesh.v1.CaRoot\x12\x1c\n\x14workload_ttl_seconds\x18\x03 \x01(\x01\"d\n\x06\x43\x61Root\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x1a\n\x12\x66ingerprint_sha256\x18\x02 \x01(\t\x12-\n\tnot_after\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd9\x02\n\x0cPolicyRecord\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12$\n\x06policy\x18\x03 \x01(\x0b\x32\x14.apex.mesh.v1.Policy\x12\x0e\n\x06\x61uthor\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12*\n\x06source\x18\x06 \x01(\x0e\x32\x1a.apex.mesh.v1.ChangeSource\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x04\x64iff\x18\x08 \x03(\x0b\x32\x19.apex.mesh.v1.FieldChange\x12\x17\n\x0frollout_percent\x18\t \x01(\x01\x12\x13\n\x0brollback_of\x18\n \x01(\x04\x12\x16\n\x0estable_version\x18\x0b \x01(\x04\x12\x16\n\x0epolicy_omitted\x18\x0c \x01(\x08\"\xb2\x01\n\x0b\x46ieldChange\x12\x0c\n\x04path\x18\x01 \x01(\t\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.apex.mesh.v1.FieldChange.Kind\x12\x11\n\told_value\x18\x03 \x01(\t\x12\x11\n\tnew_value\x18\x04 \x01(\t\"A\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\t\n\x05\x41\x44\x44\x45\x44\x10\x01\x12\x0b\n\x07REMOVED\x10\x02\x12\x0b\n\x07\x43HANGED\x10\x03\"\xba\x01\n\x06\x43hange\x12\x0e\n\x06\x61uthor\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12*\n\x06source\x18\x03 \x01(\x0e\x32\x1a.apex.mesh.v1.ChangeSource\x12\x1d\n\x10\x65xpected_version\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12\x1c\n\x0frollout_percent\x18\x05 \x01(\x01H\x01\x88\x01\x01\x42\x13\n\x11_expected_versionB\x12\n\x10_rollout_percent\"4\n\x10GetPolicyRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\"o\n\x10SetPolicyRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12$\n\x06policy\x18\x02 \x01(\x0b\x32\x14.apex.mesh.v1.Policy\x12$\n\x06\x63hange\x18\x03 \x01(\x0b\x32\x14.apex.mesh.v1.Change\"h\n\x12PatchPolicyRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\x12$\n\x06\x63hange\x18\x04 \x01(\x0b\x32\x14.apex.mesh.v1.Change\"W\n\x0eHistoryRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\"W\n\x0fHistoryResponse\x12+\n\x07records\x18\x01 \x03(\x0b\x32\x1a.apex.mesh.v1.PolicyRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"H\n\x0b\x44iffRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x14\n\x0c\x66rom_version\x18\x02 \x01(\x04\x12\x12\n\nto_version\x18\x03 \x01(\x04\":\n\x0c\x44iffResponse\x12*\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x19.apex.mesh.v1.FieldChange\"\\\n\x0fRollbackRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x12\n\nto_version\x18\x02 \x01(\x04\x12$\n\x06\x63hange\x18\x03 \x01(\x0b\x32\x14.apex.mesh.v1.Change\"\'\n\x14ListInstancesRequest\x12\x0f\n\x07service\x18\x01 \x01(\t\"H\n\x15ListInstancesResponse\x12/\n\tinstances\x18\x01 \x03(\x0b\x32\x1c.apex.mesh.v1.InstanceStatus\"\xe9\x03\n\x0eInstanceStatus\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x10\n\x08instance\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0c\n\x04zone\x18\x04 \x01(\t\x12\x17\n\x0fsidecar_version\x18\x05 \x01(\t\x12\x38\n\x06labels\x18\x06 \x03(\x0b\x32(.apex.mesh.v1.InstanceStatus.LabelsEntry\x12\x11\n\tconnected\x18\x07 \x01(\x08\x12\x0f\n\x07healthy\x18\x08 \x01(\x08\x12\x32\n\x0elast_heartbeat\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x61pplied_version\x18\n \x01(\t\x12\x16\n\x0epushed_version\x18\x0b \x01(\t\x12\x19\n\x11last_nack_version\x18\x0c \x01(\t\x12\x17\n\x0flast_nack_field\x18\r \x01(\t\x12\x18\n\x10last_nack_reason\x18\x0e \x01(\t\x12\x0f\n\x07replica\x18\x0f \x01(\t\x12+\n\x07updated\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x19\n\x17GetControlStatusRequest\"\xb8\x01\n\x14SidecarControlStatus\x12\x15\n\rcontrol_plane\x18\x01 \x01(\t\x12\x11\n\tconnected\x18\x02 \x01(\x08\x12\x10\n\x08\x63onnects\x18\x03 \x01(\x04\x12\x16\n\x0epolicy_version\x18\x04 \x01(\t\x12\x0f\n\x07\x61pplied\x18\x05 \x01(\x04\x12\x10\n\x08rejected\x18\x06 \x01(\x04\x12\x11\n\tlast_nack\x18\x07 \x01(\t\x12\x16\n\x0elast_good_file\x18\x08 \x01(\t*V\n\x0c\x43hangeSource\x12\x1d\n\x19\x43HANGE_SOURCE_UNSPECIFIED\x10\x00\x12\x0c\n\x08OPERATOR\x10\x01\x12\x0e\n\nFORECASTER\x10\x02\x12\t\n\x05TUNER\x10\x03\x32X\n\x0c\x43ontrolPlane\x12H\n\x06Stream\x12\x1c.apex.mesh.v1.SidecarMessage\x1a\x1c.apex.mesh.v1.ControlMessage(\x01\x30\x01\x32\xc7\x01\n\x14\x43\x65rtificateAuthority\x12\x39\n\x06Rotate\x12\x17.apex.mesh.v1.CaRequest\x1a\x16.apex.mesh.v1.CaStatus\x12\x39\n\x06Retire\x12\x17.apex.mesh.v1.CaRequest\x1a\x16.apex.mesh.v1.CaStatus\x12\x39\n\x06Status\x12\x17.apex.mesh.v1.CaRequest\x1a\x16.apex.mesh.v1.CaStatus2\x94\x04\n\x0bPolicyAdmin\x12G\n\tGetPolicy\x12\x1e.apex.mesh.v1.GetPolicyRequest\x1a\x1a.apex.mesh.v1.PolicyRecord\x12G\n\tSetPolicy\x12\x1e.apex.mesh.v1.SetPolicyRequest\x1a\x1a.apex.mesh.v1.PolicyRecord\x12K\n\x0bPatchPolicy\x12 .apex.mesh.v1.PatchPolicyRequest\x1a\x1a.apex.mesh.v1.PolicyRecord\x12\x46\n\x07History\x12\x1c.apex.mesh.v1.HistoryRequest\x1a\x1d.apex.mesh.v1.HistoryResponse\x12=\n\x04\x44iff\x12\x19.apex.mesh.v1.DiffRequest\x1a\x1a.apex.mesh.v1.DiffResponse\x12\x45\n\x08Rollback\x12\x1d.apex.mesh.v1.RollbackRequest\x1a\x1a.apex.mesh.v1.PolicyRecord\x12X\n\rListInstances\x12\".apex.mesh.v1.ListInstancesRequest\x1a#.apex.mesh.v1.ListInstancesResponse2o\n\x0eSidecarControl\x12]\n\x10GetControlStatus\x12%.apex.mesh.v1.GetControlStatusRequest\x1a\".apex.mesh.v1.SidecarControlStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,8 +37,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HELLO_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_INSTANCESTATUS_LABELSENTRY']._loaded_options = None
   _globals['_INSTANCESTATUS_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_CHANGESOURCE']._serialized_start=3707
-  _globals['_CHANGESOURCE']._serialized_end=3793
+  _globals['_CHANGESOURCE']._serialized_start=3923
+  _globals['_CHANGESOURCE']._serialized_end=4009
   _globals['_SIDECARMESSAGE']._serialized_start=105
   _globals['_SIDECARMESSAGE']._serialized_end=394
   _globals['_CERTIFICATEREQUEST']._serialized_start=396
@@ -69,46 +69,54 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENDPOINTPUSH']._serialized_end=1431
   _globals['_CLUSTERENDPOINTS']._serialized_start=1433
   _globals['_CLUSTERENDPOINTS']._serialized_end=1487
-  _globals['_POLICYRECORD']._serialized_start=1490
-  _globals['_POLICYRECORD']._serialized_end=1835
-  _globals['_FIELDCHANGE']._serialized_start=1838
-  _globals['_FIELDCHANGE']._serialized_end=2016
-  _globals['_FIELDCHANGE_KIND']._serialized_start=1951
-  _globals['_FIELDCHANGE_KIND']._serialized_end=2016
-  _globals['_CHANGE']._serialized_start=2019
-  _globals['_CHANGE']._serialized_end=2205
-  _globals['_GETPOLICYREQUEST']._serialized_start=2207
-  _globals['_GETPOLICYREQUEST']._serialized_end=2259
-  _globals['_SETPOLICYREQUEST']._serialized_start=2261
-  _globals['_SETPOLICYREQUEST']._serialized_end=2372
-  _globals['_PATCHPOLICYREQUEST']._serialized_start=2374
-  _globals['_PATCHPOLICYREQUEST']._serialized_end=2478
-  _globals['_HISTORYREQUEST']._serialized_start=2480
-  _globals['_HISTORYREQUEST']._serialized_end=2567
-  _globals['_HISTORYRESPONSE']._serialized_start=2569
-  _globals['_HISTORYRESPONSE']._serialized_end=2656
-  _globals['_DIFFREQUEST']._serialized_start=2658
-  _globals['_DIFFREQUEST']._serialized_end=2730
-  _globals['_DIFFRESPONSE']._serialized_start=2732
-  _globals['_DIFFRESPONSE']._serialized_end=2790
-  _globals['_ROLLBACKREQUEST']._serialized_start=2792
-  _globals['_ROLLBACKREQUEST']._serialized_end=2884
-  _globals['_LISTINSTANCESREQUEST']._serialized_start=2886
-  _globals['_LISTINSTANCESREQUEST']._serialized_end=2925
-  _globals['_LISTINSTANCESRESPONSE']._serialized_start=2927
-  _globals['_LISTINSTANCESRESPONSE']._serialized_end=2999
-  _globals['_INSTANCESTATUS']._serialized_start=3002
-  _globals['_INSTANCESTATUS']._serialized_end=3491
+  _globals['_CAREQUEST']._serialized_start=1489
+  _globals['_CAREQUEST']._serialized_end=1500
+  _globals['_CASTATUS']._serialized_start=1502
+  _globals['_CASTATUS']._serialized_end=1601
+  _globals['_CAROOT']._serialized_start=1603
+  _globals['_CAROOT']._serialized_end=1703
+  _globals['_POLICYRECORD']._serialized_start=1706
+  _globals['_POLICYRECORD']._serialized_end=2051
+  _globals['_FIELDCHANGE']._serialized_start=2054
+  _globals['_FIELDCHANGE']._serialized_end=2232
+  _globals['_FIELDCHANGE_KIND']._serialized_start=2167
+  _globals['_FIELDCHANGE_KIND']._serialized_end=2232
+  _globals['_CHANGE']._serialized_start=2235
+  _globals['_CHANGE']._serialized_end=2421
+  _globals['_GETPOLICYREQUEST']._serialized_start=2423
+  _globals['_GETPOLICYREQUEST']._serialized_end=2475
+  _globals['_SETPOLICYREQUEST']._serialized_start=2477
+  _globals['_SETPOLICYREQUEST']._serialized_end=2588
+  _globals['_PATCHPOLICYREQUEST']._serialized_start=2590
+  _globals['_PATCHPOLICYREQUEST']._serialized_end=2694
+  _globals['_HISTORYREQUEST']._serialized_start=2696
+  _globals['_HISTORYREQUEST']._serialized_end=2783
+  _globals['_HISTORYRESPONSE']._serialized_start=2785
+  _globals['_HISTORYRESPONSE']._serialized_end=2872
+  _globals['_DIFFREQUEST']._serialized_start=2874
+  _globals['_DIFFREQUEST']._serialized_end=2946
+  _globals['_DIFFRESPONSE']._serialized_start=2948
+  _globals['_DIFFRESPONSE']._serialized_end=3006
+  _globals['_ROLLBACKREQUEST']._serialized_start=3008
+  _globals['_ROLLBACKREQUEST']._serialized_end=3100
+  _globals['_LISTINSTANCESREQUEST']._serialized_start=3102
+  _globals['_LISTINSTANCESREQUEST']._serialized_end=3141
+  _globals['_LISTINSTANCESRESPONSE']._serialized_start=3143
+  _globals['_LISTINSTANCESRESPONSE']._serialized_end=3215
+  _globals['_INSTANCESTATUS']._serialized_start=3218
+  _globals['_INSTANCESTATUS']._serialized_end=3707
   _globals['_INSTANCESTATUS_LABELSENTRY']._serialized_start=627
   _globals['_INSTANCESTATUS_LABELSENTRY']._serialized_end=672
-  _globals['_GETCONTROLSTATUSREQUEST']._serialized_start=3493
-  _globals['_GETCONTROLSTATUSREQUEST']._serialized_end=3518
-  _globals['_SIDECARCONTROLSTATUS']._serialized_start=3521
-  _globals['_SIDECARCONTROLSTATUS']._serialized_end=3705
-  _globals['_CONTROLPLANE']._serialized_start=3795
-  _globals['_CONTROLPLANE']._serialized_end=3883
-  _globals['_POLICYADMIN']._serialized_start=3886
-  _globals['_POLICYADMIN']._serialized_end=4418
-  _globals['_SIDECARCONTROL']._serialized_start=4420
-  _globals['_SIDECARCONTROL']._serialized_end=4531
+  _globals['_GETCONTROLSTATUSREQUEST']._serialized_start=3709
+  _globals['_GETCONTROLSTATUSREQUEST']._serialized_end=3734
+  _globals['_SIDECARCONTROLSTATUS']._serialized_start=3737
+  _globals['_SIDECARCONTROLSTATUS']._serialized_end=3921
+  _globals['_CONTROLPLANE']._serialized_start=4011
+  _globals['_CONTROLPLANE']._serialized_end=4099
+  _globals['_CERTIFICATEAUTHORITY']._serialized_start=4102
+  _globals['_CERTIFICATEAUTHORITY']._serialized_end=4301
+  _globals['_POLICYADMIN']._serialized_start=4304
+  _globals['_POLICYADMIN']._serialized_end=4836
+  _globals['_SIDECARCONTROL']._serialized_start=4838
+  _globals['_SIDECARCONTROL']._serialized_end=4949
 # @@protoc_insertion_point(module_scope)

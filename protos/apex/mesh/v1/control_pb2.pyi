@@ -163,6 +163,30 @@ class ClusterEndpoints(_message.Message):
     addresses: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, cluster: _Optional[str] = ..., addresses: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class CaRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CaStatus(_message.Message):
+    __slots__ = ("trust_domain", "roots", "workload_ttl_seconds")
+    TRUST_DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    ROOTS_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    trust_domain: str
+    roots: _containers.RepeatedCompositeFieldContainer[CaRoot]
+    workload_ttl_seconds: float
+    def __init__(self, trust_domain: _Optional[str] = ..., roots: _Optional[_Iterable[_Union[CaRoot, _Mapping]]] = ..., workload_ttl_seconds: _Optional[float] = ...) -> None: ...
+
+class CaRoot(_message.Message):
+    __slots__ = ("subject", "fingerprint_sha256", "not_after")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    NOT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    fingerprint_sha256: str
+    not_after: _timestamp_pb2.Timestamp
+    def __init__(self, subject: _Optional[str] = ..., fingerprint_sha256: _Optional[str] = ..., not_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class PolicyRecord(_message.Message):
     __slots__ = ("service", "version", "policy", "author", "reason", "source", "created_at", "diff", "rollout_percent", "rollback_of", "stable_version", "policy_omitted")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
