@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+from apex.mesh.security.secrets import bearer, client_token
 from apex.mesh.v1 import config_pb2, control_pb2, control_pb2_grpc
 
 
@@ -46,7 +47,11 @@ class PolicyAdminClient:
         author: str,
         source: control_pb2.ChangeSource.ValueType = control_pb2.OPERATOR,
         timeout: float = 10.0,
+        token: str | None = None,
     ) -> None:
+        """`token`: this engine's or operator's control-plane token (default: $APEX_TOKEN_FILE /
+        $APEX_TOKEN); the audit records the principal it names, whatever `author` says."""
+        self._metadata = bearer(client_token() if token is None else token)
         self._channel = grpc.aio.insecure_channel(address)
         self._stub = control_pb2_grpc.PolicyAdminStub(self._channel)
         self.author = author
@@ -64,7 +69,7 @@ class PolicyAdminClient:
 
     async def _call(self, method: str, request: Any) -> Any:
         try:
-            return await getattr(self._stub, method)(request, timeout=self.timeout)
+            return await getattr(self._stub, method)(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.aio.AioRpcError as exc:
             error = _ERRORS.get(exc.code(), AdminError)
             raise error(exc.code(), exc.details() or "") from None

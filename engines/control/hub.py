@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from apex.mesh.contract.names import is_name
+from apex.mesh.security.spiffe import SpiffeId
 from apex.mesh.v1 import control_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 from redis.asyncio import Redis
@@ -26,6 +27,7 @@ from redis.exceptions import RedisError
 from engines.control import rollout
 from engines.control.registry import Instance, Nack, Registry
 from engines.control.store import Heads, PolicyStore
+from engines.security.ca import MeshCA
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,10 @@ def advertised(address: str, peer: str) -> str:
     return f"{peer_host}:{port}" if kind in ("ipv4", "ipv6") and peer_host else address
 
 
+class Takeover(Exception):
+    """A hello names an instance id another service holds."""
+
+
 class Hub:
     def __init__(
         self,
@@ -124,6 +130,8 @@ class Hub:
         self.registry_key = f"{store.prefix}registry"
         self._nonces = itertools.count(1)
         self._tasks: list[asyncio.Task[None]] = []
+        self.ca: MeshCA | None = None  # the mesh CA signing sidecars' CSRs (engines/security/ca.py)
+        self.namespace = "default"  # the namespace of the SPIFFE IDs it issues
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -153,6 +161,9 @@ class Hub:
             replica=self.replica,
             applied_version=hello.applied_version,
         )
+        owner = self.registry.instances.get(hello.instance)
+        if owner is not None and owner.service != hello.service:
+            raise Takeover(f"instance {hello.instance!r} is registered by service {owner.service!r}")
         old = self.sessions.get(hello.instance)
         if old is not None:
             old.queue.put_nowait(None)
@@ -195,6 +206,8 @@ class Hub:
                     session.instance, now, heartbeat=True, last_nack=Nack(nack.version, nack.field, nack.reason)
                 )
             )
+        elif kind == "certificate_request":
+            session.queue.put_nowait(self._certify(session, message.certificate_request))
         elif kind == "subscribe":
             wanted = message.subscribe.clusters
             session.subscriptions = {c.cluster: c.service for c in wanted if is_name(c.cluster) and is_name(c.service)}
@@ -202,6 +215,33 @@ class Hub:
                 log.warning("instance %s: ignored subscriptions with invalid names", session.instance)
             session.sent_endpoints.clear()
             await self.push_endpoints(session)
+
+    def _certify(self, session: Session, request: control_pb2.CertificateRequest) -> control_pb2.ControlMessage:
+        """Sign the CSR for the session's service (the identity the stream authenticated as)."""
+        if self.ca is None:
+            return control_pb2.ControlMessage(
+                certificate=control_pb2.CertificateIssued(error="this control plane runs no CA")
+            )
+        identity = SpiffeId(self.ca.trust_domain, self.namespace, session.service)
+        try:
+            issued = self.ca.sign(request.csr, identity, self.clock(), float(request.ttl_seconds) or None)
+        except ValueError as exc:
+            log.warning("refused a CSR from %s: %s", session.instance, exc)
+            return control_pb2.ControlMessage(certificate=control_pb2.CertificateIssued(error=str(exc)))
+        log.info("issued a certificate for %s (instance %s)", identity, session.instance)
+        return control_pb2.ControlMessage(
+            certificate=control_pb2.CertificateIssued(
+                certificate_chain=issued.chain_pem, trust_bundle=issued.bundle_pem
+            )
+        )
+
+    def announce_bundle(self) -> None:
+        """Send the CA's current trust bundle to every connected sidecar (after a rotation)."""
+        if self.ca is None:
+            return
+        bundle = control_pb2.ControlMessage(trust_bundle=control_pb2.TrustBundle(roots=self.ca.bundle_pem()))
+        for session in self.sessions.values():
+            session.queue.put_nowait(bundle)
 
     # --- pushes --------------------------------------------------------------------------------
 

@@ -15,8 +15,9 @@ from apex.mesh.v1 import config_pb2, control_pb2, control_pb2_grpc
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from engines.control import patch
-from engines.control.hub import Hub, to_status
+from engines.control import authn, patch
+from engines.control.ca_admin import CertificateAuthorityServicer
+from engines.control.hub import Hub, Takeover, to_status
 from engines.control.store import (
     DEFAULT_MAX_POLICY_BYTES,
     NotFound,
@@ -27,6 +28,7 @@ from engines.control.store import (
     diff_changes,
     persistence_problem,
 )
+from engines.security.ca import MeshCA
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,16 @@ class ControlPlaneServicer(control_pb2_grpc.ControlPlaneServicer):
         if problem is not None:
             log.warning("refused a stream from %s: %s", context.peer(), problem)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
-        session = await self.hub.open(hello, context.peer())
+        principal = authn.current()
+        if principal is not authn.INSECURE and (principal.kind != "sidecar" or principal.name != hello.service):
+            refusal = f"{principal} may not register service {hello.service!r}"
+            log.warning("refused a stream from %s: %s", context.peer(), refusal)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"apex: {refusal}")
+        try:
+            session = await self.hub.open(hello, context.peer())
+        except Takeover as exc:
+            log.warning("refused a stream from %s: %s", context.peer(), exc)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"apex: {exc}")
 
         async def read() -> None:
             try:
@@ -123,6 +134,19 @@ def _store_errors(method: Any) -> Any:
     return wrapper
 
 
+async def _audited(claimed: control_pb2.Change, context: Any) -> control_pb2.Change:
+    """The change as recorded: its author is the authenticated principal, whatever was claimed;
+    sidecars (join tokens) may not write policy."""
+    principal = authn.current()
+    if principal.kind == "sidecar":
+        await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"apex: {principal} may not change policy")
+    change = control_pb2.Change()
+    change.CopyFrom(claimed)
+    if principal is not authn.INSECURE:  # --insecure keeps the claim (said loudly at start: unverified)
+        change.author = principal.name
+    return change
+
+
 class PolicyAdminServicer(control_pb2_grpc.PolicyAdminServicer):
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -135,7 +159,7 @@ class PolicyAdminServicer(control_pb2_grpc.PolicyAdminServicer):
 
     @_store_errors
     async def SetPolicy(self, request: control_pb2.SetPolicyRequest, context: Any) -> control_pb2.PolicyRecord:
-        return await self.store.set(request.service, request.policy, request.change)
+        return await self.store.set(request.service, request.policy, await _audited(request.change, context))
 
     @_store_errors
     async def PatchPolicy(self, request: control_pb2.PatchPolicyRequest, context: Any) -> control_pb2.PolicyRecord:
@@ -148,8 +172,7 @@ class PolicyAdminServicer(control_pb2_grpc.PolicyAdminServicer):
         patched = config_pb2.Policy()
         patched.CopyFrom(current.policy)
         patch.apply(patched, request.path, request.value)
-        change = control_pb2.Change()
-        change.CopyFrom(request.change)
+        change = await _audited(request.change, context)
         if not change.HasField("expected_version"):
             change.expected_version = base  # atomic read-modify-write: conflicts if anyone wrote since
         if not change.reason:
@@ -173,8 +196,7 @@ class PolicyAdminServicer(control_pb2_grpc.PolicyAdminServicer):
     @_store_errors
     async def Rollback(self, request: control_pb2.RollbackRequest, context: Any) -> control_pb2.PolicyRecord:
         check_service(request.service)
-        change = control_pb2.Change()
-        change.CopyFrom(request.change)
+        change = await _audited(request.change, context)
         if not change.HasField("expected_version"):
             change.expected_version = (await self.store.heads(request.service)).latest
         return await self.store.rollback(request.service, request.to_version, change)
@@ -209,8 +231,14 @@ class ControlPlaneServer:
         remove_after: float = 30.0,
         tick: float = 0.5,
         keep_versions: int = 0,
+        authenticator: authn.Authenticator | None = None,
+        ca: MeshCA | None = None,
+        namespace: str = "default",
+        ca_dir: str = "",
     ) -> None:
         self.listen = listen
+        # Secure by default: without an authenticator nobody gets in (--insecure lets everyone in).
+        self.authenticator = authenticator or authn.Authenticator({})
         self.bound = ""
         self.redis = Redis.from_url(redis_url)
         self.store = PolicyStore(
@@ -219,9 +247,13 @@ class ControlPlaneServer:
         self.hub = Hub(
             self.redis, self.store, replica=replica, stale_after=stale_after, remove_after=remove_after, tick=tick
         )
-        self._server = grpc.aio.server(options=SERVER_OPTIONS)
+        self.hub.ca, self.hub.namespace = ca, namespace
+        self._server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[authn.AuthInterceptor(self.authenticator)])
         control_pb2_grpc.add_ControlPlaneServicer_to_server(ControlPlaneServicer(self.hub), self._server)
         control_pb2_grpc.add_PolicyAdminServicer_to_server(PolicyAdminServicer(self.hub), self._server)
+        control_pb2_grpc.add_CertificateAuthorityServicer_to_server(
+            CertificateAuthorityServicer(self.hub, ca_dir), self._server
+        )
 
     async def start(self) -> str:
         port = self._server.add_insecure_port(self.listen)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from sidecar.cli import (
     admin_cmd,
     bench_cmd,
+    ca_cmd,
     cache_cmd,
     clusters_cmd,
     completion_cmd,
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     stat_cmd.register(commands)
     tune_cmd.register(commands)
     completion_cmd.register(commands)
+    ca_cmd.register(commands)
     return parser
 
 

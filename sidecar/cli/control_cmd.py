@@ -35,9 +35,26 @@ def register(commands: Any) -> None:
     p.add_argument(
         "--redis",
         default=os.environ.get("APEX_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        metavar="URL",
-        help="policy store and registry (default $APEX_REDIS_URL or redis://127.0.0.1:6379/0)",
+        metavar="URL|env:NAME|file:PATH",
+        help="policy store and registry (default $APEX_REDIS_URL or redis://127.0.0.1:6379/0); a URL with a "
+        "password belongs in env:NAME or file:PATH so it never shows in `ps`",
     )
+    p.add_argument(
+        "--auth",
+        default=os.environ.get("APEX_AUTH_FILE", ""),
+        metavar="FILE",
+        help="tokens file: join tokens per service, operator and engine tokens, as secret references "
+        "(docs/security.md); required unless --insecure",
+    )
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="accept every sidecar and operator without authentication (a local demo only; says so loudly)",
+    )
+    p.add_argument("--ca-dir", default="", metavar="DIR", help="run the mesh CA with its root keys in DIR (0700)")
+    p.add_argument("--trust-domain", default="cluster.local", help="the mesh CA's trust domain (cluster.local)")
+    p.add_argument("--namespace", default="default", help="namespace of the SPIFFE IDs the CA issues (default)")
+    p.add_argument("--certificate-ttl", default="24h", help="the longest workload certificate the CA issues (24h)")
     p.add_argument("--prefix", default="apex:cp:", help="Redis key prefix (default apex:cp:)")
     p.add_argument("--replica", default="", help="name of this replica (default cp-<random>)")
     p.add_argument("--stale-after", default="3s", help="unhealthy after this long without a heartbeat (3s)")
@@ -124,9 +141,34 @@ async def serve(args: argparse.Namespace, stale_after: float, remove_after: floa
     def validate(policy: config_pb2.Policy) -> object:
         return convert.policy(policy, max_bytes=max_policy)
 
+    from apex.mesh.security.secrets import redact_url, resolve
+
+    from engines.control.authn import Authenticator
+    from engines.security.ca import MeshCA
+
+    redis_url = resolve(args.redis) if args.redis.startswith(("env:", "file:")) else args.redis
+    if args.insecure:
+        authenticator = Authenticator({}, insecure=True)
+        log.warning("=" * 78)
+        log.warning("INSECURE: --insecure given: ANY client may register as ANY service and change ANY policy.")
+        log.warning("INSECURE: audit authors are unverified claims. For a local demo only (docs/security.md).")
+        log.warning("=" * 78)
+    else:
+        authenticator = Authenticator.from_file(args.auth)
+    ca = None
+    if args.ca_dir:
+        import time
+
+        ttl = parse_duration(args.certificate_ttl, "--certificate-ttl")
+        if (Path(args.ca_dir) / "roots.pem").exists():
+            ca = MeshCA.load(args.ca_dir, args.trust_domain, ttl)
+        else:
+            ca = MeshCA.create(args.trust_domain, time.time(), ttl)
+            ca.save(args.ca_dir)
+        log.info("mesh CA for trust domain %s (%d root(s)) in %s", args.trust_domain, len(ca.roots), args.ca_dir)
     server = ControlPlaneServer(
         args.listen,
-        args.redis,
+        redis_url,
         validate=validate,  # bad policies are refused at the door, naming the field
         max_policy_bytes=max_policy,
         prefix=args.prefix,
@@ -134,13 +176,17 @@ async def serve(args: argparse.Namespace, stale_after: float, remove_after: floa
         stale_after=stale_after,
         remove_after=remove_after,
         keep_versions=args.keep_versions,
+        authenticator=authenticator,
+        ca=ca,
+        namespace=args.namespace,
+        ca_dir=args.ca_dir,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     bound = await server.start()
-    log.info("control plane %s ready on %s (redis %s)", server.hub.replica, bound, args.redis)
+    log.info("control plane %s ready on %s (redis %s)", server.hub.replica, bound, redact_url(redis_url))
     if args.ports_file:
         tmp = Path(args.ports_file + ".tmp")
         tmp.write_text(json.dumps({"control_plane": bound, "replica": server.hub.replica}))
@@ -151,9 +197,19 @@ async def serve(args: argparse.Namespace, stale_after: float, remove_after: floa
 
 
 def run(args: argparse.Namespace) -> int:
+    from apex.mesh.security.secrets import REDACTOR
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(REDACTOR)  # secrets resolved by this process never reach the log, at any level
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
+    if not args.insecure and not args.auth:
+        echo(
+            "apex control-plane: refusing to start without authentication: pass --auth FILE (tokens, see "
+            "docs/security.md) or --insecure for a local demo",
+            file=sys.stderr,
+        )
+        return 2
     try:
         stale_after = parse_duration(args.stale_after, "--stale-after")
         remove_after = parse_duration(args.remove_after, "--remove-after")
@@ -167,6 +223,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         uvloop.run(serve(args, stale_after, remove_after, max_policy))
+    except ValueError as exc:  # a tokens file or secret reference that does not resolve (never a value)
+        echo(f"apex control-plane: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         echo(f"apex control-plane: {exc}", file=sys.stderr)
         return 1

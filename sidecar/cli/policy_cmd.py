@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import grpc
+from apex.mesh.security.secrets import bearer, client_token
 from apex.mesh.v1 import config_pb2, control_pb2, control_pb2_grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -38,7 +39,11 @@ def _common(p: argparse.ArgumentParser, *, service: bool = True) -> None:
 
 
 def _change(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--author", default=os.environ.get("APEX_AUTHOR") or _user(), help="who (default: $USER)")
+    p.add_argument(
+        "--author",
+        default=os.environ.get("APEX_AUTHOR") or _user(),
+        help="who (default: $USER); an authenticated control plane records the token's principal instead",
+    )
     p.add_argument("--reason", "-m", default="", help="why: kept in the audit record")
     p.add_argument("--source", choices=sorted(view.SOURCES), default="operator", help="default operator")
     p.add_argument(
@@ -124,7 +129,7 @@ def register(commands: Any) -> None:
 def _call(args: argparse.Namespace, method: str, request: Message) -> Any:
     with grpc.insecure_channel(args.control_plane) as channel:
         stub = control_pb2_grpc.PolicyAdminStub(channel)
-        return getattr(stub, method)(request, timeout=10)
+        return getattr(stub, method)(request, timeout=10, metadata=bearer(client_token()))
 
 
 def _emit_json(message: Message) -> None:

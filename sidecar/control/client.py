@@ -11,9 +11,11 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Protocol
 
 import grpc
 from apex.mesh.contract.backoff import Backoff
@@ -27,12 +29,27 @@ from sidecar.policy.model import ControlPlane, Policy
 
 log = logging.getLogger(__name__)
 
+
+class Issuer(Protocol):
+    """The workload certificate's side of the stream (sidecar/security/credentials.IssuedSource)."""
+
+    def request(self) -> bytes: ...
+
+    def issued(self, chain_pem: bytes, bundle_pem: bytes) -> object: ...
+
+    def due(self, now: float) -> bool: ...
+
+    def rebundle(self, bundle_pem: bytes) -> None: ...
+
 # HTTP/2 keepalive pings find a control plane that vanished without closing the connection.
 CHANNEL_OPTIONS = [
     ("grpc.keepalive_time_ms", 10_000),
     ("grpc.keepalive_timeout_ms", 5_000),
     ("grpc.http2.max_pings_without_data", 0),
 ]
+
+
+CSR_RETRY = 10.0  # seconds before asking again when a CSR went unanswered
 
 
 def _software_version() -> str:
@@ -70,6 +87,10 @@ class ControlClient:
         self.backoff = Backoff(rng=rng or random.Random())
         self.status = ControlStatus()
         self._outbox: asyncio.Queue[control_pb2.SidecarMessage | None] = asyncio.Queue()
+        self.issuer: Issuer | None = None  # set when the mesh CA issues this sidecar's certificate
+        self.token = ""  # bearer token (the service's join token) sent on the stream
+        self.certificate_ttl = 0.0
+        self._asked = 0.0  # when the last CSR went out (one outstanding at a time)
 
     # --- start from the last good policy ------------------------------------------------------
 
@@ -144,7 +165,10 @@ class ControlClient:
         self._outbox = asyncio.Queue()
         self._outbox.put_nowait(control_pb2.SidecarMessage(hello=self.hello()))
         self._outbox.put_nowait(self.subscription())
-        call = stub.Stream(self._requests())
+        if self.issuer is not None and self.issuer.due(time.time()):
+            self._ask_certificate()
+        metadata = (("authorization", f"Bearer {self.token}"),) if self.token else None
+        call = stub.Stream(self._requests(), metadata=metadata)
         heartbeats = asyncio.create_task(self._heartbeats())
         try:
             await call.wait_for_connection()
@@ -171,6 +195,16 @@ class ControlClient:
             await asyncio.sleep(self.settings.heartbeat_interval)
             heartbeat = control_pb2.Heartbeat(applied_version=self.host.policy.version)
             self._outbox.put_nowait(control_pb2.SidecarMessage(heartbeat=heartbeat))
+            now = time.time()
+            if self.issuer is not None and self.issuer.due(now) and now - self._asked > CSR_RETRY:
+                self._ask_certificate()
+
+    def _ask_certificate(self) -> None:
+        """Send a CSR; renewal starts at half the certificate's life, so a late answer costs nothing."""
+        assert self.issuer is not None
+        self._asked = time.time()
+        request = control_pb2.CertificateRequest(csr=self.issuer.request(), ttl_seconds=int(self.certificate_ttl))
+        self._outbox.put_nowait(control_pb2.SidecarMessage(certificate_request=request))
 
     # --- pushes --------------------------------------------------------------------------------
 
@@ -180,6 +214,23 @@ class ControlClient:
             await self._apply(message.policy)
         elif kind == "endpoints" and self._endpoints(message.endpoints):
             await self._save_endpoints()
+        elif kind == "certificate" and self.issuer is not None:
+            self._certificate(message.certificate)
+        elif kind == "trust_bundle" and self.issuer is not None:
+            self.issuer.rebundle(message.trust_bundle.roots)
+            log.info("trust bundle updated by the control plane (CA rotation)")
+
+    def _certificate(self, answer: control_pb2.CertificateIssued) -> None:
+        assert self.issuer is not None
+        if answer.error:
+            log.error("the control plane's CA refused this sidecar's CSR: %s", answer.error)
+            return
+        try:
+            self.issuer.issued(answer.certificate_chain, answer.trust_bundle)
+        except ValueError as exc:  # CertificateError: wrong identity, key mismatch
+            log.error("unusable certificate from the control plane's CA: %s", exc)
+            return
+        self._asked = 0.0
 
     async def _apply(self, push: control_pb2.PolicyPush) -> None:
         try:

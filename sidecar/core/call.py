@@ -57,6 +57,8 @@ class CallDescriptor:
     deadline: float | None = None
     listener: str = ""
     peer: str = ""
+    # The caller's authenticated identity (its SPIFFE ID from mTLS), "" when unauthenticated.
+    principal: str = ""
 
     @property
     def service(self) -> str:

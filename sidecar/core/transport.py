@@ -11,9 +11,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from sidecar.core.service import Connector, Service
+from sidecar.core.call import Code
+from sidecar.core.service import BufferedResponse, Connector, Request, Service, local_error
+
+if TYPE_CHECKING:
+    from sidecar.security.tls import ClientTls, ListenerTls
 
 DEFAULT_TRANSPORT = "grpc"
 
@@ -43,6 +47,7 @@ class ListenerSpec:
     address: str  # host:port to bind; port 0 picks a free port
     default_authority: str = ""
     limits: WireLimits = field(default_factory=WireLimits)
+    tls: ListenerTls | None = None  # None: plaintext (docs/security.md)
 
 
 class Switch:
@@ -111,8 +116,14 @@ class Transport(Protocol):
         ...
 
 
+async def _no_identity(address: str, authority: str, request: Request) -> BufferedResponse:
+    return local_error(
+        Code.UNAVAILABLE, "apex: the cluster asks for mTLS but this sidecar has no workload identity (no `security`)"
+    )
+
+
 class TransportModule(Protocol):
-    def transport(self) -> Transport: ...
+    def transport(self, tls: ClientTls | None = None) -> Transport: ...
 
 
 def known() -> tuple[str, ...]:
@@ -120,17 +131,20 @@ def known() -> tuple[str, ...]:
     return tuple(sorted(REGISTRY))
 
 
-def load(name: str) -> Transport:
-    """A fresh instance of transport `name` (validated config names only: KeyError otherwise)."""
+def load(name: str, tls: ClientTls | None = None) -> Transport:
+    """A fresh instance of transport `name` (validated config names only: KeyError otherwise);
+    with `tls`, its connector speaks mTLS to upstreams."""
     module: TransportModule = importlib.import_module(REGISTRY[name])
-    return module.transport()
+    return module.transport(tls) if tls is not None else module.transport()
 
 
 class Transports:
     """The transports one sidecar uses, each loaded on first use and shared by its listeners and clusters."""
 
-    def __init__(self, preset: Mapping[str, Transport] | None = None) -> None:
+    def __init__(self, preset: Mapping[str, Transport] | None = None, tls: ClientTls | None = None) -> None:
         self._loaded: dict[str, Transport] = dict(preset or {})
+        self._secure: dict[str, Transport] = {}  # the same transports whose connectors speak mTLS
+        self._tls = tls
 
     def get(self, name: str) -> Transport:
         transport = self._loaded.get(name)
@@ -138,14 +152,29 @@ class Transports:
             transport = self._loaded[name] = load(name)
         return transport
 
+    def secure(self, name: str) -> Transport | None:
+        """Transport `name` with an mTLS connector; None when this sidecar has no workload identity."""
+        if self._tls is None:
+            return None
+        transport = self._secure.get(name)
+        if transport is None:
+            transport = self._secure[name] = load(name, self._tls)
+        return transport
+
     def listener(self, transport: str, spec: ListenerSpec, switch: Switch) -> Listener:
         return self.get(transport).listener(spec, switch)
 
-    def connector(self, transport: str) -> Connector:
-        return self.get(transport).connector()
+    def connector(self, transport: str, mtls: bool = False) -> Connector:
+        """The connector of `transport`; with `mtls`, one presenting the workload certificate
+        (a sidecar without an identity answers every call UNAVAILABLE, saying why)."""
+        if not mtls:
+            return self.get(transport).connector()
+        secure = self.secure(transport)
+        return _no_identity if secure is None else secure.connector()
 
     def prober(self) -> Prober:
-        """The health prober: health checks go over the default transport, whatever carries the calls."""
+        """The health prober: health checks go over the default transport, whatever carries the calls
+        (with mTLS when this sidecar has an identity: plaintext endpoints are probed plaintext)."""
         return self.get(DEFAULT_TRANSPORT).prober()
 
     def snapshot(self) -> dict[str, str]:
@@ -156,6 +185,7 @@ class Transports:
         return dict(sorted(merged.items()))
 
     async def close(self) -> None:
-        loaded, self._loaded = list(self._loaded.values()), {}
+        loaded, self._loaded = [*self._loaded.values(), *self._secure.values()], {}
+        self._secure = {}
         for transport in loaded:
             await transport.close()

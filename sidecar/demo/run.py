@@ -44,7 +44,7 @@ class Demo:
     def _control_plane(self) -> None:
         ports_file = self.work / "control-plane-ports.json"
         args = ["control-plane", "--listen", "127.0.0.1:0", "--redis", self.redis_url or "",
-                "--ports-file", str(ports_file), "--log-level", "WARNING"]  # fmt: skip
+                "--ports-file", str(ports_file), "--log-level", "WARNING", "--insecure"]  # fmt: skip  (local demo)
         proc = self.sup.start_python("control-plane", "sidecar", *args)
         self.control_plane = self.sup.wait_for_file(proc, ports_file)["control_plane"]
 

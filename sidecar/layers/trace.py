@@ -32,7 +32,8 @@ SERVER_ERRORS = frozenset(
 def _log_call(call: CallDescriptor, route: str, code: Code, trace_id: int, span_id: int) -> None:
     log.debug(
         "%s %s -> %s", call.listener, call.method, code.name,
-        extra={"trace_id": f"{trace_id:032x}", "span_id": f"{span_id:016x}", "route": route, "code": code.name},
+        extra={"trace_id": f"{trace_id:032x}", "span_id": f"{span_id:016x}", "route": route, "code": code.name,
+               "principal": call.principal},
     )  # fmt: skip
 
 
@@ -83,6 +84,8 @@ class Trace:
             }
             if inbound and call.peer:
                 attributes["network.peer.address"] = call.peer
+            if call.principal:  # the caller's SPIFFE ID under mTLS (docs/security.md)
+                attributes["apex.peer.principal"] = call.principal
             elif call.authority:
                 attributes["server.address"] = call.authority
             context = None if remote is None else context_of(remote)

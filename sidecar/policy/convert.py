@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from apex.mesh.contract.names import MAX_NAME, name_problem
 from apex.mesh.v1 import config_pb2
 
-from sidecar.policy import cache_convert, cluster_convert, limits, route_convert, transport_convert
+from sidecar.policy import cache_convert, cluster_convert, limits, route_convert, security_convert, transport_convert
 from sidecar.policy.address import Address, parse_address
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.fields import check_path, positive_seconds
@@ -33,6 +33,8 @@ from sidecar.policy.model import (
     RouteMatch,
     RouteTable,
 )
+from sidecar.policy.security_model import Security
+from sidecar.security.peer import MtlsMode
 
 DEFAULT_DNS_REFRESH = 5.0
 MAX_WEIGHT = 10_000
@@ -119,6 +121,7 @@ def cluster(msg: config_pb2.Cluster, path: str) -> Cluster:
         **cluster_convert.resilience(msg, path),
         discover=msg.discover,
         transport=transport_convert.transport_name(msg.transport, path),
+        mtls=msg.mtls,
     )
 
 
@@ -218,6 +221,8 @@ def bootstrap(msg: config_pb2.Bootstrap) -> Bootstrap:
                 default_authority=lis.default_authority.lower(),
                 transport=transport_convert.transport_name(lis.transport, path),
                 limits=transport_convert.wire_limits(lis.limits, path),
+                mtls=security_convert.mtls_mode(lis.mtls, path),
+                allowed_principals=security_convert.principals(list(lis.allowed_principals), path),
             )
         )
     admin = _address(msg.admin.address, "admin.address", listen=True) if msg.admin.address else None
@@ -232,4 +237,20 @@ def bootstrap(msg: config_pb2.Bootstrap) -> Bootstrap:
         policy=pol,
         cache=cache,
         control_plane=control_plane(msg, who.service),
+        security=_security(msg, who.service, result),
     )
+
+
+def _security(msg: config_pb2.Bootstrap, service: str, listeners: tuple[Listener, ...]) -> Security | None:
+    """The workload identity; a listener asking for mTLS needs a certificate source."""
+    sec = security_convert.security(msg, service)
+    for i, lis in enumerate(listeners):
+        if lis.mtls is not MtlsMode.DISABLE and sec is None:
+            raise ConfigError(
+                f"listeners[{i}].mtls",
+                f"mTLS {lis.mtls.value!r} needs a `security` section "
+                "(certificate_files, or a control plane whose CA issues the certificate)",
+            )
+        if sec is not None and sec.files is None and not msg.control_plane and lis.mtls is not MtlsMode.DISABLE:
+            raise ConfigError("security.certificate_files", "without a control plane, mTLS needs certificate files")
+    return sec

@@ -16,6 +16,8 @@ from sidecar.policy.cluster_model import (
     OutlierPolicy,
 )
 from sidecar.policy.route_model import RoutePolicy
+from sidecar.policy.security_model import Security
+from sidecar.security.peer import MtlsMode
 
 
 class Direction(enum.Enum):
@@ -86,6 +88,7 @@ class Cluster:
     adaptive: AdaptiveConcurrencyPolicy | None = None  # latency-driven concurrency limit
     discover: str = ""  # service whose registered instances join the static endpoints
     transport: str = DEFAULT_TRANSPORT  # carries calls to the endpoints (sidecar/core/transport.py registry)
+    mtls: bool = False  # the endpoints are other sidecars' mTLS listeners (docs/security.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,8 @@ class Listener:
     default_authority: str = ""
     transport: str = DEFAULT_TRANSPORT  # serves the listener (sidecar/core/transport.py registry)
     limits: WireLimits = field(default_factory=WireLimits)  # per connection (docs/limits.md)
+    mtls: MtlsMode = MtlsMode.DISABLE  # Istio's PeerAuthentication (docs/security.md)
+    allowed_principals: tuple[str, ...] = ()  # SPIFFE ID globs; empty: any of the trust domain
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,3 +145,4 @@ class Bootstrap:
     policy: Policy
     cache: CacheBounds = field(default_factory=CacheBounds)  # response cache bounds (issue 4)
     control_plane: ControlPlane | None = None
+    security: Security | None = None  # workload identity and certificate source (docs/security.md)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 
+from apex.mesh.security.secrets import redact_url
 from apex.mesh.v1 import config_pb2
 
 from sidecar.admin.server import AdminServer
@@ -20,6 +21,7 @@ from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import Bootstrap, Direction, Node, Policy
 from sidecar.runtime import admin_views, health_runner, stack
 from sidecar.runtime.observe import ClusterWatch, Observer, cache_counters
+from sidecar.runtime.workload import Workload
 from sidecar.telemetry.registry import Priority
 from sidecar.telemetry.settings import observability
 
@@ -46,8 +48,11 @@ class Sidecar:
         self.state = stack.State()
         self.state.cache.configure(bootstrap.cache)
         self.policy: Policy = bootstrap.policy
+        # Workload identity and mTLS (docs/security.md); None without a `security` section.
+        self.workload = None if bootstrap.security is None else Workload(bootstrap.security)
         # Listeners and connectors by the transport each listener/cluster names (sidecar/core/transport.py).
-        self._transports = transports or Transports()
+        tls = None if self.workload is None else self.workload.client_tls
+        self._transports = transports or Transports(tls=tls)
         self.kinds = self._transports  # .snapshot(): method kinds the transports learned (admin dump)
         self._routers: Mapping[str, Router] = {}
         self._switches: dict[str, Switch] = {}
@@ -140,8 +145,11 @@ class Sidecar:
             "policy_applied", Priority.MEDIUM, f"bootstrap policy version {self.policy.version!r} in force",
             correlation_id=self.policy.version,
         )  # fmt: skip
+        if self.workload is not None:
+            await self._identity()
         for listener in self.bootstrap.listeners:
-            spec = ListenerSpec(listener.name, str(listener.address), listener.default_authority, listener.limits)
+            tls = None if self.workload is None else self.workload.listener_tls(listener)
+            spec = ListenerSpec(listener.name, str(listener.address), listener.default_authority, listener.limits, tls)
             server = self._transports.listener(listener.transport, spec, self._switches[listener.name])
             await server.start()
             self._listeners.append(server)
@@ -159,6 +167,18 @@ class Sidecar:
         await self.observer.start()
         if self._admin is not None:
             await self._admin.set_serving(True)
+
+    async def _identity(self) -> None:
+        """Certificates before listeners: read from files now; from the mesh CA, the stream asks
+        for one (mTLS listeners refuse handshakes until it arrives, the data path never waits)."""
+        assert self.workload is not None
+        if self.workload.files is not None:
+            self.workload.load_files()
+            self._tasks.append(asyncio.create_task(self.workload.watch_files()))
+        if self.control is not None:
+            self.control.token = self.workload.token
+            self.control.issuer = self.workload.issuer
+            self.control.certificate_ttl = self.workload.security.certificate_ttl
 
     def _cluster_endpoints(self) -> list[tuple[ClusterRuntime, tuple[Resolved, ...]]]:
         """Each cluster's runtime state with its current endpoints (for the health-check task)."""
@@ -183,6 +203,7 @@ class Sidecar:
         effective.CopyFrom(self.config)
         effective.node.service = self.bootstrap.node.service
         effective.node.instance = self.bootstrap.node.instance
+        effective.telemetry.redis_url = redact_url(effective.telemetry.redis_url)  # a reference stays as written
         return effective
 
     async def stop(self, grace: float | None = 5.0) -> None:

@@ -183,13 +183,17 @@ def route_stack(
 
 
 def build(
-    policy: Policy, listeners: tuple[Listener, ...], state: State, connectors: Callable[[str], Connector]
+    policy: Policy, listeners: tuple[Listener, ...], state: State, connectors: Callable[..., Connector]
 ) -> Mapping[str, Router]:
     """One router per listener for `policy`, reusing `state` where the config is unchanged;
-    `connectors(name)` is the connector of the transport a cluster names."""
+    `connectors(name[, mtls=True])` is the connector of the transport a cluster names (mTLS when it asks)."""
     registry = state.telemetry if state.measure else None
+
+    def connector(cluster: Cluster) -> Connector:
+        return connectors(cluster.transport, mtls=True) if cluster.mtls else connectors(cluster.transport)
+
     clusters = {
-        c.name: cluster_stack(c, state.endpoint_set(c), state.cluster_runtime(c), connectors(c.transport), registry)
+        c.name: cluster_stack(c, state.endpoint_set(c), state.cluster_runtime(c), connector(c), registry)
         for c in policy.clusters
     }
     for name in set(state.endpoints) - set(clusters):

@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any
 
+from apex.mesh.security.secrets import REDACTOR
 from opentelemetry import trace
 
 # Attributes every LogRecord has; anything else passed with `extra=` is copied into the JSON.
@@ -42,6 +43,7 @@ def configure(level: str, json_lines: bool = True) -> None:
     """Send the root logger to stderr, one JSON object (or text line) per record, at `level`."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(REDACTOR)  # secrets this process resolved never reach the log, at any level
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

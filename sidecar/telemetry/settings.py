@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from apex.mesh.security.secrets import REDACTOR, SecretError, redact_url, resolve
 from apex.mesh.v1 import config_pb2, telemetry_pb2
 
 from sidecar.policy.address import parse_address
@@ -94,13 +95,21 @@ def tracing(msg: telemetry_pb2.TracingConfig, path: str = "tracing") -> Tracing:
 
 def telemetry(msg: telemetry_pb2.TelemetryConfig, path: str = "telemetry") -> Telemetry:
     url = msg.redis_url
+    if url.startswith(("env:", "file:")):  # a reference: the URL (with its password) is read here, at the edge
+        try:
+            url = resolve(url)
+        except SecretError as exc:
+            raise ConfigError(f"{path}.redis_url", str(exc)) from None
     if url:
         parts = urlsplit(url)
+        shown = redact_url(url)
         if parts.scheme not in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
             expected = "redis://, rediss://, unix:// or (a Redis Cluster node) redis+cluster://"
-            raise ConfigError(f"{path}.redis_url", f"expected {expected}, got {url!r}")
+            raise ConfigError(f"{path}.redis_url", f"expected {expected}, got {shown!r}")
         if parts.scheme != "unix" and not parts.hostname:
-            raise ConfigError(f"{path}.redis_url", f"no host in {url!r}")
+            raise ConfigError(f"{path}.redis_url", f"no host in {shown!r}")
+        if parts.password:
+            REDACTOR.add(parts.password)  # never printed by this process, whatever the log level
     return Telemetry(
         redis_url=url,
         window=_seconds(msg, "window", 1.0, path, 0.01),

@@ -36,6 +36,8 @@ class ControlPlaneProcess:
         self.ports_path.unlink(missing_ok=True)
         log = self.log_path.open("ab")
         cmd = [*APEX, "control-plane", "--listen", self.listen, "--redis", self.redis_url, "--prefix", self.prefix]
+        if "--auth" not in self.args:
+            cmd.append("--insecure")  # tests that do not exercise authentication run the open mode
         cmd += [*self.args, "--ports-file", str(self.ports_path)]
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ)
         deadline = time.monotonic() + timeout

@@ -7,14 +7,15 @@ import asyncio
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from sidecar.security.tls import ClientTls
 from sidecar.transport.grpc_aio.channels import ChannelPool
 
 
 class HealthProber:
     """Keeps a channel per endpoint (separate from the data path's) and runs Check on it."""
 
-    def __init__(self) -> None:
-        self._channels = ChannelPool()
+    def __init__(self, tls: ClientTls | None = None) -> None:
+        self._channels = ChannelPool(tls=tls)
         self._closing: set[asyncio.Task[None]] = set()
 
     def _stub(self, address: str, authority: str) -> health_pb2_grpc.HealthStub:

@@ -20,7 +20,10 @@ import grpc
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import Request, Response
 from sidecar.core.transport import ListenerSpec, Switch
+from sidecar.security.peer import UNAUTHENTICATED_REASONS, MtlsMode, PeerCheck
 from sidecar.transport.grpc_aio.method_kinds import MethodKinds
+from sidecar.transport.grpc_aio.sniff import SniffingFront
+from sidecar.transport.grpc_aio.tls import peer_uris, server_credentials
 from sidecar.transport.grpc_aio.wire import TO_GRPC, inbound_metadata, listener_options
 
 log = logging.getLogger(__name__)
@@ -44,11 +47,14 @@ class _Handler(grpc.GenericRpcHandler):
     """Relays every call into the listener's service: as a unary call when the method is known
     to be unary (cheaper: one batch each way), otherwise as a bidi stream of raw bytes."""
 
-    def __init__(self, listener: str, default_authority: str, switch: Switch, kinds: MethodKinds) -> None:
+    def __init__(
+        self, listener: str, default_authority: str, switch: Switch, kinds: MethodKinds, check: PeerCheck | None
+    ) -> None:
         self._listener = listener
         self._default_authority = default_authority
         self._switch = switch
         self._kinds = kinds
+        self._check = check
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any]:
         method, metadata = handler_call_details.method, handler_call_details.invocation_metadata
@@ -56,7 +62,29 @@ class _Handler(grpc.GenericRpcHandler):
             return grpc.unary_unary_rpc_method_handler(functools.partial(self._relay_unary, method, metadata))
         return grpc.stream_stream_rpc_method_handler(functools.partial(self._relay, method, metadata))
 
+    def _principal(self, context: Any) -> str:
+        """The caller's SPIFFE ID under mTLS ("" without); a refused peer ends the call here."""
+        if self._check is None:
+            return ""
+        verdict = self._check.verdict(peer_uris(context))
+        if verdict.reject is not None:
+            code = Code.UNAUTHENTICATED if verdict.reject in UNAUTHENTICATED_REASONS else Code.PERMISSION_DENIED
+            log.info(
+                "listener %s refused %s (%s): %s", self._listener, context.peer(), verdict.reject.value, verdict.message
+            )
+            raise _Refused(Status(code, verdict.message))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "listener %s: call from %s authenticated as %s",
+                self._listener,
+                context.peer(),
+                verdict.principal or "-",
+                extra={"principal": verdict.principal},
+            )
+        return verdict.principal
+
     def _call(self, method: str, raw_metadata: Any, context: Any) -> CallDescriptor:
+        principal = self._principal(context)
         metadata, authority = inbound_metadata(raw_metadata)
         remaining = context.time_remaining()
         return CallDescriptor(
@@ -66,19 +94,30 @@ class _Handler(grpc.GenericRpcHandler):
             deadline=None if remaining is None else time.monotonic() + remaining,
             listener=self._listener,
             peer=context.peer(),
+            principal=principal,
         )
 
     async def _relay(
         self, method: str, raw_metadata: Any, _: object, context: grpc.aio.ServicerContext[Any, Any]
     ) -> None:
-        request = Request(self._call(method, raw_metadata, context), _read_requests(context))
+        try:
+            call = self._call(method, raw_metadata, context)
+        except _Refused as refused:
+            _end(refused.status, context)
+            return
+        request = Request(call, _read_requests(context))
         status = await self._forward(request, context, context.write)
         _end(status, context)
 
     async def _relay_unary(
         self, method: str, raw_metadata: Any, message: bytes, context: grpc.aio.ServicerContext[Any, Any]
     ) -> bytes | None:
-        request = Request(self._call(method, raw_metadata, context), _one(message))
+        try:
+            call = self._call(method, raw_metadata, context)
+        except _Refused as refused:
+            _end(refused.status, context)
+            return None
+        request = Request(call, _one(message))
         replies: list[bytes] = []
 
         async def keep(reply: bytes) -> None:
@@ -117,6 +156,12 @@ class _Handler(grpc.GenericRpcHandler):
         return status
 
 
+class _Refused(Exception):
+    def __init__(self, status: Status) -> None:
+        super().__init__(status.details)
+        self.status = status
+
+
 def _end(status: Status, context: Any) -> None:
     if status.trailing_metadata:
         context.set_trailing_metadata(status.trailing_metadata)
@@ -132,12 +177,26 @@ class GrpcListener:
         self.name = spec.name
         self.address = spec.address
         self.bound = ""
+        self.tls = spec.tls
+        self._front: SniffingFront | None = None
+        check = None if spec.tls is None else spec.tls.check
         self._server = grpc.aio.server(options=listener_options(spec.limits))
-        self._server.add_generic_rpc_handlers([_Handler(spec.name, spec.default_authority, switch, kinds)])
+        self._server.add_generic_rpc_handlers([_Handler(spec.name, spec.default_authority, switch, kinds, check)])
 
     async def start(self) -> str:
         """Bind and start; return the bound `host:port` (port 0 resolved)."""
-        port = self._server.add_insecure_port(self.address)
+        if self.tls is None or self.tls.mode is MtlsMode.DISABLE:
+            port = self._server.add_insecure_port(self.address)
+        elif self.tls.mode is MtlsMode.STRICT:
+            port = self._server.add_secure_port(self.address, server_credentials(self.tls.credentials))
+        else:  # permissive: plaintext and mTLS on one port, through a front that routes by the first byte
+            tls_port = self._server.add_secure_port("127.0.0.1:0", server_credentials(self.tls.credentials))
+            plain_port = self._server.add_insecure_port("127.0.0.1:0")
+            self._front = SniffingFront(self.address, tls_port, plain_port)
+            await self._server.start()
+            port = await self._front.start()
+            self.bound = f"{self.address.rpartition(':')[0]}:{port}"
+            return self.bound
         if port == 0:
             raise OSError(f"listener {self.name!r} could not bind {self.address}")
         host = self.address.rpartition(":")[0]
@@ -146,4 +205,6 @@ class GrpcListener:
         return self.bound
 
     async def stop(self, grace: float | None) -> None:
+        if self._front is not None:
+            await self._front.stop()
         await self._server.stop(grace)

@@ -15,7 +15,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Bootstrap(_message.Message):
-    __slots__ = ("node", "admin", "listeners", "policy", "cache", "tracing", "metrics", "logging", "telemetry", "control_plane", "last_good_policy_file", "heartbeat_interval")
+    __slots__ = ("node", "admin", "listeners", "policy", "cache", "tracing", "metrics", "logging", "telemetry", "control_plane", "last_good_policy_file", "heartbeat_interval", "security")
     NODE_FIELD_NUMBER: _ClassVar[int]
     ADMIN_FIELD_NUMBER: _ClassVar[int]
     LISTENERS_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +28,7 @@ class Bootstrap(_message.Message):
     CONTROL_PLANE_FIELD_NUMBER: _ClassVar[int]
     LAST_GOOD_POLICY_FILE_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    SECURITY_FIELD_NUMBER: _ClassVar[int]
     node: Node
     admin: AdminListener
     listeners: _containers.RepeatedCompositeFieldContainer[Listener]
@@ -40,7 +41,42 @@ class Bootstrap(_message.Message):
     control_plane: str
     last_good_policy_file: str
     heartbeat_interval: _duration_pb2.Duration
-    def __init__(self, node: _Optional[_Union[Node, _Mapping]] = ..., admin: _Optional[_Union[AdminListener, _Mapping]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., cache: _Optional[_Union[_cache_pb2.CacheBounds, _Mapping]] = ..., tracing: _Optional[_Union[_telemetry_pb2.TracingConfig, _Mapping]] = ..., metrics: _Optional[_Union[_telemetry_pb2.MetricsConfig, _Mapping]] = ..., logging: _Optional[_Union[_telemetry_pb2.LoggingConfig, _Mapping]] = ..., telemetry: _Optional[_Union[_telemetry_pb2.TelemetryConfig, _Mapping]] = ..., control_plane: _Optional[str] = ..., last_good_policy_file: _Optional[str] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    security: Security
+    def __init__(self, node: _Optional[_Union[Node, _Mapping]] = ..., admin: _Optional[_Union[AdminListener, _Mapping]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., cache: _Optional[_Union[_cache_pb2.CacheBounds, _Mapping]] = ..., tracing: _Optional[_Union[_telemetry_pb2.TracingConfig, _Mapping]] = ..., metrics: _Optional[_Union[_telemetry_pb2.MetricsConfig, _Mapping]] = ..., logging: _Optional[_Union[_telemetry_pb2.LoggingConfig, _Mapping]] = ..., telemetry: _Optional[_Union[_telemetry_pb2.TelemetryConfig, _Mapping]] = ..., control_plane: _Optional[str] = ..., last_good_policy_file: _Optional[str] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., security: _Optional[_Union[Security, _Mapping]] = ...) -> None: ...
+
+class Security(_message.Message):
+    __slots__ = ("trust_domain", "namespace", "certificate_files", "certificate_ttl", "join_token")
+    TRUST_DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_FILES_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_TTL_FIELD_NUMBER: _ClassVar[int]
+    JOIN_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    trust_domain: str
+    namespace: str
+    certificate_files: CertificateFiles
+    certificate_ttl: _duration_pb2.Duration
+    join_token: SecretRef
+    def __init__(self, trust_domain: _Optional[str] = ..., namespace: _Optional[str] = ..., certificate_files: _Optional[_Union[CertificateFiles, _Mapping]] = ..., certificate_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., join_token: _Optional[_Union[SecretRef, _Mapping]] = ...) -> None: ...
+
+class SecretRef(_message.Message):
+    __slots__ = ("env", "file")
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    env: str
+    file: str
+    def __init__(self, env: _Optional[str] = ..., file: _Optional[str] = ...) -> None: ...
+
+class CertificateFiles(_message.Message):
+    __slots__ = ("certificate", "private_key", "trust_bundle", "poll_interval")
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    PRIVATE_KEY_FIELD_NUMBER: _ClassVar[int]
+    TRUST_BUNDLE_FIELD_NUMBER: _ClassVar[int]
+    POLL_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    certificate: str
+    private_key: str
+    trust_bundle: str
+    poll_interval: _duration_pb2.Duration
+    def __init__(self, certificate: _Optional[str] = ..., private_key: _Optional[str] = ..., trust_bundle: _Optional[str] = ..., poll_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Node(_message.Message):
     __slots__ = ("service", "instance", "zone", "labels", "address")
@@ -70,7 +106,7 @@ class AdminListener(_message.Message):
     def __init__(self, address: _Optional[str] = ...) -> None: ...
 
 class Listener(_message.Message):
-    __slots__ = ("name", "address", "direction", "route_table", "default_authority", "transport", "limits")
+    __slots__ = ("name", "address", "direction", "route_table", "default_authority", "transport", "limits", "mtls", "allowed_principals")
     class Direction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         DIRECTION_UNSPECIFIED: _ClassVar[Listener.Direction]
@@ -86,6 +122,8 @@ class Listener(_message.Message):
     DEFAULT_AUTHORITY_FIELD_NUMBER: _ClassVar[int]
     TRANSPORT_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
+    MTLS_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_PRINCIPALS_FIELD_NUMBER: _ClassVar[int]
     name: str
     address: str
     direction: Listener.Direction
@@ -93,7 +131,9 @@ class Listener(_message.Message):
     default_authority: str
     transport: str
     limits: WireLimits
-    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., direction: _Optional[_Union[Listener.Direction, str]] = ..., route_table: _Optional[str] = ..., default_authority: _Optional[str] = ..., transport: _Optional[str] = ..., limits: _Optional[_Union[WireLimits, _Mapping]] = ...) -> None: ...
+    mtls: str
+    allowed_principals: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., direction: _Optional[_Union[Listener.Direction, str]] = ..., route_table: _Optional[str] = ..., default_authority: _Optional[str] = ..., transport: _Optional[str] = ..., limits: _Optional[_Union[WireLimits, _Mapping]] = ..., mtls: _Optional[str] = ..., allowed_principals: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WireLimits(_message.Message):
     __slots__ = ("max_message_bytes", "max_metadata_bytes", "max_concurrent_streams")
@@ -180,12 +220,13 @@ class HeaderMatch(_message.Message):
     def __init__(self, name: _Optional[str] = ..., exact: _Optional[str] = ..., prefix: _Optional[str] = ..., present: _Optional[bool] = ..., invert: _Optional[bool] = ...) -> None: ...
 
 class Cluster(_message.Message):
-    __slots__ = ("name", "endpoints", "dns_refresh", "authority", "transport", "load_balancer", "limits", "outlier_detection", "health_check", "adaptive_concurrency", "discover")
+    __slots__ = ("name", "endpoints", "dns_refresh", "authority", "transport", "mtls", "load_balancer", "limits", "outlier_detection", "health_check", "adaptive_concurrency", "discover")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
     DNS_REFRESH_FIELD_NUMBER: _ClassVar[int]
     AUTHORITY_FIELD_NUMBER: _ClassVar[int]
     TRANSPORT_FIELD_NUMBER: _ClassVar[int]
+    MTLS_FIELD_NUMBER: _ClassVar[int]
     LOAD_BALANCER_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     OUTLIER_DETECTION_FIELD_NUMBER: _ClassVar[int]
@@ -197,13 +238,14 @@ class Cluster(_message.Message):
     dns_refresh: _duration_pb2.Duration
     authority: str
     transport: str
+    mtls: bool
     load_balancer: _cluster_policy_pb2.LoadBalancer
     limits: _cluster_policy_pb2.ConcurrencyLimits
     outlier_detection: _cluster_policy_pb2.OutlierDetection
     health_check: _cluster_policy_pb2.HealthCheck
     adaptive_concurrency: _cluster_policy_pb2.AdaptiveConcurrency
     discover: str
-    def __init__(self, name: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., dns_refresh: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., authority: _Optional[str] = ..., transport: _Optional[str] = ..., load_balancer: _Optional[_Union[_cluster_policy_pb2.LoadBalancer, _Mapping]] = ..., limits: _Optional[_Union[_cluster_policy_pb2.ConcurrencyLimits, _Mapping]] = ..., outlier_detection: _Optional[_Union[_cluster_policy_pb2.OutlierDetection, _Mapping]] = ..., health_check: _Optional[_Union[_cluster_policy_pb2.HealthCheck, _Mapping]] = ..., adaptive_concurrency: _Optional[_Union[_cluster_policy_pb2.AdaptiveConcurrency, _Mapping]] = ..., discover: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., dns_refresh: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., authority: _Optional[str] = ..., transport: _Optional[str] = ..., mtls: _Optional[bool] = ..., load_balancer: _Optional[_Union[_cluster_policy_pb2.LoadBalancer, _Mapping]] = ..., limits: _Optional[_Union[_cluster_policy_pb2.ConcurrencyLimits, _Mapping]] = ..., outlier_detection: _Optional[_Union[_cluster_policy_pb2.OutlierDetection, _Mapping]] = ..., health_check: _Optional[_Union[_cluster_policy_pb2.HealthCheck, _Mapping]] = ..., adaptive_concurrency: _Optional[_Union[_cluster_policy_pb2.AdaptiveConcurrency, _Mapping]] = ..., discover: _Optional[str] = ...) -> None: ...
 
 class Endpoint(_message.Message):
     __slots__ = ("address", "weight")

@@ -23,18 +23,28 @@ FORECASTER: ChangeSource
 TUNER: ChangeSource
 
 class SidecarMessage(_message.Message):
-    __slots__ = ("hello", "heartbeat", "ack", "nack", "subscribe")
+    __slots__ = ("hello", "heartbeat", "ack", "nack", "subscribe", "certificate_request")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
     NACK_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIBE_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_REQUEST_FIELD_NUMBER: _ClassVar[int]
     hello: Hello
     heartbeat: Heartbeat
     ack: Ack
     nack: Nack
     subscribe: Subscribe
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., nack: _Optional[_Union[Nack, _Mapping]] = ..., subscribe: _Optional[_Union[Subscribe, _Mapping]] = ...) -> None: ...
+    certificate_request: CertificateRequest
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., nack: _Optional[_Union[Nack, _Mapping]] = ..., subscribe: _Optional[_Union[Subscribe, _Mapping]] = ..., certificate_request: _Optional[_Union[CertificateRequest, _Mapping]] = ...) -> None: ...
+
+class CertificateRequest(_message.Message):
+    __slots__ = ("csr", "ttl_seconds")
+    CSR_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    csr: bytes
+    ttl_seconds: int
+    def __init__(self, csr: _Optional[bytes] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
 
 class Hello(_message.Message):
     __slots__ = ("service", "instance", "inbound_address", "zone", "version", "labels", "applied_version")
@@ -102,12 +112,32 @@ class DiscoveredCluster(_message.Message):
     def __init__(self, cluster: _Optional[str] = ..., service: _Optional[str] = ...) -> None: ...
 
 class ControlMessage(_message.Message):
-    __slots__ = ("policy", "endpoints")
+    __slots__ = ("policy", "endpoints", "certificate", "trust_bundle")
     POLICY_FIELD_NUMBER: _ClassVar[int]
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    TRUST_BUNDLE_FIELD_NUMBER: _ClassVar[int]
     policy: PolicyPush
     endpoints: EndpointPush
-    def __init__(self, policy: _Optional[_Union[PolicyPush, _Mapping]] = ..., endpoints: _Optional[_Union[EndpointPush, _Mapping]] = ...) -> None: ...
+    certificate: CertificateIssued
+    trust_bundle: TrustBundle
+    def __init__(self, policy: _Optional[_Union[PolicyPush, _Mapping]] = ..., endpoints: _Optional[_Union[EndpointPush, _Mapping]] = ..., certificate: _Optional[_Union[CertificateIssued, _Mapping]] = ..., trust_bundle: _Optional[_Union[TrustBundle, _Mapping]] = ...) -> None: ...
+
+class CertificateIssued(_message.Message):
+    __slots__ = ("certificate_chain", "trust_bundle", "error")
+    CERTIFICATE_CHAIN_FIELD_NUMBER: _ClassVar[int]
+    TRUST_BUNDLE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    certificate_chain: bytes
+    trust_bundle: bytes
+    error: str
+    def __init__(self, certificate_chain: _Optional[bytes] = ..., trust_bundle: _Optional[bytes] = ..., error: _Optional[str] = ...) -> None: ...
+
+class TrustBundle(_message.Message):
+    __slots__ = ("roots",)
+    ROOTS_FIELD_NUMBER: _ClassVar[int]
+    roots: bytes
+    def __init__(self, roots: _Optional[bytes] = ...) -> None: ...
 
 class PolicyPush(_message.Message):
     __slots__ = ("version", "nonce", "policy")
@@ -132,6 +162,30 @@ class ClusterEndpoints(_message.Message):
     cluster: str
     addresses: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, cluster: _Optional[str] = ..., addresses: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CaRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CaStatus(_message.Message):
+    __slots__ = ("trust_domain", "roots", "workload_ttl_seconds")
+    TRUST_DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    ROOTS_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    trust_domain: str
+    roots: _containers.RepeatedCompositeFieldContainer[CaRoot]
+    workload_ttl_seconds: float
+    def __init__(self, trust_domain: _Optional[str] = ..., roots: _Optional[_Iterable[_Union[CaRoot, _Mapping]]] = ..., workload_ttl_seconds: _Optional[float] = ...) -> None: ...
+
+class CaRoot(_message.Message):
+    __slots__ = ("subject", "fingerprint_sha256", "not_after")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    NOT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    fingerprint_sha256: str
+    not_after: _timestamp_pb2.Timestamp
+    def __init__(self, subject: _Optional[str] = ..., fingerprint_sha256: _Optional[str] = ..., not_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PolicyRecord(_message.Message):
     __slots__ = ("service", "version", "policy", "author", "reason", "source", "created_at", "diff", "rollout_percent", "rollback_of", "stable_version", "policy_omitted")

@@ -104,6 +104,172 @@ class ControlPlane:
             _registered_method=True)
 
 
+class CertificateAuthorityStub:
+    """---- the mesh CA (operators only; docs/security.md) -------------------------------------------
+
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Rotate = channel.unary_unary(
+                '/apex.mesh.v1.CertificateAuthority/Rotate',
+                request_serializer=apex_dot_mesh_dot_v1_dot_control__pb2.CaRequest.SerializeToString,
+                response_deserializer=apex_dot_mesh_dot_v1_dot_control__pb2.CaStatus.FromString,
+                _registered_method=True)
+        self.Retire = channel.unary_unary(
+                '/apex.mesh.v1.CertificateAuthority/Retire',
+                request_serializer=apex_dot_mesh_dot_v1_dot_control__pb2.CaRequest.SerializeToString,
+                response_deserializer=apex_dot_mesh_dot_v1_dot_control__pb2.CaStatus.FromString,
+                _registered_method=True)
+        self.Status = channel.unary_unary(
+                '/apex.mesh.v1.CertificateAuthority/Status',
+                request_serializer=apex_dot_mesh_dot_v1_dot_control__pb2.CaRequest.SerializeToString,
+                response_deserializer=apex_dot_mesh_dot_v1_dot_control__pb2.CaStatus.FromString,
+                _registered_method=True)
+
+
+class CertificateAuthorityServicer:
+    """---- the mesh CA (operators only; docs/security.md) -------------------------------------------
+
+    """
+
+    def Rotate(self, request, context):
+        """A new root signs from now on; the old roots stay trusted; every connected sidecar gets the bundle.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Retire(self, request, context):
+        """Trust only the signing root (once every workload renewed under it: one certificate lifetime).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Status(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_CertificateAuthorityServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Rotate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Rotate,
+                    request_deserializer=apex_dot_mesh_dot_v1_dot_control__pb2.CaRequest.FromString,
+                    response_serializer=apex_dot_mesh_dot_v1_dot_control__pb2.CaStatus.SerializeToString,
+            ),
+            'Retire': grpc.unary_unary_rpc_method_handler(
+                    servicer.Retire,
+                    request_deserializer=apex_dot_mesh_dot_v1_dot_control__pb2.CaRequest.FromString,
+                    response_serializer=apex_dot_mesh_dot_v1_dot_control__pb2.CaStatus.SerializeToString,
+            ),
+            'Status': grpc.unary_unary_rpc_method_handler(
+                    servicer.Status,
+                    request_deserializer=apex_dot_mesh_dot_v1_dot_control__pb2.CaRequest.FromString,
+                    response_serializer=apex_dot_mesh_dot_v1_dot_control__pb2.CaStatus.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'apex.mesh.v1.CertificateAuthority', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('apex.mesh.v1.CertificateAuthority', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class CertificateAuthority:
+    """---- the mesh CA (operators only; docs/security.md) -------------------------------------------
+
+    """
+
+    @staticmethod
+    def Rotate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/apex.mesh.v1.CertificateAuthority/Rotate',
+            apex_dot_mesh_dot_v1_dot_control__pb2.CaRequest.SerializeToString,
+            apex_dot_mesh_dot_v1_dot_control__pb2.CaStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Retire(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/apex.mesh.v1.CertificateAuthority/Retire',
+            apex_dot_mesh_dot_v1_dot_control__pb2.CaRequest.SerializeToString,
+            apex_dot_mesh_dot_v1_dot_control__pb2.CaStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Status(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/apex.mesh.v1.CertificateAuthority/Status',
+            apex_dot_mesh_dot_v1_dot_control__pb2.CaRequest.SerializeToString,
+            apex_dot_mesh_dot_v1_dot_control__pb2.CaStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class PolicyAdminStub:
     """---- operators and engines ---------------------------------------------------------------------
 

@@ -1,0 +1,170 @@
+"""Who is calling the control plane: bearer tokens mapped to principals, checked by one interceptor.
+
+Tokens file (YAML), values are secret references, never tokens themselves:
+
+    trust_domain: cluster.local
+    sidecars:   {echo: {env: APEX_JOIN_ECHO}, shop: {file: /var/run/secrets/apex/shop}}
+    operators:  {alice@corp: {env: APEX_TOKEN_ALICE}}
+    engines:    {forecaster: {env: APEX_TOKEN_FORECASTER}, tuner: {env: APEX_TOKEN_TUNER}}
+
+A sidecar token is its service's join token: it may register only that service. Operators and
+engines use PolicyAdmin; the audit records their principal, never a claimed author.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import hmac
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import yaml
+from apex.mesh.security.secrets import resolve
+
+log = logging.getLogger(__name__)
+
+KINDS = ("sidecars", "operators", "engines")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: str  # "sidecar" | "operator" | "engine" | "insecure"
+    name: str  # the service (sidecar), the operator's or engine's name
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+INSECURE = Principal("insecure", "anonymous")
+CURRENT: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("apex_principal", default=None)
+
+
+def current() -> Principal:
+    """The authenticated caller of the RPC being served (set by the interceptor)."""
+    principal = CURRENT.get()
+    if principal is None:
+        raise RuntimeError("no authenticated principal: the authentication interceptor is missing")
+    return principal
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class Authenticator:
+    """Bearer token → Principal; `insecure` lets every caller in as INSECURE (a local demo only)."""
+
+    def __init__(self, tokens: Mapping[bytes, Principal], insecure: bool = False) -> None:
+        self._tokens = dict(tokens)
+        self.insecure = insecure
+
+    @classmethod
+    def from_file(cls, path: str, environ: Mapping[str, str] | None = None) -> Authenticator:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping with {', '.join(KINDS)}")
+        tokens: dict[bytes, Principal] = {}
+        for kind in KINDS:
+            section = data.get(kind) or {}
+            if not isinstance(section, dict):
+                raise ValueError(f"{path}: {kind} must map names to secret references")
+            for name, ref in section.items():
+                try:
+                    token = resolve(ref, environ)
+                except ValueError as exc:
+                    raise ValueError(f"{path}: {kind}.{name}: {exc}") from None
+                if len(token) < 16:
+                    raise ValueError(f"{path}: {kind}.{name}: the token is shorter than 16 characters")
+                tokens[_digest(token)] = Principal(kind[:-1], str(name))
+        return cls(tokens)
+
+    def authenticate(self, metadata: Any) -> Principal | None:
+        token = ""
+        for key, value in metadata or ():
+            if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
+                token = value[len("Bearer ") :]
+        if token:
+            digest = _digest(token)
+            for known, principal in self._tokens.items():
+                if hmac.compare_digest(known, digest):
+                    return principal
+        return INSECURE if self.insecure else None
+
+
+def _wrap(behavior: Callable[..., Any], principal: Principal, streaming_response: bool) -> Callable[..., Any]:
+    if streaming_response:
+
+        async def stream(request: Any, context: Any) -> Any:
+            CURRENT.set(principal)
+            async for item in behavior(request, context):
+                yield item
+
+        return stream
+
+    async def unary(request: Any, context: Any) -> Any:
+        CURRENT.set(principal)
+        return await behavior(request, context)
+
+    return unary
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    """Refuses calls without a known token (UNAUTHENTICATED) before any servicer runs."""
+
+    def __init__(self, authenticator: Authenticator) -> None:
+        self.authenticator = authenticator
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await continuation(details)
+        if handler is None:
+            return handler
+        principal = self.authenticator.authenticate(details.invocation_metadata)
+        if principal is None:
+            log.warning("refused %s: no valid bearer token", details.method)
+            return _refuse(handler)
+        kinds = [
+            ("unary_unary", grpc.unary_unary_rpc_method_handler, False),
+            ("unary_stream", grpc.unary_stream_rpc_method_handler, True),
+            ("stream_unary", grpc.stream_unary_rpc_method_handler, False),
+            ("stream_stream", grpc.stream_stream_rpc_method_handler, True),
+        ]
+        for attr, make, streaming in kinds:
+            behavior = getattr(handler, attr)
+            if behavior is not None:
+                return make(
+                    _wrap(behavior, principal, streaming),
+                    request_deserializer=handler.request_deserializer,
+                    response_serializer=handler.response_serializer,
+                )
+        return handler
+
+
+def _refuse(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+    message = "apex: this control plane requires authentication: send `authorization: Bearer <token>`"
+
+    async def abort(request: Any, context: Any) -> Any:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+
+    if handler.request_streaming and handler.response_streaming:
+
+        async def abort_stream(request: Any, context: Any) -> Any:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+            yield  # pragma: no cover
+
+        return grpc.stream_stream_rpc_method_handler(
+            abort_stream,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    return grpc.unary_unary_rpc_method_handler(
+        abort, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
+    )

@@ -1,0 +1,1 @@
+"""The mesh certificate authority (docs/security.md)."""

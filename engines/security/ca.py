@@ -1,0 +1,104 @@
+"""The mesh CA: issues short-lived workload certificates for authenticated identities; rotates its root.
+
+Rotation keeps trust continuous: `rotate()` makes a new root the signer while the old root stays
+in the trust bundle, so certificates issued by either verify; once every workload has renewed
+(one certificate lifetime), `retire()` drops the old root from the bundle.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from apex.mesh.security.pki import PrivateKey, Validity, cert_pem, issue, key_pem, load_certs, load_key, new_root
+from apex.mesh.security.spiffe import SpiffeId
+from cryptography import x509
+
+DAY = 86400.0
+DEFAULT_WORKLOAD_TTL = DAY
+DEFAULT_ROOT_TTL = 365 * DAY
+BACKDATE = 60.0  # tolerate this much clock skew between the CA and a verifier
+
+
+@dataclass(frozen=True, slots=True)
+class Root:
+    cert: x509.Certificate
+    key: PrivateKey
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    chain_pem: bytes
+    bundle_pem: bytes
+    not_after: float
+
+
+class MeshCA:
+    """Signs CSRs for identities the caller has authenticated. The first root signs; the
+    others are trusted only (the previous root during a rotation's overlap)."""
+
+    def __init__(self, trust_domain: str, roots: list[Root], workload_ttl: float = DEFAULT_WORKLOAD_TTL) -> None:
+        if not roots:
+            raise ValueError("a mesh CA needs a root")
+        self.trust_domain = trust_domain
+        self.roots = roots
+        self.workload_ttl = workload_ttl
+
+    @classmethod
+    def create(cls, trust_domain: str, now: float, workload_ttl: float = DEFAULT_WORKLOAD_TTL) -> MeshCA:
+        cert, key = new_root(trust_domain, now, DEFAULT_ROOT_TTL)
+        return cls(trust_domain, [Root(cert, key)], workload_ttl)
+
+    @property
+    def signer(self) -> Root:
+        return self.roots[0]
+
+    def bundle_pem(self) -> bytes:
+        return b"".join(cert_pem(root.cert) for root in self.roots)
+
+    def sign(self, csr_pem: bytes, identity: SpiffeId, now: float, ttl: float | None = None) -> Issued:
+        """A certificate for `identity` (already authenticated by the caller) over the CSR's key;
+        CertificateError when the CSR is bad or asks for another identity."""
+        if identity.trust_domain != self.trust_domain:
+            raise ValueError(f"{identity} is outside trust domain {self.trust_domain}")
+        life = min(ttl or self.workload_ttl, self.workload_ttl)
+        root_end = self.signer.cert.not_valid_after_utc.timestamp()
+        backdate = min(BACKDATE, life / 10)  # short test lifetimes keep their renewal point in the future
+        validity = Validity(now - backdate, min(now + life, root_end))
+        cert = issue(csr_pem, identity, self.signer.cert, self.signer.key, validity)
+        return Issued(cert_pem(cert), self.bundle_pem(), validity.not_after)
+
+    def rotate(self, now: float) -> None:
+        """A new root signs from now on; the old ones stay trusted until `retire()`."""
+        cert, key = new_root(self.trust_domain, now, DEFAULT_ROOT_TTL)
+        self.roots.insert(0, Root(cert, key))
+
+    def retire(self) -> None:
+        """Trust only the signing root (after every workload renewed under it)."""
+        del self.roots[1:]
+
+    # ---- persistence: the root keys on disk, 0600, in a directory only the control plane reads ----
+
+    def save(self, directory: str) -> None:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        for name, data in (
+            ("roots.pem", self.bundle_pem()),
+            ("keys.pem", b"".join(key_pem(root.key) for root in self.roots)),
+        ):
+            path = os.path.join(directory, name)
+            tmp = path + ".tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, directory: str, trust_domain: str, workload_ttl: float = DEFAULT_WORKLOAD_TTL) -> MeshCA:
+        with open(os.path.join(directory, "roots.pem"), "rb") as f:
+            certs = load_certs(f.read())
+        with open(os.path.join(directory, "keys.pem"), "rb") as f:
+            blocks = f.read().split(b"-----END PRIVATE KEY-----")
+        keys = [load_key(block + b"-----END PRIVATE KEY-----\n") for block in blocks if block.strip()]
+        if len(keys) != len(certs):
+            raise ValueError(f"{directory}: {len(certs)} roots but {len(keys)} keys")
+        return cls(trust_domain, [Root(c, k) for c, k in zip(certs, keys, strict=True)], workload_ttl)

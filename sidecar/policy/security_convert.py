@@ -1,0 +1,64 @@
+"""Validated conversion of the security fields: listener mTLS modes, allowed principals, the workload identity."""
+
+from __future__ import annotations
+
+from apex.mesh.security.spiffe import DEFAULT_NAMESPACE, DEFAULT_TRUST_DOMAIN, SpiffeError, SpiffeId
+from apex.mesh.v1 import config_pb2
+
+from sidecar.policy.errors import ConfigError
+from sidecar.policy.security_model import DEFAULT_CERTIFICATE_TTL, DEFAULT_POLL, FilePaths, Security
+from sidecar.security.peer import MtlsMode
+
+MODES = {"": MtlsMode.DISABLE, **{mode.value: mode for mode in MtlsMode}}
+
+
+def mtls_mode(value: str, path: str) -> MtlsMode:
+    mode = MODES.get(value.lower())
+    if mode is None:
+        raise ConfigError(f"{path}.mtls", f"unknown mTLS mode {value!r} (one of: disable, permissive, strict)")
+    return mode
+
+
+def principals(globs: list[str] | tuple[str, ...], path: str) -> tuple[str, ...]:
+    for i, glob in enumerate(globs):
+        if not glob.startswith("spiffe://"):
+            raise ConfigError(f"{path}.allowed_principals[{i}]", f"{glob!r} is not a SPIFFE ID glob (spiffe://...)")
+    return tuple(globs)
+
+
+def _seconds(msg: config_pb2.Security | config_pb2.CertificateFiles, name: str, default: float, path: str) -> float:
+    if not msg.HasField(name):
+        return default
+    duration = getattr(msg, name)
+    value = float(duration.seconds + duration.nanos / 1e9)
+    if value <= 0:
+        raise ConfigError(f"{path}.{name}", "must be positive")
+    return value
+
+
+def security(msg: config_pb2.Bootstrap, service: str) -> Security | None:
+    """The workload identity; None when the bootstrap has no `security` section."""
+    if not msg.HasField("security"):
+        return None
+    sec, path = msg.security, "security"
+    try:
+        identity = SpiffeId(sec.trust_domain or DEFAULT_TRUST_DOMAIN, sec.namespace or DEFAULT_NAMESPACE, service)
+    except SpiffeError as exc:
+        raise ConfigError(path, str(exc)) from exc
+    files = None
+    if sec.HasField("certificate_files"):
+        f, fpath = sec.certificate_files, f"{path}.certificate_files"
+        for name in ("certificate", "private_key", "trust_bundle"):
+            if not getattr(f, name):
+                raise ConfigError(f"{fpath}.{name}", "a path is required")
+        files = FilePaths(
+            f.certificate, f.private_key, f.trust_bundle, _seconds(f, "poll_interval", DEFAULT_POLL, fpath)
+        )
+    ttl = _seconds(sec, "certificate_ttl", DEFAULT_CERTIFICATE_TTL, path)
+    token = None
+    if sec.HasField("join_token"):
+        ref = sec.join_token
+        if bool(ref.env) == bool(ref.file):
+            raise ConfigError(f"{path}.join_token", "a secret reference names exactly one of env or file")
+        token = {"env": ref.env} if ref.env else {"file": ref.file}
+    return Security(identity, files, ttl, token)

@@ -1,0 +1,97 @@
+"""The sidecar's workload identity at run time: its Credentials, where they come from, what its listeners check."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from apex.mesh.security.secrets import resolve
+
+from sidecar.policy.model import Listener
+from sidecar.policy.security_model import Security
+from sidecar.security.credentials import CertificateFiles, Credentials, FileSource, IssuedSource
+from sidecar.security.peer import MtlsMode, PeerCheck
+from sidecar.security.tls import ClientTls, ListenerTls
+
+log = logging.getLogger(__name__)
+
+
+class WorkloadIdentityError(RuntimeError):
+    """The sidecar cannot get a usable certificate; the message says where it looked."""
+
+
+class Workload:
+    """One sidecar's identity: certificates from files (polled) or from the mesh CA (`issuer`,
+    driven over the control stream), and a PeerCheck per mTLS listener."""
+
+    def __init__(self, security: Security) -> None:
+        self.security = security
+        self.credentials = Credentials()
+        self.token = ""  # the join token sent to the control plane (resolved from its reference)
+        self.files: FileSource | None = None
+        self.issuer: IssuedSource | None = None
+        if security.files is not None:
+            f = security.files
+            self.files = FileSource(CertificateFiles(f.certificate, f.private_key, f.trust_bundle), self.credentials)
+        else:
+            self.credentials = Credentials(IssuedSource.placeholder(security.identity, time.time()))
+            self.issuer = IssuedSource(security.identity, self.credentials)
+        if security.join_token is not None:
+            self.token = resolve(security.join_token)
+        self.checks: dict[str, PeerCheck] = {}
+
+    @property
+    def client_tls(self) -> ClientTls:
+        return ClientTls(self.credentials, self.security.trust_domain)
+
+    def load_files(self) -> None:
+        """Read the certificate files now (start-up): an unusable set is an error naming the file."""
+        if self.files is not None and not self.files.poll():
+            raise WorkloadIdentityError(self.files.last_error or "certificate files unreadable")
+        material = self.credentials.current()
+        if material is not None and material.identity != self.security.identity:
+            log.warning(
+                "the certificate names %s, the sidecar's identity is %s", material.identity, self.security.identity
+            )
+
+    async def wait_ready(self, timeout: float) -> None:
+        """Wait for the first certificate (the control plane's CA answering the first CSR)."""
+        ready = asyncio.Event()
+        if self.credentials.generation > 0:
+            return
+        self.credentials.subscribe(lambda _material: ready.set())
+        try:
+            await asyncio.wait_for(ready.wait(), timeout)
+        except TimeoutError as exc:
+            raise WorkloadIdentityError(
+                f"no workload certificate from the control plane's CA within {timeout:.0f}s"
+            ) from exc
+
+    def listener_tls(self, listener: Listener) -> ListenerTls | None:
+        if listener.mtls is MtlsMode.DISABLE:
+            return None
+        check = self.checks[listener.name] = PeerCheck(
+            listener.mtls, self.security.trust_domain, listener.allowed_principals
+        )
+        return ListenerTls(self.credentials, check)
+
+    async def watch_files(self) -> None:
+        """Reload the certificate files when they change (cert-manager, SPIRE rotate them)."""
+        if self.files is None or self.security.files is None:
+            return
+        while True:
+            await asyncio.sleep(self.security.files.poll_interval)
+            self.files.poll()
+
+    def snapshot(self) -> dict[str, object]:
+        """For the admin dump: identity, certificate validity, rejections per listener; never a key."""
+        material = self.credentials.current()
+        return {
+            "identity": str(self.security.identity),
+            "certificate": None if material is None else material.redacted(),
+            "listeners": {
+                name: {"mode": c.mode.value, "accepted": dict(c.accepted), "rejected": dict(c.rejected)}
+                for name, c in self.checks.items()
+            },
+        }

@@ -1,0 +1,1 @@
+"""Workload identity and mTLS: SPIFFE IDs, certificates, trust bundles and peer checks (docs/security.md)."""

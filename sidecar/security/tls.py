@@ -1,0 +1,35 @@
+"""What a transport takes to speak mTLS: the workload's Credentials and, per listener, its PeerCheck."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apex.mesh.security.spiffe import mesh_server_name
+
+from sidecar.security.credentials import Credentials
+from sidecar.security.peer import MtlsMode, PeerCheck
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerTls:
+    """A listener's TLS: the certificate it presents (current at each handshake) and what it accepts."""
+
+    credentials: Credentials
+    check: PeerCheck
+
+    @property
+    def mode(self) -> MtlsMode:
+        return self.check.mode
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTls:
+    """A connector's TLS toward other sidecars: present the workload certificate, trust the bundle,
+    and accept a server presenting a certificate of the mesh's trust domain."""
+
+    credentials: Credentials
+    trust_domain: str
+
+    @property
+    def server_name(self) -> str:
+        return mesh_server_name(self.trust_domain)

@@ -1,0 +1,173 @@
+"""Two real sidecars get their certificates from the control plane's CA and talk mTLS; a plaintext
+caller is refused by the strict inbound listener; the peer's identity shows in the access log."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from apex.mesh.v1 import echo_pb2, echo_pb2_grpc
+
+from sidecar.support.sidecar_proc import SidecarProcess
+from tests.support.control_plane_proc import ControlPlaneProcess, wait_for
+
+pytestmark = pytest.mark.integration
+
+TOKENS = {"APEX_JOIN_ECHO": "join-echo-0123456789abcdef", "APEX_JOIN_CALLER": "join-caller-0123456789abcd"}
+
+
+def _echo_sidecar(upstream: str, cp: str) -> dict[str, Any]:
+    return {
+        "node": {"service": "echo"},
+        "control_plane": cp,
+        "security": {"join_token": {"env": "APEX_JOIN_ECHO"}},
+        "logging": {"level": "DEBUG", "format": "JSON"},
+        "listeners": [{"name": "inbound", "address": "127.0.0.1:0", "direction": "INBOUND", "mtls": "strict",
+                       "allowed_principals": ["spiffe://cluster.local/ns/default/sa/caller"]}],
+        "policy": {
+            "route_tables": [{"name": "inbound", "routes": [{"name": "local", "cluster": "local"}]}],
+            "clusters": [{"name": "local", "endpoints": [{"address": upstream}]}],
+        },
+    }  # fmt: skip
+
+
+def _caller_sidecar(echo_inbound: str, cp: str) -> dict[str, Any]:
+    return {
+        "node": {"service": "caller"},
+        "control_plane": cp,
+        "security": {"join_token": {"env": "APEX_JOIN_CALLER"}},
+        "listeners": [{"name": "outbound", "address": "127.0.0.1:0", "direction": "OUTBOUND"}],
+        "policy": {
+            "route_tables": [{"name": "outbound", "routes": [{"name": "echo", "cluster": "echo"}]}],
+            "clusters": [{"name": "echo", "mtls": True, "endpoints": [{"address": echo_inbound}]}],
+        },
+    }  # fmt: skip
+
+
+def _unary(address: str) -> tuple[grpc.StatusCode, str]:
+    with grpc.insecure_channel(address) as channel:
+        try:
+            reply = echo_pb2_grpc.EchoStub(channel).Unary(echo_pb2.EchoRequest(payload=b"mtls"), timeout=5)
+        except grpc.RpcError as exc:
+            return exc.code(), exc.details() or ""
+        return grpc.StatusCode.OK, reply.payload.decode()
+
+
+def test_sidecars_talk_mtls_with_certificates_from_the_mesh_ca(
+    tmp_path: Path, redis_url: str, echo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in TOKENS.items():
+        monkeypatch.setenv(name, value)
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text("sidecars:\n  echo: {env: APEX_JOIN_ECHO}\n  caller: {env: APEX_JOIN_CALLER}\n")
+    cp_args = ["--auth", str(tokens), "--ca-dir", str(tmp_path / "ca")]
+    with (
+        ControlPlaneProcess(redis_url, args=cp_args) as cp,
+        SidecarProcess(_echo_sidecar(echo.address, cp.address), env=TOKENS) as server_side,
+    ):
+        inbound = server_side["inbound"]
+        with SidecarProcess(_caller_sidecar(inbound, cp.address), env=TOKENS) as client_side:
+            # Both ask the CA over their control streams; calls succeed once both hold certificates.
+            wait_for(
+                lambda: _unary(client_side["outbound"])[0] is grpc.StatusCode.OK,
+                timeout=20,
+                what="an mTLS call through both sidecars",
+            )
+            assert _unary(client_side["outbound"]) == (grpc.StatusCode.OK, "mtls")
+        # A plaintext caller (no certificate) never gets through the strict listener.
+        code, _ = _unary(inbound)
+        assert code is grpc.StatusCode.UNAVAILABLE
+        log = server_side.log()
+        assert '"principal":"spiffe://cluster.local/ns/default/sa/caller"' in log
+        assert TOKENS["APEX_JOIN_ECHO"] not in log
+
+
+def test_certificates_from_the_ca_renew_before_expiry_with_zero_failed_calls(
+    tmp_path: Path, redis_url: str, echo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in TOKENS.items():
+        monkeypatch.setenv(name, value)
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text("sidecars:\n  echo: {env: APEX_JOIN_ECHO}\n  caller: {env: APEX_JOIN_CALLER}\n")
+    args = ["--auth", str(tokens), "--ca-dir", str(tmp_path / "ca"), "--certificate-ttl", "4s"]
+    with (
+        ControlPlaneProcess(redis_url, args=args) as cp,
+        SidecarProcess(_echo_sidecar(echo.address, cp.address), env=TOKENS) as server_side,
+    ):
+        with SidecarProcess(_caller_sidecar(server_side["inbound"], cp.address), env=TOKENS) as client_side:
+            outbound = client_side["outbound"]
+            wait_for(lambda: _unary(outbound)[0] is grpc.StatusCode.OK, timeout=20, what="the first mTLS call")
+            failures: list[str] = []
+            with grpc.insecure_channel(outbound) as channel:
+                stub = echo_pb2_grpc.EchoStub(channel)
+                deadline = time.monotonic() + 7  # about three 4 s certificates, renewed at half-life
+                calls = 0
+                while time.monotonic() < deadline:
+                    try:
+                        stub.Unary(echo_pb2.EchoRequest(payload=b"r"), timeout=5)
+                    except grpc.RpcError as exc:
+                        failures.append(f"{exc.code().name}: {exc.details()}")
+                    calls += 1
+            assert failures == []
+            assert calls > 100
+        renewals = server_side.log().count("workload certificate in force")
+        assert renewals >= 3, server_side.log()[-2000:]
+
+
+def test_ca_rotation_reaches_the_sidecars_with_zero_failed_calls(
+    tmp_path: Path, redis_url: str, echo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = "alice-token-0123456789abcdef"
+    for name, value in {**TOKENS, "APEX_TOKEN_ALICE": alice}.items():
+        monkeypatch.setenv(name, value)
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text(
+        "sidecars:\n  echo: {env: APEX_JOIN_ECHO}\n  caller: {env: APEX_JOIN_CALLER}\n"
+        "operators:\n  alice@corp: {env: APEX_TOKEN_ALICE}\n"
+    )
+    args = ["--auth", str(tokens), "--ca-dir", str(tmp_path / "ca"), "--certificate-ttl", "3s"]
+    cp = ControlPlaneProcess(redis_url, args=args)  # started once, by the `with` below
+
+    def ca(action: str, token: str = alice) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "APEX_TOKEN": token}
+        return subprocess.run([sys.executable, "-m", "sidecar", "ca", action, "--control-plane", cp.address],
+                              capture_output=True, text=True, timeout=30, env=env)  # fmt: skip
+
+    with cp, SidecarProcess(_echo_sidecar(echo.address, cp.address), env=TOKENS) as server_side:
+        with SidecarProcess(_caller_sidecar(server_side["inbound"], cp.address), env=TOKENS) as client_side:
+            outbound = client_side["outbound"]
+            wait_for(lambda: _unary(outbound)[0] is grpc.StatusCode.OK, timeout=20, what="the first mTLS call")
+            assert ca("rotate", TOKENS["APEX_JOIN_ECHO"]).returncode == 1  # a sidecar's token may not
+            failures: list[str] = []
+            calls = 0
+            with grpc.insecure_channel(outbound) as channel:
+                stub = echo_pb2_grpc.EchoStub(channel)
+
+                def run_for(seconds: float) -> None:
+                    nonlocal calls
+                    end = time.monotonic() + seconds
+                    while time.monotonic() < end:
+                        try:
+                            stub.Unary(echo_pb2.EchoRequest(payload=b"r"), timeout=5)
+                        except grpc.RpcError as exc:
+                            failures.append(f"{phase[0]} {calls}: {exc.code().name}: {exc.details()}")
+                        calls += 1
+
+                phase = ["rotated"]
+                rotated = ca("rotate")
+                assert rotated.returncode == 0, rotated.stderr
+                assert rotated.stdout.count("\n") == 3  # the header, the signing root and the old one
+                run_for(5)  # longer than a certificate lifetime: every workload renewed under the new root
+                phase[0] = "retired"
+                retired = ca("retire")
+                assert retired.returncode == 0 and retired.stdout.count("\n") == 2, retired.stderr
+                run_for(3)
+            assert failures == [], failures[:3]
+            assert calls > 100
+        assert "trust bundle updated by the control plane" in server_side.log()
