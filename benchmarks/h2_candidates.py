@@ -48,16 +48,20 @@ class _Up(asyncio.Protocol):
                 continue
             down, dsid = route
             touched.add(down)
-            if kind == HEADERS:
-                if sid in self.answered:
-                    down.codec.trailers(dsid, value)
-                else:
-                    self.answered.add(sid)
-                    down.codec.respond(dsid, value, end)
-            elif kind == DATA:
-                down.codec.data(dsid, value, end)
-            elif kind == RESET:
-                down.codec.reset(dsid, value)
+            try:
+                if kind == HEADERS:
+                    if sid in self.answered:
+                        down.codec.trailers(dsid, value)
+                    else:
+                        self.answered.add(sid)
+                        down.codec.respond(dsid, value, end)
+                elif kind == DATA:
+                    down.codec.data(dsid, value, end)
+                elif kind == RESET:
+                    down.codec.reset(dsid, value)
+                    end = True
+            except Exception:  # the caller went away: drop the upstream stream too
+                self.codec.reset(sid, 8)
                 end = True
             if end:
                 del self.routes[sid]
@@ -90,7 +94,11 @@ class _Down(asyncio.Protocol):
         up = self.up
         for kind, sid, value, end in self.codec.receive(data):
             if kind == HEADERS:
-                usid = up.codec.request(value, end)
+                try:
+                    usid = up.codec.request(value, end)
+                except Exception:
+                    self.codec.reset(sid, 7)  # REFUSED_STREAM
+                    continue
                 self.routes[sid] = usid
                 up.routes[usid] = (self, sid)
             elif kind == DATA:
@@ -171,8 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--only", nargs="*", default=list(CANDIDATES), help="candidates to measure")
     args = parser.parse_args(argv)
-    names = [n for n in CANDIDATES if not available(n)]
+    names = [n for n in CANDIDATES if n in args.only and not available(n)]
     for n in CANDIDATES:
         if why := available(n):
             print(f"skipped {n}: {why}")
@@ -193,15 +202,19 @@ def main(argv: list[str] | None = None) -> int:
             relay.close()
         echo.close()
     print(f"machine: {procstat.cpu_model()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
-    print("| candidate | c | relay CPU µs/call (median) | vs own (median of per-round ratios) | calls/s | p50 µs | errors |")
+    print("| candidate | c | relay CPU µs/call (median) | vs own (median of per-round ratios) "
+          "| calls/s | p50 µs | errors |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for c in (1, 16):
         for n in names:
             rows = results[(n, c)]
             ratio = ""
             if ("own", c) in results:
-                ratio = f"{statistics.median(a['cpu_us'] / b['cpu_us'] for a, b in zip(rows, results[('own', c)])):.2f}×"
-            errors = sum(sum(row["errors"].values()) for row in rows)
+                own = results[("own", c)]
+                ratio = f"{statistics.median(a['cpu_us'] / b['cpu_us'] for a, b in zip(rows, own, strict=True)):.2f}x"
+            errors: Any = sum(sum(row["errors"].values()) for row in rows)
+            if errors:
+                errors = {k: v for row in rows for k, v in row["errors"].items()}
             print(f"| {n} | {c} | {statistics.median(r['cpu_us'] for r in rows):.0f} | {ratio} | "
                   f"{statistics.median(r['calls_s'] for r in rows):.0f} | "
                   f"{statistics.median(r['p50_us'] or 0 for r in rows):.0f} | {errors} |")

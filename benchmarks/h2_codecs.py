@@ -11,6 +11,7 @@ The relay assumes small unary calls (windows never run out); the real transport 
 
 from __future__ import annotations
 
+import time
 from typing import Any, Protocol
 
 HEADERS, DATA, RESET, OTHER = 0, 1, 2, 3
@@ -49,7 +50,8 @@ class H2Codec:
 
     def receive(self, data: bytes) -> list[Event]:
         ev, c, out = self._ev, self.c, []
-        for e in c.receive_data(data):
+        events: list[Any] = c.receive_data(data)
+        for e in events:
             t = type(e)
             if t is ev.RequestReceived or t is ev.ResponseReceived or t is ev.TrailersReceived:
                 out.append((HEADERS, e.stream_id, e.headers, e.stream_ended is not None))
@@ -95,7 +97,8 @@ class NgCodec:
     def receive(self, data: bytes) -> list[Event]:
         ng, out = self._ng, []
         self.c.receive_data(data)
-        for e in self.c.events():
+        events: list[Any] = self.c.events()
+        for e in events:
             t = type(e)
             if t is ng.RequestReceived or t is ng.ResponseReceived:
                 out.append((HEADERS, e.stream_id, e.headers, e.end_stream))
@@ -132,11 +135,13 @@ class OwnCodec:
         from sidecar.transport.h2.connection import GrpcConnection
 
         self._ev = ev
+        self._clock = time.monotonic
         self.c = GrpcConnection(client=client)
 
     def receive(self, data: bytes) -> list[Event]:
         ev, c, out = self._ev, self.c, []
-        for e in c.receive_data(data):
+        events: list[Any] = c.receive_data(data, self._clock())
+        for e in events:
             t = type(e)
             if t is ev.HeadersReceived:
                 out.append((HEADERS, e.stream_id, e.headers, e.end_stream))

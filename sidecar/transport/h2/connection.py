@@ -28,8 +28,19 @@ class StreamError(Exception):
 
 
 class _Stream:
-    __slots__ = ("sid", "send_window", "recv_window", "unacked", "pending", "pending_bytes", "end_after",
-                 "trailers_after", "local_closed", "remote_closed", "headers_seen")
+    __slots__ = (
+        "end_after",
+        "headers_seen",
+        "local_closed",
+        "pending",
+        "pending_bytes",
+        "recv_window",
+        "remote_closed",
+        "send_window",
+        "sid",
+        "trailers_after",
+        "unacked",
+    )
 
     def __init__(self, sid: int, send_window: int, recv_window: int) -> None:
         self.sid = sid
@@ -331,6 +342,9 @@ class GrpcConnection:
         end = bool(flags & f.END_STREAM)
         if end:
             st.remote_closed = True
+        if data:
+            self._pings.give()
+            self._settings.give()
         events.append(DataReceived(sid, data, end))
         if end:
             self._maybe_forget(st)
@@ -371,7 +385,8 @@ class GrpcConnection:
         try:  # always decode: the HPACK table must stay in step even for streams we refuse
             headers: Headers = self._dec.decode(block, raw=True)  # type: ignore[assignment]
         except OversizedHeaderListError as exc:
-            raise f.FrameError(f.ENHANCE_YOUR_CALM, f"header list over {self.limits.max_header_list_size} bytes") from exc
+            limit = self.limits.max_header_list_size
+            raise f.FrameError(f.ENHANCE_YOUR_CALM, f"header list over {limit} bytes") from exc
         except HPACKError as exc:
             raise f.FrameError(f.COMPRESSION_ERROR, f"bad header block: {exc}") from exc
         end = bool(flags & f.END_STREAM)

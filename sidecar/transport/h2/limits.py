@@ -18,10 +18,11 @@ class Limits:
     max_message: int = 4 * 1024 * 1024  # gRPC message (enforced by MessageDecoder users)
     reset_burst: int = 200  # token buckets (burst, per second) for peer-caused events
     reset_rate: float = 100.0
-    ping_burst: int = 20
-    ping_rate: float = 5.0
-    settings_burst: int = 20
-    settings_rate: float = 5.0
+    # PING/SETTINGS: legit peers (gRPC's BDP probe) send them along with data, which earns a token back
+    ping_burst: int = 50
+    ping_rate: float = 10.0
+    settings_burst: int = 50
+    settings_rate: float = 10.0
     max_outbound: int = 1 << 20  # unsent control bytes (ACKs, RSTs) beyond which the peer is not reading
 
     def __post_init__(self) -> None:
@@ -37,12 +38,17 @@ class Limits:
 class TokenBucket:
     """`take(now)` is False once more than `burst` events came faster than `rate` per second."""
 
-    __slots__ = ("burst", "rate", "_tokens", "_at")
+    __slots__ = ("_at", "_tokens", "burst", "rate")
 
     def __init__(self, burst: int, rate: float) -> None:
         self.burst, self.rate = burst, rate
         self._tokens = float(burst)
         self._at: float | None = None
+
+    def give(self) -> None:
+        """One token back (the peer did useful work: a message arrived)."""
+        if self._tokens < self.burst:
+            self._tokens += 1.0
 
     def take(self, now: float) -> bool:
         if self._at is not None:
