@@ -175,6 +175,38 @@ def _run(workers: Workers, relay: Relay, concurrency: int, duration: float) -> d
     }
 
 
+_REQ = [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/apex.mesh.v1.Echo/Unary"),
+        (b":authority", b"127.0.0.1:50051"), (b"content-type", b"application/grpc"), (b"te", b"trailers"),
+        (b"user-agent", b"grpc-python/1.60"), (b"grpc-timeout", b"4999m")]
+_RESP = [(b":status", b"200"), (b"content-type", b"application/grpc")]
+_TRAILERS = [(b"grpc-status", b"0"), (b"grpc-message", b"")]
+
+
+def codec_cost(name: str, calls: int = 3000) -> float:
+    """CPU µs of the codec alone per unary call, client and server ends in memory (no sockets, no loop)."""
+    client, server = codec(name, True), codec(name, False)
+    message = b"\x00\x00\x00\x00\x68" + b"x" * 104
+
+    def move(a: Codec, b: Codec) -> list[Any]:
+        data = a.pending()
+        return b.receive(data) if data else []
+
+    for _ in range(2):
+        move(client, server)
+        move(server, client)
+    started = time.process_time()
+    for _ in range(calls):
+        sid = client.request(_REQ, False)
+        client.data(sid, message, True)
+        for _kind, ssid, _value, _end in move(client, server):
+            sid = ssid
+        server.respond(sid, _RESP, False)
+        server.data(sid, message, False)
+        server.trailers(sid, _TRAILERS)
+        move(server, client)
+    return (time.process_time() - started) * 1e6 / calls
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -218,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {n} | {c} | {statistics.median(r['cpu_us'] for r in rows):.0f} | {ratio} | "
                   f"{statistics.median(r['calls_s'] for r in rows):.0f} | "
                   f"{statistics.median(r['p50_us'] or 0 for r in rows):.0f} | {errors} |")
+    print("\ncodec alone, in memory (client + server ends, one unary call, 100 B each way):")
+    for n in names:
+        print(f"  {n}: {statistics.median(codec_cost(n) for _ in range(3)):.1f} µs/call")
     return 0
 
 
