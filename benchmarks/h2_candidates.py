@@ -157,7 +157,27 @@ class Relay:
             self._proc.join(5)
 
 
-def _run(workers: Workers, relay: Relay, concurrency: int, duration: float) -> dict[str, Any]:
+class Sidecar:
+    """A whole sidecar (inbound listener -> Echo cluster, every default layer) on one transport."""
+
+    def __init__(self, transport: str, upstream: str) -> None:
+        from benchmarks.targets import inbound_config
+        from sidecar.support.sidecar_proc import SidecarProcess
+
+        config = inbound_config(upstream)
+        config["listeners"][0]["transport"] = transport
+        config["policy"]["clusters"][0]["transport"] = transport
+        self._proc = SidecarProcess(config, args=["--log-level", "WARNING"]).start()
+        self.address = self._proc["inbound"]
+        assert self._proc.proc is not None
+        self.pid = self._proc.proc.pid
+
+    def close(self) -> None:
+        self._proc.stop()
+        self._proc.close()
+
+
+def _run(workers: Workers, relay: Relay | Sidecar, concurrency: int, duration: float) -> dict[str, Any]:
     w = WORKLOADS["unary-100B"]
     job = Job(address=relay.address, kind="unary", method=w.method, request=w.request, mode="closed",
               concurrency=concurrency, start_at=time.monotonic() + 0.2, warmup=0.5, duration=duration)
@@ -212,13 +232,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--only", nargs="*", default=list(CANDIDATES), help="candidates to measure")
+    parser.add_argument("--sidecars", action="store_true", help="also a whole sidecar on transport grpc and h2")
     args = parser.parse_args(argv)
     names = [n for n in CANDIDATES if n in args.only and not available(n)]
     for n in CANDIDATES:
         if why := available(n):
             print(f"skipped {n}: {why}")
     echo = EchoProcess("h2bench")
-    relays = {n: Relay(n, echo.address) for n in names}
+    relays: dict[str, Relay | Sidecar] = {n: Relay(n, echo.address) for n in names}
+    if args.sidecars:
+        for transport in ("grpc", "h2"):
+            relays[f"sidecar-{transport}"] = Sidecar(transport, echo.address)
+    names = list(relays)
     results: dict[tuple[str, int], list[dict[str, Any]]] = {}
     try:
         with Workers(1) as workers:
@@ -252,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{statistics.median(r['p50_us'] or 0 for r in rows):.0f} | {errors} |")
     print("\ncodec alone, in memory (client + server ends, one unary call, 100 B each way):")
     for n in names:
+        if n.startswith("sidecar-"):
+            continue
         print(f"  {n}: {statistics.median(codec_cost(n) for _ in range(3)):.1f} µs/call")
     return 0
 

@@ -91,6 +91,7 @@ class H2Protocol(asyncio.Protocol):
         self.transport: Any = None  # asyncio.Transport (uvloop's does not subclass it)
         self.peer = ""
         self._paused = False
+        self._flush_scheduled = False
         self._writers: dict[int, asyncio.Future[None]] = {}
         self.lost: asyncio.Future[None] = self.loop.create_future()
 
@@ -113,7 +114,15 @@ class H2Protocol(asyncio.Protocol):
     def on_event(self, event: Event) -> None:
         raise NotImplementedError
 
+    def flush_soon(self) -> None:
+        """Write at the end of this loop iteration: frames queued meanwhile (a unary call's message
+        and its END_STREAM, several streams' answers) go out in one write."""
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self.flush)
+
     def flush(self) -> None:
+        self._flush_scheduled = False
         out = self.conn.data_to_send()
         if out and self.transport is not None and not self.transport.is_closing():
             self.transport.write(out)

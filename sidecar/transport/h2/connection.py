@@ -428,7 +428,9 @@ class GrpcConnection:
             raise f.FrameError(f.PROTOCOL_ERROR if sid == 0 else f.FRAME_SIZE_ERROR, "malformed RST_STREAM")
         if self._peer_stream_idle(sid):
             raise f.FrameError(f.PROTOCOL_ERROR, f"RST_STREAM on idle stream {sid}")
-        if not self._resets.take(now):
+        # rapid reset is a client's attack on a server; a server legitimately resets every stream it
+        # answered before the client half-closed (RST_STREAM NO_ERROR, RFC 9113 §8.1)
+        if not self.client and not self._resets.take(now):
             raise f.FrameError(f.ENHANCE_YOUR_CALM, "too many stream resets (rapid reset, CVE-2023-44487)")
         st = self._streams.pop(sid, None)
         if st is not None:

@@ -89,10 +89,10 @@ class _Call:
         try:
             async for message in messages:
                 proto.conn.send_data(self.sid, encode_message(message))
-                proto.flush()
+                proto.flush_soon()
                 await proto.drain(self.sid)
             proto.conn.send_data(self.sid, b"", end_stream=True)
-            proto.flush()
+            proto.flush_soon()
         except (StreamError, asyncio.CancelledError):
             return  # the call ended first: its own status stands
         except Exception as exc:
@@ -200,7 +200,7 @@ class H2Connector:
         except StreamError as exc:
             return local_error(Code.UNAVAILABLE, f"apex: no stream to {address}: {exc}")
         upstream = proto.calls[sid] = _Call(proto, sid, connecting)
-        proto.flush()
+        proto.flush_soon()
         upstream._pump = proto.loop.create_task(upstream.pump(request.messages))
         return upstream
 

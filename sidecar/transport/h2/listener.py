@@ -119,7 +119,7 @@ class _Server(H2Protocol):
                         self._headers(sid, [])
                         sent_headers = True
                     self.conn.send_data(sid, encode_message(message))
-                    self.flush()
+                    self.flush_soon()
                     await self.drain(sid)
                 status = await response.status()
                 completed = True
@@ -145,7 +145,7 @@ class _Server(H2Protocol):
             self._answer(sid, sent_headers, status)
             if not inbound.ended:  # answered before the caller finished sending: stop its stream
                 self.conn.reset_stream(sid, f.NO_ERROR)
-                self.flush()
+                self.flush_soon()
 
     def _headers(self, sid: int, extra: list[tuple[bytes, bytes]]) -> None:
         self.conn.send_headers(sid, RESPONSE_HEADERS + extra)
@@ -156,7 +156,7 @@ class _Server(H2Protocol):
                 self.conn.send_trailers(sid, status_headers(status))
             else:
                 self.conn.send_headers(sid, RESPONSE_HEADERS + status_headers(status), end_stream=True)
-        self.flush()
+        self.flush_soon()
 
 
 class _Refused(Exception):

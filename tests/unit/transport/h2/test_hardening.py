@@ -9,7 +9,7 @@ from sidecar.transport.h2.events import ConnectionTerminated, HeadersReceived
 from sidecar.transport.h2.grpc_wire import encode_message
 from sidecar.transport.h2.limits import Limits
 
-from .peer import REQUEST, headers_frame, raw_server, rst
+from .peer import REQUEST, headers_frame, pair, pump, raw_server, rst
 
 
 def _terminated(events: list[object]) -> ConnectionTerminated:
@@ -155,3 +155,18 @@ def test_frames_interleaved_into_a_header_block_are_a_protocol_error() -> None:
     server, enc = raw_server()
     events = server.receive_data(f.frame(f.HEADERS, 0, 1, enc.encode(REQUEST)) + f.frame(f.PING, 0, 0, b"\0" * 8))
     assert _terminated(events).error_code == f.PROTOCOL_ERROR
+
+
+def test_a_server_resetting_every_answered_stream_is_not_rapid_reset_on_the_client() -> None:
+    """gRPC servers send RST_STREAM(NO_ERROR) after a full answer if the client had not half-closed;
+    a first version counted those on the connector side and cut off a real Echo server."""
+    client, server = pair(server_limits=Limits(reset_burst=5, reset_rate=1.0))
+    client._resets = type(client._resets)(5, 1.0)
+    for _ in range(100):
+        sid = client.send_request(REQUEST)
+        pump(client, server)
+        server.send_headers(sid, [(b":status", b"200"), (b"grpc-status", b"0")], end_stream=True)
+        server.reset_stream(sid, f.NO_ERROR)
+        at_client, _ = pump(client, server)
+        assert not any(isinstance(e, ConnectionTerminated) for e in at_client)
+    assert client.terminated is None
