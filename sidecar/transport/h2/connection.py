@@ -73,6 +73,7 @@ class GrpcConnection:
         self._reader = f.FrameReader(lim.max_frame_size)
         self._out: list[bytes] = []
         self._out_bytes = 0
+        self._control_bytes = 0  # peer-caused control frames queued since the last data_to_send()
         self._streams: dict[int, _Stream] = {}
         self._await_preface = not client
         self._pre = b""
@@ -140,6 +141,7 @@ class GrpcConnection:
         out = b"".join(self._out)
         self._out.clear()
         self._out_bytes = 0
+        self._control_bytes = 0
         return out
 
     def _headers(self, sid: int, headers: Headers, end: bool) -> None:
@@ -307,8 +309,10 @@ class GrpcConnection:
         events.append(ConnectionTerminated(code, reason))
 
     def _control(self, data: bytes) -> None:
-        """Queue an ACK/RST; a peer that makes us queue more than max_outbound is not reading."""
-        if self._out_bytes + len(data) > self.limits.max_outbound:
+        """Queue an ACK/RST the peer caused; more than max_outbound of them between two
+        data_to_send() calls means the peer makes us answer faster than we are writing."""
+        self._control_bytes += len(data)
+        if self._control_bytes > self.limits.max_outbound:
             raise f.FrameError(f.ENHANCE_YOUR_CALM, "peer does not read what it asks us to send")
         self._emit(data)
 

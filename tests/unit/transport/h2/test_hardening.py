@@ -170,3 +170,15 @@ def test_a_server_resetting_every_answered_stream_is_not_rapid_reset_on_the_clie
         at_client, _ = pump(client, server)
         assert not any(isinstance(e, ConnectionTerminated) for e in at_client)
     assert client.terminated is None
+
+
+def test_our_own_queued_data_does_not_count_as_a_peer_that_does_not_read() -> None:
+    """A large answer queued before the next write must not make the peer's SETTINGS ACK look like
+    abuse (a first version counted all unsent bytes and cut off callers of 3 MB messages)."""
+    client, server = pair(server_limits=Limits(max_outbound=64_000))
+    sid = client.send_request(REQUEST, end_stream=True)
+    pump(client, server)
+    server.send_headers(sid, [(b":status", b"200")])
+    server.send_data(sid, b"x" * 100_000)  # queued, not yet written (more than max_outbound)
+    events = server.receive_data(f.frame(f.SETTINGS, 0, 0) + f.frame(f.PING, 0, 0, b"\0" * 8), now=0.0)
+    assert not any(isinstance(e, ConnectionTerminated) for e in events)
