@@ -20,6 +20,7 @@ from sidecar.transport.h2.events import (
     Event,
     GoAwayReceived,
     HeadersReceived,
+    PingAcked,
     StreamReset,
 )
 from sidecar.transport.h2.grpc_wire import encode_message, encode_timeout
@@ -65,6 +66,7 @@ class _Call:
             self._status.set_result(status)
         self.inbound.fail(status) if not status.ok else self.inbound.on_data(b"", True)
         self._proto.calls.pop(self.sid, None)
+        self._proto.close_if_drained()
         if self._pump is not None and not self._pump.done():
             self._pump.cancel()
 
@@ -103,10 +105,37 @@ class _Call:
 
 
 class _Client(H2Protocol):
-    def __init__(self) -> None:
+    """One upstream connection. While calls are open it PINGs every `keepalive` seconds and drops
+    the connection (its calls answer UNAVAILABLE) when a PING is still unanswered at the next tick.
+    After the peer's GOAWAY it takes no new calls and closes once its last call ends."""
+
+    def __init__(self, keepalive: float = 30.0) -> None:
         super().__init__(GrpcConnection(client=True, limits=Limits(max_header_list_size=64 * 1024,
                                                                    max_header_block=128 * 1024)))
         self.calls: dict[int, _Call] = {}
+        self.keepalive = keepalive
+        self._ping_outstanding = False
+        self._timer = self.loop.call_later(keepalive, self._tick)
+
+    def _tick(self) -> None:
+        if self.transport is None:
+            return
+        if self._ping_outstanding:
+            log.warning("h2 connector: upstream %s did not answer a keepalive PING; closing", self.peer)
+            self.transport.close()
+            return
+        if self.calls:
+            self._ping_outstanding = True
+            self.conn.ping(b"apexkeep")
+            self.flush()
+        self._timer = self.loop.call_later(self.keepalive, self._tick)
+
+    def close_if_drained(self) -> None:
+        if not self.calls and self.transport is not None and (
+            self.conn.goaway_received is not None or self.conn.terminated is not None
+        ):
+            self.flush()
+            self.transport.close()
 
     @property
     def usable(self) -> bool:
@@ -129,11 +158,14 @@ class _Client(H2Protocol):
             if call is not None:
                 code = event.error_code  # type: ignore[union-attr]
                 call.end(_RESET_STATUS.get(code, Status(Code.INTERNAL, f"apex: upstream reset the stream ({code})")))
+        elif kind is PingAcked:
+            self._ping_outstanding = False
         elif kind is GoAwayReceived or kind is ConnectionTerminated:
-            pass  # can_open is now False; the pool opens another connection for new calls
+            self.close_if_drained()  # can_open is now False: the pool opens another connection for new calls
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        self._timer.cancel()
         for call in list(self.calls.values()):
             call.end(Status(Code.UNAVAILABLE, f"apex: connection to upstream lost: {exc or 'closed'}"))
 
@@ -142,9 +174,12 @@ class H2Connector:
     """Pools connections per (address, authority); opens another when every open one is at the
     peer's MAX_CONCURRENT_STREAMS (or going away). A failed connect answers UNAVAILABLE."""
 
-    def __init__(self, ssl_context: ssl.SSLContext | None = None, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self, ssl_context: ssl.SSLContext | None = None, connect_timeout: float = 5.0, keepalive: float = 30.0
+    ) -> None:
         self.ssl = ssl_context
         self.connect_timeout = connect_timeout
+        self.keepalive = keepalive
         self._pool: dict[tuple[str, str], list[_Client]] = {}
         self._connecting: dict[tuple[str, str], asyncio.Future[_Client]] = {}
 
@@ -169,11 +204,13 @@ class H2Connector:
     async def _open(self, address: str, authority: str) -> _Client:
         host, _, port = address.rpartition(":")
         loop = asyncio.get_running_loop()
-        server_hostname = None
+        sni = None
         if self.ssl is not None:
-            server_hostname = (authority.rpartition(":")[0] if ":" in authority else authority) or host
+            sni = (authority.rpartition(":")[0] if ":" in authority else authority) or host
         _, proto = await asyncio.wait_for(
-            loop.create_connection(_Client, host.strip("[]"), int(port), ssl=self.ssl, server_hostname=server_hostname),
+            loop.create_connection(
+                lambda: _Client(self.keepalive), host.strip("[]"), int(port), ssl=self.ssl, server_hostname=sni
+            ),
             self.connect_timeout,
         )
         return proto
