@@ -118,6 +118,11 @@ class GrpcConnection:
                 and len(self._streams) < self._peer_max_streams and self._next_sid < 2**31)
 
     @property
+    def established(self) -> bool:
+        """The peer's preface has arrived (always True on the client side)."""
+        return not self._await_preface
+
+    @property
     def peer_max_streams(self) -> int:
         """The peer's SETTINGS_MAX_CONCURRENT_STREAMS (100 assumed until its SETTINGS arrive)."""
         return self._peer_max_streams

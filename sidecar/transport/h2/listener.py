@@ -34,6 +34,34 @@ class _Server(H2Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.listener.connections.add(self)
+        self._active = True
+        self._timer = self.loop.call_later(self.listener.header_timeout, self._check_preface)
+
+    def data_received(self, data: bytes) -> None:
+        self._active = True
+        super().data_received(data)
+
+    def _check_preface(self) -> None:
+        """Header timeout: a connection that has not sent its preface in time is closed (slowloris)."""
+        if self.transport is None:
+            return
+        if not self.conn.established:
+            self.transport.close()
+            return
+        self._active = False
+        self._timer = self.loop.call_later(self.listener.idle_timeout, self._check_idle)
+
+    def _check_idle(self) -> None:
+        """Idle timeout: no open call and nothing received for a whole period -> GOAWAY and close."""
+        if self.transport is None:
+            return
+        if not self.calls and not self._active:
+            self.conn.goaway()
+            self.flush()
+            self.transport.close()
+            return
+        self._active = False
+        self._timer = self.loop.call_later(self.listener.idle_timeout, self._check_idle)
 
     def on_event(self, event: Event) -> None:
         kind = type(event)
@@ -64,6 +92,7 @@ class _Server(H2Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        self._timer.cancel()
         self.listener.connections.discard(self)
         for inbound, task in self.calls.values():
             inbound.fail(CANCELLED)
@@ -168,7 +197,16 @@ class _Refused(Exception):
 class H2Listener:
     """One bound listener of transport `h2`, enforcing `spec.limits` (optional TLS with ALPN h2)."""
 
-    def __init__(self, spec: ListenerSpec, switch: Switch, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        spec: ListenerSpec,
+        switch: Switch,
+        ssl_context: ssl.SSLContext | None = None,
+        header_timeout: float = 10.0,
+        idle_timeout: float = 300.0,
+    ) -> None:
+        self.header_timeout = header_timeout  # seconds to receive the connection preface
+        self.idle_timeout = idle_timeout  # a connection without calls or traffic this long is closed
         self.spec = spec
         self.name = spec.name
         self.default_authority = spec.default_authority

@@ -102,3 +102,41 @@ def test_pool_opens_another_connection_at_the_peers_max_concurrent_streams() -> 
     connections, statuses = asyncio.run(main())
     assert connections == 3  # 7 calls, 3 streams per connection
     assert all(s.ok for s in statuses)
+
+
+def test_listener_closes_a_connection_that_never_sends_its_preface() -> None:
+    async def main() -> bytes:
+        listener = _listener(asyncio.Event())
+        listener.header_timeout = 0.1
+        host, _, port = (await listener.start()).rpartition(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"PRI * HTTP/2.0\r\n")  # half a preface, then silence (slowloris)
+        async with asyncio.timeout(10):
+            received = b""
+            while chunk := await reader.read(65536):
+                received += chunk
+        writer.close()
+        await listener.stop(0)
+        return received
+
+    received = asyncio.run(main())
+    assert received.startswith(b"\x00\x00")  # our SETTINGS went out, then the server closed (EOF)
+
+
+def test_listener_closes_an_idle_connection_with_goaway() -> None:
+    async def main() -> bool:
+        listener = _listener(asyncio.Event())
+        listener.idle_timeout = 0.1
+        listener.header_timeout = 0.1  # the idle checks start once the preface is in
+        address = await listener.start()
+        connector = H2Connector()
+        gate_free = await connector(address, "", _request())  # opens the connection ...
+        gate_free.cancel()  # ... and leaves it without calls
+        proto = connector._pool[(address, "")][0]
+        await _until(lambda: proto.transport is None)
+        goaway = proto.conn.goaway_received is not None
+        await connector.close()
+        await listener.stop(0)
+        return goaway
+
+    assert asyncio.run(main())
