@@ -68,7 +68,7 @@ class GrpcConnection:
         self.client = client
         self.limits = lim = limits or Limits()
         self._enc = hpack.Encoder()
-        self._dec = hpack.Decoder(max_header_list_size=lim.max_header_list_size)
+        self._dec = hpack.Decoder(max_header_list_size=4 * lim.max_header_list_size)
         self._dec.max_allowed_table_size = lim.header_table_size
         self._reader = f.FrameReader(lim.max_frame_size)
         self._out: list[bytes] = []
@@ -399,7 +399,7 @@ class GrpcConnection:
         try:  # always decode: the HPACK table must stay in step even for streams we refuse
             headers: Headers = self._dec.decode(block, raw=True)  # type: ignore[assignment]
         except OversizedHeaderListError as exc:
-            limit = self.limits.max_header_list_size
+            limit = 4 * self.limits.max_header_list_size
             raise f.FrameError(f.ENHANCE_YOUR_CALM, f"header list over {limit} bytes") from exc
         except HPACKError as exc:
             raise f.FrameError(f.COMPRESSION_ERROR, f"bad header block: {exc}") from exc
@@ -416,6 +416,11 @@ class GrpcConnection:
             if self.draining or len(self._streams) >= self.limits.max_concurrent_streams:
                 self._refuse(sid, now, events)
                 return
+            size = sum(len(n) + len(v) + 32 for n, v in headers)
+            if size > self.limits.max_header_list_size:
+                self._refuse_call(sid, end, f"request header list of {size} bytes exceeds the limit of "
+                                            f"{self.limits.max_header_list_size}")
+                return
             st = self._streams[sid] = _Stream(sid, self._peer_initial_window, self.limits.initial_window)
         elif st.remote_closed:
             self._reset(st, f.STREAM_CLOSED, events)
@@ -430,6 +435,13 @@ class GrpcConnection:
         events.append(HeadersReceived(sid, headers, end, trailers))
         if end:
             self._maybe_forget(st)
+
+    def _refuse_call(self, sid: int, ended: bool, reason: str) -> None:
+        """Answer one call RESOURCE_EXHAUSTED (trailers-only) without the application seeing it."""
+        self._headers(sid, [(b":status", b"200"), (b"content-type", b"application/grpc"), (b"grpc-status", b"8"),
+                            (b"grpc-message", reason.encode())], True)
+        if not ended:  # the caller may still be sending: stop it
+            self._emit(f.frame(f.RST_STREAM, 0, sid, f.NO_ERROR.to_bytes(4, "big")))
 
     def _refuse(self, sid: int, now: float, events: list[Event]) -> None:
         if not self._resets.take(now):

@@ -11,7 +11,9 @@ class Limits:
     initial_window: int = 1 << 20  # per-stream receive window we advertise
     connection_window: int = 4 << 20  # connection receive window: bounds buffered inbound DATA
     max_frame_size: int = 16_384
-    max_header_list_size: int = 16_384  # decoded size (RFC 9113 accounting: name + value + 32 each)
+    max_header_list_size: int = 16_384  # decoded size (RFC 9113 accounting: name + value + 32 each);
+    # over it a server refuses the one call (trailers-only RESOURCE_EXHAUSTED); over 4x it ends the
+    # connection (an HPACK bomb: we stop decoding, so the shared table is lost)
     max_header_block: int = 32_768  # compressed bytes across HEADERS + CONTINUATION
     max_continuations: int = 8
     header_table_size: int = 4_096

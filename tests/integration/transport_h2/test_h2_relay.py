@@ -142,3 +142,16 @@ def test_message_over_the_listener_limit_is_resource_exhausted(echo: BackgroundE
         assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
     finally:
         relay.close()
+
+
+def test_metadata_over_the_listener_limit_is_resource_exhausted_for_that_call(echo: BackgroundEcho) -> None:
+    relay = Relay(echo.address, WireLimits(max_metadata_bytes=4096))
+    try:
+        with grpc.insecure_channel(relay.address) as channel:
+            stub = echo_pb2_grpc.EchoStub(channel)
+            with pytest.raises(grpc.RpcError) as info:
+                stub.Unary(echo_pb2.EchoRequest(), metadata=(("x-big", "v" * 5000),), timeout=5)
+            assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert stub.Unary(echo_pb2.EchoRequest(payload=b"ok"), timeout=5).payload == b"ok"  # same connection
+    finally:
+        relay.close()

@@ -85,7 +85,7 @@ def test_hpack_bomb_small_block_that_inflates_past_the_header_list_limit() -> No
     bomb = enc.encode([big] * 100)  # one byte per field on the wire, 400 kB decoded
     assert len(bomb) <= 100
     events = server.receive_data(f.frame(f.HEADERS, f.END_HEADERS, 3, bomb))
-    assert "header list over 16384" in _terminated(events).reason
+    assert "header list over 65536" in _terminated(events).reason  # 4x the per-call limit
     assert _goaway_code(server.data_to_send()) == f.ENHANCE_YOUR_CALM
 
 
@@ -182,3 +182,16 @@ def test_our_own_queued_data_does_not_count_as_a_peer_that_does_not_read() -> No
     server.send_data(sid, b"x" * 100_000)  # queued, not yet written (more than max_outbound)
     events = server.receive_data(f.frame(f.SETTINGS, 0, 0) + f.frame(f.PING, 0, 0, b"\0" * 8), now=0.0)
     assert not any(isinstance(e, ConnectionTerminated) for e in events)
+
+
+def test_a_header_list_over_the_limit_refuses_that_call_only() -> None:
+    server, enc = raw_server(Limits(max_header_list_size=4096))
+    big = [*REQUEST, (b"x-big", b"v" * 5000)]
+    events = server.receive_data(headers_frame(enc, 1, big), now=0.0)
+    assert events == [] and server.terminated is None and server.open_streams == 0
+    frames = f.FrameReader(1 << 24).feed(server.data_to_send())
+    (block,) = [p for kind, _, sid, p in frames if kind == f.HEADERS and sid == 1]
+    answer = dict(hpack.Decoder().decode(block, raw=True))
+    assert answer[b"grpc-status"] == b"8" and b"exceeds the limit of 4096" in answer[b"grpc-message"]
+    events = server.receive_data(headers_frame(enc, 3), now=0.0)  # the connection goes on
+    assert isinstance(events[0], HeadersReceived) and events[0].stream_id == 3
