@@ -20,6 +20,7 @@ from sidecar.transport.h2.events import (
     StreamReset,
     WindowOpened,
 )
+from sidecar.transport.h2.hpack_out import StatelessEncoder
 from sidecar.transport.h2.limits import Limits, TokenBucket
 
 
@@ -67,7 +68,7 @@ class GrpcConnection:
     def __init__(self, *, client: bool, limits: Limits | None = None) -> None:
         self.client = client
         self.limits = lim = limits or Limits()
-        self._enc = hpack.Encoder()
+        self._enc = StatelessEncoder()  # never indexes: no dynamic table to keep in step (hpack_out.py)
         self._dec = hpack.Decoder(max_header_list_size=4 * lim.max_header_list_size)
         self._dec.max_allowed_table_size = lim.header_table_size
         self._reader = f.FrameReader(lim.max_frame_size)
@@ -485,7 +486,7 @@ class GrpcConnection:
                     raise f.FrameError(f.PROTOCOL_ERROR, f"MAX_FRAME_SIZE {value} out of range")
                 self._peer_max_frame = value
             elif key == f.HEADER_TABLE_SIZE:
-                self._enc.header_table_size = min(value, 65_536)
+                pass  # our encoder uses no dynamic table, so any size the peer allows suits it
             elif key == f.ENABLE_PUSH and value > 1:
                 raise f.FrameError(f.PROTOCOL_ERROR, "ENABLE_PUSH must be 0 or 1")
         self._control(f.frame(f.SETTINGS, f.ACK, 0))
