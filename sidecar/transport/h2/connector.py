@@ -197,8 +197,10 @@ class H2Connector:
         proto = await asyncio.shield(pending)
         if proto not in conns:
             conns.append(proto)
-        if not proto.usable:  # filled up by the calls that waited with us: open one more
-            return await self._connection(address, authority)
+        if not proto.usable:
+            if proto.transport is None or proto.transport.is_closing() or proto.conn.goaway_received is not None:
+                raise OSError("the new connection closed at once")  # no loop of reconnects
+            return await self._connection(address, authority)  # filled by the calls that waited with us
         return proto, True
 
     async def _open(self, address: str, authority: str) -> _Client:

@@ -140,3 +140,21 @@ def test_listener_closes_an_idle_connection_with_goaway() -> None:
         return goaway
 
     assert asyncio.run(main())
+
+
+def test_an_upstream_that_sends_goaway_at_once_answers_unavailable() -> None:
+    async def main() -> Status:
+        async def slam(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(b"\x00\x00\x08\x07\x00\x00\x00\x00\x00" + bytes(8))  # GOAWAY(last 0, NO_ERROR)
+            writer.close()
+
+        server = await asyncio.start_server(slam, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        connector = H2Connector()
+        upstream = await asyncio.wait_for(connector(f"127.0.0.1:{port}", "", _request()), 10)
+        status = await asyncio.wait_for(upstream.status(), 10)
+        await connector.close()
+        server.close()
+        return status
+
+    assert asyncio.run(main()).code is Code.UNAVAILABLE
