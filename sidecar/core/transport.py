@@ -24,6 +24,7 @@ DEFAULT_TRANSPORT = "grpc"
 # Transport name (the config value) → the package that builds its listeners and connector.
 REGISTRY: Mapping[str, str] = {
     "grpc": "sidecar.transport.grpc_aio",
+    "h2": "sidecar.transport.h2",  # issue 13: HTTP/2 on asyncio (docs/data-plane.md); not the default yet
 }
 
 KiB = 1024

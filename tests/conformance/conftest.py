@@ -17,7 +17,7 @@ from tests.support.sidecar_proc import SidecarProcess
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
 
 
-def mesh_config(upstream: str, *, name: str) -> dict[str, Any]:
+def mesh_config(upstream: str, *, name: str, transport: str = "grpc") -> dict[str, Any]:
     """Inbound → the local service; outbound routes the Echo service by name, anything else by default.
     Both tables give reflection lookups (a sidecar's own background calls) a route of their own, so
     the traversal counts (tests/conformance/traversal.py) see only the tests' calls."""
@@ -26,8 +26,8 @@ def mesh_config(upstream: str, *, name: str) -> dict[str, Any]:
         "node": {"service": name},
         "admin": {"address": "127.0.0.1:0"},
         "listeners": [
-            {"name": "inbound", "address": "127.0.0.1:0", "direction": "INBOUND"},
-            {"name": "outbound", "address": "127.0.0.1:0", "direction": "OUTBOUND"},
+            {"name": "inbound", "address": "127.0.0.1:0", "direction": "INBOUND", "transport": transport},
+            {"name": "outbound", "address": "127.0.0.1:0", "direction": "OUTBOUND", "transport": transport},
         ],
         "policy": {
             "route_tables": [
@@ -45,8 +45,8 @@ def mesh_config(upstream: str, *, name: str) -> dict[str, Any]:
                 },
             ],
             "clusters": [
-                {"name": "local", "endpoints": [{"address": upstream}]},
-                {"name": "remote", "endpoints": [{"address": upstream}]},
+                {"name": "local", "endpoints": [{"address": upstream}], "transport": transport},
+                {"name": "remote", "endpoints": [{"address": upstream}], "transport": transport},
             ],
         },
     }
@@ -95,6 +95,10 @@ def targets(upstream: BackgroundEcho, plain_upstream: BackgroundEcho) -> Iterato
     side_a = SidecarProcess(mesh_config(side_b["inbound"], name="a")).start()
     side_direct_out = SidecarProcess(mesh_config(upstream.address, name="c")).start()
     side_plain = SidecarProcess(mesh_config(plain_upstream.address, name="d")).start()
+    # transport h2 (issue 13) on every path: listeners and clusters of these sidecars speak HTTP/2 themselves
+    h2_b = SidecarProcess(mesh_config(upstream.address, name="b2", transport="h2")).start()
+    h2_a = SidecarProcess(mesh_config(h2_b["inbound"], name="a2", transport="h2")).start()
+    h2_out = SidecarProcess(mesh_config(upstream.address, name="c2", transport="h2")).start()
 
     def hop(name: str, side: SidecarProcess, listener: str) -> Hop:
         return Hop(f"sidecar {name} ({listener})", side["admin"], listener)
@@ -109,12 +113,17 @@ def targets(upstream: BackgroundEcho, plain_upstream: BackgroundEcho) -> Iterato
         "inbound-plain": Target(
             "inbound-plain", side_plain["inbound"], plain_upstream, (hop("d", side_plain, "inbound"),)
         ),
+        "inbound-h2": Target("inbound-h2", h2_b["inbound"], upstream, (hop("b2", h2_b, "inbound"),)),
+        "outbound-h2": Target("outbound-h2", h2_out["outbound"], upstream, (hop("c2", h2_out, "outbound"),)),
+        "mesh-h2": Target(
+            "mesh-h2", h2_a["outbound"], upstream, (hop("a2", h2_a, "outbound"), hop("b2", h2_b, "inbound"))
+        ),
     }
     _learn_method_kinds(found)
     yield found
     for target in found.values():
         target.close()
-    for proc in (side_a, side_b, side_direct_out, side_plain):
+    for proc in (side_a, side_b, side_direct_out, side_plain, h2_a, h2_b, h2_out):
         assert proc.stop() == 0, proc.log()
         proc.close()
 
@@ -126,7 +135,7 @@ def _learn_method_kinds(found: dict[str, Target], timeout: float = 20.0) -> None
         target.stub.ServerStream(echo_pb2.EchoRequest(response_count=1), timeout=10).next()
     deadline = time.monotonic() + timeout
     for target in found.values():
-        if not target.admin:
+        if not target.admin or target.name.endswith("-h2"):  # h2 needs no method kinds: every call is a stream
             continue
         admin = admin_pb2_grpc.AdminStub(grpc.insecure_channel(target.admin))
         while True:
@@ -142,7 +151,7 @@ def _learn_method_kinds(found: dict[str, Target], timeout: float = 20.0) -> None
                 break
 
 
-@pytest.fixture(params=["inbound", "outbound", "mesh", "inbound-plain"])
+@pytest.fixture(params=["inbound", "outbound", "mesh", "inbound-plain", "inbound-h2", "outbound-h2", "mesh-h2"])
 def via(request: pytest.FixtureRequest, targets: dict[str, Target]) -> Target:
     """Each proxied path in turn."""
     return targets[request.param]

@@ -1,0 +1,254 @@
+"""The h2 connector: Requests out over pooled HTTP/2 connections per (address, authority), answers as Upstreams."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import AsyncIterator
+
+from sidecar.core.call import Code, Metadata, Status
+from sidecar.core.service import Request, Upstream, local_error
+from sidecar.transport.h2 import frames as f
+from sidecar.transport.h2.aio import H2Protocol, Inbound, call_metadata, grpc_headers, status_from_headers
+from sidecar.transport.h2.connection import GrpcConnection, StreamError
+from sidecar.transport.h2.events import (
+    ConnectionTerminated,
+    DataReceived,
+    Event,
+    GoAwayReceived,
+    HeadersReceived,
+    PingAcked,
+    StreamReset,
+)
+from sidecar.transport.h2.grpc_wire import encode_message, encode_timeout
+from sidecar.transport.h2.limits import Limits
+
+log = logging.getLogger(__name__)
+
+UPSTREAM_MESSAGE_LIMIT = 2**31 - 1  # answers are relayed at any size; the caller-facing limits are the listener's
+_RESET_STATUS = {
+    f.REFUSED_STREAM: Status(Code.UNAVAILABLE, "apex: upstream refused the stream"),
+    f.CANCEL: Status(Code.CANCELLED, "apex: upstream cancelled the call"),
+    f.ENHANCE_YOUR_CALM: Status(Code.RESOURCE_EXHAUSTED, "apex: upstream says enhance your calm"),
+}
+
+
+class _Call:
+    """One outbound call: the Upstream (Response) the layers read."""
+
+    __slots__ = ("_headers", "_proto", "_pump", "_status", "connecting", "inbound", "sid")
+
+    def __init__(self, proto: _Client, sid: int, connecting: bool) -> None:
+        loop = proto.loop
+        self._proto = proto
+        self.sid = sid
+        self.inbound = Inbound(proto, sid, UPSTREAM_MESSAGE_LIMIT)
+        self._headers: asyncio.Future[Metadata] = loop.create_future()
+        self._status: asyncio.Future[Status] = loop.create_future()
+        self._pump: asyncio.Task[None] | None = None
+        self.connecting = connecting
+
+    def on_headers(self, event: HeadersReceived) -> None:
+        if event.end_stream:  # trailers, or a trailers-only answer
+            if not self._headers.done():
+                self._headers.set_result(())
+            self.end(status_from_headers(event.headers))
+        elif not self._headers.done():
+            self._headers.set_result(call_metadata(event.headers)[0])
+
+    def end(self, status: Status) -> None:
+        if not self._headers.done():
+            self._headers.set_result(())
+        if not self._status.done():
+            self._status.set_result(status)
+        self.inbound.fail(status) if not status.ok else self.inbound.on_data(b"", True)
+        self._proto.calls.pop(self.sid, None)
+        self._proto.close_if_drained()
+        if self._pump is not None and not self._pump.done():
+            self._pump.cancel()
+
+    async def initial_metadata(self) -> Metadata:
+        return await self._headers
+
+    async def read(self) -> bytes | None:
+        return await self.inbound.read()
+
+    async def status(self) -> Status:
+        return await self._status
+
+    def cancel(self) -> None:
+        if self._status.done():
+            return
+        self._proto.conn.reset_stream(self.sid, f.CANCEL)
+        self._proto.flush()
+        self.end(Status(Code.CANCELLED, "cancelled by the caller"))
+
+    async def pump(self, messages: AsyncIterator[bytes]) -> None:
+        proto = self._proto
+        try:
+            async for message in messages:
+                proto.conn.send_data(self.sid, encode_message(message))
+                proto.flush_soon()
+                await proto.drain(self.sid)
+            proto.conn.send_data(self.sid, b"", end_stream=True)
+            proto.flush_soon()
+        except (StreamError, asyncio.CancelledError):
+            return  # the call ended first: its own status stands
+        except Exception as exc:
+            log.debug("request stream ended abnormally; cancelling the upstream call", exc_info=True)
+            proto.conn.reset_stream(self.sid, f.CANCEL)
+            proto.flush()
+            self.end(Status(Code.CANCELLED, f"apex: request stream failed: {exc}"))
+
+
+class _Client(H2Protocol):
+    """One upstream connection. While calls are open it PINGs every `keepalive` seconds and drops
+    the connection (its calls answer UNAVAILABLE) when a PING is still unanswered at the next tick.
+    After the peer's GOAWAY it takes no new calls and closes once its last call ends."""
+
+    def __init__(self, keepalive: float = 30.0) -> None:
+        super().__init__(GrpcConnection(client=True, limits=Limits(max_header_list_size=64 * 1024,
+                                                                   max_header_block=128 * 1024)))
+        self.calls: dict[int, _Call] = {}
+        self.keepalive = keepalive
+        self._ping_outstanding = False
+        self._timer = self.loop.call_later(keepalive, self._tick)
+
+    def _tick(self) -> None:
+        if self.transport is None:
+            return
+        if self._ping_outstanding:
+            log.warning("h2 connector: upstream %s did not answer a keepalive PING; closing", self.peer)
+            self.transport.close()
+            return
+        if self.calls:
+            self._ping_outstanding = True
+            self.conn.ping(b"apexkeep")
+            self.flush()
+        self._timer = self.loop.call_later(self.keepalive, self._tick)
+
+    def close_if_drained(self) -> None:
+        if not self.calls and self.transport is not None and (
+            self.conn.goaway_received is not None or self.conn.terminated is not None
+        ):
+            self.flush()
+            self.transport.close()
+
+    @property
+    def usable(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing() and self.conn.can_open
+
+    def on_event(self, event: Event) -> None:
+        kind = type(event)
+        if kind is DataReceived:
+            call = self.calls.get(event.stream_id)  # type: ignore[union-attr]
+            if call is not None:
+                call.inbound.on_data(event.data, False)  # type: ignore[union-attr]
+                if event.end_stream:  # type: ignore[union-attr]
+                    call.end(Status(Code.INTERNAL, "apex: upstream ended the call without trailers"))
+        elif kind is HeadersReceived:
+            call = self.calls.get(event.stream_id)  # type: ignore[union-attr]
+            if call is not None:
+                call.on_headers(event)  # type: ignore[arg-type]
+        elif kind is StreamReset:
+            call = self.calls.get(event.stream_id)  # type: ignore[union-attr]
+            if call is not None:
+                code = event.error_code  # type: ignore[union-attr]
+                call.end(_RESET_STATUS.get(code, Status(Code.INTERNAL, f"apex: upstream reset the stream ({code})")))
+        elif kind is PingAcked:
+            self._ping_outstanding = False
+        elif kind is GoAwayReceived or kind is ConnectionTerminated:
+            self.close_if_drained()  # can_open is now False: the pool opens another connection for new calls
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._timer.cancel()
+        for call in list(self.calls.values()):
+            call.end(Status(Code.UNAVAILABLE, f"apex: connection to upstream lost: {exc or 'closed'}"))
+
+
+class H2Connector:
+    """Pools connections per (address, authority); opens another when every open one is at the
+    peer's MAX_CONCURRENT_STREAMS (or going away). A failed connect answers UNAVAILABLE."""
+
+    def __init__(
+        self, ssl_context: ssl.SSLContext | None = None, connect_timeout: float = 5.0, keepalive: float = 30.0
+    ) -> None:
+        self.ssl = ssl_context
+        self.connect_timeout = connect_timeout
+        self.keepalive = keepalive
+        self._pool: dict[tuple[str, str], list[_Client]] = {}
+        self._connecting: dict[tuple[str, str], asyncio.Future[_Client]] = {}
+
+    async def _connection(self, address: str, authority: str) -> tuple[_Client, bool]:
+        key = (address, authority)
+        conns = self._pool.setdefault(key, [])
+        for proto in conns:
+            if proto.usable:
+                return proto, False
+        conns[:] = [c for c in conns if c.transport is not None and not c.transport.is_closing()]
+        pending = self._connecting.get(key)
+        if pending is None:
+            pending = self._connecting[key] = asyncio.ensure_future(self._open(address, authority))
+            pending.add_done_callback(lambda _: self._connecting.pop(key, None))
+        proto = await asyncio.shield(pending)
+        if proto not in conns:
+            conns.append(proto)
+        if not proto.usable:
+            if proto.transport is None or proto.transport.is_closing() or proto.conn.goaway_received is not None:
+                raise OSError("the new connection closed at once")  # no loop of reconnects
+            return await self._connection(address, authority)  # filled by the calls that waited with us
+        return proto, True
+
+    async def _open(self, address: str, authority: str) -> _Client:
+        host, _, port = address.rpartition(":")
+        loop = asyncio.get_running_loop()
+        sni = None
+        if self.ssl is not None:
+            sni = (authority.rpartition(":")[0] if ":" in authority else authority) or host
+        _, proto = await asyncio.wait_for(
+            loop.create_connection(
+                lambda: _Client(self.keepalive), host.strip("[]"), int(port), ssl=self.ssl, server_hostname=sni
+            ),
+            self.connect_timeout,
+        )
+        return proto
+
+    async def __call__(self, address: str, authority: str, request: Request) -> Upstream:
+        try:
+            proto, connecting = await self._connection(address, authority)
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            return local_error(Code.UNAVAILABLE, f"apex: cannot connect to {address}: {exc}")
+        call = request.call
+        headers = [
+            (b":method", b"POST"),
+            (b":scheme", b"https" if self.ssl else b"http"),
+            (b":path", call.method.encode()),
+            (b":authority", (authority or address).encode()),
+            (b"content-type", b"application/grpc"),
+            (b"te", b"trailers"),
+        ]
+        if call.deadline is not None:
+            headers.append((b"grpc-timeout", encode_timeout(call.deadline - time.monotonic())))
+        headers += grpc_headers(call.metadata)
+        try:
+            sid = proto.conn.send_request(headers)
+        except StreamError as exc:
+            return local_error(Code.UNAVAILABLE, f"apex: no stream to {address}: {exc}")
+        upstream = proto.calls[sid] = _Call(proto, sid, connecting)
+        proto.flush_soon()
+        upstream._pump = proto.loop.create_task(upstream.pump(request.messages))
+        return upstream
+
+    async def close(self) -> None:
+        for conns in self._pool.values():
+            for proto in conns:
+                with contextlib.suppress(Exception):
+                    proto.conn.goaway()
+                    proto.flush()
+                    if proto.transport is not None:
+                        proto.transport.close()
+        self._pool.clear()
