@@ -36,7 +36,9 @@ def test_baselines() -> None:
     assert list(metrics.seasonal_naive(y, 2, 9)) == [5, 5]
 
 
-finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
+# Magnitudes below 1e-6 become 0: scaling a subnormal by k underflows, which is float arithmetic,
+# not a property of the metrics.
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False).map(lambda x: 0.0 if abs(x) < 1e-6 else x)
 
 
 @given(
