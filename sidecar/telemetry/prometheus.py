@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from apex.mesh.contract.histogram import PROMETHEUS_BOUNDS
 
 from sidecar.core.call import Code
-from sidecar.telemetry.registry import Registry, Series
+from sidecar.telemetry.registry import MethodSeries, Registry, Series
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -48,15 +48,21 @@ def _series_families(
     resp_bytes = _Family(f"{prefix}_response_bytes_total", "counter", f"Response message bytes per {what}.")
     decisions = _Family(f"{prefix}_policy_decisions_total", "counter", f"Policy-layer decisions per {what}, by name.")
     for labels, s, counters in items:
-        requests.sample("", labels, s.started)
-        for code, n in sorted(s.codes.items()):
-            responses.sample("", {**labels, "code": Code(code).name}, n)
+        # Calls, codes and latency per gRPC method when the series has them (routes), else as one.
+        calls: list[tuple[dict[str, str], Series | MethodSeries]] = (
+            [({**labels, "method": m}, ms) for m, ms in sorted(s.methods.items())] if s.methods else [(labels, s)]
+        )
+        for call_labels, c in calls:
+            requests.sample("", call_labels, c.started)
+            for code, n in sorted(c.codes.items()):
+                responses.sample("", {**call_labels, "code": Code(code).name}, n)
         in_flight.sample("", labels, s.in_flight)
-        for bound, n in zip(PROMETHEUS_BOUNDS, s.latency.cumulative(PROMETHEUS_BOUNDS), strict=True):
-            latency.sample("_bucket", {**labels, "le": repr(bound)}, n)
-        latency.sample("_bucket", {**labels, "le": "+Inf"}, s.latency.count)
-        latency.sample("_sum", labels, s.latency.sum)
-        latency.sample("_count", labels, s.latency.count)
+        for call_labels, c in calls:
+            for bound, n in zip(PROMETHEUS_BOUNDS, c.latency.cumulative(PROMETHEUS_BOUNDS), strict=True):
+                latency.sample("_bucket", {**call_labels, "le": repr(bound)}, n)
+            latency.sample("_bucket", {**call_labels, "le": "+Inf"}, c.latency.count)
+            latency.sample("_sum", call_labels, c.latency.sum)
+            latency.sample("_count", call_labels, c.latency.count)
         req_bytes.sample("", labels, s.request_bytes)
         resp_bytes.sample("", labels, s.response_bytes)
         for name, n in sorted(counters.items()):

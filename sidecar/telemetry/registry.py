@@ -21,12 +21,33 @@ from sidecar.core.call import Code, Status
 RouteKey = tuple[str, str, str]  # (listener, route, cluster)
 EndpointKey = tuple[str, str]  # (cluster, address)
 
+MAX_METHODS = 100  # distinct gRPC methods kept per route series; later ones are counted as OTHER_METHOD
+OTHER_METHOD = "other"  # never a real method path (those start with "/")
+
+
+class MethodSeries:
+    """One gRPC method's calls, status codes and latency within a route series (for /metrics)."""
+
+    __slots__ = ("codes", "finished", "latency", "started")
+
+    def __init__(self) -> None:
+        self.started = 0
+        self.finished = 0
+        self.codes: dict[Code, int] = {}
+        self.latency = Histogram()
+
+    def finish(self, code: Code, seconds: float) -> None:
+        self.finished += 1
+        codes = self.codes
+        codes[code] = codes.get(code, 0) + 1
+        self.latency.record(seconds)
+
 
 class Series:
     """Counters of one route, or one endpoint: cumulative since start, except the in-flight peak."""
 
-    __slots__ = ("codes", "counters", "errors", "finished", "in_flight", "latency", "peak", "request_bytes",
-                 "response_bytes", "started")  # fmt: skip
+    __slots__ = ("codes", "counters", "errors", "finished", "in_flight", "latency", "methods", "peak",
+                 "request_bytes", "response_bytes", "started")  # fmt: skip
 
     def __init__(self) -> None:
         self.started = 0
@@ -39,6 +60,25 @@ class Series:
         self.request_bytes = 0
         self.response_bytes = 0
         self.counters: dict[str, int] = {}
+        self.methods: dict[str, MethodSeries] = {}  # per gRPC method (route series only), bounded
+
+    def method(self, path: str) -> MethodSeries:
+        """The series of method `path`; once MAX_METHODS methods are known, new ones share OTHER_METHOD.
+
+        The data path calls this only on a miss of `methods.get(path)`, so a known method costs one
+        dict lookup; an overflowing method costs two.
+        """
+        methods = self.methods
+        found = methods.get(path)
+        if found is not None:
+            return found
+        if len(methods) >= MAX_METHODS + (OTHER_METHOD in methods):
+            path = OTHER_METHOD
+            found = methods.get(path)
+            if found is not None:
+                return found
+        found = methods[path] = MethodSeries()
+        return found
 
     def start(self) -> None:
         self.started += 1
