@@ -1,4 +1,4 @@
-"""A tiny asyncio HTTP/1.1 server answering GET /metrics (Prometheus text, or OpenMetrics when asked) on the metrics address."""
+"""A tiny asyncio HTTP/1.1 server answering GET /metrics (Prometheus text, or OpenMetrics when asked)."""
 
 from __future__ import annotations
 
