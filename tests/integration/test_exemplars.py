@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import grpc
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 
+from sidecar.cli import main
 from sidecar.examples.echo import BackgroundEcho
 from sidecar.support.otlp_receiver import OtlpReceiver
 from tests.support.observed import get_metrics, observed_config, poll, route_calls, unary, windows
@@ -36,8 +38,8 @@ def openmetrics(address: str) -> tuple[str, str]:
         return response.headers["Content-Type"], response.read().decode()
 
 
-def test_windows_and_openmetrics_carry_the_trace_ids_of_sampled_calls(
-    echo: BackgroundEcho, receiver: OtlpReceiver, redis_url: str
+def test_windows_stat_and_openmetrics_carry_the_trace_ids_of_sampled_calls(
+    echo: BackgroundEcho, receiver: OtlpReceiver, redis_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     service = f"exemplars-{uuid.uuid4().hex[:8]}"
     config = observed_config(
@@ -71,3 +73,13 @@ def test_windows_and_openmetrics_carry_the_trace_ids_of_sampled_calls(
     assert buckets and all(len(e.labels["trace_id"]) == 32 for e in buckets)
     failing = exemplars[("apex_route_responses_total", "UNAVAILABLE")]
     assert failing.labels["trace_id"] in {e.trace_id for e in failed}
+    # apex stat: the same trace ids, in the table's footer and in --json.
+    capsys.readouterr()
+    assert main(["stat", "--service", service, "--redis", redis_url, "--by", "route", "--since", "5m"]) == 0
+    text = capsys.readouterr().out
+    assert "exemplars (trace ids of sampled calls):" in text
+    assert all(f"failed UNAVAILABLE /apex.mesh.v1.Echo/Unary  trace {e.trace_id}" in text for e in failed)
+    assert main(["stat", "--service", service, "--redis", redis_url, "--by", "route", "--since", "5m", "--json"]) == 0
+    (row,) = [r for r in json.loads(capsys.readouterr().out)["rows"] if r["route"] == "echo"]
+    assert {e["trace_id"] for e in row["failed"]} == {e.trace_id for e in failed}
+    assert row["slowest"]["trace_id"] in {r.slowest.trace_id for r in routes}

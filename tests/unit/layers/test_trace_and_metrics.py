@@ -13,7 +13,7 @@ from sidecar.core.call import CallDescriptor, Code, Metadata, Status
 from sidecar.core.service import BufferedResponse, Request, Response, stack
 from sidecar.layers import metrics, trace
 from sidecar.telemetry import prometheus, tracing
-from sidecar.telemetry.registry import MAX_METHODS, OTHER_METHOD, Registry
+from sidecar.telemetry.registry import MAX_FAILED_EXEMPLARS, MAX_METHODS, OTHER_METHOD, Registry
 from sidecar.telemetry.settings import Tracing as TracingSettings
 
 
@@ -145,3 +145,28 @@ def test_per_method_series_are_capped_and_the_rest_counted_as_other() -> None:
     assert samples[("apex_route_requests_total", OTHER_METHOD)] == 5
     total = sum(v for (name, m), v in samples.items() if name == "apex_route_requests_total")
     assert total == series.started == MAX_METHODS + 6  # the per-method samples add up to the route's calls
+
+
+def test_sampled_calls_become_exemplars_in_windows_and_openmetrics_only() -> None:
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+
+    tr, _, _ = setup(100.0)
+    registry = Registry(clock=lambda: 0.0)
+    series = registry.route("outbound", "r", "c")
+    ok = stack([trace.Trace(tr, False, "r", "c", series), metrics.Metrics(series)], Inner())
+    failing = stack([trace.Trace(tr, False, "r", "c", series), metrics.Metrics(series)], Inner(Code.UNAVAILABLE))
+    asyncio.run(call_through(ok))
+    for _ in range(MAX_FAILED_EXEMPLARS + 2):
+        asyncio.run(call_through(failing))
+    assert len(series.exemplars.failed) == MAX_FAILED_EXEMPLARS  # bounded per window
+    assert all(e.code is Code.UNAVAILABLE and len(e.trace_id) == 32 for e in series.exemplars.failed)
+    assert " # {" not in prometheus.render(registry)  # plain Prometheus text has no exemplars
+    text = prometheus.render(registry, openmetrics=True)
+    samples = [s for f in parse_openmetrics(text) for s in f.samples]  # the strict OpenMetrics parser
+    failed = [s for s in samples if s.name == "apex_route_responses_total" and s.labels["code"] == "UNAVAILABLE"]
+    assert failed[0].exemplar is not None and len(failed[0].exemplar.labels["trace_id"]) == 32  # the latest one
+    buckets = [s for s in samples if s.name == "apex_route_duration_seconds_bucket" and s.exemplar is not None]
+    assert buckets and all(float(s.labels["le"]) >= s.exemplar.value for s in buckets if s.exemplar is not None)
+    slowest, taken = series.exemplars.take()
+    assert slowest is not None and len(taken) == MAX_FAILED_EXEMPLARS
+    assert series.exemplars.take() == (None, [])  # the next window starts empty
