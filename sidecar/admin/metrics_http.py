@@ -1,4 +1,4 @@
-"""A tiny asyncio HTTP/1.1 server answering GET /metrics (Prometheus text) on the metrics address."""
+"""A tiny asyncio HTTP/1.1 server answering GET /metrics (Prometheus text, or OpenMetrics when asked)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,35 @@ log = logging.getLogger(__name__)
 MAX_HEADER_BYTES = 16 * 1024
 
 
-class MetricsServer:
-    """Serves `render()` at /metrics; one short request per connection (Connection: close)."""
+def _accepts_openmetrics(head: bytes) -> bool:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"accept" and b"application/openmetrics-text" in value.lower():
+            return True
+    return False
 
-    def __init__(self, address: str, render: Callable[[], str], content_type: str) -> None:
+
+class MetricsServer:
+    """Serves `render()` at /metrics; one short request per connection (Connection: close).
+
+    A scraper whose Accept header names `application/openmetrics-text` gets `openmetrics()` (with
+    exemplars) as `openmetrics_type` instead, when given.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        render: Callable[[], str],
+        content_type: str,
+        openmetrics: Callable[[], str] | None = None,
+        openmetrics_type: str = "",
+    ) -> None:
         self.address = address
         self.bound = ""
         self._render = render
         self._content_type = content_type
+        self._openmetrics = openmetrics
+        self._openmetrics_type = openmetrics_type
         self._server: asyncio.Server | None = None
 
     async def start(self) -> str:
@@ -39,6 +60,8 @@ class MetricsServer:
             path = path.split("?", 1)[0]
             if method not in ("GET", "HEAD"):
                 status, body, ctype = "405 Method Not Allowed", b"only GET\n", "text/plain"
+            elif path == "/metrics" and self._openmetrics is not None and _accepts_openmetrics(head):
+                status, body, ctype = "200 OK", self._openmetrics().encode(), self._openmetrics_type
             elif path == "/metrics":
                 status, body, ctype = "200 OK", self._render().encode(), self._content_type
             else:

@@ -29,10 +29,16 @@ def config_dump(config: ConfigView) -> admin_pb2.ConfigDump:
 
 
 def stats(counters: Registry) -> admin_pb2.Stats:
-    """Per-route calls, in-flight and status codes, read from the counter store."""
+    """Per-route calls, in-flight, status codes and latency quantiles, read from the counter store."""
     out = admin_pb2.Stats(unrouted=counters.unrouted(), policy_version=counters.policy_version)
     for (listener, route, cluster), series in counters.current_routes():
+        latency = series.latency
+        p = latency.quantiles((50.0, 95.0, 99.0))
         out.routes.add(
+            latency_count=latency.count,
+            p50_seconds=p[50.0],
+            p95_seconds=p[95.0],
+            p99_seconds=p[99.0],
             listener=listener,
             route=route,
             cluster=cluster,

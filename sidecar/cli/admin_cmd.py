@@ -14,6 +14,8 @@ from apex.mesh.v1 import admin_pb2, admin_pb2_grpc, telemetry_pb2, telemetry_pb2
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from sidecar.cli.jsonout import message_dict
+
 
 def register(commands: Any) -> None:
     p: argparse.ArgumentParser = commands.add_parser("admin", help="read a sidecar's admin API")
@@ -64,17 +66,25 @@ def _config(channel: grpc.Channel, as_json: bool) -> int:
 def _stats(channel: grpc.Channel, as_json: bool) -> int:
     stats = admin_pb2_grpc.AdminStub(channel).GetStats(admin_pb2.GetStatsRequest(), timeout=5)
     if as_json:
-        print(json.dumps(json_format.MessageToDict(stats, preserving_proto_field_name=True), indent=2))
+        print(json.dumps(message_dict(stats), indent=2))  # counts as JSON numbers, not strings
         return 0
     print(f"policy version: {stats.policy_version or '-'}   unrouted calls: {stats.unrouted}")
-    rows = [("LISTENER", "ROUTE", "CLUSTER", "CALLS", "IN-FLIGHT", "STATUS CODES")]
+    rows = [("LISTENER", "ROUTE", "CLUSTER", "CALLS", "IN-FLIGHT", "P50", "P95", "P99", "STATUS CODES")]
     for r in stats.routes:
         codes = " ".join(f"{k}={v}" for k, v in sorted(r.status_codes.items())) or "-"
-        rows.append((r.listener, r.route, r.cluster, str(r.calls), str(r.in_flight), codes))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        quantiles = (
+            [millis(r.p50_seconds), millis(r.p95_seconds), millis(r.p99_seconds)] if r.latency_count else ["-"] * 3
+        )
+        rows.append((r.listener, r.route, r.cluster, str(r.calls), str(r.in_flight), *quantiles, codes))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[5])
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
     return 0
+
+
+def millis(seconds: float) -> str:
+    """A latency for the table: milliseconds, three significant digits."""
+    return f"{seconds * 1000:.3g}ms"
 
 
 def _log_level(channel: grpc.Channel, level: str | None, as_json: bool) -> int:

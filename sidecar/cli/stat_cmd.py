@@ -183,6 +183,19 @@ def table(rows: Sequence[golden.Row], by: golden.By, buckets: bool = False) -> s
     )
 
 
+def exemplar_lines(rows: Sequence[golden.Row]) -> list[str]:
+    """Per row with sampled calls: its slowest call's and its failed calls' trace ids; cells escaped."""
+    lines: list[str] = []
+    for r in rows:
+        key = safe("/".join(r.key))
+        if r.slowest is not None:
+            s = r.slowest
+            lines.append(f"  {key}  slowest {s.seconds * 1e3:.1f}ms {safe(s.method)}  trace {safe(s.trace_id)}")
+        for e in r.failed:
+            lines.append(f"  {key}  failed {safe(e.code)} {safe(e.method)}  trace {safe(e.trace_id)}")
+    return lines
+
+
 def _frame(args: argparse.Namespace, windows: list[telemetry_pb2.TelemetryWindow], now: float) -> list[golden.Row]:
     return golden.rows(windows, args.by, now - args.since, now, args.window)
 
@@ -202,6 +215,8 @@ def run_stat(args: argparse.Namespace) -> int:
             echo(f"no telemetry in the last {args.since:g}s" + (f" for {', '.join(services)}" if services else ""))
         else:
             echo(table(rows, args.by, buckets=args.window is not None))
+            if lines := exemplar_lines(rows):
+                echo("\n".join(["", "exemplars (trace ids of sampled calls):", *lines]))
         return 0
 
     return _guard("stat", args.redis, lambda: asyncio.run(_with_redis(args.redis, work)))

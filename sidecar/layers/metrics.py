@@ -100,7 +100,8 @@ def count_responses(response: Response, series: Series) -> Response:
 
 class Metrics:
     """Record every call of a route into its series: calls, in-flight and status codes always;
-    latency and message bytes too when `detail` (/metrics or telemetry configured)."""
+    latency, message bytes and the per-method calls/codes/latency too when `detail` (/metrics or
+    telemetry configured)."""
 
     name = "metrics"
 
@@ -110,7 +111,7 @@ class Metrics:
 
     def __call__(self, inner: Service) -> Service:
         series = self.series
-        if not self.detail:
+        if not self.detail:  # nothing renders /metrics: no per-method series either
             ended = series.end
 
             async def count(request: Request) -> Response:
@@ -120,12 +121,18 @@ class Metrics:
 
             return count
 
+        methods = series.methods  # per gRPC method, for /metrics: one dict lookup per call (bounded)
+
         async def measure(request: Request) -> Response:
             series.start()
+            method = methods.get(request.call.method) or series.method(request.call.method)
+            method.started += 1
             started = _clock()
 
             def finished(status: Status) -> None:
-                series.finish(status.code, _clock() - started)
+                elapsed = _clock() - started
+                series.finish(status.code, elapsed)
+                method.finish(status.code, elapsed)
 
             request.on_finish(finished)
             count_requests(request, series)

@@ -11,6 +11,7 @@ TraceIdRatioBased sampler applies) and only fresh ids are propagated, so 1% samp
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 
 from opentelemetry.trace import SpanKind
@@ -19,6 +20,7 @@ from opentelemetry.trace import StatusCode as SpanCode
 
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import Request, Response, Service
+from sidecar.telemetry.registry import Series
 from sidecar.telemetry.tracing import Tracing, context_of, inject, inject_ids, parent
 
 log = logging.getLogger("apex.access")
@@ -38,18 +40,20 @@ def _log_call(call: CallDescriptor, route: str, code: Code, trace_id: int, span_
 
 
 class Trace:
-    """Open a span per sampled call through `route` and propagate ids for every call."""
+    """Open a span per sampled call through `route` and propagate ids for every call; each sampled
+    call is offered to the route's `series` as an exemplar (its trace id, latency and status)."""
 
     name = "trace"
 
-    def __init__(self, tracing: Tracing, inbound: bool, route: str, cluster: str) -> None:
+    def __init__(self, tracing: Tracing, inbound: bool, route: str, cluster: str, series: Series | None = None) -> None:
         self.tracing = tracing
         self.inbound = inbound
         self.route = route
         self.cluster = cluster
+        self.series = series
 
     def __call__(self, inner: Service) -> Service:
-        tracing, inbound, route, cluster = self.tracing, self.inbound, self.route, self.cluster
+        tracing, inbound, route, cluster, series = self.tracing, self.inbound, self.route, self.cluster, self.series
         kind = SpanKind.SERVER if inbound else SpanKind.CLIENT
         tracer, id_source = tracing.tracer, tracing.ids
 
@@ -92,6 +96,7 @@ class Trace:
             span = tracer.start_span(call.method[1:], context=context, kind=kind, attributes=attributes)
             span_context = span.get_span_context()
             request.call = replace(call, metadata=inject(call.metadata, span_context))
+            started = time.perf_counter()
 
             def finished(status: Status) -> None:
                 if span.is_recording():
@@ -99,6 +104,11 @@ class Trace:
                     if status.code is not Code.OK and (not inbound or status.code in SERVER_ERRORS):
                         span.set_status(SpanStatus(SpanCode.ERROR, status.details))
                 span.end()
+                if series is not None:
+                    series.exemplar(
+                        f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}", call.method, status.code,
+                        time.perf_counter() - started, time.time(),
+                    )  # fmt: skip
                 if log.isEnabledFor(logging.DEBUG):
                     _log_call(call, route, status.code, span_context.trace_id, span_context.span_id)
 

@@ -51,7 +51,10 @@ class Observer:
             self.publisher = Publisher(settings.telemetry, self.registry, who)
         self.metrics: MetricsServer | None = None
         if settings.metrics_address:
-            self.metrics = MetricsServer(settings.metrics_address, self.render, prometheus.CONTENT_TYPE)
+            self.metrics = MetricsServer(
+                settings.metrics_address, self.render, prometheus.CONTENT_TYPE,
+                self.render_openmetrics, prometheus.OPENMETRICS_CONTENT_TYPE,
+            )  # fmt: skip
 
     async def start(self) -> None:
         if self.metrics is not None:
@@ -90,6 +93,12 @@ class Observer:
         return out
 
     def render(self) -> str:
+        return prometheus.render(self.registry, self._extra())
+
+    def render_openmetrics(self) -> str:
+        return prometheus.render(self.registry, self._extra(), openmetrics=True)
+
+    def _extra(self) -> dict[str, tuple[str, str, float]]:
         s = self.stats()
         extra = {
             "apex_telemetry_windows_published_total": ("counter", "Telemetry windows written to Redis.",
@@ -100,7 +109,7 @@ class Observer:
             "apex_trace_spans_dropped_total": ("counter", "Spans dropped by the full export queue.",
                                                float(s.spans_dropped)),
         }  # fmt: skip
-        return prometheus.render(self.registry, extra)
+        return extra
 
 
 class ClusterWatch:

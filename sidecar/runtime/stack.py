@@ -161,9 +161,12 @@ def route_stack(
     decisions = reg.route_decisions(*key)
     cache_rules = cache.rules_for_route(policy.cache, listener.name, route.match)
     inbound = listener.direction is Direction.INBOUND
+    series = reg.route(listener.name, route.name, route.cluster)
     layers: list[named.NamedLayer | None] = [
-        tracing.Trace(state.tracer, inbound, route.name, route.cluster) if state.tracer is not None else None,
-        metrics.Metrics(reg.route(listener.name, route.name, route.cluster), detail=state.measure),
+        tracing.Trace(state.tracer, inbound, route.name, route.cluster, series if state.measure else None)
+        if state.tracer is not None
+        else None,
+        metrics.Metrics(series, detail=state.measure),
         timeout.Deadline(),
         cache.Cache(state.cache, cache_rules, route.cluster or route.name) if cache_rules else None,
         ratelimit.RateLimiting(state.routes.limiter(key, rp.rate_limit), route.name, decisions)

@@ -34,6 +34,7 @@ KEY_COLUMNS: Mapping[By, tuple[str, ...]] = {
 REJECTION_COUNTERS = frozenset({"rate_limited", "budget_exhausted", "balancer_no_endpoint"})
 REJECTION_PREFIXES = ("caps_rejected_",)
 QUANTILES = (50.0, 95.0, 99.0)
+MAX_FAILED = 5  # failed-call exemplars kept per row
 
 
 def window_start(window: telemetry_pb2.TelemetryWindow) -> float:
@@ -58,6 +59,13 @@ class Row:
     counters: dict[str, int] = field(default_factory=dict)
     latency: Histogram = field(default_factory=Histogram)
     instances: set[str] = field(default_factory=set)
+    slowest: telemetry_pb2.Exemplar | None = None  # the slowest sampled call (routes only)
+    failed: list[telemetry_pb2.Exemplar] = field(default_factory=list)  # the latest failed sampled calls
+
+    def add_exemplars(self, route: telemetry_pb2.RouteAggregate) -> None:
+        if route.HasField("slowest") and (self.slowest is None or route.slowest.seconds > self.slowest.seconds):
+            self.slowest = route.slowest
+        self.failed = [*self.failed, *route.failed][-MAX_FAILED:]
 
     def add(self, stats: telemetry_pb2.Aggregate, instance: str) -> None:
         self.calls += stats.calls
@@ -123,23 +131,33 @@ class Row:
             "retries": self.retries,
             "rejections": self.rejections,
             "cache_hit_ratio": None if ratio is None else round(ratio, 6),
+            "slowest": None if self.slowest is None else exemplar_dict(self.slowest),
+            "failed": [exemplar_dict(e) for e in self.failed],
         }
 
 
-def _parts(window: telemetry_pb2.TelemetryWindow, by: By) -> Iterable[tuple[tuple[str, ...], telemetry_pb2.Aggregate]]:
-    """(key, aggregate) for each part of a window at the level `by`."""
+def exemplar_dict(e: telemetry_pb2.Exemplar) -> dict[str, Any]:
+    return {"trace_id": e.trace_id, "span_id": e.span_id, "method": e.method, "code": e.code,
+            "latency_ms": round(e.seconds * 1e3, 3)}  # fmt: skip
+
+
+Part = tuple[tuple[str, ...], telemetry_pb2.Aggregate, telemetry_pb2.RouteAggregate | None]
+
+
+def _parts(window: telemetry_pb2.TelemetryWindow, by: By) -> Iterable[Part]:
+    """(key, aggregate, the route when the part is one) for each part of a window at the level `by`."""
     s = window.service
     if by in ("service", "route"):
         for r in window.routes:
             key = (s, r.listener) if by == "service" else (s, r.listener, r.route)
-            yield key, r.stats
+            yield key, r.stats, r
         return
     if by == "cluster":
         for c in window.clusters:
-            yield (s, c.name), c.stats
+            yield (s, c.name), c.stats, None
         return
     for e in window.endpoints:
-        yield (s, e.cluster, e.address), e.stats
+        yield (s, e.cluster, e.address), e.stats, None
 
 
 def rows(
@@ -162,11 +180,13 @@ def rows(
         index = int((t - since) // step)
         start = since + index * step
         seconds = min(step, now - start)
-        for key, stats in _parts(w, by):
+        for key, stats, route in _parts(w, by):
             row = out.get((index, key))
             if row is None:
                 row = out[(index, key)] = Row(key, start, seconds)
             row.add(stats, w.instance)
+            if route is not None:
+                row.add_exemplars(route)
     return [out[k] for k in sorted(out)]
 
 

@@ -9,24 +9,90 @@ refreshers at read time, already named `<layer>_<counter>`.
 
 from __future__ import annotations
 
+import bisect
 import enum
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from apex.mesh.contract.histogram import Histogram
+from apex.mesh.contract.histogram import PROMETHEUS_BOUNDS, Histogram
 
 from sidecar.core.call import Code, Status
 
 RouteKey = tuple[str, str, str]  # (listener, route, cluster)
 EndpointKey = tuple[str, str]  # (cluster, address)
 
+MAX_METHODS = 100  # distinct gRPC methods kept per route series; later ones are counted as OTHER_METHOD
+OTHER_METHOD = "other"  # never a real method path (those start with "/")
+
+
+class MethodSeries:
+    """One gRPC method's calls, status codes and latency within a route series (for /metrics)."""
+
+    __slots__ = ("codes", "finished", "latency", "started")
+
+    def __init__(self) -> None:
+        self.started = 0
+        self.finished = 0
+        self.codes: dict[Code, int] = {}
+        self.latency = Histogram()
+
+    def finish(self, code: Code, seconds: float) -> None:
+        self.finished += 1
+        codes = self.codes
+        codes[code] = codes.get(code, 0) + 1
+        self.latency.record(seconds)
+
+
+MAX_FAILED_EXEMPLARS = 5  # failed sampled calls kept per route series per window
+
+
+@dataclass(frozen=True, slots=True)
+class Exemplar:
+    """One sampled (traced) call: its trace and span ids, method, status, latency and wall-clock end."""
+
+    trace_id: str
+    span_id: str
+    method: str
+    code: Code
+    seconds: float
+    time: float
+
+
+class Exemplars:
+    """Sampled calls of one route series: the window's slowest and first failed ones (taken by the
+    window roller), and for /metrics the latest per (method, latency bucket) and per (method, code).
+    Only the trace layer records here, and only for sampled calls."""
+
+    __slots__ = ("by_bucket", "by_code", "failed", "slowest")
+
+    def __init__(self) -> None:
+        self.slowest: Exemplar | None = None
+        self.failed: list[Exemplar] = []
+        self.by_bucket: dict[tuple[str, int], Exemplar] = {}  # bucket = index into PROMETHEUS_BOUNDS (+Inf last)
+        self.by_code: dict[tuple[str, Code], Exemplar] = {}
+
+    def record(self, exemplar: Exemplar) -> None:
+        if self.slowest is None or exemplar.seconds > self.slowest.seconds:
+            self.slowest = exemplar
+        if exemplar.code and len(self.failed) < MAX_FAILED_EXEMPLARS:
+            self.failed.append(exemplar)
+        bucket = bisect.bisect_left(PROMETHEUS_BOUNDS, exemplar.seconds)
+        self.by_bucket[(exemplar.method, bucket)] = exemplar
+        self.by_code[(exemplar.method, exemplar.code)] = exemplar
+
+    def take(self) -> tuple[Exemplar | None, list[Exemplar]]:
+        """The window's slowest and failed exemplars; the next window starts without any."""
+        taken = self.slowest, self.failed
+        self.slowest, self.failed = None, []
+        return taken
+
 
 class Series:
     """Counters of one route, or one endpoint: cumulative since start, except the in-flight peak."""
 
-    __slots__ = ("codes", "counters", "errors", "finished", "in_flight", "latency", "peak", "request_bytes",
-                 "response_bytes", "started")  # fmt: skip
+    __slots__ = ("codes", "counters", "errors", "exemplars", "finished", "in_flight", "latency", "methods", "peak",
+                 "request_bytes", "response_bytes", "started")  # fmt: skip
 
     def __init__(self) -> None:
         self.started = 0
@@ -39,6 +105,32 @@ class Series:
         self.request_bytes = 0
         self.response_bytes = 0
         self.counters: dict[str, int] = {}
+        self.methods: dict[str, MethodSeries] = {}  # per gRPC method (route series only), bounded
+        self.exemplars = Exemplars()  # sampled calls (route series with tracing only)
+
+    def method(self, path: str) -> MethodSeries:
+        """The series of method `path`; once MAX_METHODS methods are known, new ones share OTHER_METHOD.
+
+        The data path calls this only on a miss of `methods.get(path)`, so a known method costs one
+        dict lookup; an overflowing method costs two.
+        """
+        methods = self.methods
+        found = methods.get(path)
+        if found is not None:
+            return found
+        if len(methods) >= MAX_METHODS + (OTHER_METHOD in methods):
+            path = OTHER_METHOD
+            found = methods.get(path)
+            if found is not None:
+                return found
+        found = methods[path] = MethodSeries()
+        return found
+
+    def exemplar(self, trace_id: str, span_id: str, method: str, code: Code, seconds: float, time: float) -> None:
+        """A sampled call finished (called by the trace layer); `method` as /metrics labels it."""
+        if method not in self.methods and self.methods:
+            method = OTHER_METHOD if len(self.methods) >= MAX_METHODS else method
+        self.exemplars.record(Exemplar(trace_id, span_id, method, code, seconds, time))
 
     def start(self) -> None:
         self.started += 1

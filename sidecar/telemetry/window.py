@@ -15,7 +15,7 @@ from apex.mesh.contract.histogram import Histogram
 from apex.mesh.v1 import telemetry_pb2
 
 from sidecar.core.call import Code
-from sidecar.telemetry.registry import EndpointKey, Registry, RouteKey, Series
+from sidecar.telemetry.registry import EndpointKey, Exemplar, Registry, RouteKey, Series
 
 
 @dataclass(slots=True)
@@ -54,6 +54,7 @@ class Snapshot:
     endpoint_states: dict[EndpointKey, dict[str, str]]
     unrouted: int
     policy_version: str
+    exemplars: dict[RouteKey, tuple[Exemplar | None, list[Exemplar]]]
 
 
 def snapshot(registry: Registry, now: float) -> Snapshot:
@@ -73,6 +74,7 @@ def snapshot(registry: Registry, now: float) -> Snapshot:
         endpoint_states={k: dict(v) for k, v in registry.endpoint_states.items()},
         unrouted=registry.unrouted(),
         policy_version=registry.policy_version,
+        exemplars={k: taken for k, s in registry.routes.items() if (taken := s.exemplars.take()) != (None, [])},
     )
 
 
@@ -129,6 +131,11 @@ def build(
         listener, route, cluster = key
         r = w.routes.add(listener=listener, route=route, cluster=cluster)
         fill_aggregate(r.stats, cur.routes[key], prev.routes.get(key, EMPTY))
+        slowest, failed = cur.exemplars.get(key, (None, []))
+        if slowest is not None:
+            fill_exemplar(r.slowest, slowest)
+        for exemplar in failed:
+            fill_exemplar(r.failed.add(), exemplar)
     clusters: dict[str, telemetry_pb2.ClusterAggregate] = {}
 
     def cluster_agg(name: str) -> telemetry_pb2.ClusterAggregate:
@@ -151,6 +158,12 @@ def build(
     for name in sorted(clusters):
         w.clusters.append(clusters[name])
     return w
+
+
+def fill_exemplar(out: telemetry_pb2.Exemplar, exemplar: Exemplar) -> None:
+    out.trace_id, out.span_id, out.method = exemplar.trace_id, exemplar.span_id, exemplar.method
+    out.code, out.seconds = Code(exemplar.code).name, exemplar.seconds
+    out.time.FromNanoseconds(round(exemplar.time * 1e9))
 
 
 class Roller:

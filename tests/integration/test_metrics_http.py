@@ -7,6 +7,7 @@ import urllib.request
 
 import grpc
 import pytest
+from apex.mesh.v1 import echo_pb2, echo_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from sidecar.examples.echo import BackgroundEcho
@@ -30,30 +31,38 @@ def test_metrics_parse_and_match_the_calls(echo: BackgroundEcho) -> None:
         unary(proc["outbound"], 25)
         unary(proc["outbound"], 5, status=grpc.StatusCode.UNAVAILABLE.value[0])
         unary(proc["inbound"], 3)
+        with grpc.insecure_channel(proc["outbound"]) as channel:  # a second method on the same route
+            stream = echo_pb2_grpc.EchoStub(channel).ServerStream(echo_pb2.EchoRequest(payload=b"x"), timeout=10)
+            list(stream)  # status OK, whatever the count
         text = get_metrics(proc["metrics"])
         with pytest.raises(urllib.error.HTTPError) as missing:
             urllib.request.urlopen(f"http://{proc['metrics']}/nothing", timeout=10)
         assert missing.value.code == 404
     got = samples(text)
     route = {("listener", "outbound"), ("route", "echo"), ("cluster", "echo")}
-    assert got[("apex_route_requests_total", frozenset(route))] == 30
-    assert got[("apex_route_responses_total", frozenset(route | {("code", "OK")}))] == 25
-    assert got[("apex_route_responses_total", frozenset(route | {("code", "UNAVAILABLE")}))] == 5
-    assert got[("apex_route_in_flight", frozenset(route))] == 0
-    assert got[("apex_route_duration_seconds_count", frozenset(route))] == 30
-    assert got[("apex_route_duration_seconds_bucket", frozenset(route | {("le", "+Inf")}))] == 30
+    unary_ = route | {("method", "/apex.mesh.v1.Echo/Unary")}
+    streamed = route | {("method", "/apex.mesh.v1.Echo/ServerStream")}
+    assert got[("apex_route_requests_total", frozenset(unary_))] == 30
+    assert got[("apex_route_requests_total", frozenset(streamed))] == 1
+    assert got[("apex_route_responses_total", frozenset(unary_ | {("code", "OK")}))] == 25
+    assert got[("apex_route_responses_total", frozenset(unary_ | {("code", "UNAVAILABLE")}))] == 5
+    assert got[("apex_route_responses_total", frozenset(streamed | {("code", "OK")}))] == 1
+    assert got[("apex_route_in_flight", frozenset(route))] == 0  # in-flight and bytes stay per route
+    assert got[("apex_route_duration_seconds_count", frozenset(unary_))] == 30
+    assert got[("apex_route_duration_seconds_count", frozenset(streamed))] == 1
+    assert got[("apex_route_duration_seconds_bucket", frozenset(unary_ | {("le", "+Inf")}))] == 30
     buckets = sorted(
         (float(dict(labels)["le"]), v)
         for (name, labels), v in got.items()
-        if name == "apex_route_duration_seconds_bucket" and route <= labels
+        if name == "apex_route_duration_seconds_bucket" and unary_ <= labels
     )
     assert [v for _, v in buckets] == sorted(v for _, v in buckets)  # cumulative
-    assert got[("apex_route_duration_seconds_sum", frozenset(route))] > 0
+    assert got[("apex_route_duration_seconds_sum", frozenset(unary_))] > 0
     assert got[("apex_route_request_bytes_total", frozenset(route))] > 0
     inbound = {("listener", "inbound"), ("route", "local"), ("cluster", "local")}
-    assert got[("apex_route_requests_total", frozenset(inbound))] == 3
+    assert got[("apex_route_requests_total", frozenset(inbound | {("method", "/apex.mesh.v1.Echo/Unary")}))] == 3
     endpoint = {("cluster", "echo"), ("endpoint", echo.address)}
-    assert got[("apex_endpoint_requests_total", frozenset(endpoint))] == 30
+    assert got[("apex_endpoint_requests_total", frozenset(endpoint))] == 31
     assert got[("apex_policy_info", frozenset({("version", "")}))] == 1
     assert got[("apex_unrouted_total", frozenset())] == 0
 
@@ -69,7 +78,7 @@ def test_retries_show_as_route_decisions_and_endpoint_attempts(echo: BackgroundE
         unary(proc["outbound"], 5, status=grpc.StatusCode.UNAVAILABLE.value[0])
         got = samples(get_metrics(proc["metrics"]))
     route = {("listener", "outbound"), ("route", "echo"), ("cluster", "echo")}
-    assert got[("apex_route_requests_total", frozenset(route))] == 5
+    assert got[("apex_route_requests_total", frozenset(route | {("method", "/apex.mesh.v1.Echo/Unary")}))] == 5
     assert got[("apex_route_policy_decisions_total", frozenset(route | {("decision", "retries")}))] == 10
     endpoint = {("cluster", "echo"), ("endpoint", echo.address)}
     assert got[("apex_endpoint_requests_total", frozenset(endpoint))] == 15  # every attempt

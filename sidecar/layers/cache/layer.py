@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
+from sidecar.core import errors
 from sidecar.core.call import CallDescriptor, Code, Metadata, Status
 from sidecar.core.service import BufferedResponse, Request, Response, Service
 from sidecar.layers.cache import control, singleflight
@@ -204,8 +205,8 @@ class CacheService:
                 response.cancel()
             raise
         except Exception as exc:
-            log.exception("cache fill of %s failed", call.method)
-            status = Status(Code.INTERNAL, f"apex: sidecar error during the cache fill: {exc}")
+            log.exception("cache fill of %s failed", call.method, extra={"trace_id": errors.trace_id(call)})
+            status = errors.hidden(call, Code.INTERNAL, "apex: sidecar error during the cache fill", repr(exc))
         finally:
             upstream.finish(status)
         fetched = Fetched(headers, messages, status)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from sidecar.core import errors
 from sidecar.core.call import Code, Metadata, Status
-from sidecar.core.service import Connector, Request, Response, local_error
+from sidecar.core.service import BufferedResponse, Connector, Request, Response, local_error
 from sidecar.discovery.endpoints import EndpointSet
 from sidecar.layers.balance.load import EndpointLoad
 from sidecar.layers.cluster.state import ClusterRuntime
@@ -116,7 +117,10 @@ class ClusterService:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the connector could not even start the call
-            return local_error(Code.UNAVAILABLE, f"apex: could not connect to {load.address}: {exc}")
+            return BufferedResponse(  # the address and the exception text go to the log, not to the caller
+                errors.hidden(request.call, Code.UNAVAILABLE, f"apex: could not connect to an endpoint of cluster "
+                              f"{runtime.name!r}", f"{load.address}: {exc!r}")
+            )  # fmt: skip
         if response.connecting:
             # Connection setup is not the endpoint's latency (linkerd only balances ready endpoints).
             attempt.sampled = True

@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 
-from sidecar.core.call import Code, Metadata, Status
+from sidecar.core import errors
+from sidecar.core.call import CallDescriptor, Code, Metadata, Status
 from sidecar.core.service import Request
 from sidecar.transport.grpc_aio import reflection
 from sidecar.transport.grpc_aio.channels import ChannelPool
@@ -46,19 +48,52 @@ async def _pump(call: Any, raw: RawCall, messages: AsyncIterator[bytes]) -> None
         call.cancel()
 
 
-def _status(raw: RawStatus) -> Status:
-    return Status(Code(raw.code()), raw.details() or "", as_metadata(raw.trailing_metadata()))
+# What grpc-core itself writes when a call fails in the transport, before or without an answer
+# from the upstream (these name internal addresses: `ipv4:10.0.3.7:50051: Connection refused`).
+_CONNECT_FAILURE = re.compile(
+    r"failed to connect to all addresses|connections to all backends failing|Connection refused"
+    r"|DNS resolution failed|empty address list"
+)
+_CONNECTION_LOST = re.compile(
+    r"Socket closed|(recvmsg:)?Connection reset by peer|GOAWAY received|Broken pipe|keepalive watchdog timeout"
+    r"|Endpoint read failed"
+)
+_HIDDEN_CODES = (Code.UNAVAILABLE, Code.UNKNOWN, Code.INTERNAL)
+# What the caller reads instead ("could not connect" is a connect failure to the outlier detector).
+UPSTREAM_UNREACHABLE = "apex: could not connect to the upstream"
+UPSTREAM_LOST = "apex: connection to the upstream lost"
+
+
+def _status(raw: RawStatus, call: CallDescriptor) -> Status:
+    """The call's final status: as the upstream sent it, except grpc-core's own transport failures,
+    which reach the caller as UPSTREAM_UNREACHABLE (the detail is logged at DEBUG with the trace id)."""
+    code = Code(raw.code())
+    details = raw.details() or ""
+    trailers = as_metadata(raw.trailing_metadata())
+    if code in _HIDDEN_CODES and details:
+        public = (
+            UPSTREAM_UNREACHABLE if _CONNECT_FAILURE.match(details) else
+            UPSTREAM_LOST if _CONNECTION_LOST.match(details) else None
+        )  # fmt: skip
+        if public is not None:
+            return Status(code, errors.hidden(call, code, public, details, level=logging.DEBUG).details, trailers)
+    return Status(code, details, trailers)
 
 
 class UpstreamResponse:
     """Adapts a grpc.aio stream-stream call to the Response protocol."""
 
-    __slots__ = ("_call", "_pump", "_raw", "connecting")
+    __slots__ = ("_call", "_info", "_pump", "_raw", "connecting")
 
     def __init__(
-        self, call: grpc.aio.StreamStreamCall[Any, Any], messages: AsyncIterator[bytes], connecting: bool = False
+        self,
+        call: grpc.aio.StreamStreamCall[Any, Any],
+        messages: AsyncIterator[bytes],
+        info: CallDescriptor,
+        connecting: bool = False,
     ) -> None:
         self._call = call
+        self._info = info
         self._raw = raw = raw_call(call)
         self._pump = asyncio.get_running_loop().create_task(_pump(call, raw, messages))
         # The channel was not READY when the call started: its latency includes connection setup.
@@ -75,7 +110,7 @@ class UpstreamResponse:
         return None if message is grpc.aio.EOF else message
 
     async def status(self) -> Status:
-        status = _status(await self._raw.status())
+        status = _status(await self._raw.status(), self._info)
         if not self._pump.done():
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -90,10 +125,11 @@ class UpstreamResponse:
 class UnaryUpstreamResponse:
     """Adapts a grpc.aio unary-unary call (the cheaper path for methods known to be unary)."""
 
-    __slots__ = ("_call", "_done", "_raw", "connecting")
+    __slots__ = ("_call", "_done", "_info", "_raw", "connecting")
 
-    def __init__(self, call: grpc.aio.UnaryUnaryCall[Any, Any], connecting: bool = False) -> None:
+    def __init__(self, call: grpc.aio.UnaryUnaryCall[Any, Any], info: CallDescriptor, connecting: bool = False) -> None:
         self._call = call
+        self._info = info
         self._raw = raw_call(call)
         self._done = False
         self.connecting = connecting
@@ -112,7 +148,7 @@ class UnaryUpstreamResponse:
         return message
 
     async def status(self) -> Status:
-        return _status(await self._raw.status())
+        return _status(await self._raw.status(), self._info)
 
     def cancel(self) -> None:
         self._call.cancel()
@@ -148,12 +184,12 @@ class GrpcConnector:
             unary = channel.unary_unary(call_info.method)(
                 message, metadata=OrderedMetadata(call_info.metadata), timeout=timeout
             )
-            return UnaryUpstreamResponse(unary, connecting)
+            return UnaryUpstreamResponse(unary, call_info, connecting)
         if kinds.should_ask(call_info.service, time.monotonic()):
             self._learn(channel, call_info.service)
         multicallable = channel.stream_stream(call_info.method)
         call = multicallable(metadata=OrderedMetadata(call_info.metadata), timeout=timeout)
-        return UpstreamResponse(call, request.messages, connecting)
+        return UpstreamResponse(call, request.messages, call_info, connecting)
 
     def _learn(self, channel: grpc.aio.Channel, service: str) -> None:
         async def lookup() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import grpc
 
+from sidecar.core import errors
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import Request, Response
 from sidecar.core.transport import ListenerSpec, Switch
@@ -147,8 +148,8 @@ class _Handler(grpc.GenericRpcHandler):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.exception("relay of %s failed", request.call.method)
-            status = Status(Code.INTERNAL, f"apex: sidecar error relaying the call: {exc}")
+            log.exception("relay of %s failed", request.call.method, extra={"trace_id": errors.trace_id(request.call)})
+            status = errors.hidden(request.call, Code.INTERNAL, "apex: sidecar error relaying the call", repr(exc))
         finally:
             if response is not None and not completed:
                 response.cancel()  # the caller went away or we failed: stop the upstream call

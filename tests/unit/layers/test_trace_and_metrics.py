@@ -13,7 +13,7 @@ from sidecar.core.call import CallDescriptor, Code, Metadata, Status
 from sidecar.core.service import BufferedResponse, Request, Response, stack
 from sidecar.layers import metrics, trace
 from sidecar.telemetry import prometheus, tracing
-from sidecar.telemetry.registry import Registry
+from sidecar.telemetry.registry import MAX_FAILED_EXEMPLARS, MAX_METHODS, OTHER_METHOD, Registry
 from sidecar.telemetry.settings import Tracing as TracingSettings
 
 
@@ -36,8 +36,8 @@ async def messages(*items: bytes) -> AsyncIterator[bytes]:
         yield item
 
 
-async def call_through(service, metadata: Metadata = (), body: bytes = b"abc") -> Status:  # type: ignore[no-untyped-def]
-    call = CallDescriptor("/pkg.Svc/Do", "svc", metadata, None, "outbound", "ipv4:10.0.0.1:1")
+async def call_through(service, metadata: Metadata = (), body: bytes = b"abc", method: str = "/pkg.Svc/Do") -> Status:  # type: ignore[no-untyped-def]
+    call = CallDescriptor(method, "svc", metadata, None, "outbound", "ipv4:10.0.0.1:1")
     request = Request(call, messages(body))
     response = await service(request)
     while await response.read() is not None:
@@ -118,9 +118,55 @@ def test_metrics_layer_counts_calls_codes_bytes_and_renders_for_prometheus() -> 
     def key(name: str, **extra: str) -> tuple[str, tuple[tuple[str, str], ...]]:
         return name, tuple(sorted({"listener": "outbound", "route": "r", "cluster": "c", **extra}.items()))
 
-    assert samples[key("apex_route_requests_total")] == 4
-    assert samples[key("apex_route_responses_total", code="NOT_FOUND")] == 1
-    assert samples[key("apex_route_responses_total", code="OK")] == 3
-    assert samples[key("apex_route_duration_seconds_count")] == 4
+    assert samples[key("apex_route_requests_total", method="/pkg.Svc/Do")] == 4
+    assert samples[key("apex_route_responses_total", method="/pkg.Svc/Do", code="NOT_FOUND")] == 1
+    assert samples[key("apex_route_responses_total", method="/pkg.Svc/Do", code="OK")] == 3
+    assert samples[key("apex_route_duration_seconds_count", method="/pkg.Svc/Do")] == 4
+    assert samples[key("apex_route_in_flight")] == 0
     assert samples[key("apex_route_policy_decisions_total", decision="retries")] == 2
     assert families["apex_route_duration_seconds"].type == "histogram"
+
+
+def test_per_method_series_are_capped_and_the_rest_counted_as_other() -> None:
+    registry = Registry(clock=lambda: 0.0)
+    series = registry.route("outbound", "r", "c")
+    service = stack([metrics.Metrics(series)], Inner())
+    for i in range(MAX_METHODS + 5):
+        asyncio.run(call_through(service, method=f"/pkg.Svc/M{i}"))
+    asyncio.run(call_through(service, method="/pkg.Svc/M0"))  # a known method keeps its own series
+    assert len(series.methods) == MAX_METHODS + 1
+    assert series.methods[OTHER_METHOD].started == 5 and series.methods[OTHER_METHOD].latency.count == 5
+    assert series.methods["/pkg.Svc/M0"].started == 2
+    samples = {
+        (s.name, s.labels.get("method")): s.value
+        for f in text_string_to_metric_families(prometheus.render(registry))
+        for s in f.samples
+    }
+    assert samples[("apex_route_requests_total", OTHER_METHOD)] == 5
+    total = sum(v for (name, m), v in samples.items() if name == "apex_route_requests_total")
+    assert total == series.started == MAX_METHODS + 6  # the per-method samples add up to the route's calls
+
+
+def test_sampled_calls_become_exemplars_in_windows_and_openmetrics_only() -> None:
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+
+    tr, _, _ = setup(100.0)
+    registry = Registry(clock=lambda: 0.0)
+    series = registry.route("outbound", "r", "c")
+    ok = stack([trace.Trace(tr, False, "r", "c", series), metrics.Metrics(series)], Inner())
+    failing = stack([trace.Trace(tr, False, "r", "c", series), metrics.Metrics(series)], Inner(Code.UNAVAILABLE))
+    asyncio.run(call_through(ok))
+    for _ in range(MAX_FAILED_EXEMPLARS + 2):
+        asyncio.run(call_through(failing))
+    assert len(series.exemplars.failed) == MAX_FAILED_EXEMPLARS  # bounded per window
+    assert all(e.code is Code.UNAVAILABLE and len(e.trace_id) == 32 for e in series.exemplars.failed)
+    assert " # {" not in prometheus.render(registry)  # plain Prometheus text has no exemplars
+    text = prometheus.render(registry, openmetrics=True)
+    samples = [s for f in parse_openmetrics(text) for s in f.samples]  # the strict OpenMetrics parser
+    failed = [s for s in samples if s.name == "apex_route_responses_total" and s.labels["code"] == "UNAVAILABLE"]
+    assert failed[0].exemplar is not None and len(failed[0].exemplar.labels["trace_id"]) == 32  # the latest one
+    buckets = [s for s in samples if s.name == "apex_route_duration_seconds_bucket" and s.exemplar is not None]
+    assert buckets and all(float(s.labels["le"]) >= s.exemplar.value for s in buckets if s.exemplar is not None)
+    slowest, taken = series.exemplars.take()
+    assert slowest is not None and len(taken) == MAX_FAILED_EXEMPLARS
+    assert series.exemplars.take() == (None, [])  # the next window starts empty

@@ -76,7 +76,7 @@ class Stats(_message.Message):
     def __init__(self, routes: _Optional[_Iterable[_Union[RouteStats, _Mapping]]] = ..., unrouted: _Optional[int] = ..., policy_version: _Optional[str] = ...) -> None: ...
 
 class RouteStats(_message.Message):
-    __slots__ = ("listener", "route", "cluster", "calls", "in_flight", "status_codes")
+    __slots__ = ("listener", "route", "cluster", "calls", "in_flight", "status_codes", "latency_count", "p50_seconds", "p95_seconds", "p99_seconds")
     class StatusCodesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -90,10 +90,18 @@ class RouteStats(_message.Message):
     CALLS_FIELD_NUMBER: _ClassVar[int]
     IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
     STATUS_CODES_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    P50_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    P95_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    P99_SECONDS_FIELD_NUMBER: _ClassVar[int]
     listener: str
     route: str
     cluster: str
     calls: int
     in_flight: int
     status_codes: _containers.ScalarMap[str, int]
-    def __init__(self, listener: _Optional[str] = ..., route: _Optional[str] = ..., cluster: _Optional[str] = ..., calls: _Optional[int] = ..., in_flight: _Optional[int] = ..., status_codes: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    latency_count: int
+    p50_seconds: float
+    p95_seconds: float
+    p99_seconds: float
+    def __init__(self, listener: _Optional[str] = ..., route: _Optional[str] = ..., cluster: _Optional[str] = ..., calls: _Optional[int] = ..., in_flight: _Optional[int] = ..., status_codes: _Optional[_Mapping[str, int]] = ..., latency_count: _Optional[int] = ..., p50_seconds: _Optional[float] = ..., p95_seconds: _Optional[float] = ..., p99_seconds: _Optional[float] = ...) -> None: ...

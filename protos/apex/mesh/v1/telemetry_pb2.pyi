@@ -133,16 +133,36 @@ class Aggregate(_message.Message):
     def __init__(self, calls: _Optional[int] = ..., errors: _Optional[int] = ..., status_codes: _Optional[_Mapping[str, int]] = ..., latency: _Optional[_Union[LatencyHistogram, _Mapping]] = ..., in_flight: _Optional[int] = ..., in_flight_peak: _Optional[int] = ..., request_bytes: _Optional[int] = ..., response_bytes: _Optional[int] = ..., counters: _Optional[_Mapping[str, int]] = ..., started: _Optional[int] = ...) -> None: ...
 
 class RouteAggregate(_message.Message):
-    __slots__ = ("listener", "route", "cluster", "stats")
+    __slots__ = ("listener", "route", "cluster", "stats", "slowest", "failed")
     LISTENER_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     STATS_FIELD_NUMBER: _ClassVar[int]
+    SLOWEST_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
     listener: str
     route: str
     cluster: str
     stats: Aggregate
-    def __init__(self, listener: _Optional[str] = ..., route: _Optional[str] = ..., cluster: _Optional[str] = ..., stats: _Optional[_Union[Aggregate, _Mapping]] = ...) -> None: ...
+    slowest: Exemplar
+    failed: _containers.RepeatedCompositeFieldContainer[Exemplar]
+    def __init__(self, listener: _Optional[str] = ..., route: _Optional[str] = ..., cluster: _Optional[str] = ..., stats: _Optional[_Union[Aggregate, _Mapping]] = ..., slowest: _Optional[_Union[Exemplar, _Mapping]] = ..., failed: _Optional[_Iterable[_Union[Exemplar, _Mapping]]] = ...) -> None: ...
+
+class Exemplar(_message.Message):
+    __slots__ = ("trace_id", "span_id", "method", "code", "seconds", "time")
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SPAN_ID_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    trace_id: str
+    span_id: str
+    method: str
+    code: str
+    seconds: float
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., method: _Optional[str] = ..., code: _Optional[str] = ..., seconds: _Optional[float] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ClusterAggregate(_message.Message):
     __slots__ = ("name", "stats", "states")
