@@ -42,10 +42,16 @@ class Watched:
         if self.proc.poll() is not None:
             return
         found = descendants(self.proc.pid) | set(tagged(self.tag))
-        for pid in found - set(self.seen):
+        for pid in found:
             started = start_time(pid)
-            if started is not None:
-                self.seen[pid] = (started, cmdline(pid))
+            if started is None:
+                continue
+            # Re-read the command line each time: a child caught between fork and exec still shows
+            # its parent's (the demo's Redis was once recorded as a second `python -m sidecar demo`).
+            # An exiting process reads as "": keep what was seen before.
+            command = cmdline(pid) or self.seen.get(pid, (started, ""))[1]
+            if self.seen.get(pid) != (started, command):
+                self.seen[pid] = (started, command)
         self.ports |= listening_ports(found)
 
     def output(self) -> str:
