@@ -21,6 +21,7 @@ from apex.mesh.contract import streams
 from apex.mesh.contract.entries import EntryError
 from apex.mesh.v1 import telemetry_pb2
 
+from sidecar.cli.redis_guard import guard
 from sidecar.cli.term import safe as escape
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -134,15 +135,4 @@ async def tail(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(tail(args))
-    except KeyboardInterrupt:
-        return 0
-    except OSError as exc:
-        print(escape(f"apex events: cannot reach Redis at {args.redis}: {exc}"), file=sys.stderr)
-        return 1
-    except Exception as exc:  # redis.ConnectionError etc.: report, don't trace back
-        if type(exc).__module__.startswith("redis"):
-            print(escape(f"apex events: Redis error at {args.redis}: {exc}"), file=sys.stderr)
-            return 1
-        raise
+    return guard("events", args.redis, lambda: asyncio.run(tail(args)))

@@ -19,6 +19,7 @@ from typing import Any
 from apex.mesh.contract.streams import TELEMETRY_PATTERN, telemetry_key
 from apex.mesh.v1 import telemetry_pb2
 
+from sidecar.cli.redis_guard import guard
 from sidecar.cli.term import echo, safe
 from sidecar.config.yaml_proto import parse_duration
 from sidecar.policy.errors import ConfigError
@@ -134,24 +135,6 @@ async def _with_redis(url: str, work: Any) -> Any:
         await client.aclose()
 
 
-def _guard(name: str, url: str, body: Any) -> int:
-    try:
-        result: int = body()
-        return result
-    except KeyboardInterrupt:
-        return 0
-    except BrokenPipeError:
-        raise  # the reader went away: main() ends quietly
-    except OSError as exc:
-        echo(f"apex {name}: cannot reach Redis at {url}: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # redis.ConnectionError etc.: one line, no traceback
-        if type(exc).__module__.startswith("redis"):
-            echo(f"apex {name}: Redis error at {url}: {exc}", file=sys.stderr)
-            return 1
-        raise
-
-
 # --- stat / top -------------------------------------------------------------------------------
 
 
@@ -219,7 +202,7 @@ def run_stat(args: argparse.Namespace) -> int:
                 echo("\n".join(["", "exemplars (trace ids of sampled calls):", *lines]))
         return 0
 
-    return _guard("stat", args.redis, lambda: asyncio.run(_with_redis(args.redis, work)))
+    return guard("stat", args.redis, lambda: asyncio.run(_with_redis(args.redis, work)))
 
 
 def run_top(args: argparse.Namespace) -> int:
@@ -241,7 +224,7 @@ def run_top(args: argparse.Namespace) -> int:
                 return 0
             await asyncio.sleep(args.interval)
 
-    return _guard("top", args.redis, lambda: asyncio.run(_with_redis(args.redis, work)))
+    return guard("top", args.redis, lambda: asyncio.run(_with_redis(args.redis, work)))
 
 
 # --- health -----------------------------------------------------------------------------------
@@ -319,7 +302,7 @@ def run_health(args: argparse.Namespace) -> int:
         return 0
 
     try:
-        return _guard("health", args.redis, lambda: asyncio.run(_with_redis(args.redis, work)))
+        return guard("health", args.redis, lambda: asyncio.run(_with_redis(args.redis, work)))
     except Exception as exc:
         from engines.control.admin_client import AdminError
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from apex.mesh.contract.streams import telemetry_key
 
+from sidecar.cli.redis_guard import guard
 from sidecar.telemetry.reader import Dedupe, escape, split, window_dict, window_text
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -104,17 +105,4 @@ async def tail(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(tail(args))
-    except KeyboardInterrupt:
-        return 0
-    except BrokenPipeError:
-        raise  # the reader went away: main() ends quietly
-    except OSError as exc:
-        print(escape(f"apex telemetry: cannot reach Redis at {args.redis}: {exc}"), file=sys.stderr)
-        return 1
-    except Exception as exc:  # redis.ConnectionError etc. — report, don't trace back
-        if type(exc).__module__.startswith("redis"):
-            print(escape(f"apex telemetry: Redis error at {args.redis}: {exc}"), file=sys.stderr)
-            return 1
-        raise
+    return guard("telemetry", args.redis, lambda: asyncio.run(tail(args)))
