@@ -1,0 +1,299 @@
+"""The detector of engines.anomaly.detector one point at a time, in O(1) amortised work and bounded memory.
+
+`OnlineDetector.push(value)` returns what `detector.detect` gives for that row of the whole series so far:
+the same features, tails, coarse scales and suppression, computed incrementally instead of re-running the
+vectorised detector over a history:
+
+- window means are running sums doing the same additions as `features.window_sums` (restarted from an
+  exact `math.fsum` at the same rows), the lagged median a sorted list of its 12 values, the seasonal
+  envelope's per-row min/max kept for `cycles` periods;
+- each feature's tail keeps the same sorted window as `calibrate.tail_probability` (slid once per block
+  of rows with the same `_slide`) and its values for `memory + block` rows; a row costs a binary search
+  and one `exp`;
+- each coarse scale is another detector level fed the mean of its last `a` rows every a/coarse_steps rows.
+
+Memory per series is bounded by the configuration (about 330 kB with the defaults: mostly the tails'
+`memory` rows of each feature), not by the rows seen. Alarms are identical to the batch detector's and
+scores equal up to the last bit of `exp` (a test compares them point for point).
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from bisect import bisect_left, insort
+
+import numpy as np
+
+from engines.anomaly import calibrate
+from engines.anomaly.detector import DEFAULT, DetectorConfig, coarse_config
+from engines.anomaly.features import RESYNC
+
+
+class _Rows:
+    """The last `keep` values of a series by absolute row: a compact array('d'), trimmed when twice as long."""
+
+    __slots__ = ("base", "keep", "values")
+
+    def __init__(self, keep: int) -> None:
+        self.keep = max(1, keep)
+        self.base = 0  # the row of values[0]
+        self.values = array("d")
+
+    def append(self, v: float) -> None:
+        if len(self.values) >= 2 * self.keep:
+            cut = len(self.values) - self.keep
+            del self.values[:cut]
+            self.base += cut
+        self.values.append(v)
+
+    def at(self, row: int) -> float:
+        return self.values[row - self.base]
+
+    def span(self, lo: int, hi: int) -> array[float]:
+        """Rows lo..hi-1 (all kept), a copy."""
+        return self.values[lo - self.base : hi - self.base]
+
+
+class _RunningSum:
+    """sum of the last `window` rows, the same additions as features.window_sums."""
+
+    __slots__ = ("total", "window")
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.total = 0.0
+
+    def push(self, i: int, xs: _Rows) -> float:
+        """The sum at row i, the last row appended to `xs` (which keeps at least window + 1 rows)."""
+        w = self.window
+        if i % RESYNC == 0:
+            self.total = math.fsum(xs.span(max(0, i - w + 1), i + 1))
+        elif i >= w:
+            self.total = self.total + (xs.at(i) - xs.at(i - w))
+        else:
+            self.total = self.total + xs.at(i)
+        return self.total
+
+
+class _Tail:
+    """One feature's calibrate.tail_probability, block by block: the sorted window and the tail it gives."""
+
+    __slots__ = ("cut", "first", "hi", "lo", "params", "window")
+
+    def __init__(self, first: int) -> None:
+        self.first = first  # the feature's first defined row (-1: never)
+        self.lo = self.hi = first  # the window holds rows lo..hi-1
+        self.window = np.empty(0)
+        self.params: tuple[float, float, float] | None = None  # share, t, beta
+        self.cut = math.inf  # beyond this exponent share·exp(·) > 1 for sure: q is 1 without computing it
+
+    def refresh(self, start: int, values: _Block, f: int, cfg: DetectorConfig) -> None:
+        """What tail_probability does at the start of a block: slide the window, re-estimate the tail."""
+        if 0 <= self.first < start and start > self.hi:
+            new_lo = max(self.first, start - cfg.memory)
+            leaving = values.column(f, self.lo, new_lo) if new_lo > self.lo else None
+            self.window = calibrate._slide(self.window, leaving, values.column(f, self.hi, start))
+            self.lo, self.hi = max(self.lo, new_lo), start
+        m = len(self.window)
+        if start < cfg.min_history or m < cfg.min_history:
+            self.params, self.cut = None, math.inf
+        else:
+            self.params = calibrate.tail_params(self.window, cfg.tail_fraction)
+            self.cut = -math.log(self.params[0]) + 1e-6
+
+    def seen(self, g: float) -> float:
+        """The share of the window's values >= g."""
+        m = len(self.window)
+        return (m - int(self.window.searchsorted(g))) / m
+
+
+class _Block:
+    """The features' values of the last `keep` rows and more, one row per pushed row, a column per feature.
+
+    Rows are gathered in a list and moved into a numpy array once per block, when the tails need them.
+    """
+
+    __slots__ = ("base", "buf", "keep", "pending", "pos")
+
+    def __init__(self, keep: int, features: int, slack: int) -> None:
+        self.keep = keep
+        self.buf = np.empty((keep + slack, features))  # compacted to its last `keep` rows when full
+        self.base = 0  # the row of buf[0]
+        self.pos = 0  # rows in buf
+        self.pending: list[list[float]] = []  # rows pushed since, not in buf yet
+
+    def flush(self) -> None:
+        rows = self.pending
+        if not rows:
+            return
+        if self.pos + len(rows) > len(self.buf):
+            k = min(self.keep, self.pos)
+            self.buf[:k] = self.buf[self.pos - k : self.pos]
+            self.base += self.pos - k
+            self.pos = k
+        self.buf[self.pos : self.pos + len(rows)] = rows
+        self.pos += len(rows)
+        self.pending = []
+
+    def column(self, f: int, lo: int, hi: int) -> np.ndarray:
+        """Feature f on rows lo..hi-1 (flushed and kept)."""
+        return self.buf[lo - self.base : hi - self.base, f]
+
+
+class _Level:
+    """detector.fine_probability one row at a time: the features of one scale and their tails."""
+
+    def __init__(self, cfg: DetectorConfig, keep: int = 0) -> None:
+        self.cfg = cfg
+        self.block = cfg.block
+        self.period = cfg.period
+        self.cycles = cfg.cycles
+        self.spike_window, self.shift_window, self.shift_baseline = (
+            cfg.spike_window,
+            cfg.shift_window,
+            cfg.shift_baseline,
+        )
+        self.reach = max(1, cfg.period // 48)
+        self.seasonal = cfg.period > self.reach  # otherwise the feature is NaN throughout (but still counted)
+        self.xs = _Rows(max(keep, cfg.spike_window, cfg.shift_window, cfg.shift_baseline, 2 * self.reach) + 1)
+        self.recent: list[float] = []  # the last spike_window values, sorted
+        self.short = _RunningSum(cfg.shift_window)
+        self.long = _RunningSum(cfg.shift_baseline)
+        self.long_before = 0.0  # the long sum at the previous row
+        span = cfg.cycles * cfg.period + 1 if self.seasonal else 1
+        self.lows, self.highs = _Rows(span), _Rows(span)
+        # Features are defined from row 0, the seasonal one (x finite) from row `period` when it exists.
+        firsts = [0, 0, 0, 0] + ([cfg.period if self.seasonal else -1] if cfg.period > 0 else [])
+        self.tails = [_Tail(first) for first in firsts]
+        self.values = _Block(cfg.memory + 2 * cfg.block, len(firsts), slack=8 * cfg.block)
+        self.i = 0
+
+    def push(self, x: float) -> float:
+        i = self.i
+        self.i += 1
+        xs = self.xs
+        xs.append(x)
+        recent = self.recent
+        if recent:
+            n = len(recent)
+            med = recent[n // 2] if n % 2 else (recent[n // 2 - 1] + recent[n // 2]) / 2  # as np.median
+            spike = abs(x - med)
+        else:
+            spike = 0.0  # row 0 is its own median
+        insort(recent, x)
+        if len(recent) > self.spike_window:
+            del recent[bisect_left(recent, xs.at(i - self.spike_window))]
+        trailing = self.short.push(i, xs) / min(i + 1, self.shift_window)
+        base = self.long_before / min(i, self.shift_baseline) if i else x
+        self.long_before = self.long.push(i, xs)
+        g = [x, -x, spike, abs(trailing - base)]
+        if self.period > 0:
+            g.append(self._envelope(i, x) if self.seasonal else math.nan)
+        tails = self.tails
+        if i % self.block == 0:
+            self.values.flush()
+            for f, tail in enumerate(tails):
+                tail.refresh(i, self.values, f, self.cfg)
+        self.values.pending.append(g)
+        # q_f: the tail estimate of P(G_f >= g_f); the row's probability is the smallest max(q_f, seen_f).
+        q = []
+        for tail, gf in zip(tails, g, strict=True):
+            pr = tail.params
+            if pr is None or gf != gf:
+                q.append(1.0)
+                continue
+            e = -(gf - pr[1]) / pr[2]
+            if e > tail.cut:
+                q.append(1.0)
+                continue
+            v = pr[0] * math.exp(e if e < 700.0 else 700.0)
+            q.append(v if v < 1.0 else 1.0)
+        n = len(g)
+        if min(q) * n >= 1.0:
+            return 1.0  # max(q_f, seen_f) >= q_f: the row is at 1 whatever the features have seen
+        # Look up `seen` only for the features whose q could still give the smallest.
+        best = math.inf
+        for qf, f in sorted((qf, f) for f, qf in enumerate(q)):
+            if qf >= best:
+                break
+            seen = tails[f].seen(g[f]) if tails[f].params is not None else 0.0
+            best = min(best, max(qf, seen))
+        return min(1.0, best * n)
+
+    def _envelope(self, i: int, x: float) -> float:
+        """features.seasonal_envelope_residual at row i."""
+        reach, period = self.reach, self.period
+        lows, highs = self.lows, self.highs
+        j = i - reach
+        if j >= 0:  # row j's neighbourhood j-reach..j+reach is complete now
+            near = self.xs.span(max(0, j - reach), i + 1)
+            lows.append(min(near))
+            highs.append(max(near))
+        if i < period:
+            return math.nan
+        d = []
+        for c in range(1, self.cycles + 1):
+            k = i - c * period
+            if k < 0:
+                break
+            d.append(max(0.0, max(x - highs.at(k), lows.at(k) - x)))
+        if len(d) == 1:
+            return d[0]
+        d.sort()
+        return _median(d)
+
+
+class _Coarse:
+    """detector.coarse_probability one row at a time: a level fed the mean of the last `a` rows."""
+
+    def __init__(self, cfg: DetectorConfig, a: int) -> None:
+        self.a = a
+        self.step = max(1, a // max(1, cfg.coarse_steps))
+        self.scale = a // self.step
+        self.sum = _RunningSum(a)
+        self.level = _Level(coarse_config(cfg, a)) if a > 1 else None
+
+    def push(self, i: int, xs: _Rows) -> float:
+        total = self.sum.push(i, xs)
+        a = self.a
+        if self.level is None or i < a - 1 or (i - a + 1) % self.step:
+            return 1.0
+        return min(1.0, self.scale * self.level.push(total / a))
+
+
+class OnlineDetector:
+    """One series' detector: push each value as it arrives, get its score, probability and alarm."""
+
+    def __init__(self, config: DetectorConfig = DEFAULT) -> None:
+        self.config = config
+        self.fine = _Level(config, keep=max(config.coarse_rows, default=0))
+        self.coarse = [_Coarse(config, a) for a in config.coarse_rows]
+        self.rows = 0
+        self.last_alarm = -config.suppress_rows - 1
+        self.last_p = 0.0
+
+    def push(self, value: float) -> tuple[float, float, bool]:
+        """(score in [0, 1], combined tail probability, alarm) of the next row."""
+        x = float(value)
+        if not math.isfinite(x):
+            raise ValueError(f"anomaly detector: row {self.rows} is {x}; values must be finite numbers")
+        i = self.rows
+        self.rows += 1
+        probs = [self.fine.push(x)]
+        xs = self.fine.xs
+        probs += [c.push(i, xs) for c in self.coarse]
+        p = min(1.0, len(probs) * min(probs))
+        cfg = self.config
+        alarm = p < cfg.alarm_probability and (
+            i - self.last_alarm > cfg.suppress_rows or p < cfg.escalation * self.last_p
+        )
+        if alarm:
+            self.last_alarm, self.last_p = i, p
+        return 1.0 - p, p, alarm
+
+
+def _median(v: list[float]) -> float:
+    """The median of a sorted, non-empty list, as np.median computes it."""
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
