@@ -24,10 +24,13 @@ from array import array
 from bisect import bisect_left, insort
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from engines.anomaly import calibrate
 from engines.anomaly.detector import DEFAULT, DetectorConfig, coarse_config
 from engines.anomaly.features import RESYNC
+
+_ENVELOPE_CHUNK = 64  # the seasonal envelope's neighbourhoods are computed this many rows at a time
 
 
 class _Rows:
@@ -46,6 +49,13 @@ class _Rows:
             del self.values[:cut]
             self.base += cut
         self.values.append(v)
+
+    def extend(self, vs: list[float]) -> None:
+        if len(self.values) + len(vs) > 2 * self.keep:
+            cut = max(0, len(self.values) - self.keep)
+            del self.values[:cut]
+            self.base += cut
+        self.values.extend(vs)
 
     def at(self, row: int) -> float:
         return self.values[row - self.base]
@@ -79,16 +89,16 @@ class _RunningSum:
 class _Tail:
     """One feature's calibrate.tail_probability, block by block: the sorted window and the tail it gives."""
 
-    __slots__ = ("cut", "first", "hi", "lo", "params", "window")
+    __slots__ = ("first", "g0", "hi", "lo", "params", "window")
 
     def __init__(self, first: int) -> None:
         self.first = first  # the feature's first defined row (-1: never)
         self.lo = self.hi = first  # the window holds rows lo..hi-1
         self.window = np.empty(0)
         self.params: tuple[float, float, float] | None = None  # share, t, beta
-        self.cut = math.inf  # beyond this exponent share·exp(·) > 1 for sure: q is 1 without computing it
+        self.g0 = math.inf  # values up to this have q·n >= 1 (n features): they cannot make a row's probability < 1
 
-    def refresh(self, start: int, values: _Block, f: int, cfg: DetectorConfig) -> None:
+    def refresh(self, start: int, values: _Block, f: int, n: int, cfg: DetectorConfig) -> None:
         """What tail_probability does at the start of a block: slide the window, re-estimate the tail."""
         if 0 <= self.first < start and start > self.hi:
             new_lo = max(self.first, start - cfg.memory)
@@ -97,15 +107,39 @@ class _Tail:
             self.lo, self.hi = max(self.lo, new_lo), start
         m = len(self.window)
         if start < cfg.min_history or m < cfg.min_history:
-            self.params, self.cut = None, math.inf
+            self.params, self.g0 = None, math.inf
         else:
-            self.params = calibrate.tail_params(self.window, cfg.tail_fraction)
-            self.cut = -math.log(self.params[0]) + 1e-6
+            self.params = share, t, beta = calibrate.tail_params(self.window, cfg.tail_fraction)
+            self.g0 = _cutoff(share, t, beta, n)
+
+    def q(self, g: float) -> float:
+        """The tail estimate of P(G >= g), as tail_probability computes it (1 without a tail)."""
+        return 1.0 if self.params is None else _q(g, *self.params)
 
     def seen(self, g: float) -> float:
         """The share of the window's values >= g."""
         m = len(self.window)
         return (m - int(self.window.searchsorted(g))) / m
+
+
+def _q(g: float, share: float, t: float, beta: float) -> float:
+    """min(1, share·exp(min(700, -(g - t)/beta))) in the same float operations as tail_probability."""
+    e = -(g - t) / beta
+    v = share * math.exp(e if e < 700.0 else 700.0)
+    return v if v < 1.0 else 1.0
+
+
+def _cutoff(share: float, t: float, beta: float, n: int) -> float:
+    """A value g0 with _q(g0)·n >= 1 as computed, near the largest: _q only falls as g grows, so no value
+    up to g0 can bring a row's probability (n times its features' smallest) below 1."""
+    g0 = t - max(0.0, math.log(1.0 / (n * share))) * beta
+    step = beta * 1e-6 + abs(t) * 1e-12
+    for _ in range(64):
+        if _q(g0, share, t, beta) * n >= 1.0:
+            return g0
+        g0 -= step
+        step *= 2
+    return -math.inf
 
 
 class _Block:
@@ -156,17 +190,18 @@ class _Level:
         )
         self.reach = max(1, cfg.period // 48)
         self.seasonal = cfg.period > self.reach  # otherwise the feature is NaN throughout (but still counted)
-        self.xs = _Rows(max(keep, cfg.spike_window, cfg.shift_window, cfg.shift_baseline, 2 * self.reach) + 1)
+        longest = max(keep, cfg.spike_window, cfg.shift_window, cfg.shift_baseline, _ENVELOPE_CHUNK + 2 * self.reach)
+        self.xs = _Rows(longest + 1)
         self.recent: list[float] = []  # the last spike_window values, sorted
-        self.short = _RunningSum(cfg.shift_window)
-        self.long = _RunningSum(cfg.shift_baseline)
-        self.long_before = 0.0  # the long sum at the previous row
+        self.short_sum = self.long_sum = 0.0  # of the last shift_window and shift_baseline rows
+        self.env_done = 0  # rows whose neighbourhood min and max are in lows and highs
         span = cfg.cycles * cfg.period + 1 if self.seasonal else 1
         self.lows, self.highs = _Rows(span), _Rows(span)
         # Features are defined from row 0, the seasonal one (x finite) from row `period` when it exists.
         firsts = [0, 0, 0, 0] + ([cfg.period if self.seasonal else -1] if cfg.period > 0 else [])
         self.tails = [_Tail(first) for first in firsts]
         self.values = _Block(cfg.memory + 2 * cfg.block, len(firsts), slack=8 * cfg.block)
+        self.g0 = [math.inf] * len(firsts)  # the tails' cutoffs
         self.i = 0
 
     def push(self, x: float) -> float:
@@ -174,6 +209,7 @@ class _Level:
         self.i += 1
         xs = self.xs
         xs.append(x)
+        xv, off = xs.values, xs.base
         recent = self.recent
         if recent:
             n = len(recent)
@@ -182,66 +218,90 @@ class _Level:
         else:
             spike = 0.0  # row 0 is its own median
         insort(recent, x)
-        if len(recent) > self.spike_window:
-            del recent[bisect_left(recent, xs.at(i - self.spike_window))]
-        trailing = self.short.push(i, xs) / min(i + 1, self.shift_window)
-        base = self.long_before / min(i, self.shift_baseline) if i else x
-        self.long_before = self.long.push(i, xs)
-        g = [x, -x, spike, abs(trailing - base)]
-        if self.period > 0:
-            g.append(self._envelope(i, x) if self.seasonal else math.nan)
+        w = self.spike_window
+        if len(recent) > w:
+            del recent[bisect_left(recent, xv[i - w - off])]
+        # The running sums of features.window_sums (as _RunningSum.push, inline: this runs for every row).
+        w = self.shift_window
+        if i % RESYNC == 0:
+            self.short_sum = math.fsum(xv[max(0, i - w + 1) - off : i + 1 - off])
+        else:
+            self.short_sum = self.short_sum + ((x - xv[i - w - off]) if i >= w else x)
+        trailing = self.short_sum / (i + 1 if i + 1 < w else w)
+        w = self.shift_baseline
+        base = self.long_sum / (i if i < w else w) if i else x  # the sum up to the previous row
+        if i % RESYNC == 0:
+            self.long_sum = math.fsum(xv[max(0, i - w + 1) - off : i + 1 - off])
+        else:
+            self.long_sum = self.long_sum + ((x - xv[i - w - off]) if i >= w else x)
+        shift = abs(trailing - base)
+        env = self._envelope(i, x) if self.seasonal else math.nan
+        g = [x, -x, spike, shift, env] if self.period > 0 else [x, -x, spike, shift]
         tails = self.tails
+        n = len(tails)
         if i % self.block == 0:
             self.values.flush()
             for f, tail in enumerate(tails):
-                tail.refresh(i, self.values, f, self.cfg)
+                tail.refresh(i, self.values, f, n, self.cfg)
+            self.g0 = [tail.g0 for tail in tails]
         self.values.pending.append(g)
-        # q_f: the tail estimate of P(G_f >= g_f); the row's probability is the smallest max(q_f, seen_f).
-        q = []
-        for tail, gf in zip(tails, g, strict=True):
-            pr = tail.params
-            if pr is None or gf != gf:
-                q.append(1.0)
-                continue
-            e = -(gf - pr[1]) / pr[2]
-            if e > tail.cut:
-                q.append(1.0)
-                continue
-            v = pr[0] * math.exp(e if e < 700.0 else 700.0)
-            q.append(v if v < 1.0 else 1.0)
-        n = len(g)
-        if min(q) * n >= 1.0:
-            return 1.0  # max(q_f, seen_f) >= q_f: the row is at 1 whatever the features have seen
-        # Look up `seen` only for the features whose q could still give the smallest.
+        g0 = self.g0
+        # Most rows: every feature at or below its cutoff, so the row's probability is 1 (NaN passes: q = 1).
+        if x <= g0[0] and -x <= g0[1] and spike <= g0[2] and shift <= g0[3] and (n == 4 or not env > g0[4]):
+            return 1.0
+        # The smallest max(q_f, seen_f) over the features above their cutoff (the others give >= 1/n),
+        # looking up `seen` only for those whose q could still give the smallest.
+        above = sorted((tails[f].q(g[f]), f) for f in range(n) if g[f] > g0[f])
         best = math.inf
-        for qf, f in sorted((qf, f) for f, qf in enumerate(q)):
+        for qf, f in above:
             if qf >= best:
                 break
-            seen = tails[f].seen(g[f]) if tails[f].params is not None else 0.0
-            best = min(best, max(qf, seen))
+            best = min(best, max(qf, tails[f].seen(g[f])))
         return min(1.0, best * n)
 
     def _envelope(self, i: int, x: float) -> float:
-        """features.seasonal_envelope_residual at row i."""
+        """features.seasonal_envelope_residual at row i (the level is seasonal: period > reach)."""
         reach, period = self.reach, self.period
         lows, highs = self.lows, self.highs
-        j = i - reach
-        if j >= 0:  # row j's neighbourhood j-reach..j+reach is complete now
-            near = self.xs.span(max(0, j - reach), i + 1)
-            lows.append(min(near))
-            highs.append(max(near))
+        done = self.env_done
+        if i - reach - done + 1 >= _ENVELOPE_CHUNK or 0 <= i - period >= done:
+            self._neighbourhoods(done, i - reach)
         if i < period:
             return math.nan
+        hv, lv, hb = highs.values, lows.values, highs.base
         d = []
         for c in range(1, self.cycles + 1):
-            k = i - c * period
-            if k < 0:
+            k = i - c * period - hb
+            if k < -hb:
                 break
-            d.append(max(0.0, max(x - highs.at(k), lows.at(k) - x)))
+            a = x - hv[k]
+            b = lv[k] - x
+            d.append(a if a > b and a > 0.0 else (b if b > 0.0 else 0.0))
         if len(d) == 1:
             return d[0]
         d.sort()
         return _median(d)
+
+    def _neighbourhoods(self, j0: int, j1: int) -> None:
+        """min and max of x[j-reach : j+reach+1] for rows j0..j1 (all of whose neighbourhoods are in)."""
+        if j1 < j0:
+            return
+        r = self.reach
+        lo = max(0, j0 - r)
+        x = np.frombuffer(self.xs.span(lo, j1 + r + 1))
+        mins: list[float] = []
+        maxs: list[float] = []
+        head = min(j1 + 1, r)  # rows j < reach: their neighbourhood starts at row 0
+        for j in range(j0, head):
+            mins.append(float(x[: j + r + 1].min()))
+            maxs.append(float(x[: j + r + 1].max()))
+        if j1 >= max(j0, r):
+            win = sliding_window_view(x[max(j0, r) - r - lo :], 2 * r + 1)
+            mins += win.min(axis=1).tolist()
+            maxs += win.max(axis=1).tolist()
+        self.lows.extend(mins)
+        self.highs.extend(maxs)
+        self.env_done = j1 + 1
 
 
 class _Coarse:
