@@ -6,15 +6,18 @@ vectorised detector over a history:
 
 - window means are running sums doing the same additions as `features.window_sums` (restarted from an
   exact `math.fsum` at the same rows), the lagged median a sorted list of its 12 values, the seasonal
-  envelope's per-row min/max kept for `cycles` periods;
-- each feature's tail keeps the same sorted window as `calibrate.tail_probability` (slid once per block
-  of rows with the same `_slide`) and its values for `memory + block` rows; a row costs a binary search
-  and one `exp`;
+  envelope's per-row neighbourhood min/max (computed 64 rows at a time) kept for `cycles` periods;
+- each feature's tail keeps the same sorted window as `calibrate.tail_probability`, slid once per block
+  of rows with the same `_slide`, and the same tail parameters; from them a cutoff below which a value
+  cannot bring the row's probability under 1. A row with every feature below its cutoff costs no `exp`
+  and no lookup; the others cost an `exp` per feature above its cutoff and a binary search for the
+  "already seen" floor of those that could give the row's smallest probability;
 - each coarse scale is another detector level fed the mean of its last `a` rows every a/coarse_steps rows.
 
-Memory per series is bounded by the configuration (about 330 kB with the defaults: mostly the tails'
-`memory` rows of each feature), not by the rows seen. Alarms are identical to the batch detector's and
-scores equal up to the last bit of `exp` (a test compares them point for point).
+Memory per series is bounded by the configuration (mostly the tails' `memory` rows of each feature), not
+by the rows seen. Alarms are identical to the batch detector's and probabilities equal up to the last bit
+of `exp`, libm's per value here and numpy's per array there (tests/unit/engines/anomaly/test_online.py
+compares them point for point).
 """
 
 from __future__ import annotations

@@ -47,18 +47,18 @@ def test_streamed_equals_batch_on_the_synthetic_corpus() -> None:
 def test_streamed_equals_batch_past_the_bounded_memory() -> None:
     # A short memory and blocks: the tails' buffers are compacted many times, windows slide out values.
     rng = np.random.default_rng(8)
-    t = np.arange(6000)
-    x = 50 + 10 * np.sin(2 * np.pi * t / 96) + rng.normal(0, 1, 6000)
-    x[2500:] += 6
-    x[4000] += 40
-    x[5000:5200] = 50  # the swing goes flat
+    t = np.arange(4500)
+    x = 50 + 10 * np.sin(2 * np.pi * t / 96) + rng.normal(0, 1, 4500)
+    x[2000:] += 6
+    x[3000] += 40
+    x[3800:4000] = 50  # the swing goes flat
     cfg = DetectorConfig(period=96, memory=300, block=16, min_history=60, coarse_rows=(8, 24))
     assert _assert_same(x, cfg) >= 2
 
 
 def test_streamed_equals_batch_on_nab_files() -> None:
     nab = shared_dir("data/nab")
-    for key in ("realKnownCause/nyc_taxi.csv", "realAWSCloudwatch/ec2_cpu_utilization_5f5533.csv"):
+    for key in ("realKnownCause/nyc_taxi.csv",):  # 10,320 rows, 48 a day: a period the corpus does not have
         series = nab_data.read_series(nab / "data" / key, key)
         head = [nab_data.parse_timestamp(t).timestamp() for t in series.timestamps[:64]]
         cfg = replace(DEFAULT, period=detector.rows_per_day(np.asarray(head)))
@@ -66,10 +66,10 @@ def test_streamed_equals_batch_on_nab_files() -> None:
         assert _assert_same(series.values, cfg) > 0
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(
     seed=st.integers(min_value=0, max_value=2**31),
-    rows=st.integers(min_value=1, max_value=1500),
+    rows=st.integers(min_value=1, max_value=1200),
     period=st.sampled_from([0, 1, 2, 24, 50]),
     steps=st.integers(min_value=1, max_value=4),
     block=st.integers(min_value=1, max_value=40),
