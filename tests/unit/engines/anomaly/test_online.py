@@ -39,7 +39,7 @@ def test_streamed_equals_batch_on_the_synthetic_corpus() -> None:
     # Seasonal traffic, noise, latency, errors; level shifts, spikes, outages, ramps (4,032 rows each:
     # past the running sums' exact restarts every 1,024 rows).
     alarms = 0
-    for item in corpus(seed=3):
+    for item in [c for c in corpus(seed=3) if c.windows]:  # the 6 series with incidents
         alarms += _assert_same(item.values, DetectorConfig(period=288))
     assert alarms > 5  # the comparison covers alarms, not only quiet rows
 
