@@ -279,9 +279,12 @@ class _Level:
                 break
             a = x - hv[k]
             b = lv[k] - x
-            d.append(a if a > b and a > 0.0 else (b if b > 0.0 else 0.0))
+            d.append(a if a > b and a > 0.0 else (b if b > 0.0 else 0.0))  # max(0, a, b)
         if len(d) == 1:
             return d[0]
+        if len(d) == 3:
+            a, b, c3 = d
+            return max(min(a, b), min(max(a, b), c3))  # the middle one
         d.sort()
         return _median(d)
 
