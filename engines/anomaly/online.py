@@ -92,28 +92,36 @@ class _RunningSum:
 class _Tail:
     """One feature's calibrate.tail_probability, block by block: the sorted window and the tail it gives."""
 
-    __slots__ = ("first", "g0", "hi", "lo", "params", "window")
+    __slots__ = ("first", "g0", "hi", "lo", "params", "sorted", "window")
 
     def __init__(self, first: int) -> None:
         self.first = first  # the feature's first defined row (-1: never)
         self.lo = self.hi = first  # the window holds rows lo..hi-1
-        self.window = np.empty(0)
+        self.sorted = array("d")  # the window's values, sorted
+        self.window = np.frombuffer(self.sorted)
         self.params: tuple[float, float, float] | None = None  # share, t, beta
-        self.g0 = math.inf  # values up to this have q·n >= 1 (n features): they cannot make a row's probability < 1
+        self.g0 = math.inf  # values up to this have q·n >= 1 or seen·n >= 1 (n features): they cannot make a
+        # row's probability < 1
 
     def refresh(self, start: int, values: _Block, f: int, n: int, cfg: DetectorConfig) -> None:
         """What tail_probability does at the start of a block: slide the window, re-estimate the tail."""
         if 0 <= self.first < start and start > self.hi:
             new_lo = max(self.first, start - cfg.memory)
             leaving = values.column(f, self.lo, new_lo) if new_lo > self.lo else None
-            self.window = calibrate._slide(self.window, leaving, values.column(f, self.hi, start))
+            window = calibrate._slide(self.window, leaving, values.column(f, self.hi, start))
+            # Kept as an array('d'), which bisect searches faster than numpy a value at a time, and seen
+            # by numpy through a view of the same memory.
+            self.sorted = array("d")
+            self.sorted.frombytes(window.tobytes())
+            self.window = np.frombuffer(self.sorted)
             self.lo, self.hi = max(self.lo, new_lo), start
         m = len(self.window)
         if start < cfg.min_history or m < cfg.min_history:
             self.params, self.g0 = None, math.inf
         else:
             self.params = share, t, beta = calibrate.tail_params(self.window, cfg.tail_fraction)
-            self.g0 = _cutoff(share, t, beta, n)
+            # A row's feature probability is max(q, seen): either keeping it >= 1/n is enough.
+            self.g0 = max(_cutoff(share, t, beta, n), _seen_cutoff(self.window, n))
 
     def q(self, g: float) -> float:
         """The tail estimate of P(G >= g), as tail_probability computes it (1 without a tail)."""
@@ -121,8 +129,8 @@ class _Tail:
 
     def seen(self, g: float) -> float:
         """The share of the window's values >= g."""
-        m = len(self.window)
-        return (m - int(self.window.searchsorted(g))) / m
+        m = len(self.sorted)
+        return (m - bisect_left(self.sorted, g)) / m
 
 
 def _q(g: float, share: float, t: float, beta: float) -> float:
@@ -130,6 +138,18 @@ def _q(g: float, share: float, t: float, beta: float) -> float:
     e = -(g - t) / beta
     v = share * math.exp(e if e < 700.0 else 700.0)
     return v if v < 1.0 else 1.0
+
+
+def _seen_cutoff(window: np.ndarray, n: int) -> float:
+    """A value s0 of the sorted window with seen(g)·n >= 1 as computed for every g <= s0: at most j values
+    lie below such a g, so seen(g) = (m - searchsorted(g)) / m >= (m - j) / m."""
+    m = len(window)
+    j = m - (m + n - 1) // n
+    while j + 1 < m and (m - j - 1) / m * n >= 1.0:
+        j += 1
+    while j >= 0 and (m - j) / m * n < 1.0:
+        j -= 1
+    return float(window[j]) if j >= 0 else -math.inf
 
 
 def _cutoff(share: float, t: float, beta: float, n: int) -> float:
@@ -321,8 +341,12 @@ class _Coarse:
         self.level = _Level(coarse_config(cfg, a)) if a > 1 else None
 
     def push(self, i: int, xs: _Rows) -> float:
-        total = self.sum.push(i, xs)
+        """The scale's probability at row i, the last row appended to `xs` (1 between its reports)."""
         a = self.a
+        if i % RESYNC and i >= a:  # _RunningSum.push's common case, inline: this runs for every row
+            total = self.sum.total = self.sum.total + (xs.values[-1] - xs.values[i - a - xs.base])
+        else:
+            total = self.sum.push(i, xs)
         if self.level is None or i < a - 1 or (i - a + 1) % self.step:
             return 1.0
         return min(1.0, self.scale * self.level.push(total / a))
@@ -346,10 +370,13 @@ class OnlineDetector:
             raise ValueError(f"anomaly detector: row {self.rows} is {x}; values must be finite numbers")
         i = self.rows
         self.rows += 1
-        probs = [self.fine.push(x)]
+        p = self.fine.push(x)
         xs = self.fine.xs
-        probs += [c.push(i, xs) for c in self.coarse]
-        p = min(1.0, len(probs) * min(probs))
+        for c in self.coarse:
+            pc = c.push(i, xs)
+            if pc < p:
+                p = pc
+        p = min(1.0, (1 + len(self.coarse)) * p)
         cfg = self.config
         alarm = p < cfg.alarm_probability and (
             i - self.last_alarm > cfg.suppress_rows or p < cfg.escalation * self.last_p
