@@ -178,7 +178,7 @@ class _Block:
         self.buf = np.empty((keep + slack, features))  # compacted to its last `keep` rows when full
         self.base = 0  # the row of buf[0]
         self.pos = 0  # rows in buf
-        self.pending: list[list[float]] = []  # rows pushed since, not in buf yet
+        self.pending: list[list[float]] = []  # rows pushed since, not in buf yet (always this list)
 
     def flush(self) -> None:
         rows = self.pending
@@ -191,7 +191,7 @@ class _Block:
             self.pos = k
         self.buf[self.pos : self.pos + len(rows)] = rows
         self.pos += len(rows)
-        self.pending = []
+        rows.clear()
 
     def column(self, f: int, lo: int, hi: int) -> np.ndarray:
         """Feature f on rows lo..hi-1 (flushed and kept)."""
@@ -225,6 +225,7 @@ class _Level:
         self.tails = [_Tail(first) for first in firsts]
         self.values = _Block(cfg.memory + 2 * cfg.block, len(firsts), slack=8 * cfg.block)
         self.g0 = [math.inf] * len(firsts)  # the tails' cutoffs
+        self.pending = self.values.pending
         self.i = 0
 
     def push(self, x: float) -> float:
@@ -267,19 +268,29 @@ class _Level:
             for f, tail in enumerate(tails):
                 tail.refresh(i, self.values, f, n, self.cfg)
             self.g0 = [tail.g0 for tail in tails]
-        self.values.pending.append(g)
+        self.pending.append(g)
         g0 = self.g0
-        # Most rows: every feature at or below its cutoff, so the row's probability is 1 (NaN passes: q = 1).
+        # A row with every feature at or below its cutoff has probability 1 (NaN passes: q = 1).
         if x <= g0[0] and -x <= g0[1] and spike <= g0[2] and shift <= g0[3] and (n == 4 or not env > g0[4]):
             return 1.0
         # The smallest max(q_f, seen_f) over the features above their cutoff (the others give >= 1/n),
         # looking up `seen` only for those whose q could still give the smallest.
-        above = sorted((tails[f].q(g[f]), f) for f in range(n) if g[f] > g0[f])
+        above = []
+        for f in range(n):
+            gf = g[f]
+            if gf > g0[f]:
+                pr = tails[f].params
+                above.append((1.0 if pr is None else _q(gf, pr[0], pr[1], pr[2]), f))
+        if len(above) > 1:
+            above.sort()
         best = math.inf
         for qf, f in above:
             if qf >= best:
                 break
-            best = min(best, max(qf, tails[f].seen(g[f])))
+            seen = tails[f].seen(g[f])
+            pf = qf if qf > seen else seen
+            if pf < best:
+                best = pf
         return min(1.0, best * n)
 
     def _envelope(self, i: int, x: float) -> float:
