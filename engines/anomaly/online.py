@@ -123,10 +123,6 @@ class _Tail:
             # A row's feature probability is max(q, seen): either keeping it >= 1/n is enough.
             self.g0 = max(_cutoff(share, t, beta, n), _seen_cutoff(self.window, n))
 
-    def q(self, g: float) -> float:
-        """The tail estimate of P(G >= g), as tail_probability computes it (1 without a tail)."""
-        return 1.0 if self.params is None else _q(g, *self.params)
-
     def seen(self, g: float) -> float:
         """The share of the window's values >= g."""
         m = len(self.sorted)
