@@ -41,18 +41,28 @@ def tail_probability(
         if start < min_history or m < min_history:
             continue
         end = min(n, start + block)
-        k = max(MIN_TAIL, int(tail_fraction * m))
-        top = window[m - k :]
-        t = float(window[m - k])
-        med = float(window[m // 2])
-        beta = max(float(top.mean()) - t, 0.1 * (t - med), 1e-9 * (abs(t) + 1.0))
+        share, t, beta = tail_params(window, tail_fraction)
         seg = g[start:end]
         with np.errstate(invalid="ignore"):
-            q = np.minimum(1.0, (k / m) * np.exp(np.minimum(700.0, -(seg - t) / beta)))
+            q = np.minimum(1.0, share * np.exp(np.minimum(700.0, -(seg - t) / beta)))
         # Never below the share of past rows at least as extreme: a recurring excursion is not news.
         seen = (m - np.searchsorted(window, seg, side="left")) / m
         p[start:end] = np.where(np.isnan(seg), 1.0, np.maximum(q, seen))
     return p
+
+
+def tail_params(window: FloatArray, tail_fraction: float) -> tuple[float, float, float]:
+    """(k/m, t, beta) of a sorted window of m past values: the tail's share, threshold and mean excess.
+
+    The top k = max(MIN_TAIL, tail_fraction·m) values are the tail, t the smallest of them; beta is their
+    mean excess over t, at least a tenth of t's distance to the median (a tail of ties is not a wall).
+    """
+    m = len(window)
+    k = max(MIN_TAIL, int(tail_fraction * m))
+    t = float(window[m - k])
+    med = float(window[m // 2])
+    beta = max(float(window[m - k :].mean()) - t, 0.1 * (t - med), 1e-9 * (abs(t) + 1.0))
+    return k / m, t, beta
 
 
 def _slide(window: FloatArray, leaving: FloatArray | None, arriving: FloatArray) -> FloatArray:

@@ -88,7 +88,15 @@ def coarse_probability(x: FloatArray, cfg: DetectorConfig, a: int) -> FloatArray
         return out
     rows = np.arange(a - 1, n, s)
     means = features.trailing_mean(x, a)[rows]
-    coarse = replace(
+    out[rows] = np.minimum(1.0, scale * fine_probability(means, coarse_config(cfg, a)))
+    return out
+
+
+def coarse_config(cfg: DetectorConfig, a: int) -> DetectorConfig:
+    """The settings of the detector on means of `a` rows reported every a // coarse_steps rows."""
+    s = max(1, a // max(1, cfg.coarse_steps))
+    scale = a // s
+    return replace(
         cfg,
         spike_window=cfg.spike_window * scale,
         shift_window=cfg.shift_window * scale,
@@ -99,8 +107,6 @@ def coarse_probability(x: FloatArray, cfg: DetectorConfig, a: int) -> FloatArray
         memory=max(1, cfg.memory // s),
         coarse_rows=(),
     )
-    out[rows] = np.minimum(1.0, scale * fine_probability(means, coarse))
-    return out
 
 
 def combined_probability(x: FloatArray, cfg: DetectorConfig) -> FloatArray:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 FloatArray = np.ndarray
+
+RESYNC = 1024  # rows between exact restarts of a running window sum
 
 
 def lagged_median(x: FloatArray, window: int) -> FloatArray:
@@ -23,24 +27,41 @@ def lagged_median(x: FloatArray, window: int) -> FloatArray:
     return out
 
 
+def window_sums(x: FloatArray, window: int, resync: int = RESYNC) -> FloatArray:
+    """sum(x[i-window+1 : i+1]) per row (the first rows sum what there is), as a running sum.
+
+    Row i adds (x_i - x_{i-window}) to row i-1's sum, left to right (np.cumsum is sequential), so a
+    streaming sum that does the same additions gets the same floats (engines.anomaly.online). Every
+    `resync` rows (at rows 0, resync, 2·resync, ... counted from the first) the sum restarts from the
+    exact sum of its window (math.fsum), so rounding never accumulates over more than `resync` rows.
+    """
+    n = len(x)
+    out = np.empty(n)
+    d = np.array(x, dtype=float)
+    if n > window:
+        d[window:] -= x[:-window]
+    for r in range(0, n, resync):
+        end = min(n, r + resync)
+        seed = math.fsum(x[max(0, r - window + 1) : r + 1].tolist())
+        out[r:end] = np.cumsum(np.concatenate(([seed], d[r + 1 : end])))
+    return out
+
+
 def lagged_mean(x: FloatArray, window: int) -> FloatArray:
     """mean(x[i-window : i]) per row (the rows strictly before i); row 0 uses itself."""
-    c = np.concatenate(([0.0], np.cumsum(x)))
-    idx = np.arange(len(x))
-    lo = np.maximum(idx - window, 0)
-    out = np.empty(len(x))
-    out[1:] = (c[idx[1:]] - c[lo[1:]]) / (idx[1:] - lo[1:])
-    if len(x):
-        out[0] = x[0]
+    n = len(x)
+    out = np.empty(n)
+    if n == 0:
+        return out
+    out[0] = x[0]
+    idx = np.arange(1, n)
+    out[1:] = window_sums(x, window)[:-1] / np.minimum(idx, window)
     return out
 
 
 def trailing_mean(x: FloatArray, window: int) -> FloatArray:
     """mean(x[i-window+1 : i+1]) per row (including row i); the first rows use what there is."""
-    c = np.concatenate(([0.0], np.cumsum(x)))
-    idx = np.arange(1, len(x) + 1)
-    lo = np.maximum(idx - window, 0)
-    return (c[idx] - c[lo]) / (idx - lo)
+    return window_sums(x, window) / np.minimum(np.arange(1, len(x) + 1), window)
 
 
 def seasonal_envelope_residual(x: FloatArray, period: int, cycles: int, reach: int) -> FloatArray:

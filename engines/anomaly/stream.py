@@ -6,33 +6,28 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engines.anomaly.detector import DEFAULT, DetectorConfig, detect
+from engines.anomaly.detector import DEFAULT, DetectorConfig
+from engines.anomaly.online import OnlineDetector
 
 
 @dataclass
 class StreamingDetector:
-    """Keeps the last `history` values of one series and judges each new batch against them.
+    """One series' detector fed batches (or single values) in arrival order.
 
-    Each `update` reruns the (vectorised) detector over the kept history plus the new values and returns the
-    new rows' scores and alarms. While fewer than `history` values have arrived this equals running `detect`
-    over the whole series once (the detector is online); after that, over the kept history only (older rows
-    no longer count, for calibration or suppression). Cost per update is linear in `history`, so feed
-    batches (e.g. one telemetry window per series).
+    Each value goes through `OnlineDetector` (engines.anomaly.online): O(1) amortised work per value and
+    memory bounded by the configuration, and the outputs are those of `detect` over the whole series so far
+    (the detector is online), however the values are split into batches.
     """
 
     config: DetectorConfig = DEFAULT
-    history: int = 8192
-    _values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    _online: OnlineDetector | None = field(default=None, repr=False)
 
     def update(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scores in [0, 1] and 0/1 alarms of `values` (in arrival order)."""
-        new = np.asarray(values, dtype=float)
-        if len(new) == 0:
-            return np.zeros(0), np.zeros(0, dtype=np.int8)
-        series = np.concatenate((self._values, new))
-        found = detect(series, self.config)
-        start = len(series) - len(new)
-        scores = found.scores[start:]
-        alarms = found.alarms[start:]
-        self._values = series[-self.history :]
+        if self._online is None:
+            self._online = OnlineDetector(self.config)
+        push = self._online.push
+        out = [push(v) for v in np.asarray(values, dtype=float).ravel().tolist()]
+        scores = np.array([s for s, _, _ in out], dtype=float)
+        alarms = np.array([a for _, _, a in out], dtype=np.int8)
         return scores, alarms

@@ -27,7 +27,7 @@ from apex.mesh.v1 import control_pb2, telemetry_pb2
 
 from engines.control.admin_client import AdminError, PolicyAdminClient
 from engines.forecast import actions, publish
-from engines.forecast.engine import AnomalyDetector, Detector, Engine, EngineConfig
+from engines.forecast.engine import Detector, Engine, EngineConfig
 from engines.forecast.predict import Prediction
 from engines.ingest.consumer import Entry, StreamConsumer
 from engines.ingest.samples import CLUSTER_SEP, Seconds, window_samples
@@ -56,7 +56,7 @@ class RunnerConfig:
 class Runner:
     def __init__(
         self, redis_url: str, control_plane: str, config: RunnerConfig | None = None,
-        detector: Any = AnomalyDetector,
+        detector: Any = None,  # None: the engine's default (engines.anomaly, seasonal)
     ) -> None:  # fmt: skip
         self.config = c = config or RunnerConfig()
         self.redis = aioredis.from_url(redis_url, socket_timeout=5)

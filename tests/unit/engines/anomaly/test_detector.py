@@ -131,7 +131,7 @@ def test_streaming_in_batches_equals_one_batch_run() -> None:
     x = _seasonal(2500, 4)
     x[1500:] += 25
     whole = detect(x, _cfg())
-    stream = StreamingDetector(config=_cfg(), history=4096)
+    stream = StreamingDetector(config=_cfg())
     parts = [stream.update(x[i : i + 97]) for i in range(0, len(x), 97)]
     assert np.array_equal(np.concatenate([s for s, _ in parts]), whole.scores)
     assert np.array_equal(np.concatenate([a for _, a in parts]), whole.alarms)

@@ -104,9 +104,19 @@ def test_show_without_redis_or_unreachable_says_so(capsys: object) -> None:
 def test_the_anomaly_engines_detector_alarms_once_on_a_level_shift() -> None:
     from engines.forecast.engine import AnomalyDetector
 
-    engine = Engine(EngineConfig(resolution_s=1), detector=lambda: AnomalyDetector(history=400))
+    engine = Engine(EngineConfig(resolution_s=1), detector=AnomalyDetector)
     rng = np.random.default_rng(5)
     rates = list(10 + rng.normal(0, 0.5, 300)) + list(40 + rng.normal(0, 0.5, 40))
     feed(engine, rates)
     alarms = [a for a in engine.anomalies.get("shop", ()) if a["metric"] == "rate"]
     assert len(alarms) == 1 and 10_300 <= alarms[0]["time"] <= 10_310, alarms
+
+
+def test_the_default_detector_is_seasonal_at_the_forecast_resolution() -> None:
+    from engines.forecast.engine import AnomalyDetector, daily_period
+
+    assert (daily_period(60), daily_period(300), daily_period(3600)) == (1440, 288, 24)
+    assert daily_period(1) == daily_period(86400) == 0  # too many points a day / coarser than hourly
+    d = Engine(EngineConfig(resolution_s=60)).make_detector()
+    assert isinstance(d, AnomalyDetector) and d.inner.config.period == 1440
+    assert d.update(float("nan"), 0.0) == (0.0, False)  # a missing value is skipped, not an error
