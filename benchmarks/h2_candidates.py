@@ -179,8 +179,17 @@ class Sidecar:
 
 def _run(workers: Workers, relay: Relay | Sidecar, concurrency: int, duration: float) -> dict[str, Any]:
     w = WORKLOADS["unary-100B"]
-    job = Job(address=relay.address, kind="unary", method=w.method, request=w.request, mode="closed",
-              concurrency=concurrency, start_at=time.monotonic() + 0.2, warmup=0.5, duration=duration)
+    job = Job(
+        address=relay.address,
+        kind="unary",
+        method=w.method,
+        request=w.request,
+        mode="closed",
+        concurrency=concurrency,
+        start_at=time.monotonic() + 0.2,
+        warmup=0.5,
+        duration=duration,
+    )
     before = procstat.usage(relay.pid)
     outcome = workers.run(split(job, workers.count))
     after = procstat.usage(relay.pid)
@@ -195,9 +204,16 @@ def _run(workers: Workers, relay: Relay | Sidecar, concurrency: int, duration: f
     }
 
 
-_REQ = [(b":method", b"POST"), (b":scheme", b"http"), (b":path", b"/apex.mesh.v1.Echo/Unary"),
-        (b":authority", b"127.0.0.1:50051"), (b"content-type", b"application/grpc"), (b"te", b"trailers"),
-        (b"user-agent", b"grpc-python/1.60"), (b"grpc-timeout", b"4999m")]
+_REQ = [
+    (b":method", b"POST"),
+    (b":scheme", b"http"),
+    (b":path", b"/apex.mesh.v1.Echo/Unary"),
+    (b":authority", b"127.0.0.1:50051"),
+    (b"content-type", b"application/grpc"),
+    (b"te", b"trailers"),
+    (b"user-agent", b"grpc-python/1.60"),
+    (b"grpc-timeout", b"4999m"),
+]
 _RESP = [(b":status", b"200"), (b"content-type", b"application/grpc")]
 _TRAILERS = [(b"grpc-status", b"0"), (b"grpc-message", b"")]
 
@@ -259,8 +275,10 @@ def main(argv: list[str] | None = None) -> int:
             relay.close()
         echo.close()
     print(f"machine: {procstat.cpu_model()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
-    print("| candidate | c | relay CPU µs/call (median) | vs own (median of per-round ratios) "
-          "| calls/s | p50 µs | errors |")
+    print(
+        "| candidate | c | relay CPU µs/call (median) | vs own (median of per-round ratios) "
+        "| calls/s | p50 µs | errors |"
+    )
     print("|---|---:|---:|---:|---:|---:|---|")
     for c in (1, 16):
         for n in names:
@@ -272,9 +290,11 @@ def main(argv: list[str] | None = None) -> int:
             errors: Any = sum(sum(row["errors"].values()) for row in rows)
             if errors:
                 errors = {k: v for row in rows for k, v in row["errors"].items()}
-            print(f"| {n} | {c} | {statistics.median(r['cpu_us'] for r in rows):.0f} | {ratio} | "
-                  f"{statistics.median(r['calls_s'] for r in rows):.0f} | "
-                  f"{statistics.median(r['p50_us'] or 0 for r in rows):.0f} | {errors} |")
+            print(
+                f"| {n} | {c} | {statistics.median(r['cpu_us'] for r in rows):.0f} | {ratio} | "
+                f"{statistics.median(r['calls_s'] for r in rows):.0f} | "
+                f"{statistics.median(r['p50_us'] or 0 for r in rows):.0f} | {errors} |"
+            )
     print("\ncodec alone, in memory (client + server ends, one unary call, 100 B each way):")
     for n in names:
         if n.startswith("sidecar-"):
