@@ -51,10 +51,14 @@ def _config(upstream: str, files: dict[str, str], jwks_file: str) -> dict[str, A
         "node": {"service": "echo"},
         "admin": {"address": "127.0.0.1:0"},
         "metrics": {"address": "127.0.0.1:0"},
+        "logging": {"level": "DEBUG"},  # so the leak check below reads every log line there is
         "security": {"certificate_files": files},
-        "listeners": [{"name": "inbound", "address": "127.0.0.1:0", "direction": "INBOUND", "mtls": "strict"}],
+        "listeners": [{"name": "inbound", "address": "127.0.0.1:0", "direction": "INBOUND", "mtls": "strict"},
+                      # the h2 transport (plaintext: it has no mTLS yet), same layers
+                      {"name": "inbound-h2", "address": "127.0.0.1:0", "direction": "INBOUND", "transport": "h2"}],
         "policy": {
-            "route_tables": [{"name": "inbound", "routes": [{"name": "local", "cluster": "local"}]}],
+            "route_tables": [{"name": "inbound", "routes": [{"name": "local", "cluster": "local"}]},
+                             {"name": "inbound-h2", "routes": [{"name": "local-h2", "cluster": "local"}]}],
             "clusters": [{"name": "local", "endpoints": [{"address": upstream}]}],
             "jwt": {
                 "providers": [{"name": "corp", "issuer": ISSUER, "audiences": [AUDIENCE], "jwks_file": jwks_file,
@@ -68,7 +72,8 @@ def _config(upstream: str, files: dict[str, str], jwks_file: str) -> dict[str, A
                 {"name": "no-client-streams", "action": "DENY", "rules": [{"to": {"methods": [CLIENT_STREAM]}}]},
                 {"name": "no-guests", "action": "DENY",
                  "rules": [{"when": [{"key": "request.auth.claims[role]", "values": ["guest"]}]}]},
-                {"name": "default-namespace", "rules": [{"source": {"namespaces": ["default"]}}]},
+                {"name": "default-namespace", "listeners": ["inbound"],
+                 "rules": [{"source": {"namespaces": ["default"]}}]},
                 {"name": "lockdown-rehearsal", "action": "DENY", "dry_run": True,
                  "rules": [{"to": {"methods": [SERVER_STREAM]}}]},
             ],
@@ -81,6 +86,7 @@ class Mesh:
 
     def __init__(self, proc: SidecarProcess, ca: MeshCA, jwks_file: Path) -> None:
         self.proc, self.ca, self.jwks_file = proc, ca, jwks_file
+        self.tokens: list[str] = []  # every token sent, for the leak check
         now = time.time()
         self.callers = {name: issued(ca, name, now, ns) for name, ns in
                         (("frontend", "default"), ("evil", "default"), ("report", "batch"))}  # fmt: skip
@@ -100,6 +106,8 @@ class Mesh:
         creds = grpc.ssl_channel_credentials(material.bundle_pem, material.key_pem, material.chain_pem)
         options = (("grpc.ssl_target_name_override", mesh_server_name(TD)),)
         metadata = [] if token is None else [("authorization", f"Bearer {token}")]
+        if token is not None:
+            self.tokens.append(token)
         request = echo_pb2.EchoRequest(payload=b"hi", echo_metadata=True).SerializeToString()
         with grpc.secure_channel(self.proc["inbound"], creds, options=options) as channel:
             try:
@@ -226,3 +234,31 @@ def test_the_admin_config_shows_the_policies_and_the_stack(mesh: Mesh) -> None:
     assert policy.jwt.providers[0].forward_claims["sub"] == "x-echo-user"
     stack = next(s for s in dump.route_stacks if s.route == "local")
     assert list(stack.layers) == ["metrics", "deadline", "authn", "authz", "cluster:local"]
+
+
+def test_the_h2_transport_runs_the_same_layers(mesh: Mesh) -> None:
+    """The layers are transport-independent: JWT and a claim rule on the h2 listener (no principal there)."""
+    now = time.time()
+    request = echo_pb2.EchoRequest(payload=b"hi").SerializeToString()
+    cases = [
+        (RSA.sign(claims(now)), OK, ""),
+        (RSA.sign(claims(now, exp=int(now) - 120)), UNAUTH, "apex: JWT expired"),
+        (RSA.sign(claims(now, role="guest")), DENIED, "apex: permission denied by policy 'no-guests'"),
+    ]
+    with grpc.insecure_channel(mesh.proc["inbound-h2"]) as channel:
+        for token, code, details in cases:
+            mesh.tokens.append(token)
+            try:
+                channel.unary_unary(UNARY)(request, timeout=10, metadata=[("authorization", f"Bearer {token}")])
+                got = (OK, "")
+            except grpc.RpcError as exc:
+                got = (exc.code(), exc.details() or "")
+            assert got == (code, details)
+
+
+def test_no_token_reaches_the_sidecar_log(mesh: Mesh) -> None:
+    log = mesh.proc.log()
+    assert mesh.tokens and "JWKS of provider corp" in log  # the log is there, at DEBUG
+    for token in mesh.tokens:
+        signature = token.rsplit(".", 1)[1]
+        assert token not in log and (not signature or signature not in log)

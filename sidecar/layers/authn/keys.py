@@ -9,9 +9,11 @@ Failed fetches keep the old keys and retry with exponential backoff (1 s doublin
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from sidecar.policy.auth_model import JwtProvider, KeySource
 from sidecar.security.jwks import KeySet, parse_jwks
@@ -19,6 +21,7 @@ from sidecar.security.jwks import KeySet, parse_jwks
 log = logging.getLogger(__name__)
 
 FIRST_RETRY = 1.0
+VERIFIED_LIMIT = 1024  # tokens whose signature verified under the current keys, remembered per provider
 
 
 class KeyCache:
@@ -33,6 +36,9 @@ class KeyCache:
         self.last_error = ""
         self.counters: Counter[str] = Counter()  # fetches, fetch_errors, kid_refreshes, kid_refresh_limited
         self.wake: Callable[[], None] = lambda: None  # set by the fetcher: run now
+        # blake2b-128 of a token -> its claims: a token seen again skips the signature check (not the
+        # claim checks) while the key set is unchanged; emptied whenever new keys are installed.
+        self.verified: OrderedDict[bytes, Mapping[str, Any]] = OrderedDict()
         if provider.source is KeySource.INLINE:
             self.keys = parse_jwks(provider.location.encode())  # validated with the policy already
 
@@ -45,9 +51,19 @@ class KeyCache:
         """Seconds until the next fetch is due (0 when due now)."""
         return max(0.0, self.next_fetch - now)
 
+    def remembered(self, token: str) -> Mapping[str, Any] | None:
+        """The claims of `token` if its signature verified under the current keys, else None."""
+        return self.verified.get(hashlib.blake2b(token.encode(), digest_size=16).digest())
+
+    def remember(self, token: str, claims: Mapping[str, Any]) -> None:
+        self.verified[hashlib.blake2b(token.encode(), digest_size=16).digest()] = claims
+        if len(self.verified) > VERIFIED_LIMIT:
+            self.verified.popitem(last=False)
+
     def installed(self, keys: KeySet, now: float) -> None:
         """A fetch succeeded: these keys are current (a rotated-out key is gone with the old set)."""
         self.keys = keys
+        self.verified.clear()  # a token verified by a withdrawn key must be checked again
         self.last_fetch = now
         self.failures = 0
         self.last_error = ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sidecar.core.call import Code
 from sidecar.core.service import Request, Response, Service, local_error
-from sidecar.layers.authz.decide import decide
+from sidecar.layers.authz.decide import evaluate
 from sidecar.policy.auth_model import AuthzPolicy, selects
 from sidecar.telemetry.registry import Series
 
@@ -36,13 +36,15 @@ class Authz:
         self.series = series
 
     def __call__(self, inner: Service) -> Service:
-        policies, series = self.policies, self.series
+        series, everything = self.series, self.policies
+        enforced = tuple(p for p in everything if not p.dry_run)
+        rehearsed = len(enforced) != len(everything)  # dry-run policies: a second, counted-only answer
 
         async def authz(request: Request) -> Response:
-            decision, shadow = decide(policies, request.call)
+            decision = evaluate(enforced, request.call)
             allowed = decision.outcome.allowed
-            if shadow is not None and shadow.outcome.allowed != allowed:
-                series.count(SHADOW_ALLOW if shadow.outcome.allowed else SHADOW_DENY)
+            if rehearsed and (shadow := evaluate(everything, request.call).outcome.allowed) != allowed:
+                series.count(SHADOW_ALLOW if shadow else SHADOW_DENY)
             if not allowed:
                 series.count(f"authz_{decision.outcome.value}")
                 return local_error(Code.PERMISSION_DENIED, decision.message)

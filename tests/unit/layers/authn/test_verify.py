@@ -122,3 +122,16 @@ def test_several_providers_pick_by_issuer() -> None:
 def test_no_keys_loaded_yet() -> None:
     p = JwtProvider("corp", ISSUER, KeySource.FILE, "/nonexistent/jwks.json")
     assert decide(RSA.sign(claims()), [p], {p.name: KeyCache(p)}, NOW).reason is Reason.NO_KEYS
+
+
+def test_a_verified_token_skips_the_signature_next_time_but_not_the_claims_nor_a_key_change() -> None:
+    p = provider(RSA, EC)
+    cache = KeyCache(p)
+    token = EC.sign(claims(exp=int(NOW) + 60))
+    assert decide(token, [p], {p.name: cache}, NOW).ok and len(cache.verified) == 1
+    assert decide(token, [p], {p.name: cache}, NOW).ok and len(cache.verified) == 1  # remembered
+    assert decide(token, [p], {p.name: cache}, NOW + 91).reason is Reason.EXPIRED  # claims checked at each `now`
+    assert cache.keys is not None
+    cache.installed(KeyCache(provider(RSA)).keys or cache.keys, 0.0)  # the issuer withdrew EC's key
+    assert not cache.verified
+    assert decide(token, [p], {p.name: cache}, NOW).reason is Reason.UNKNOWN_KID
