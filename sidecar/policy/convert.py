@@ -156,9 +156,9 @@ def policy(msg: config_pb2.Policy, path: str = "policy", max_bytes: int | None =
     cache = cache_convert.rules(msg.cache, f"{path}.cache")
     defaults = msg.route_defaults
     seed = defaults.random_seed if defaults.HasField("random_seed") else None
-    routes = {r.name for t in tables for r in t.routes}
-    jwt = auth_convert.request_authentication(msg.jwt, f"{path}.jwt", routes)
-    authorization = auth_convert.authorization(msg.authorization, f"{path}.authorization", routes)
+    route_names = {r.name for t in tables for r in t.routes}
+    jwt = auth_convert.request_authentication(msg.jwt, f"{path}.jwt", route_names)
+    authorization = auth_convert.authorization(msg.authorization, f"{path}.authorization", route_names)
     return Policy(
         version=msg.version,
         route_tables=tuple(tables),

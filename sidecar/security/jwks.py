@@ -18,7 +18,11 @@ from jwt.exceptions import PyJWKError, PyJWTError
 MAX_JWKS_BYTES = 1024 * 1024
 MAX_KEYS = 100
 _PRIVATE = ("d", "p", "q", "dp", "dq", "qi", "k")
-_INFER = {("RSA", None): "RS256", ("EC", "P-256"): "ES256", ("OKP", "Ed25519"): "EdDSA"}
+_INFER: dict[tuple[object, object], str] = {
+    ("RSA", None): "RS256",
+    ("EC", "P-256"): "ES256",
+    ("OKP", "Ed25519"): "EdDSA",
+}
 _FAMILY = {"RS256": "RSA", "ES256": "EC", "EdDSA": "OKP"}
 
 

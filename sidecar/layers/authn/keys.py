@@ -24,6 +24,11 @@ FIRST_RETRY = 1.0
 VERIFIED_LIMIT = 1024  # tokens whose signature verified under the current keys, remembered per provider
 
 
+def token_digest(token: str) -> bytes:
+    """What the key cache remembers a verified token by (blake2b-128: never the token itself)."""
+    return hashlib.blake2b(token.encode(), digest_size=16).digest()
+
+
 class KeyCache:
     """One provider's current KeySet (None until the first fetch) and its refresh schedule."""
 
@@ -36,9 +41,9 @@ class KeyCache:
         self.last_error = ""
         self.counters: Counter[str] = Counter()  # fetches, fetch_errors, kid_refreshes, kid_refresh_limited
         self.wake: Callable[[], None] = lambda: None  # set by the fetcher: run now
-        # blake2b-128 of a token -> its claims: a token seen again skips the signature check (not the
-        # claim checks) while the key set is unchanged; emptied whenever new keys are installed.
-        self.verified: OrderedDict[bytes, Mapping[str, Any]] = OrderedDict()
+        # token_digest -> (claims, alg): a token seen again skips parsing and the signature check (not
+        # the claim checks) while the key set is unchanged; emptied whenever new keys are installed.
+        self.verified: OrderedDict[bytes, tuple[Mapping[str, Any], str]] = OrderedDict()
         if provider.source is KeySource.INLINE:
             self.keys = parse_jwks(provider.location.encode())  # validated with the policy already
 
@@ -51,12 +56,12 @@ class KeyCache:
         """Seconds until the next fetch is due (0 when due now)."""
         return max(0.0, self.next_fetch - now)
 
-    def remembered(self, token: str) -> Mapping[str, Any] | None:
-        """The claims of `token` if its signature verified under the current keys, else None."""
-        return self.verified.get(hashlib.blake2b(token.encode(), digest_size=16).digest())
+    def remembered(self, digest: bytes) -> tuple[Mapping[str, Any], str] | None:
+        """(claims, alg) of the token with `digest` (token_digest) if it verified under the current keys."""
+        return self.verified.get(digest)
 
-    def remember(self, token: str, claims: Mapping[str, Any]) -> None:
-        self.verified[hashlib.blake2b(token.encode(), digest_size=16).digest()] = claims
+    def remember(self, digest: bytes, claims: Mapping[str, Any], alg: str) -> None:
+        self.verified[digest] = (claims, alg)
         if len(self.verified) > VERIFIED_LIMIT:
             self.verified.popitem(last=False)
 

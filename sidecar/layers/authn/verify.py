@@ -7,10 +7,11 @@ Steps, each failure a `Reason` (counted as `authn_rejected_<reason>`) and a mess
    so a token "signed" with the RSA public key as an HMAC secret is refused here;
 4. the keys: those with the token's `kid` and exactly its algorithm; an unknown `kid` asks the key
    cache for a refresh (the call is still refused: the data path never waits for a fetch);
-5. the signature (PyJWT, pinned to that one algorithm and key), skipped for a token that verified
-   before under the same key set (the key cache remembers 1024 per provider);
+5. the signature (PyJWT, pinned to that one algorithm and key);
 6. the claims at `now` (Unix seconds) with the provider's clock skew: `exp` required and in the
    future, `nbf` (when present) reached, `iss` exact, `aud` one of the provider's audiences.
+A token that passed 1-5 before under the provider's current key set (the key cache remembers 1024
+per provider, by digest) goes straight to step 6 while its algorithm is still allowed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import jwt
 from jwt.exceptions import DecodeError, InvalidSignatureError, PyJWTError
 
-from sidecar.layers.authn.keys import KeyCache
+from sidecar.layers.authn.keys import KeyCache, token_digest
 from sidecar.policy.auth_model import JwtProvider
 
 _NO_CLAIM_CHECKS: Any = {
@@ -118,6 +119,12 @@ def check_claims(claims: Mapping[str, Any], provider: JwtProvider, now: float) -
 def decide(token: str, providers: Sequence[JwtProvider], caches: Mapping[str, KeyCache], now: float,
            monotonic: float = 0.0) -> Verdict:  # fmt: skip
     """Verify `token` against the rule's `providers` at wall-clock `now`; `monotonic` times key refreshes."""
+    digest = token_digest(token)
+    for provider in providers:  # seen before: it verified under this provider's current keys
+        cache = caches.get(provider.name)
+        seen = None if cache is None else cache.remembered(digest)
+        if seen is not None and seen[1] in provider.algorithms:
+            return _accepted(seen[0], provider, now)
     try:
         header = jwt.get_unverified_header(token)
     except PyJWTError:
@@ -142,13 +149,15 @@ def decide(token: str, providers: Sequence[JwtProvider], caches: Mapping[str, Ke
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         return _no(Reason.MALFORMED, "header kid is not a string", provider)
-    claims: Mapping[str, Any] | None = cache.remembered(token)
-    if claims is None:
-        verified = _verify(token, header, alg, provider, cache, monotonic)
-        if isinstance(verified, Verdict):
-            return verified
-        claims = verified
-        cache.remember(token, claims)
+    verified = _verify(token, header, alg, provider, cache, monotonic)
+    if isinstance(verified, Verdict):
+        return verified
+    cache.remember(digest, verified, alg)
+    return _accepted(verified, provider, now)
+
+
+def _accepted(claims: Mapping[str, Any], provider: JwtProvider, now: float) -> Verdict:
+    """Step 6 on verified claims."""
     rejected = check_claims(claims, provider, now)
     if rejected is not None:
         return rejected

@@ -16,6 +16,7 @@ an unauthenticated caller matches no `principals` / `request_principals` glob, n
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -47,7 +48,9 @@ def _any(value: str, globs: Iterable[str]) -> bool:
     return any(fnmatchcase(value, glob) for glob in globs)
 
 
+@functools.lru_cache(maxsize=1024)
 def namespace_of(principal: str) -> str | None:
+    """The namespace of a SPIFFE ID (memoized: a sidecar sees few peers)."""
     try:
         return SpiffeId.parse(principal).namespace
     except SpiffeError:
