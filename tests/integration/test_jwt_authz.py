@@ -7,6 +7,7 @@ checks the exact status, message and the exact counters it moved on /metrics.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +16,11 @@ from typing import Any
 import grpc
 import pytest
 from apex.mesh.security.spiffe import mesh_server_name
-from apex.mesh.v1 import admin_pb2, admin_pb2_grpc, echo_pb2
+from apex.mesh.v1 import admin_pb2, admin_pb2_grpc, config_pb2, echo_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
 from engines.security.ca import MeshCA
+from sidecar.config.yaml_proto import fill
 from sidecar.examples.echo import BackgroundEcho
 from sidecar.security.material import TlsMaterial
 from sidecar.support.sidecar_proc import SidecarProcess
@@ -262,3 +264,37 @@ def test_no_token_reaches_the_sidecar_log(mesh: Mesh) -> None:
     for token in mesh.tokens:
         signature = token.rsplit(".", 1)[1]
         assert token not in log and (not signature or signature not in log)
+
+
+def test_policies_pushed_by_the_control_plane_are_enforced(
+    echo: BackgroundEcho, redis_url: str, tmp_path: Path
+) -> None:
+    """JWT rules and authorization policies travel in the policy like routes: set, pushed, ACKed, enforced."""
+    from tests.integration.test_control_plane import applied, controlled
+    from tests.support.control_plane_proc import ControlPlaneProcess, wait_for
+
+    with ControlPlaneProcess(redis_url) as cp, SidecarProcess(controlled(echo, cp, tmp_path / "lg.binpb")) as sc:
+        data = copy.deepcopy(controlled(echo, cp, tmp_path / "x")["policy"])
+        data["jwt"] = {
+            "providers": [{"name": "corp", "issuer": ISSUER, "jwks": jwks(EC)}],
+            "rules": [{"name": "out", "providers": ["corp"], "listeners": ["outbound"], "required": True}],
+        }
+        evil = {"when": [{"key": "request.headers[x-evil]", "values": ["1"]}]}
+        data["authorization"] = [{"name": "no-evil-header", "action": "DENY", "rules": [evil]}]
+        cp.set_policy("echo", fill(config_pb2.Policy(), data, "policy"), expected=0)
+        wait_for(lambda: applied(cp, "echo", 1, 1), what="ACK of version 1")
+        request = echo_pb2.EchoRequest(payload=b"hi").SerializeToString()
+        token = EC.sign(claims(time.time(), aud=None))
+
+        def call(listener: str, metadata: list[tuple[str, str]]) -> grpc.StatusCode:
+            with grpc.insecure_channel(sc[listener]) as channel:
+                try:
+                    channel.unary_unary(UNARY)(request, timeout=10, metadata=metadata)
+                except grpc.RpcError as exc:
+                    return exc.code()
+                return OK
+
+        assert call("inbound", []) is OK
+        assert call("inbound", [("x-evil", "1")]) is DENIED
+        assert call("outbound", []) is UNAUTH
+        assert call("outbound", [("authorization", f"Bearer {token}")]) is OK
