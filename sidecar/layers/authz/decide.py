@@ -9,17 +9,19 @@
 second answer is what the call would have got (counted as `authz_shadow_would_*`, never enforced).
 
 A rule matches when each of its parts that is set matches (OR within a list, AND across parts);
-globs are fnmatch patterns, case-sensitive. Peer principals need mTLS, request principals a JWT:
-an unauthenticated caller matches no `principals` / `request_principals` glob, not even "*".
+globs are fnmatch patterns, case-sensitive (each list compiled once to one regex). Peer principals
+need mTLS, request principals a JWT: an unauthenticated caller matches no `principals` /
+`request_principals` glob, not even "*".
 """
 
 from __future__ import annotations
 
 import enum
+import fnmatch
 import functools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 
 from apex.mesh.security.spiffe import SpiffeError, SpiffeId
 
@@ -44,8 +46,15 @@ class Decision:
     message: str = ""  # for the caller when denied
 
 
-def _any(value: str, globs: Iterable[str]) -> bool:
-    return any(fnmatchcase(value, glob) for glob in globs)
+@functools.lru_cache(maxsize=4096)
+def _pattern(globs: tuple[str, ...]) -> re.Pattern[str]:
+    """One regex for a list of globs (fnmatch syntax, case-sensitive), compiled once per list."""
+    return re.compile("|".join(fnmatch.translate(glob) for glob in globs))
+
+
+def _any(value: str, globs: tuple[str, ...]) -> bool:
+    """True when some glob matches `value` (none does when there are no globs)."""
+    return bool(globs) and _pattern(globs).match(value) is not None
 
 
 @functools.lru_cache(maxsize=1024)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from fnmatch import fnmatchcase
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import BufferedResponse, Request, Response, no_messages
-from sidecar.layers.authz.decide import Outcome, decide, evaluate, rule_matches
+from sidecar.layers.authz.decide import Outcome, _any, decide, evaluate, rule_matches
 from sidecar.layers.authz.layer import Authz, policies_for
 from sidecar.policy.auth_model import Action, AuthzPolicy, AuthzRule, Condition
 from sidecar.telemetry.registry import Series
@@ -110,3 +114,11 @@ def test_policies_select_inbound_listeners_unless_named() -> None:
     assert policies_for((anywhere, named), "inbound", True, "r") == (anywhere,)
     assert policies_for((anywhere, named), "outbound", False, "echo") == (named,)
     assert policies_for((anywhere, named), "outbound", False, "other") == ()
+
+
+@given(
+    st.text(alphabet="ab/*?[]!.", max_size=8),
+    st.lists(st.text(alphabet="ab/*?[]!.", max_size=6), max_size=3),
+)
+def test_glob_lists_match_exactly_like_fnmatchcase(value: str, globs: list[str]) -> None:
+    assert _any(value, tuple(globs)) == any(fnmatchcase(value, g) for g in globs)
