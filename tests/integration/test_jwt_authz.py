@@ -62,6 +62,7 @@ def _config(upstream: str, files: dict[str, str], jwks_file: str) -> dict[str, A
             "route_tables": [{"name": "inbound", "routes": [{"name": "local", "cluster": "local"}]},
                              {"name": "inbound-h2", "routes": [{"name": "local-h2", "cluster": "local"}]}],
             "clusters": [{"name": "local", "endpoints": [{"address": upstream}]}],
+            "cache": [{"method": UNARY, "ttl": "60s"}],  # keyed per caller identity (not shareable)
             "jwt": {
                 "providers": [{"name": "corp", "issuer": ISSUER, "audiences": [AUDIENCE], "jwks_file": jwks_file,
                                "clock_skew": "30s", "min_refresh_interval": "100ms",
@@ -235,7 +236,34 @@ def test_the_admin_config_shows_the_policies_and_the_stack(mesh: Mesh) -> None:
     assert [p.name for p in policy.authorization][:2] == ["no-evil", "no-client-streams"]
     assert policy.jwt.providers[0].forward_claims["sub"] == "x-echo-user"
     stack = next(s for s in dump.route_stacks if s.route == "local")
-    assert list(stack.layers) == ["metrics", "deadline", "authn", "authz", "cluster:local"]
+    assert list(stack.layers) == ["metrics", "deadline", "authn", "authz", "cache", "cluster:local"]
+
+
+def test_the_cache_keeps_principals_apart_and_never_answers_a_denied_caller(mesh: Mesh) -> None:
+    now = time.time()
+    alice, bob = RSA.sign(claims(now)), RSA.sign(claims(now, sub="bob"))
+    request = echo_pb2.EchoRequest(payload=b"cache me", echo_metadata=True).SerializeToString()
+
+    def cache_status(token: str, caller: str = "frontend") -> str:
+        material = mesh.callers[caller]
+        creds = grpc.ssl_channel_credentials(material.bundle_pem, material.key_pem, material.chain_pem)
+        options = (("grpc.ssl_target_name_override", mesh_server_name(TD)),)
+        mesh.tokens.append(token)
+        with grpc.secure_channel(mesh.proc["inbound"], creds, options=options) as channel:
+            try:
+                _, rpc = channel.unary_unary(UNARY).with_call(
+                    request, timeout=10, metadata=[("authorization", f"Bearer {token}")]
+                )
+            except grpc.RpcError as exc:
+                return str(exc.code())
+            return dict(rpc.trailing_metadata()).get("x-apex-cache", "miss")
+
+    assert [cache_status(alice), cache_status(alice)] == ["miss", "hit"]
+    assert [cache_status(bob), cache_status(bob)] == ["miss", "hit"]  # bob never gets alice's entry
+    assert cache_status(alice, caller="evil") == str(DENIED)
+    assert cache_status(alice, caller="report") == str(DENIED)
+    # That authz runs before the cache shows on the h2 listener below: a guest token of the same
+    # subject (same identity, same key) is denied although alice's answer is in the cache.
 
 
 def test_the_h2_transport_runs_the_same_layers(mesh: Mesh) -> None:
@@ -246,7 +274,7 @@ def test_the_h2_transport_runs_the_same_layers(mesh: Mesh) -> None:
         (RSA.sign(claims(now)), OK, ""),
         (RSA.sign(claims(now, exp=int(now) - 120)), UNAUTH, "apex: JWT expired"),
         (RSA.sign(claims(now, role="guest")), DENIED, "apex: permission denied by policy 'no-guests'"),
-    ]
+    ]  # the first answer is cached (same request, same subject as the guest): authz must refuse before the cache
     with grpc.insecure_channel(mesh.proc["inbound-h2"]) as channel:
         for token, code, details in cases:
             mesh.tokens.append(token)
