@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 MetadataValue = str | bytes
@@ -59,6 +60,9 @@ class CallDescriptor:
     peer: str = ""
     # The caller's authenticated identity (its SPIFFE ID from mTLS), "" when unauthenticated.
     principal: str = ""
+    # Set by the authn layer from a verified JWT: "<iss>/<sub>" and the token's claims.
+    request_principal: str = ""
+    claims: Mapping[str, object] | None = field(default=None, hash=False)
 
     @property
     def service(self) -> str:

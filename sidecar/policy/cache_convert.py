@@ -66,6 +66,7 @@ def rule(msg: cache_pb2.CacheRule, path: str) -> CacheRule:
         stale_if_error=_seconds(msg.stale_if_error, f"{path}.stale_if_error", positive=False),
         listeners=listeners,
         enforced=msg.enforced if msg.HasField("enforced") else True,
+        shareable=msg.shareable,
     )
 
 

@@ -27,6 +27,7 @@ class CacheRule:
     stale_if_error: float = 0.0
     listeners: tuple[str, ...] = ()  # empty: every listener
     enforced: bool = True
+    shareable: bool = False  # one entry for every caller; else the key holds the caller's identity
 
     def matches(self, method: str) -> bool:
         """True when this rule covers `method` ("/pkg.Service/Method")."""

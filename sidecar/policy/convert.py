@@ -13,7 +13,15 @@ from collections.abc import Iterable
 from apex.mesh.contract.names import MAX_NAME, name_problem
 from apex.mesh.v1 import config_pb2
 
-from sidecar.policy import cache_convert, cluster_convert, limits, route_convert, security_convert, transport_convert
+from sidecar.policy import (
+    auth_convert,
+    cache_convert,
+    cluster_convert,
+    limits,
+    route_convert,
+    security_convert,
+    transport_convert,
+)
 from sidecar.policy.address import Address, parse_address
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.fields import check_path, positive_seconds
@@ -148,7 +156,18 @@ def policy(msg: config_pb2.Policy, path: str = "policy", max_bytes: int | None =
     cache = cache_convert.rules(msg.cache, f"{path}.cache")
     defaults = msg.route_defaults
     seed = defaults.random_seed if defaults.HasField("random_seed") else None
-    return Policy(version=msg.version, route_tables=tuple(tables), clusters=clusters, cache=cache, random_seed=seed)
+    route_names = {r.name for t in tables for r in t.routes}
+    jwt = auth_convert.request_authentication(msg.jwt, f"{path}.jwt", route_names)
+    authorization = auth_convert.authorization(msg.authorization, f"{path}.authorization", route_names)
+    return Policy(
+        version=msg.version,
+        route_tables=tuple(tables),
+        clusters=clusters,
+        cache=cache,
+        random_seed=seed,
+        jwt=jwt,
+        authorization=authorization,
+    )
 
 
 def node(msg: config_pb2.Node) -> Node:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sidecar.core.transport import DEFAULT_TRANSPORT, WireLimits
 from sidecar.policy.address import Address
+from sidecar.policy.auth_model import AuthzPolicy, RequestAuthentication
 from sidecar.policy.cache_model import CacheBounds, CacheRule
 from sidecar.policy.cluster_model import (
     AdaptiveConcurrencyPolicy,
@@ -98,6 +99,8 @@ class Policy:
     clusters: tuple[Cluster, ...]
     cache: tuple[CacheRule, ...] = ()  # response cache rules (issue 4)
     random_seed: int | None = None  # route decisions (split, jitter, faults); None: from the OS
+    jwt: RequestAuthentication = field(default_factory=RequestAuthentication)  # JWT providers and rules
+    authorization: tuple[AuthzPolicy, ...] = ()  # Istio-style AuthorizationPolicies (docs/security.md)
 
     def route_table(self, name: str) -> RouteTable:
         return next(t for t in self.route_tables if t.name == name)

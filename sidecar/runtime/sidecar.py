@@ -20,6 +20,7 @@ from sidecar.layers.routing import Router
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import Bootstrap, Direction, Node, Policy
 from sidecar.runtime import admin_views, health_runner, stack
+from sidecar.runtime.jwks import JwksFetcher
 from sidecar.runtime.observe import ClusterWatch, Observer, cache_counters
 from sidecar.runtime.workload import Workload
 from sidecar.telemetry.registry import Priority
@@ -61,6 +62,7 @@ class Sidecar:
         self._tasks: list[asyncio.Task[None]] = []
         self._retired_unrouted = 0
         self.control: ControlClient | None = None
+        self.jwks = JwksFetcher(self.state.jwks)  # JWT providers' keys, fetched in the background
         self.observer = Observer(observability(config), bootstrap.node)
         self.state.telemetry = self.observer.registry
         self.state.measure = self.observer.settings.measuring
@@ -145,6 +147,7 @@ class Sidecar:
             "policy_applied", Priority.MEDIUM, f"bootstrap policy version {self.policy.version!r} in force",
             correlation_id=self.policy.version,
         )  # fmt: skip
+        await self.jwks.start()  # one fetch of every JWKS before the listeners open
         if self.workload is not None:
             await self._identity()
         for listener in self.bootstrap.listeners:
@@ -215,6 +218,7 @@ class Sidecar:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await asyncio.gather(*(lis.stop(grace) for lis in self._listeners))
+        await self.jwks.close()
         if self._admin is not None:
             await self._admin.stop(0)
         await self.observer.stop()

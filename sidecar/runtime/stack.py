@@ -2,15 +2,18 @@
 
 Read top to bottom, outermost first; a layer is in the list only when its policy is configured:
 
-    route:    trace → metrics → deadline → cache → rate limit → fault → timeout → retry → split | cluster
+    route:    trace → metrics → deadline → authn → authz → cache → rate limit → fault → timeout → retry
+              → split | cluster
     cluster:  adaptive concurrency → admission (caps) → balancer (over the endpoints outlier detection and health allow)
               → endpoint metrics → connector
 
-Route layers decide the route's order: rate limit is the cheapest rejection; a fault's delay does
-not eat the route timeout (as in Envoy); each retry attempt re-splits. The cache sits outside
-rate limits, faults and retries: a hit costs the upstream nothing, and stale-if-error sees the
-failures those layers produce. What must survive a policy swap (endpoints, cluster runtimes,
-retry budgets, token buckets, cache entries, counters) is kept in `State`.
+Route layers decide the route's order: authn (JWT) and authz (policies) come before the cache, so
+nothing is answered to a caller the policies refuse (the cache keys on the caller's identity too);
+rate limit is the cheapest rejection after them; a fault's delay does not eat the route timeout
+(as in Envoy); each retry attempt re-splits. The cache sits outside rate limits, faults and
+retries: a hit costs the upstream nothing, and stale-if-error sees the failures those layers
+produce. What must survive a policy swap (endpoints, cluster runtimes, retry budgets, token
+buckets, cache entries, counters, JWKS keys) is kept in `State`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from sidecar.core.service import Connector, Service
 from sidecar.discovery.endpoints import EndpointSet
 from sidecar.layers import fault, metrics, named, ratelimit, split, timeout
 from sidecar.layers import trace as tracing
+from sidecar.layers.authn import layer as authn
+from sidecar.layers.authn.keys import KeyCaches
+from sidecar.layers.authz import layer as authz
 from sidecar.layers.cache import layer as cache
 from sidecar.layers.cache.state import CacheState
 from sidecar.layers.cluster.service import ClusterService
@@ -78,6 +84,7 @@ class State:
 
     endpoints: dict[str, EndpointSet] = field(default_factory=dict)
     cache: CacheState = field(default_factory=CacheState)  # entries of unchanged cache rules survive
+    jwks: KeyCaches = field(default_factory=KeyCaches)  # JWT providers' keys, kept while their source is unchanged
     routes: RouteStates = field(default_factory=RouteStates)
     clusters: dict[str, ClusterRuntime] = field(default_factory=dict)
     discovered: dict[str, tuple[str, ...]] = field(default_factory=dict)  # cluster -> registry addresses
@@ -153,7 +160,7 @@ def route_stack(
     clusters: Mapping[str, ClusterStack],
     state: State,
 ) -> named.Stack:
-    """trace → metrics → deadline → cache → rate limit → fault → timeout → retry → split | cluster."""
+    """trace → metrics → deadline → authn → authz → cache → rate limit → fault → timeout → retry → split | cluster."""
     key = (listener.name, route.name)
     rng = rng_for(policy.random_seed, key)
     rp = route.policy
@@ -162,12 +169,16 @@ def route_stack(
     cache_rules = cache.rules_for_route(policy.cache, listener.name, route.match)
     inbound = listener.direction is Direction.INBOUND
     series = reg.route(listener.name, route.name, route.cluster)
+    jwt_rule = authn.rule_for(policy.jwt, listener.name, inbound, route.name)
+    authz_policies = authz.policies_for(policy.authorization, listener.name, inbound, route.name)
     layers: list[named.NamedLayer | None] = [
         tracing.Trace(state.tracer, inbound, route.name, route.cluster, series if state.measure else None)
         if state.tracer is not None
         else None,
         metrics.Metrics(series, detail=state.measure),
         timeout.Deadline(),
+        authn.Authn(jwt_rule, policy.jwt, state.jwks, series) if jwt_rule is not None else None,
+        authz.Authz(authz_policies, series) if authz_policies else None,
         cache.Cache(state.cache, cache_rules, route.cluster or route.name) if cache_rules else None,
         ratelimit.RateLimiting(state.routes.limiter(key, rp.rate_limit), route.name, decisions)
         if rp.rate_limit is not None
@@ -204,6 +215,7 @@ def build(
     for name in set(state.clusters) - set(clusters):
         del state.clusters[name]
     state.cache.update_rules(policy.cache)
+    state.jwks.update(policy.jwt.providers)
     routers: dict[str, Router] = {}
     route_stacks: dict[Key, tuple[str, ...]] = {}
     for listener in listeners:

@@ -32,7 +32,7 @@ KEY_COLUMNS: Mapping[By, tuple[str, ...]] = {
 }
 # Policy-layer counters that mean "the mesh refused the call" (docs/observability.md).
 REJECTION_COUNTERS = frozenset({"rate_limited", "budget_exhausted", "balancer_no_endpoint"})
-REJECTION_PREFIXES = ("caps_rejected_",)
+REJECTION_PREFIXES = ("caps_rejected_", "authn_rejected_", "authz_denied")
 QUANTILES = (50.0, 95.0, 99.0)
 MAX_FAILED = 5  # failed-call exemplars kept per row
 

@@ -37,6 +37,9 @@ class JsonFormatter(logging.Formatter):
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Libraries that log whole header blocks at DEBUG (hpack's "Decoded (b'authorization', b'Bearer …')"):
+# held at INFO whatever the root level, so credentials in metadata never reach a log line.
+WIRE_LOGGERS = ("hpack", "h2")
 
 
 def configure(level: str, json_lines: bool = True) -> None:
@@ -49,6 +52,8 @@ def configure(level: str, json_lines: bool = True) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    for name in WIRE_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger(name).level))
 
 
 def set_level(level: str) -> str:

@@ -1,7 +1,9 @@
-"""Cache keys: "<method>|<cluster>|<vary values>|<hash of the request message>".
+"""Cache keys: "<method>|<cluster>|<vary values>[&who=h:<hash>]|<hash of the request message>".
 
 The readable parts come first so that a purge by key prefix can target a method, a cluster
-or a tenant (`/pkg.S/Get|backend|x-tenant=acme`).
+or a tenant (`/pkg.S/Get|backend|x-tenant=acme`). Unless its rule is `shareable`, a key also holds
+a hash of the caller's identity (mTLS principal and JWT request principal), so one principal's
+answer is never served to another.
 """
 
 from __future__ import annotations
@@ -38,5 +40,17 @@ def digest(message: bytes) -> str:
     return hashlib.blake2b(message, digest_size=16).hexdigest()
 
 
-def make(method: str, cluster: str, metadata: Metadata, vary: tuple[str, ...], message: bytes) -> str:
-    return f"{method}|{cluster}|{vary_part(metadata, vary)}|{digest(message)}"
+def identity(principal: str, request_principal: str) -> str:
+    """The caller's identity as a key part ("" when it has none: every anonymous caller shares entries)."""
+    if not principal and not request_principal:
+        return ""
+    raw = f"{principal}\n{request_principal}".encode()
+    return "who=h:" + hashlib.blake2b(raw, digest_size=12).hexdigest()
+
+
+def make(method: str, cluster: str, metadata: Metadata, vary: tuple[str, ...], message: bytes, who: str = "") -> str:
+    """The key; `who` is `identity(...)` of the caller, or "" for answers shared by every caller."""
+    varied = vary_part(metadata, vary)
+    if who:
+        varied = f"{varied}&{who}" if varied else who
+    return f"{method}|{cluster}|{varied}|{digest(message)}"

@@ -113,7 +113,8 @@ class CacheService:
         call = request.call
         state = self._state
         counters = state.counters_for(call.method, self._cluster)
-        key = keys.make(call.method, self._cluster, call.metadata, rule.vary, first)
+        who = "" if rule.shareable else keys.identity(call.principal, call.request_principal)
+        key = keys.make(call.method, self._cluster, call.metadata, rule.vary, first, who)
         if control.request_bypass(call.metadata):
             counters.bypasses += 1
             return (await self._fetch(call, first, request.messages, key, rule, request.attempt)).response()

@@ -71,3 +71,45 @@ def test_protobuf_is_refused_at_the_boundary(tmp_path: Path) -> None:
     sidecar = make(tmp_path)
     with pytest.raises(TypeError, match="validated Policy"):
         sidecar.apply(sidecar.effective_config().policy)  # type: ignore[arg-type]
+
+
+def test_a_pushed_jwt_provider_is_fetched_in_the_background_and_kept_across_pushes(tmp_path: Path) -> None:
+    import asyncio
+
+    from sidecar.policy import convert
+    from sidecar.policy.auth_model import Action
+    from tests.support.jwt_keys import ec_key, jwks
+
+    (tmp_path / "jwks.json").write_text(jwks(ec_key("k1")))
+    sidecar = make(tmp_path)
+    message = sidecar.effective_config().policy
+    provider = message.jwt.providers.add(name="corp", issuer="https://i.test", jwks_file=str(tmp_path / "jwks.json"))
+    message.jwt.rules.add(name="out", providers=["corp"], listeners=["outbound"], required=True)
+    message.authorization.add(name="none", listeners=["outbound"])  # allow nothing there
+
+    async def scenario() -> None:
+        await sidecar.jwks.start()  # what Sidecar.start does: nothing to fetch yet
+        message.version = "2"
+        assert sidecar.apply(convert.policy(message), message)
+        assert sidecar.state.route_stacks[("outbound", "all")][:4] == ("metrics", "deadline", "authn", "authz")
+        assert sidecar.policy.authorization[0].action is Action.ALLOW
+        cache = sidecar.state.jwks["corp"]
+        for _ in range(500):  # the background task fetches the file (bounded wait, no timing asserted)
+            if cache.keys is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert cache.keys is not None and [k.kid for k in cache.keys.keys] == ["k1"]
+        provider.audiences.append("orders")  # a push changing the checks but not the key source
+        message.version = "3"
+        sidecar.apply(convert.policy(message), message)
+        assert sidecar.state.jwks["corp"] is cache and cache.provider.audiences == ("orders",)
+        del message.jwt.rules[:]
+        del message.jwt.providers[:]
+        del message.authorization[:]
+        message.version = "4"
+        sidecar.apply(convert.policy(message), message)
+        assert sidecar.state.jwks.get("corp") is None and not sidecar.jwks._tasks
+        assert sidecar.state.route_stacks[("outbound", "all")][:3] == ("metrics", "deadline", "cluster:catalog")
+        await sidecar.jwks.close()
+
+    asyncio.run(scenario())

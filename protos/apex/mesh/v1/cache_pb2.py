@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61pex/mesh/v1/cache.proto\x12\x0c\x61pex.mesh.v1\x1a\x1egoogle/protobuf/duration.proto\"\xb4\x02\n\tCacheRule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x06method\x18\x02 \x01(\tH\x00\x12\x11\n\x07service\x18\x03 \x01(\tH\x00\x12\x10\n\x06prefix\x18\x04 \x01(\tH\x00\x12&\n\x03ttl\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04vary\x18\x06 \x03(\t\x12\x39\n\x16stale_while_revalidate\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0estale_if_error\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x11\n\tlisteners\x18\t \x03(\t\x12\x15\n\x08\x65nforced\x18\n \x01(\x08H\x01\x88\x01\x01\x42\x07\n\x05matchB\x0b\n\t_enforced\"N\n\x0b\x43\x61\x63heBounds\x12\x13\n\x0bmax_entries\x18\x01 \x01(\x04\x12\x11\n\tmax_bytes\x18\x02 \x01(\x04\x12\x17\n\x0fmax_entry_bytes\x18\x03 \x01(\x04\"\x16\n\x14GetCacheStatsRequest\"\x85\x01\n\nCacheStats\x12/\n\x07methods\x18\x01 \x03(\x0b\x32\x1e.apex.mesh.v1.MethodCacheStats\x12\x0f\n\x07\x65ntries\x18\x02 \x01(\x04\x12\r\n\x05\x62ytes\x18\x03 \x01(\x04\x12\x13\n\x0bmax_entries\x18\x04 \x01(\x04\x12\x11\n\tmax_bytes\x18\x05 \x01(\x04\"\xd0\x02\n\x10MethodCacheStats\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0c\n\x04rule\x18\x02 \x01(\t\x12\x10\n\x08\x65nforced\x18\x03 \x01(\x08\x12\x0c\n\x04hits\x18\x04 \x01(\x04\x12\x0e\n\x06misses\x18\x05 \x01(\x04\x12\x11\n\tcoalesced\x18\x06 \x01(\x04\x12\x1e\n\x16stale_while_revalidate\x18\x07 \x01(\x04\x12\x16\n\x0estale_if_error\x18\x08 \x01(\x04\x12\x10\n\x08\x62ypasses\x18\t \x01(\x04\x12\x0e\n\x06stores\x18\n \x01(\x04\x12\x12\n\nnot_stored\x18\x0b \x01(\x04\x12\x15\n\rrevalidations\x18\x0c \x01(\x04\x12\x11\n\tevictions\x18\r \x01(\x04\x12\x13\n\x0b\x65xpirations\x18\x0e \x01(\x04\x12\x0e\n\x06purged\x18\x0f \x01(\x04\x12\x0f\n\x07\x65ntries\x18\x10 \x01(\x04\x12\r\n\x05\x62ytes\x18\x11 \x01(\x04\"T\n\x11PurgeCacheRequest\x12\x10\n\x06method\x18\x01 \x01(\tH\x00\x12\x14\n\nkey_prefix\x18\x02 \x01(\tH\x00\x12\r\n\x03\x61ll\x18\x03 \x01(\x08H\x00\x42\x08\n\x06target\"$\n\x12PurgeCacheResponse\x12\x0e\n\x06purged\x18\x01 \x01(\x04\x32\xac\x01\n\nCacheAdmin\x12M\n\rGetCacheStats\x12\".apex.mesh.v1.GetCacheStatsRequest\x1a\x18.apex.mesh.v1.CacheStats\x12O\n\nPurgeCache\x12\x1f.apex.mesh.v1.PurgeCacheRequest\x1a .apex.mesh.v1.PurgeCacheResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61pex/mesh/v1/cache.proto\x12\x0c\x61pex.mesh.v1\x1a\x1egoogle/protobuf/duration.proto\"\xc7\x02\n\tCacheRule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x06method\x18\x02 \x01(\tH\x00\x12\x11\n\x07service\x18\x03 \x01(\tH\x00\x12\x10\n\x06prefix\x18\x04 \x01(\tH\x00\x12&\n\x03ttl\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04vary\x18\x06 \x03(\t\x12\x39\n\x16stale_while_revalidate\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0estale_if_error\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x11\n\tlisteners\x18\t \x03(\t\x12\x15\n\x08\x65nforced\x18\n \x01(\x08H\x01\x88\x01\x01\x12\x11\n\tshareable\x18\x0b \x01(\x08\x42\x07\n\x05matchB\x0b\n\t_enforced\"N\n\x0b\x43\x61\x63heBounds\x12\x13\n\x0bmax_entries\x18\x01 \x01(\x04\x12\x11\n\tmax_bytes\x18\x02 \x01(\x04\x12\x17\n\x0fmax_entry_bytes\x18\x03 \x01(\x04\"\x16\n\x14GetCacheStatsRequest\"\x85\x01\n\nCacheStats\x12/\n\x07methods\x18\x01 \x03(\x0b\x32\x1e.apex.mesh.v1.MethodCacheStats\x12\x0f\n\x07\x65ntries\x18\x02 \x01(\x04\x12\r\n\x05\x62ytes\x18\x03 \x01(\x04\x12\x13\n\x0bmax_entries\x18\x04 \x01(\x04\x12\x11\n\tmax_bytes\x18\x05 \x01(\x04\"\xd0\x02\n\x10MethodCacheStats\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0c\n\x04rule\x18\x02 \x01(\t\x12\x10\n\x08\x65nforced\x18\x03 \x01(\x08\x12\x0c\n\x04hits\x18\x04 \x01(\x04\x12\x0e\n\x06misses\x18\x05 \x01(\x04\x12\x11\n\tcoalesced\x18\x06 \x01(\x04\x12\x1e\n\x16stale_while_revalidate\x18\x07 \x01(\x04\x12\x16\n\x0estale_if_error\x18\x08 \x01(\x04\x12\x10\n\x08\x62ypasses\x18\t \x01(\x04\x12\x0e\n\x06stores\x18\n \x01(\x04\x12\x12\n\nnot_stored\x18\x0b \x01(\x04\x12\x15\n\rrevalidations\x18\x0c \x01(\x04\x12\x11\n\tevictions\x18\r \x01(\x04\x12\x13\n\x0b\x65xpirations\x18\x0e \x01(\x04\x12\x0e\n\x06purged\x18\x0f \x01(\x04\x12\x0f\n\x07\x65ntries\x18\x10 \x01(\x04\x12\r\n\x05\x62ytes\x18\x11 \x01(\x04\"T\n\x11PurgeCacheRequest\x12\x10\n\x06method\x18\x01 \x01(\tH\x00\x12\x14\n\nkey_prefix\x18\x02 \x01(\tH\x00\x12\r\n\x03\x61ll\x18\x03 \x01(\x08H\x00\x42\x08\n\x06target\"$\n\x12PurgeCacheResponse\x12\x0e\n\x06purged\x18\x01 \x01(\x04\x32\xac\x01\n\nCacheAdmin\x12M\n\rGetCacheStats\x12\".apex.mesh.v1.GetCacheStatsRequest\x1a\x18.apex.mesh.v1.CacheStats\x12O\n\nPurgeCache\x12\x1f.apex.mesh.v1.PurgeCacheRequest\x1a .apex.mesh.v1.PurgeCacheResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,19 +33,19 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'apex.mesh.v1.cache_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CACHERULE']._serialized_start=75
-  _globals['_CACHERULE']._serialized_end=383
-  _globals['_CACHEBOUNDS']._serialized_start=385
-  _globals['_CACHEBOUNDS']._serialized_end=463
-  _globals['_GETCACHESTATSREQUEST']._serialized_start=465
-  _globals['_GETCACHESTATSREQUEST']._serialized_end=487
-  _globals['_CACHESTATS']._serialized_start=490
-  _globals['_CACHESTATS']._serialized_end=623
-  _globals['_METHODCACHESTATS']._serialized_start=626
-  _globals['_METHODCACHESTATS']._serialized_end=962
-  _globals['_PURGECACHEREQUEST']._serialized_start=964
-  _globals['_PURGECACHEREQUEST']._serialized_end=1048
-  _globals['_PURGECACHERESPONSE']._serialized_start=1050
-  _globals['_PURGECACHERESPONSE']._serialized_end=1086
-  _globals['_CACHEADMIN']._serialized_start=1089
-  _globals['_CACHEADMIN']._serialized_end=1261
+  _globals['_CACHERULE']._serialized_end=402
+  _globals['_CACHEBOUNDS']._serialized_start=404
+  _globals['_CACHEBOUNDS']._serialized_end=482
+  _globals['_GETCACHESTATSREQUEST']._serialized_start=484
+  _globals['_GETCACHESTATSREQUEST']._serialized_end=506
+  _globals['_CACHESTATS']._serialized_start=509
+  _globals['_CACHESTATS']._serialized_end=642
+  _globals['_METHODCACHESTATS']._serialized_start=645
+  _globals['_METHODCACHESTATS']._serialized_end=981
+  _globals['_PURGECACHEREQUEST']._serialized_start=983
+  _globals['_PURGECACHEREQUEST']._serialized_end=1067
+  _globals['_PURGECACHERESPONSE']._serialized_start=1069
+  _globals['_PURGECACHERESPONSE']._serialized_end=1105
+  _globals['_CACHEADMIN']._serialized_start=1108
+  _globals['_CACHEADMIN']._serialized_end=1280
 # @@protoc_insertion_point(module_scope)

@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CacheRule(_message.Message):
-    __slots__ = ("name", "method", "service", "prefix", "ttl", "vary", "stale_while_revalidate", "stale_if_error", "listeners", "enforced")
+    __slots__ = ("name", "method", "service", "prefix", "ttl", "vary", "stale_while_revalidate", "stale_if_error", "listeners", "enforced", "shareable")
     NAME_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class CacheRule(_message.Message):
     STALE_IF_ERROR_FIELD_NUMBER: _ClassVar[int]
     LISTENERS_FIELD_NUMBER: _ClassVar[int]
     ENFORCED_FIELD_NUMBER: _ClassVar[int]
+    SHAREABLE_FIELD_NUMBER: _ClassVar[int]
     name: str
     method: str
     service: str
@@ -31,7 +32,8 @@ class CacheRule(_message.Message):
     stale_if_error: _duration_pb2.Duration
     listeners: _containers.RepeatedScalarFieldContainer[str]
     enforced: bool
-    def __init__(self, name: _Optional[str] = ..., method: _Optional[str] = ..., service: _Optional[str] = ..., prefix: _Optional[str] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., vary: _Optional[_Iterable[str]] = ..., stale_while_revalidate: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., stale_if_error: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., listeners: _Optional[_Iterable[str]] = ..., enforced: _Optional[bool] = ...) -> None: ...
+    shareable: bool
+    def __init__(self, name: _Optional[str] = ..., method: _Optional[str] = ..., service: _Optional[str] = ..., prefix: _Optional[str] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., vary: _Optional[_Iterable[str]] = ..., stale_while_revalidate: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., stale_if_error: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., listeners: _Optional[_Iterable[str]] = ..., enforced: _Optional[bool] = ..., shareable: _Optional[bool] = ...) -> None: ...
 
 class CacheBounds(_message.Message):
     __slots__ = ("max_entries", "max_bytes", "max_entry_bytes")

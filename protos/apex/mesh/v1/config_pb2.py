@@ -27,9 +27,10 @@ from apex.mesh.v1 import telemetry_pb2 as apex_dot_mesh_dot_v1_dot_telemetry__pb
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from apex.mesh.v1 import route_policy_pb2 as apex_dot_mesh_dot_v1_dot_route__policy__pb2
 from apex.mesh.v1 import cluster_policy_pb2 as apex_dot_mesh_dot_v1_dot_cluster__policy__pb2
+from apex.mesh.v1 import auth_policy_pb2 as apex_dot_mesh_dot_v1_dot_auth__policy__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61pex/mesh/v1/config.proto\x12\x0c\x61pex.mesh.v1\x1a\x18\x61pex/mesh/v1/cache.proto\x1a\x1c\x61pex/mesh/v1/telemetry.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1f\x61pex/mesh/v1/route_policy.proto\x1a!apex/mesh/v1/cluster_policy.proto\"\xa7\x04\n\tBootstrap\x12 \n\x04node\x18\x01 \x01(\x0b\x32\x12.apex.mesh.v1.Node\x12*\n\x05\x61\x64min\x18\x02 \x01(\x0b\x32\x1b.apex.mesh.v1.AdminListener\x12)\n\tlisteners\x18\x03 \x03(\x0b\x32\x16.apex.mesh.v1.Listener\x12$\n\x06policy\x18\x04 \x01(\x0b\x32\x14.apex.mesh.v1.Policy\x12(\n\x05\x63\x61\x63he\x18\n \x01(\x0b\x32\x19.apex.mesh.v1.CacheBounds\x12,\n\x07tracing\x18\x14 \x01(\x0b\x32\x1b.apex.mesh.v1.TracingConfig\x12,\n\x07metrics\x18\x15 \x01(\x0b\x32\x1b.apex.mesh.v1.MetricsConfig\x12,\n\x07logging\x18\x16 \x01(\x0b\x32\x1b.apex.mesh.v1.LoggingConfig\x12\x30\n\ttelemetry\x18\x17 \x01(\x0b\x32\x1d.apex.mesh.v1.TelemetryConfig\x12\x15\n\rcontrol_plane\x18\x1e \x01(\t\x12\x1d\n\x15last_good_policy_file\x18\x1f \x01(\t\x12\x35\n\x12heartbeat_interval\x18  \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x08security\x18( \x01(\x0b\x32\x16.apex.mesh.v1.Security\"\xcf\x01\n\x08Security\x12\x14\n\x0ctrust_domain\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x39\n\x11\x63\x65rtificate_files\x18\x03 \x01(\x0b\x32\x1e.apex.mesh.v1.CertificateFiles\x12\x32\n\x0f\x63\x65rtificate_ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\njoin_token\x18\x05 \x01(\x0b\x32\x17.apex.mesh.v1.SecretRef\"&\n\tSecretRef\x12\x0b\n\x03\x65nv\x18\x01 \x01(\t\x12\x0c\n\x04\x66ile\x18\x02 \x01(\t\"\x84\x01\n\x10\x43\x65rtificateFiles\x12\x13\n\x0b\x63\x65rtificate\x18\x01 \x01(\t\x12\x13\n\x0bprivate_key\x18\x02 \x01(\t\x12\x14\n\x0ctrust_bundle\x18\x03 \x01(\t\x12\x30\n\rpoll_interval\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xa7\x01\n\x04Node\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x10\n\x08instance\x18\x02 \x01(\t\x12\x0c\n\x04zone\x18\x03 \x01(\t\x12.\n\x06labels\x18\x04 \x03(\x0b\x32\x1e.apex.mesh.v1.Node.LabelsEntry\x12\x0f\n\x07\x61\x64\x64ress\x18\n \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\" \n\rAdminListener\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"\xb8\x02\n\x08Listener\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x33\n\tdirection\x18\x03 \x01(\x0e\x32 .apex.mesh.v1.Listener.Direction\x12\x13\n\x0broute_table\x18\x04 \x01(\t\x12\x19\n\x11\x64\x65\x66\x61ult_authority\x18\x05 \x01(\t\x12\x11\n\ttransport\x18\x06 \x01(\t\x12(\n\x06limits\x18\x07 \x01(\x0b\x32\x18.apex.mesh.v1.WireLimits\x12\x0c\n\x04mtls\x18\x08 \x01(\t\x12\x1a\n\x12\x61llowed_principals\x18\t \x03(\t\"A\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x0b\n\x07INBOUND\x10\x01\x12\x0c\n\x08OUTBOUND\x10\x02\"c\n\nWireLimits\x12\x19\n\x11max_message_bytes\x18\x01 \x01(\r\x12\x1a\n\x12max_metadata_bytes\x18\x02 \x01(\r\x12\x1e\n\x16max_concurrent_streams\x18\x03 \x01(\r\"\xcf\x01\n\x06Policy\x12\x0f\n\x07version\x18\x01 \x01(\t\x12.\n\x0croute_tables\x18\x02 \x03(\x0b\x32\x18.apex.mesh.v1.RouteTable\x12\'\n\x08\x63lusters\x18\x03 \x03(\x0b\x32\x15.apex.mesh.v1.Cluster\x12\x33\n\x0eroute_defaults\x18\n \x01(\x0b\x32\x1b.apex.mesh.v1.RouteDefaults\x12&\n\x05\x63\x61\x63he\x18\x14 \x03(\x0b\x32\x17.apex.mesh.v1.CacheRule\"?\n\nRouteTable\x12\x0c\n\x04name\x18\x01 \x01(\t\x12#\n\x06routes\x18\x02 \x03(\x0b\x32\x13.apex.mesh.v1.Route\"\xf3\x02\n\x05Route\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x05match\x18\x02 \x01(\x0b\x32\x18.apex.mesh.v1.RouteMatch\x12\x0f\n\x07\x63luster\x18\x03 \x01(\t\x12/\n\x08\x63lusters\x18\n \x03(\x0b\x32\x1d.apex.mesh.v1.WeightedCluster\x12\x30\n\toverrides\x18\x0b \x03(\x0b\x32\x1d.apex.mesh.v1.ClusterOverride\x12\x18\n\x10\x66\x61llback_cluster\x18\x0c \x01(\t\x12*\n\x07timeout\x18\r \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x05retry\x18\x0e \x01(\x0b\x32\x19.apex.mesh.v1.RetryPolicy\x12+\n\nrate_limit\x18\x0f \x01(\x0b\x32\x17.apex.mesh.v1.RateLimit\x12\"\n\x05\x66\x61ult\x18\x10 \x01(\x0b\x32\x13.apex.mesh.v1.Fault\"\x8a\x01\n\nRouteMatch\x12\x11\n\tauthority\x18\x01 \x01(\t\x12\x10\n\x06method\x18\x02 \x01(\tH\x00\x12\x10\n\x06prefix\x18\x03 \x01(\tH\x00\x12\x11\n\x07service\x18\x04 \x01(\tH\x00\x12*\n\x07headers\x18\x05 \x03(\x0b\x32\x19.apex.mesh.v1.HeaderMatchB\x06\n\x04path\"i\n\x0bHeaderMatch\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x05\x65xact\x18\x02 \x01(\tH\x00\x12\x10\n\x06prefix\x18\x03 \x01(\tH\x00\x12\x11\n\x07present\x18\x04 \x01(\x08H\x00\x12\x0e\n\x06invert\x18\x05 \x01(\x08\x42\x06\n\x04rule\"\xc9\x03\n\x07\x43luster\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\tendpoints\x18\x02 \x03(\x0b\x32\x16.apex.mesh.v1.Endpoint\x12.\n\x0b\x64ns_refresh\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x11\n\tauthority\x18\x04 \x01(\t\x12\x11\n\ttransport\x18\x05 \x01(\t\x12\x0c\n\x04mtls\x18\x06 \x01(\x08\x12\x31\n\rload_balancer\x18\n \x01(\x0b\x32\x1a.apex.mesh.v1.LoadBalancer\x12/\n\x06limits\x18\x0b \x01(\x0b\x32\x1f.apex.mesh.v1.ConcurrencyLimits\x12\x39\n\x11outlier_detection\x18\x0c \x01(\x0b\x32\x1e.apex.mesh.v1.OutlierDetection\x12/\n\x0chealth_check\x18\r \x01(\x0b\x32\x19.apex.mesh.v1.HealthCheck\x12?\n\x14\x61\x64\x61ptive_concurrency\x18\x0e \x01(\x0b\x32!.apex.mesh.v1.AdaptiveConcurrency\x12\x10\n\x08\x64iscover\x18\x1e \x01(\t\"+\n\x08\x45ndpoint\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\rb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61pex/mesh/v1/config.proto\x12\x0c\x61pex.mesh.v1\x1a\x18\x61pex/mesh/v1/cache.proto\x1a\x1c\x61pex/mesh/v1/telemetry.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1f\x61pex/mesh/v1/route_policy.proto\x1a!apex/mesh/v1/cluster_policy.proto\x1a\x1e\x61pex/mesh/v1/auth_policy.proto\"\xa7\x04\n\tBootstrap\x12 \n\x04node\x18\x01 \x01(\x0b\x32\x12.apex.mesh.v1.Node\x12*\n\x05\x61\x64min\x18\x02 \x01(\x0b\x32\x1b.apex.mesh.v1.AdminListener\x12)\n\tlisteners\x18\x03 \x03(\x0b\x32\x16.apex.mesh.v1.Listener\x12$\n\x06policy\x18\x04 \x01(\x0b\x32\x14.apex.mesh.v1.Policy\x12(\n\x05\x63\x61\x63he\x18\n \x01(\x0b\x32\x19.apex.mesh.v1.CacheBounds\x12,\n\x07tracing\x18\x14 \x01(\x0b\x32\x1b.apex.mesh.v1.TracingConfig\x12,\n\x07metrics\x18\x15 \x01(\x0b\x32\x1b.apex.mesh.v1.MetricsConfig\x12,\n\x07logging\x18\x16 \x01(\x0b\x32\x1b.apex.mesh.v1.LoggingConfig\x12\x30\n\ttelemetry\x18\x17 \x01(\x0b\x32\x1d.apex.mesh.v1.TelemetryConfig\x12\x15\n\rcontrol_plane\x18\x1e \x01(\t\x12\x1d\n\x15last_good_policy_file\x18\x1f \x01(\t\x12\x35\n\x12heartbeat_interval\x18  \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x08security\x18( \x01(\x0b\x32\x16.apex.mesh.v1.Security\"\xcf\x01\n\x08Security\x12\x14\n\x0ctrust_domain\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x39\n\x11\x63\x65rtificate_files\x18\x03 \x01(\x0b\x32\x1e.apex.mesh.v1.CertificateFiles\x12\x32\n\x0f\x63\x65rtificate_ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\njoin_token\x18\x05 \x01(\x0b\x32\x17.apex.mesh.v1.SecretRef\"&\n\tSecretRef\x12\x0b\n\x03\x65nv\x18\x01 \x01(\t\x12\x0c\n\x04\x66ile\x18\x02 \x01(\t\"\x84\x01\n\x10\x43\x65rtificateFiles\x12\x13\n\x0b\x63\x65rtificate\x18\x01 \x01(\t\x12\x13\n\x0bprivate_key\x18\x02 \x01(\t\x12\x14\n\x0ctrust_bundle\x18\x03 \x01(\t\x12\x30\n\rpoll_interval\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xa7\x01\n\x04Node\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x10\n\x08instance\x18\x02 \x01(\t\x12\x0c\n\x04zone\x18\x03 \x01(\t\x12.\n\x06labels\x18\x04 \x03(\x0b\x32\x1e.apex.mesh.v1.Node.LabelsEntry\x12\x0f\n\x07\x61\x64\x64ress\x18\n \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\" \n\rAdminListener\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"\xb8\x02\n\x08Listener\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x33\n\tdirection\x18\x03 \x01(\x0e\x32 .apex.mesh.v1.Listener.Direction\x12\x13\n\x0broute_table\x18\x04 \x01(\t\x12\x19\n\x11\x64\x65\x66\x61ult_authority\x18\x05 \x01(\t\x12\x11\n\ttransport\x18\x06 \x01(\t\x12(\n\x06limits\x18\x07 \x01(\x0b\x32\x18.apex.mesh.v1.WireLimits\x12\x0c\n\x04mtls\x18\x08 \x01(\t\x12\x1a\n\x12\x61llowed_principals\x18\t \x03(\t\"A\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x0b\n\x07INBOUND\x10\x01\x12\x0c\n\x08OUTBOUND\x10\x02\"c\n\nWireLimits\x12\x19\n\x11max_message_bytes\x18\x01 \x01(\r\x12\x1a\n\x12max_metadata_bytes\x18\x02 \x01(\r\x12\x1e\n\x16max_concurrent_streams\x18\x03 \x01(\r\"\xbb\x02\n\x06Policy\x12\x0f\n\x07version\x18\x01 \x01(\t\x12.\n\x0croute_tables\x18\x02 \x03(\x0b\x32\x18.apex.mesh.v1.RouteTable\x12\'\n\x08\x63lusters\x18\x03 \x03(\x0b\x32\x15.apex.mesh.v1.Cluster\x12\x33\n\x0eroute_defaults\x18\n \x01(\x0b\x32\x1b.apex.mesh.v1.RouteDefaults\x12&\n\x05\x63\x61\x63he\x18\x14 \x03(\x0b\x32\x17.apex.mesh.v1.CacheRule\x12\x30\n\x03jwt\x18\x1e \x01(\x0b\x32#.apex.mesh.v1.RequestAuthentication\x12\x38\n\rauthorization\x18\x1f \x03(\x0b\x32!.apex.mesh.v1.AuthorizationPolicy\"?\n\nRouteTable\x12\x0c\n\x04name\x18\x01 \x01(\t\x12#\n\x06routes\x18\x02 \x03(\x0b\x32\x13.apex.mesh.v1.Route\"\xf3\x02\n\x05Route\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x05match\x18\x02 \x01(\x0b\x32\x18.apex.mesh.v1.RouteMatch\x12\x0f\n\x07\x63luster\x18\x03 \x01(\t\x12/\n\x08\x63lusters\x18\n \x03(\x0b\x32\x1d.apex.mesh.v1.WeightedCluster\x12\x30\n\toverrides\x18\x0b \x03(\x0b\x32\x1d.apex.mesh.v1.ClusterOverride\x12\x18\n\x10\x66\x61llback_cluster\x18\x0c \x01(\t\x12*\n\x07timeout\x18\r \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x05retry\x18\x0e \x01(\x0b\x32\x19.apex.mesh.v1.RetryPolicy\x12+\n\nrate_limit\x18\x0f \x01(\x0b\x32\x17.apex.mesh.v1.RateLimit\x12\"\n\x05\x66\x61ult\x18\x10 \x01(\x0b\x32\x13.apex.mesh.v1.Fault\"\x8a\x01\n\nRouteMatch\x12\x11\n\tauthority\x18\x01 \x01(\t\x12\x10\n\x06method\x18\x02 \x01(\tH\x00\x12\x10\n\x06prefix\x18\x03 \x01(\tH\x00\x12\x11\n\x07service\x18\x04 \x01(\tH\x00\x12*\n\x07headers\x18\x05 \x03(\x0b\x32\x19.apex.mesh.v1.HeaderMatchB\x06\n\x04path\"i\n\x0bHeaderMatch\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x05\x65xact\x18\x02 \x01(\tH\x00\x12\x10\n\x06prefix\x18\x03 \x01(\tH\x00\x12\x11\n\x07present\x18\x04 \x01(\x08H\x00\x12\x0e\n\x06invert\x18\x05 \x01(\x08\x42\x06\n\x04rule\"\xc9\x03\n\x07\x43luster\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\tendpoints\x18\x02 \x03(\x0b\x32\x16.apex.mesh.v1.Endpoint\x12.\n\x0b\x64ns_refresh\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x11\n\tauthority\x18\x04 \x01(\t\x12\x11\n\ttransport\x18\x05 \x01(\t\x12\x0c\n\x04mtls\x18\x06 \x01(\x08\x12\x31\n\rload_balancer\x18\n \x01(\x0b\x32\x1a.apex.mesh.v1.LoadBalancer\x12/\n\x06limits\x18\x0b \x01(\x0b\x32\x1f.apex.mesh.v1.ConcurrencyLimits\x12\x39\n\x11outlier_detection\x18\x0c \x01(\x0b\x32\x1e.apex.mesh.v1.OutlierDetection\x12/\n\x0chealth_check\x18\r \x01(\x0b\x32\x19.apex.mesh.v1.HealthCheck\x12?\n\x14\x61\x64\x61ptive_concurrency\x18\x0e \x01(\x0b\x32!.apex.mesh.v1.AdaptiveConcurrency\x12\x10\n\x08\x64iscover\x18\x1e \x01(\t\"+\n\x08\x45ndpoint\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\rb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,38 +39,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_NODE_LABELSENTRY']._loaded_options = None
   _globals['_NODE_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_BOOTSTRAP']._serialized_start=200
-  _globals['_BOOTSTRAP']._serialized_end=751
-  _globals['_SECURITY']._serialized_start=754
-  _globals['_SECURITY']._serialized_end=961
-  _globals['_SECRETREF']._serialized_start=963
-  _globals['_SECRETREF']._serialized_end=1001
-  _globals['_CERTIFICATEFILES']._serialized_start=1004
-  _globals['_CERTIFICATEFILES']._serialized_end=1136
-  _globals['_NODE']._serialized_start=1139
-  _globals['_NODE']._serialized_end=1306
-  _globals['_NODE_LABELSENTRY']._serialized_start=1261
-  _globals['_NODE_LABELSENTRY']._serialized_end=1306
-  _globals['_ADMINLISTENER']._serialized_start=1308
-  _globals['_ADMINLISTENER']._serialized_end=1340
-  _globals['_LISTENER']._serialized_start=1343
-  _globals['_LISTENER']._serialized_end=1655
-  _globals['_LISTENER_DIRECTION']._serialized_start=1590
-  _globals['_LISTENER_DIRECTION']._serialized_end=1655
-  _globals['_WIRELIMITS']._serialized_start=1657
-  _globals['_WIRELIMITS']._serialized_end=1756
-  _globals['_POLICY']._serialized_start=1759
-  _globals['_POLICY']._serialized_end=1966
-  _globals['_ROUTETABLE']._serialized_start=1968
-  _globals['_ROUTETABLE']._serialized_end=2031
-  _globals['_ROUTE']._serialized_start=2034
-  _globals['_ROUTE']._serialized_end=2405
-  _globals['_ROUTEMATCH']._serialized_start=2408
-  _globals['_ROUTEMATCH']._serialized_end=2546
-  _globals['_HEADERMATCH']._serialized_start=2548
-  _globals['_HEADERMATCH']._serialized_end=2653
-  _globals['_CLUSTER']._serialized_start=2656
-  _globals['_CLUSTER']._serialized_end=3113
-  _globals['_ENDPOINT']._serialized_start=3115
-  _globals['_ENDPOINT']._serialized_end=3158
+  _globals['_BOOTSTRAP']._serialized_start=232
+  _globals['_BOOTSTRAP']._serialized_end=783
+  _globals['_SECURITY']._serialized_start=786
+  _globals['_SECURITY']._serialized_end=993
+  _globals['_SECRETREF']._serialized_start=995
+  _globals['_SECRETREF']._serialized_end=1033
+  _globals['_CERTIFICATEFILES']._serialized_start=1036
+  _globals['_CERTIFICATEFILES']._serialized_end=1168
+  _globals['_NODE']._serialized_start=1171
+  _globals['_NODE']._serialized_end=1338
+  _globals['_NODE_LABELSENTRY']._serialized_start=1293
+  _globals['_NODE_LABELSENTRY']._serialized_end=1338
+  _globals['_ADMINLISTENER']._serialized_start=1340
+  _globals['_ADMINLISTENER']._serialized_end=1372
+  _globals['_LISTENER']._serialized_start=1375
+  _globals['_LISTENER']._serialized_end=1687
+  _globals['_LISTENER_DIRECTION']._serialized_start=1622
+  _globals['_LISTENER_DIRECTION']._serialized_end=1687
+  _globals['_WIRELIMITS']._serialized_start=1689
+  _globals['_WIRELIMITS']._serialized_end=1788
+  _globals['_POLICY']._serialized_start=1791
+  _globals['_POLICY']._serialized_end=2106
+  _globals['_ROUTETABLE']._serialized_start=2108
+  _globals['_ROUTETABLE']._serialized_end=2171
+  _globals['_ROUTE']._serialized_start=2174
+  _globals['_ROUTE']._serialized_end=2545
+  _globals['_ROUTEMATCH']._serialized_start=2548
+  _globals['_ROUTEMATCH']._serialized_end=2686
+  _globals['_HEADERMATCH']._serialized_start=2688
+  _globals['_HEADERMATCH']._serialized_end=2793
+  _globals['_CLUSTER']._serialized_start=2796
+  _globals['_CLUSTER']._serialized_end=3253
+  _globals['_ENDPOINT']._serialized_start=3255
+  _globals['_ENDPOINT']._serialized_end=3298
 # @@protoc_insertion_point(module_scope)

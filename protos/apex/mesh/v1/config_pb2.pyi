@@ -5,6 +5,7 @@ from apex.mesh.v1 import telemetry_pb2 as _telemetry_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from apex.mesh.v1 import route_policy_pb2 as _route_policy_pb2
 from apex.mesh.v1 import cluster_policy_pb2 as _cluster_policy_pb2
+from apex.mesh.v1 import auth_policy_pb2 as _auth_policy_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -146,18 +147,22 @@ class WireLimits(_message.Message):
     def __init__(self, max_message_bytes: _Optional[int] = ..., max_metadata_bytes: _Optional[int] = ..., max_concurrent_streams: _Optional[int] = ...) -> None: ...
 
 class Policy(_message.Message):
-    __slots__ = ("version", "route_tables", "clusters", "route_defaults", "cache")
+    __slots__ = ("version", "route_tables", "clusters", "route_defaults", "cache", "jwt", "authorization")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ROUTE_TABLES_FIELD_NUMBER: _ClassVar[int]
     CLUSTERS_FIELD_NUMBER: _ClassVar[int]
     ROUTE_DEFAULTS_FIELD_NUMBER: _ClassVar[int]
     CACHE_FIELD_NUMBER: _ClassVar[int]
+    JWT_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATION_FIELD_NUMBER: _ClassVar[int]
     version: str
     route_tables: _containers.RepeatedCompositeFieldContainer[RouteTable]
     clusters: _containers.RepeatedCompositeFieldContainer[Cluster]
     route_defaults: _route_policy_pb2.RouteDefaults
     cache: _containers.RepeatedCompositeFieldContainer[_cache_pb2.CacheRule]
-    def __init__(self, version: _Optional[str] = ..., route_tables: _Optional[_Iterable[_Union[RouteTable, _Mapping]]] = ..., clusters: _Optional[_Iterable[_Union[Cluster, _Mapping]]] = ..., route_defaults: _Optional[_Union[_route_policy_pb2.RouteDefaults, _Mapping]] = ..., cache: _Optional[_Iterable[_Union[_cache_pb2.CacheRule, _Mapping]]] = ...) -> None: ...
+    jwt: _auth_policy_pb2.RequestAuthentication
+    authorization: _containers.RepeatedCompositeFieldContainer[_auth_policy_pb2.AuthorizationPolicy]
+    def __init__(self, version: _Optional[str] = ..., route_tables: _Optional[_Iterable[_Union[RouteTable, _Mapping]]] = ..., clusters: _Optional[_Iterable[_Union[Cluster, _Mapping]]] = ..., route_defaults: _Optional[_Union[_route_policy_pb2.RouteDefaults, _Mapping]] = ..., cache: _Optional[_Iterable[_Union[_cache_pb2.CacheRule, _Mapping]]] = ..., jwt: _Optional[_Union[_auth_policy_pb2.RequestAuthentication, _Mapping]] = ..., authorization: _Optional[_Iterable[_Union[_auth_policy_pb2.AuthorizationPolicy, _Mapping]]] = ...) -> None: ...
 
 class RouteTable(_message.Message):
     __slots__ = ("name", "routes")

@@ -1,0 +1,1 @@
+"""Request authentication with JWTs (docs/security.md): key cache, verification, the layer."""

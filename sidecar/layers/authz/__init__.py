@@ -1,0 +1,1 @@
+"""Authorization policies (Istio AuthorizationPolicy as anchor): matching, decision, the layer."""
