@@ -71,9 +71,11 @@ class Stats:
 def stats(window: telemetry_pb2.TelemetryWindow, listeners: frozenset[str], slo: float) -> Stats:
     s = Stats()
     parts: list[Histogram] = []
+    clusters: set[str] = set()
     for r in window.routes:
         if r.listener not in listeners:
             continue
+        clusters.add(r.cluster)
         a = r.stats
         s.started += a.started
         s.calls += a.calls
@@ -88,6 +90,8 @@ def stats(window: telemetry_pb2.TelemetryWindow, listeners: frozenset[str], slo:
         if a.latency.count:
             parts.append(histogram.decode(a.latency))
     for c in window.clusters:
+        if c.name not in clusters:
+            continue  # another listener's upstream (e.g. the outbound side)
         for name, n in c.stats.counters.items():
             if is_rejection(name):
                 s.rejected += n
@@ -95,7 +99,7 @@ def stats(window: telemetry_pb2.TelemetryWindow, listeners: frozenset[str], slo:
                 s.cache_hits += n
             elif name in STALE_COUNTERS:
                 s.stale += n
-    s.ejected = sum(1 for e in window.endpoints if e.states.get("outlier") == "ejected")
+    s.ejected = sum(1 for e in window.endpoints if e.cluster in clusters and e.states.get("outlier") == "ejected")
     if parts:
         s.latency = histogram.merge(parts)
     s.good = good(s.latency, s.calls, s.errors, s.timeouts, slo)

@@ -86,6 +86,7 @@ class ServiceState:
     recent_reward: deque[float] = field(default_factory=lambda: deque(maxlen=10))
     recent_good: deque[float] = field(default_factory=lambda: deque(maxlen=10))
     skipped: str = ""  # why it is not tuned now ("" = it is)
+    orphans: set[int] = field(default_factory=set)  # orphaned canaries already rolled back (or tried)
 
 
 class Runner:
@@ -163,8 +164,15 @@ class Runner:
         if strategy != st.strategy or st.tuner.available != policy_map.available(st.targets):
             st.strategy = strategy
             st.tuner.configure(strategy, policy_map.available(st.targets))
-        if st.trial is None and record.source == control_pb2.TUNER and record.rollout_percent < 100 and \
-                not self.config.shadow:  # fmt: skip
+        trial = st.trial
+        if trial is not None and record.version != trial.candidate:
+            doc = self._trial_doc(st, trial, "abandoned", f"version {record.version} was written during the trial "
+                                  f"of version {trial.candidate}: the newer one stands", now)  # fmt: skip
+            st.trial, st.tuner.canary = None, None
+            await self._record(doc)
+        elif trial is None and record.source == control_pb2.TUNER and record.rollout_percent < 100 and \
+                not self.config.shadow and record.version not in st.orphans:  # fmt: skip
+            st.orphans.add(record.version)
             await self._orphan(st, record, now)
 
     async def _orphan(self, st: ServiceState, record: control_pb2.PolicyRecord, now: float) -> None:
@@ -247,12 +255,13 @@ class Runner:
             canary = [p for p in parts if p.version == str(trial.candidate)]
             rest = [p for p in parts if p.version != str(trial.candidate)]
             if not canary:
-                if not trial.applied and now - trial.started > self.config.apply_timeout:
+                since = trial.last_seen if trial.applied else trial.started
+                if now - since > self.config.apply_timeout:
                     doc = self._trial_doc(st, trial, "rollback", f"no instance ran version {trial.candidate} "
-                                          f"within {self.config.apply_timeout:g}s", now)  # fmt: skip
+                                          f"for {self.config.apply_timeout:g}s", now)  # fmt: skip
                     await self._rollback(st, doc, trial.candidate, trial.stable)
                 return
-            trial.applied = True
+            trial.applied, trial.last_seen = True, now
             trial.instances.update(p.instance for p in canary)
             obs = observe((p.stats for p in canary), t, slo)
             if rest:

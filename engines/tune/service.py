@@ -76,6 +76,7 @@ class Trial:
     started: float
     paths: dict[str, str]
     applied: bool = False  # a window from the candidate version has arrived
+    last_seen: float = 0.0  # when the last one did
     canary_reward: list[float] = field(default_factory=list)
     control_reward: list[float] = field(default_factory=list)
     canary_good: list[float] = field(default_factory=list)
