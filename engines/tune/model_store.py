@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +86,7 @@ def loads(data: bytes) -> tuple[QAgent, Bandit, int]:
             raise ModelError(f"mask has shape {mask.shape}, expected ({q.shape[1]},)")
         agent.mask = mask.astype(bool)
         replay = agent.replay
-        replay.recent = type(replay.recent)(_from_rows(z["recent"]), maxlen=int(z["recent_cap"]) or None)
+        replay.recent = deque(_from_rows(z["recent"]), maxlen=int(z["recent_cap"]) or None)
         replay.capacity = int(z["long_cap"])
         replay.long = _from_rows(z["long"])
         replay.priority = np.zeros(replay.capacity)
