@@ -9,8 +9,9 @@ A strategy is stored as JSON in Redis (`apex.mesh.contract.tune.strategy_key`) a
 | balanced      | 0.10    | 0.50     | 15 s         | 5             | 50             |
 | aggressive    | 0.20    | 0.60     | 3 s          | 3             | 50             |
 
-Parameters (`PARAMS`) and their default bounds come from engines.tune.params; a strategy tunes a
-subset, each within [low, high]. Parameters outside the strategy are pinned to their current value.
+Parameters (`PARAMS`) and their default bounds come from engines.tune.params (`--param NAME` alone
+takes them); a strategy tunes a subset, each within [low, high] inside `ALLOWED`. Parameters
+outside the strategy are pinned to their current value.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ from engines.tune.params import Bounds, Params
 # Parameters a strategy may tune: the numeric ones the agent's actions move, and the balancer.
 PARAMS = ("concurrency", "eject_after", "attempts", "retry_budget", "cache_ttl", "canary_weight", "lb")
 DEFAULT_BOUNDS: dict[str, tuple[float, float]] = {f.name: getattr(Bounds(), f.name) for f in fields(Bounds)}
+# The widest bounds an operator may give (what the policy fields and the sidecar accept).
+ALLOWED: dict[str, tuple[float, float]] = {
+    "concurrency": (1, 1_000_000), "eject_after": (1, 10_000), "eject_time": (0.0, 3600.0), "attempts": (1, 10),
+    "retry_budget": (0.0, 1.0), "cache_ttl": (0.0, 86_400.0), "canary_weight": (0.0, 1.0),
+}  # fmt: skip
 DEFAULT_PARAMS = ("concurrency", "eject_after", "attempts", "retry_budget", "cache_ttl", "canary_weight")
 
 
@@ -78,6 +84,10 @@ def _num(value: Any, where: str) -> float:
     return float(value)
 
 
+def _n(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 def check(s: Strategy) -> None:
     if s.preset not in PRESETS:
         raise StrategyError(f"preset: unknown preset {s.preset!r} (known: {', '.join(PRESETS)})")
@@ -87,11 +97,12 @@ def check(s: Strategy) -> None:
         if name == "lb":
             continue
         low, high = (_num(v, f"params.{name}") for v in pair)
-        dlow, dhigh = DEFAULT_BOUNDS[name]
+        dlow, dhigh = ALLOWED[name]
         if not low <= high:
             raise StrategyError(f"params.{name}: min {low:g} is above max {high:g}")
         if low < dlow or high > dhigh:
-            raise StrategyError(f"params.{name}: bounds {low:g}:{high:g} leave the allowed range {dlow:g}:{dhigh:g}")
+            raise StrategyError(f"params.{name}: bounds {_n(low)}:{_n(high)} leave the allowed range "
+                                f"{_n(dlow)}:{_n(dhigh)}")  # fmt: skip
     if not 0.0 <= _num(s.epsilon, "epsilon") <= 1.0:
         raise StrategyError(f"epsilon: must be in [0, 1], got {s.epsilon}")
     if not 0.0 < _num(s.max_step, "max_step") <= 1.0:

@@ -22,7 +22,7 @@ FULL = {
     "route_tables": [
         {"name": "inbound", "routes": [
             {"name": "local", "clusters": [{"cluster": "v1", "weight": 90}, {"cluster": "v2", "weight": 10}],
-             "retry": {"max_attempts": 3, "budget": {"retry_percent": 20}}}]},
+             "retry": {"max_attempts": 3, "idempotent_methods": ["*"], "budget": {"retry_percent": 20}}}]},
         {"name": "outbound", "routes": [{"name": "out", "cluster": "other"}]},
     ],
     "clusters": [

@@ -33,7 +33,8 @@ def test_param_flags(text: str, expected: tuple[str, tuple[float, float]]) -> No
     ("text", "message"),
     [("colour=1:2", "unknown parameter 'colour'"), ("concurrency=9", "expected NAME=MIN:MAX"),
      ("concurrency=a:b", "must be numbers"), ("concurrency=64:16", "min 64 is above max 16"),
-     ("concurrency=1:99999", "leave the allowed range 8:2048"), ("lb=1:2", "takes no bounds"),
+     ("concurrency=1:9999999", "leave the allowed range 1:1000000"), ("attempts=1:11", "allowed range 1:10"),
+     ("lb=1:2", "takes no bounds"),
      ("retry_budget=0:nan", "finite number")],
 )  # fmt: skip
 def test_bad_param_flags_say_what_is_wrong(text: str, message: str) -> None:
