@@ -16,6 +16,7 @@ import contextlib
 import copy
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +88,13 @@ def test_a_regressing_canary_is_acked_then_rolled_back_with_the_tuners_principal
                 config = copy.deepcopy(base)
                 config["node"]["instance"] = name
                 config["last_good_policy_file"] = str(tmp_path / f"{name}.binpb")
-                sidecars.append(SidecarProcess(config).start())
+                sidecars.append(SidecarProcess(config))
+            with ThreadPoolExecutor(2) as pool:  # start both at once: each waits for its ports file
+                list(pool.map(SidecarProcess.start, sidecars))
             asyncio.run(_scenario(server.url, cp.address, [s["inbound"] for s in sidecars]))
     finally:
-        for s in sidecars:
-            s.stop()
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(SidecarProcess.close, sidecars))
         echo.stop()
         server.close()
 
