@@ -219,11 +219,12 @@ class Runner:
             if st.last_second >= 0:
                 model = Model(st.tuner.agent, st.tuner.bandit, st.last_second, st.model_version)
                 st.model_version = await self.models.save(st.name, model, now)
-        done, keep = [], []
+        done: list[tuple[Entry[Window], str, int]] = []
+        keep: list[tuple[Entry[Window], str, int]] = []
         for item in self.held:
             _, service, second = item
-            st = self.services.get(service)
-            closed = not self.wanted(service) or (st is not None and second <= st.last_second)
+            known = self.services.get(service)
+            closed = not self.wanted(service) or (known is not None and second <= known.last_second)
             (done if closed else keep).append(item)
         await self.consumer.ack([e for e, _, _ in done])
         self.held = keep
@@ -309,7 +310,9 @@ class Runner:
         return Doc(now, st.name, kind, trial.action, changes(trial.before, trial.after), evidence,
                    paths=trial.paths, version=trial.candidate, stable_version=trial.stable,
                    rollout_percent=st.strategy.canary_percent, p_value=core.p_value if core else None,
-                   canary_instances=sorted(trial.instances), **ev)  # fmt: skip
+                   canary_instances=sorted(trial.instances), reward_before=ev["reward_before"],
+                   reward_after=ev["reward_after"], goodput_before=ev["goodput_before"],
+                   goodput_after=ev["goodput_after"])  # fmt: skip
 
     async def _change(self, st: ServiceState, action: str, before: Params, after: Params, evidence: str,
                       now: float) -> None:  # fmt: skip
