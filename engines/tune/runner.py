@@ -41,6 +41,7 @@ from engines.ingest.consumer import Entry, StreamConsumer
 from engines.ingest.telemetry import TELEMETRY_PATTERN, decode_window
 from engines.tune import policy_map, reward
 from engines.tune import strategy as strategies
+from engines.tune.agent import ACTIONS
 from engines.tune.decisions import INSTANCE, Doc, changes
 from engines.tune.model_store import Model, ModelError, ModelStore
 from engines.tune.observe import Part, Seconds, observe, stats
@@ -309,7 +310,8 @@ class Runner:
         ev = trial.evidence()
         return Doc(now, st.name, kind, trial.action, changes(trial.before, trial.after), evidence,
                    paths=trial.paths, version=trial.candidate, stable_version=trial.stable,
-                   rollout_percent=st.strategy.canary_percent, p_value=core.p_value if core else None,
+                   rollout_percent=st.strategy.canary_percent,
+                   p_value=core.p_value if core is not None and "Welch" in core.reason else None,
                    canary_instances=sorted(trial.instances), reward_before=ev["reward_before"],
                    reward_after=ev["reward_after"], goodput_before=ev["goodput_before"],
                    goodput_after=ev["goodput_after"])  # fmt: skip
@@ -320,6 +322,10 @@ class Runner:
         record, targets = st.record, st.targets
         assert record is not None and targets is not None
         diff = changes(before, after)
+        moved = next((a.param for a in ACTIONS if a.name == action), None)
+        if moved not in diff and not action.startswith("lb="):
+            action = "into_bounds"  # not the agent's move: the gate moved a value into the strategy's bounds
+            evidence = f"{evidence}; outside the strategy's bounds"
         if self.config.shadow:
             await self._record(Doc(now, st.name, "shadow", action, diff, evidence, shadow=True))
             return

@@ -304,7 +304,7 @@ def _f(x: Any) -> str:
 def render_decision(d: dict[str, Any], now: float) -> str:
     ch = ", ".join(f"{k} {a}->{b}" for k, (a, b) in d.get("changes", {}).items()) or "-"
     versions = f"v{d['version']}" if d.get("version") else ""
-    if d.get("result_version"):
+    if d.get("result_version") and d["result_version"] != d.get("version"):
         versions += f" -> v{d['result_version']}" if versions else f"v{d['result_version']}"
     line = f"  {max(0.0, now - d['time']):6.0f}s ago  {d['kind']:<9} {d['action']:<14} {ch}  {versions}"
     ev = [f"reward {_f(d.get('reward_before'))} -> {_f(d.get('reward_after'))}",
