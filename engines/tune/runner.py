@@ -322,8 +322,7 @@ class Runner:
         record, targets = st.record, st.targets
         assert record is not None and targets is not None
         diff = changes(before, after)
-        moved = next((a.param for a in ACTIONS if a.name == action), None)
-        if moved not in diff and not action.startswith("lb="):
+        if not _agent_moved(action, before, after):
             action = "into_bounds"  # not the agent's move: the gate moved a value into the strategy's bounds
             evidence = f"{evidence}; outside the strategy's bounds"
         if self.config.shadow:
@@ -429,6 +428,17 @@ class Runner:
     async def close(self) -> None:
         await self.admin.close()
         await self.redis.aclose()
+
+
+def _agent_moved(action: str, before: Params, after: Params) -> bool:
+    """Whether the change is the agent's move (its parameter, its direction), not the gate's doing."""
+    if action.startswith("lb="):
+        return True
+    act = next((a for a in ACTIONS if a.name == action), None)
+    if act is None or act.param is None:
+        return False
+    old, new, meant = (float(getattr(p, act.param)) for p in (before, after, act.apply(before)))
+    return (new - old) * (meant - old) > 0
 
 
 def _why(exc: Exception) -> str:

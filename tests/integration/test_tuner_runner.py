@@ -178,3 +178,44 @@ async def _quiet(url: str, cp: str) -> None:
             assert [r.version for r in await admin.history(service)] == [1], service
     await shadow.close()
     await frozen.close()
+
+
+def test_one_instance_is_compared_with_the_seconds_before_and_a_silent_canary_is_rolled_back(
+    mesh: tuple[str, str],
+) -> None:
+    url, cp = mesh
+    forced = strategies.preset("aggressive", {"concurrency": (30, 30)}, epsilon=0.0, slo=1.0)
+    asyncio.run(_setup(url, cp, "solo", forced))
+    asyncio.run(_setup(url, cp, "mute", forced))
+    asyncio.run(_solo_and_mute(url, cp))
+
+
+async def _solo_and_mute(url: str, cp: str) -> None:
+    runner = _runner(url, cp, "solo", group="solo", apply_timeout=3.0)
+    await runner.start()
+    feed = Feed(runner.redis, runner, "solo")
+    for s in range(T0, T0 + 3):
+        await feed.second(s, {"a": "1"})  # the seconds before the change (baseline goodput 0.98)
+    canary = next(d for d in runner.decisions if d.kind == "canary")
+    await runner.redis.xadd("apex:telemetry:{solo}", window("solo", "a", 99, T0 + 3, str(canary.version), errors=60))
+    await runner.step(T0 + 5.01)
+    rollback = runner.decisions[-1]
+    assert rollback.kind == "rollback" and "regression" in rollback.evidence, rollback
+    assert rollback.goodput_before == 0.98 and rollback.goodput_after == 0.4  # against the seconds before
+    await runner.close()
+
+    mute = _runner(url, cp, "mute", group="mute", apply_timeout=3.0)
+    await mute.start()
+    feed = Feed(mute.redis, mute, "mute")
+    await feed.second(T0, {"a": "1", "b": "1"})
+    pushed = mute.decisions[-1]
+    assert pushed.kind == "canary"
+    for s in range(T0 + 1, T0 + 6):  # no instance ever reports the new version
+        await feed.second(s, {"a": "1", "b": "1"})
+    undone = mute.decisions[1]  # (then, the rate limit passed, it tries again)
+    assert undone.kind == "rollback", [(d.kind, d.evidence) for d in mute.decisions]
+    assert f"no instance ran version {pushed.version} for 3s" in undone.evidence
+    async with PolicyAdminClient(cp, author="test") as admin:
+        record = await admin.get("mute", undone.result_version)
+        assert record.rollback_of == 1 and record.policy.clusters[0].limits.max_requests == 100
+    await mute.close()
