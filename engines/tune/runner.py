@@ -70,6 +70,8 @@ class RunnerConfig:
     apply_timeout: float = 15.0  # a canary no instance runs after this is rolled back
     claim_idle_ms: int = 30_000
     seed: int = 0
+    pretrain: str = ""  # a scenario file: a service without a stored model starts from one trained on it
+    pretrain_episodes: int = 8
 
 
 @dataclass
@@ -134,15 +136,26 @@ class Runner:
         except ModelError as exc:
             log.warning("%s: stored model unusable (%s); starting a new one", service, exc)
         seed = seed_for(service, self.config.seed)
+        if model is None and self.config.pretrain:
+            model = await asyncio.to_thread(self._pretrained, seed)
         tuner = ServiceTuner(strategy, frozenset(), seed=seed, shadow=self.config.shadow,
                              agent=model.agent if model else None, bandit=model.bandit if model else None)  # fmt: skip
         st = self.services[service] = ServiceState(service, tuner, strategy)
-        if model is not None:
+        if model is not None and model.version:
             st.last_second, st.model_version = model.last_second, model.version
             self.seconds.resume(service, model.last_second + 1)
             log.info("%s: resumed model version %d (learnt up to second %d)", service, model.version,
                      model.last_second)  # fmt: skip
         return st
+
+    def _pretrained(self, seed: int) -> Model:
+        """A model trained in the simulator on the `pretrain` scenario (episodes on other seeds)."""
+        from engines.tune.scenario import load
+        from engines.tune.tuner import train
+
+        trained = train(load(self.config.pretrain), self.config.pretrain_episodes, seed=seed % 2**31)
+        log.info("model pretrained on %s (%d episodes)", self.config.pretrain, self.config.pretrain_episodes)
+        return Model(trained.agent, trained.bandit, -1)
 
     async def refresh(self, st: ServiceState, now: float, force: bool = False) -> None:
         """Re-read the strategy and the latest policy (every `refresh_every`, or when forced)."""

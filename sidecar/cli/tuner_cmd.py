@@ -60,6 +60,13 @@ def register(commands: Any) -> None:
     p.add_argument("--claim-idle", type=float, default=30.0,
                    help="seconds before a dead consumer's pending entries are claimed (default 30)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of the agents' exploration (default 0)")
+    p.add_argument(
+        "--pretrain",
+        default="",
+        metavar="SCENARIO",
+        help="a service without a stored model starts from one trained in the simulator on this scenario file",
+    )
+    p.add_argument("--pretrain-episodes", type=int, default=8, help="simulator episodes to pretrain (default 8)")
     p.add_argument("--log-level", default=os.environ.get("APEX_LOG_LEVEL", "INFO"))
     p.set_defaults(run=run)
 
@@ -121,12 +128,19 @@ def config(args: argparse.Namespace) -> Any:
 
     if args.lag < 0 or args.snapshot_every <= 0 or args.apply_timeout <= 0 or args.claim_idle < 0:
         raise ValueError("--snapshot-every and --apply-timeout must be > 0, --lag and --claim-idle >= 0")
+    if args.pretrain_episodes < 1:
+        raise ValueError("--pretrain-episodes must be >= 1")
+    if args.pretrain:
+        from engines.tune.scenario import load
+
+        load(args.pretrain)  # a bad file fails now, naming the field (ScenarioError is a ValueError)
     extra = {"consumer": args.consumer} if args.consumer else {}
     return RunnerConfig(group=args.group, listeners=frozenset(args.listener or ["inbound"]),
                         services=frozenset(args.service or ()), require_strategy=args.require_strategy,
                         shadow=args.shadow, lag=args.lag, snapshot_every=args.snapshot_every,
                         apply_timeout=args.apply_timeout, claim_idle_ms=int(args.claim_idle * 1000),
-                        seed=args.seed, **extra)  # fmt: skip
+                        seed=args.seed, pretrain=args.pretrain, pretrain_episodes=args.pretrain_episodes,
+                        **extra)  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

@@ -219,3 +219,34 @@ async def _solo_and_mute(url: str, cp: str) -> None:
         record = await admin.get("mute", undone.result_version)
         assert record.rollback_of == 1 and record.policy.clusters[0].limits.max_requests == 100
     await mute.close()
+
+
+SHORT = """name: short
+duration: 8s
+seed: 1
+slo: {latency: 100ms}
+endpoints:
+  - {capacity: 300, latency: 5ms}
+  - {capacity: 300, latency: 5ms, events: [{at: 4s, error_rate: 0.5}]}
+load:
+  - {at: 0s, rate: 400}
+"""
+
+
+def test_a_new_service_can_start_from_a_model_pretrained_in_the_simulator(mesh: tuple[str, str], tmp_path: Any) -> None:
+    url, cp = mesh
+    scenario = tmp_path / "short.yaml"
+    scenario.write_text(SHORT)
+    asyncio.run(_setup(url, cp, "fresh", strategies.preset("balanced", {"concurrency": (8, 2048)})))
+
+    async def body() -> None:
+        runner = _runner(url, cp, "fresh", group="fresh", pretrain=str(scenario), pretrain_episodes=2, shadow=True)
+        st = await runner.state("fresh")
+        assert st.model_version == 0 and st.last_second == -1  # a prior, not a stored model
+        q = st.tuner.agent.q
+        assert (q != q.max()).any()  # it has learnt something: not all at the optimistic start
+        assert len(st.tuner.agent.replay.long) > 0
+        assert st.tuner.agent.epsilon == 0.1  # the strategy's exploration, not the training's
+        await runner.close()
+
+    asyncio.run(body())
