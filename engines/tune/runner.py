@@ -402,7 +402,7 @@ class Runner:
 
     async def _record(self, doc: Doc) -> None:
         self.decisions.append(doc)
-        log.warning("%s", doc.reason())
+        log.log(logging.INFO if doc.shadow else logging.WARNING, "%s", doc.reason())
         key = keys.decisions_key(doc.service)
         await self.redis.lpush(key, json.dumps(doc.as_dict()))
         await self.redis.ltrim(key, 0, keys.RECENT - 1)
