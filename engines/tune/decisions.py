@@ -7,6 +7,7 @@ from typing import Any
 
 from apex.mesh.bus import Priority
 
+from engines.tune.agent import ACTIONS
 from engines.tune.params import Params
 
 INSTANCE = "tuner"
@@ -87,3 +88,14 @@ class Doc:
             attrs["canary_instances"] = ",".join(self.canary_instances)
         cid = f"tune:{self.service}:{self.version or int(self.time)}"
         return f"tune.{self.kind}", PRIORITY[self.kind], cid, self.reason(), attrs
+
+
+def agent_moved(action: str, before: Params, after: Params) -> bool:
+    """Whether the change is the agent's move (its parameter, its direction), not the gate's doing."""
+    if action.startswith("lb="):
+        return True
+    act = next((a for a in ACTIONS if a.name == action), None)
+    if act is None or act.param is None:
+        return False
+    old, new, meant = (float(getattr(p, act.param)) for p in (before, after, act.apply(before)))
+    return (new - old) * (meant - old) > 0

@@ -41,8 +41,7 @@ from engines.ingest.consumer import Entry, StreamConsumer
 from engines.ingest.telemetry import TELEMETRY_PATTERN, decode_window
 from engines.tune import policy_map, reward
 from engines.tune import strategy as strategies
-from engines.tune.agent import ACTIONS
-from engines.tune.decisions import INSTANCE, Doc, changes
+from engines.tune.decisions import INSTANCE, Doc, agent_moved, changes
 from engines.tune.model_store import Model, ModelError, ModelStore
 from engines.tune.observe import Part, Seconds, observe, stats
 from engines.tune.params import Params
@@ -335,7 +334,7 @@ class Runner:
         record, targets = st.record, st.targets
         assert record is not None and targets is not None
         diff = changes(before, after)
-        if not _agent_moved(action, before, after):
+        if not agent_moved(action, before, after):
             action = "into_bounds"  # not the agent's move: the gate moved a value into the strategy's bounds
             evidence = f"{evidence}; outside the strategy's bounds"
         if self.config.shadow:
@@ -441,17 +440,6 @@ class Runner:
     async def close(self) -> None:
         await self.admin.close()
         await self.redis.aclose()
-
-
-def _agent_moved(action: str, before: Params, after: Params) -> bool:
-    """Whether the change is the agent's move (its parameter, its direction), not the gate's doing."""
-    if action.startswith("lb="):
-        return True
-    act = next((a for a in ACTIONS if a.name == action), None)
-    if act is None or act.param is None:
-        return False
-    old, new, meant = (float(getattr(p, act.param)) for p in (before, after, act.apply(before)))
-    return (new - old) * (meant - old) > 0
 
 
 def _why(exc: Exception) -> str:
