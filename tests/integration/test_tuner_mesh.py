@@ -147,7 +147,8 @@ async def _scenario(redis_url: str, control_plane: str, inbounds: list[str]) -> 
     acked = [i for i, versions in applied.items() if canary.version in versions]
     assert len(acked) == 1, applied
     assert rollback.canary_instances == acked
-    assert "regression" in rollback.evidence, rollback.evidence
+    # at once on the first canary second (a second half under the old cap may leave it to Welch's test)
+    assert "regression" in rollback.evidence or "Welch" in rollback.evidence, rollback.evidence
     assert rollback.goodput_after is not None and rollback.goodput_before is not None
     assert rollback.goodput_after < rollback.goodput_before - 0.2, rollback
     assert all(rollback.result_version in versions for versions in applied.values()), applied
@@ -161,7 +162,7 @@ async def _scenario(redis_url: str, control_plane: str, inbounds: list[str]) -> 
     assert undone.rollback_of == 1
     assert pushed.policy.clusters[0].limits.max_requests == 1
     assert undone.policy.clusters[0].limits.max_requests == 100
-    assert "regression" in undone.reason and "goodput before" in undone.reason, undone.reason
+    assert rollback.evidence in undone.reason and "goodput before" in undone.reason, undone.reason
 
     # decisions in Redis and events on the bus, as documented
     client: Any = runner.redis
