@@ -165,14 +165,15 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         runner = Runner(args.redis, args.control_plane, cfg, token=token)
-        mode = "shadow mode: deciding and recording, pushing nothing" if args.shadow else "canarying changes"
-        only = f" (services {', '.join(sorted(cfg.services))})" if cfg.services else ""
-        echo(f"apex tuner: reading telemetry from {args.redis} (listeners {', '.join(sorted(cfg.listeners))}){only}, "
-             f"{mode} through the control plane at {args.control_plane}", file=sys.stderr)  # fmt: skip
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        # one line at start, once SIGTERM/SIGINT stop it cleanly: what it reads and how it acts
+        mode = "shadow mode: deciding and recording, pushing nothing" if args.shadow else "canarying changes"
+        only = f" (services {', '.join(sorted(cfg.services))})" if cfg.services else ""
+        echo(f"apex tuner: reading telemetry from {args.redis} (listeners {', '.join(sorted(cfg.listeners))}){only}, "
+             f"{mode} through the control plane at {args.control_plane}", file=sys.stderr)  # fmt: skip
         try:
             await runner.run(stop)
         finally:

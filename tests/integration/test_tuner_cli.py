@@ -4,7 +4,11 @@ parameter bounds, freezing, decisions listed from Redis, and bad input refused w
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import uuid
+from typing import Any
 
 import pytest
 import redis
@@ -76,3 +80,30 @@ def test_bad_strategies_exit_2_naming_the_problem(
     assert redis.Redis.from_url(redis_url).get(keys.strategy_key(svc)) is None  # nothing stored
     assert main(["tune", "strategy", "set", "--service", "no such service!", "--redis", redis_url]) == 2
     assert "--service" in capsys.readouterr().err
+
+
+def test_the_engine_process_says_what_it_does_and_stops_cleanly(redis_url: str) -> None:
+    cmd = [sys.executable, "-m", "sidecar", "tuner", "--redis", redis_url, "--control-plane", "127.0.0.1:9",
+           "--shadow", "--service", "nothing-here", "--log-level", "WARNING"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        assert "apex tuner: reading telemetry from" in first and "shadow mode" in first, first
+        assert "(services nothing-here)" in first
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_bad_engine_flags_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    base = ["tuner", "--redis", "redis://127.0.0.1:9/0", "--control-plane", "127.0.0.1:9"]
+    assert main([*base, "--lag", "-1"]) == 2
+    assert "--lag and --claim-idle >= 0" in capsys.readouterr().err
+    assert main([*base, "--pretrain", str(tmp_path / "missing.yaml")]) == 2
+    assert "missing.yaml: cannot read" in capsys.readouterr().err
+    assert main([*base, "--token", "plain-secret"]) == 2
+    assert "by reference" in capsys.readouterr().err
