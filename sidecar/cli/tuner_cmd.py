@@ -115,7 +115,8 @@ def register_tune(sub: Any) -> None:
                        "after, Welch's p-value).")  # fmt: skip
     d.add_argument("--service", default=None, help="only this service (default: every service with decisions)")
     d.add_argument("--last", type=int, default=20, help="decisions per service (default 20)")
-    d.add_argument("--json", action="store_true", help="one JSON object: service -> strategy, decisions")
+    d.add_argument("--json", action="store_true", help="one JSON object: service -> strategy, decisions, engine")
+    d.add_argument("--group", default="tuner", help="the engine's consumer group, for its status (default tuner)")
     d.add_argument("--redis", default=os.environ.get("APEX_REDIS_URL"), help=REDIS_HELP)
     d.set_defaults(run=run_show)
 
@@ -331,6 +332,15 @@ def render_decision(d: dict[str, Any], now: float) -> str:
     return f"{line}\n      {'; '.join(ev)}\n      {d.get('evidence', '')}"
 
 
+def render_engine(e: dict[str, Any], updated: float, now: float) -> str:
+    trial = e.get("trial")
+    running = f"canary of version {trial['version']} ({trial['action']}) running" if trial else "no canary running"
+    skipped = f"; not tuned: {e['skipped']}" if e.get("skipped") else ""
+    params = ", ".join(f"{k}={v}" for k, v in (e.get("params") or {}).items())
+    return (f"model v{e.get('model_version', 0)}, {running}{skipped} (as of {max(0.0, now - updated):.0f}s ago)"
+            f"\n  in force: {params}")  # fmt: skip
+
+
 def run_show(args: argparse.Namespace) -> int:
     from engines.tune import strategy as strategies
 
@@ -341,7 +351,15 @@ def run_show(args: argparse.Namespace) -> int:
     client = _client(args.redis, name)
 
     def body() -> int:
+        from apex.mesh.contract import tune as keys
+
         decisions = load_decisions(client, args.service, args.last)
+        raw = client.hget(keys.status_key(args.group), keys.STATUS)
+        status = json.loads(raw) if raw else {}
+        engine = status.get("services", {})
+        for service in engine:
+            if args.service in (None, service):
+                decisions.setdefault(service, [])
         out: dict[str, Any] = {}
         for service, docs in decisions.items():
             try:
@@ -350,7 +368,8 @@ def run_show(args: argparse.Namespace) -> int:
                 stored, docs = None, docs
                 echo(f"apex {name}: {exc}", file=sys.stderr)
             out[service] = {"strategy": json.loads((stored or strategies.DEFAULT).to_json()),
-                            "strategy_stored": stored is not None, "decisions": docs}  # fmt: skip
+                            "strategy_stored": stored is not None, "decisions": docs,
+                            "engine": engine.get(service)}  # fmt: skip
         if args.json:
             print(json.dumps(out))
             return 0
@@ -363,6 +382,8 @@ def run_show(args: argparse.Namespace) -> int:
             frozen = " FROZEN" if s["frozen"] else ""
             echo(f"service {safe(service)}: strategy {s['preset']}{frozen}, "
                  f"{len(doc['decisions'])} recent decision(s)")  # fmt: skip
+            if doc["engine"]:
+                echo("  engine: " + render_engine(doc["engine"], status.get("time", now), now))
             for d in doc["decisions"]:
                 echo(render_decision(d, now))
             if not doc["decisions"]:

@@ -60,6 +60,13 @@ def test_strategy_set_show_freeze_and_decisions(redis_url: str, capsys: pytest.C
     assert main(["tune", "show", "--redis", redis_url, "--json"]) == 0
     everything = json.loads(capsys.readouterr().out)
     assert everything[svc]["decisions"] == [doc] and everything[svc]["strategy"]["preset"] == "conservative"
+    status = {"time": 1.0, "services": {svc: {"model_version": 3, "skipped": "", "params": {"concurrency": 25},
+                                             "trial": {"version": 7, "stable": 6, "action": "cap_down"}}}}  # fmt: skip
+    group = f"g-{svc}"
+    client.hset(keys.status_key(group), keys.STATUS, json.dumps(status))
+    assert main(["tune", "show", "--service", svc, "--redis", redis_url, "--group", group]) == 0
+    out = capsys.readouterr().out
+    assert "engine: model v3, canary of version 7 (cap_down) running" in out and "in force: concurrency=25" in out
 
 
 @pytest.mark.parametrize(
