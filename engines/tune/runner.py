@@ -220,8 +220,14 @@ class Runner:
         for service, second, parts in self.seconds.close(now):
             st = self.services[service]
             st.last_second = second
-            if parts:
+            if not parts:
+                continue
+            try:
                 await self.decide(st, second, parts, now)
+            except (OSError, aioredis.RedisError):
+                raise  # the loop retries the connection
+            except Exception:  # one service's surprise must not stop the others' tuning
+                log.exception("%s: decision for second %d failed; skipped", service, second)
         if now - self._last["snapshot"] >= self.config.snapshot_every:
             self._last["snapshot"] = now
             await self.snapshot(now)
