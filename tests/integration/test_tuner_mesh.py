@@ -105,7 +105,7 @@ async def _seed(control_plane: str, policy: config_pb2.Policy) -> None:
 
 
 async def _scenario(redis_url: str, control_plane: str, inbounds: list[str]) -> None:
-    runner = Runner(redis_url, control_plane, RunnerConfig(consumer="t", lag=1.0, snapshot_every=2.0,
+    runner = Runner(redis_url, control_plane, RunnerConfig(consumer="t", lag=2.0, snapshot_every=2.0,
                     services=frozenset({"echo"})), token=TOKENS["APEX_TOKEN_TUNER"])  # fmt: skip
     admin = PolicyAdminClient(control_plane, author="test", token=TOKENS["APEX_TOKEN_ALICE"])
     applied: dict[str, set[int]] = {}  # instance -> versions it reported applied (its ACKs)
@@ -121,13 +121,13 @@ async def _scenario(redis_url: str, control_plane: str, inbounds: list[str]) -> 
     tasks = [asyncio.create_task(load(a, stop)) for a in inbounds] + [asyncio.create_task(watch(stop))]
     await runner.start()
     try:
-        deadline = time.time() + 20
+        deadline = time.time() + 30
         while time.time() < deadline and not any(d.kind == "rollback" for d in runner.decisions):
             await runner.step(time.time())
             await asyncio.sleep(0.1)
         rollback = next((d for d in runner.decisions if d.kind == "rollback"), None)
         if rollback is not None:  # both instances end on the rolled-back version
-            end = time.time() + 5
+            end = time.time() + 10
             while time.time() < end and not all(rollback.result_version in v for v in applied.values()):
                 await asyncio.sleep(0.1)
         await runner.snapshot(time.time())
