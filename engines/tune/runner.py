@@ -67,6 +67,8 @@ class RunnerConfig:
     refresh_every: float = 5.0  # strategy and policy re-read
     rediscover_every: float = 10.0
     apply_timeout: float = 15.0  # a canary no instance runs after this is rolled back
+    min_calls: int = 10  # a second with fewer calls (canary or control) is too thin to judge or learn from
+    max_trial: float = 120.0  # a canary without enough judged seconds by then is rolled back
     claim_idle_ms: int = 30_000
     seed: int = 0
     pretrain: str = ""  # a scenario file: a service without a stored model starts from one trained on it
@@ -284,11 +286,12 @@ class Runner:
             trial.applied, trial.last_seen = True, now
             trial.instances.update(p.instance for p in canary)
             obs = observe((p.stats for p in canary), t, slo)
-            if rest:
-                control = observe((p.stats for p in rest), t, slo)
-                if control.offered == 0:
-                    return  # no control traffic this second: nothing to compare
-            if obs.offered == 0:
+            control = observe((p.stats for p in rest), t, slo) if rest else None
+            if obs.offered < self.config.min_calls or (control is not None and control.offered < self.config.min_calls):
+                if now - trial.started > self.config.max_trial:  # too little traffic to judge: undo
+                    doc = self._trial_doc(st, trial, "rollback", f"fewer than {self.config.min_calls} calls a second "
+                                          f"to judge it by within {self.config.max_trial:g}s", now)  # fmt: skip
+                    await self._rollback(st, doc, trial.candidate, trial.stable)
                 return
             trial.canary_reward.append(reward.reward(obs))
             trial.canary_good.append(obs.good / obs.offered)
@@ -297,8 +300,8 @@ class Runner:
                 trial.control_good.append(control.good / control.offered)
         else:
             obs = observe((p.stats for p in parts), t, slo)
-            if obs.offered == 0:
-                return
+            if obs.offered < self.config.min_calls:
+                return  # too thin a second to learn from
             st.recent_reward.append(reward.reward(obs))
             st.recent_good.append(obs.good / obs.offered)
             if st.strategy.frozen or st.record.rollout_percent < 100:

@@ -59,6 +59,18 @@ def register(commands: Any) -> None:
     )
     p.add_argument("--claim-idle", type=float, default=30.0,
                    help="seconds before a dead consumer's pending entries are claimed (default 30)")  # fmt: skip
+    p.add_argument(
+        "--min-calls",
+        type=int,
+        default=10,
+        help="seconds with fewer calls (canary or control) are not judged or learnt from (default 10)",
+    )
+    p.add_argument(
+        "--max-trial",
+        type=float,
+        default=120.0,
+        help="a canary not judged within this many seconds (too little traffic) is rolled back",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the agents' exploration (default 0)")
     p.add_argument(
         "--pretrain",
@@ -129,6 +141,8 @@ def config(args: argparse.Namespace) -> Any:
 
     if args.lag < 0 or args.snapshot_every <= 0 or args.apply_timeout <= 0 or args.claim_idle < 0:
         raise ValueError("--snapshot-every and --apply-timeout must be > 0, --lag and --claim-idle >= 0")
+    if args.min_calls < 1 or args.max_trial <= 0:
+        raise ValueError("--min-calls must be >= 1 and --max-trial > 0")
     if args.pretrain_episodes < 1:
         raise ValueError("--pretrain-episodes must be >= 1")
     if args.pretrain:
@@ -140,6 +154,7 @@ def config(args: argparse.Namespace) -> Any:
                         services=frozenset(args.service or ()), require_strategy=args.require_strategy,
                         shadow=args.shadow, lag=args.lag, snapshot_every=args.snapshot_every,
                         apply_timeout=args.apply_timeout, claim_idle_ms=int(args.claim_idle * 1000),
+                        min_calls=args.min_calls, max_trial=args.max_trial,
                         seed=args.seed, pretrain=args.pretrain, pretrain_episodes=args.pretrain_episodes,
                         **extra)  # fmt: skip
 

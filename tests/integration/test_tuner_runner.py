@@ -38,16 +38,18 @@ def mesh() -> Iterator[tuple[str, str]]:
         server.close()
 
 
-def window(service: str, instance: str, seq: int, second: int, version: str, errors: int = 2) -> dict[str, bytes]:
+def window(
+    service: str, instance: str, seq: int, second: int, version: str, errors: int = 2, calls: int = 100
+) -> dict[str, bytes]:
     """100 calls of 10-20 ms, `errors` of them failed (a reward below 1: the Q-values move)."""
     w = telemetry_pb2.TelemetryWindow(service=service, instance=instance, sequence=seq, policy_version=version)
     w.window_start.FromSeconds(second)
     w.window.FromSeconds(1)
     r = w.routes.add(listener="inbound", route="local", cluster="local")
-    r.stats.calls = r.stats.started = 100
+    r.stats.calls = r.stats.started = calls
     r.stats.errors = errors
     h = histogram.Histogram()
-    for i in range(100):
+    for i in range(calls):
         h.record(0.010 + 0.0001 * i)
     histogram.encode(h, r.stats.latency)
     return {"window": w.SerializeToString()}
@@ -219,6 +221,35 @@ async def _solo_and_mute(url: str, cp: str) -> None:
         record = await admin.get("mute", undone.result_version)
         assert record.rollback_of == 1 and record.policy.clusters[0].limits.max_requests == 100
     await mute.close()
+
+
+def test_thin_seconds_are_neither_learnt_from_nor_judged(mesh: tuple[str, str]) -> None:
+    url, cp = mesh
+    forced = strategies.preset("aggressive", {"concurrency": (30, 30)}, epsilon=0.0, slo=1.0)
+    asyncio.run(_setup(url, cp, "thin", forced))
+
+    async def body() -> None:
+        runner = _runner(url, cp, "thin", group="thin", min_calls=20, max_trial=5.0)
+        await runner.start()
+        client: Any = runner.redis
+        stream = "apex:telemetry:{thin}"
+        await client.xadd(stream, window("thin", "a", 0, T0, "1", errors=0, calls=5))
+        await client.xadd(stream, window("thin", "b", 0, T0, "1", errors=0, calls=5))
+        await runner.consumer.discover()
+        await runner.step(T0 + 2.01)
+        assert runner.decisions == [] and runner.services["thin"].last_second == T0  # 10 calls: too few
+        await client.xadd(stream, window("thin", "a", 1, T0 + 1, "1", errors=0, calls=50))
+        await runner.step(T0 + 3.01)
+        assert [d.kind for d in runner.decisions] == ["canary"]
+        for s in range(T0 + 2, T0 + 10):  # the canary's instance sees too few calls to judge it by
+            await client.xadd(stream, window("thin", "a", s, s, "2", errors=0, calls=3))
+            await client.xadd(stream, window("thin", "b", s, s, "1", errors=0, calls=50))
+            await runner.step(s + 2.01)
+        assert [d.kind for d in runner.decisions][:2] == ["canary", "rollback"]
+        assert "fewer than 20 calls a second to judge it by within 5s" in runner.decisions[1].evidence
+        await runner.close()
+
+    asyncio.run(body())
 
 
 SHORT = """name: short
