@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test demo protos check-protos lint bench bench-forecast bench-nab bench-ingest bench-scenarios-sim bench-h2-candidates clean
+.PHONY: install test demo protos check-protos lint bench bench-forecast bench-nab bench-ingest bench-scenarios-sim bench-tuner bench-h2-candidates clean
 
 install: $(STAMP)
 
@@ -50,6 +50,10 @@ bench-ingest: install
 # The tuning scenario suite in the simulator: default, oracle, adaptive baselines and tuned per scenario.
 bench-scenarios-sim: install
 	$(BIN)/apex tune simulate $(foreach f,$(sort $(wildcard benchmarks/scenarios/*.yaml)),--scenario $(f)) $(TUNE_ARGS)
+
+# The tuning engine's CPU per telemetry window and per decision (real Redis and control plane, shadow mode).
+bench-tuner: install
+	$(BIN)/python -m benchmarks.tuner_cost $(BENCH_ARGS)
 
 # issue 13: CPU per relayed call on each HTTP/2 codec candidate (ngh2 is installed here only: it is
 # measured, not a dependency; without it that candidate is skipped with the reason)

@@ -25,6 +25,7 @@ from sidecar.cli import (
     stat_cmd,
     telemetry_cmd,
     tune_cmd,
+    tuner_cmd,
 )
 
 
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     events_cmd.register(commands)
     stat_cmd.register(commands)
     tune_cmd.register(commands)
+    tuner_cmd.register(commands)
     completion_cmd.register(commands)
     ca_cmd.register(commands)
     return parser

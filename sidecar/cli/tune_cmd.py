@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from sidecar.cli import tuner_cmd
+
 
 def register(commands: Any) -> None:
     tune: argparse.ArgumentParser = commands.add_parser(
@@ -25,6 +27,7 @@ def register(commands: Any) -> None:
     p.add_argument("--episodes", type=int, default=16, help="training episodes for the agent (default 16)")
     p.add_argument("--seed", type=int, default=0, help="agent seed (default 0)")
     p.set_defaults(run=run)
+    tuner_cmd.register_tune(sub)  # strategy, freeze, unfreeze, show
 
 
 def run(args: argparse.Namespace) -> int:
