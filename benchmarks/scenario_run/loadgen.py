@@ -1,18 +1,19 @@
-"""The scenario's open-loop load generator: worker processes sending Poisson arrivals at the `load:` rate.
+"""The scenario's open-loop load generator: worker processes sending Poisson arrivals at the `load:`
+rate.
 
 Each worker draws its share of the arrivals (a Poisson process at rate(t) / workers, with its own
-seed) and sends each call at its intended time whether or not earlier calls have finished (open
-loop: a stalled mesh shows as latency and errors, not as a lower send rate). With a `cache:` the
-request names a key drawn from the zipf distribution, and the answer carries the version the upstream
-served; the answer is **stale** when the key has been updated since (timeline.Updates, shared with
-the upstreams through the scenario's seed).
+seed) and sends each call, to the sidecars in turn, at its intended time whether or not earlier
+calls have finished (open loop: a stalled mesh shows as latency and errors, not as a lower send
+rate). With a `cache:` the request names a key drawn from the zipf distribution, and the answer
+carries the version the upstream served; the answer is **stale** when the key has been updated since
+(timeline.Updates, shared with the upstreams through the scenario's seed).
 
 Every second of the scenario's clock a worker reports a `Window`: calls offered in that second (by
 intended start), and the outcomes of the calls that ended in it (OK, good = OK within the SLO,
 errors, of which rejected by the sidecar's cap/limit (RESOURCE_EXHAUSTED) and deadline exceeded,
 stale answers) with a latency histogram of every ended call except the rejected ones (as the
-simulator counts them). Each call's deadline is the scenario's `slo.deadline` from its intended start.
-The parent merges the workers' windows (`LoadGenerator.windows()`), in order, as they arrive.
+simulator counts them). Each call's deadline is the scenario's `slo.deadline` from its intended
+start. The parent merges the workers' windows (`LoadGenerator.windows()`), in order, as they arrive.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class Window:
 
 @dataclass(frozen=True)
 class Plan:
-    address: str
+    addresses: tuple[str, ...]  # the sidecars: calls go to each in turn
     scenario: str  # the scenario file
     time_scale: float
     rate_scale: float
@@ -105,6 +106,7 @@ class _Worker:
         return r
 
     async def call(self, unary: Any, intended: float, key: int) -> None:
+        """One call: count it offered in its intended second, its outcome in the second it ends."""
         t0, slo = self.plan.t0, self.sc.slo
         self.window(int(intended - t0)).offered += 1
         code = grpc.StatusCode.OK
@@ -143,11 +145,13 @@ class _Worker:
 
     async def run(self) -> None:
         plan, sc = self.plan, self.sc
-        channel = grpc.aio.insecure_channel(plan.address, options=CHANNEL_OPTIONS)
-        unary = channel.unary_unary(METHOD)
+        channels = [grpc.aio.insecure_channel(a, options=CHANNEL_OPTIONS) for a in plan.addresses]
+        stubs = [c.unary_unary(METHOD) for c in channels]
+        sent = 0
         reporter = asyncio.create_task(self.report())
         t = 0.0
-        uniform = iter(())  # batches of uniforms for the zipf key draws
+        behind = 0
+        uniform: Iterator[float] = iter(())  # batches of uniforms for the zipf key draws
         while True:
             rate = sc.rate_at(t) / plan.workers
             if rate <= 0:
@@ -160,8 +164,10 @@ class _Worker:
                 break
             intended = plan.t0 + t
             delay = intended - time.monotonic()
-            if delay > 0.001:
-                await asyncio.sleep(delay)
+            behind += 1
+            if delay > 0.001 or behind >= 64:  # behind schedule: still let the calls run now and then
+                await asyncio.sleep(max(delay, 0.0))
+                behind = 0
             key = -1
             if self.cdf is not None:
                 u = next(uniform, None)
@@ -169,13 +175,15 @@ class _Worker:
                     uniform = iter(self.rng.random(4096).tolist())
                     u = next(uniform)
                 key = min(int(np.searchsorted(self.cdf, u)), self.cdf.size - 1)
-            task = asyncio.create_task(self.call(unary, intended, key))
+            task = asyncio.create_task(self.call(stubs[sent % len(stubs)], intended, key))
+            sent += 1
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         await reporter
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=1.0)
-        await channel.close()
+        for channel in channels:
+            await channel.close()
         self.conn.send(("end", None))
 
 
@@ -210,10 +218,11 @@ class LoadGenerator:
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs]
 
-    def start(self, address: str, scenario: str, time_scale: float, rate_scale: float, seed: int, t0: float) -> None:
+    def start(self, addresses: list[str], scenario: str, time_scale: float, rate_scale: float, seed: int,
+              t0: float) -> None:  # fmt: skip
         n = len(self.conns)
         for i, conn in enumerate(self.conns):
-            conn.send(Plan(address, scenario, time_scale, rate_scale, i, n, seed, t0))
+            conn.send(Plan(tuple(addresses), scenario, time_scale, rate_scale, i, n, seed, t0))
 
     def windows(self, timeout: float = 30.0) -> Iterator[Window]:
         """Merged windows in order of their second, each once every worker has reported it."""

@@ -1,10 +1,11 @@
-"""The real processes of a scenario run: Redis, the control plane, one upstream per endpoint, one sidecar.
+"""The real processes of a scenario run: Redis, the control plane, one upstream per endpoint, sidecars.
 
 `Mesh(work_dir)` starts Redis and the control plane once (`start()`); each run then gets fresh
-upstreams and a fresh sidecar under its own service name (`start_run`), so runs do not share queues,
-caches, telemetry streams or policy history. The sidecar joins the control plane (it applies pushed
-versions and ACKs them) after the run's first policy is stored there as an operator change. Every
-process is started by the `Supervisor` and stopped by PID, in reverse order.
+upstreams and fresh sidecars (instances of one service, the load split between them) under its own
+service name (`start_run`), so runs do not share queues, caches, telemetry streams or policy
+history. The sidecar joins the control plane (it applies pushed versions and ACKs them) after the
+run's first policy is stored there as an operator change. Every process is started by the
+`Supervisor` and stopped by PID, in reverse order.
 """
 
 from __future__ import annotations
@@ -116,26 +117,31 @@ class Mesh:
         addresses = [self.sup.wait_for_file(p, ports)["address"] for ports, p in procs]
         return addresses, start_file
 
-    def start_sidecar(self, service: str, policy: dict[str, Any]) -> dict[str, str]:
-        """Store `policy` as the service's first version, then start its sidecar joined to the control plane."""
+    def start_sidecars(self, service: str, policy: dict[str, Any], count: int) -> list[dict[str, str]]:
+        """Store `policy` as the service's first version, then start `count` sidecars joined to the control plane."""
         self.set_policy(service, policy, reason="apex tune scenario: the run's starting policy",
                         author="apex tune scenario")  # fmt: skip
+        procs = [self._sidecar(service, policy, i) for i in range(count)]
+        return [self.sup.wait_for_file(proc, ports) for proc, ports in procs]
+
+    def _sidecar(self, service: str, policy: dict[str, Any], index: int) -> tuple[Proc, Path]:
         run_dir = self.work / service
+        name = f"{service}-{index + 1}"
         config = {
-            "node": {"service": service, "instance": f"{service}-1"},
+            "node": {"service": service, "instance": name},
             "admin": {"address": "127.0.0.1:0"},
             "listeners": [{"name": "inbound", "address": "127.0.0.1:0", "direction": "INBOUND"}],
             "policy": policy,
         }
-        path = run_dir / "sidecar.yaml"
+        path = run_dir / f"{name}.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
-        ports = run_dir / "sidecar-ports.json"
-        proc = self.sup.start_python(f"{service}-sidecar", "sidecar", "sidecar", "--config", str(path),
+        ports = run_dir / f"{name}-ports.json"
+        proc = self.sup.start_python(f"{name}-sidecar", "sidecar", "sidecar", "--config", str(path),
                                      "--ports-file", str(ports), "--log-level", "WARNING", "--redis", self.redis_url,
                                      "--control-plane", self.control_plane,
-                                     "--last-good", str(run_dir / "last-good.binpb"))  # fmt: skip
+                                     "--last-good", str(run_dir / f"{name}.binpb"))  # fmt: skip
         self.run_procs.append(proc)
-        return self.sup.wait_for_file(proc, ports)
+        return proc, ports
 
     def warm(self, address: str, cacheable: bool, timeout: float = 30.0) -> None:
         """Call through the sidecar until a call succeeds (the sidecar knows Echo/Unary is unary)."""

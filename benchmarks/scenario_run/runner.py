@@ -1,11 +1,14 @@
 """Run a scenario file with real processes for each policy and summarise it as the simulator does.
 
-For each policy, in a fresh run of upstreams and a sidecar (mesh.Mesh) under service
+For each policy, in a fresh run of upstreams and sidecars (mesh.Mesh) under service
 `<scenario>-<policy>`: store the policy's starting configuration in the control plane, start the
-sidecar joined to it, warm it up, start the scenario's clock (the upstreams' events and the load
-generator share it), and read the load generator's 1 s windows until the run ends. A driver may
-change the configuration during the run through the control plane (the tuner); the summary is the
-simulator's (`engines.tune.run.Result`), so `engines.tune.compare.table` prints both alike.
+sidecars (two instances of the service by default, the load split between them, so a canary of 50%
+has a control group) joined to it, warm them up, start the scenario's clock (the upstreams' events
+and the load generator share it), and read the load generator's 1 s windows until the run ends. A
+driver may change the configuration during the run through the control plane (the tuner); the
+summary is the simulator's (`engines.tune.run.Result`), so `engines.tune.compare.table` prints both alike.
+Per-sidecar settings (the concurrency cap, the retry budget) apply to each sidecar: with two, the
+cap over the whole service is twice the configured one (the simulator models one sidecar).
 
 Policies on real processes:
 - default: the static `Params()`;
@@ -54,6 +57,7 @@ class Options:
     seed: int = 0  # the load generator's and the agent's seed
     episodes: int = 16  # simulator training episodes for the tuned agent
     baselines: bool = False
+    sidecars: int = 2  # instances of the service, each with its sidecar; the load is split between them
     redis_url: str | None = None
 
 
@@ -175,11 +179,13 @@ class Runner:
 
             if isinstance(driver, InProcessTuner):
                 driver.push = push
-            ports = mesh.start_sidecar(service, policies.policy(sc, params, addresses, adaptive=adaptive))
-            mesh.warm(ports["inbound"], sc.cache is not None)
+            first = policies.policy(sc, params, addresses, adaptive=adaptive)
+            inbound = [p["inbound"] for p in mesh.start_sidecars(service, first, opts.sidecars)]
+            for address in inbound:
+                mesh.warm(address, sc.cache is not None)
             t0 = time.monotonic() + 0.5
             write_start(start_file, t0)
-            self.gen.start(ports["inbound"], self.file, opts.time_scale, opts.rate_scale, opts.seed, t0)
+            self.gen.start(inbound, self.file, opts.time_scale, opts.rate_scale, opts.seed, t0)
             self.say(f"{sc.name}: {name} running ({sc.duration:g} s)")
             windows: list[Window] = []
             seen = [params]

@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate-scale", type=float, default=1.0)
     p.add_argument("--baselines", action="store_true")
     p.add_argument("--episodes", type=int, default=16)
+    p.add_argument("--sidecars", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.strftime("%Y-%m-%d %H:%MZ", time.gmtime())
     info = machine()
     opts = Options(time_scale=args.time_scale, rate_scale=args.rate_scale, seed=args.seed, episodes=args.episodes,
-                   baselines=args.baselines)  # fmt: skip
+                   baselines=args.baselines, sidecars=args.sidecars)  # fmt: skip
     tables: list[str] = []
     gains: list[tuple[str, float, float]] = []
     calibration: list[dict[str, Any]] = []

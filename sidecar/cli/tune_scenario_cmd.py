@@ -39,6 +39,7 @@ def register(sub: Any) -> None:
         metavar="Y",
         help="multiply arrival rates and endpoint capacities by Y (same utilisation, less CPU); default 1",
     )
+    p.add_argument("--sidecars", type=int, default=2, help="instances of the service, each with a sidecar (default 2)")
     p.add_argument("--episodes", type=int, default=16, help="simulator training episodes for the agent (default 16)")
     p.add_argument("--seed", type=int, default=0, help="load generator and agent seed (default 0)")
     p.set_defaults(run=run)
@@ -77,8 +78,10 @@ def run(args: argparse.Namespace) -> int:
             return _fail(f"{name}: must be a positive number, got {value:g}")
     if args.episodes < 0:
         return _fail("--episodes must be >= 0")
+    if not 1 <= args.sidecars <= 8:
+        return _fail(f"--sidecars: between 1 and 8, got {args.sidecars}")
     opts = Options(time_scale=time_scale, rate_scale=args.rate_scale, seed=args.seed, episodes=args.episodes,
-                   baselines=args.baselines)  # fmt: skip
+                   baselines=args.baselines, sidecars=args.sidecars)  # fmt: skip
     with Runner(args.scenario, opts, progress=lambda m: print(m, file=sys.stderr, flush=True)) as runner:
         records = runner.compare()
         scaled = runner.sc
@@ -93,6 +96,6 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2))
         return 0
     print(f"real processes: {sc.name} at time scale {time_scale:g} ({scaled.duration:g} s), rate scale "
-          f"{args.rate_scale:g}")  # fmt: skip
+          f"{args.rate_scale:g}, {args.sidecars} sidecar(s)")  # fmt: skip
     print(compare.table(scaled, results))  # its last line: goodput_gain=R p99_gain=R
     return 0

@@ -56,7 +56,7 @@ def test_a_short_scenario_runs_default_and_tuned_on_real_processes(tmp_path: Pat
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     assert re.fullmatch(r"goodput_gain=\d+\.\d{3} p99_gain=\d+\.\d{3}", out.strip().splitlines()[-1]), out
-    assert "real processes: short-real at time scale 1 (6 s)" in out
+    assert "real processes: short-real at time scale 1 (6 s), rate scale 1, 2 sidecar(s)" in out
     rows = _rows(out)
     assert set(rows) == {"default", "tuned"}
     goodput, good_pct, p50_ms, p99_ms, err_pct, stale_pct = (float(x) for x in rows["default"][:6])
@@ -76,6 +76,7 @@ def test_a_short_scenario_runs_default_and_tuned_on_real_processes(tmp_path: Pat
         (["--duration", "1s"], "--duration: at least 2s"),
         (["--duration", "soon"], "--duration: expected a duration"),
         (["--episodes", "-1"], "--episodes must be >= 0"),
+        (["--sidecars", "0"], "--sidecars: between 1 and 8"),
     ],
 )
 def test_bad_arguments_exit_2_naming_them(
