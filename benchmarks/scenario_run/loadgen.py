@@ -1,5 +1,4 @@
-"""The scenario's open-loop load generator: worker processes sending Poisson arrivals at the `load:`
-rate.
+"""The scenario's open-loop load generator: worker processes sending Poisson arrivals at the `load:` rate.
 
 Each worker draws its share of the arrivals (a Poisson process at rate(t) / workers, with its own
 seed) and sends each call, to the sidecars in turn, at its intended time whether or not earlier
