@@ -95,8 +95,15 @@ class Mesh:
         return out
 
     def history(self, service: str) -> list[Any]:
-        resp = self._stub.History(control_pb2.HistoryRequest(service=service), timeout=10)
-        return list(resp.records)
+        records: list[Any] = []
+        token = ""
+        while True:
+            resp = self._stub.History(control_pb2.HistoryRequest(service=service, page_size=100, page_token=token),
+                                      timeout=10)  # fmt: skip
+            records += resp.records
+            token = resp.next_page_token
+            if not token:
+                return records
 
     # -- one run: upstreams and a sidecar ----------------------------------------------------------
     def start_run(self, service: str, scenario_file: str, endpoints: int, time_scale: float, rate_scale: float,

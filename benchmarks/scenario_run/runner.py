@@ -17,9 +17,12 @@ Policies on real processes:
   a Gradient2-style limit) on every cluster;
 - oracle: the best static configuration the simulator's grid search finds for this (scaled) scenario,
   with hindsight, run for real (the grid search is not repeated on real processes: ~60 runs);
-- tuned: the pure `Tuner` (engines/tune/tuner.py), trained in the simulator on the scaled scenario
-  (other seeds) as `apex tune simulate` does, then driven here once per real window and pushing
-  every change it makes through the control plane (source TUNER; the sidecar ACKs).
+- tuned: the tuning engine, `apex tuner` (engines/tune/runner.py), as its own process for the run's
+  service (engine.py), reading the sidecars' telemetry windows and pushing canaried changes through
+  the control plane; or, with tuner="inprocess" (or where the engine is not there), the pure `Tuner`
+  (engines/tune/tuner.py), trained in the simulator on the scaled scenario (other seeds) as `apex tune
+  simulate` does, then driven here once per real window (the load generator's, so good/stale counts are
+  exact) and pushing every change it makes through the control plane to every instance (source TUNER).
 Envoy's gradient controller has no real counterpart in the sidecar, so it runs in the simulator only.
 """
 
@@ -30,13 +33,16 @@ import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from apex.mesh.contract.histogram import Histogram
 from apex.mesh.v1 import control_pb2
 
 from benchmarks.scenario_run import policy as policies
+from benchmarks.scenario_run.engine import EngineTuner
+from benchmarks.scenario_run.engine import available as engine_available
 from benchmarks.scenario_run.loadgen import LoadGenerator, Window
 from benchmarks.scenario_run.mesh import Mesh, write_start
 from benchmarks.scenario_run.timeline import scaled
@@ -57,6 +63,7 @@ class Options:
     seed: int = 0  # the load generator's and the agent's seed
     episodes: int = 16  # simulator training episodes for the tuned agent
     baselines: bool = False
+    tuner: str = "auto"  # "engine": the `apex tuner` process; "inprocess": the pure Tuner here; auto: engine if present
     sidecars: int = 2  # instances of the service, each with its sidecar; the load is split between them
     redis_url: str | None = None
 
@@ -130,11 +137,13 @@ def summarise(name: str, sc: Scenario, windows: list[Window], params_seen: list[
 
 @dataclass
 class RunRecord:
-    """One real run: its summary, its windows (for plots) and the configuration in force each second."""
+    """One real run: its summary, its windows (for plots), the configuration in force each second
+    (as far as this process knows it) and the tuning engine's decisions (`apex tune show`)."""
 
     result: Result
     windows: list[Window]
     params: list[Params]
+    decisions: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Runner:
@@ -163,7 +172,8 @@ class Runner:
         self.mesh.close()
         self._tmp.cleanup()
 
-    def run(self, name: str, params: Params, *, adaptive: bool = False, driver: Driver | None = None) -> RunRecord:
+    def run(self, name: str, params: Params, *, adaptive: bool = False, driver: Driver | None = None,
+            engine: bool = False) -> RunRecord:  # fmt: skip
         assert self.gen is not None, "use Runner as a context manager"
         sc, opts, mesh = self.sc, self.opts, self.mesh
         service = f"{sc.name}-{name}"
@@ -172,6 +182,9 @@ class Runner:
                                                opts.rate_scale, opts.seed)  # fmt: skip
         try:
             params = driver.begin(params)
+            tuner = EngineTuner(mesh, sc, service, seed=opts.seed) if engine else None
+            if tuner is not None:
+                tuner.start()
 
             def push(new: Params, reason: str) -> None:
                 mesh.set_policy(service, policies.policy(sc, new, addresses, adaptive=adaptive), reason=reason,
@@ -196,11 +209,19 @@ class Runner:
                     seen.append(params)
             if dead := mesh.dead():
                 raise RuntimeError(f"processes died during the run: {', '.join(dead)}; logs in {mesh.work}")
+            decisions: list[dict[str, Any]] = []
+            changes = 0
+            if tuner is not None:
+                final = tuner.final()
+                seen.append(final)
+                changes, decisions = tuner.changes(), tuner.decisions()
         finally:
             mesh.stop_run()
         result = summarise(name, sc, windows, seen)
+        if tuner is not None:
+            result = replace(result, changes=changes)
         self.say(f"{sc.name}: {name} done: goodput {result.goodput:.1f}/s, p99 {1e3 * result.p99:.1f} ms")
-        return RunRecord(result, windows, seen)
+        return RunRecord(result, windows, seen, decisions)
 
     def tuner(self) -> InProcessTuner:
         from engines.tune.tuner import train
@@ -218,5 +239,20 @@ class Runner:
             out.append(self.run("oracle", best))
             out.append(self.run("gradient2", DEFAULT, adaptive=True))
             out.append(self.run("peak-ewma", replace(DEFAULT, lb="peak_ewma")))
-        out.append(self.run("tuned", DEFAULT, driver=self.tuner()))
+        if self.uses_engine:
+            out.append(self.run("tuned", DEFAULT, engine=True))
+        else:
+            out.append(self.run("tuned", DEFAULT, driver=self.tuner()))
         return out
+
+    def describe_tuned(self) -> str:
+        if self.uses_engine:
+            return "tuned = the tuning engine process (apex tuner, aggressive preset), learning online"
+        return (f"tuned = the pure Tuner in this process (trained {self.opts.episodes} simulator episodes), "
+                "pushing through the control plane")  # fmt: skip
+
+    @property
+    def uses_engine(self) -> bool:
+        if self.opts.tuner == "auto":
+            return engine_available()
+        return self.opts.tuner == "engine"

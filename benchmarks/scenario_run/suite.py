@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baselines", action="store_true")
     p.add_argument("--episodes", type=int, default=16)
     p.add_argument("--sidecars", type=int, default=2)
+    p.add_argument("--tuner", choices=("auto", "engine", "inprocess"), default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.strftime("%Y-%m-%d %H:%MZ", time.gmtime())
     info = machine()
     opts = Options(time_scale=args.time_scale, rate_scale=args.rate_scale, seed=args.seed, episodes=args.episodes,
-                   baselines=args.baselines, sidecars=args.sidecars)  # fmt: skip
+                   baselines=args.baselines, sidecars=args.sidecars, tuner=args.tuner)  # fmt: skip
     tables: list[str] = []
     gains: list[tuple[str, float, float]] = []
     calibration: list[dict[str, Any]] = []
@@ -158,8 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         with Runner(f, opts, progress=lambda m: print(m, file=sys.stderr, flush=True)) as runner:
             records = runner.compare()
             sc = runner.sc
+            tuned = runner.describe_tuned()
         results = [r.result for r in records]
-        table = compare.table(sc, results)
+        table = f"{tuned}\n" + compare.table(sc, results)
         print(table, flush=True)
         tables.append(table)
         d, t = results[0], results[-1]
@@ -168,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         calibration += cal
         plot_scenario(args.out / f"{sc.name}.png", sc, records)
         doc["scenarios"].append({"scenario": sc.name, "file": f, "duration": sc.duration,
-                                 "results": [_result_json(r) for r in results], "calibration": cal})  # fmt: skip
+                                 "results": [_result_json(r) for r in results], "calibration": cal,
+                                 "tuned_by": tuned, "decisions": records[-1].decisions})  # fmt: skip
     plot_gains(args.out / "gains.png", gains)
     (args.out / "results.json").write_text(json.dumps(doc, indent=2))
     (args.out / "summary.md").write_text(markdown(command, started, info, tables, gains, calibration))

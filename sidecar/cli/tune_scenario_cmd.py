@@ -41,6 +41,13 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--sidecars", type=int, default=2, help="instances of the service, each with a sidecar (default 2)")
     p.add_argument("--episodes", type=int, default=16, help="simulator training episodes for the agent (default 16)")
+    p.add_argument(
+        "--tuner",
+        choices=("auto", "engine", "inprocess"),
+        default="auto",
+        help="who tunes: the tuning engine process (apex tuner), the pure Tuner in this process, or auto: the "
+        "engine where it is installed",
+    )
     p.add_argument("--seed", type=int, default=0, help="load generator and agent seed (default 0)")
     p.set_defaults(run=run)
 
@@ -81,10 +88,11 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.sidecars <= 8:
         return _fail(f"--sidecars: between 1 and 8, got {args.sidecars}")
     opts = Options(time_scale=time_scale, rate_scale=args.rate_scale, seed=args.seed, episodes=args.episodes,
-                   baselines=args.baselines, sidecars=args.sidecars)  # fmt: skip
+                   baselines=args.baselines, sidecars=args.sidecars, tuner=args.tuner)  # fmt: skip
     with Runner(args.scenario, opts, progress=lambda m: print(m, file=sys.stderr, flush=True)) as runner:
         records = runner.compare()
         scaled = runner.sc
+        tuned = runner.describe_tuned()
     results = [r.result for r in records]
     d, t = results[0], results[-1]
     goodput_gain = t.goodput / max(d.goodput, 1e-9)
@@ -92,10 +100,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         doc = json.loads(compare.as_json(scaled, results))
         doc |= {"real_processes": True, "time_scale": time_scale, "rate_scale": args.rate_scale,
-                "goodput_gain": round(goodput_gain, 3), "p99_gain": round(p99_gain, 3)}  # fmt: skip
+                "goodput_gain": round(goodput_gain, 3), "p99_gain": round(p99_gain, 3), "tuned_by": tuned,
+                "decisions": records[-1].decisions}  # fmt: skip
         print(json.dumps(doc, indent=2))
         return 0
     print(f"real processes: {sc.name} at time scale {time_scale:g} ({scaled.duration:g} s), rate scale "
-          f"{args.rate_scale:g}, {args.sidecars} sidecar(s)")  # fmt: skip
+          f"{args.rate_scale:g}, {args.sidecars} sidecar(s); {tuned}")  # fmt: skip
     print(compare.table(scaled, results))  # its last line: goodput_gain=R p99_gain=R
     return 0
