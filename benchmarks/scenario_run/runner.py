@@ -166,11 +166,14 @@ class Runner:
         self.gen = LoadGenerator(self.workers)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         if self.gen is not None:
             self.gen.close()
         self.mesh.close()
-        self._tmp.cleanup()
+        if exc_type is None:
+            self._tmp.cleanup()
+        else:  # keep the processes' logs for the error message that names them
+            self.say(f"the processes' logs are kept in {self._tmp.name}")
 
     def run(self, name: str, params: Params, *, adaptive: bool = False, driver: Driver | None = None,
             engine: bool = False) -> RunRecord:  # fmt: skip

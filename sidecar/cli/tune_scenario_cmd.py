@@ -89,10 +89,14 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"--sidecars: between 1 and 8, got {args.sidecars}")
     opts = Options(time_scale=time_scale, rate_scale=args.rate_scale, seed=args.seed, episodes=args.episodes,
                    baselines=args.baselines, sidecars=args.sidecars, tuner=args.tuner)  # fmt: skip
-    with Runner(args.scenario, opts, progress=lambda m: print(m, file=sys.stderr, flush=True)) as runner:
-        records = runner.compare()
-        scaled = runner.sc
-        tuned = runner.describe_tuned()
+    try:
+        with Runner(args.scenario, opts, progress=lambda m: print(m, file=sys.stderr, flush=True)) as runner:
+            records = runner.compare()
+            scaled = runner.sc
+            tuned = runner.describe_tuned()
+    except RuntimeError as exc:  # a process that did not start or died: its log is named in the message
+        print(f"apex tune scenario: {exc}", file=sys.stderr)
+        return 1
     results = [r.result for r in records]
     d, t = results[0], results[-1]
     goodput_gain = t.goodput / max(d.goodput, 1e-9)
