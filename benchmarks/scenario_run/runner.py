@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -155,8 +156,8 @@ class Runner:
         self.original = load(scenario_file)
         self.sc = scaled(self.original, options.time_scale, options.rate_scale)
         self.say = progress or (lambda _: None)
-        self._tmp = tempfile.TemporaryDirectory(prefix="apex-scenario-")
-        self.mesh = Mesh(Path(self._tmp.name), options.redis_url)
+        self._tmp = Path(tempfile.mkdtemp(prefix="apex-scenario-"))
+        self.mesh = Mesh(self._tmp, options.redis_url)
         peak = max(max(s.rate, s.ramp_to or 0.0) for s in self.sc.load)
         self.gen: LoadGenerator | None = None
         self.workers = 1 if peak <= 400 else 2
@@ -171,9 +172,9 @@ class Runner:
             self.gen.close()
         self.mesh.close()
         if exc_type is None:
-            self._tmp.cleanup()
+            shutil.rmtree(self._tmp, ignore_errors=True)
         else:  # keep the processes' logs for the error message that names them
-            self.say(f"the processes' logs are kept in {self._tmp.name}")
+            self.say(f"the processes' logs are kept in {self._tmp}")
 
     def run(self, name: str, params: Params, *, adaptive: bool = False, driver: Driver | None = None,
             engine: bool = False) -> RunRecord:  # fmt: skip
