@@ -114,6 +114,8 @@ class _Worker:
             reply = await unary(self.request(key), timeout=max(slo.deadline - (time.monotonic() - intended), 0.001))
         except grpc.aio.AioRpcError as exc:
             code = exc.code()
+        except Exception:  # not a status (the channel refused the call): an error all the same
+            code = grpc.StatusCode.UNKNOWN
         done = time.monotonic()
         latency = done - intended
         w = self.window(int(done - t0))
