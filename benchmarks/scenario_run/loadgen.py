@@ -12,7 +12,9 @@ intended start), and the outcomes of the calls that ended in it (OK, good = OK w
 errors, of which rejected by the sidecar's cap/limit (RESOURCE_EXHAUSTED) and deadline exceeded,
 stale answers) with a latency histogram of every ended call except the rejected ones (as the
 simulator counts them). Each call's deadline is the scenario's `slo.deadline` from its intended
-start. The parent merges the workers' windows (`LoadGenerator.windows()`), in order, as they arrive.
+start. Before it, `warmup` seconds of load at the initial rate open the connections and settle the
+processes without being counted. The parent merges the workers' windows (`LoadGenerator.windows()`),
+in order, as they arrive.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class Plan:
     workers: int
     seed: int
     t0: float  # time.monotonic() (system-wide) of the scenario's second 0
+    warmup: float = 0.0  # seconds before t0 of load at the initial rate, not counted (connections, caches)
 
 
 class _Worker:
@@ -107,6 +110,10 @@ class _Worker:
     async def call(self, unary: Any, intended: float, key: int) -> None:
         """One call: count it offered in its intended second, its outcome in the second it ends."""
         t0, slo = self.plan.t0, self.sc.slo
+        if intended < t0:  # warm-up: sent, not counted
+            with contextlib.suppress(Exception):
+                await unary(self.request(key), timeout=slo.deadline)
+            return
         self.window(int(intended - t0)).offered += 1
         code = grpc.StatusCode.OK
         reply = b""
@@ -150,11 +157,11 @@ class _Worker:
         stubs = [c.unary_unary(METHOD) for c in channels]
         sent = 0
         reporter = asyncio.create_task(self.report())
-        t = 0.0
+        t = -plan.warmup
         behind = 0
         uniform: Iterator[float] = iter(())  # batches of uniforms for the zipf key draws
         while True:
-            rate = sc.rate_at(t) / plan.workers
+            rate = sc.rate_at(max(t, 0.0)) / plan.workers
             if rate <= 0:
                 t += 0.01
                 if t >= sc.duration:
@@ -220,10 +227,10 @@ class LoadGenerator:
         return [p.pid for p in self.procs]
 
     def start(self, addresses: list[str], scenario: str, time_scale: float, rate_scale: float, seed: int,
-              t0: float) -> None:  # fmt: skip
+              t0: float, warmup: float = 0.0) -> None:  # fmt: skip
         n = len(self.conns)
         for i, conn in enumerate(self.conns):
-            conn.send(Plan(tuple(addresses), scenario, time_scale, rate_scale, i, n, seed, t0))
+            conn.send(Plan(tuple(addresses), scenario, time_scale, rate_scale, i, n, seed, t0, warmup))
 
     def windows(self, timeout: float = 30.0) -> Iterator[Window]:
         """Merged windows in order of their second, each once every worker has reported it."""
@@ -238,7 +245,7 @@ class LoadGenerator:
             for conn in ready:
                 try:
                     kind, value = conn.recv()  # type: ignore[union-attr]
-                except EOFError:
+                except (EOFError, OSError):
                     raise RuntimeError("a load generator worker died") from None
                 if kind == "end":
                     ended += 1

@@ -54,6 +54,7 @@ from engines.tune.scenario import Scenario, load
 from engines.tune.sim import Observation
 from engines.tune.tuner import Tuner
 
+WARMUP = 2.0  # seconds of load at the initial rate before the scenario's clock starts (not counted)
 REAL_POLICIES = ("default", "oracle", "gradient2", "peak-ewma", "tuned")
 
 
@@ -163,8 +164,12 @@ class Runner:
         self.workers = 1 if peak <= 400 else 2
 
     def __enter__(self) -> Runner:
-        self.mesh.start()
-        self.gen = LoadGenerator(self.workers)
+        try:
+            self.mesh.start()
+            self.gen = LoadGenerator(self.workers)
+        except BaseException:
+            self.__exit__(RuntimeError)
+            raise
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
@@ -200,9 +205,9 @@ class Runner:
             inbound = [p["inbound"] for p in mesh.start_sidecars(service, first, opts.sidecars)]
             for address in inbound:
                 mesh.warm(address, sc.cache is not None)
-            t0 = time.monotonic() + 0.5
+            t0 = time.monotonic() + 0.5 + WARMUP
             write_start(start_file, t0)
-            self.gen.start(inbound, self.file, opts.time_scale, opts.rate_scale, opts.seed, t0)
+            self.gen.start(inbound, self.file, opts.time_scale, opts.rate_scale, opts.seed, t0, WARMUP)
             self.say(f"{sc.name}: {name} running ({sc.duration:g} s)")
             windows: list[Window] = []
             seen = [params]

@@ -50,13 +50,13 @@ def test_a_short_scenario_runs_default_and_tuned_on_real_processes(tmp_path: Pat
     f = tmp_path / "short.yaml"
     f.write_text(SHORT)
     proc = subprocess.run(
-        [sys.executable, "-m", "sidecar", "tune", "scenario", "--scenario", str(f), "--episodes", "1"],
+        [sys.executable, "-m", "sidecar", "tune", "scenario", "--scenario", str(f), "--episodes", "1", "--sidecars", "1"],
         capture_output=True, text=True, timeout=110,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     assert re.fullmatch(r"goodput_gain=\d+\.\d{3} p99_gain=\d+\.\d{3}", out.strip().splitlines()[-1]), out
-    assert "real processes: short-real at time scale 1 (6 s), rate scale 1, 2 sidecar(s); tuned = " in out
+    assert "real processes: short-real at time scale 1 (6 s), rate scale 1, 1 sidecar(s); tuned = " in out
     rows = _rows(out)
     assert set(rows) == {"default", "tuned"}
     goodput, good_pct, p50_ms, p99_ms, err_pct, stale_pct = (float(x) for x in rows["default"][:6])
