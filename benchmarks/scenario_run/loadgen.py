@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import numpy as np
@@ -90,7 +90,7 @@ class _Worker:
         self.updates = Updates(cache, self.sc.duration + 60.0, self.sc.seed) if cache is not None else None
         self.cdf = np.cumsum(zipf_shares(cache.keys, cache.zipf)) if cache is not None else None
         self.requests: dict[int, bytes] = {}
-        self.plain = echo_pb2.EchoRequest().SerializeToString()
+        self.plain: bytes = echo_pb2.EchoRequest().SerializeToString()
         self.tasks: set[asyncio.Task[None]] = set()
 
     def window(self, second: int) -> Window:
@@ -102,9 +102,10 @@ class _Worker:
     def request(self, key: int) -> bytes:
         if key < 0:
             return self.plain
-        r = self.requests.get(key)
+        r: bytes | None = self.requests.get(key)
         if r is None:
-            r = self.requests[key] = echo_pb2.EchoRequest(payload=str(key).encode()).SerializeToString()
+            r = echo_pb2.EchoRequest(payload=str(key).encode()).SerializeToString()
+            self.requests[key] = r
         return r
 
     async def call(self, unary: Any, intended: float, key: int) -> None:
@@ -242,15 +243,17 @@ class LoadGenerator:
             ready = wait(self.conns, timeout)
             if not ready:
                 raise RuntimeError(f"the load generator sent nothing for {timeout:g}s")
-            for conn in ready:
+            for ready_conn in ready:
+                conn = cast(Connection, ready_conn)
                 try:
-                    kind, value = conn.recv()  # type: ignore[union-attr]
+                    kind, value = conn.recv()
                 except (EOFError, OSError):
                     raise RuntimeError("a load generator worker died") from None
                 if kind == "end":
                     ended += 1
                     continue
-                pending.setdefault(value.second, []).append(value)
+                window = cast(Window, value)
+                pending.setdefault(window.second, []).append(window)
             while len(pending.get(next_second, ())) == n:
                 parts = pending.pop(next_second)
                 merged = parts[0]

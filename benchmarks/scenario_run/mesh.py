@@ -23,7 +23,7 @@ from google.protobuf import json_format
 
 from sidecar.config.yaml_proto import fill
 from sidecar.demo.procs import Proc, Supervisor
-from sidecar.support.redis_server import RedisServer
+from sidecar.support.redis_server import RedisServer, free_port
 
 
 class Mesh:
@@ -36,6 +36,7 @@ class Mesh:
         self._channel: grpc.Channel | None = None
         self._stub: Any = None
         self.run_procs: list[Proc] = []
+        self._upstreams: list[tuple[Path, Proc]] = []
 
     # -- shared: Redis and the control plane ---------------------------------------------------
     def start(self) -> Mesh:
@@ -108,21 +109,29 @@ class Mesh:
     # -- one run: upstreams and a sidecar ----------------------------------------------------------
     def start_run(self, service: str, scenario_file: str, endpoints: int, time_scale: float, rate_scale: float,
                   seed: int) -> tuple[list[str], Path]:  # fmt: skip
-        """Start the run's upstreams; their addresses and the start file (written by `go`)."""
+        """Start the run's upstreams on free ports (not waiting: `wait_upstreams`); their addresses and the
+        start file (written by `write_start`)."""
         run_dir = self.work / service
         run_dir.mkdir(parents=True, exist_ok=True)
         start_file = run_dir / "start"
-        procs = []
+        addresses = []
+        self._upstreams = []
         for i in range(endpoints):
             ports = run_dir / f"endpoint-{i}.json"
-            procs.append((ports, self.sup.start_python(
+            port = free_port()
+            addresses.append(f"127.0.0.1:{port}")
+            proc = self.sup.start_python(
                 f"{service}-endpoint-{i}", "benchmarks.scenario_run.upstream", "--scenario", scenario_file,
-                "--index", str(i), "--ports-file", str(ports), "--start-file", str(start_file),
+                "--index", str(i), "--port", str(port), "--ports-file", str(ports), "--start-file", str(start_file),
                 "--time-scale", repr(time_scale), "--rate-scale", repr(rate_scale), "--seed", str(seed),
-            )))  # fmt: skip
-        self.run_procs += [p for _, p in procs]
-        addresses = [self.sup.wait_for_file(p, ports)["address"] for ports, p in procs]
+            )  # fmt: skip
+            self._upstreams.append((ports, proc))
+            self.run_procs.append(proc)
         return addresses, start_file
+
+    def wait_upstreams(self) -> None:
+        for ports, proc in self._upstreams:
+            self.sup.wait_for_file(proc, ports)
 
     def start_sidecars(self, service: str, policy: dict[str, Any], count: int) -> list[dict[str, str]]:
         """Store `policy` as the service's first version, then start `count` sidecars joined to the control plane."""

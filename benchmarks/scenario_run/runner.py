@@ -203,6 +203,7 @@ class Runner:
                 driver.push = push
             first = policies.policy(sc, params, addresses, adaptive=adaptive)
             inbound = [p["inbound"] for p in mesh.start_sidecars(service, first, opts.sidecars)]
+            mesh.wait_upstreams()
             for address in inbound:
                 mesh.warm(address, sc.cache is not None)
             t0 = time.monotonic() + 0.5 + WARMUP

@@ -1,7 +1,7 @@
 """One scenario endpoint as a real gRPC server process: capacity, median latency, errors, down, key versions.
 
     python -m benchmarks.scenario_run.upstream --scenario FILE --index I --ports-file F --start-file S
-        [--time-scale X] [--rate-scale Y]
+        [--port P] [--time-scale X] [--rate-scale Y] [--seed N]
 
 It serves apex.mesh.v1.Echo/Unary (with reflection, so the sidecar relays it as unary) and behaves as
 the scenario's endpoint number I says, on the scenario's clock (t = 0 when the start file appears;
@@ -97,7 +97,9 @@ async def serve(args: argparse.Namespace) -> None:
     echo_pb2_grpc.add_EchoServicer_to_server(service, server)
     names = (echo_pb2.DESCRIPTOR.services_by_name["Echo"].full_name, grpc_reflection.SERVICE_NAME)
     grpc_reflection.enable_server_reflection(names, server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    port = server.add_insecure_port(f"127.0.0.1:{args.port}")
+    if port == 0:
+        raise SystemExit(f"--port: cannot listen on 127.0.0.1:{args.port}")
     await server.start()
     tmp = Path(args.ports_file + ".tmp")
     tmp.write_text(json.dumps({"address": f"127.0.0.1:{port}", "pid": os.getpid()}))
@@ -113,6 +115,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scenario", required=True)
     p.add_argument("--index", type=int, required=True)
+    p.add_argument("--port", type=int, default=0, help="default 0: any free port")
     p.add_argument("--ports-file", required=True)
     p.add_argument("--start-file", required=True)
     p.add_argument("--time-scale", type=float, default=1.0)
