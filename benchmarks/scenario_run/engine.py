@@ -2,7 +2,9 @@
 
 Before the sidecars start, the service gets a strategy (`apex tune strategy set`: a preset,
 aggressive by default since a scenario lasts minutes, and the scenario's SLO), and `apex tuner`
-starts against the run's Redis and control plane, tuning only this service. It reads the
+starts against the run's Redis and control plane, tuning only this service, its agent pretrained in
+the simulator on the (scaled) scenario where the engine offers it (`--pretrain`, as the in-process
+tuner is trained). It reads the
 sidecars' telemetry windows from Redis and pushes its changes through the control plane itself
 (canaries to a share of the instances, compared with the rest, promoted or rolled back); nothing
 is driven from here. After the run the final configuration is read back from the control plane
@@ -18,10 +20,12 @@ import sys
 import time
 from typing import Any
 
+import yaml
 from apex.mesh.v1 import control_pb2
 
 from benchmarks.scenario_run import policy as policies
 from benchmarks.scenario_run.mesh import Mesh
+from benchmarks.scenario_run.timeline import to_dict
 from engines.tune.params import Params
 from engines.tune.scenario import Scenario
 
@@ -33,9 +37,20 @@ def available() -> bool:
     return importlib.util.find_spec("engines.tune.runner") is not None
 
 
+def pretrains() -> bool:
+    """Whether `apex tuner` takes --pretrain SCENARIO (start from an agent trained in the simulator)."""
+    from dataclasses import fields
+
+    from engines.tune.runner import RunnerConfig
+
+    return "pretrain" in {f.name for f in fields(RunnerConfig)}
+
+
 class EngineTuner:
-    def __init__(self, mesh: Mesh, sc: Scenario, service: str, *, seed: int, preset: str = "aggressive") -> None:
+    def __init__(self, mesh: Mesh, sc: Scenario, service: str, *, seed: int, episodes: int = 0,
+                 preset: str = "aggressive") -> None:  # fmt: skip
         self.mesh, self.sc, self.service, self.seed, self.preset = mesh, sc, service, seed, preset
+        self.episodes = episodes
 
     def start(self) -> None:
         slo = f"{round(self.sc.slo.latency * 1000)}ms"
@@ -44,10 +59,13 @@ class EngineTuner:
              "--redis", self.mesh.redis_url],
             check=True, capture_output=True, timeout=60,
         )  # fmt: skip
-        self.mesh.start_engine(f"{self.service}-tuner", [
-            "tuner", "--redis", self.mesh.redis_url, "--control-plane", self.mesh.control_plane,
-            "--service", self.service, "--seed", str(self.seed), "--log-level", "WARNING",
-        ])  # fmt: skip
+        args = ["tuner", "--redis", self.mesh.redis_url, "--control-plane", self.mesh.control_plane,
+                "--service", self.service, "--seed", str(self.seed), "--log-level", "WARNING"]  # fmt: skip
+        if self.episodes > 0 and pretrains():
+            path = self.mesh.work / self.service / "scenario.yaml"
+            path.write_text(yaml.safe_dump(to_dict(self.sc), sort_keys=False))
+            args += ["--pretrain", str(path), "--pretrain-episodes", str(self.episodes)]
+        self.mesh.start_engine(f"{self.service}-tuner", args)
         time.sleep(1.0)  # let it create its consumer group before the first windows
 
     def final(self) -> Params:

@@ -34,7 +34,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +191,7 @@ class Runner:
                                                opts.rate_scale, opts.seed)  # fmt: skip
         try:
             params = driver.begin(params)
-            tuner = EngineTuner(mesh, sc, service, seed=opts.seed) if engine else None
+            tuner = EngineTuner(mesh, sc, service, seed=opts.seed, episodes=opts.episodes) if engine else None
             if tuner is not None:
                 tuner.start()
 
@@ -221,6 +221,9 @@ class Runner:
                 raise RuntimeError(f"processes died during the run: {', '.join(dead)}; logs in {mesh.work}")
             decisions: list[dict[str, Any]] = []
             changes = 0
+            if isinstance(driver, InProcessTuner):
+                decisions = [{"t": d.t, "action": d.action, "evidence": d.evidence, "after": asdict(d.after)}
+                             for d in driver.tuner.decisions]  # fmt: skip
             if tuner is not None:
                 final = tuner.final()
                 seen.append(final)
@@ -257,7 +260,8 @@ class Runner:
 
     def describe_tuned(self) -> str:
         if self.uses_engine:
-            return "tuned = the tuning engine process (apex tuner, aggressive preset), learning online"
+            return (f"tuned = the tuning engine process (apex tuner, aggressive preset, pretrained "
+                    f"{self.opts.episodes} simulator episodes where it offers --pretrain), learning online")  # fmt: skip
         return (f"tuned = the pure Tuner in this process (trained {self.opts.episodes} simulator episodes), "
                 "pushing through the control plane")  # fmt: skip
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -110,3 +111,41 @@ class Updates:
 
     def version(self, key: int, t: float) -> int:
         return int(np.searchsorted(self._per_key[key], t, side="right"))
+
+
+def to_dict(sc: Scenario) -> dict[str, Any]:
+    """The scenario in the file format (times as bare seconds), e.g. to hand a scaled one to another process."""
+
+    def event(e: Event) -> dict[str, Any]:
+        out: dict[str, Any] = {"at": e.at}
+        for name in ("latency", "error_rate", "capacity", "down"):
+            if getattr(e, name) is not None:
+                out[name] = getattr(e, name)
+        return out
+
+    doc: dict[str, Any] = {
+        "name": sc.name,
+        "duration": sc.duration,
+        "seed": sc.seed,
+        "slo": {"latency": sc.slo.latency, "deadline": sc.slo.deadline, "try_timeout": sc.slo.try_timeout},
+        "endpoints": [
+            {
+                "capacity": ep.capacity,
+                "latency": ep.latency,
+                "error_rate": ep.error_rate,
+                "group": ep.group,
+                "events": [event(e) for e in ep.events],
+            }
+            for ep in sc.endpoints
+        ],
+        "load": [
+            {"at": s.at, "rate": s.rate} | ({"ramp_to": s.ramp_to} if s.ramp_to is not None else {}) for s in sc.load
+        ],
+    }
+    if sc.cache is not None:
+        c = sc.cache
+        doc["cache"] = {"keys": c.keys, "zipf": c.zipf, "update_interval": c.update_interval,
+                        "events": [{"at": at, "update_interval": ui} for at, ui in c.events]}  # fmt: skip
+    if sc.routes:
+        doc["routes"] = dict(sc.routes)
+    return doc

@@ -149,3 +149,14 @@ def test_summarise_counts_like_the_simulator() -> None:
     assert r.p50 == pytest.approx(0.01, rel=0.05)
     obs = observation(windows[1], sc)
     assert (obs.offered, obs.good, obs.errors, obs.calls, obs.inflight) == (100, 50, 20, 100, 1)
+
+
+def test_a_scaled_scenario_written_out_reads_back_the_same() -> None:
+    import yaml
+
+    from benchmarks.scenario_run.timeline import to_dict
+    from engines.tune.scenario import from_dict
+
+    for text in (GRAY, CANARY):
+        s = scaled(loads(text), time_scale=0.5, rate_scale=0.25)
+        assert from_dict(yaml.safe_load(yaml.safe_dump(to_dict(s)))) == s
