@@ -261,7 +261,7 @@ class Runner:
     def describe_tuned(self) -> str:
         if self.uses_engine:
             return (f"tuned = the tuning engine process (apex tuner, aggressive preset, pretrained "
-                    f"{self.opts.episodes} simulator episodes where it offers --pretrain), learning online")  # fmt: skip
+                    f"{self.opts.episodes} sim episodes if it offers --pretrain), learning online")  # fmt: skip
         return (f"tuned = the pure Tuner in this process (trained {self.opts.episodes} simulator episodes), "
                 "pushing through the control plane")  # fmt: skip
 
