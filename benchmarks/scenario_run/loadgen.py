@@ -52,6 +52,7 @@ class Window:
     rejected: int = 0
     timeouts: int = 0
     stale: int = 0
+    send_lag: float = 0.0  # the latest a call of this second was sent after its intended time (machine noise)
     histogram: Histogram = field(default_factory=Histogram)
 
     def merge(self, other: Window) -> Window:
@@ -62,6 +63,7 @@ class Window:
         self.rejected += other.rejected
         self.timeouts += other.timeouts
         self.stale += other.stale
+        self.send_lag = max(self.send_lag, other.send_lag)
         self.histogram.merge(other.histogram)
         return self
 
@@ -115,7 +117,9 @@ class _Worker:
             with contextlib.suppress(Exception):
                 await unary(self.request(key), timeout=slo.deadline)
             return
-        self.window(int(intended - t0)).offered += 1
+        w = self.window(int(intended - t0))
+        w.offered += 1
+        w.send_lag = max(w.send_lag, time.monotonic() - intended)
         code = grpc.StatusCode.OK
         reply = b""
         try:

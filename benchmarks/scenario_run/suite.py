@@ -168,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         gains.append((sc.name, t.goodput / max(d.goodput, 1e-9), d.p99 / max(t.p99, 1e-9)))
         cal = calibrate(sc, records)
         calibration += cal
+        lags = {r.result.name: max((w.send_lag for w in r.windows), default=0.0) for r in records}
+        table += "\nload generator's worst send lag (s): " + ", ".join(f"{n} {v:.3f}" for n, v in lags.items())
+        tables[-1] = table
         plot_scenario(args.out / f"{sc.name}.png", sc, records)
         doc["scenarios"].append({"scenario": sc.name, "file": f, "duration": sc.duration,
                                  "results": [_result_json(r) for r in results], "calibration": cal,
