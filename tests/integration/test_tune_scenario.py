@@ -50,7 +50,8 @@ def test_a_short_scenario_runs_default_and_tuned_on_real_processes(tmp_path: Pat
     f = tmp_path / "short.yaml"
     f.write_text(SHORT)
     proc = subprocess.run(
-        [sys.executable, "-m", "sidecar", "tune", "scenario", "--scenario", str(f), "--episodes", "1", "--sidecars", "1"],
+        [sys.executable, "-m", "sidecar", "tune", "scenario", "--scenario", str(f), "--episodes", "1",
+         "--sidecars", "1"],
         capture_output=True, text=True, timeout=110,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
