@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test demo protos check-protos lint bench bench-forecast bench-nab bench-ingest bench-scenarios-sim bench-tuner bench-h2-candidates clean
+.PHONY: install test demo protos check-protos lint bench bench-forecast bench-nab bench-ingest bench-scenarios-sim bench-scenarios bench-tuner bench-h2-candidates clean
 
 install: $(STAMP)
 
@@ -54,6 +54,14 @@ bench-scenarios-sim: install
 # The tuning engine's CPU per telemetry window and per decision (real Redis and control plane, shadow mode).
 bench-tuner: install
 	$(BIN)/python -m benchmarks.tuner_cost $(BENCH_ARGS)
+
+# The tuning scenario suite with real processes (Redis, control plane, sidecar, one upstream process per
+# endpoint, open-loop load, the tuner): a table, PNG plots and the simulator's calibration, written to
+# benchmarks/scenario-results/ (benchmarks/scenario_run/suite.py; figures in benchmarks/RESULTS.md, "Tuning").
+# The default arguments run each 120 s scenario in 60 s at a quarter of its rates (a shared 2-core machine).
+SCENARIO_ARGS ?= --time-scale 0.5 --rate-scale 0.25 --baselines
+bench-scenarios: install
+	$(BIN)/python -m benchmarks.scenario_run.suite $(SCENARIO_ARGS)
 
 # issue 13: CPU per relayed call on each HTTP/2 codec candidate (ngh2 is installed here only: it is
 # measured, not a dependency; without it that candidate is skipped with the reason)

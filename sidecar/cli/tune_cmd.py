@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from sidecar.cli import tuner_cmd
+from sidecar.cli import tune_scenario_cmd, tuner_cmd
 
 
 def register(commands: Any) -> None:
@@ -28,6 +28,7 @@ def register(commands: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="agent seed (default 0)")
     p.set_defaults(run=run)
     tuner_cmd.register_tune(sub)  # strategy, freeze, unfreeze, show
+    tune_scenario_cmd.register(sub)  # real processes
 
 
 def run(args: argparse.Namespace) -> int:
