@@ -41,6 +41,19 @@ class WireLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class H2Settings:
+    """Transport h2's connection timeouts (seconds) and receive windows (bytes); config `h2:` of a
+    listener (header/idle timeouts, windows) or a cluster (connect timeout, keepalive, windows)."""
+
+    header_timeout: float = 10.0
+    idle_timeout: float = 300.0
+    connect_timeout: float = 5.0
+    keepalive_interval: float = 30.0
+    stream_window: int = 1 * MiB
+    connection_window: int = 4 * MiB
+
+
+@dataclass(frozen=True, slots=True)
 class ListenerSpec:
     """What a transport needs to open one listener."""
 
@@ -49,6 +62,7 @@ class ListenerSpec:
     default_authority: str = ""
     limits: WireLimits = field(default_factory=WireLimits)
     tls: ListenerTls | None = None  # None: plaintext (docs/security.md)
+    h2: H2Settings = field(default_factory=H2Settings)  # read by transport h2 only
 
 
 class Switch:
@@ -100,8 +114,9 @@ class Transport(Protocol):
 
     def listener(self, spec: ListenerSpec, switch: Switch) -> Listener: ...
 
-    def connector(self) -> Connector:
-        """The transport's connector (one per transport per sidecar; it pools its connections)."""
+    def connector(self, h2: H2Settings | None = None) -> Connector:
+        """The transport's connector (one per transport per sidecar, and per distinct `h2` settings
+        for transport h2; it pools its connections). Other transports ignore `h2`."""
         ...
 
     def prober(self) -> Prober:
@@ -110,6 +125,10 @@ class Transport(Protocol):
 
     def learned(self) -> Mapping[str, str]:
         """What the transport learned about methods (method path → kind), for the admin dump."""
+        ...
+
+    def stats(self) -> Mapping[str, int]:
+        """The transport's own gauges (e.g. bytes its connections hold), for admin GetStats."""
         ...
 
     async def close(self) -> None:
@@ -165,13 +184,16 @@ class Transports:
     def listener(self, transport: str, spec: ListenerSpec, switch: Switch) -> Listener:
         return self.get(transport).listener(spec, switch)
 
-    def connector(self, transport: str, mtls: bool = False) -> Connector:
+    def connector(self, transport: str, mtls: bool = False, h2: H2Settings | None = None) -> Connector:
         """The connector of `transport`; with `mtls`, one presenting the workload certificate
-        (a sidecar without an identity answers every call UNAVAILABLE, saying why)."""
-        if not mtls:
-            return self.get(transport).connector()
-        secure = self.secure(transport)
-        return _no_identity if secure is None else secure.connector()
+        (a sidecar without an identity answers every call UNAVAILABLE, saying why). `h2`: a cluster's
+        own settings for transport h2 (validated config sets them on h2 clusters only)."""
+        chosen = self.get(transport) if not mtls else self.secure(transport)
+        if chosen is None:
+            return _no_identity
+        if h2 is not None and h2 != H2Settings():
+            return chosen.connector(h2)
+        return chosen.connector()
 
     def prober(self) -> Prober:
         """The health prober: health checks go over the default transport, whatever carries the calls
@@ -183,6 +205,15 @@ class Transports:
         merged: dict[str, str] = {}
         for transport in self._loaded.values():
             merged.update(transport.learned())
+        return dict(sorted(merged.items()))
+
+    def stats(self) -> dict[str, int]:
+        """Every loaded transport's gauges, as `<transport>.<name>` (admin Stats.transport), mTLS ones summed in."""
+        merged: dict[str, int] = {}
+        for group in (self._loaded, self._secure):
+            for name, transport in group.items():
+                for key, value in transport.stats().items():
+                    merged[f"{name}.{key}"] = merged.get(f"{name}.{key}", 0) + value
         return dict(sorted(merged.items()))
 
     async def close(self) -> None:

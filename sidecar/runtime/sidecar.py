@@ -68,6 +68,7 @@ class Sidecar:
         self.state.measure = self.observer.settings.measuring
         self.state.tracer = self.observer.tracer
         self.observer.registry.unrouted = self.unrouted
+        self.observer.registry.transport_stats = self._transports.stats
         self.observer.registry.refreshers.append(cache_counters(self.state.cache, self.observer.registry))
         self.observer.registry.refreshers.append(ClusterWatch(self.state.clusters, self.observer.registry))
 
@@ -152,7 +153,9 @@ class Sidecar:
             await self._identity()
         for listener in self.bootstrap.listeners:
             tls = None if self.workload is None else self.workload.listener_tls(listener)
-            spec = ListenerSpec(listener.name, str(listener.address), listener.default_authority, listener.limits, tls)
+            spec = ListenerSpec(
+                listener.name, str(listener.address), listener.default_authority, listener.limits, tls, listener.h2
+            )
             server = self._transports.listener(listener.transport, spec, self._switches[listener.name])
             await server.start()
             self._listeners.append(server)
