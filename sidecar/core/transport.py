@@ -9,7 +9,7 @@ Nothing here imports a wire library: the registry holds module paths, imported o
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -142,6 +142,27 @@ async def _no_identity(address: str, authority: str, request: Request) -> Buffer
     )
 
 
+class _LazyProber:
+    """A Prober made on its first check."""
+
+    def __init__(self, make: Callable[[], Prober]) -> None:
+        self._make = make
+        self._prober: Prober | None = None
+
+    async def check(self, address: str, authority: str, service: str, timeout: float) -> tuple[bool, str]:
+        if self._prober is None:
+            self._prober = self._make()
+        return await self._prober.check(address, authority, service, timeout)
+
+    def keep(self, endpoints: set[tuple[str, str]]) -> None:
+        if self._prober is not None:
+            self._prober.keep(endpoints)
+
+    async def close(self) -> None:
+        if self._prober is not None:
+            await self._prober.close()
+
+
 class TransportModule(Protocol):
     def transport(self, tls: ClientTls | None = None) -> Transport: ...
 
@@ -197,8 +218,9 @@ class Transports:
 
     def prober(self) -> Prober:
         """The health prober: health checks go over the default transport, whatever carries the calls
-        (with mTLS when this sidecar has an identity: plaintext endpoints are probed plaintext)."""
-        return self.get(DEFAULT_TRANSPORT).prober()
+        (with mTLS when this sidecar has an identity: plaintext endpoints are probed plaintext). That
+        transport is loaded at the first check: a sidecar all on h2 without health checks never loads it."""
+        return _LazyProber(lambda: self.get(DEFAULT_TRANSPORT).prober())
 
     def snapshot(self) -> dict[str, str]:
         """Method kinds learned by every loaded transport (admin `method_kinds`)."""

@@ -136,9 +136,13 @@ class H2Protocol(asyncio.Protocol):
                 self._wake_writer(event.stream_id)
             else:
                 self.on_event(event)
-        self.flush()
         if self.conn.terminated is not None and self.transport is not None:
+            self.flush()  # the GOAWAY goes out before the close
             self.transport.close()
+        else:
+            # At the end of this iteration: ACKs and WINDOW_UPDATEs share one write with what the calls
+            # woken by these events answer meanwhile (a PING ACK alone was a write syscall per call).
+            self.flush_soon()
 
     def on_event(self, event: Event) -> None:
         raise NotImplementedError

@@ -256,8 +256,10 @@ class H2Connector:
         except StreamError as exc:
             return local_error(Code.UNAVAILABLE, f"apex: no stream to {address}: {exc}")
         upstream = proto.calls[sid] = _Call(proto, sid, connecting)
-        proto.flush_soon()
         upstream._pump = proto.loop.create_task(upstream.pump(request.messages))
+        # Scheduled after the pump's first step: a request message already here (a unary call's) goes
+        # out with the HEADERS in one write; one still to come lets the HEADERS go alone.
+        proto.flush_soon()
         return upstream
 
     async def close(self) -> None:

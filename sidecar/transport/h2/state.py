@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections import deque
 
-import hpack
-
 from sidecar.transport.h2 import frames as f
 from sidecar.transport.h2.events import ConnectionTerminated, Event, Headers, StreamReset
+from sidecar.transport.h2.hpack_in import CachingDecoder
 from sidecar.transport.h2.hpack_out import StatelessEncoder
 from sidecar.transport.h2.limits import Limits, TokenBucket
 
@@ -56,8 +55,7 @@ class ConnectionState:
         self.client = client
         self.limits = lim = limits or Limits()
         self._enc = StatelessEncoder()  # never indexes: no dynamic table to keep in step (hpack_out.py)
-        self._dec = hpack.Decoder(max_header_list_size=4 * lim.max_header_list_size)
-        self._dec.max_allowed_table_size = lim.header_table_size
+        self._dec = CachingDecoder(4 * lim.max_header_list_size, lim.header_table_size)  # hpack_in.py
         self._reader = f.FrameReader(lim.max_frame_size)
         self._out: list[bytes] = []
         self._out_bytes = 0

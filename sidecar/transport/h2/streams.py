@@ -40,7 +40,7 @@ class StreamFrames(ConnectionState):
 
     def _header_block(self, sid: int, flags: int, block: bytes, now: float, events: list[Event]) -> None:
         try:  # always decode: the HPACK table must stay in step even for streams we refuse
-            headers: Headers = self._dec.decode(block, raw=True)  # type: ignore[assignment]
+            headers: Headers = self._dec.decode(block)
         except OversizedHeaderListError as exc:
             limit = 4 * self.limits.max_header_list_size
             raise f.FrameError(f.ENHANCE_YOUR_CALM, f"header list over {limit} bytes") from exc
