@@ -15,7 +15,17 @@ if TYPE_CHECKING:
 
 # Kept here (not imported from benchmarks.suite) so `apex --help` does not load the suite.
 PROFILE_NAMES = ("default", "quick", "tiny")
-TARGET_NAMES = ("direct", "sidecar-out", "sidecar-in", "mesh", "nginx", "haproxy", "sidecar-cache")
+TARGET_NAMES = (
+    "direct",
+    "sidecar-out",
+    "sidecar-out-h2",
+    "sidecar-in",
+    "mesh",
+    "mesh-h2",
+    "nginx",
+    "haproxy",
+    "sidecar-cache",
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

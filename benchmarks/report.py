@@ -48,6 +48,29 @@ def issue2_table(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _x(ratios: dict[str, Any] | None, key: str) -> str:
+    value = (ratios or {}).get(key)
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def transport_table(result: dict[str, Any]) -> list[str]:
+    """The h2 transport beside grpc on the same path, case by case, with both against nginx."""
+    lines = [
+        "| case | path | CPU µs/call grpc | h2 | h2/grpc | grpc xnginx | h2 xnginx | +p50 µs grpc | h2 | h2/grpc "
+        "| throughput grpc | h2 | h2/grpc |",
+        "|---|---|" + "---:|" * 11,
+    ]
+    for row in result.get("transports", []):
+        cpu, added, tput = row["cpu_us_per_call"], row["added_p50_us"], row["throughput"]
+        h2, ng_grpc, ng_h2 = row["h2_vs_grpc"], row["grpc_vs_nginx"], row["h2_vs_nginx"]
+        lines.append(
+            f"| {row['case']} | {row['path']} | {_num(cpu[0])} | {_num(cpu[1])} | {_x(h2, 'cpu_us_per_call')} | "
+            f"{_x(ng_grpc, 'cpu_us_per_call')} | {_x(ng_h2, 'cpu_us_per_call')} | {_num(added[0])} | "
+            f"{_num(added[1])} | {_x(h2, 'added_p50')} | {_num(tput[0])} | {_num(tput[1])} | {_x(h2, 'throughput')} |"
+        )
+    return lines
+
+
 def case_table(runs: list[dict[str, Any]]) -> list[str]:
     unit = runs[0]["unit"]
     lines = [
@@ -105,6 +128,9 @@ def markdown(result: dict[str, Any], plots: list[str]) -> str:
         out.append(f"- skipped {what}: {skip['reason']}")
     out += ["", "## Unary echo, direct vs through the sidecar, concurrency 1 and 16", ""]
     out += issue2_table(result)
+    if result.get("transports"):
+        out += ["", "## Transports: h2 beside grpc on the same path (and both against nginx)", ""]
+        out += transport_table(result)
     for case, runs in grouped(result).items():
         workload = result["workloads"][runs[0]["workload"]]
         out += ["", f"## {case}", "", f"{workload['note']}.", ""]

@@ -17,7 +17,8 @@ from benchmarks import procstat, targets
 from benchmarks.load import Job, Outcome, Workers, split
 from benchmarks.progress import Progress
 
-STANDARD_TARGETS = ("direct", "sidecar-out", "sidecar-in", "mesh", "nginx", "haproxy")
+# Each sidecar path on the h2 transport sits beside its grpc twin (compare() gives the h2/grpc ratios).
+STANDARD_TARGETS = ("direct", "sidecar-out", "sidecar-out-h2", "sidecar-in", "mesh", "mesh-h2", "nginx", "haproxy")
 STREAM_MESSAGES = 100  # server-streaming: responses per call
 
 
@@ -251,8 +252,22 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2)
 
 
+def _ratios(run: dict[str, Any], ref: dict[str, Any]) -> dict[str, float | None]:
+    added, ref_added = run["added_latency_us"] or {}, ref["added_latency_us"] or {}
+    return {
+        "p50": _ratio(run["latency_us"]["p50"], ref["latency_us"]["p50"]),
+        "p99": _ratio(run["latency_us"]["p99"], ref["latency_us"]["p99"]),
+        "added_p50": _ratio(added.get("p50"), ref_added.get("p50")),
+        "added_p99": _ratio(added.get("p99"), ref_added.get("p99")),
+        "throughput": _ratio(run["throughput"], ref["throughput"]),
+        "cpu_us_per_call": _ratio(run["proxy_cpu_us_per_call"], ref["proxy_cpu_us_per_call"]),
+        "rss_mb": _ratio(run["proxy_rss_mb"], ref["proxy_rss_mb"]),
+    }
+
+
 def compare(runs: list[dict[str, Any]]) -> None:
-    """Add `added_latency_us` (vs direct) and `vs_nginx` (ratios) to every run of each case, in place."""
+    """Add to every run of each case, in place: `added_latency_us` (vs direct), `vs_nginx` (ratios to
+    nginx) and `vs_grpc` (an h2 target's ratios to its grpc twin, e.g. mesh-h2 / mesh; else None)."""
     by_case: dict[str, dict[str, dict[str, Any]]] = {}
     for run in runs:
         by_case.setdefault(run["case"], {})[run["target"]] = run
@@ -266,20 +281,37 @@ def compare(runs: list[dict[str, Any]]) -> None:
             else:
                 run["added_latency_us"] = None
         ref = case_runs.get("nginx")
-        for run in case_runs.values():
-            if ref is None or run["target"] == "direct":
-                run["vs_nginx"] = None
+        for name, run in case_runs.items():
+            run["vs_nginx"] = None if ref is None or name == "direct" else _ratios(run, ref)
+            twin = case_runs.get(name.removesuffix(targets.H2_SUFFIX)) if name.endswith(targets.H2_SUFFIX) else None
+            run["vs_grpc"] = None if twin is None else _ratios(run, twin)
+
+
+def transport_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every case's h2 targets beside their grpc twins: CPU per call, added p50 and throughput of both."""
+    by_case: dict[str, dict[str, dict[str, Any]]] = {}
+    for run in runs:
+        by_case.setdefault(run["case"], {})[run["target"]] = run
+    rows = []
+    for case, case_runs in by_case.items():
+        for name, run in case_runs.items():
+            if run.get("vs_grpc") is None:
                 continue
-            added, ref_added = run["added_latency_us"] or {}, ref["added_latency_us"] or {}
-            run["vs_nginx"] = {
-                "p50": _ratio(run["latency_us"]["p50"], ref["latency_us"]["p50"]),
-                "p99": _ratio(run["latency_us"]["p99"], ref["latency_us"]["p99"]),
-                "added_p50": _ratio(added.get("p50"), ref_added.get("p50")),
-                "added_p99": _ratio(added.get("p99"), ref_added.get("p99")),
-                "throughput": _ratio(run["throughput"], ref["throughput"]),
-                "cpu_us_per_call": _ratio(run["proxy_cpu_us_per_call"], ref["proxy_cpu_us_per_call"]),
-                "rss_mb": _ratio(run["proxy_rss_mb"], ref["proxy_rss_mb"]),
-            }
+            grpc = case_runs[name.removesuffix(targets.H2_SUFFIX)]
+            added = (grpc["added_latency_us"] or {}, run["added_latency_us"] or {})
+            rows.append(
+                {
+                    "case": case,
+                    "path": grpc["target"],
+                    "cpu_us_per_call": (grpc["proxy_cpu_us_per_call"], run["proxy_cpu_us_per_call"]),
+                    "added_p50_us": (added[0].get("p50"), added[1].get("p50")),
+                    "throughput": (grpc["throughput"], run["throughput"]),
+                    "h2_vs_grpc": run["vs_grpc"],
+                    "h2_vs_nginx": run["vs_nginx"],
+                    "grpc_vs_nginx": grpc["vs_nginx"],
+                }
+            )
+    return rows
 
 
 def issue2_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -388,6 +420,7 @@ def run_suite(options: Options, log: Callable[[str], None] | None = None) -> dic
         echo.close()
     compare(result["runs"])
     result["issue2"] = issue2_rows(result["runs"])
+    result["transports"] = transport_rows(result["runs"])
     result["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["files"] = report.write(result, options.out, plots=options.plots)

@@ -106,37 +106,38 @@ def EchoUpstream() -> EchoProcess:
 # --- sidecar configs ------------------------------------------------------------------------------
 
 
-def _listener(direction: str) -> dict[str, Any]:
-    return {"name": direction.lower(), "address": "127.0.0.1:0", "direction": direction}
+def _listener(direction: str, transport: str) -> dict[str, Any]:
+    return {"name": direction.lower(), "address": "127.0.0.1:0", "direction": direction, "transport": transport}
 
 
-def outbound_config(upstream: str, cache: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Outbound only: the app dials this listener; Echo calls route to `upstream`."""
+def outbound_config(upstream: str, cache: dict[str, Any] | None = None, transport: str = "grpc") -> dict[str, Any]:
+    """Outbound only: the app dials this listener; Echo calls route to `upstream`. `transport` serves
+    both the listener and the cluster (grpc or h2, see README "Transports")."""
     policy: dict[str, Any] = {
         "route_tables": [
             {"name": "outbound", "routes": [{"name": "echo", "match": {"service": ECHO_SERVICE}, "cluster": "echo"}]}
         ],
-        "clusters": [{"name": "echo", "endpoints": [{"address": upstream}]}],
+        "clusters": [{"name": "echo", "endpoints": [{"address": upstream}], "transport": transport}],
     }
     if cache:
         policy.update(copy.deepcopy(cache))
     return {
         "node": {"service": "bench-client"},
         "admin": {"address": "127.0.0.1:0"},
-        "listeners": [_listener("OUTBOUND")],
+        "listeners": [_listener("OUTBOUND", transport)],
         "policy": policy,
     }
 
 
-def inbound_config(local: str) -> dict[str, Any]:
-    """Inbound only: calls from the mesh go to the local service at `local`."""
+def inbound_config(local: str, transport: str = "grpc") -> dict[str, Any]:
+    """Inbound only: calls from the mesh go to the local service at `local` (listener and cluster on `transport`)."""
     return {
         "node": {"service": "echo"},
         "admin": {"address": "127.0.0.1:0"},
-        "listeners": [_listener("INBOUND")],
+        "listeners": [_listener("INBOUND", transport)],
         "policy": {
             "route_tables": [{"name": "inbound", "routes": [{"name": "local", "cluster": "local"}]}],
-            "clusters": [{"name": "local", "endpoints": [{"address": local}]}],
+            "clusters": [{"name": "local", "endpoints": [{"address": local}], "transport": transport}],
         },
     }
 
@@ -156,16 +157,20 @@ def _pids(proc: SidecarProcess) -> Callable[[], list[int]]:
 
 # --- target builders ------------------------------------------------------------------------------
 
+# A sidecar target on the h2 transport is named like its grpc twin plus this suffix (suite.compare pairs them).
+H2_SUFFIX = "-h2"
+_SUFFIX = {"grpc": "", "h2": H2_SUFFIX}
+
 
 def direct(echo: Upstream) -> Target:
     return Target("direct", "client → Echo", echo.address)
 
 
-def sidecar_outbound(echo: Upstream) -> Target:
-    proc = _sidecar(outbound_config(echo.address))
+def sidecar_outbound(echo: Upstream, transport: str = "grpc") -> Target:
+    proc = _sidecar(outbound_config(echo.address, transport=transport))
     return Target(
-        "sidecar-out",
-        "client → sidecar (outbound listener) → Echo",
+        "sidecar-out" + _SUFFIX[transport],
+        f"client → sidecar (outbound listener, transport {transport}) → Echo",
         proc["outbound"],
         {"sidecar": _pids(proc)},
         proc.close,
@@ -183,10 +188,11 @@ def sidecar_inbound(echo: Upstream) -> Target:
     )
 
 
-def mesh(echo: Upstream) -> Target:
-    b = _sidecar(inbound_config(echo.address))
+def mesh(echo: Upstream, transport: str = "grpc") -> Target:
+    """Two sidecars, each with its listener and its cluster on `transport` (so sidecar A → B speaks it too)."""
+    b = _sidecar(inbound_config(echo.address, transport))
     try:
-        a = _sidecar(outbound_config(b["inbound"]))
+        a = _sidecar(outbound_config(b["inbound"], transport=transport))
     except Unavailable:
         b.close()
         raise
@@ -196,8 +202,8 @@ def mesh(echo: Upstream) -> Target:
         b.close()
 
     return Target(
-        "mesh",
-        "client → sidecar A (outbound) → sidecar B (inbound) → Echo",
+        "mesh" + _SUFFIX[transport],
+        f"client → sidecar A (outbound) → sidecar B (inbound) → Echo, transport {transport}",
         a["outbound"],
         {"sidecar-a": _pids(a), "sidecar-b": _pids(b)},
         stop,
@@ -362,8 +368,10 @@ def haproxy(echo: Upstream) -> Target:
 BUILDERS: dict[str, Callable[[Upstream], Target]] = {
     "direct": direct,
     "sidecar-out": sidecar_outbound,
+    "sidecar-out-h2": lambda echo: sidecar_outbound(echo, "h2"),
     "sidecar-in": sidecar_inbound,
     "mesh": mesh,
+    "mesh-h2": lambda echo: mesh(echo, "h2"),
     "nginx": nginx,
     "haproxy": haproxy,
 }

@@ -31,6 +31,7 @@ def config_dump(config: ConfigView) -> admin_pb2.ConfigDump:
 def stats(counters: Registry) -> admin_pb2.Stats:
     """Per-route calls, in-flight, status codes and latency quantiles, read from the counter store."""
     out = admin_pb2.Stats(unrouted=counters.unrouted(), policy_version=counters.policy_version)
+    out.transport.update(counters.transport_stats())
     for (listener, route, cluster), series in counters.current_routes():
         latency = series.latency
         p = latency.quantiles((50.0, 95.0, 99.0))

@@ -7,32 +7,44 @@ import os
 import sys
 from collections.abc import Sequence
 
-from sidecar.cli import (
-    admin_cmd,
-    bench_cmd,
-    ca_cmd,
-    cache_cmd,
-    clusters_cmd,
-    completion_cmd,
-    control_cmd,
-    demo_cmd,
-    eval_cmd,
-    events_cmd,
-    forecast_cmd,
-    policy_cmd,
-    routes_cmd,
-    sidecar_cmd,
-    stat_cmd,
-    telemetry_cmd,
-    tune_cmd,
-    tuner_cmd,
-)
 
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole `apex` parser; with `only="sidecar"`, just that command's (the sidecar process then
+    never imports the other commands' libraries: redis alone is ~12 MB of a sidecar's RSS)."""
     parser = argparse.ArgumentParser(prog="apex", description="Apex Mesh: a self-tuning gRPC service mesh.")
     parser.add_argument("--version", action="version", version=f"apex {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    if only == "sidecar":
+        from sidecar.cli import sidecar_cmd
+
+        sidecar_cmd.register(commands)
+        return parser
+    _register_all(commands)
+    return parser
+
+
+def _register_all(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from sidecar.cli import (
+        admin_cmd,
+        bench_cmd,
+        ca_cmd,
+        cache_cmd,
+        clusters_cmd,
+        completion_cmd,
+        control_cmd,
+        demo_cmd,
+        eval_cmd,
+        events_cmd,
+        forecast_cmd,
+        policy_cmd,
+        routes_cmd,
+        sidecar_cmd,
+        stat_cmd,
+        telemetry_cmd,
+        tune_cmd,
+        tuner_cmd,
+    )
+
     sidecar_cmd.register(commands)
     admin_cmd.register(commands)
     demo_cmd.register(commands)
@@ -51,7 +63,6 @@ def build_parser() -> argparse.ArgumentParser:
     tuner_cmd.register(commands)
     completion_cmd.register(commands)
     ca_cmd.register(commands)
-    return parser
 
 
 def _version() -> str:
@@ -67,7 +78,8 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser("sidecar" if given[:1] == ["sidecar"] else None).parse_args(given)
     try:
         result: int = args.run(args)
         sys.stdout.flush()

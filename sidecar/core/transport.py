@@ -9,7 +9,7 @@ Nothing here imports a wire library: the registry holds module paths, imported o
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -41,6 +41,19 @@ class WireLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class H2Settings:
+    """Transport h2's connection timeouts (seconds) and receive windows (bytes); config `h2:` of a
+    listener (header/idle timeouts, windows) or a cluster (connect timeout, keepalive, windows)."""
+
+    header_timeout: float = 10.0
+    idle_timeout: float = 300.0
+    connect_timeout: float = 5.0
+    keepalive_interval: float = 30.0
+    stream_window: int = 1 * MiB
+    connection_window: int = 4 * MiB
+
+
+@dataclass(frozen=True, slots=True)
 class ListenerSpec:
     """What a transport needs to open one listener."""
 
@@ -49,6 +62,7 @@ class ListenerSpec:
     default_authority: str = ""
     limits: WireLimits = field(default_factory=WireLimits)
     tls: ListenerTls | None = None  # None: plaintext (docs/security.md)
+    h2: H2Settings = field(default_factory=H2Settings)  # read by transport h2 only
 
 
 class Switch:
@@ -100,8 +114,9 @@ class Transport(Protocol):
 
     def listener(self, spec: ListenerSpec, switch: Switch) -> Listener: ...
 
-    def connector(self) -> Connector:
-        """The transport's connector (one per transport per sidecar; it pools its connections)."""
+    def connector(self, h2: H2Settings | None = None) -> Connector:
+        """The transport's connector (one per transport per sidecar, and per distinct `h2` settings
+        for transport h2; it pools its connections). Other transports ignore `h2`."""
         ...
 
     def prober(self) -> Prober:
@@ -110,6 +125,10 @@ class Transport(Protocol):
 
     def learned(self) -> Mapping[str, str]:
         """What the transport learned about methods (method path → kind), for the admin dump."""
+        ...
+
+    def stats(self) -> Mapping[str, int]:
+        """The transport's own gauges (e.g. bytes its connections hold), for admin GetStats."""
         ...
 
     async def close(self) -> None:
@@ -121,6 +140,27 @@ async def _no_identity(address: str, authority: str, request: Request) -> Buffer
     return local_error(
         Code.UNAVAILABLE, "apex: the cluster asks for mTLS but this sidecar has no workload identity (no `security`)"
     )
+
+
+class _LazyProber:
+    """A Prober made on its first check."""
+
+    def __init__(self, make: Callable[[], Prober]) -> None:
+        self._make = make
+        self._prober: Prober | None = None
+
+    async def check(self, address: str, authority: str, service: str, timeout: float) -> tuple[bool, str]:
+        if self._prober is None:
+            self._prober = self._make()
+        return await self._prober.check(address, authority, service, timeout)
+
+    def keep(self, endpoints: set[tuple[str, str]]) -> None:
+        if self._prober is not None:
+            self._prober.keep(endpoints)
+
+    async def close(self) -> None:
+        if self._prober is not None:
+            await self._prober.close()
 
 
 class TransportModule(Protocol):
@@ -165,24 +205,37 @@ class Transports:
     def listener(self, transport: str, spec: ListenerSpec, switch: Switch) -> Listener:
         return self.get(transport).listener(spec, switch)
 
-    def connector(self, transport: str, mtls: bool = False) -> Connector:
+    def connector(self, transport: str, mtls: bool = False, h2: H2Settings | None = None) -> Connector:
         """The connector of `transport`; with `mtls`, one presenting the workload certificate
-        (a sidecar without an identity answers every call UNAVAILABLE, saying why)."""
-        if not mtls:
-            return self.get(transport).connector()
-        secure = self.secure(transport)
-        return _no_identity if secure is None else secure.connector()
+        (a sidecar without an identity answers every call UNAVAILABLE, saying why). `h2`: a cluster's
+        own settings for transport h2 (validated config sets them on h2 clusters only)."""
+        chosen = self.get(transport) if not mtls else self.secure(transport)
+        if chosen is None:
+            return _no_identity
+        if h2 is not None and h2 != H2Settings():
+            return chosen.connector(h2)
+        return chosen.connector()
 
     def prober(self) -> Prober:
         """The health prober: health checks go over the default transport, whatever carries the calls
-        (with mTLS when this sidecar has an identity: plaintext endpoints are probed plaintext)."""
-        return self.get(DEFAULT_TRANSPORT).prober()
+        (with mTLS when this sidecar has an identity: plaintext endpoints are probed plaintext). That
+        transport is loaded at the first check: a sidecar all on h2 without health checks never loads it."""
+        return _LazyProber(lambda: self.get(DEFAULT_TRANSPORT).prober())
 
     def snapshot(self) -> dict[str, str]:
         """Method kinds learned by every loaded transport (admin `method_kinds`)."""
         merged: dict[str, str] = {}
         for transport in self._loaded.values():
             merged.update(transport.learned())
+        return dict(sorted(merged.items()))
+
+    def stats(self) -> dict[str, int]:
+        """Every loaded transport's gauges, as `<transport>.<name>` (admin Stats.transport), mTLS ones summed in."""
+        merged: dict[str, int] = {}
+        for group in (self._loaded, self._secure):
+            for name, transport in group.items():
+                for key, value in transport.stats().items():
+                    merged[f"{name}.{key}"] = merged.get(f"{name}.{key}", 0) + value
         return dict(sorted(merged.items()))
 
     async def close(self) -> None:

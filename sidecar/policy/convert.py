@@ -128,8 +128,9 @@ def cluster(msg: config_pb2.Cluster, path: str) -> Cluster:
         authority=msg.authority,
         **cluster_convert.resilience(msg, path),
         discover=msg.discover,
-        transport=transport_convert.transport_name(msg.transport, path),
+        transport=(transport := transport_convert.transport_name(msg.transport, path)),
         mtls=msg.mtls,
+        h2=transport_convert.h2_settings(msg, transport, "cluster", path),
     )
 
 
@@ -238,8 +239,9 @@ def bootstrap(msg: config_pb2.Bootstrap) -> Bootstrap:
                 direction=direction,
                 route_table=table,
                 default_authority=lis.default_authority.lower(),
-                transport=transport_convert.transport_name(lis.transport, path),
+                transport=(transport := transport_convert.transport_name(lis.transport, path)),
                 limits=transport_convert.wire_limits(lis.limits, path),
+                h2=transport_convert.h2_settings(lis, transport, "listener", path),
                 mtls=security_convert.mtls_mode(lis.mtls, path),
                 allowed_principals=security_convert.principals(list(lis.allowed_principals), path),
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from sidecar.core.transport import DEFAULT_TRANSPORT, WireLimits
+from sidecar.core.transport import DEFAULT_TRANSPORT, H2Settings, WireLimits
 from sidecar.policy.address import Address
 from sidecar.policy.auth_model import AuthzPolicy, RequestAuthentication
 from sidecar.policy.cache_model import CacheBounds, CacheRule
@@ -90,6 +90,7 @@ class Cluster:
     discover: str = ""  # service whose registered instances join the static endpoints
     transport: str = DEFAULT_TRANSPORT  # carries calls to the endpoints (sidecar/core/transport.py registry)
     mtls: bool = False  # the endpoints are other sidecars' mTLS listeners (docs/security.md)
+    h2: H2Settings = field(default_factory=H2Settings)  # transport h2's connection settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,7 @@ class Listener:
     limits: WireLimits = field(default_factory=WireLimits)  # per connection (docs/limits.md)
     mtls: MtlsMode = MtlsMode.DISABLE  # Istio's PeerAuthentication (docs/security.md)
     allowed_principals: tuple[str, ...] = ()  # SPIFFE ID globs; empty: any of the trust domain
+    h2: H2Settings = field(default_factory=H2Settings)  # transport h2's connection settings
 
 
 @dataclass(frozen=True, slots=True)

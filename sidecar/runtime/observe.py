@@ -16,13 +16,14 @@ from sidecar.layers.cache.state import CacheState
 from sidecar.layers.cluster.state import ClusterRuntime
 from sidecar.policy.model import Node
 from sidecar.telemetry import prometheus, tracing
-from sidecar.telemetry.publisher import Publisher
 from sidecar.telemetry.registry import Priority, Registry
 from sidecar.telemetry.settings import Observability
 from sidecar.telemetry.window import Identity
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
+
+    from sidecar.telemetry.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ class Observer:
         self.publisher: Publisher | None = None
         if settings.telemetry.redis_url:
             who = Identity(node.service, node.instance, node.zone)
+            from sidecar.telemetry.publisher import Publisher  # redis only when publishing (~12 MB RSS)
+
             self.publisher = Publisher(settings.telemetry, self.registry, who)
         self.metrics: MetricsServer | None = None
         if settings.metrics_address:

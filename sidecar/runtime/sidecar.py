@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from apex.mesh.security.secrets import redact_url
 from apex.mesh.v1 import config_pb2
@@ -22,9 +23,11 @@ from sidecar.policy.model import Bootstrap, Direction, Node, Policy
 from sidecar.runtime import admin_views, health_runner, stack
 from sidecar.runtime.jwks import JwksFetcher
 from sidecar.runtime.observe import ClusterWatch, Observer, cache_counters
-from sidecar.runtime.workload import Workload
 from sidecar.telemetry.registry import Priority
 from sidecar.telemetry.settings import observability
+
+if TYPE_CHECKING:
+    from sidecar.runtime.workload import Workload
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,11 @@ class Sidecar:
         self.state.cache.configure(bootstrap.cache)
         self.policy: Policy = bootstrap.policy
         # Workload identity and mTLS (docs/security.md); None without a `security` section.
-        self.workload = None if bootstrap.security is None else Workload(bootstrap.security)
+        self.workload: Workload | None = None
+        if bootstrap.security is not None:
+            from sidecar.runtime.workload import Workload  # cryptography only with an identity (~8 MB RSS)
+
+            self.workload = Workload(bootstrap.security)
         # Listeners and connectors by the transport each listener/cluster names (sidecar/core/transport.py).
         tls = None if self.workload is None else self.workload.client_tls
         self._transports = transports or Transports(tls=tls)
@@ -68,6 +75,7 @@ class Sidecar:
         self.state.measure = self.observer.settings.measuring
         self.state.tracer = self.observer.tracer
         self.observer.registry.unrouted = self.unrouted
+        self.observer.registry.transport_stats = self._transports.stats
         self.observer.registry.refreshers.append(cache_counters(self.state.cache, self.observer.registry))
         self.observer.registry.refreshers.append(ClusterWatch(self.state.clusters, self.observer.registry))
 
@@ -152,7 +160,9 @@ class Sidecar:
             await self._identity()
         for listener in self.bootstrap.listeners:
             tls = None if self.workload is None else self.workload.listener_tls(listener)
-            spec = ListenerSpec(listener.name, str(listener.address), listener.default_authority, listener.limits, tls)
+            spec = ListenerSpec(
+                listener.name, str(listener.address), listener.default_authority, listener.limits, tls, listener.h2
+            )
             server = self._transports.listener(listener.transport, spec, self._switches[listener.name])
             await server.start()
             self._listeners.append(server)

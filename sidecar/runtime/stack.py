@@ -21,8 +21,10 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sidecar.core.service import Connector, Service
+from sidecar.core.transport import H2Settings
 from sidecar.discovery.endpoints import EndpointSet
 from sidecar.layers import fault, metrics, named, ratelimit, split, timeout
 from sidecar.layers import trace as tracing
@@ -200,11 +202,17 @@ def build(
     policy: Policy, listeners: tuple[Listener, ...], state: State, connectors: Callable[..., Connector]
 ) -> Mapping[str, Router]:
     """One router per listener for `policy`, reusing `state` where the config is unchanged;
-    `connectors(name[, mtls=True])` is the connector of the transport a cluster names (mTLS when it asks)."""
+    `connectors(name[, mtls=True][, h2=settings])` is the connector of the transport a cluster names (mTLS
+    when it asks, its own h2 settings when it has some)."""
     registry = state.telemetry if state.measure else None
 
     def connector(cluster: Cluster) -> Connector:
-        return connectors(cluster.transport, mtls=True) if cluster.mtls else connectors(cluster.transport)
+        options: dict[str, Any] = {}
+        if cluster.mtls:
+            options["mtls"] = True
+        if cluster.h2 != H2Settings():
+            options["h2"] = cluster.h2
+        return connectors(cluster.transport, **options)
 
     clusters = {
         c.name: cluster_stack(c, state.endpoint_set(c), state.cluster_runtime(c), connector(c), registry)

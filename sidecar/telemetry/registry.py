@@ -235,6 +235,7 @@ class Registry:
         self.events_dropped = 0
         self.policy_version = ""
         self.unrouted: Callable[[], int] = lambda: 0
+        self.transport_stats: Callable[[], Mapping[str, int]] = dict  # the transports' own gauges
         self.decisions: dict[tuple[str, str], RouteDecisions] = {}  # (listener, route) -> its decisions
         self._current: dict[tuple[str, str], RouteKey] = {}
         # Run before each window roll and /metrics render: they copy state other parts keep

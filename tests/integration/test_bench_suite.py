@@ -35,7 +35,7 @@ def test_tiny_profile_figures_are_plausible_and_cache_hits_are_hits(tmp_path: Pa
             )
     options = Options(
         profile="tiny",
-        targets=("direct", "sidecar-out", *EXTERNAL, "sidecar-cache"),
+        targets=("direct", "sidecar-out", "sidecar-out-h2", "mesh-h2", *EXTERNAL, "sidecar-cache"),
         duration=0.15,
         rounds=2,
         out=tmp_path,
@@ -55,9 +55,12 @@ def test_tiny_profile_figures_are_plausible_and_cache_hits_are_hits(tmp_path: Pa
             assert name in ran, f"{name} is installed but did not run: {skipped.get(name)}"
         else:
             assert "not installed" in skipped[name]
-    assert {"direct", "sidecar-out", "sidecar-cache"} <= ran
+    assert {"direct", "sidecar-out", "sidecar-out-h2", "mesh-h2", "sidecar-cache"} <= ran, skipped
     peak = {t["name"]: t["peak_rss_mb"] for t in report["targets"]}
-    assert peak["direct"] is None and peak["sidecar-out"] > 0
+    assert peak["direct"] is None and peak["sidecar-out"] > 0 and peak["sidecar-out-h2"] > 0
+    # both sidecars of the h2 mesh are measured, each with its own CPU and memory
+    mesh_h2 = next(r for r in report["runs"] if r["target"] == "mesh-h2")
+    assert set(mesh_h2["proxy_processes"]) == {"sidecar-a", "sidecar-b"}
 
     cases = {r["case"] for r in report["runs"]}
     assert {"unary-100B c=1", "unary-100B c=16", "server-stream c=4", "bidi c=4", "unary-cache-hit c=16"} <= cases
@@ -75,6 +78,7 @@ def test_tiny_profile_figures_are_plausible_and_cache_hits_are_hits(tmp_path: Pa
             assert run["measured_calls"] > 0, run
         assert run["added_latency_us"] is not None
         assert (run["vs_nginx"] is not None) == (run["case"] in with_nginx and run["target"] != "direct")
+        assert (run["vs_grpc"] is not None) == (run["target"] == "sidecar-out-h2")  # mesh's grpc twin not run
         calls = run["upstream_calls"]
         if run["target"] == "sidecar-cache":
             cache = run["cache"]
@@ -96,11 +100,19 @@ def test_tiny_profile_figures_are_plausible_and_cache_hits_are_hits(tmp_path: Pa
     assert all(cpu > 0 for cpu in cpu_by_target.values()), cpu_by_target
     assert problems(report) == []
 
+    # one row per case that ran on both sidecar-out and sidecar-out-h2, with figures for both transports
+    both = {r["case"] for r in report["runs"] if r["target"] == "sidecar-out-h2"}
+    assert {(row["case"], row["path"]) for row in report["transports"]} == {(c, "sidecar-out") for c in both}
+    for row in report["transports"]:
+        assert all(v is not None and v > 0 for v in row["cpu_us_per_call"]), row
+        assert row["h2_vs_grpc"]["cpu_us_per_call"] is not None
+
     rows = {(r["target"], r["concurrency"]) for r in report["issue2"]}
     assert rows == {("direct", 1), ("direct", 16), ("sidecar-out", 1), ("sidecar-out", 16)}
 
     text = Path(files["markdown"]).read_text()
     assert "(issue 2)" not in text and "## bidi c=4" in text and "**Machine**" in text
     assert "cache hits" in text
+    assert "## Transports: h2 beside grpc" in text and "| unary-100B c=1 | sidecar-out |" in text
     assert any(p.endswith("cpu-per-call.png") for p in files["plots"])
     assert all(Path(p).stat().st_size > 0 for p in files["plots"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sidecar.core.transport import Listener, ListenerSpec, Prober, Switch
+from sidecar.core.transport import H2Settings, Listener, ListenerSpec, Prober, Switch
 from sidecar.security.tls import ClientTls
 from sidecar.transport.grpc_aio.channels import ChannelPool
 from sidecar.transport.grpc_aio.client import GrpcConnector
@@ -25,7 +25,7 @@ class GrpcAioTransport:
     def listener(self, spec: ListenerSpec, switch: Switch) -> Listener:
         return GrpcListener(spec, switch, self.kinds)
 
-    def connector(self) -> GrpcConnector:
+    def connector(self, h2: H2Settings | None = None) -> GrpcConnector:
         if self._connector is None:
             self._connector = GrpcConnector(self.kinds, ChannelPool(tls=self._tls))
         return self._connector
@@ -35,6 +35,9 @@ class GrpcAioTransport:
 
     def learned(self) -> Mapping[str, str]:
         return self.kinds.snapshot()
+
+    def stats(self) -> Mapping[str, int]:
+        return {}  # grpc core keeps its buffers to itself
 
     async def close(self) -> None:
         if self._connector is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import urllib.parse
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 from sidecar.core.call import Code, Metadata, Status
@@ -17,6 +18,26 @@ HIGH_WATER = 256 * 1024  # queued bytes per stream (either way) before the other
 # Metadata the caller's gRPC library adds for its own hop; apex-authority is read as the authority.
 HOP_BY_HOP = frozenset({"user-agent", "te", "content-type", "grpc-accept-encoding", "grpc-encoding"})
 AUTHORITY_KEY = "apex-authority"
+
+
+class Ledger:
+    """What the transport's connections hold in memory: bytes now (summed over live connections on
+    request) and the most one connection held, noted wherever a buffer grows past HIGH_WATER (where a
+    slow reader or a slow peer makes data wait; below it every buffer is bounded by HIGH_WATER)."""
+
+    __slots__ = ("connections", "peak")
+
+    def __init__(self) -> None:
+        self.connections: set[H2Protocol] = set()
+        self.peak = 0  # bytes: the largest `held()` of one connection seen at a growth point
+
+    def note(self, proto: H2Protocol) -> None:
+        held = proto.held()
+        if held > self.peak:
+            self.peak = held
+
+    def held(self) -> int:
+        return sum(proto.held() for proto in self.connections)
 
 
 class Inbound:
@@ -54,9 +75,15 @@ class Inbound:
             self._uncredited = 0
         else:
             self._uncredited += len(data)
+            self._proto.ledger.note(self._proto)  # the reader is behind: this is where memory grows
         if end:
             self.ended = True
         self._wake()
+
+    @property
+    def held(self) -> int:
+        """Bytes waiting here: whole messages not yet read and a partial one being assembled."""
+        return self._queued + self._decoder.buffered
 
     def fail(self, status: Status) -> None:
         if self.error is None:
@@ -85,8 +112,9 @@ class Inbound:
 class H2Protocol(asyncio.Protocol):
     """Feeds bytes to the sans-IO core, writes what it answers, and wakes writers as windows open."""
 
-    def __init__(self, conn: GrpcConnection) -> None:
+    def __init__(self, conn: GrpcConnection, ledger: Ledger | None = None) -> None:
         self.conn = conn
+        self.ledger = ledger or Ledger()
         self.loop = asyncio.get_running_loop()
         self.transport: Any = None  # asyncio.Transport (uvloop's does not subclass it)
         self.peer = ""
@@ -97,6 +125,7 @@ class H2Protocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
+        self.ledger.connections.add(self)
         peer = transport.get_extra_info("peername")
         self.peer = f"ipv4:{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")
         self.flush()
@@ -107,12 +136,25 @@ class H2Protocol(asyncio.Protocol):
                 self._wake_writer(event.stream_id)
             else:
                 self.on_event(event)
-        self.flush()
         if self.conn.terminated is not None and self.transport is not None:
+            self.flush()  # the GOAWAY goes out before the close
             self.transport.close()
+        else:
+            # At the end of this iteration: ACKs and WINDOW_UPDATEs share one write with what the calls
+            # woken by these events answer meanwhile (a PING ACK alone was a write syscall per call).
+            self.flush_soon()
 
     def on_event(self, event: Event) -> None:
         raise NotImplementedError
+
+    def inbounds(self) -> Iterable[Inbound]:
+        """The streams' inbound buffers (for the ledger)."""
+        raise NotImplementedError
+
+    def held(self) -> int:
+        """Bytes this connection holds: the core's (parse buffer, header block, queued output and
+        DATA waiting for window) and every stream's unread messages."""
+        return self.conn.memory() + sum(inbound.held for inbound in self.inbounds())
 
     def flush_soon(self) -> None:
         """Write at the end of this loop iteration: frames queued meanwhile (a unary call's message
@@ -143,11 +185,13 @@ class H2Protocol(asyncio.Protocol):
     async def drain(self, sid: int) -> None:
         """Wait while this stream's queued DATA is above HIGH_WATER or the socket is paused."""
         while (self._paused or self.conn.buffered(sid) > HIGH_WATER) and not self.lost.done():
+            self.ledger.note(self)  # the peer or the socket is behind: this is where memory grows
             waiter = self._writers[sid] = self.loop.create_future()
             await waiter
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self.ledger.connections.discard(self)
         if not self.lost.done():
             self.lost.set_result(None)
         for sid in list(self._writers):

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 from sidecar.core.call import Code, Metadata, Status
 from sidecar.core.service import Request, Upstream, local_error
+from sidecar.core.transport import H2Settings
 from sidecar.transport.h2 import frames as f
-from sidecar.transport.h2.aio import H2Protocol, Inbound, call_metadata, grpc_headers, status_from_headers
+from sidecar.transport.h2.aio import H2Protocol, Inbound, Ledger, call_metadata, grpc_headers, status_from_headers
 from sidecar.transport.h2.connection import GrpcConnection, StreamError
 from sidecar.transport.h2.events import (
     ConnectionTerminated,
@@ -104,18 +106,24 @@ class _Call:
             self.end(Status(Code.CANCELLED, f"apex: request stream failed: {exc}"))
 
 
+# Answers' header lists are the upstream's to size: a client tolerates more than a listener accepts.
+CLIENT_LIMITS = Limits(max_header_list_size=64 * 1024, max_header_block=128 * 1024)
+
+
 class _Client(H2Protocol):
     """One upstream connection. While calls are open it PINGs every `keepalive` seconds and drops
     the connection (its calls answer UNAVAILABLE) when a PING is still unanswered at the next tick.
     After the peer's GOAWAY it takes no new calls and closes once its last call ends."""
 
-    def __init__(self, keepalive: float = 30.0) -> None:
-        super().__init__(GrpcConnection(client=True, limits=Limits(max_header_list_size=64 * 1024,
-                                                                   max_header_block=128 * 1024)))
+    def __init__(self, keepalive: float = 30.0, ledger: Ledger | None = None, limits: Limits = CLIENT_LIMITS) -> None:
+        super().__init__(GrpcConnection(client=True, limits=limits), ledger)
         self.calls: dict[int, _Call] = {}
         self.keepalive = keepalive
         self._ping_outstanding = False
         self._timer = self.loop.call_later(keepalive, self._tick)
+
+    def inbounds(self) -> Iterable[Inbound]:
+        return [call.inbound for call in self.calls.values()]
 
     def _tick(self) -> None:
         if self.transport is None:
@@ -175,11 +183,19 @@ class H2Connector:
     peer's MAX_CONCURRENT_STREAMS (or going away). A failed connect answers UNAVAILABLE."""
 
     def __init__(
-        self, ssl_context: ssl.SSLContext | None = None, connect_timeout: float = 5.0, keepalive: float = 30.0
+        self,
+        ssl_context: ssl.SSLContext | None = None,
+        settings: H2Settings | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
+        settings = settings or H2Settings()
+        self.ledger = ledger or Ledger()
         self.ssl = ssl_context
-        self.connect_timeout = connect_timeout
-        self.keepalive = keepalive
+        self.connect_timeout = settings.connect_timeout
+        self.keepalive = settings.keepalive_interval
+        self.limits = dataclasses.replace(
+            CLIENT_LIMITS, initial_window=settings.stream_window, connection_window=settings.connection_window
+        )
         self._pool: dict[tuple[str, str], list[_Client]] = {}
         self._connecting: dict[tuple[str, str], asyncio.Future[_Client]] = {}
 
@@ -209,10 +225,11 @@ class H2Connector:
         sni = None
         if self.ssl is not None:
             sni = (authority.rpartition(":")[0] if ":" in authority else authority) or host
+        def protocol() -> _Client:
+            return _Client(self.keepalive, self.ledger, self.limits)
+
         _, proto = await asyncio.wait_for(
-            loop.create_connection(
-                lambda: _Client(self.keepalive), host.strip("[]"), int(port), ssl=self.ssl, server_hostname=sni
-            ),
+            loop.create_connection(protocol, host.strip("[]"), int(port), ssl=self.ssl, server_hostname=sni),
             self.connect_timeout,
         )
         return proto
@@ -239,8 +256,10 @@ class H2Connector:
         except StreamError as exc:
             return local_error(Code.UNAVAILABLE, f"apex: no stream to {address}: {exc}")
         upstream = proto.calls[sid] = _Call(proto, sid, connecting)
-        proto.flush_soon()
         upstream._pump = proto.loop.create_task(upstream.pump(request.messages))
+        # Scheduled after the pump's first step: a request message already here (a unary call's) goes
+        # out with the HEADERS in one write; one still to come lets the HEADERS go alone.
+        proto.flush_soon()
         return upstream
 
     async def close(self) -> None:

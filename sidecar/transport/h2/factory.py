@@ -5,7 +5,8 @@ from __future__ import annotations
 import ssl
 from collections.abc import Mapping
 
-from sidecar.core.transport import Listener, ListenerSpec, Prober, Switch
+from sidecar.core.transport import H2Settings, Listener, ListenerSpec, Prober, Switch
+from sidecar.transport.h2.aio import Ledger
 from sidecar.transport.h2.connector import H2Connector
 from sidecar.transport.h2.listener import H2Listener
 
@@ -19,15 +20,18 @@ class H2Transport:
                 context.set_alpn_protocols(["h2"])
         self._server_ssl = server_ssl
         self._client_ssl = client_ssl
-        self._connector: H2Connector | None = None
+        self._connectors: dict[H2Settings, H2Connector] = {}  # one per distinct cluster settings
+        self.ledger = Ledger()  # what all its connections hold (admin Stats.transport: h2.*)
 
     def listener(self, spec: ListenerSpec, switch: Switch) -> Listener:
-        return H2Listener(spec, switch, self._server_ssl)
+        return H2Listener(spec, switch, self._server_ssl, spec.h2, ledger=self.ledger)
 
-    def connector(self) -> H2Connector:
-        if self._connector is None:
-            self._connector = H2Connector(self._client_ssl)
-        return self._connector
+    def connector(self, h2: H2Settings | None = None) -> H2Connector:
+        settings = h2 or H2Settings()
+        connector = self._connectors.get(settings)
+        if connector is None:
+            connector = self._connectors[settings] = H2Connector(self._client_ssl, settings, ledger=self.ledger)
+        return connector
 
     def prober(self) -> Prober:
         # Health checks go over the default transport (Transports.prober); this one is for completeness.
@@ -38,6 +42,14 @@ class H2Transport:
     def learned(self) -> Mapping[str, str]:
         return {}  # HTTP/2 needs no method kinds: every call is a stream on the wire
 
+    def stats(self) -> Mapping[str, int]:
+        return {
+            "connections": len(self.ledger.connections),
+            "held_bytes": self.ledger.held(),
+            "held_bytes_peak_per_connection": self.ledger.peak,
+        }
+
     async def close(self) -> None:
-        if self._connector is not None:
-            await self._connector.close()
+        for connector in self._connectors.values():
+            await connector.close()
+        self._connectors.clear()

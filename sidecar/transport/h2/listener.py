@@ -7,13 +7,13 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import Request, Response
-from sidecar.core.transport import ListenerSpec, Switch
+from sidecar.core.transport import H2Settings, ListenerSpec, Switch
 from sidecar.transport.h2 import frames as f
-from sidecar.transport.h2.aio import H2Protocol, Inbound, call_metadata, grpc_headers, status_headers
+from sidecar.transport.h2.aio import H2Protocol, Inbound, Ledger, call_metadata, grpc_headers, status_headers
 from sidecar.transport.h2.connection import GrpcConnection, StreamError
 from sidecar.transport.h2.events import ConnectionTerminated, DataReceived, Event, HeadersReceived, StreamReset
 from sidecar.transport.h2.grpc_wire import encode_message, parse_timeout
@@ -27,9 +27,12 @@ RESPONSE_HEADERS = [(b":status", b"200"), (b"content-type", b"application/grpc")
 
 class _Server(H2Protocol):
     def __init__(self, listener: H2Listener) -> None:
-        super().__init__(GrpcConnection(client=False, limits=listener.limits))
+        super().__init__(GrpcConnection(client=False, limits=listener.limits), listener.ledger)
         self.listener = listener
         self.calls: dict[int, tuple[Inbound, asyncio.Task[None]]] = {}
+
+    def inbounds(self) -> Iterable[Inbound]:
+        return [inbound for inbound, _ in self.calls.values()]
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -202,11 +205,13 @@ class H2Listener:
         spec: ListenerSpec,
         switch: Switch,
         ssl_context: ssl.SSLContext | None = None,
-        header_timeout: float = 10.0,
-        idle_timeout: float = 300.0,
+        settings: H2Settings | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
-        self.header_timeout = header_timeout  # seconds to receive the connection preface
-        self.idle_timeout = idle_timeout  # a connection without calls or traffic this long is closed
+        settings = settings or spec.h2
+        self.ledger = ledger or Ledger()
+        self.header_timeout = settings.header_timeout  # seconds to receive the connection preface
+        self.idle_timeout = settings.idle_timeout  # a connection without calls or traffic this long is closed
         self.spec = spec
         self.name = spec.name
         self.default_authority = spec.default_authority
@@ -218,6 +223,8 @@ class H2Listener:
             max_header_list_size=spec.limits.max_metadata_bytes,
             max_header_block=max(spec.limits.max_metadata_bytes * 2, 16_384),
             max_message=spec.limits.max_message_bytes,
+            initial_window=settings.stream_window,
+            connection_window=settings.connection_window,
         )
         self.connections: set[_Server] = set()
         self._server: asyncio.Server | None = None

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import BufferedResponse, Request, Response
-from sidecar.core.transport import ListenerSpec, Switch, WireLimits
+from sidecar.core.transport import H2Settings, ListenerSpec, Switch, WireLimits
 from sidecar.transport.h2.connector import H2Connector
 from sidecar.transport.h2.listener import H2Listener
 
@@ -35,7 +35,7 @@ def test_keepalive_drops_an_upstream_that_stops_answering() -> None:
 
         server = await asyncio.start_server(blackhole, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        connector = H2Connector(keepalive=0.1)
+        connector = H2Connector(settings=H2Settings(keepalive_interval=0.1))
         upstream = await connector(f"127.0.0.1:{port}", "", _request())
         status = await asyncio.wait_for(upstream.status(), 10)
         await connector.close()

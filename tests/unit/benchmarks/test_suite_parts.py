@@ -55,6 +55,41 @@ def test_compare_adds_latency_vs_direct_and_ratios_to_nginx() -> None:
     assert direct["vs_nginx"] is None
 
 
+def test_h2_targets_are_compared_with_their_grpc_twin_and_with_nginx() -> None:
+    runs = [
+        _run("direct", 100, 200, None, None, tput=1000),
+        _run("nginx", 150, 300, 50, 10, tput=900),
+        _run("sidecar-out", 500, 900, 400, 60, tput=400),
+        _run("sidecar-out-h2", 300, 600, 200, 30, tput=800),
+        _run("mesh-h2", 600, 900, 500, 50),  # its grpc twin did not run: no h2/grpc ratios
+    ]
+    suite.compare(runs)
+    by = {r["target"]: r for r in runs}
+    h2 = by["sidecar-out-h2"]
+    assert h2["vs_grpc"]["cpu_us_per_call"] == 0.5
+    assert h2["vs_grpc"]["added_p50"] == 0.5  # 200 added vs grpc's 400
+    assert h2["vs_grpc"]["throughput"] == 2.0
+    assert h2["vs_nginx"]["cpu_us_per_call"] == 4.0
+    assert by["sidecar-out"]["vs_grpc"] is None and by["mesh-h2"]["vs_grpc"] is None
+    assert by["mesh-h2"]["vs_nginx"]["cpu_us_per_call"] == 10.0
+    rows = suite.transport_rows(runs)
+    assert [(r["case"], r["path"]) for r in rows] == [("unary-100B c=1", "sidecar-out")]
+    assert rows[0]["cpu_us_per_call"] == (400, 200) and rows[0]["added_p50_us"] == (400, 200)
+    assert rows[0]["grpc_vs_nginx"]["cpu_us_per_call"] == 8.0
+    text = "\n".join(report.transport_table({"transports": rows}))
+    row = "| unary-100B c=1 | sidecar-out | 400 | 200 | 0.50x | 8.00x | 4.00x | 400 | 200 | 0.50x | 400 | 800 | 2.00x |"
+    assert row in text
+
+
+def test_every_sidecar_target_has_an_h2_twin_built_from_the_same_config() -> None:
+    assert {"sidecar-out-h2", "mesh-h2"} <= set(suite.STANDARD_TARGETS) <= set(targets.BUILDERS) | {"sidecar-cache"}
+    out = targets.outbound_config("127.0.0.1:9", transport="h2")
+    assert out["listeners"][0]["transport"] == "h2" and out["policy"]["clusters"][0]["transport"] == "h2"
+    inbound = targets.inbound_config("127.0.0.1:9", "h2")
+    assert inbound["listeners"][0]["transport"] == "h2" and inbound["policy"]["clusters"][0]["transport"] == "h2"
+    assert targets.outbound_config("127.0.0.1:9")["listeners"][0]["transport"] == "grpc"
+
+
 def test_ratio_to_a_non_positive_reference_is_not_reported() -> None:
     runs = [_run("direct", 100, 200, None, None), _run("nginx", 90, 190, 50, 10), _run("mesh", 300, 600, 900, 80)]
     suite.compare(runs)

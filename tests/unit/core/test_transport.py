@@ -65,6 +65,9 @@ class _Learned:
     def learned(self) -> Mapping[str, str]:
         return self.kinds
 
+    def stats(self) -> Mapping[str, int]:
+        return {"held_bytes": len(self.kinds)}
+
     async def close(self) -> None:
         self.closed = True
 
@@ -74,6 +77,7 @@ def test_transports_merge_what_each_learned_and_close_every_one() -> None:
     transports = Transports({"a": a, "b": b})
     assert transports.get("a") is a
     assert transports.snapshot() == {"/a.S/M": "unary", "/b.S/N": "bidi"}
+    assert transports.stats() == {"a.held_bytes": 1, "b.held_bytes": 1}  # each under its transport's name
     asyncio.run(transports.close())
     assert a.closed and b.closed
 

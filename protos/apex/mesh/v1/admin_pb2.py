@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from apex.mesh.v1 import config_pb2 as apex_dot_mesh_dot_v1_dot_config__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61pex/mesh/v1/admin.proto\x12\x0c\x61pex.mesh.v1\x1a\x19\x61pex/mesh/v1/config.proto\"\x12\n\x10GetConfigRequest\"\x99\x03\n\nConfigDump\x12*\n\tbootstrap\x18\x01 \x01(\x0b\x32\x17.apex.mesh.v1.Bootstrap\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x45\n\x0f\x62ound_addresses\x18\x03 \x03(\x0b\x32,.apex.mesh.v1.ConfigDump.BoundAddressesEntry\x12,\n\x08\x63lusters\x18\x04 \x03(\x0b\x32\x1a.apex.mesh.v1.ClusterState\x12?\n\x0cmethod_kinds\x18\x05 \x03(\x0b\x32).apex.mesh.v1.ConfigDump.MethodKindsEntry\x12.\n\x0croute_stacks\x18\x06 \x03(\x0b\x32\x18.apex.mesh.v1.RouteStack\x1a\x35\n\x13\x42oundAddressesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10MethodKindsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"H\n\x0c\x43lusterState\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1a\n\x12resolved_endpoints\x18\x02 \x03(\t\x12\x0e\n\x06layers\x18\x03 \x03(\t\"=\n\nRouteStack\x12\x10\n\x08listener\x18\x01 \x01(\t\x12\r\n\x05route\x18\x02 \x01(\t\x12\x0e\n\x06layers\x18\x03 \x03(\t\"\x11\n\x0fGetStatsRequest\"[\n\x05Stats\x12(\n\x06routes\x18\x01 \x03(\x0b\x32\x18.apex.mesh.v1.RouteStats\x12\x10\n\x08unrouted\x18\x02 \x01(\x04\x12\x16\n\x0epolicy_version\x18\x03 \x01(\t\"\xab\x02\n\nRouteStats\x12\x10\n\x08listener\x18\x01 \x01(\t\x12\r\n\x05route\x18\x02 \x01(\t\x12\x0f\n\x07\x63luster\x18\x03 \x01(\t\x12\r\n\x05\x63\x61lls\x18\x04 \x01(\x04\x12\x11\n\tin_flight\x18\x05 \x01(\x04\x12?\n\x0cstatus_codes\x18\x06 \x03(\x0b\x32).apex.mesh.v1.RouteStats.StatusCodesEntry\x12\x15\n\rlatency_count\x18\x07 \x01(\x04\x12\x13\n\x0bp50_seconds\x18\x08 \x01(\x01\x12\x13\n\x0bp95_seconds\x18\t \x01(\x01\x12\x13\n\x0bp99_seconds\x18\n \x01(\x01\x1a\x32\n\x10StatusCodesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x32\x8e\x01\n\x05\x41\x64min\x12\x45\n\tGetConfig\x12\x1e.apex.mesh.v1.GetConfigRequest\x1a\x18.apex.mesh.v1.ConfigDump\x12>\n\x08GetStats\x12\x1d.apex.mesh.v1.GetStatsRequest\x1a\x13.apex.mesh.v1.Statsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61pex/mesh/v1/admin.proto\x12\x0c\x61pex.mesh.v1\x1a\x19\x61pex/mesh/v1/config.proto\"\x12\n\x10GetConfigRequest\"\x99\x03\n\nConfigDump\x12*\n\tbootstrap\x18\x01 \x01(\x0b\x32\x17.apex.mesh.v1.Bootstrap\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x45\n\x0f\x62ound_addresses\x18\x03 \x03(\x0b\x32,.apex.mesh.v1.ConfigDump.BoundAddressesEntry\x12,\n\x08\x63lusters\x18\x04 \x03(\x0b\x32\x1a.apex.mesh.v1.ClusterState\x12?\n\x0cmethod_kinds\x18\x05 \x03(\x0b\x32).apex.mesh.v1.ConfigDump.MethodKindsEntry\x12.\n\x0croute_stacks\x18\x06 \x03(\x0b\x32\x18.apex.mesh.v1.RouteStack\x1a\x35\n\x13\x42oundAddressesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x32\n\x10MethodKindsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"H\n\x0c\x43lusterState\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1a\n\x12resolved_endpoints\x18\x02 \x03(\t\x12\x0e\n\x06layers\x18\x03 \x03(\t\"=\n\nRouteStack\x12\x10\n\x08listener\x18\x01 \x01(\t\x12\r\n\x05route\x18\x02 \x01(\t\x12\x0e\n\x06layers\x18\x03 \x03(\t\"\x11\n\x0fGetStatsRequest\"\xc4\x01\n\x05Stats\x12(\n\x06routes\x18\x01 \x03(\x0b\x32\x18.apex.mesh.v1.RouteStats\x12\x10\n\x08unrouted\x18\x02 \x01(\x04\x12\x16\n\x0epolicy_version\x18\x03 \x01(\t\x12\x35\n\ttransport\x18\x04 \x03(\x0b\x32\".apex.mesh.v1.Stats.TransportEntry\x1a\x30\n\x0eTransportEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\xab\x02\n\nRouteStats\x12\x10\n\x08listener\x18\x01 \x01(\t\x12\r\n\x05route\x18\x02 \x01(\t\x12\x0f\n\x07\x63luster\x18\x03 \x01(\t\x12\r\n\x05\x63\x61lls\x18\x04 \x01(\x04\x12\x11\n\tin_flight\x18\x05 \x01(\x04\x12?\n\x0cstatus_codes\x18\x06 \x03(\x0b\x32).apex.mesh.v1.RouteStats.StatusCodesEntry\x12\x15\n\rlatency_count\x18\x07 \x01(\x04\x12\x13\n\x0bp50_seconds\x18\x08 \x01(\x01\x12\x13\n\x0bp95_seconds\x18\t \x01(\x01\x12\x13\n\x0bp99_seconds\x18\n \x01(\x01\x1a\x32\n\x10StatusCodesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x32\x8e\x01\n\x05\x41\x64min\x12\x45\n\tGetConfig\x12\x1e.apex.mesh.v1.GetConfigRequest\x1a\x18.apex.mesh.v1.ConfigDump\x12>\n\x08GetStats\x12\x1d.apex.mesh.v1.GetStatsRequest\x1a\x13.apex.mesh.v1.Statsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,6 +36,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONFIGDUMP_BOUNDADDRESSESENTRY']._serialized_options = b'8\001'
   _globals['_CONFIGDUMP_METHODKINDSENTRY']._loaded_options = None
   _globals['_CONFIGDUMP_METHODKINDSENTRY']._serialized_options = b'8\001'
+  _globals['_STATS_TRANSPORTENTRY']._loaded_options = None
+  _globals['_STATS_TRANSPORTENTRY']._serialized_options = b'8\001'
   _globals['_ROUTESTATS_STATUSCODESENTRY']._loaded_options = None
   _globals['_ROUTESTATS_STATUSCODESENTRY']._serialized_options = b'8\001'
   _globals['_GETCONFIGREQUEST']._serialized_start=69
@@ -52,12 +54,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ROUTESTACK']._serialized_end=636
   _globals['_GETSTATSREQUEST']._serialized_start=638
   _globals['_GETSTATSREQUEST']._serialized_end=655
-  _globals['_STATS']._serialized_start=657
-  _globals['_STATS']._serialized_end=748
-  _globals['_ROUTESTATS']._serialized_start=751
-  _globals['_ROUTESTATS']._serialized_end=1050
-  _globals['_ROUTESTATS_STATUSCODESENTRY']._serialized_start=1000
-  _globals['_ROUTESTATS_STATUSCODESENTRY']._serialized_end=1050
-  _globals['_ADMIN']._serialized_start=1053
-  _globals['_ADMIN']._serialized_end=1195
+  _globals['_STATS']._serialized_start=658
+  _globals['_STATS']._serialized_end=854
+  _globals['_STATS_TRANSPORTENTRY']._serialized_start=806
+  _globals['_STATS_TRANSPORTENTRY']._serialized_end=854
+  _globals['_ROUTESTATS']._serialized_start=857
+  _globals['_ROUTESTATS']._serialized_end=1156
+  _globals['_ROUTESTATS_STATUSCODESENTRY']._serialized_start=1106
+  _globals['_ROUTESTATS_STATUSCODESENTRY']._serialized_end=1156
+  _globals['_ADMIN']._serialized_start=1159
+  _globals['_ADMIN']._serialized_end=1301
 # @@protoc_insertion_point(module_scope)

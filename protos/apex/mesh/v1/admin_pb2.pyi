@@ -66,14 +66,23 @@ class GetStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Stats(_message.Message):
-    __slots__ = ("routes", "unrouted", "policy_version")
+    __slots__ = ("routes", "unrouted", "policy_version", "transport")
+    class TransportEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     ROUTES_FIELD_NUMBER: _ClassVar[int]
     UNROUTED_FIELD_NUMBER: _ClassVar[int]
     POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TRANSPORT_FIELD_NUMBER: _ClassVar[int]
     routes: _containers.RepeatedCompositeFieldContainer[RouteStats]
     unrouted: int
     policy_version: str
-    def __init__(self, routes: _Optional[_Iterable[_Union[RouteStats, _Mapping]]] = ..., unrouted: _Optional[int] = ..., policy_version: _Optional[str] = ...) -> None: ...
+    transport: _containers.ScalarMap[str, int]
+    def __init__(self, routes: _Optional[_Iterable[_Union[RouteStats, _Mapping]]] = ..., unrouted: _Optional[int] = ..., policy_version: _Optional[str] = ..., transport: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class RouteStats(_message.Message):
     __slots__ = ("listener", "route", "cluster", "calls", "in_flight", "status_codes", "latency_count", "p50_seconds", "p95_seconds", "p99_seconds")

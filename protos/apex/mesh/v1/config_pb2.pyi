@@ -107,7 +107,7 @@ class AdminListener(_message.Message):
     def __init__(self, address: _Optional[str] = ...) -> None: ...
 
 class Listener(_message.Message):
-    __slots__ = ("name", "address", "direction", "route_table", "default_authority", "transport", "limits", "mtls", "allowed_principals")
+    __slots__ = ("name", "address", "direction", "route_table", "default_authority", "transport", "limits", "mtls", "allowed_principals", "h2")
     class Direction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         DIRECTION_UNSPECIFIED: _ClassVar[Listener.Direction]
@@ -125,6 +125,7 @@ class Listener(_message.Message):
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     MTLS_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_PRINCIPALS_FIELD_NUMBER: _ClassVar[int]
+    H2_FIELD_NUMBER: _ClassVar[int]
     name: str
     address: str
     direction: Listener.Direction
@@ -134,7 +135,24 @@ class Listener(_message.Message):
     limits: WireLimits
     mtls: str
     allowed_principals: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., direction: _Optional[_Union[Listener.Direction, str]] = ..., route_table: _Optional[str] = ..., default_authority: _Optional[str] = ..., transport: _Optional[str] = ..., limits: _Optional[_Union[WireLimits, _Mapping]] = ..., mtls: _Optional[str] = ..., allowed_principals: _Optional[_Iterable[str]] = ...) -> None: ...
+    h2: Http2Settings
+    def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., direction: _Optional[_Union[Listener.Direction, str]] = ..., route_table: _Optional[str] = ..., default_authority: _Optional[str] = ..., transport: _Optional[str] = ..., limits: _Optional[_Union[WireLimits, _Mapping]] = ..., mtls: _Optional[str] = ..., allowed_principals: _Optional[_Iterable[str]] = ..., h2: _Optional[_Union[Http2Settings, _Mapping]] = ...) -> None: ...
+
+class Http2Settings(_message.Message):
+    __slots__ = ("header_timeout", "idle_timeout", "connect_timeout", "keepalive_interval", "stream_window_bytes", "connection_window_bytes")
+    HEADER_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    IDLE_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    CONNECT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    KEEPALIVE_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    STREAM_WINDOW_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_WINDOW_BYTES_FIELD_NUMBER: _ClassVar[int]
+    header_timeout: _duration_pb2.Duration
+    idle_timeout: _duration_pb2.Duration
+    connect_timeout: _duration_pb2.Duration
+    keepalive_interval: _duration_pb2.Duration
+    stream_window_bytes: int
+    connection_window_bytes: int
+    def __init__(self, header_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., idle_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., connect_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., keepalive_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., stream_window_bytes: _Optional[int] = ..., connection_window_bytes: _Optional[int] = ...) -> None: ...
 
 class WireLimits(_message.Message):
     __slots__ = ("max_message_bytes", "max_metadata_bytes", "max_concurrent_streams")
@@ -225,13 +243,14 @@ class HeaderMatch(_message.Message):
     def __init__(self, name: _Optional[str] = ..., exact: _Optional[str] = ..., prefix: _Optional[str] = ..., present: _Optional[bool] = ..., invert: _Optional[bool] = ...) -> None: ...
 
 class Cluster(_message.Message):
-    __slots__ = ("name", "endpoints", "dns_refresh", "authority", "transport", "mtls", "load_balancer", "limits", "outlier_detection", "health_check", "adaptive_concurrency", "discover")
+    __slots__ = ("name", "endpoints", "dns_refresh", "authority", "transport", "mtls", "h2", "load_balancer", "limits", "outlier_detection", "health_check", "adaptive_concurrency", "discover")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
     DNS_REFRESH_FIELD_NUMBER: _ClassVar[int]
     AUTHORITY_FIELD_NUMBER: _ClassVar[int]
     TRANSPORT_FIELD_NUMBER: _ClassVar[int]
     MTLS_FIELD_NUMBER: _ClassVar[int]
+    H2_FIELD_NUMBER: _ClassVar[int]
     LOAD_BALANCER_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     OUTLIER_DETECTION_FIELD_NUMBER: _ClassVar[int]
@@ -244,13 +263,14 @@ class Cluster(_message.Message):
     authority: str
     transport: str
     mtls: bool
+    h2: Http2Settings
     load_balancer: _cluster_policy_pb2.LoadBalancer
     limits: _cluster_policy_pb2.ConcurrencyLimits
     outlier_detection: _cluster_policy_pb2.OutlierDetection
     health_check: _cluster_policy_pb2.HealthCheck
     adaptive_concurrency: _cluster_policy_pb2.AdaptiveConcurrency
     discover: str
-    def __init__(self, name: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., dns_refresh: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., authority: _Optional[str] = ..., transport: _Optional[str] = ..., mtls: _Optional[bool] = ..., load_balancer: _Optional[_Union[_cluster_policy_pb2.LoadBalancer, _Mapping]] = ..., limits: _Optional[_Union[_cluster_policy_pb2.ConcurrencyLimits, _Mapping]] = ..., outlier_detection: _Optional[_Union[_cluster_policy_pb2.OutlierDetection, _Mapping]] = ..., health_check: _Optional[_Union[_cluster_policy_pb2.HealthCheck, _Mapping]] = ..., adaptive_concurrency: _Optional[_Union[_cluster_policy_pb2.AdaptiveConcurrency, _Mapping]] = ..., discover: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., dns_refresh: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., authority: _Optional[str] = ..., transport: _Optional[str] = ..., mtls: _Optional[bool] = ..., h2: _Optional[_Union[Http2Settings, _Mapping]] = ..., load_balancer: _Optional[_Union[_cluster_policy_pb2.LoadBalancer, _Mapping]] = ..., limits: _Optional[_Union[_cluster_policy_pb2.ConcurrencyLimits, _Mapping]] = ..., outlier_detection: _Optional[_Union[_cluster_policy_pb2.OutlierDetection, _Mapping]] = ..., health_check: _Optional[_Union[_cluster_policy_pb2.HealthCheck, _Mapping]] = ..., adaptive_concurrency: _Optional[_Union[_cluster_policy_pb2.AdaptiveConcurrency, _Mapping]] = ..., discover: _Optional[str] = ...) -> None: ...
 
 class Endpoint(_message.Message):
     __slots__ = ("address", "weight")
