@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -18,19 +19,26 @@ import yaml
 from apex.mesh.v1 import config_pb2, control_pb2, control_pb2_grpc, shop_pb2, shop_pb2_grpc
 
 from sidecar.config.yaml_proto import fill
-from sidecar.demo import dashboard, observe, topology
+from sidecar.demo import dashboard, observe, panels, topology
+from sidecar.demo.engines_view import EnginesView
 from sidecar.demo.load import LoadGenerator, daily_rate
-from sidecar.demo.procs import Supervisor
+from sidecar.demo.procs import Proc, Supervisor
+from sidecar.demo.timeline import Timeline
 from sidecar.support.redis_server import RedisServer, external_url, free_port
+
+MAIN_SERVICE = "frontend"  # the service the load calls: its forecast is the dashboard's
 
 
 class Demo:
-    def __init__(self, work: Path, period: float, peak: float, redis_url: str | None) -> None:
+    def __init__(self, work: Path, timeline: Timeline, peak: float, redis_url: str | None) -> None:
         self.work = work
-        self.period = period
+        self.timeline = timeline
+        self.period = timeline.period
         self.peak = peak
-        self.flaky_after = period * 0.4
         self.sup = Supervisor(work)
+        self.incident_proc: Proc | None = None  # the catalog instance the timeline's incident happens to
+        self.incident_on = False
+        self.incidents: list[tuple[float, str]] = []  # (seconds into the load, what the demo did)
         self.redis_url = redis_url
         self.redis_server: RedisServer | None = None
         self.control_plane = ""
@@ -38,13 +46,15 @@ class Demo:
         self.frontend_address = ""
         self.history: dict[str, list[Any]] = {"t": [], "offered": [], "rows": []}
         self.actions: list[str] = []
+        self.engines: EnginesView | None = None
+        self.tuner_note = ""  # why the tuner panel may stay empty
 
     # --- start-up ---------------------------------------------------------------------------
 
     def _control_plane(self) -> None:
         ports_file = self.work / "control-plane-ports.json"
         args = ["control-plane", "--listen", "127.0.0.1:0", "--redis", self.redis_url or "",
-                "--ports-file", str(ports_file), "--log-level", "WARNING", "--insecure"]  # fmt: skip  (local demo)
+                "--ports-file", str(ports_file), "--log-level", "WARNING", "--insecure"]  # fmt: skip
         proc = self.sup.start_python("control-plane", "sidecar", *args)
         self.control_plane = self.sup.wait_for_file(proc, ports_file)["control_plane"]
 
@@ -81,9 +91,10 @@ class Demo:
             if inst.service == "frontend":
                 continue
             port = free_port()
-            args = [a.format(flaky_after=self.flaky_after) for a in inst.args]
-            self.sup.start_python(inst.name, "sidecar.examples.shop", inst.role, "--port", str(port),
-                                  "--name", inst.name, *args)  # fmt: skip
+            proc = self.sup.start_python(inst.name, "sidecar.examples.shop", inst.role, "--port", str(port),
+                                         "--name", inst.name, *inst.args)  # fmt: skip
+            if inst.name == topology.INCIDENT_INSTANCE:
+                self.incident_proc = proc
             sc = self._sidecar(inst, topology.backend_sidecar(inst, port), managed=False)
             inbound[inst.service].append(sc.ports["inbound"])
         front = next(i for i in topology.INSTANCES if i.service == "frontend")
@@ -116,6 +127,18 @@ class Demo:
                         raise RuntimeError(f"the mesh did not come up; logs in {self.work}") from None
                     time.sleep(0.2)
 
+    # --- the timeline ---------------------------------------------------------------------------
+
+    def follow_timeline(self, elapsed: float) -> None:
+        """Start or end the incident when the timeline says so (SIGUSR1 / SIGUSR2 to its instance)."""
+        wanted = self.timeline.incident(elapsed)
+        if wanted == self.incident_on or self.incident_proc is None or self.incident_proc.popen.poll() is not None:
+            return
+        self.incident_proc.popen.send_signal(signal.SIGUSR1 if wanted else signal.SIGUSR2)
+        self.incident_on = wanted
+        what = "started" if wanted else "ended"
+        self.incidents.append((elapsed, f"incident {what}: {topology.INCIDENT_INSTANCE} {topology.INCIDENT_EFFECT}"))
+
     # --- live view ----------------------------------------------------------------------------
 
     async def frame(self, load: LoadGenerator, telemetry: observe.TelemetryView, cp: Any, dt: float,
@@ -143,13 +166,21 @@ class Demo:
         self.history["t"].append(elapsed)
         self.history["offered"].append(offered)
         self.history["rows"].append(ordered)
-        return dashboard.Frame(elapsed, duration or 0.0, offered, ordered, telemetry.windows, self.actions)
+        lines: list[str] = []
+        if self.engines is not None:
+            await self.engines.refresh()
+            main = MAIN_SERVICE
+            lines = panels.forecast_panel(main, self.engines.forecasts.get(main), time.time())
+            lines += panels.event_panels(self.engines.log, tuner_note=self.tuner_note)
+        return dashboard.Frame(elapsed, duration or 0.0, offered, ordered, telemetry.windows, self.actions,
+                               phase=self.timeline.label(elapsed), panels=lines)  # fmt: skip
 
     async def watch(self, load: LoadGenerator, duration: float | None, stop: asyncio.Event, tty: bool) -> int:
         for sc in self.sidecars:
             sc.open()
         client = aioredis.from_url(self.redis_url or "", socket_timeout=1)
         telemetry = observe.TelemetryView(client)
+        self.engines = EnginesView(client, observe.SERVICES)
         cp = grpc.aio.insecure_channel(self.control_plane)
         last = time.monotonic()
         try:
@@ -157,21 +188,37 @@ class Demo:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
                 now = time.monotonic()
+                self.follow_timeline(now - load.started)
                 frame = await self.frame(load, telemetry, cp, now - last, duration)
                 last = now
                 text = dashboard.render(frame)
                 if tty:
                     sys.stdout.write("\x1b[H\x1b[2J" + text + "\n")
                 elif len(self.history["t"]) % 10 == 0:
-                    sys.stdout.write(text.splitlines()[0] + f"   engine actions: {len(self.actions)}\n")
+                    n = self.engines.log.counts
+                    counts = ", ".join(f"{c} {n.get(c, 0)}" for c in (panels.PREDICTION, panels.ANOMALY,
+                                                                       panels.ACTION, panels.TUNER))  # fmt: skip
+                    sys.stdout.write(f"{text.splitlines()[0]}   [{frame.phase}] engine events: {counts}\n")
                 sys.stdout.flush()
             await telemetry.refresh()
+            await self.engines.refresh()
             return telemetry.windows
         finally:
             await client.aclose()
             await cp.close()
             for sc in self.sidecars:
                 await sc.close()
+
+    def forecast_show(self, report_dir: Path) -> str:
+        """`apex forecast show --plot` for the main service, run as a user would: its text and a PNG."""
+        png = report_dir / f"forecast-{MAIN_SERVICE}.png"
+        argv = [sys.executable, "-m", "sidecar", "forecast", "show", "--service", MAIN_SERVICE,
+                "--redis", self.redis_url or "", "--points", "5", "--plot", str(png)]  # fmt: skip
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            return "apex forecast show did not finish in 60 s"
+        return done.stdout if done.returncode == 0 else f"apex forecast show failed ({done.returncode}): {done.stderr}"
 
     def stop(self) -> None:
         self.sup.stop_all()
@@ -195,28 +242,38 @@ async def _drive(demo: Demo, duration: float | None, tty: bool) -> tuple[LoadGen
     return load, windows
 
 
-def run(duration: float | None, period: float, peak: float, report_dir: Path, redis_url: str | None) -> int:
+def run(duration: float | None, timeline: Timeline, peak: float, report_dir: Path, redis_url: str | None) -> int:
     import uvloop
 
     from sidecar.demo import report
 
+    report_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="apex-demo-") as tmp:
-        demo = Demo(Path(tmp), period, peak, redis_url=redis_url or external_url())
+        demo = Demo(Path(tmp), timeline, peak, redis_url=redis_url or external_url())
+        show = ""
         try:
             print("starting the mesh: redis, control plane, services with sidecars, forecaster ...", flush=True)
             demo.start()
             print(f"frontend reachable through its sidecar at {demo.frontend_address}", flush=True)
             load, windows = uvloop.run(_drive(demo, duration, sys.stdout.isatty()))
+            show = demo.forecast_show(report_dir)
         finally:
             demo.stop()
         stray = [p.name for p in demo.sup.procs if p.popen.poll() is None]
-        path = report.write(report_dir, demo.history, load, windows, demo.actions)
+        engines = demo.engines.log if demo.engines is not None else panels.EngineLog()
+        elapsed = demo.history["t"][-1] if demo.history["t"] else 0.0
+        path = report.write(report_dir, demo.history, load, windows, demo.actions,
+                            report.Engines(engines, show, timeline.milestones(elapsed), demo.incidents,
+                                           demo.tuner_note))  # fmt: skip
     sent, ok, errors = load.totals()
+    counts = {c: engines.counts.get(c, 0) for c in (panels.PREDICTION, panels.ANOMALY, panels.ACTION, panels.TUNER)}
     summary = {"sent": sent, "ok": ok, "errors": errors, "cancelled": load.cancelled, "telemetry_windows": windows,
-               "engine_actions": demo.actions, "stray_processes": stray}  # fmt: skip
+               "engine_actions": demo.actions, "engine_events": counts, "incidents": demo.incidents,
+               "forecast_shown": "forecast (model" in show, "stray_processes": stray}  # fmt: skip
     (report_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"\ncalls sent {sent}, ok {ok}, failed {errors}, cancelled at stop {load.cancelled}; "
-          f"telemetry windows {windows}; engine actions {len(demo.actions)}; report: {path}")  # fmt: skip
+          f"telemetry windows {windows}; engine actions {len(demo.actions)}; engine events {counts}; "
+          f"report: {path}")  # fmt: skip
     for action in demo.actions[-5:]:
         print(f"  {action}")
     if ok == 0:

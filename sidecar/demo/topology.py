@@ -16,10 +16,14 @@ class Instance:
 
 INSTANCES = (
     Instance("catalog", "catalog-1", "catalog"),
-    Instance("catalog", "catalog-2", "catalog", ("--flaky-after", "{flaky_after}", "--flaky-rate", "0.6")),
+    # The incident's instance: between SIGUSR1 and SIGUSR2 (sent on the demo's timeline) 60% of its
+    # calls fail UNAVAILABLE and the others take 80 ms longer.
+    Instance("catalog", "catalog-2", "catalog", ("--flaky-rate", "0.6", "--slow-ms", "80")),
     Instance("pricing", "pricing-1", "pricing"),
     Instance("frontend", "frontend-1", "frontend"),
 )
+INCIDENT_INSTANCE = "catalog-2"
+INCIDENT_EFFECT = "flaky (60% UNAVAILABLE) and 80 ms slower"
 
 
 def _listener(name: str, direction: str) -> dict[str, str]:

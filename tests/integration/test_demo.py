@@ -1,5 +1,6 @@
-"""`apex demo` end to end: the whole mesh runs, calls flow, telemetry arrives, an engine acts,
-and everything it started is gone afterwards — unattended (--duration) and on Ctrl-C.
+"""`apex demo` end to end: the whole mesh runs, calls flow, telemetry arrives, the incident comes and
+goes on the timeline, the forecaster forecasts and acts (the report lists it), and everything it
+started is gone afterwards — unattended (--duration) and on Ctrl-C.
 
 "Gone" is checked from outside, not from the demo's own count of stray processes (which leaves
 out its Redis): while the demo runs, the test records its process tree (and every process
@@ -99,7 +100,8 @@ class Watched:
 
 def test_demo_runs_unattended_and_an_engine_acts(tmp_path: Path) -> None:
     report = tmp_path / "report"
-    demo = Watched(["--duration", "30", "--period", "24", "--peak", "25", "--report-dir", str(report)], tmp_path)
+    args = ["--duration", "30", "--period", "24", "--peak", "25", "--incident-at", "12", "--incident-for", "8"]
+    demo = Watched([*args, "--report-dir", str(report)], tmp_path)
     try:
         code = demo.wait(240)
         assert code == 0, demo.output()[-3000:]
@@ -113,9 +115,20 @@ def test_demo_runs_unattended_and_an_engine_acts(tmp_path: Path) -> None:
     assert summary["engine_actions"], "no engine action was applied"
     assert "forecaster" in summary["engine_actions"][0] and "cache TTL" in summary["engine_actions"][0]
     assert summary["stray_processes"] == []
+    assert [text.split(":")[0] for _, text in summary["incidents"]] == ["incident started", "incident ended"]
+    (started, _), (ended, _) = summary["incidents"]
+    assert 12 <= started < ended and ended >= 20  # sent on the dashboard's 1 s tick, never early
+    events = summary["engine_events"]
+    assert summary["forecast_shown"] and events["prediction"] >= 1 and events["action"] >= 1, events
     text = (report / "REPORT.md").read_text()
     assert "engine actions applied" in text and "demo.png" in text
-    assert (report / "demo.png").stat().st_size > 1000
+    assert "| 12 | incident starts: catalog-2 flaky and slow |" in text and "day 1: midday peak" in text
+    assert "forecast (model" in text  # `apex forecast show --service frontend`'s output
+    actions = text.split("## Preventive actions (with their reasons): ")[1].split("##")[0]
+    assert "applied: cache[pricing-quote].ttl = 10s" in actions and "cache TTL 5s -> 10s" in actions, actions
+    assert "## Anomalies raised" in text and "## Tuner decisions" in text
+    for png in ("demo.png", "forecast-frontend.png"):
+        assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (report / png).stat().st_size > 10_000
 
 
 def test_ctrl_c_stops_everything_and_writes_the_report(tmp_path: Path) -> None:
