@@ -116,8 +116,10 @@ class Item:
         if self.category == ACTION:
             status = "reverted" if self.kind.endswith("reverted") else a.get("status", "?")
             return f"{stamp} {self.service} {status}: {a.get('path', '?')} = {a.get('value', '?')}: {self.message}"
-        if self.category == TUNER:
-            return f"{stamp} {self.service} {self.kind}: {self.message}{reward_text(a)}"
+        if self.category == TUNER:  # apex.mesh.contract.tune: kind tune.<decision>, the evidence as attributes
+            version = f" v{a['version']}" if a.get("version") else ""
+            p = f", p={a['p_value']}" if a.get("p_value") else ""
+            return f"{stamp} {self.service} {self.kind}{version}: {a.get('changes') or self.message}{reward_text(a)}{p}"
         return f"{stamp} {self.service} {self.message}"
 
 
@@ -128,7 +130,7 @@ def reward_text(attributes: dict[str, str]) -> str:
     if before is None and after is None:
         rewards = [f"{k} {v}" for k, v in sorted(attributes.items()) if "reward" in k]
         return f" ({', '.join(rewards)})" if rewards else ""
-    return f" (reward {before or '?'} -> {after or '?'})"
+    return f" (reward {before or '-'} -> {after or '-'})"
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import signal
 import subprocess
@@ -27,6 +28,8 @@ from sidecar.demo.timeline import Timeline
 from sidecar.support.redis_server import RedisServer, external_url, free_port
 
 MAIN_SERVICE = "frontend"  # the service the load calls: its forecast is the dashboard's
+# What the tuner may move on the frontend's outbound routes and clusters (the forecaster owns cache TTLs).
+TUNED = ("concurrency", "eject_after", "attempts", "retry_budget")
 
 
 class Demo:
@@ -112,6 +115,25 @@ class Demo:
                               "--min-rate", "3", "--cooldown", str(max(10.0, self.period / 3)),
                               "--resolution", "1", "--min-points", "10", "--evaluate-every", "1",
                               "--snapshot-every", "2")  # fmt: skip  # demo days last seconds
+        self._tuner()
+
+    def _tuner(self) -> None:
+        """The tuning engine on the frontend's outbound calls (catalog and pricing: where the incident
+        shows), with the aggressive preset so it decides within a demo's seconds. A build without
+        `apex tuner` runs without it; the tuner panel then shows tune.* events only if any arrive."""
+        if importlib.util.find_spec("engines.tune.runner") is None:
+            self.tuner_note = "no tuner in this build (apex tuner): showing tune.* events from the events stream"
+            return
+        url = self.redis_url or ""
+        strategy = [sys.executable, "-m", "sidecar", "tune", "strategy", "set", "--service", MAIN_SERVICE,
+                    "--preset", "aggressive", "--slo", "50ms", "--redis", url,
+                    *(f"--param={p}" for p in TUNED)]  # fmt: skip
+        done = subprocess.run(strategy, capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"apex tune strategy set failed: {done.stderr.strip()}")
+        self.sup.start_python("tuner", "sidecar", "tuner", "--redis", url, "--control-plane", self.control_plane,
+                              "--service", MAIN_SERVICE, "--listener", "outbound", "--require-strategy",
+                              "--lag", "1", "--snapshot-every", "5", "--seed", "0")  # fmt: skip
 
     def _wait_serving(self, timeout: float = 30.0) -> None:
         """The frontend answers through its sidecar before load starts."""
@@ -252,7 +274,7 @@ def run(duration: float | None, timeline: Timeline, peak: float, report_dir: Pat
         demo = Demo(Path(tmp), timeline, peak, redis_url=redis_url or external_url())
         show = ""
         try:
-            print("starting the mesh: redis, control plane, services with sidecars, forecaster ...", flush=True)
+            print("starting the mesh: redis, control plane, services with sidecars, forecaster, tuner ...", flush=True)
             demo.start()
             print(f"frontend reachable through its sidecar at {demo.frontend_address}", flush=True)
             load, windows = uvloop.run(_drive(demo, duration, sys.stdout.isatty()))

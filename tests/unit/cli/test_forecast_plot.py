@@ -40,7 +40,7 @@ def engine_state() -> dict[str, Any]:
                     detector=lambda: HoltDetector(quiet=30))  # fmt: skip
     rng = np.random.default_rng(11)
     rates = [20 + 5 * np.sin(i / 10) + rng.normal(0, 0.3) for i in range(100)] + [60.0 + rng.normal(0, 0.3)] * 20
-    latency = [0.010] * 100 + [0.090] * 20
+    latency = [0.010 * rng.lognormal(0, 0.1) for _ in range(100)] + [0.090] * 20
     engine.observe(Closed("shop", START + i, sample(r, x)) for i, (r, x) in enumerate(zip(rates, latency, strict=True)))
     ev = engine.evaluate("shop", START + 120.0)
     state = {"forecast": ev.forecast, "profile": ev.profile, "predictions": [], "actions": [], "lag": None,
@@ -67,9 +67,9 @@ def test_the_plot_is_a_png_of_the_history_forecast_interval_and_anomalies(tmp_pa
     assert png_size(data) == drawn.size == (1000, 600)
     assert data.endswith(b"\x00\x00\x00\x00IEND\xaeB`\x82")  # complete: ends with the IEND chunk
     assert len(data) > 20_000  # two panels of lines, shading and text, not an empty canvas
-    assert drawn.history == 120 and drawn.forecast == 20
+    assert drawn.history == 119 and drawn.forecast == 20  # 120 seconds: the last row is written by the next
     assert "0.8" in drawn.intervals
-    assert drawn.anomalies == len(state["anomalies"]) >= 2  # the jump in rate and in p99
+    assert drawn.anomalies == len(state["anomalies"]) and {a["metric"] for a in state["anomalies"]} == {"rate", "p99"}
 
 
 def test_show_plot_reads_the_stored_state_from_redis_and_writes_the_png(
@@ -89,7 +89,7 @@ def test_show_plot_reads_the_stored_state_from_redis_and_writes_the_png(
                               plot=str(path))  # fmt: skip
     assert forecast_show.run(args) == 0
     out = capsys.readouterr().out
-    assert "forecast (model" in out and f"wrote {path} (120 points of history, 20 forecast" in out
+    assert "forecast (model" in out and f"wrote {path} (119 points of history, 20 forecast" in out
     assert png_size(path.read_bytes()) == (1000, 600)
     args.service, args.plot = "nobody-" + service, str(tmp_path / "nobody.png")
     assert forecast_show.run(args) == 1

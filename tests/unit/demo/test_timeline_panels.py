@@ -60,10 +60,10 @@ def test_the_forecast_panel_draws_a_real_engine_forecast() -> None:
     doc = json.loads(json.dumps(engine.evaluate("frontend", 10_080.0).forecast))
     lines = panels.forecast_panel("frontend", doc, now=10_081.0)
     assert lines[0].startswith("Forecast for frontend calls/s (model ") and "updated 2s ago" in lines[0]
-    assert "| next 20s" in lines[1] and "80% upper" in lines[2] and "80% lower" in lines[4]
+    assert "| next 20s" in lines[1] and "95% upper" in lines[2] and "95% lower" in lines[4]  # the widest
     history, ahead = lines[3].split(" | ")
     assert len(history.strip()) == 48 and len(ahead.split()[0]) == 20  # one character per point
-    assert history.strip()[0] == "▁" and "now 17.9 -> in 20s" in lines[5]  # rising from the bottom of the scale
+    assert history.strip()[0] == "▁" and "now 17.8 -> in 20s" in lines[5]  # rising; the last closed row: 78
     assert "no history yet" in panels.forecast_panel("frontend", None, 0.0)[0]
     assert "not enough to forecast" in panels.forecast_panel("frontend", {"rate": [1.0], "times": [0]}, 0.0)[0]
 
@@ -79,19 +79,21 @@ def test_events_are_sorted_into_panels_with_their_reasons() -> None:
              item("forecast.action_applied", "forecast 30 vs 20: cache TTL 5s -> 10s", path="cache[q].ttl",
                   value="10s", status="applied"),
              item("forecast.action_reverted", "the spike has passed", path="cache[q].ttl", value="5s"),
-             item("tune.rollback", "canary worse", reward_before="0.91", reward_after="0.42"),
-             item("tuner.promoted", "canary better", reward="0.95"),
              item("tune.canary", "trying cap 30"),
+             item("tuner.promoted", "canary better", reward="0.95"),
+             item("tune.rollback", "tuner: roll back version 2 ...", version="2", changes="concurrency 100 -> 1",
+                  reward_before="0.9780", reward_after="0.2120", p_value="0.0030"),
              item("policy_applied", "v3 applied")])  # fmt: skip
     assert log.counts == {"prediction": 1, "anomaly": 1, "action": 2, "tuner": 3, "other": 1}
-    assert [i.kind for i in log.latest(panels.TUNER, 5)] == ["tuner.promoted", "tune.canary"]  # bounded
+    assert [i.kind for i in log.latest(panels.TUNER, 5)] == ["tuner.promoted", "tune.rollback"]  # bounded
     text = "\n".join(panels.event_panels(log, n=3))
     assert "traffic_spike (lead 12s): rate will exceed 1.3x" in text
     assert "applied: cache[q].ttl = 10s: forecast 30 vs 20: cache TTL 5s -> 10s" in text
     assert "reverted: cache[q].ttl = 5s: the spike has passed" in text
     assert "Tuner decisions (canary, promotion, rollback; reward before -> after): 3" in text
-    assert "tuner.promoted: canary better (reward 0.95)" in text
-    assert "tune.rollback: canary worse (reward 0.91 -> 0.42)" not in text  # keep=2: the oldest is gone
+    assert "tuner.promoted: canary better (reward 0.95)" in text  # a shape of its own: shown as it comes
+    assert "tune.rollback v2: concurrency 100 -> 1 (reward 0.9780 -> 0.2120), p=0.0030" in text
+    assert "trying cap 30" not in text  # keep=2: the oldest is gone
     assert panels.reward_text({"reward_before": "0.91", "reward_after": "0.42"}) == " (reward 0.91 -> 0.42)"
     empty = panels.event_panels(panels.EngineLog(), tuner_note="the tuner is not running")
     assert "  the tuner is not running" in empty and empty.count("  (none yet)") == 3
