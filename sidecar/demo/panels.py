@@ -113,9 +113,9 @@ class Item:
         if self.category == PREDICTION:
             what = self.kind.split(".", 1)[1]
             return f"{stamp} {self.service} [{self.priority}] {what} (lead {a.get('lead_s', '?')}s): {self.message}"
-        if self.category == ACTION:
+        if self.category == ACTION:  # the message is the audit reason: the forecast, then "what old -> new (path)"
             status = "reverted" if self.kind.endswith("reverted") else a.get("status", "?")
-            return f"{stamp} {self.service} {status}: {a.get('path', '?')} = {a.get('value', '?')}: {self.message}"
+            return f"{stamp} {self.service} {status}: {self.message}"
         if self.category == TUNER:  # apex.mesh.contract.tune: kind tune.<decision>, the evidence as attributes
             version = f" v{a['version']}" if a.get("version") else ""
             p = f", p={a['p_value']}" if a.get("p_value") else ""
@@ -158,13 +158,18 @@ PANELS = (
 )
 
 
-def event_panels(log: EngineLog, n: int = 3, tuner_note: str = "") -> list[str]:
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def event_panels(log: EngineLog, n: int = 3, tuner_note: str = "", width: int = 160) -> list[str]:
+    """Each category's count and its `n` newest events, one line each (clipped to `width`)."""
     lines: list[str] = []
     for category, title in PANELS:
         count = log.counts.get(category, 0)
         lines.append(f"{title}: {count}")
         shown = log.latest(category, n)
-        lines.extend(f"  {item.line()}" for item in shown)
+        lines.extend(clip(f"  {item.line()}", width) for item in shown)
         if not shown:
             lines.append(f"  {tuner_note or '(none yet)'}" if category == TUNER else "  (none yet)")
     return lines

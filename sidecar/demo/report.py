@@ -16,10 +16,11 @@ class Engines:
     """What the engines did during the run, for the report."""
 
     log: panels.EngineLog
-    show: str = ""  # `apex forecast show` output for the main service at the end of the run
+    show: dict[str, str] = field(default_factory=dict)  # service -> `apex forecast show` output at the end
     milestones: list[tuple[float, str]] = field(default_factory=list)  # the timeline's phases and incident
     incidents: list[tuple[float, str]] = field(default_factory=list)  # when the demo started / ended it
     tuner_note: str = ""
+    report_dir: Path = Path()
 
 
 SECTIONS = (
@@ -32,11 +33,15 @@ SECTIONS = (
 
 def _engine_sections(engines: Engines) -> list[str]:
     lines = ["## Timeline", "", "| t (s) | what |", "| ---: | --- |"]
-    for t, text in sorted([*engines.milestones, *engines.incidents], key=lambda m: m[0]):
+    planned = [m for m in engines.milestones if not (engines.incidents and m[1].startswith("incident"))]
+    for t, text in sorted([*planned, *engines.incidents], key=lambda m: m[0]):  # the incident as it ran
         lines.append(f"| {t:.0f} | {text} |")
     lines.append("")
-    lines += ["## The forecaster's view at the end (`apex forecast show --service frontend`)", "", "```"]
-    lines += [engines.show.rstrip() or "(nothing: the forecaster stored no state)", "```", ""]
+    for service, text in engines.show.items():
+        lines += [f"## The forecaster's view at the end (`apex forecast show --service {service}`)", "", "```"]
+        lines += [text.rstrip() or "(nothing: the forecaster stored no state)", "```", ""]
+        if (engines.report_dir / f"forecast-{service}.png").exists():
+            lines += [f"![forecast-{service}.png](forecast-{service}.png)", ""]
     for category, title in SECTIONS:
         items = engines.log.latest(category, engines.log.keep)
         lines.append(f"## {title}: {engines.log.counts.get(category, 0)}")
@@ -112,10 +117,7 @@ def write(report_dir: Path, history: Any, load: LoadGenerator, windows: int | No
         "",
     ]
     if engines is not None:
-        forecast_png = report_dir / "forecast-frontend.png"
         lines += _engine_sections(engines)
-        if forecast_png.exists():
-            lines += [f"![{forecast_png.name}]({forecast_png.name})", ""]
     path = report_dir / "REPORT.md"
     path.write_text("\n".join(lines) + "\n")
     return path

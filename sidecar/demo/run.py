@@ -112,7 +112,7 @@ class Demo:
         # The forecasting engine: telemetry in, cache TTLs raised ahead of predicted spikes.
         self.sup.start_python("forecaster", "sidecar", "forecaster", "--redis", self.redis_url,
                               "--control-plane", self.control_plane, "--horizon", "20", "--ratio", "1.3",
-                              "--min-rate", "3", "--cooldown", str(max(10.0, self.period / 3)),
+                              "--min-rate", "5", "--cooldown", str(max(10.0, self.period / 3)),
                               "--resolution", "1", "--min-points", "10", "--evaluate-every", "1",
                               "--snapshot-every", "2")  # fmt: skip  # demo days last seconds
         self._tuner()
@@ -231,16 +231,23 @@ class Demo:
             for sc in self.sidecars:
                 await sc.close()
 
-    def forecast_show(self, report_dir: Path) -> str:
-        """`apex forecast show --plot` for the main service, run as a user would: its text and a PNG."""
-        png = report_dir / f"forecast-{MAIN_SERVICE}.png"
-        argv = [sys.executable, "-m", "sidecar", "forecast", "show", "--service", MAIN_SERVICE,
-                "--redis", self.redis_url or "", "--points", "5", "--plot", str(png)]  # fmt: skip
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-        except subprocess.TimeoutExpired:
-            return "apex forecast show did not finish in 60 s"
-        return done.stdout if done.returncode == 0 else f"apex forecast show failed ({done.returncode}): {done.stderr}"
+    def forecast_show(self, report_dir: Path) -> dict[str, str]:
+        """`apex forecast show --plot` run as a user would, for the main service and every service the
+        engine raised anomalies on: its text output, and a PNG each (forecast-SERVICE.png)."""
+        log = self.engines.log if self.engines is not None else panels.EngineLog()
+        anomalous = sorted({i.service for i in log.items.get(panels.ANOMALY, ())} - {MAIN_SERVICE})
+        out = {}
+        for service in [MAIN_SERVICE, *anomalous]:
+            png = report_dir / f"forecast-{service}.png"
+            argv = [sys.executable, "-m", "sidecar", "forecast", "show", "--service", service, "--redis",
+                    self.redis_url or "", "--points", "5", "--plot", str(png)]  # fmt: skip
+            try:
+                done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+            except subprocess.TimeoutExpired:
+                out[service] = "apex forecast show did not finish in 60 s"
+                continue
+            out[service] = done.stdout if done.returncode == 0 else f"failed ({done.returncode}): {done.stderr}"
+        return out
 
     def stop(self) -> None:
         self.sup.stop_all()
@@ -272,7 +279,7 @@ def run(duration: float | None, timeline: Timeline, peak: float, report_dir: Pat
     report_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="apex-demo-") as tmp:
         demo = Demo(Path(tmp), timeline, peak, redis_url=redis_url or external_url())
-        show = ""
+        show: dict[str, str] = {}
         try:
             print("starting the mesh: redis, control plane, services with sidecars, forecaster, tuner ...", flush=True)
             demo.start()
@@ -286,12 +293,12 @@ def run(duration: float | None, timeline: Timeline, peak: float, report_dir: Pat
         elapsed = demo.history["t"][-1] if demo.history["t"] else 0.0
         path = report.write(report_dir, demo.history, load, windows, demo.actions,
                             report.Engines(engines, show, timeline.milestones(elapsed), demo.incidents,
-                                           demo.tuner_note))  # fmt: skip
+                                           demo.tuner_note, report_dir))  # fmt: skip
     sent, ok, errors = load.totals()
     counts = {c: engines.counts.get(c, 0) for c in (panels.PREDICTION, panels.ANOMALY, panels.ACTION, panels.TUNER)}
     summary = {"sent": sent, "ok": ok, "errors": errors, "cancelled": load.cancelled, "telemetry_windows": windows,
                "engine_actions": demo.actions, "engine_events": counts, "incidents": demo.incidents,
-               "forecast_shown": "forecast (model" in show, "stray_processes": stray}  # fmt: skip
+               "forecast_shown": "forecast (model" in show.get(MAIN_SERVICE, ""), "stray_processes": stray}  # fmt: skip
     (report_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"\ncalls sent {sent}, ok {ok}, failed {errors}, cancelled at stop {load.cancelled}; "
           f"telemetry windows {windows}; engine actions {len(demo.actions)}; engine events {counts}; "

@@ -74,10 +74,16 @@ def frontend_sidecar(service_port: int, catalog: list[str], pricing: list[str]) 
                 },
             ],
             "clusters": [
-                {"name": "local", "endpoints": [{"address": f"127.0.0.1:{service_port}"}]},
+                # Concurrency caps the engines move (the forecaster before spikes and shortages, the tuner).
+                {
+                    "name": "local",
+                    "endpoints": [{"address": f"127.0.0.1:{service_port}"}],
+                    "limits": {"max_requests": 64},
+                },
                 {
                     "name": "catalog",
                     "endpoints": [{"address": a} for a in catalog],
+                    "limits": {"max_requests": 100},
                     # Eject an endpoint after 3 failures in a row; probe it again after 10 s.
                     "outlier_detection": {
                         "consecutive_failures": 3,
@@ -86,7 +92,7 @@ def frontend_sidecar(service_port: int, catalog: list[str], pricing: list[str]) 
                         "interval": "1s",
                     },
                 },
-                {"name": "pricing", "endpoints": [{"address": a} for a in pricing]},
+                {"name": "pricing", "endpoints": [{"address": a} for a in pricing], "limits": {"max_requests": 100}},
             ],
             # Quotes are deterministic per item: cache them, and cover pricing outages with stale answers.
             "cache": [

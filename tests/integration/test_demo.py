@@ -125,7 +125,7 @@ def test_demo_runs_unattended_and_an_engine_acts(tmp_path: Path) -> None:
     assert "| 12 | incident starts: catalog-2 flaky and slow |" in text and "day 1: midday peak" in text
     assert "forecast (model" in text  # `apex forecast show --service frontend`'s output
     actions = text.split("## Preventive actions (with their reasons): ")[1].split("##")[0]
-    assert "applied: cache[pricing-quote].ttl = 10s" in actions and "cache TTL 5s -> 10s" in actions, actions
+    assert "frontend applied: " in actions and "cache TTL 5s -> 10s (cache[pricing-quote].ttl)" in actions, actions
     assert "## Anomalies raised" in text and "## Tuner decisions" in text
     for png in ("demo.png", "forecast-frontend.png"):
         assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (report / png).stat().st_size > 10_000

@@ -88,13 +88,15 @@ def test_events_are_sorted_into_panels_with_their_reasons() -> None:
     assert [i.kind for i in log.latest(panels.TUNER, 5)] == ["tuner.promoted", "tune.rollback"]  # bounded
     text = "\n".join(panels.event_panels(log, n=3))
     assert "traffic_spike (lead 12s): rate will exceed 1.3x" in text
-    assert "applied: cache[q].ttl = 10s: forecast 30 vs 20: cache TTL 5s -> 10s" in text
-    assert "reverted: cache[q].ttl = 5s: the spike has passed" in text
+    assert "frontend applied: forecast 30 vs 20: cache TTL 5s -> 10s" in text
+    assert "frontend reverted: the spike has passed" in text
     assert "Tuner decisions (canary, promotion, rollback; reward before -> after): 3" in text
     assert "tuner.promoted: canary better (reward 0.95)" in text  # a shape of its own: shown as it comes
     assert "tune.rollback v2: concurrency 100 -> 1 (reward 0.9780 -> 0.2120), p=0.0030" in text
     assert "trying cap 30" not in text  # keep=2: the oldest is gone
     assert panels.reward_text({"reward_before": "0.91", "reward_after": "0.42"}) == " (reward 0.91 -> 0.42)"
+    clipped = panels.event_panels(log, n=3, width=40)
+    assert max(map(len, clipped)) <= 75 and "  " + log.latest(panels.PREDICTION, 1)[0].line()[:37] + "…" in clipped
     empty = panels.event_panels(panels.EngineLog(), tuner_note="the tuner is not running")
     assert "  the tuner is not running" in empty and empty.count("  (none yet)") == 3
 
