@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from sidecar.demo.procs import Proc, Supervisor
 from sidecar.demo.timeline import Timeline
 from sidecar.support.redis_server import RedisServer, external_url, free_port
 
+Ready = Callable[[], observe.SidecarView]  # waits until a started sidecar is up
 MAIN_SERVICE = "frontend"  # the service the load calls: its forecast is the dashboard's
 # What the tuner may move on the frontend's outbound routes and clusters (the forecaster owns cache TTLs).
 TUNED = ("concurrency", "eject_after", "attempts", "retry_budget")
@@ -51,6 +53,7 @@ class Demo:
         self.actions: list[str] = []
         self.engines: EnginesView | None = None
         self.tuner_note = ""  # why the tuner panel may stay empty
+        self.strategy_proc: subprocess.Popen[str] | None = None  # `apex tune strategy set`, while it runs
 
     # --- start-up ---------------------------------------------------------------------------
 
@@ -71,7 +74,8 @@ class Demo:
             stub = control_pb2_grpc.PolicyAdminStub(channel)
             stub.SetPolicy(control_pb2.SetPolicyRequest(service=service, policy=policy, change=change), timeout=10)
 
-    def _sidecar(self, instance: topology.Instance, config: dict[str, Any], managed: bool) -> observe.SidecarView:
+    def _sidecar(self, instance: topology.Instance, config: dict[str, Any], managed: bool) -> Ready:
+        """Start a sidecar; the returned call waits until it is up (several start at once)."""
         path = self.work / f"{instance.name}-sidecar.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         ports_file = self.work / f"{instance.name}-ports.json"
@@ -80,16 +84,23 @@ class Demo:
         if managed:  # joins the control plane: takes pushes, reports applied versions
             args += ["--control-plane", self.control_plane, "--last-good", str(self.work / f"{instance.name}.binpb")]
         proc = self.sup.start_python(f"{instance.name}-sidecar", "sidecar", *args)
-        sc = observe.SidecarView(instance.service, instance.name, self.sup.wait_for_file(proc, ports_file))
-        self.sidecars.append(sc)
-        return sc
+
+        def ready() -> observe.SidecarView:
+            sc = observe.SidecarView(instance.service, instance.name, self.sup.wait_for_file(proc, ports_file))
+            self.sidecars.append(sc)
+            return sc
+
+        return ready
 
     def start(self) -> None:
         if self.redis_url is None:
             self.redis_server = RedisServer().start()
             self.redis_url = self.redis_server.url
         self._control_plane()
-        inbound: dict[str, list[str]] = {"catalog": [], "pricing": []}
+        # Everything that needs nothing else starts at once (their start-up is mostly Python imports).
+        strategy = self._tuner_strategy()
+        self._forecaster()
+        waits = []
         for inst in topology.INSTANCES:
             if inst.service == "frontend":
                 continue
@@ -98,42 +109,54 @@ class Demo:
                                          "--name", inst.name, *inst.args)  # fmt: skip
             if inst.name == topology.INCIDENT_INSTANCE:
                 self.incident_proc = proc
-            sc = self._sidecar(inst, topology.backend_sidecar(inst, port), managed=False)
-            inbound[inst.service].append(sc.ports["inbound"])
+            waits.append(self._sidecar(inst, topology.backend_sidecar(inst, port), managed=False))
+        inbound: dict[str, list[str]] = {"catalog": [], "pricing": []}
+        for wait in waits:
+            sc = wait()
+            inbound[sc.service].append(sc.ports["inbound"])
         front = next(i for i in topology.INSTANCES if i.service == "frontend")
         port = free_port()
         config = topology.frontend_sidecar(port, inbound["catalog"], inbound["pricing"])
         self._seed("frontend", config)
-        sc = self._sidecar(front, config, managed=True)
+        sc = self._sidecar(front, config, managed=True)()
         self.sup.start_python(front.name, "sidecar.examples.shop", "frontend", "--port", str(port),
                               "--sidecar", sc.ports["outbound"])  # fmt: skip
         self.frontend_address = sc.ports["inbound"]
+        self._tuner(strategy)
         self._wait_serving()
-        # The forecasting engine: telemetry in, cache TTLs raised ahead of predicted spikes.
-        self.sup.start_python("forecaster", "sidecar", "forecaster", "--redis", self.redis_url,
+
+    def _forecaster(self) -> None:
+        """The forecasting engine, at a demo's scale: 1 s points, forecasts 20 s ahead every second."""
+        self.sup.start_python("forecaster", "sidecar", "forecaster", "--redis", self.redis_url or "",
                               "--control-plane", self.control_plane, "--horizon", "20", "--ratio", "1.3",
                               "--min-rate", "5", "--cooldown", str(max(10.0, self.period / 3)),
                               "--resolution", "1", "--min-points", "10", "--evaluate-every", "1",
-                              "--snapshot-every", "2")  # fmt: skip  # demo days last seconds
-        self._tuner()
+                              "--snapshot-every", "2")  # fmt: skip
 
-    def _tuner(self) -> None:
-        """The tuning engine on the frontend's outbound calls (catalog and pricing: where the incident
-        shows), with the aggressive preset so it decides within a demo's seconds. A build without
-        `apex tuner` runs without it; the tuner panel then shows tune.* events only if any arrive."""
+    def _tuner_strategy(self) -> subprocess.Popen[str] | None:
+        """`apex tune strategy set` for the frontend: the aggressive preset (it decides within a demo's
+        seconds) on TUNED, SLO 50 ms. None when this build has no tuner."""
         if importlib.util.find_spec("engines.tune.runner") is None:
             self.tuner_note = "no tuner in this build (apex tuner): showing tune.* events from the events stream"
+            return None
+        argv = [sys.executable, "-m", "sidecar", "tune", "strategy", "set", "--service", MAIN_SERVICE,
+                "--preset", "aggressive", "--slo", "50ms", "--redis", self.redis_url or "",
+                *(f"--param={p}" for p in TUNED)]  # fmt: skip
+        self.strategy_proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return self.strategy_proc
+
+    def _tuner(self, strategy: subprocess.Popen[str] | None) -> None:
+        """The tuning engine on the frontend's outbound calls (catalog and pricing: where the incident
+        shows), once its strategy is stored."""
+        if strategy is None:
             return
-        url = self.redis_url or ""
-        strategy = [sys.executable, "-m", "sidecar", "tune", "strategy", "set", "--service", MAIN_SERVICE,
-                    "--preset", "aggressive", "--slo", "50ms", "--redis", url,
-                    *(f"--param={p}" for p in TUNED)]  # fmt: skip
-        done = subprocess.run(strategy, capture_output=True, text=True, timeout=60)
-        if done.returncode != 0:
-            raise RuntimeError(f"apex tune strategy set failed: {done.stderr.strip()}")
-        self.sup.start_python("tuner", "sidecar", "tuner", "--redis", url, "--control-plane", self.control_plane,
-                              "--service", MAIN_SERVICE, "--listener", "outbound", "--require-strategy",
-                              "--lag", "1", "--snapshot-every", "5", "--seed", "0")  # fmt: skip
+        output, _ = strategy.communicate(timeout=60)
+        if strategy.returncode != 0:
+            raise RuntimeError(f"apex tune strategy set failed: {output.strip()}")
+        self.sup.start_python("tuner", "sidecar", "tuner", "--redis", self.redis_url or "",
+                              "--control-plane", self.control_plane, "--service", MAIN_SERVICE,
+                              "--listener", "outbound", "--require-strategy", "--lag", "1", "--snapshot-every", "5",
+                              "--seed", "0")  # fmt: skip
 
     def _wait_serving(self, timeout: float = 30.0) -> None:
         """The frontend answers through its sidecar before load starts."""
@@ -250,6 +273,9 @@ class Demo:
         return out
 
     def stop(self) -> None:
+        if self.strategy_proc is not None and self.strategy_proc.poll() is None:  # start-up failed meanwhile
+            self.strategy_proc.kill()
+            self.strategy_proc.wait(5)
         self.sup.stop_all()
         if self.redis_server is not None:
             self.redis_server.close()

@@ -12,8 +12,10 @@ none of those ports may still be listening.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -113,7 +115,7 @@ def test_demo_runs_unattended_and_an_engine_acts(tmp_path: Path) -> None:
     assert summary["errors"] <= summary["sent"] * 0.05  # retries and ejection absorb the flaky catalog
     assert summary["telemetry_windows"] > 30
     assert summary["engine_actions"], "no engine action was applied"
-    assert "forecaster" in summary["engine_actions"][0] and "cache TTL" in summary["engine_actions"][0]
+    assert any("forecaster" in a and "cache TTL 5s -> 10s" in a for a in summary["engine_actions"])
     assert summary["stray_processes"] == []
     assert [text.split(":")[0] for _, text in summary["incidents"]] == ["incident started", "incident ended"]
     (started, _), (ended, _) = summary["incidents"]
@@ -122,11 +124,16 @@ def test_demo_runs_unattended_and_an_engine_acts(tmp_path: Path) -> None:
     assert summary["forecast_shown"] and events["prediction"] >= 1 and events["action"] >= 1, events
     text = (report / "REPORT.md").read_text()
     assert "engine actions applied" in text and "demo.png" in text
-    assert "| 12 | incident starts: catalog-2 flaky and slow |" in text and "day 1: midday peak" in text
+    assert re.search(r"\| 1\d \| incident started: catalog-2 flaky", text) and "| 10 | day 1: midday peak |" in text
     assert "forecast (model" in text  # `apex forecast show --service frontend`'s output
     actions = text.split("## Preventive actions (with their reasons): ")[1].split("##")[0]
     assert "frontend applied: " in actions and "cache TTL 5s -> 10s (cache[pricing-quote].ttl)" in actions, actions
     assert "## Anomalies raised" in text and "## Tuner decisions" in text
+    tuner = text.split("## Tuner decisions: ")[1]
+    if importlib.util.find_spec("engines.tune.runner") is None:  # TEMPORARY until apex tuner is on main
+        return
+    assert events["tuner"] >= 1 and "frontend tune.canary v" in tuner, tuner  # a change tried on a canary first
+    assert any(" tuner: tuner: canary of " in a for a in summary["engine_actions"])  # and audited as the tuner's
     for png in ("demo.png", "forecast-frontend.png"):
         assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (report / png).stat().st_size > 10_000
 
