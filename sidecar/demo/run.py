@@ -51,6 +51,7 @@ class Demo:
         self.frontend_address = ""
         self.history: dict[str, list[Any]] = {"t": [], "offered": [], "rows": []}
         self.actions: list[str] = []
+        self.audit: dict[tuple[str, int], tuple[int, str]] = {}  # (service, version) -> (time, the change)
         self.engines: EnginesView | None = None
         self.tuner_note = ""  # why the tuner panel may stay empty
         self.strategy_proc: subprocess.Popen[str] | None = None  # `apex tune strategy set`, while it runs
@@ -134,13 +135,13 @@ class Demo:
                               "--snapshot-every", "2")  # fmt: skip
 
     def _tuner_strategy(self) -> subprocess.Popen[str] | None:
-        """`apex tune strategy set` for the frontend: the aggressive preset (it decides within a demo's
-        seconds) on TUNED, SLO 50 ms. None when this build has no tuner."""
+        """`apex tune strategy set` for the frontend: the balanced preset (a parameter moves at most every
+        15 s, each change a 5 s canary) on TUNED, SLO 50 ms. None when this build has no tuner."""
         if importlib.util.find_spec("engines.tune.runner") is None:
             self.tuner_note = "no tuner in this build (apex tuner): showing tune.* events from the events stream"
             return None
         argv = [sys.executable, "-m", "sidecar", "tune", "strategy", "set", "--service", MAIN_SERVICE,
-                "--preset", "aggressive", "--slo", "50ms", "--redis", self.redis_url or "",
+                "--preset", "balanced", "--slo", "50ms", "--redis", self.redis_url or "",
                 *(f"--param={p}" for p in TUNED)]  # fmt: skip
         self.strategy_proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         return self.strategy_proc
@@ -204,7 +205,7 @@ class Demo:
         for name, row in rows.items():
             row.breaker = states.get(name, "-")
             row.p50_ms, row.p99_ms = telemetry.latest.get(name, (None, None))
-        self.actions = await observe.engine_actions(self.control_plane, cp)
+        self.actions = await observe.engine_actions(self.control_plane, cp, self.audit)
         elapsed = time.monotonic() - load.started
         offered = daily_rate(elapsed, self.period, self.peak)
         ordered = [rows[s] for s in observe.SERVICES if s in rows]
