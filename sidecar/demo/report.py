@@ -107,6 +107,7 @@ def write(report_dir: Path, history: Any, load: LoadGenerator, windows: int | No
         "",
         f"- calls sent: {sent}, succeeded: {ok}, failed: {errors} ({errors / max(1, sent) * 100:.2f}%), "
         f"cancelled at stop: {load.cancelled}",
+        f"- failed calls by status: {', '.join(f'{c} {n}' for c, n in load.codes.most_common()) or 'none'}",
         f"- frontend latency: p50 {pct(0.5)}, p99 {pct(0.99)}, max {pct(1.0)}",
         f"- calls not sent because 256 were in flight: {load.dropped}",
         f"- telemetry windows in Redis: {windows}",

@@ -323,7 +323,8 @@ def run(duration: float | None, timeline: Timeline, peak: float, report_dir: Pat
                                            demo.tuner_note, report_dir))  # fmt: skip
     sent, ok, errors = load.totals()
     counts = {c: engines.counts.get(c, 0) for c in (panels.PREDICTION, panels.ANOMALY, panels.ACTION, panels.TUNER)}
-    summary = {"sent": sent, "ok": ok, "errors": errors, "cancelled": load.cancelled, "telemetry_windows": windows,
+    summary = {"sent": sent, "ok": ok, "errors": errors, "error_codes": dict(load.codes), "cancelled": load.cancelled,
+               "telemetry_windows": windows,
                "engine_actions": demo.actions, "engine_events": counts, "incidents": demo.incidents,
                "forecast_shown": "forecast (model" in show.get(MAIN_SERVICE, ""), "stray_processes": stray}  # fmt: skip
     (report_dir / "summary.json").write_text(json.dumps(summary, indent=2))
