@@ -12,7 +12,6 @@ none of those ports may still be listening.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import re
@@ -133,8 +132,6 @@ def test_demo_runs_unattended_and_an_engine_acts(tmp_path: Path) -> None:
     assert "frontend applied: " in actions and "cache TTL 5s -> 10s (cache[pricing-quote].ttl)" in actions, actions
     assert "## Anomalies raised" in text and "## Tuner decisions" in text
     tuner = text.split("## Tuner decisions: ")[1]
-    if importlib.util.find_spec("engines.tune.runner") is None:  # TEMPORARY until apex tuner is on main
-        return
     assert events["tuner"] >= 1 and "frontend tune.canary v" in tuner, tuner  # a change tried on a canary first
     assert any(" tuner: tuner: canary of " in a for a in summary["engine_actions"])  # and audited as the tuner's
     for png in ("demo.png", "forecast-frontend.png"):
