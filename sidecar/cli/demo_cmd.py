@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,20 @@ def register(commands: Any) -> None:
         "demo",
         help="run a live local mesh with a dashboard",
         description="Start Redis (unless --redis), a control plane, a small shop of services with their "
-        "sidecars and the forecaster, drive a daily load curve compressed into --period seconds, show "
-        "a live dashboard, and write a report (plots, summary.json) to --report-dir. Ctrl-C stops it; "
-        "calls in flight then are counted as cancelled.",
+        "sidecars, the forecaster and the tuner, drive a daily load curve compressed into --period seconds "
+        "with an incident (catalog-2 flaky and slow from --incident-at for --incident-for seconds), show a "
+        "live dashboard (the forecast, anomalies, preventive actions, tuner decisions), and write a report "
+        "(REPORT.md, plots, summary.json) to --report-dir. Ctrl-C stops it; calls in flight then are "
+        "counted as cancelled.",
     )
     p.add_argument("--duration", type=float, default=None, help="stop after SECONDS (default: until Ctrl-C)")
     p.add_argument("--period", type=float, default=120.0, help="seconds one compressed day lasts (default 120)")
     p.add_argument("--peak", type=float, default=40.0, help="peak offered load in calls/s (default 40)")
+    p.add_argument("--incident-at", type=float, default=170.0, metavar="SECONDS",
+                   help="seconds into the load when catalog-2 turns flaky and slow (default 170: after the "
+                   "anomaly detector's 150-point warm-up)")  # fmt: skip
+    p.add_argument("--incident-for", type=float, default=30.0, metavar="SECONDS",
+                   help="how long the incident lasts (default 30; 0: no incident)")  # fmt: skip
     p.add_argument("--report-dir", default="apex-demo-report", help="where the report goes")
     p.add_argument("--redis", default=None, help="use this Redis instead of starting one (or $APEX_REDIS_URL)")
     p.set_defaults(run=run)
@@ -26,5 +34,14 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sidecar.demo.run import run as run_demo
+    from sidecar.demo.timeline import Timeline
 
-    return run_demo(args.duration, args.period, args.peak, Path(args.report_dir), args.redis)
+    if args.peak <= 0 or (args.duration is not None and args.duration <= 0):
+        print("apex demo: --peak and --duration must be > 0", file=sys.stderr)
+        return 2
+    try:
+        timeline = Timeline(args.period, args.incident_at, args.incident_for)
+    except ValueError as exc:
+        print(f"apex demo: {exc}", file=sys.stderr)
+        return 2
+    return run_demo(args.duration, timeline, args.peak, Path(args.report_dir), args.redis)

@@ -96,33 +96,6 @@ def render(service: str, state: dict[str, Any], points: int, now: float) -> str:
     return "\n".join(lines)
 
 
-def plot(path: str, service: str, state: dict[str, Any]) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise SystemExit("apex forecast show --plot needs matplotlib: pip install 'apex-mesh[bench]'") from None
-    fc = state.get("forecast") or {}
-    times, rate = fc.get("times") or [], fc.get("rate") or []
-    fig, ax = plt.subplots(figsize=(10, 4))
-    ax.plot(times, [float("nan") if v is None else v for v in rate], label="rate (calls/s)")
-    if fc.get("mean") and times:
-        res = fc["resolution_s"]
-        ahead = [times[-1] + (i + 1) * res for i in range(len(fc["mean"]))]
-        ax.plot(ahead, fc["mean"], label=f"forecast ({fc.get('model')})")
-        for level, lo in (fc.get("lower") or {}).items():
-            ax.fill_between(ahead, lo, fc["upper"][level], alpha=0.2, label=f"{float(level) * 100:.0f}% interval")
-    for a in state.get("anomalies") or []:
-        if a["metric"] == "rate":
-            ax.axvline(a["time"], color="red", alpha=0.4)
-    ax.set_title(f"{service}: rate and forecast")
-    ax.legend(loc="upper left")
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-
-
 def run(args: argparse.Namespace) -> int:
     if not args.redis:
         print("apex forecast show: --redis (or $APEX_REDIS_URL) is required", file=sys.stderr)
@@ -140,6 +113,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         echo(render(args.service, state, args.points, time.time()))
     if args.plot:
-        plot(args.plot, args.service, state)
-        echo(f"wrote {args.plot}")
+        from sidecar.cli.forecast_plot import PlotError, plot
+
+        try:
+            drawn = plot(args.plot, args.service, state)
+        except PlotError as exc:
+            print(f"apex forecast show --plot: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            print(f"apex forecast show --plot: cannot write {safe(args.plot)}: {exc}", file=sys.stderr)
+            return 1
+        echo(safe(f"wrote {args.plot} ({drawn.history} points of history, {drawn.forecast} forecast, "
+                  f"{drawn.anomalies} anomalies marked)"))  # fmt: skip
     return 0

@@ -26,6 +26,8 @@ class Frame:
     telemetry_windows: int | None = None
     engine_actions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    phase: str = ""  # where the timeline is: "day 2, morning ramp, INCIDENT: ..."
+    panels: list[str] = field(default_factory=list)  # the engines' panels (sidecar.demo.panels), pre-rendered
 
 
 def _ms(value: float | None) -> str:
@@ -45,6 +47,7 @@ def render(frame: Frame, width: int = 100) -> str:
     cols = ("SERVICE", "CALLS/S", "P50 MS", "P99 MS", "ERRORS", "CACHE HIT", "BREAKER / EJECTIONS", "POLICY")
     lines = [
         head,
+        *([f"timeline: {frame.phase}"] if frame.phase else []),
         "=" * min(width, len(head) + 10),
         "  ".join(f"{c:<10}" for c in cols[:6]) + f"  {cols[6]:<22}  {cols[7]}",
     ]
@@ -53,8 +56,11 @@ def render(frame: Frame, width: int = 100) -> str:
                  _pct(r.cache_hit_rate))  # fmt: skip
         lines.append("  ".join(f"{c:<10}" for c in cells) + f"  {r.breaker:<22}  {r.policy_version}")
     lines.append("")
-    lines.append("Latest engine actions:")
-    lines.extend(f"  {a}" for a in frame.engine_actions[-5:]) if frame.engine_actions else lines.append("  (none yet)")
+    if frame.panels:
+        lines.extend(frame.panels)
+        lines.append("")
+    lines.append(f"Policy changes by the engines (control-plane audit): {len(frame.engine_actions)}")
+    lines.extend(f"  {a}" for a in frame.engine_actions[-3:]) if frame.engine_actions else lines.append("  (none yet)")
     lines.extend(f"note: {n}" for n in frame.notes)
     lines.append("Ctrl-C stops the mesh and writes the report.")
     return "\n".join(lines)

@@ -6,6 +6,7 @@ import asyncio
 import math
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import grpc
@@ -45,6 +46,7 @@ class LoadGenerator:
         self.max_in_flight = 256
         self.dropped = 0  # calls not sent because too many were already in flight
         self.cancelled = 0  # calls still in flight when the load stopped (Ctrl-C, end of --duration)
+        self.codes: Counter[str] = Counter()  # failed calls by gRPC status (UNAVAILABLE, DEADLINE_EXCEEDED, ...)
         self.started = 0.0
 
     def bucket(self, t: float) -> Second:
@@ -56,8 +58,9 @@ class LoadGenerator:
         try:
             await stub.ViewItem(shop_pb2.ViewItemRequest(item_id=item), timeout=2.0)
             ok = True
-        except grpc.aio.AioRpcError:
+        except grpc.aio.AioRpcError as err:
             ok = False
+            self.codes[err.code().name] += 1
         except asyncio.CancelledError:
             self.cancelled += 1  # sent, never answered: counted so that sent = ok + failed + cancelled
             raise

@@ -133,10 +133,11 @@ class TelemetryView:
         self.windows = total
 
 
-async def engine_actions(control_plane: str, channel: Any) -> list[str]:
-    """Changes the engines made, newest last, from the control plane's audit history."""
+async def engine_actions(control_plane: str, channel: Any, seen: dict[tuple[str, int], tuple[int, str]]) -> list[str]:
+    """Changes the engines made, oldest first, from the control plane's audit history: the newest 20
+    records per service are read on each call and added to `seen` ((service, version) -> (time, line)), so
+    none is lost however many changes the engines make over the run."""
     stub = control_pb2_grpc.PolicyAdminStub(channel)
-    lines = []
     for service in SERVICES:
         try:
             reply = await stub.History(control_pb2.HistoryRequest(service=service, limit=20), timeout=1)
@@ -145,6 +146,6 @@ async def engine_actions(control_plane: str, channel: Any) -> list[str]:
         for record in reply.records:
             if record.source in ENGINE_SOURCES:
                 stamp = time.strftime("%H:%M:%S", time.localtime(record.created_at.seconds))
-                lines.append((record.created_at.seconds, f"{stamp} {service} v{record.version} "
-                              f"{ENGINE_SOURCES[record.source]}: {record.reason}"))  # fmt: skip
-    return [text for _, text in sorted(lines)]
+                line = f"{stamp} {service} v{record.version} {ENGINE_SOURCES[record.source]}: {record.reason}"
+                seen[(service, record.version)] = (record.created_at.seconds, line)
+    return [line for _, line in sorted(seen.values())]

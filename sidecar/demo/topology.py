@@ -16,10 +16,14 @@ class Instance:
 
 INSTANCES = (
     Instance("catalog", "catalog-1", "catalog"),
-    Instance("catalog", "catalog-2", "catalog", ("--flaky-after", "{flaky_after}", "--flaky-rate", "0.6")),
+    # The incident's instance: between SIGUSR1 and SIGUSR2 (sent on the demo's timeline) 60% of its
+    # calls fail UNAVAILABLE and the others take 80 ms longer.
+    Instance("catalog", "catalog-2", "catalog", ("--flaky-rate", "0.6", "--slow-ms", "80")),
     Instance("pricing", "pricing-1", "pricing"),
     Instance("frontend", "frontend-1", "frontend"),
 )
+INCIDENT_INSTANCE = "catalog-2"
+INCIDENT_EFFECT = "flaky (60% UNAVAILABLE) and 80 ms slower"
 
 
 def _listener(name: str, direction: str) -> dict[str, str]:
@@ -70,10 +74,16 @@ def frontend_sidecar(service_port: int, catalog: list[str], pricing: list[str]) 
                 },
             ],
             "clusters": [
-                {"name": "local", "endpoints": [{"address": f"127.0.0.1:{service_port}"}]},
+                # Concurrency caps the engines move (the forecaster before spikes and shortages, the tuner).
+                {
+                    "name": "local",
+                    "endpoints": [{"address": f"127.0.0.1:{service_port}"}],
+                    "limits": {"max_requests": 64},
+                },
                 {
                     "name": "catalog",
                     "endpoints": [{"address": a} for a in catalog],
+                    "limits": {"max_requests": 100},
                     # Eject an endpoint after 3 failures in a row; probe it again after 10 s.
                     "outlier_detection": {
                         "consecutive_failures": 3,
@@ -82,7 +92,7 @@ def frontend_sidecar(service_port: int, catalog: list[str], pricing: list[str]) 
                         "interval": "1s",
                     },
                 },
-                {"name": "pricing", "endpoints": [{"address": a} for a in pricing]},
+                {"name": "pricing", "endpoints": [{"address": a} for a in pricing], "limits": {"max_requests": 100}},
             ],
             # Quotes are deterministic per item: cache them, and cover pricing outages with stale answers.
             "cache": [

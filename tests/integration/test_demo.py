@@ -1,5 +1,6 @@
-"""`apex demo` end to end: the whole mesh runs, calls flow, telemetry arrives, an engine acts,
-and everything it started is gone afterwards — unattended (--duration) and on Ctrl-C.
+"""`apex demo` end to end: the whole mesh runs, calls flow, telemetry arrives, the incident comes and
+goes on the timeline, the forecaster forecasts and acts (the report lists it), and everything it
+started is gone afterwards — unattended (--duration) and on Ctrl-C.
 
 "Gone" is checked from outside, not from the demo's own count of stray processes (which leaves
 out its Redis): while the demo runs, the test records its process tree (and every process
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -99,7 +101,8 @@ class Watched:
 
 def test_demo_runs_unattended_and_an_engine_acts(tmp_path: Path) -> None:
     report = tmp_path / "report"
-    demo = Watched(["--duration", "30", "--period", "24", "--peak", "25", "--report-dir", str(report)], tmp_path)
+    args = ["--duration", "30", "--period", "24", "--peak", "25", "--incident-at", "12", "--incident-for", "8"]
+    demo = Watched([*args, "--report-dir", str(report)], tmp_path)
     try:
         code = demo.wait(240)
         assert code == 0, demo.output()[-3000:]
@@ -108,14 +111,31 @@ def test_demo_runs_unattended_and_an_engine_acts(tmp_path: Path) -> None:
         demo.kill()
     summary = json.loads((report / "summary.json").read_text())
     assert summary["ok"] > 100
-    assert summary["errors"] <= summary["sent"] * 0.05  # retries and ejection absorb the flaky catalog
+    # Retries and ejection absorb the flaky catalog: few of its UNAVAILABLEs reach the caller. (Calls
+    # that miss their 2 s deadline when a loaded machine starves the processes are not the mesh's doing.)
+    assert summary["error_codes"].get("UNAVAILABLE", 0) <= summary["sent"] * 0.05, summary["error_codes"]
+    assert summary["errors"] == sum(summary["error_codes"].values())
     assert summary["telemetry_windows"] > 30
     assert summary["engine_actions"], "no engine action was applied"
-    assert "forecaster" in summary["engine_actions"][0] and "cache TTL" in summary["engine_actions"][0]
+    assert any("forecaster" in a and "cache TTL 5s -> 10s" in a for a in summary["engine_actions"])
     assert summary["stray_processes"] == []
+    assert [text.split(":")[0] for _, text in summary["incidents"]] == ["incident started", "incident ended"]
+    (started, _), (ended, _) = summary["incidents"]
+    assert 12 <= started < ended and ended >= 20  # sent on the dashboard's 1 s tick, never early
+    events = summary["engine_events"]
+    assert summary["forecast_shown"] and events["prediction"] >= 1 and events["action"] >= 1, events
     text = (report / "REPORT.md").read_text()
     assert "engine actions applied" in text and "demo.png" in text
-    assert (report / "demo.png").stat().st_size > 1000
+    assert re.search(r"\| 1\d \| incident started: catalog-2 flaky", text) and "| 10 | day 1: midday peak |" in text
+    assert "forecast (model" in text  # `apex forecast show --service frontend`'s output
+    actions = text.split("## Preventive actions (with their reasons): ")[1].split("##")[0]
+    assert "frontend applied: " in actions and "cache TTL 5s -> 10s (cache[pricing-quote].ttl)" in actions, actions
+    assert "## Anomalies raised" in text and "## Tuner decisions" in text
+    tuner = text.split("## Tuner decisions: ")[1]
+    assert events["tuner"] >= 1 and "frontend tune.canary v" in tuner, tuner  # a change tried on a canary first
+    assert any(" tuner: tuner: canary of " in a for a in summary["engine_actions"])  # and audited as the tuner's
+    for png in ("demo.png", "forecast-frontend.png"):
+        assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (report / png).stat().st_size > 10_000
 
 
 def test_ctrl_c_stops_everything_and_writes_the_report(tmp_path: Path) -> None:
