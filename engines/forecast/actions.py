@@ -28,6 +28,11 @@ class ActionRules:
     max_ttl: float = 300.0  # seconds
     tighten_factor: float = 0.8  # caps before a shortage / degradation
     min_cap: int = 1
+    # a cap set where there was none: Little's law at the revealed capacity, times this headroom
+    # (the calls in flight at capacity with the low-load p99 are the least the service needs;
+    # a cap of exactly that sheds every burst), and never below `min_new_cap`
+    new_cap_headroom: float = 2.0
+    min_new_cap: int = 4
     stale_if_error: float = 30.0  # seconds, set where a cache rule has none
     weight_shift: float = 0.5  # a degrading cluster keeps this share of its weight
     hold_s: float = 60.0  # seconds after the predicted time before reverting
@@ -39,6 +44,8 @@ class ActionRules:
             raise ValueError("raise_factor > 1, ttl_factor > 1 and 0 < tighten_factor < 1 are required")
         if not 0 <= self.weight_shift < 1 or self.hold_s < 0 or self.max_changes < 1 or self.per_s <= 0:
             raise ValueError("0 <= weight_shift < 1, hold_s >= 0, max_changes >= 1 and per_s > 0 are required")
+        if self.new_cap_headroom < 1 or self.min_new_cap < max(1, self.min_cap):
+            raise ValueError("new_cap_headroom >= 1 and min_new_cap >= max(1, min_cap) are required")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +137,9 @@ def changes_for(p: Prediction, f: Facts, rules: ActionRules, degrading: str = ""
             if new_cap < cap:
                 out.append((path, str(cap), str(new_cap)))
         elif p.kind == SHORTAGE and "capacity" in p.evidence and "baseline_p99" in p.evidence:
-            # no cap yet: Little's law at the revealed capacity and its low-load latency
-            little = max(rules.min_cap, math.ceil(p.evidence["capacity"] * p.evidence["baseline_p99"]))
+            # no cap yet: Little's law at the revealed capacity and its low-load latency, with headroom
+            little = p.evidence["capacity"] * p.evidence["baseline_p99"] * rules.new_cap_headroom
+            little = max(rules.min_new_cap, math.ceil(little))
             out.append((path, "null", str(little)))
     for path, stale in sorted(f.stale.items()):
         if stale <= 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from apex.mesh.v1 import config_pb2
 
 from engines.forecast import actions, capacity, predict
@@ -143,7 +144,18 @@ def test_shortage_without_a_cap_sets_one_by_littles_law() -> None:
     pol.clusters[0].limits.ClearField("max_requests")
     f = actions.facts(pol)
     todo = actions.changes_for(pred(SHORTAGE, capacity=400, baseline_p99=0.05), f, actions.ActionRules())
-    assert ("clusters[blue].limits.max_requests", "null", "20") in todo
+    assert ("clusters[blue].limits.max_requests", "null", "40") in todo  # 400/s x 0.05 s x 2 headroom
+
+
+def test_a_cap_set_from_a_small_capacity_keeps_a_floor() -> None:
+    # the demo's frontend: 5 calls/s x 0.1 s = 0.5 in flight used to become "cap null -> 1"
+    pol = policy()
+    pol.clusters[0].limits.ClearField("max_requests")
+    f = actions.facts(pol)
+    todo = actions.changes_for(pred(SHORTAGE, capacity=5, baseline_p99=0.1), f, actions.ActionRules())
+    assert ("clusters[blue].limits.max_requests", "null", "4") in todo
+    with pytest.raises(ValueError, match="new_cap_headroom"):
+        actions.ActionRules(new_cap_headroom=0.5)
 
 
 def test_rate_limit_refuses_an_episode_over_the_budget() -> None:
