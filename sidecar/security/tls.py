@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from apex.mesh.security.spiffe import mesh_server_name
 
 from sidecar.security.credentials import Credentials
+from sidecar.security.handshake import HandshakeFailures
 from sidecar.security.peer import MtlsMode, PeerCheck
 
 
@@ -16,6 +17,7 @@ class ListenerTls:
 
     credentials: Credentials
     check: PeerCheck
+    handshakes: HandshakeFailures = field(default_factory=HandshakeFailures)  # failed, by reason (h2 only)
 
     @property
     def mode(self) -> MtlsMode:
@@ -29,6 +31,7 @@ class ClientTls:
 
     credentials: Credentials
     trust_domain: str
+    handshakes: HandshakeFailures = field(default_factory=HandshakeFailures)  # failed, by reason
 
     @property
     def server_name(self) -> str:
