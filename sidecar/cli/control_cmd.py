@@ -109,7 +109,9 @@ def run_status(args: argparse.Namespace) -> int:
     from apex.mesh.v1 import control_pb2, control_pb2_grpc
     from google.protobuf import json_format
 
-    with grpc.insecure_channel(args.admin) as channel:
+    from sidecar.cli.admin_channel import admin_channel
+
+    with admin_channel(args.admin) as channel:
         try:
             reply = control_pb2_grpc.SidecarControlStub(channel).GetControlStatus(
                 control_pb2.GetControlStatusRequest(), timeout=5
