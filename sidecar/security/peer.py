@@ -46,11 +46,20 @@ class PeerCheck:
     allowed: tuple[str, ...] = ()
     rejected: Counter[str] = field(default_factory=Counter)
     accepted: Counter[str] = field(default_factory=Counter)  # "mtls" / "plaintext"
+    # Verdicts by URI SANs: the grpc listener judges every call (it sees no connection), and parsing
+    # the SPIFFE ID and matching the globs each time cost as much as reading the auth context.
+    _judged: dict[tuple[str, ...], Verdict] = field(default_factory=dict, repr=False)
 
     def verdict(self, uris: list[str]) -> Verdict:
         """Judge the peer from the URI SANs of its verified certificate ([] when it sent none:
         plaintext on a permissive listener) and count the verdict."""
-        return self.record(self.judge(uris))
+        key = tuple(uris)
+        judged = self._judged.get(key)
+        if judged is None:
+            if len(self._judged) >= 1024:
+                self._judged.clear()
+            judged = self._judged[key] = self.judge(uris)
+        return self.record(judged)
 
     def record(self, verdict: Verdict) -> Verdict:
         """Count a verdict (once per call: a transport judging once per connection counts each call)."""
