@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test demo protos check-protos lint bench bench-forecast bench-nab bench-ingest bench-scenarios-sim bench-scenarios bench-tuner bench-h2-candidates clean
+.PHONY: install test demo protos check-protos lint bench bench-forecast bench-nab bench-ingest bench-scenarios-sim bench-scenarios bench-tuner bench-h2-candidates bench-mtls clean
 
 install: $(STAMP)
 
@@ -68,6 +68,11 @@ bench-scenarios: install
 bench-h2-candidates: install
 	$(BIN)/python -m pip install --quiet 'ngh2==0.3.0' || echo "ngh2 not installable: that candidate is skipped"
 	$(BIN)/python -m benchmarks.h2_candidates $(BENCH_ARGS)
+
+# issue 14: what mTLS costs per transport: CPU per call on established connections (target: at most +10%),
+# a new connection's handshake, a certificate rotation under load (docs/security.md; figures in RESULTS.md).
+bench-mtls: install
+	$(BIN)/python -m benchmarks.mtls_cost $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 
 from apex.mesh.security.pki import PrivateKey, Validity, cert_pem, issue, key_pem, load_certs, load_key, new_root
+from apex.mesh.security.sealed import Sealer, SealError
 from apex.mesh.security.spiffe import SpiffeId
 from cryptography import x509
 
@@ -18,6 +19,9 @@ DAY = 86400.0
 DEFAULT_WORKLOAD_TTL = DAY
 DEFAULT_ROOT_TTL = 365 * DAY
 BACKDATE = 60.0  # tolerate this much clock skew between the CA and a verifier
+KEYS_PLAIN = "keys.pem"
+KEYS_SEALED = "keys.pem.sealed"  # AES-GCM at rest (apex.mesh.security.sealed) when the CA has a Sealer
+KEYS_PURPOSE = b"apex mesh CA root keys"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,7 @@ class MeshCA:
         self.trust_domain = trust_domain
         self.roots = roots
         self.workload_ttl = workload_ttl
+        self.sealer: Sealer | None = None  # set: the root keys are written sealed (encrypted at rest)
 
     @classmethod
     def create(cls, trust_domain: str, now: float, workload_ttl: float = DEFAULT_WORKLOAD_TTL) -> MeshCA:
@@ -77,28 +82,50 @@ class MeshCA:
         """Trust only the signing root (after every workload renewed under it)."""
         del self.roots[1:]
 
-    # ---- persistence: the root keys on disk, 0600, in a directory only the control plane reads ----
+    # ---- persistence: the root keys on disk, 0600, in a directory only the control plane reads;
+    # sealed with AES-GCM (keys.pem.sealed) when the CA has a Sealer, and then never in clear ----
 
     def save(self, directory: str) -> None:
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        for name, data in (
-            ("roots.pem", self.bundle_pem()),
-            ("keys.pem", b"".join(key_pem(root.key) for root in self.roots)),
-        ):
+        keys = b"".join(key_pem(root.key) for root in self.roots)
+        if self.sealer is not None:
+            files = [("roots.pem", self.bundle_pem()), (KEYS_SEALED, self.sealer.seal(keys, KEYS_PURPOSE))]
+        else:
+            files = [("roots.pem", self.bundle_pem()), (KEYS_PLAIN, keys)]
+        for name, data in files:
             path = os.path.join(directory, name)
             tmp = path + ".tmp"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
             os.replace(tmp, path)
+        plain = os.path.join(directory, KEYS_PLAIN)
+        if self.sealer is not None and os.path.exists(plain):
+            os.remove(plain)  # migrated: the clear copy goes
 
     @classmethod
-    def load(cls, directory: str, trust_domain: str, workload_ttl: float = DEFAULT_WORKLOAD_TTL) -> MeshCA:
+    def load(
+        cls, directory: str, trust_domain: str, workload_ttl: float = DEFAULT_WORKLOAD_TTL, sealer: Sealer | None = None
+    ) -> MeshCA:
+        """The CA saved in `directory`; sealed keys need the `sealer` (ValueError naming the file otherwise)."""
         with open(os.path.join(directory, "roots.pem"), "rb") as f:
             certs = load_certs(f.read())
-        with open(os.path.join(directory, "keys.pem"), "rb") as f:
-            blocks = f.read().split(b"-----END PRIVATE KEY-----")
+        sealed = os.path.join(directory, KEYS_SEALED)
+        if os.path.exists(sealed):
+            if sealer is None:
+                raise ValueError(f"{sealed}: the CA keys are sealed: give the at-rest key (--secret-key)")
+            with open(sealed, "rb") as f:
+                try:
+                    data = sealer.open(f.read(), KEYS_PURPOSE)
+                except SealError as exc:
+                    raise ValueError(f"{sealed}: {exc}") from None
+        else:
+            with open(os.path.join(directory, KEYS_PLAIN), "rb") as f:
+                data = f.read()
+        blocks = data.split(b"-----END PRIVATE KEY-----")
         keys = [load_key(block + b"-----END PRIVATE KEY-----\n") for block in blocks if block.strip()]
         if len(keys) != len(certs):
             raise ValueError(f"{directory}: {len(certs)} roots but {len(keys)} keys")
-        return cls(trust_domain, [Root(c, k) for c, k in zip(certs, keys, strict=True)], workload_ttl)
+        ca = cls(trust_domain, [Root(c, k) for c, k in zip(certs, keys, strict=True)], workload_ttl)
+        ca.sealer = sealer
+        return ca

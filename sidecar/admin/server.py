@@ -10,8 +10,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
 from sidecar.admin import cache_admin, cluster_admin, control_admin, observability, route_admin
+from sidecar.admin.access import AdminGuard, AdminInterceptor
 from sidecar.admin.views import AdminViews, ConfigView
+from sidecar.security.credentials import Credentials
 from sidecar.telemetry.registry import Registry
+from sidecar.transport.grpc_aio.tls import server_credentials
 
 
 def config_dump(config: ConfigView) -> admin_pb2.ConfigDump:
@@ -67,13 +70,22 @@ def add_to_server(server: grpc.aio.Server, config: ConfigView, counters: Registr
 
 
 class AdminServer:
-    """The admin gRPC server; health reports SERVING once the listeners are up."""
+    """The admin gRPC server; health reports SERVING once the listeners are up. `guard` says who may
+    call (token, peer); with `credentials` it serves mTLS only (a client certificate is required)."""
 
-    def __init__(self, address: str, views: AdminViews) -> None:
+    def __init__(
+        self,
+        address: str,
+        views: AdminViews,
+        guard: AdminGuard | None = None,
+        credentials: Credentials | None = None,
+    ) -> None:
         self.address = address
         self.bound = ""
         self.health = HealthServicer()
-        self._server = grpc.aio.server()
+        self.guard = guard or AdminGuard()
+        self._credentials = credentials
+        self._server = grpc.aio.server(interceptors=[AdminInterceptor(self.guard)])
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         # Every admin module registers the same way: add_to_server(server, <the view it reads>).
         add_to_server(self._server, views.config, views.counters)
@@ -84,7 +96,10 @@ class AdminServer:
         observability.add_to_server(self._server, views.telemetry)
 
     async def start(self) -> str:
-        port = self._server.add_insecure_port(self.address)
+        if self._credentials is not None:
+            port = self._server.add_secure_port(self.address, server_credentials(self._credentials))
+        else:
+            port = self._server.add_insecure_port(self.address)
         if port == 0:
             raise OSError(f"admin listener could not bind {self.address}")
         self.bound = f"{self.address.rpartition(':')[0]}:{port}"

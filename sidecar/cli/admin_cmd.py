@@ -14,6 +14,7 @@ from apex.mesh.v1 import admin_pb2, admin_pb2_grpc, telemetry_pb2, telemetry_pb2
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from sidecar.cli.admin_channel import admin_channel
 from sidecar.cli.jsonout import message_dict
 
 
@@ -99,7 +100,7 @@ def _log_level(channel: grpc.Channel, level: str | None, as_json: bool) -> int:
 
 def run(args: argparse.Namespace) -> int:
     handlers = {"health": _health, "config": _config, "stats": _stats}
-    with grpc.insecure_channel(args.admin) as channel:
+    with admin_channel(args.admin) as channel:
         try:
             if args.what == "log-level":
                 return _log_level(channel, args.level, args.json)

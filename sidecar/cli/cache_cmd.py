@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 from apex.mesh.v1 import cache_pb2, cache_pb2_grpc
 
+from sidecar.cli.admin_channel import admin_channel
 from sidecar.cli.jsonout import message_dict
 from sidecar.cli.term import echo
 
@@ -83,7 +84,7 @@ def _purge(stub: cache_pb2_grpc.CacheAdminStub, args: argparse.Namespace) -> int
 
 
 def run(args: argparse.Namespace) -> int:
-    with grpc.insecure_channel(args.admin) as channel:
+    with admin_channel(args.admin) as channel:
         stub = cache_pb2_grpc.CacheAdminStub(channel)
         try:
             return _stats(stub, args.json) if args.what == "stats" else _purge(stub, args)

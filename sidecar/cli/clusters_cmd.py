@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 from apex.mesh.v1 import cluster_policy_pb2, cluster_policy_pb2_grpc
 
+from sidecar.cli.admin_channel import admin_channel
 from sidecar.cli.jsonout import message_dict
 from sidecar.cli.term import echo
 
@@ -72,7 +73,7 @@ def render(state: cluster_policy_pb2.ClustersState) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    with grpc.insecure_channel(args.admin) as channel:
+    with admin_channel(args.admin) as channel:
         stub = cluster_policy_pb2_grpc.ClusterAdminStub(channel)
         try:
             state = stub.GetClusters(cluster_policy_pb2.GetClustersRequest(cluster=args.cluster), timeout=args.timeout)

@@ -52,6 +52,13 @@ def register(commands: Any) -> None:
         help="accept every sidecar and operator without authentication (a local demo only; says so loudly)",
     )
     p.add_argument("--ca-dir", default="", metavar="DIR", help="run the mesh CA with its root keys in DIR (0700)")
+    p.add_argument(
+        "--secret-key",
+        default=os.environ.get("APEX_SECRET_KEY_REF", ""),
+        metavar="env:NAME|file:PATH",
+        help="AES-256 key (base64 or hex) sealing the secrets this control plane stores (the CA's root keys) "
+        "with AES-GCM; by reference only (default $APEX_SECRET_KEY_REF). Without it they are stored in clear, 0600",
+    )
     p.add_argument("--trust-domain", default="cluster.local", help="the mesh CA's trust domain (cluster.local)")
     p.add_argument("--namespace", default="default", help="namespace of the SPIFFE IDs the CA issues (default)")
     p.add_argument("--certificate-ttl", default="24h", help="the longest workload certificate the CA issues (24h)")
@@ -109,7 +116,9 @@ def run_status(args: argparse.Namespace) -> int:
     from apex.mesh.v1 import control_pb2, control_pb2_grpc
     from google.protobuf import json_format
 
-    with grpc.insecure_channel(args.admin) as channel:
+    from sidecar.cli.admin_channel import admin_channel
+
+    with admin_channel(args.admin) as channel:
         try:
             reply = control_pb2_grpc.SidecarControlStub(channel).GetControlStatus(
                 control_pb2.GetControlStatusRequest(), timeout=5
@@ -159,13 +168,20 @@ async def serve(args: argparse.Namespace, stale_after: float, remove_after: floa
     if args.ca_dir:
         import time
 
+        from apex.mesh.security.sealed import Sealer
+
+        sealer = Sealer.from_ref(args.secret_key) if args.secret_key else None
         ttl = parse_duration(args.certificate_ttl, "--certificate-ttl")
         if (Path(args.ca_dir) / "roots.pem").exists():
-            ca = MeshCA.load(args.ca_dir, args.trust_domain, ttl)
+            ca = MeshCA.load(args.ca_dir, args.trust_domain, ttl, sealer)
+            if sealer is not None and (Path(args.ca_dir) / "keys.pem").exists():
+                ca.save(args.ca_dir)  # sealed from now on; the clear copy is removed
         else:
             ca = MeshCA.create(args.trust_domain, time.time(), ttl)
+            ca.sealer = sealer
             ca.save(args.ca_dir)
-        log.info("mesh CA for trust domain %s (%d root(s)) in %s", args.trust_domain, len(ca.roots), args.ca_dir)
+        log.info("mesh CA for trust domain %s (%d root(s)) in %s, keys %s", args.trust_domain, len(ca.roots),
+                 args.ca_dir, "sealed (AES-GCM)" if sealer else "in clear (0600; see --secret-key)")  # fmt: skip
     server = ControlPlaneServer(
         args.listen,
         redis_url,

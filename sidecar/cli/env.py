@@ -16,6 +16,7 @@ SIDECAR_ENV = {
     "listen": "APEX_LISTEN",
     "upstream": "APEX_UPSTREAM",
     "admin": "APEX_ADMIN",
+    "admin_token": "APEX_ADMIN_TOKEN_REF",
     "service": "APEX_SERVICE",
     "ports_file": "APEX_PORTS_FILE",
     "redis": "APEX_REDIS_URL",

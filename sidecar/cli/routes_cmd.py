@@ -12,6 +12,7 @@ import grpc
 from apex.mesh.v1 import route_policy_pb2, route_policy_pb2_grpc
 from google.protobuf import json_format
 
+from sidecar.cli.admin_channel import admin_channel
 from sidecar.cli.term import echo
 
 COLUMNS = (
@@ -46,7 +47,7 @@ def register(commands: Any) -> None:
 
 
 def fetch(admin: str, timeout: float = 5.0) -> route_policy_pb2.RouteDecisions:
-    with grpc.insecure_channel(admin) as channel:
+    with admin_channel(admin) as channel:
         stub = route_policy_pb2_grpc.RouteAdminStub(channel)
         reply: route_policy_pb2.RouteDecisions = stub.GetRouteDecisions(
             route_policy_pb2.GetRouteDecisionsRequest(), timeout=timeout

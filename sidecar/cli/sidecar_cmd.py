@@ -41,6 +41,12 @@ def register(commands: Any) -> None:
     p.add_argument("--listen", metavar="HOST:PORT", help="one-line mode: address to accept calls on")
     p.add_argument("--upstream", metavar="HOST:PORT", help="one-line mode: where to send every call")
     p.add_argument("--admin", metavar="HOST:PORT", help="admin listener (overrides the config's)")
+    p.add_argument(
+        "--admin-token",
+        metavar="env:NAME|file:PATH",
+        help="where the admin listener's bearer token is (required to bind the admin anywhere but loopback, "
+        "unless admin.mtls); overrides the config's admin.token",
+    )
     p.add_argument("--service", metavar="NAME", help="service name this sidecar speaks for")
     p.add_argument("--control-plane", metavar="HOST:PORT", help="join this control plane (overrides the config's)")
     p.add_argument("--last-good", metavar="FILE", help="where to keep the last good pushed policy")
@@ -77,6 +83,11 @@ def load(args: argparse.Namespace) -> tuple[config_pb2.Bootstrap, Bootstrap, str
         raise SystemExit("apex sidecar: give --config FILE, or both --listen HOST:PORT and --upstream HOST:PORT")
     if args.admin:
         config.admin.address = args.admin
+    if getattr(args, "admin_token", None):
+        kind, _, where = args.admin_token.partition(":")
+        if kind not in ("env", "file") or not where:
+            raise SystemExit("apex sidecar: --admin-token takes a reference, env:NAME or file:PATH, never the token")
+        config.admin.token.CopyFrom(config_pb2.SecretRef(**{kind: where}))
     if args.service:
         config.node.service = args.service
     if args.control_plane:
@@ -187,6 +198,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     try:
         uvloop.run(serve(config, model, source, args.ports_file))
+    except ConfigError as exc:  # a reference resolved at start (admin.token) that does not resolve
+        echo(f"apex sidecar: invalid config: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         echo(f"apex sidecar: {exc}", file=sys.stderr)
         return 1

@@ -41,7 +41,7 @@ from sidecar.policy.model import (
     RouteMatch,
     RouteTable,
 )
-from sidecar.policy.security_model import Security
+from sidecar.policy.security_model import AdminAccess, Security
 from sidecar.security.peer import MtlsMode
 
 DEFAULT_DNS_REFRESH = 5.0
@@ -246,7 +246,11 @@ def bootstrap(msg: config_pb2.Bootstrap) -> Bootstrap:
                 allowed_principals=security_convert.principals(list(lis.allowed_principals), path),
             )
         )
-    admin = _address(msg.admin.address, "admin.address", listen=True) if msg.admin.address else None
+    admin_text = msg.admin.address
+    if admin_text.startswith(":"):  # a port alone: loopback (the admin is never exposed by default)
+        admin_text = "127.0.0.1" + admin_text
+    admin = _address(admin_text, "admin.address", listen=True) if admin_text else None
+    access = security_convert.admin_access(msg, admin) if admin is not None else AdminAccess()
     result = tuple(listeners)
     _check_ports(result, admin)
     cache = cache_convert.bounds(msg.cache, "cache")
@@ -259,6 +263,7 @@ def bootstrap(msg: config_pb2.Bootstrap) -> Bootstrap:
         cache=cache,
         control_plane=control_plane(msg, who.service),
         security=_security(msg, who.service, result),
+        admin_access=access,
     )
 
 

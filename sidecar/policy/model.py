@@ -17,7 +17,7 @@ from sidecar.policy.cluster_model import (
     OutlierPolicy,
 )
 from sidecar.policy.route_model import RoutePolicy
-from sidecar.policy.security_model import Security
+from sidecar.policy.security_model import AdminAccess, Security
 from sidecar.security.peer import MtlsMode
 
 
@@ -151,3 +151,4 @@ class Bootstrap:
     cache: CacheBounds = field(default_factory=CacheBounds)  # response cache bounds (issue 4)
     control_plane: ControlPlane | None = None
     security: Security | None = None  # workload identity and certificate source (docs/security.md)
+    admin_access: AdminAccess = field(default_factory=AdminAccess)  # admin token / mTLS (docs/security.md)

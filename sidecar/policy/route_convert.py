@@ -11,6 +11,7 @@ import math
 from apex.mesh.v1 import config_pb2, route_policy_pb2
 
 from sidecar.core.call import Code
+from sidecar.policy import oauth2_convert
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.fields import positive_seconds
 from sidecar.policy.route_model import (
@@ -197,4 +198,5 @@ def route_policy(msg: config_pb2.Route, path: str, clusters: set[str]) -> RouteP
         retry=retry(msg.retry, f"{path}.retry") if msg.HasField("retry") else None,
         rate_limit=rate_limit(msg.rate_limit, f"{path}.rate_limit") if msg.HasField("rate_limit") else None,
         fault=fault(msg.fault, f"{path}.fault") if msg.HasField("fault") else None,
+        oauth2=oauth2_convert.oauth2(msg.oauth2, f"{path}.oauth2") if msg.HasField("oauth2") else None,
     )

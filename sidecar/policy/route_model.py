@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sidecar.core.call import Code
+from sidecar.policy.oauth2_model import OAuth2
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +89,4 @@ class RoutePolicy:
     retry: RetryPolicy | None = None
     rate_limit: RateLimit | None = None
     fault: Fault | None = None
+    oauth2: OAuth2 | None = None  # outbound client-credentials tokens (docs/security.md)

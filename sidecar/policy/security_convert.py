@@ -5,8 +5,9 @@ from __future__ import annotations
 from apex.mesh.security.spiffe import DEFAULT_NAMESPACE, DEFAULT_TRUST_DOMAIN, SpiffeError, SpiffeId
 from apex.mesh.v1 import config_pb2
 
+from sidecar.policy.address import Address
 from sidecar.policy.errors import ConfigError
-from sidecar.policy.security_model import DEFAULT_CERTIFICATE_TTL, DEFAULT_POLL, FilePaths, Security
+from sidecar.policy.security_model import DEFAULT_CERTIFICATE_TTL, DEFAULT_POLL, AdminAccess, FilePaths, Security
 from sidecar.security.peer import MtlsMode
 
 MODES = {"": MtlsMode.DISABLE, **{mode.value: mode for mode in MtlsMode}}
@@ -55,10 +56,41 @@ def security(msg: config_pb2.Bootstrap, service: str) -> Security | None:
             f.certificate, f.private_key, f.trust_bundle, _seconds(f, "poll_interval", DEFAULT_POLL, fpath)
         )
     ttl = _seconds(sec, "certificate_ttl", DEFAULT_CERTIFICATE_TTL, path)
-    token = None
-    if sec.HasField("join_token"):
-        ref = sec.join_token
-        if bool(ref.env) == bool(ref.file):
-            raise ConfigError(f"{path}.join_token", "a secret reference names exactly one of env or file")
-        token = {"env": ref.env} if ref.env else {"file": ref.file}
+    token = secret_ref(sec.join_token, f"{path}.join_token") if sec.HasField("join_token") else None
     return Security(identity, files, ttl, token)
+
+
+def secret_ref(ref: config_pb2.SecretRef, path: str) -> dict[str, str]:
+    """A secret reference as `apex.mesh.security.secrets.resolve` takes it."""
+    if bool(ref.env) == bool(ref.file):
+        raise ConfigError(path, "a secret reference names exactly one of env or file")
+    return {"env": ref.env} if ref.env else {"file": ref.file}
+
+
+LOOPBACK_HOSTS = frozenset({"localhost", "::1"})
+
+
+def is_loopback(address: Address) -> bool:
+    return address.host in LOOPBACK_HOSTS or address.host.startswith("127.")
+
+
+def admin_access(msg: config_pb2.Bootstrap, address: Address) -> AdminAccess:
+    """Who may call the admin listener; a non-loopback address open to anyone is refused."""
+    admin, path = msg.admin, "admin"
+    token = secret_ref(admin.token, f"{path}.token") if admin.HasField("token") else None
+    mode = admin.mtls.lower()
+    if mode not in ("", "disable", "strict"):
+        raise ConfigError(f"{path}.mtls", f"admin mTLS is {admin.mtls!r}: one of disable, strict")
+    mtls = mode == "strict"
+    if mtls and not msg.HasField("security"):
+        raise ConfigError(f"{path}.mtls", "admin mTLS needs a `security` section (the sidecar's certificate)")
+    if admin.allowed_principals and not mtls:
+        raise ConfigError(f"{path}.allowed_principals", "principals are checked under `mtls: strict` only")
+    access = AdminAccess(token, mtls, principals(list(admin.allowed_principals), path))
+    if access.open and not is_loopback(address):
+        raise ConfigError(
+            f"{path}.address",
+            f"the admin listener binds {address} (not loopback) without authentication: set admin.token "
+            "({env: NAME} or {file: PATH}) or admin.mtls: strict, or bind 127.0.0.1",
+        )
+    return access

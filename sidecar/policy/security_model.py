@@ -19,6 +19,20 @@ class FilePaths:
 
 
 @dataclass(frozen=True, slots=True)
+class AdminAccess:
+    """Who may call the admin listener: a bearer token (by reference) and/or mTLS with allowed principals."""
+
+    token: dict[str, str] | None = None  # a secret reference ({env: NAME} / {file: PATH}), never the token
+    mtls: bool = False
+    allowed_principals: tuple[str, ...] = ()
+
+    @property
+    def open(self) -> bool:
+        """Anyone who reaches the address may call (fine on loopback only)."""
+        return self.token is None and not self.mtls
+
+
+@dataclass(frozen=True, slots=True)
 class Security:
     """Who this workload is (its SPIFFE ID) and where its certificate comes from."""
 

@@ -8,9 +8,10 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from apex.mesh.security.secrets import redact_url
+from apex.mesh.security.secrets import redact_url, resolve
 from apex.mesh.v1 import config_pb2
 
+from sidecar.admin.access import AdminGuard
 from sidecar.admin.server import AdminServer
 from sidecar.control.client import ControlClient
 from sidecar.core.transport import Listener, ListenerSpec, Switch, Transports
@@ -23,11 +24,13 @@ from sidecar.policy.model import Bootstrap, Direction, Node, Policy
 from sidecar.runtime import admin_views, health_runner, stack
 from sidecar.runtime.jwks import JwksFetcher
 from sidecar.runtime.observe import ClusterWatch, Observer, cache_counters
+from sidecar.security.peer import MtlsMode, PeerCheck
 from sidecar.telemetry.registry import Priority
 from sidecar.telemetry.settings import observability
 
 if TYPE_CHECKING:
     from sidecar.runtime.workload import Workload
+    from sidecar.security.credentials import Credentials
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +171,7 @@ class Sidecar:
             self._listeners.append(server)
             log.info("listener %s (%s) on %s", listener.name, listener.direction.value, server.bound)
         if self.bootstrap.admin is not None:
-            self._admin = AdminServer(str(self.bootstrap.admin), admin_views.of(self))
+            self._admin = self._admin_server()
             await self._admin.start()
             log.info("admin on %s", self._admin.bound)
         for endpoints in self.state.endpoints.values():
@@ -180,6 +183,23 @@ class Sidecar:
         await self.observer.start()
         if self._admin is not None:
             await self._admin.set_serving(True)
+
+    def _admin_server(self) -> AdminServer:
+        """The admin listener with its access rule (token and/or mTLS, docs/security.md)."""
+        access = self.bootstrap.admin_access
+        token = None
+        if access.token is not None:
+            try:
+                token = resolve(access.token)
+            except ValueError as exc:
+                raise ConfigError("admin.token", str(exc)) from None
+        check: PeerCheck | None = None
+        credentials: Credentials | None = None
+        if access.mtls:
+            assert self.workload is not None  # validated: admin mTLS needs `security`
+            check = PeerCheck(MtlsMode.STRICT, self.workload.security.trust_domain, access.allowed_principals)
+            credentials = self.workload.credentials
+        return AdminServer(str(self.bootstrap.admin), admin_views.of(self), AdminGuard(token, check), credentials)
 
     async def _identity(self) -> None:
         """Certificates before listeners: read from files now; from the mesh CA, the stream asks

@@ -3,7 +3,7 @@
 Read top to bottom, outermost first; a layer is in the list only when its policy is configured:
 
     route:    trace → metrics → deadline → authn → authz → cache → rate limit → fault → timeout → retry
-              → split | cluster
+              → oauth2 → split | cluster
     cluster:  adaptive concurrency → admission (caps) → balancer (over the endpoints outlier detection and health allow)
               → endpoint metrics → connector
 
@@ -37,10 +37,13 @@ from sidecar.layers.cluster.service import ClusterService
 from sidecar.layers.cluster.state import ClusterRuntime
 from sidecar.layers.limits.adaptive import AdaptiveLayer
 from sidecar.layers.limits.admission import AdmissionLayer
+from sidecar.layers.oauth2.layer import OAuth2Layer
+from sidecar.layers.oauth2.source import TokenSource
 from sidecar.layers.retry import layer as retry
 from sidecar.layers.retry.budget import Budget
 from sidecar.layers.routing import Router
 from sidecar.policy.model import Cluster, Direction, Listener, Policy, Route
+from sidecar.policy.oauth2_model import OAuth2
 from sidecar.policy.route_model import RateLimit, RetryBudget
 from sidecar.telemetry.registry import Registry
 from sidecar.telemetry.tracing import Tracing
@@ -60,6 +63,7 @@ class RouteStates:
 
     budgets: dict[Key, tuple[RetryBudget, Budget]] = field(default_factory=dict)
     limiters: dict[Key, tuple[RateLimit, ratelimit.Limiter]] = field(default_factory=dict)
+    tokens: dict[Key, tuple[OAuth2, TokenSource]] = field(default_factory=dict)  # OAuth2 access tokens
 
     def budget(self, key: Key, policy: RetryBudget) -> Budget:
         kept = self.budgets.get(key)
@@ -73,9 +77,15 @@ class RouteStates:
             kept = self.limiters[key] = (policy, ratelimit.Limiter(policy))
         return kept[1]
 
+    def token_source(self, key: Key, policy: OAuth2) -> TokenSource:
+        kept = self.tokens.get(key)
+        if kept is None or kept[0] != policy:
+            kept = self.tokens[key] = (policy, TokenSource(policy))
+        return kept[1]
+
     def retain(self, keys: set[Key]) -> None:
         """Forget budgets and buckets of routes that no longer exist (counters stay for the admin)."""
-        for table in (self.budgets, self.limiters):
+        for table in (self.budgets, self.limiters, self.tokens):
             for key in set(table) - keys:
                 del table[key]
 
@@ -162,7 +172,8 @@ def route_stack(
     clusters: Mapping[str, ClusterStack],
     state: State,
 ) -> named.Stack:
-    """trace → metrics → deadline → authn → authz → cache → rate limit → fault → timeout → retry → split | cluster."""
+    """trace → metrics → deadline → authn → authz → cache → rate limit → fault → timeout → retry → oauth2
+    → split | cluster."""
     key = (listener.name, route.name)
     rng = rng_for(policy.random_seed, key)
     rp = route.policy
@@ -190,6 +201,7 @@ def route_stack(
         retry.Retry(retry.Retrier(rp.retry, state.routes.budget(key, rp.retry.budget), decisions, rng))
         if rp.retry is not None
         else None,
+        OAuth2Layer(state.routes.token_source(key, rp.oauth2)) if rp.oauth2 is not None else None,
     ]
     if rp.split is None:
         return named.build(layers, clusters[route.cluster].service, f"cluster:{route.cluster}")

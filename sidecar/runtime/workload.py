@@ -40,10 +40,8 @@ class Workload:
         if security.join_token is not None:
             self.token = resolve(security.join_token)
         self.checks: dict[str, PeerCheck] = {}
-
-    @property
-    def client_tls(self) -> ClientTls:
-        return ClientTls(self.credentials, self.security.trust_domain)
+        self.listeners: dict[str, ListenerTls] = {}
+        self.client_tls = ClientTls(self.credentials, security.trust_domain)  # one: its handshake counters
 
     def load_files(self) -> None:
         """Read the certificate files now (start-up): an unusable set is an error naming the file."""
@@ -74,7 +72,8 @@ class Workload:
         check = self.checks[listener.name] = PeerCheck(
             listener.mtls, self.security.trust_domain, listener.allowed_principals
         )
-        return ListenerTls(self.credentials, check)
+        tls = self.listeners[listener.name] = ListenerTls(self.credentials, check)
+        return tls
 
     async def watch_files(self) -> None:
         """Reload the certificate files when they change (cert-manager, SPIRE rotate them)."""
@@ -91,7 +90,13 @@ class Workload:
             "identity": str(self.security.identity),
             "certificate": None if material is None else material.redacted(),
             "listeners": {
-                name: {"mode": c.mode.value, "accepted": dict(c.accepted), "rejected": dict(c.rejected)}
-                for name, c in self.checks.items()
+                name: {
+                    "mode": t.check.mode.value,
+                    "accepted": dict(t.check.accepted),
+                    "rejected": dict(t.check.rejected),
+                    "handshake_failures": dict(t.handshakes),
+                }
+                for name, t in self.listeners.items()
             },
+            "outbound_handshake_failures": dict(self.client_tls.handshakes),
         }

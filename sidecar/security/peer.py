@@ -46,20 +46,35 @@ class PeerCheck:
     allowed: tuple[str, ...] = ()
     rejected: Counter[str] = field(default_factory=Counter)
     accepted: Counter[str] = field(default_factory=Counter)  # "mtls" / "plaintext"
+    # Verdicts by URI SANs: the grpc listener judges every call (it sees no connection), and parsing
+    # the SPIFFE ID and matching the globs each time cost as much as reading the auth context.
+    _judged: dict[tuple[str, ...], Verdict] = field(default_factory=dict, repr=False)
 
     def verdict(self, uris: list[str]) -> Verdict:
         """Judge the peer from the URI SANs of its verified certificate ([] when it sent none:
-        plaintext on a permissive listener)."""
+        plaintext on a permissive listener) and count the verdict."""
+        key = tuple(uris)
+        judged = self._judged.get(key)
+        if judged is None:
+            if len(self._judged) >= 1024:
+                self._judged.clear()
+            judged = self._judged[key] = self.judge(uris)
+        return self.record(judged)
+
+    def record(self, verdict: Verdict) -> Verdict:
+        """Count a verdict (once per call: a transport judging once per connection counts each call)."""
+        if verdict.reject is not None:
+            self.rejected[verdict.reject.value] += 1
+        else:
+            self.accepted["mtls" if verdict.principal else "plaintext"] += 1
+        return verdict
+
+    def judge(self, uris: list[str]) -> Verdict:
+        """The verdict on a peer's URI SANs, not counted."""
         if not uris:
             if self.mode is MtlsMode.STRICT:
-                return self._no(
-                    Verdict(
-                        "",
-                        Reject.NO_CLIENT_CERTIFICATE,
-                        "apex: mTLS required (strict): the caller sent no client certificate",
-                    )
-                )
-            self.accepted["plaintext"] += 1
+                message = "apex: mTLS required (strict): the caller sent no client certificate"
+                return Verdict("", Reject.NO_CLIENT_CERTIFICATE, message)
             return Verdict("")
         identity = None
         for uri in uris:
@@ -69,24 +84,11 @@ class PeerCheck:
             except SpiffeError:
                 continue
         if identity is None:
-            return self._no(Verdict("", Reject.NO_IDENTITY, "apex: the client certificate has no SPIFFE ID"))
+            return Verdict("", Reject.NO_IDENTITY, "apex: the client certificate has no SPIFFE ID")
         principal = str(identity)
         if identity.trust_domain != self.trust_domain:
-            return self._no(
-                Verdict(
-                    principal,
-                    Reject.WRONG_TRUST_DOMAIN,
-                    f"apex: peer {principal} is not in trust domain {self.trust_domain}",
-                )
-            )
+            message = f"apex: peer {principal} is not in trust domain {self.trust_domain}"
+            return Verdict(principal, Reject.WRONG_TRUST_DOMAIN, message)
         if self.allowed and not any(fnmatch.fnmatchcase(principal, glob) for glob in self.allowed):
-            return self._no(
-                Verdict(principal, Reject.NOT_ALLOWED, f"apex: peer {principal} is not allowed on this listener")
-            )
-        self.accepted["mtls"] += 1
+            return Verdict(principal, Reject.NOT_ALLOWED, f"apex: peer {principal} is not allowed on this listener")
         return Verdict(principal)
-
-    def _no(self, verdict: Verdict) -> Verdict:
-        assert verdict.reject is not None
-        self.rejected[verdict.reject.value] += 1
-        return verdict

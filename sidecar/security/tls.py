@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from apex.mesh.security.spiffe import mesh_server_name
 
-from sidecar.security.credentials import Credentials
+from sidecar.security.handshake import HandshakeFailures
 from sidecar.security.peer import MtlsMode, PeerCheck
+
+if TYPE_CHECKING:  # cryptography is loaded only by a sidecar with an identity
+    from sidecar.security.credentials import Credentials
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +20,7 @@ class ListenerTls:
 
     credentials: Credentials
     check: PeerCheck
+    handshakes: HandshakeFailures = field(default_factory=HandshakeFailures)  # failed, by reason (h2 only)
 
     @property
     def mode(self) -> MtlsMode:
@@ -29,6 +34,7 @@ class ClientTls:
 
     credentials: Credentials
     trust_domain: str
+    handshakes: HandshakeFailures = field(default_factory=HandshakeFailures)  # failed, by reason
 
     @property
     def server_name(self) -> str:

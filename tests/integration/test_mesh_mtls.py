@@ -1,5 +1,6 @@
-"""Two real sidecars get their certificates from the control plane's CA and talk mTLS; a plaintext
-caller is refused by the strict inbound listener; the peer's identity shows in the access log."""
+"""Two real sidecars get their certificates from the control plane's CA and talk mTLS, on either
+transport (grpc, h2); a plaintext caller is refused by the strict inbound listener; the peer's
+identity shows in the access log; renewals and a CA rotation fail no call."""
 
 from __future__ import annotations
 
@@ -18,17 +19,19 @@ from sidecar.support.sidecar_proc import SidecarProcess
 from tests.support.control_plane_proc import ControlPlaneProcess, wait_for
 
 pytestmark = pytest.mark.integration
+TRANSPORTS = pytest.mark.parametrize("transport", ["grpc", "h2"])
 
 TOKENS = {"APEX_JOIN_ECHO": "join-echo-0123456789abcdef", "APEX_JOIN_CALLER": "join-caller-0123456789abcd"}
 
 
-def _echo_sidecar(upstream: str, cp: str) -> dict[str, Any]:
+def _echo_sidecar(upstream: str, cp: str, transport: str) -> dict[str, Any]:
     return {
         "node": {"service": "echo"},
         "control_plane": cp,
         "security": {"join_token": {"env": "APEX_JOIN_ECHO"}},
         "logging": {"level": "DEBUG", "format": "JSON"},
         "listeners": [{"name": "inbound", "address": "127.0.0.1:0", "direction": "INBOUND", "mtls": "strict",
+                       "transport": transport,
                        "allowed_principals": ["spiffe://cluster.local/ns/default/sa/caller"]}],
         "policy": {
             "route_tables": [{"name": "inbound", "routes": [{"name": "local", "cluster": "local"}]}],
@@ -37,7 +40,7 @@ def _echo_sidecar(upstream: str, cp: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _caller_sidecar(echo_inbound: str, cp: str) -> dict[str, Any]:
+def _caller_sidecar(echo_inbound: str, cp: str, transport: str) -> dict[str, Any]:
     return {
         "node": {"service": "caller"},
         "control_plane": cp,
@@ -45,7 +48,8 @@ def _caller_sidecar(echo_inbound: str, cp: str) -> dict[str, Any]:
         "listeners": [{"name": "outbound", "address": "127.0.0.1:0", "direction": "OUTBOUND"}],
         "policy": {
             "route_tables": [{"name": "outbound", "routes": [{"name": "echo", "cluster": "echo"}]}],
-            "clusters": [{"name": "echo", "mtls": True, "endpoints": [{"address": echo_inbound}]}],
+            "clusters": [{"name": "echo", "mtls": True, "transport": transport,
+                          "endpoints": [{"address": echo_inbound}]}],
         },
     }  # fmt: skip
 
@@ -59,8 +63,9 @@ def _unary(address: str) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.OK, reply.payload.decode()
 
 
+@TRANSPORTS
 def test_sidecars_talk_mtls_with_certificates_from_the_mesh_ca(
-    tmp_path: Path, redis_url: str, echo: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, redis_url: str, echo: Any, monkeypatch: pytest.MonkeyPatch, transport: str
 ) -> None:
     for name, value in TOKENS.items():
         monkeypatch.setenv(name, value)
@@ -69,10 +74,10 @@ def test_sidecars_talk_mtls_with_certificates_from_the_mesh_ca(
     cp_args = ["--auth", str(tokens), "--ca-dir", str(tmp_path / "ca")]
     with (
         ControlPlaneProcess(redis_url, args=cp_args) as cp,
-        SidecarProcess(_echo_sidecar(echo.address, cp.address), env=TOKENS) as server_side,
+        SidecarProcess(_echo_sidecar(echo.address, cp.address, transport), env=TOKENS) as server_side,
     ):
         inbound = server_side["inbound"]
-        with SidecarProcess(_caller_sidecar(inbound, cp.address), env=TOKENS) as client_side:
+        with SidecarProcess(_caller_sidecar(inbound, cp.address, transport), env=TOKENS) as client_side:
             # Both ask the CA over their control streams; calls succeed once both hold certificates.
             wait_for(
                 lambda: _unary(client_side["outbound"])[0] is grpc.StatusCode.OK,
@@ -88,8 +93,9 @@ def test_sidecars_talk_mtls_with_certificates_from_the_mesh_ca(
         assert TOKENS["APEX_JOIN_ECHO"] not in log
 
 
+@TRANSPORTS
 def test_certificates_from_the_ca_renew_before_expiry_with_zero_failed_calls(
-    tmp_path: Path, redis_url: str, echo: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, redis_url: str, echo: Any, monkeypatch: pytest.MonkeyPatch, transport: str
 ) -> None:
     for name, value in TOKENS.items():
         monkeypatch.setenv(name, value)
@@ -98,9 +104,9 @@ def test_certificates_from_the_ca_renew_before_expiry_with_zero_failed_calls(
     args = ["--auth", str(tokens), "--ca-dir", str(tmp_path / "ca"), "--certificate-ttl", "4s"]
     with (
         ControlPlaneProcess(redis_url, args=args) as cp,
-        SidecarProcess(_echo_sidecar(echo.address, cp.address), env=TOKENS) as server_side,
+        SidecarProcess(_echo_sidecar(echo.address, cp.address, transport), env=TOKENS) as server_side,
     ):
-        with SidecarProcess(_caller_sidecar(server_side["inbound"], cp.address), env=TOKENS) as client_side:
+        with SidecarProcess(_caller_sidecar(server_side["inbound"], cp.address, transport), env=TOKENS) as client_side:
             outbound = client_side["outbound"]
             wait_for(lambda: _unary(outbound)[0] is grpc.StatusCode.OK, timeout=20, what="the first mTLS call")
             failures: list[str] = []
@@ -120,8 +126,9 @@ def test_certificates_from_the_ca_renew_before_expiry_with_zero_failed_calls(
         assert renewals >= 3, server_side.log()[-2000:]
 
 
+@TRANSPORTS
 def test_ca_rotation_reaches_the_sidecars_with_zero_failed_calls(
-    tmp_path: Path, redis_url: str, echo: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, redis_url: str, echo: Any, monkeypatch: pytest.MonkeyPatch, transport: str
 ) -> None:
     alice = "alice-token-0123456789abcdef"
     for name, value in {**TOKENS, "APEX_TOKEN_ALICE": alice}.items():
@@ -139,8 +146,8 @@ def test_ca_rotation_reaches_the_sidecars_with_zero_failed_calls(
         return subprocess.run([sys.executable, "-m", "sidecar", "ca", action, "--control-plane", cp.address],
                               capture_output=True, text=True, timeout=30, env=env)  # fmt: skip
 
-    with cp, SidecarProcess(_echo_sidecar(echo.address, cp.address), env=TOKENS) as server_side:
-        with SidecarProcess(_caller_sidecar(server_side["inbound"], cp.address), env=TOKENS) as client_side:
+    with cp, SidecarProcess(_echo_sidecar(echo.address, cp.address, transport), env=TOKENS) as server_side:
+        with SidecarProcess(_caller_sidecar(server_side["inbound"], cp.address, transport), env=TOKENS) as client_side:
             outbound = client_side["outbound"]
             wait_for(lambda: _unary(outbound)[0] is grpc.StatusCode.OK, timeout=20, what="the first mTLS call")
             assert ca("rotate", TOKENS["APEX_JOIN_ECHO"]).returncode == 1  # a sidecar's token may not

@@ -45,6 +45,7 @@ class ChannelPool:
         self._max_connections = max_connections
         self._tls = tls
         self._retired: list[Lane] = []  # opened with an older certificate: closed once idle
+        self.handshakes = None if tls is None else tls.handshakes  # failed TLS handshakes by reason (mTLS)
 
     def lane(self, address: str, authority: str) -> Lane:
         """The connection a new call to `address` sending `authority` (empty: the address) goes on."""

@@ -20,6 +20,7 @@ import grpc
 from sidecar.core import errors
 from sidecar.core.call import CallDescriptor, Code, Metadata, Status
 from sidecar.core.service import Request
+from sidecar.security.handshake import HandshakeFailures, reason_in_text
 from sidecar.transport.grpc_aio import reflection
 from sidecar.transport.grpc_aio.channels import ChannelPool
 from sidecar.transport.grpc_aio.internals import WRITE_LOST_RACE, RawCall, RawStatus, metadata_sent, raw_call
@@ -64,12 +65,15 @@ UPSTREAM_UNREACHABLE = "apex: could not connect to the upstream"
 UPSTREAM_LOST = "apex: connection to the upstream lost"
 
 
-def _status(raw: RawStatus, call: CallDescriptor) -> Status:
+def _status(raw: RawStatus, call: CallDescriptor, failures: HandshakeFailures | None = None) -> Status:
     """The call's final status: as the upstream sent it, except grpc-core's own transport failures,
-    which reach the caller as UPSTREAM_UNREACHABLE (the detail is logged at DEBUG with the trace id)."""
+    which reach the caller as UPSTREAM_UNREACHABLE (the detail is logged at DEBUG with the trace id).
+    Under mTLS a failed handshake is counted by reason (per failed call: grpc-core hides the handshakes)."""
     code = Code(raw.code())
     details = raw.details() or ""
     trailers = as_metadata(raw.trailing_metadata())
+    if failures is not None and code is Code.UNAVAILABLE and (why := reason_in_text(details)) is not None:
+        failures[why] += 1
     if code in _HIDDEN_CODES and details:
         public = (
             UPSTREAM_UNREACHABLE if _CONNECT_FAILURE.match(details) else
@@ -83,7 +87,7 @@ def _status(raw: RawStatus, call: CallDescriptor) -> Status:
 class UpstreamResponse:
     """Adapts a grpc.aio stream-stream call to the Response protocol."""
 
-    __slots__ = ("_call", "_info", "_pump", "_raw", "connecting")
+    __slots__ = ("_call", "_failures", "_info", "_pump", "_raw", "connecting")
 
     def __init__(
         self,
@@ -91,9 +95,11 @@ class UpstreamResponse:
         messages: AsyncIterator[bytes],
         info: CallDescriptor,
         connecting: bool = False,
+        failures: HandshakeFailures | None = None,
     ) -> None:
         self._call = call
         self._info = info
+        self._failures = failures
         self._raw = raw = raw_call(call)
         self._pump = asyncio.get_running_loop().create_task(_pump(call, raw, messages))
         # The channel was not READY when the call started: its latency includes connection setup.
@@ -110,7 +116,7 @@ class UpstreamResponse:
         return None if message is grpc.aio.EOF else message
 
     async def status(self) -> Status:
-        status = _status(await self._raw.status(), self._info)
+        status = _status(await self._raw.status(), self._info, self._failures)
         if not self._pump.done():
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -125,11 +131,18 @@ class UpstreamResponse:
 class UnaryUpstreamResponse:
     """Adapts a grpc.aio unary-unary call (the cheaper path for methods known to be unary)."""
 
-    __slots__ = ("_call", "_done", "_info", "_raw", "connecting")
+    __slots__ = ("_call", "_done", "_failures", "_info", "_raw", "connecting")
 
-    def __init__(self, call: grpc.aio.UnaryUnaryCall[Any, Any], info: CallDescriptor, connecting: bool = False) -> None:
+    def __init__(
+        self,
+        call: grpc.aio.UnaryUnaryCall[Any, Any],
+        info: CallDescriptor,
+        connecting: bool = False,
+        failures: HandshakeFailures | None = None,
+    ) -> None:
         self._call = call
         self._info = info
+        self._failures = failures
         self._raw = raw_call(call)
         self._done = False
         self.connecting = connecting
@@ -148,7 +161,7 @@ class UnaryUpstreamResponse:
         return message
 
     async def status(self) -> Status:
-        return _status(await self._raw.status(), self._info)
+        return _status(await self._raw.status(), self._info, self._failures)
 
     def cancel(self) -> None:
         self._call.cancel()
@@ -184,12 +197,12 @@ class GrpcConnector:
             unary = channel.unary_unary(call_info.method)(
                 message, metadata=OrderedMetadata(call_info.metadata), timeout=timeout
             )
-            return UnaryUpstreamResponse(unary, call_info, connecting)
+            return UnaryUpstreamResponse(unary, call_info, connecting, self.pool.handshakes)
         if kinds.should_ask(call_info.service, time.monotonic()):
             self._learn(channel, call_info.service)
         multicallable = channel.stream_stream(call_info.method)
         call = multicallable(metadata=OrderedMetadata(call_info.metadata), timeout=timeout)
-        return UpstreamResponse(call, request.messages, call_info, connecting)
+        return UpstreamResponse(call, request.messages, call_info, connecting, self.pool.handshakes)
 
     def _learn(self, channel: grpc.aio.Channel, service: str) -> None:
         async def lookup() -> None:

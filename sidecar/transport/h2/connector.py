@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Iterable
 from sidecar.core.call import Code, Metadata, Status
 from sidecar.core.service import Request, Upstream, local_error
 from sidecar.core.transport import H2Settings
+from sidecar.security.handshake import WRONG_SERVER_IDENTITY, HandshakeFailures
+from sidecar.security.tls import ClientTls
 from sidecar.transport.h2 import frames as f
 from sidecar.transport.h2.aio import H2Protocol, Inbound, Ledger, call_metadata, grpc_headers, status_from_headers
 from sidecar.transport.h2.connection import GrpcConnection, StreamError
@@ -27,6 +29,7 @@ from sidecar.transport.h2.events import (
 )
 from sidecar.transport.h2.grpc_wire import encode_message, encode_timeout
 from sidecar.transport.h2.limits import Limits
+from sidecar.transport.h2.tls import Contexts, peer_uris
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +118,20 @@ class _Client(H2Protocol):
     the connection (its calls answer UNAVAILABLE) when a PING is still unanswered at the next tick.
     After the peer's GOAWAY it takes no new calls and closes once its last call ends."""
 
-    def __init__(self, keepalive: float = 30.0, ledger: Ledger | None = None, limits: Limits = CLIENT_LIMITS) -> None:
+    def __init__(
+        self,
+        keepalive: float = 30.0,
+        ledger: Ledger | None = None,
+        limits: Limits = CLIENT_LIMITS,
+        failures: HandshakeFailures | None = None,
+    ) -> None:
         super().__init__(GrpcConnection(client=True, limits=limits), ledger)
         self.calls: dict[int, _Call] = {}
         self.keepalive = keepalive
+        self.generation = 0  # the workload certificate it was opened with (mTLS)
+        self.retired = False  # opened with an older certificate: closes once its last call ends
+        self.heard = False  # anything arrived from the peer after the handshake
+        self._failures = failures
         self._ping_outstanding = False
         self._timer = self.loop.call_later(keepalive, self._tick)
 
@@ -138,16 +151,28 @@ class _Client(H2Protocol):
             self.flush()
         self._timer = self.loop.call_later(self.keepalive, self._tick)
 
+    def data_received(self, data: bytes) -> None:
+        self.heard = True
+        super().data_received(data)
+
+    def abandon(self) -> None:
+        """Close a connection this side gave up on (not counted as refused by the peer)."""
+        self._failures = None
+        if self.transport is not None:
+            self.transport.close()
+
     def close_if_drained(self) -> None:
         if not self.calls and self.transport is not None and (
-            self.conn.goaway_received is not None or self.conn.terminated is not None
+            self.retired or self.conn.goaway_received is not None or self.conn.terminated is not None
         ):
             self.flush()
             self.transport.close()
 
     @property
     def usable(self) -> bool:
-        return self.transport is not None and not self.transport.is_closing() and self.conn.can_open
+        return (
+            self.transport is not None and not self.transport.is_closing() and self.conn.can_open and not self.retired
+        )
 
     def on_event(self, event: Event) -> None:
         kind = type(event)
@@ -174,6 +199,12 @@ class _Client(H2Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         self._timer.cancel()
+        if self._failures is not None and not self.heard:
+            # TLS 1.3: the server judges our certificate after our side of the handshake is done; an
+            # OpenSSL server's alert arrives on the first read (exc names it), an asyncio server just
+            # closes (its alert is never flushed): `closed_by_peer`.
+            log.info("h2 connector: %s refused the connection (%s): %s", self.peer, self._failures.record(exc),
+                     exc or "closed before any HTTP/2 frame")  # fmt: skip
         for call in list(self.calls.values()):
             call.end(Status(Code.UNAVAILABLE, f"apex: connection to upstream lost: {exc or 'closed'}"))
 
@@ -187,10 +218,13 @@ class H2Connector:
         ssl_context: ssl.SSLContext | None = None,
         settings: H2Settings | None = None,
         ledger: Ledger | None = None,
+        tls: ClientTls | None = None,
     ) -> None:
         settings = settings or H2Settings()
         self.ledger = ledger or Ledger()
         self.ssl = ssl_context
+        self.tls = tls  # mTLS toward other sidecars: the workload certificate in force, rotation followed
+        self._contexts = None if tls is None else Contexts(tls.credentials, server=False)
         self.connect_timeout = settings.connect_timeout
         self.keepalive = settings.keepalive_interval
         self.limits = dataclasses.replace(
@@ -202,10 +236,12 @@ class H2Connector:
     async def _connection(self, address: str, authority: str) -> tuple[_Client, bool]:
         key = (address, authority)
         conns = self._pool.setdefault(key, [])
+        if self.tls is not None:
+            self._retire_stale(conns)
         for proto in conns:
             if proto.usable:
                 return proto, False
-        conns[:] = [c for c in conns if c.transport is not None and not c.transport.is_closing()]
+        conns[:] = [c for c in conns if c.transport is not None and not c.transport.is_closing() and not c.retired]
         pending = self._connecting.get(key)
         if pending is None:
             pending = self._connecting[key] = asyncio.ensure_future(self._open(address, authority))
@@ -219,9 +255,20 @@ class H2Connector:
             return await self._connection(address, authority)  # filled by the calls that waited with us
         return proto, True
 
+    def _retire_stale(self, conns: list[_Client]) -> None:
+        """After a rotation new calls go on new connections; old ones close when their calls end."""
+        assert self.tls is not None
+        generation = self.tls.credentials.generation
+        for proto in conns:
+            if proto.generation != generation and not proto.retired:
+                proto.retired = True
+                proto.close_if_drained()
+
     async def _open(self, address: str, authority: str) -> _Client:
         host, _, port = address.rpartition(":")
         loop = asyncio.get_running_loop()
+        if self._contexts is not None:
+            return await self._open_mtls(address)
         sni = None
         if self.ssl is not None:
             sni = (authority.rpartition(":")[0] if ":" in authority else authority) or host
@@ -234,6 +281,36 @@ class H2Connector:
         )
         return proto
 
+    async def _open_mtls(self, address: str) -> _Client:
+        """A connection presenting the workload certificate; the server must prove a SPIFFE ID of
+        the mesh's trust domain (its certificate chains to the bundle: the context checks that)."""
+        assert self.tls is not None and self._contexts is not None
+        tls = self.tls
+        host, _, port = address.rpartition(":")
+        generation, context = self._contexts.current()
+        try:
+            _, proto = await asyncio.wait_for(
+                asyncio.get_running_loop().create_connection(
+                    lambda: _Client(self.keepalive, self.ledger, self.limits, tls.handshakes),
+                    host.strip("[]"),
+                    int(port),
+                    ssl=context,
+                    server_hostname=tls.server_name,
+                    ssl_handshake_timeout=self.connect_timeout,
+                ),
+                self.connect_timeout,
+            )
+        except ssl.SSLError as exc:
+            log.info("h2 connector: TLS handshake with %s failed (%s): %s", address, tls.handshakes.record(exc), exc)
+            raise
+        proto.generation = generation
+        uris = peer_uris(proto.transport)
+        if not any(uri.startswith(f"spiffe://{tls.trust_domain}/") for uri in uris):
+            tls.handshakes[WRONG_SERVER_IDENTITY] += 1
+            proto.abandon()
+            raise OSError(f"{address} presented no identity of trust domain {tls.trust_domain} ({uris or 'none'})")
+        return proto
+
     async def __call__(self, address: str, authority: str, request: Request) -> Upstream:
         try:
             proto, connecting = await self._connection(address, authority)
@@ -242,7 +319,7 @@ class H2Connector:
         call = request.call
         headers = [
             (b":method", b"POST"),
-            (b":scheme", b"https" if self.ssl else b"http"),
+            (b":scheme", b"https" if self.ssl or self.tls else b"http"),
             (b":path", call.method.encode()),
             (b":authority", (authority or address).encode()),
             (b"content-type", b"application/grpc"),
@@ -268,6 +345,5 @@ class H2Connector:
                 with contextlib.suppress(Exception):
                     proto.conn.goaway()
                     proto.flush()
-                    if proto.transport is not None:
-                        proto.transport.close()
+                    proto.abandon()
         self._pool.clear()

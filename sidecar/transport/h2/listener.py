@@ -12,12 +12,15 @@ from collections.abc import AsyncIterator, Iterable
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import Request, Response
 from sidecar.core.transport import H2Settings, ListenerSpec, Switch
+from sidecar.security.peer import UNAUTHENTICATED_REASONS, MtlsMode, Verdict
+from sidecar.security.tls import ListenerTls
 from sidecar.transport.h2 import frames as f
 from sidecar.transport.h2.aio import H2Protocol, Inbound, Ledger, call_metadata, grpc_headers, status_headers
 from sidecar.transport.h2.connection import GrpcConnection, StreamError
 from sidecar.transport.h2.events import ConnectionTerminated, DataReceived, Event, HeadersReceived, StreamReset
 from sidecar.transport.h2.grpc_wire import encode_message, parse_timeout
 from sidecar.transport.h2.limits import Limits
+from sidecar.transport.h2.tls import Acceptor, peer_uris
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,7 @@ class _Server(H2Protocol):
         super().__init__(GrpcConnection(client=False, limits=listener.limits), listener.ledger)
         self.listener = listener
         self.calls: dict[int, tuple[Inbound, asyncio.Task[None]]] = {}
+        self.verdict: Verdict | None = None  # the peer's identity under mTLS, judged once per connection
 
     def inbounds(self) -> Iterable[Inbound]:
         return [inbound for inbound, _ in self.calls.values()]
@@ -37,6 +41,8 @@ class _Server(H2Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.listener.connections.add(self)
+        if self.listener.tls is not None:
+            self.verdict = self.listener.tls.check.judge(peer_uris(transport))
         self._active = True
         self._timer = self.loop.call_later(self.listener.header_timeout, self._check_preface)
 
@@ -120,14 +126,36 @@ class _Server(H2Protocol):
             deadline=deadline,
             listener=self.listener.name,
             peer=self.peer,
+            principal="" if self.verdict is None else self.verdict.principal,
         )
 
+    def _refused(self, sid: int, inbound: Inbound, status: Status) -> None:
+        """Answer a call from a peer the listener refuses; it never reaches the service."""
+        self.calls.pop(sid, None)
+        self._answer(sid, False, status)
+        if not inbound.ended:
+            self.conn.reset_stream(sid, f.NO_ERROR)
+            self.flush_soon()
+
     async def _serve(self, sid: int, headers: list[tuple[bytes, bytes]], inbound: Inbound) -> None:
+        verdict = self.verdict
+        if verdict is not None:
+            assert self.listener.tls is not None
+            self.listener.tls.check.record(verdict)  # counted per call, as the grpc listener does
+            if verdict.reject is not None:
+                code = Code.UNAUTHENTICATED if verdict.reject in UNAUTHENTICATED_REASONS else Code.PERMISSION_DENIED
+                log.info("listener %s refused %s (%s): %s", self.listener.name, self.peer, verdict.reject.value,
+                         verdict.message)  # fmt: skip
+                self._refused(sid, inbound, Status(code, verdict.message))
+                return
         try:
             call = self._descriptor(headers)
         except ValueError as exc:
             self._answer(sid, False, Status(Code.INTERNAL, f"apex: {exc}"))
             return
+        if call.principal and log.isEnabledFor(logging.DEBUG):
+            log.debug("listener %s: call from %s authenticated as %s", self.listener.name, self.peer, call.principal,
+                      extra={"principal": call.principal})  # fmt: skip
 
         async def messages() -> AsyncIterator[bytes]:
             while (message := await inbound.read()) is not None:
@@ -198,7 +226,8 @@ class _Refused(Exception):
 
 
 class H2Listener:
-    """One bound listener of transport `h2`, enforcing `spec.limits` (optional TLS with ALPN h2)."""
+    """One bound listener of transport `h2`, enforcing `spec.limits`. With `spec.tls` (mTLS strict or
+    permissive) it accepts through an `Acceptor` owning each handshake; `ssl_context` is plain TLS."""
 
     def __init__(
         self,
@@ -228,9 +257,16 @@ class H2Listener:
         )
         self.connections: set[_Server] = set()
         self._server: asyncio.Server | None = None
+        mtls = spec.tls is not None and spec.tls.mode is not MtlsMode.DISABLE
+        self.tls: ListenerTls | None = spec.tls if mtls else None
+        self._acceptor: Acceptor | None = None
 
     async def start(self) -> str:
         host, _, port = self.spec.address.rpartition(":")
+        if self.tls is not None:
+            self._acceptor = Acceptor(self.tls, self.name, lambda: _Server(self), self.header_timeout)
+            self.bound = f"{host}:{await self._acceptor.start(host, int(port))}"
+            return self.bound
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _Server(self), host, int(port), ssl=self.ssl)
         bound_port = self._server.sockets[0].getsockname()[1]
@@ -239,9 +275,12 @@ class H2Listener:
 
     async def stop(self, grace: float | None) -> None:
         """GOAWAY with the last stream id to every connection, let in-flight calls drain, then close."""
-        if self._server is None:
+        if self._acceptor is not None:
+            await self._acceptor.stop()
+        elif self._server is None:
             return
-        self._server.close()
+        else:
+            self._server.close()
         for conn in list(self.connections):
             conn.conn.goaway()
             conn.flush()
@@ -253,4 +292,5 @@ class H2Listener:
                 task.cancel()
             if conn.transport is not None:
                 conn.transport.close()
-        await self._server.wait_closed()
+        if self._server is not None:
+            await self._server.wait_closed()

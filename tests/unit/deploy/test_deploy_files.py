@@ -284,7 +284,7 @@ def test_k8s_pods_run_the_sidecar_as_a_second_container(
         sidecar = sidecars[0]
         app = next(c for c in pod["containers"] if c is not sidecar)
         check_python_module(app["command"])
-        env = {e["name"]: e["value"] for e in sidecar["env"]}
+        env = {e["name"]: e["value"] for e in sidecar["env"] if "value" in e}  # valueFrom: Secrets
         mount = next(m for m in sidecar["volumeMounts"] if env["APEX_CONFIG"].startswith(m["mountPath"] + "/"))
         volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
         text = config_maps[volume["configMap"]["name"]]["data"][Path(env["APEX_CONFIG"]).name]

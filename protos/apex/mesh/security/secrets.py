@@ -61,9 +61,17 @@ class SecretRef:
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@/\s]+)(?P<tail>@)", re.IGNORECASE)
 
 
+_BEARER = re.compile(r"(?P<head>\bBearer\s+)(?P<token>[A-Za-z0-9\-._~+/]{8,}=*)")
+
+
 def redact_url(url: str) -> str:
     """`redis://user:pw@host` → `redis://user:<redacted>@host`."""
     return _URL_PASSWORD.sub(lambda m: f"{m['head']}{REDACTED}{m['tail']}", url)
+
+
+def redact_bearer(text: str) -> str:
+    """`Bearer eyJhbGciOi...` → `Bearer <redacted>` (an access token printed by accident)."""
+    return _BEARER.sub(lambda m: f"{m['head']}{REDACTED}", text)
 
 
 class Redactor(logging.Filter):
@@ -79,10 +87,14 @@ class Redactor(logging.Filter):
             self._values.add(value)
         return value
 
+    def discard(self, value: str) -> None:
+        """Forget a value that is no longer used (a replaced access token), so the set stays small."""
+        self._values.discard(value)
+
     def scrub(self, text: str) -> str:
         for value in sorted(self._values, key=len, reverse=True):
             text = text.replace(value, REDACTED)
-        return redact_url(text)
+        return redact_bearer(redact_url(text))
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -101,10 +101,16 @@ class Node(_message.Message):
     def __init__(self, service: _Optional[str] = ..., instance: _Optional[str] = ..., zone: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., address: _Optional[str] = ...) -> None: ...
 
 class AdminListener(_message.Message):
-    __slots__ = ("address",)
+    __slots__ = ("address", "token", "mtls", "allowed_principals")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    MTLS_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_PRINCIPALS_FIELD_NUMBER: _ClassVar[int]
     address: str
-    def __init__(self, address: _Optional[str] = ...) -> None: ...
+    token: SecretRef
+    mtls: str
+    allowed_principals: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, address: _Optional[str] = ..., token: _Optional[_Union[SecretRef, _Mapping]] = ..., mtls: _Optional[str] = ..., allowed_principals: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Listener(_message.Message):
     __slots__ = ("name", "address", "direction", "route_table", "default_authority", "transport", "limits", "mtls", "allowed_principals", "h2")
@@ -191,7 +197,7 @@ class RouteTable(_message.Message):
     def __init__(self, name: _Optional[str] = ..., routes: _Optional[_Iterable[_Union[Route, _Mapping]]] = ...) -> None: ...
 
 class Route(_message.Message):
-    __slots__ = ("name", "match", "cluster", "clusters", "overrides", "fallback_cluster", "timeout", "retry", "rate_limit", "fault")
+    __slots__ = ("name", "match", "cluster", "clusters", "overrides", "fallback_cluster", "timeout", "retry", "rate_limit", "fault", "oauth2")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MATCH_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
@@ -202,6 +208,7 @@ class Route(_message.Message):
     RETRY_FIELD_NUMBER: _ClassVar[int]
     RATE_LIMIT_FIELD_NUMBER: _ClassVar[int]
     FAULT_FIELD_NUMBER: _ClassVar[int]
+    OAUTH2_FIELD_NUMBER: _ClassVar[int]
     name: str
     match: RouteMatch
     cluster: str
@@ -212,7 +219,26 @@ class Route(_message.Message):
     retry: _route_policy_pb2.RetryPolicy
     rate_limit: _route_policy_pb2.RateLimit
     fault: _route_policy_pb2.Fault
-    def __init__(self, name: _Optional[str] = ..., match: _Optional[_Union[RouteMatch, _Mapping]] = ..., cluster: _Optional[str] = ..., clusters: _Optional[_Iterable[_Union[_route_policy_pb2.WeightedCluster, _Mapping]]] = ..., overrides: _Optional[_Iterable[_Union[_route_policy_pb2.ClusterOverride, _Mapping]]] = ..., fallback_cluster: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry: _Optional[_Union[_route_policy_pb2.RetryPolicy, _Mapping]] = ..., rate_limit: _Optional[_Union[_route_policy_pb2.RateLimit, _Mapping]] = ..., fault: _Optional[_Union[_route_policy_pb2.Fault, _Mapping]] = ...) -> None: ...
+    oauth2: OAuth2ClientCredentials
+    def __init__(self, name: _Optional[str] = ..., match: _Optional[_Union[RouteMatch, _Mapping]] = ..., cluster: _Optional[str] = ..., clusters: _Optional[_Iterable[_Union[_route_policy_pb2.WeightedCluster, _Mapping]]] = ..., overrides: _Optional[_Iterable[_Union[_route_policy_pb2.ClusterOverride, _Mapping]]] = ..., fallback_cluster: _Optional[str] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry: _Optional[_Union[_route_policy_pb2.RetryPolicy, _Mapping]] = ..., rate_limit: _Optional[_Union[_route_policy_pb2.RateLimit, _Mapping]] = ..., fault: _Optional[_Union[_route_policy_pb2.Fault, _Mapping]] = ..., oauth2: _Optional[_Union[OAuth2ClientCredentials, _Mapping]] = ...) -> None: ...
+
+class OAuth2ClientCredentials(_message.Message):
+    __slots__ = ("token_url", "client_id", "client_secret", "scopes", "audience", "refresh_before", "timeout")
+    TOKEN_URL_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_SECRET_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    REFRESH_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    token_url: str
+    client_id: str
+    client_secret: SecretRef
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    audience: str
+    refresh_before: _duration_pb2.Duration
+    timeout: _duration_pb2.Duration
+    def __init__(self, token_url: _Optional[str] = ..., client_id: _Optional[str] = ..., client_secret: _Optional[_Union[SecretRef, _Mapping]] = ..., scopes: _Optional[_Iterable[str]] = ..., audience: _Optional[str] = ..., refresh_before: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class RouteMatch(_message.Message):
     __slots__ = ("authority", "method", "prefix", "service", "headers")

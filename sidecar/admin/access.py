@@ -1,0 +1,134 @@
+"""Who may call the admin listener: a bearer token and/or an mTLS peer, checked before any admin servicer runs.
+
+grpc.health.v1 needs no token (kubelet's grpc probes cannot send one; it tells only whether the
+sidecar serves). Under mTLS every caller, probes included, completes a handshake with a certificate
+from the trust bundle first; `allowed` narrows which SPIFFE IDs may then call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from sidecar.security.peer import PeerCheck
+from sidecar.transport.grpc_aio.tls import peer_uris
+
+log = logging.getLogger(__name__)
+
+HEALTH_PREFIX = "/grpc.health.v1.Health/"
+NO_TOKEN = "apex: the admin listener requires `authorization: Bearer <token>` (set APEX_ADMIN_TOKEN for the CLI)"
+
+
+class AdminGuard:
+    """The admin listener's access rule; `refused` counts refusals by reason."""
+
+    def __init__(self, token: str | None = None, check: PeerCheck | None = None) -> None:
+        self._digest = None if token is None else hashlib.sha256(token.encode()).digest()
+        self.check = check
+        self.refused: Counter[str] = Counter()
+
+    def token_problem(self, method: str, metadata: Any) -> str | None:
+        """Why a call's metadata is refused (None: accepted)."""
+        if self._digest is None or method.startswith(HEALTH_PREFIX):
+            return None
+        for key, value in metadata or ():
+            if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
+                sent = hashlib.sha256(value[len("Bearer ") :].encode()).digest()
+                if hmac.compare_digest(sent, self._digest):
+                    return None
+                self.refused["wrong_token"] += 1
+                return "apex: wrong admin token"
+        self.refused["no_token"] += 1
+        return NO_TOKEN
+
+    def peer_problem(self, context: Any) -> str | None:
+        if self.check is None:
+            return None
+        verdict = self.check.verdict(peer_uris(context))
+        if verdict.reject is None:
+            return None
+        self.refused[verdict.reject.value] += 1
+        return verdict.message
+
+
+def _guarded(behavior: Callable[..., Any], guard: AdminGuard, streaming_response: bool) -> Callable[..., Any]:
+    if streaming_response:
+
+        async def stream(request: Any, context: Any) -> Any:
+            problem = guard.peer_problem(context)
+            if problem is not None:
+                await context.abort(grpc.StatusCode.PERMISSION_DENIED, problem)
+            async for item in behavior(request, context):
+                yield item
+
+        return stream
+
+    async def unary(request: Any, context: Any) -> Any:
+        problem = guard.peer_problem(context)
+        if problem is not None:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, problem)
+        return await behavior(request, context)
+
+    return unary
+
+
+def _refusal(handler: grpc.RpcMethodHandler[Any, Any], message: str) -> grpc.RpcMethodHandler[Any, Any]:
+    async def abort(request: Any, context: Any) -> Any:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+
+    async def abort_stream(request: Any, context: Any) -> Any:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+        yield  # pragma: no cover
+
+    load, dump = handler.request_deserializer, handler.response_serializer
+    if handler.response_streaming:
+        if handler.request_streaming:
+            return grpc.stream_stream_rpc_method_handler(abort_stream, load, dump)
+        return grpc.unary_stream_rpc_method_handler(abort_stream, load, dump)
+    if handler.request_streaming:
+        return grpc.stream_unary_rpc_method_handler(abort, load, dump)
+    return grpc.unary_unary_rpc_method_handler(abort, load, dump)
+
+
+class AdminInterceptor(grpc.aio.ServerInterceptor):
+    """Applies an AdminGuard to every admin call (UNAUTHENTICATED without the token,
+    PERMISSION_DENIED for a peer certificate not allowed)."""
+
+    def __init__(self, guard: AdminGuard) -> None:
+        self.guard = guard
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await continuation(details)
+        if handler is None:
+            return handler
+        problem = self.guard.token_problem(details.method, details.invocation_metadata)
+        if problem is not None:
+            log.warning("admin refused %s: %s", details.method, problem)
+            return _refusal(handler, problem)
+        if self.guard.check is None:
+            return handler
+        kinds = [
+            ("unary_unary", grpc.unary_unary_rpc_method_handler, False),
+            ("unary_stream", grpc.unary_stream_rpc_method_handler, True),
+            ("stream_unary", grpc.stream_unary_rpc_method_handler, False),
+            ("stream_stream", grpc.stream_stream_rpc_method_handler, True),
+        ]
+        for attr, make, streaming in kinds:
+            behavior = getattr(handler, attr)
+            if behavior is not None:
+                return make(
+                    _guarded(behavior, self.guard, streaming),
+                    request_deserializer=handler.request_deserializer,
+                    response_serializer=handler.response_serializer,
+                )
+        return handler
