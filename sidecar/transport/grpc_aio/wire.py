@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 
+from sidecar.core import compression
 from sidecar.core.call import Code, Metadata, MetadataValue
 from sidecar.core.transport import WireLimits
 
@@ -57,7 +58,9 @@ def listener_options(limits: WireLimits) -> tuple[tuple[str, Any], ...]:
 
 
 # Metadata the caller's gRPC library adds for its own hop; the upstream hop adds its own.
-HOP_BY_HOP = frozenset({"user-agent", "te", "content-type", "grpc-accept-encoding", "grpc-encoding"})
+# grpc-encoding and grpc-accept-encoding pass to the connector, which hands them to grpc core as
+# the upstream call's compression (sidecar.core.compression; split_compression below).
+HOP_BY_HOP = frozenset({"user-agent", "te", "content-type"})
 
 # Carries the call's target service name: grpc Python servers cannot read :authority
 # (grpc/grpc#38906), so sidecar.client sets this key beside the authority.
@@ -74,9 +77,21 @@ def inbound_metadata(items: Iterable[tuple[str, MetadataValue]]) -> tuple[Metada
     for key, value in items:
         if key == AUTHORITY_KEY:
             authority = value.decode() if isinstance(value, bytes) else value
-        elif key not in HOP_BY_HOP and not key.startswith(("grpc-", ":")):
+        elif key not in HOP_BY_HOP and (key in compression.KEYS or not key.startswith(("grpc-", ":"))):
             forward.append((key, value))
     return tuple(forward), authority.lower()
+
+
+_COMPRESSION = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate}
+
+
+def split_compression(metadata: Metadata) -> tuple[Metadata, grpc.Compression | None]:
+    """Metadata without grpc-encoding / grpc-accept-encoding (grpc core writes its own), and the
+    compression grpc core is to apply: the algorithm the other side's messages came with."""
+    if not any(key in compression.KEYS for key, _ in metadata):
+        return metadata, None
+    encoding = compression.encoding_of(metadata)
+    return tuple(kv for kv in metadata if kv[0] not in compression.KEYS), _COMPRESSION.get(encoding)
 
 
 class OrderedMetadata(grpc.aio.Metadata):

@@ -10,12 +10,21 @@ import time
 from collections.abc import AsyncIterator, Iterable
 
 from sidecar.core.call import CallDescriptor, Code, Status
+from sidecar.core.compression import Compressed
 from sidecar.core.service import Request, Response
 from sidecar.core.transport import H2Settings, ListenerSpec, Switch
 from sidecar.security.peer import UNAUTHENTICATED_REASONS, MtlsMode, Verdict
 from sidecar.security.tls import ListenerTls
 from sidecar.transport.h2 import frames as f
-from sidecar.transport.h2.aio import H2Protocol, Inbound, Ledger, call_metadata, grpc_headers, status_headers
+from sidecar.transport.h2.aio import (
+    H2Protocol,
+    Inbound,
+    Ledger,
+    call_metadata,
+    grpc_headers,
+    header_encoding,
+    status_headers,
+)
 from sidecar.transport.h2.connection import GrpcConnection, StreamError
 from sidecar.transport.h2.events import ConnectionTerminated, DataReceived, Event, HeadersReceived, StreamReset
 from sidecar.transport.h2.grpc_wire import encode_message, parse_timeout
@@ -86,6 +95,7 @@ class _Server(H2Protocol):
                     found[0].on_data(b"", True)
                 return
             inbound = Inbound(self, event.stream_id, self.listener.spec.limits.max_message_bytes)
+            inbound.encoding = header_encoding(event.headers)
             if event.end_stream:
                 inbound.ended = True
             task = self.loop.create_task(self._serve(event.stream_id, event.headers, inbound))
@@ -178,7 +188,7 @@ class _Server(H2Protocol):
                     if not sent_headers:
                         self._headers(sid, [])
                         sent_headers = True
-                    self.conn.send_data(sid, encode_message(message))
+                    self.conn.send_data(sid, encode_message(message, type(message) is Compressed))
                     self.flush_soon()
                     await self.drain(sid)
                 status = await response.status()
