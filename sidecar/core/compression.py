@@ -1,12 +1,15 @@
 """gRPC message compression as a relay sees it (PROTOCOL-HTTP2.md, doc/compression.md).
 
-A call's `grpc-encoding` (the algorithm of its compressed messages) and `grpc-accept-encoding`
-(what its sender can read) travel as call metadata, end to end, like any header. Each message's
-compressed flag travels with the message: a transport that reads frames itself (h2) hands a
-message whose flag was set on as `Compressed` (still compressed, bytes as received) and writes
-it back with the flag set, so compressed requests and responses pass through unchanged, flag by
-flag. A transport that cannot send a compressed message as is (grpc_aio: grpc core compresses
-by itself) `decompress`es it first and passes the call's encoding to grpc core instead.
+Transport h2 reads frames itself: a call's `grpc-encoding` (the algorithm of its compressed
+messages) and `grpc-accept-encoding` (what its sender can read) travel as call metadata, end to
+end, and a message whose compressed flag was set travels as `Compressed` (its bytes as received)
+and is written back with the flag set: compressed requests and answers pass through unchanged,
+flag by flag, and the sidecar never inflates them.
+
+Transport grpc cannot: grpc core inflates what arrives and never shows the application a call's
+encoding or a message's flag, so compression ends at each grpc hop. Where an h2 side meets a grpc
+side in one sidecar, the grpc side `decompress`es Compressed messages and hands the call's
+encoding to grpc core, which compresses the whole call again.
 """
 
 from __future__ import annotations

@@ -153,7 +153,7 @@ class Seen:
 
     path: str
     encoding: str  # the request's grpc-encoding header ("" when absent)
-    flags: list[int] = field(default_factory=list)  # compressed flag of each request message
+    flags: list[int] = field(default_factory=list)  # compressed flag of each request message the handler read
     cancelled: bool = False
 
 
@@ -212,7 +212,6 @@ class _Connection(asyncio.Protocol):
                 found = self.streams.get(event.stream_id)
                 if found is not None:
                     for message in found.frames.feed(event.data):
-                        found.seen.flags.append(message[0])
                         found.messages.put_nowait(message)
             elif isinstance(event, h2.events.StreamEnded):
                 found = self.streams.get(event.stream_id)
@@ -289,6 +288,7 @@ class _Connection(asyncio.Protocol):
         if got is None:
             return None
         flag, body = got
+        stream.seen.flags.append(flag)
         if flag:
             if stream.headers.get("grpc-encoding") != "gzip":
                 raise _Abort(13, f"compressed message with grpc-encoding {stream.headers.get('grpc-encoding')!r}")

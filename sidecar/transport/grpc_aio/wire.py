@@ -57,10 +57,9 @@ def listener_options(limits: WireLimits) -> tuple[tuple[str, Any], ...]:
     )
 
 
-# Metadata the caller's gRPC library adds for its own hop; the upstream hop adds its own.
-# grpc-encoding and grpc-accept-encoding pass to the connector, which hands them to grpc core as
-# the upstream call's compression (sidecar.core.compression; split_compression below).
-HOP_BY_HOP = frozenset({"user-agent", "te", "content-type"})
+# Metadata the caller's gRPC library adds for its own hop; the upstream hop adds its own. (grpc core
+# never shows a call's grpc-encoding to the application: it inflates and compresses by itself.)
+HOP_BY_HOP = frozenset({"user-agent", "te", "content-type", "grpc-accept-encoding", "grpc-encoding"})
 
 # Carries the call's target service name: grpc Python servers cannot read :authority
 # (grpc/grpc#38906), so sidecar.client sets this key beside the authority.
@@ -77,7 +76,7 @@ def inbound_metadata(items: Iterable[tuple[str, MetadataValue]]) -> tuple[Metada
     for key, value in items:
         if key == AUTHORITY_KEY:
             authority = value.decode() if isinstance(value, bytes) else value
-        elif key not in HOP_BY_HOP and (key in compression.KEYS or not key.startswith(("grpc-", ":"))):
+        elif key not in HOP_BY_HOP and not key.startswith(("grpc-", ":")):
             forward.append((key, value))
     return tuple(forward), authority.lower()
 
@@ -87,7 +86,9 @@ _COMPRESSION = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Defla
 
 def split_compression(metadata: Metadata) -> tuple[Metadata, grpc.Compression | None]:
     """Metadata without grpc-encoding / grpc-accept-encoding (grpc core writes its own), and the
-    compression grpc core is to apply: the algorithm the other side's messages came with."""
+    compression grpc core is to apply: the algorithm the other side's messages came with. Only a
+    transport that shows them (h2) puts these keys in a call's metadata: grpc core hides them, so
+    between two grpc hops compression ends at each (inflated on the way in, not compressed again)."""
     if not any(key in compression.KEYS for key, _ in metadata):
         return metadata, None
     encoding = compression.encoding_of(metadata)

@@ -34,6 +34,9 @@ from sidecar.transport.h2.tls import Acceptor, peer_uris
 log = logging.getLogger(__name__)
 
 CANCELLED = Status(Code.CANCELLED, "cancelled by the caller")
+# Request-stream failures the caller is answered with: too large a message; a compressed one without
+# a grpc-encoding (sidecar/transport/h2/aio.py, Inbound).
+_REFUSALS = (Code.RESOURCE_EXHAUSTED, Code.INTERNAL)
 RESPONSE_HEADERS = [(b":status", b"200"), (b"content-type", b"application/grpc")]
 
 
@@ -170,7 +173,7 @@ class _Server(H2Protocol):
         async def messages() -> AsyncIterator[bytes]:
             while (message := await inbound.read()) is not None:
                 yield message
-            if inbound.error is not None and inbound.error.code is Code.RESOURCE_EXHAUSTED:
+            if inbound.error is not None and inbound.error.code in _REFUSALS:
                 raise _Refused(inbound.error)
 
         request = Request(call, messages())
@@ -209,7 +212,7 @@ class _Server(H2Protocol):
                 response.cancel()
             request.finish(status)
             self.calls.pop(sid, None)
-        if inbound.error is not None and inbound.error.code is Code.RESOURCE_EXHAUSTED:
+        if inbound.error is not None and inbound.error.code in _REFUSALS:
             status = inbound.error
         if status is not CANCELLED or self.conn.terminated is None:
             self._answer(sid, sent_headers, status)
