@@ -392,7 +392,7 @@ class InteropServer:
 
     def close(self) -> None:
         if self._server is not None:
-            self._server.close()
+            self._loop.call_soon_threadsafe(self._server.close)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 

@@ -8,9 +8,9 @@ the same, and every sidecar on the path must have counted the case's calls.
 
 The compressed cases use a raw HTTP/2 client where the description asserts per-message flags (no
 grpc client shows them). The h2 transport relays compressed messages as they are, flag by flag.
-The grpc transport (grpc core on both sides of the sidecar) cannot see a single message's flag:
-it compresses per call, as the call's grpc-encoding says; so the two cases that mix compressed and
-uncompressed messages in one call differ there, and what they give instead is asserted below
+The grpc transport (grpc core on both sides of the sidecar) never sees a call's encoding or a
+message's flag: compression ends at each grpc hop (the messages arrive intact, uncompressed), so
+the four cases that check flags differ there, and what they give instead is asserted below
 (GRPC_TRANSPORT_OUTCOMES) so that a change is noticed (README.md, "Transparency").
 """
 
@@ -277,9 +277,8 @@ CASES: dict[str, Case] = {
     ),
 }
 
-# What the grpc transport gives instead where a call mixes compressed and uncompressed messages
-# (it compresses per call): the service sees every request message of a gzip call compressed, and
-# the caller every answer of a call the service declared gzip.
+# What the grpc transport gives instead (compression ends at each grpc hop): the service sees every
+# request message uncompressed, the caller every answer.
 UNCOMPRESSED_REFUSED = ("INVALID_ARGUMENT", "Expected compressed request, but got uncompressed one")
 GRPC_TRANSPORT_OUTCOMES: dict[str, Callable[[Any], Any]] = {
     # the compressed call reaches the service uncompressed, which refuses it as the description says
