@@ -92,7 +92,9 @@ class _Call:
         return await self.inbound.read()
 
     async def status(self) -> Status:
-        return await self._status
+        status = await self._status
+        error = self.inbound.error  # an answer the caller cannot read (a compressed message without grpc-encoding)
+        return error if status.ok and error is not None else status
 
     def cancel(self) -> None:
         if self._status.done():

@@ -49,9 +49,9 @@ def test_bad_durations_name_the_reason(value: object, reason: str) -> None:
     ("kind", "value", "reason"),
     [
         (FieldDescriptor.TYPE_UINT32, 2**32, "4294967296 is outside 0..4294967295"),
-        (FieldDescriptor.TYPE_UINT32, -1, "expected a non-negative integer, got -1"),
+        (FieldDescriptor.TYPE_UINT32, -1, "expected a non-negative integer, got -1 (outside 0..4294967295)"),
         (FieldDescriptor.TYPE_INT32, -(2**31) - 1, "-2147483649 is outside -2147483648..2147483647"),
-        (FieldDescriptor.TYPE_INT64, 2**63, "is outside"),
+        (FieldDescriptor.TYPE_INT64, 2**63, "9223372036854775808 is outside -9223372036854775808..9223372036854775807"),
         (FieldDescriptor.TYPE_UINT64, True, "expected an integer, got a boolean True"),
         (FieldDescriptor.TYPE_INT32, "7", "expected an integer, got a string '7'"),
         (FieldDescriptor.TYPE_INT32, 1.5, "expected an integer, got 1.5"),

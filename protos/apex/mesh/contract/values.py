@@ -68,7 +68,7 @@ def checked_int(kind: int, value: object) -> int:
         raise ValueError(f"expected an integer, got {_describe(value)}")
     low, high = INT_RANGES[kind]
     if low == 0 and value < 0:
-        raise ValueError(f"expected a non-negative integer, got {value}")
+        raise ValueError(f"expected a non-negative integer, got {value} (outside {low}..{high})")
     if not low <= value <= high:
         raise ValueError(f"{value} is outside {low}..{high}")
     return value
