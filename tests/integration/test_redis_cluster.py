@@ -166,39 +166,42 @@ def test_control_plane_and_forecaster_run_on_the_cluster(
     Cluster's pub/sub to a sidecar (which ACKs), and `apex forecaster --redis redis+cluster://...`
     reads that sidecar's telemetry windows from the Cluster in its consumer group and writes its
     snapshot there. A prefix without a hash tag is refused at start, naming the problem."""
-    refused = subprocess.run(
+    refused = subprocess.Popen(
         [*APEX, "control-plane", "--insecure", "--listen", "127.0.0.1:0", "--redis", cluster.url,
          "--prefix", "apex:cp:"],
-        capture_output=True, text=True, timeout=60,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert refused.returncode == 2, refused.stderr
-    assert "prefix 'apex:cp:' has no hash tag" in refused.stderr and "{apex:cp}:" in refused.stderr
-
     service = f"cp{uuid.uuid4().hex[:6]}"
-    with ControlPlaneProcess(cluster.url, prefix=CLUSTER_PREFIX) as cp:
-        config = observed_config(echo.address, service=service, telemetry={"redis_url": cluster.url, "window": "200ms"})
-        config["control_plane"] = cp.address
-        config["last_good_policy_file"] = str(tmp_path / "last-good.binpb")
-        config["heartbeat_interval"] = "250ms"
-        with SidecarProcess(config) as proc:
-            wait_for(lambda: [i for i in cp.instances(service) if i.connected], what="the sidecar registered")
-            data = copy.deepcopy(config["policy"])
-            data["clusters"][1]["authority"] = "v1.cluster"
-            cp.set_policy(service, fill(config_pb2.Policy(), data, "policy"), expected=0)  # type: ignore[arg-type]
-            wait_for(
-                lambda: [i for i in cp.instances(service) if i.applied_version == "1"], what="the sidecar's ACK of v1"
+    group = f"fc{uuid.uuid4().hex[:6]}"
+    log_path = tmp_path / "forecaster.log"
+    forecaster: subprocess.Popen[bytes] | None = None
+    code: int | None = None
+    try:
+        with ControlPlaneProcess(cluster.url, prefix=CLUSTER_PREFIX) as cp:
+            config = observed_config(
+                echo.address, service=service, telemetry={"redis_url": cluster.url, "window": "200ms"}
             )
-            unary(proc["outbound"], 10)
-
-            group = f"fc{uuid.uuid4().hex[:6]}"
-            log_path = tmp_path / "forecaster.log"
-            with log_path.open("wb") as log:
-                forecaster = subprocess.Popen(
-                    [*APEX, "forecaster", "--redis", cluster.url, "--control-plane", cp.address, "--group", group,
-                     "--consumer", "f-1", "--dry-run", "--snapshot-every", "1", "--evaluate-every", "1"],
-                    stdout=log, stderr=subprocess.STDOUT,
-                )  # fmt: skip
-            try:
+            config["control_plane"] = cp.address
+            config["last_good_policy_file"] = str(tmp_path / "last-good.binpb")
+            config["heartbeat_interval"] = "250ms"
+            with SidecarProcess(config) as proc:
+                # the sidecar's stream exists now (it publishes from its start): the forecaster finds it
+                with log_path.open("wb") as log:
+                    forecaster = subprocess.Popen(
+                        [*APEX, "forecaster", "--redis", cluster.url, "--control-plane", cp.address,
+                         "--group", group, "--consumer", "f-1", "--dry-run", "--lag", "0.5",
+                         "--snapshot-every", "1", "--evaluate-every", "1"],
+                        stdout=log, stderr=subprocess.STDOUT,
+                    )  # fmt: skip
+                wait_for(lambda: [i for i in cp.instances(service) if i.connected], what="the sidecar registered")
+                data = copy.deepcopy(config["policy"])
+                data["clusters"][1]["authority"] = "v1.cluster"
+                cp.set_policy(service, fill(config_pb2.Policy(), data, "policy"), expected=0)  # type: ignore[arg-type]
+                wait_for(
+                    lambda: [i for i in cp.instances(service) if i.applied_version == "1"],
+                    what="the sidecar's ACK of v1",
+                )
+                unary(proc["inbound"], 10)  # the forecaster counts inbound routes as a service's load
 
                 async def progress() -> tuple[str, bool]:
                     client = connect(cluster.url)
@@ -214,9 +217,13 @@ def test_control_plane_and_forecaster_run_on_the_cluster(
                 last, snapshot = poll(lambda: asyncio.run(progress()), lambda p: p[0] != "0-0" and p[1])
                 assert last != "0-0", f"the forecaster read nothing:\n{log_path.read_text(errors='replace')}"
                 assert snapshot, f"no snapshot written:\n{log_path.read_text(errors='replace')}"
-            finally:
-                forecaster.terminate()
-                code = forecaster.wait(20)
-            output = log_path.read_text(errors="replace")
-            assert code == 0, output
-            assert "CROSSSLOT" not in output and "Traceback" not in output, output
+    finally:
+        if forecaster is not None:
+            forecaster.terminate()
+            code = forecaster.wait(20)
+        _, err = refused.communicate(timeout=60)
+    output = log_path.read_text(errors="replace")
+    assert code == 0, output
+    assert "CROSSSLOT" not in output and "Traceback" not in output, output
+    assert refused.returncode == 2, err
+    assert "prefix 'apex:cp:' has no hash tag" in err and "{apex:cp}:" in err
