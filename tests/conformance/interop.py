@@ -407,6 +407,7 @@ class RawAnswer:
     headers: dict[str, str]
     trailers: dict[str, str]
     messages: list[tuple[int, bytes]]  # (compressed flag, body as sent: still compressed when flagged)
+    reset: int | None = None  # RST_STREAM error code, if the stream was reset
 
     def bodies(self) -> list[bytes]:
         """The answer's messages uncompressed (gzip where flagged)."""
@@ -456,7 +457,7 @@ def raw_call(
                     conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
                     answer.messages.extend(frames.feed(event.data))
                 elif isinstance(event, h2.events.StreamReset):
-                    ended = True
+                    answer.reset, ended = int(event.error_code), True
                 if isinstance(event, h2.events.StreamEnded):
                     ended = True
             sock.sendall(conn.data_to_send())

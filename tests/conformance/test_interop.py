@@ -111,6 +111,8 @@ def server_compressed_unary(p: Peer) -> Any:
     for compressed in (True, False):
         request = _simple(response_compressed=io.BoolValue(value=compressed))
         answer = io.raw_call(p.address, io.path("UnaryCall"), [(request.SerializeToString(), False)])
+        if len(answer.messages) != 1:
+            return answer  # compared whole: shows what came instead
         [body] = answer.bodies()
         out.append((answer.status, answer.flags, len(io.SimpleResponse.FromString(body).payload.body)))
     return out

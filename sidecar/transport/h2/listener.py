@@ -104,6 +104,7 @@ class _Server(H2Protocol):
             task = self.loop.create_task(self._serve(event.stream_id, event.headers, inbound))
             self.calls[event.stream_id] = (inbound, task)
         elif kind is StreamReset:
+            self._wake_writer(event.stream_id)  # type: ignore[union-attr]  # an answer waiting in _sent
             found = self.calls.pop(event.stream_id, None)  # type: ignore[union-attr]
             if found is not None:
                 found[0].fail(CANCELLED)
@@ -216,9 +217,17 @@ class _Server(H2Protocol):
             status = inbound.error
         if status is not CANCELLED or self.conn.terminated is None:
             self._answer(sid, sent_headers, status)
-            if not inbound.ended:  # answered before the caller finished sending: stop its stream
-                self.conn.reset_stream(sid, f.NO_ERROR)
-                self.flush_soon()
+            if not inbound.ended:  # answered before the caller finished sending: stop its stream,
+                await self._sent(sid)  # once the answer's DATA held by flow control and its trailers are out
+                if not inbound.ended:
+                    self.conn.reset_stream(sid, f.NO_ERROR)
+                    self.flush_soon()
+
+    async def _sent(self, sid: int) -> None:
+        """Wait until the stream has no DATA queued for flow-control window (its trailers follow at once)."""
+        while self.conn.buffered(sid) and not self.lost.done():
+            waiter = self._writers[sid] = self.loop.create_future()
+            await waiter
 
     def _headers(self, sid: int, extra: list[tuple[bytes, bytes]]) -> None:
         self.conn.send_headers(sid, RESPONSE_HEADERS + extra)
