@@ -424,9 +424,11 @@ def raw_call(
     messages: Iterable[tuple[bytes, bool]],
     headers: Iterable[tuple[str, str]] = (),
     timeout: float = 20.0,
+    half_close: bool = True,
 ) -> RawAnswer:
     """One call with each (message, compressed) sent as given (compressed ones gzip with
-    `grpc-encoding: gzip`), half-closed, then read to its end."""
+    `grpc-encoding: gzip`), half-closed (unless `half_close` is False: the request stream then stays
+    open until the answer has ended), then read to its end."""
     host, _, port = address.rpartition(":")
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
     items = list(messages)
@@ -477,7 +479,7 @@ def raw_call(
             conn.send_data(sid, data[:size])
             data = data[size:]
             sock.sendall(conn.data_to_send())
-        if not ended:
+        if not ended and half_close:
             conn.end_stream(sid)
             sock.sendall(conn.data_to_send())
         while not ended:

@@ -145,6 +145,17 @@ def server_compressed_streaming(p: Peer) -> Any:
     return answer.status, answer.flags, sizes
 
 
+def answer_before_half_close(p: Peer) -> Any:
+    """Not an interop case: the service answers a server-streaming call (one message larger than the
+    caller's initial flow-control window) while the caller keeps its request stream open. Every
+    message and the trailers must arrive before any RST_STREAM ends the stream."""
+    request = io.StreamingOutputCallRequest(response_parameters=_params(31415, 92653))
+    answer = io.raw_call(p.address, io.path("StreamingOutputCall"), [(request.SerializeToString(), False)],
+                         half_close=False)  # fmt: skip
+    sizes = [len(io.StreamingOutputCallResponse.FromString(b).payload.body) for b in answer.bodies()]
+    return answer.status, sizes
+
+
 class _Pipe:
     """A request iterator the test feeds one message at a time (half-closes on `close`)."""
 
@@ -274,6 +285,7 @@ CASES: dict[str, Case] = {
     "unimplemented_service": Case(_unimplemented(UNIMPLEMENTED_SERVICE, "UnimplementedCall"), 1, {"UNIMPLEMENTED": 1}),
     "cancel_after_begin": Case(cancel_after_begin, 1, None, frozenset({"CANCELLED"}), exact=False),
     "cancel_after_first_response": Case(cancel_after_first_response, 1, {"CANCELLED": 1}),
+    "answer_before_half_close": Case(answer_before_half_close, 1, {OK: 1}),
     "timeout_on_sleeping_server": Case(
         timeout_on_sleeping_server, 1, None, frozenset({"DEADLINE_EXCEEDED", "CANCELLED"}), exact=False
     ),
@@ -329,6 +341,7 @@ def test_direct_outcomes_are_what_the_descriptions_assert(expected: dict[str, An
     assert expected["cancel_after_begin"] == (True, "CANCELLED")
     assert expected["cancel_after_first_response"] == (31415, "CANCELLED")
     assert expected["timeout_on_sleeping_server"] == "DEADLINE_EXCEEDED"
+    assert expected["answer_before_half_close"] == (0, [31415, 92653])
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
