@@ -12,23 +12,13 @@ import re
 from typing import Any
 
 import yaml
+from apex.mesh.contract import values
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
 
 _SEGMENT = re.compile(r"^([a-z_][a-z0-9_]*)(?:\[([^\]]+)\])?$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h)\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-MAX_DURATION = 100 * 365 * 86400.0  # as in the sidecar's config: longer is a typo and overflows nanoseconds
-_INTS = {
-    FieldDescriptor.TYPE_INT32: (-(2**31), 2**31 - 1),
-    FieldDescriptor.TYPE_SINT32: (-(2**31), 2**31 - 1),
-    FieldDescriptor.TYPE_INT64: (-(2**63), 2**63 - 1),
-    FieldDescriptor.TYPE_SINT64: (-(2**63), 2**63 - 1),
-    FieldDescriptor.TYPE_UINT32: (0, 2**32 - 1),
-    FieldDescriptor.TYPE_UINT64: (0, 2**64 - 1),
-}
 
 
 class PatchError(ValueError):
@@ -50,15 +40,10 @@ def parse_value(text: str, path: str) -> Any:
 
 
 def _seconds(value: Any, path: str) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    else:
-        raise PatchError(path, f"expected a duration like '250ms' or '2s', got {value!r}")
-    if not seconds <= MAX_DURATION:  # NaN and inf too
-        raise PatchError(path, f"{value!r} is longer than the maximum duration ({MAX_DURATION:.0f}s, 100 years)")
-    return seconds
+    try:
+        return values.duration_seconds(value)
+    except ValueError as exc:
+        raise PatchError(path, str(exc)) from None
 
 
 def _scalar(field: FieldDescriptor, value: Any, path: str) -> Any:
@@ -76,15 +61,11 @@ def _scalar(field: FieldDescriptor, value: Any, path: str) -> Any:
         if isinstance(value, dict | list | bool):
             raise PatchError(path, f"expected a string, got {value!r}")
         return str(value)
-    if kind in _INTS:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise PatchError(path, f"expected an integer, got {value!r}")
-        low, high = _INTS[kind]
-        if low == 0 and value < 0:
-            raise PatchError(path, f"expected a non-negative integer, got {value}")
-        if not low <= value <= high:
-            raise PatchError(path, f"{value} is outside {low}..{high}")
-        return value
+    if values.is_integer_type(kind):
+        try:
+            return values.checked_int(kind, value)
+        except ValueError as exc:
+            raise PatchError(path, str(exc)) from None
     if kind in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise PatchError(path, f"expected a number, got {value!r}")

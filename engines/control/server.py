@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+from apex.mesh.bus.connect import connect, is_cluster_url
 from apex.mesh.contract.names import name_problem
 from apex.mesh.v1 import config_pb2, control_pb2, control_pb2_grpc
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from engines.control import authn, patch
@@ -215,6 +215,25 @@ class PolicyAdminServicer(control_pb2_grpc.PolicyAdminServicer):
         )
 
 
+CLUSTER_PREFIX = "{apex:cp}:"  # the default prefix on a Redis Cluster: the whole store in one slot
+
+
+def cluster_prefix_problem(prefix: str) -> str | None:
+    """Why `prefix` cannot hold the policy store on a Redis Cluster, or None.
+
+    The store writes a version with one Lua script over three of its keys and the hub's registry
+    is a fourth: on a Cluster they must share a slot, so the prefix must carry a hash tag (a
+    non-empty `{...}`, which alone then picks the slot)."""
+    start = prefix.find("{")
+    end = prefix.find("}", start + 1) if start >= 0 else -1
+    if start >= 0 and end > start + 1:
+        return None
+    return (
+        f"prefix {prefix!r} has no hash tag: on a Redis Cluster the policy store's keys must share one slot; "
+        f"use a prefix such as {CLUSTER_PREFIX!r} (the default with a redis+cluster:// URL)"
+    )
+
+
 class ControlPlaneServer:
     """A control-plane replica: the gRPC servers over a Redis-backed store and registry."""
 
@@ -240,7 +259,11 @@ class ControlPlaneServer:
         # Secure by default: without an authenticator nobody gets in (--insecure lets everyone in).
         self.authenticator = authenticator or authn.Authenticator({})
         self.bound = ""
-        self.redis = Redis.from_url(redis_url)
+        if is_cluster_url(redis_url):
+            problem = cluster_prefix_problem(prefix)
+            if problem:
+                raise ValueError(problem)
+        self.redis = connect(redis_url)  # redis+cluster://: a Redis Cluster client (docs/scale-out.md)
         self.store = PolicyStore(
             self.redis, prefix=prefix, validate=validate, max_policy_bytes=max_policy_bytes, keep_versions=keep_versions
         )

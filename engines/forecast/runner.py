@@ -22,6 +22,7 @@ from typing import Any, TypeAlias
 
 import redis.asyncio as aioredis
 from apex.mesh.bus import EventPublisher
+from apex.mesh.bus.connect import connect
 from apex.mesh.contract import forecast as keys
 from apex.mesh.v1 import control_pb2, telemetry_pb2
 
@@ -59,7 +60,7 @@ class Runner:
         detector: Any = None,  # None: the engine's default (engines.anomaly, seasonal)
     ) -> None:  # fmt: skip
         self.config = c = config or RunnerConfig()
-        self.redis = aioredis.from_url(redis_url, socket_timeout=5)
+        self.redis = connect(redis_url, socket_timeout=5)  # redis+cluster://: a Redis Cluster client
         self.admin = PolicyAdminClient(control_plane, author="forecaster", source=control_pb2.FORECASTER)
         self.consumer: StreamConsumer[Window] = StreamConsumer(
             self.redis, TELEMETRY_PATTERN, c.group, c.consumer, decode_window, claim_idle_ms=c.claim_idle_ms

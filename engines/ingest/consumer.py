@@ -18,18 +18,15 @@ empty. Every other command names one stream (or one stream and its same-slot dea
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aioredis
-from apex.mesh.contract import streams
+from apex.mesh.contract import groups, streams
+from apex.mesh.contract.groups import text as _text
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
-from redis.exceptions import ResponseError
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -46,10 +43,6 @@ class Entry(Generic[T]):
     stream: str
     id: str
     value: T
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class StreamConsumer(Generic[T]):
@@ -90,11 +83,7 @@ class StreamConsumer(Generic[T]):
             if not streams.is_dead_letter(_text(key)):  # never read dead letters back
                 found.add(_text(key))
         for stream in found - self.streams:
-            try:
-                await self.client.xgroup_create(stream, self.group, id="0", mkstream=True)
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
+            await groups.join(self.client, stream, self.group)
         self.streams |= found
         return found
 
@@ -116,12 +105,10 @@ class StreamConsumer(Generic[T]):
         key = self.dead_letter(stream)
         if streams.matches(self.pattern, key):
             raise ValueError(f"dead-letter stream {key!r} matches the read pattern {self.pattern!r}: it would loop")
-        log.warning("bad entry %s in %s moved to %s: %s", entry_id, stream, key, reason[: streams.REASON_CAP])
-        copy: Any = streams.dead_letter_fields(stream, entry_id, fields, reason, self.payload_cap)
-        async with self.client.pipeline(transaction=True) as pipe:  # same slot: the key keeps S's hash tag
-            pipe.xadd(key, copy, maxlen=self.dead_letter_maxlen, approximate=False)
-            pipe.xack(stream, self.group, entry_id)
-            await pipe.execute()
+        await groups.dead_letter(
+            self.client, stream, self.group, entry_id, fields, reason,
+            key=key, maxlen=self.dead_letter_maxlen, payload_cap=self.payload_cap,
+        )  # fmt: skip
         self.dead_lettered += 1
 
     async def read(self) -> list[Entry[T]]:
@@ -182,20 +169,10 @@ class StreamConsumer(Generic[T]):
         """Claim entries other consumers left unacknowledged for longer than claim_idle_ms."""
         entries: list[Entry[T]] = []
         for stream in sorted(self.streams):
-            start = "0-0"
-            while True:
-                reply = await self.client.xautoclaim(
-                    stream, self.group, self.consumer, self.claim_idle_ms, start_id=start, count=self.count
-                )
-                start, raw = _text(reply[0]), reply[1]
-                entries.extend(await self._accept(stream, raw))
-                if start == "0-0":
-                    break
+            async for page in groups.claim(self.client, stream, self.group, self.consumer, self.claim_idle_ms,
+                                           self.count):  # fmt: skip
+                entries.extend(await self._accept(stream, page))
         return entries
 
     async def ack(self, entries: list[Entry[T]]) -> None:
-        by_stream: dict[str, list[str]] = {}
-        for entry in entries:
-            by_stream.setdefault(entry.stream, []).append(entry.id)
-        for stream, ids in by_stream.items():
-            await self.client.xack(stream, self.group, *ids)
+        await groups.ack(self.client, self.group, ((e.stream, e.id) for e in entries))

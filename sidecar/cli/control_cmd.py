@@ -62,7 +62,11 @@ def register(commands: Any) -> None:
     p.add_argument("--trust-domain", default="cluster.local", help="the mesh CA's trust domain (cluster.local)")
     p.add_argument("--namespace", default="default", help="namespace of the SPIFFE IDs the CA issues (default)")
     p.add_argument("--certificate-ttl", default="24h", help="the longest workload certificate the CA issues (24h)")
-    p.add_argument("--prefix", default="apex:cp:", help="Redis key prefix (default apex:cp:)")
+    p.add_argument(
+        "--prefix",
+        help="Redis key prefix (default apex:cp:, or {apex:cp}: with a redis+cluster:// URL: on a Redis Cluster "
+        "the prefix needs a hash tag so the store's keys share one slot)",
+    )
     p.add_argument("--replica", default="", help="name of this replica (default cp-<random>)")
     p.add_argument("--stale-after", default="3s", help="unhealthy after this long without a heartbeat (3s)")
     p.add_argument("--remove-after", default="30s", help="removed from the registry after this silence (30s)")
@@ -142,9 +146,10 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 async def serve(args: argparse.Namespace, stale_after: float, remove_after: float, max_policy: int) -> None:
+    from apex.mesh.bus.connect import is_cluster_url
     from apex.mesh.v1 import config_pb2
 
-    from engines.control.server import ControlPlaneServer  # the CLI is the composition root
+    from engines.control.server import CLUSTER_PREFIX, ControlPlaneServer  # the CLI is the composition root
     from sidecar.policy import convert
 
     def validate(policy: config_pb2.Policy) -> object:
@@ -187,7 +192,7 @@ async def serve(args: argparse.Namespace, stale_after: float, remove_after: floa
         redis_url,
         validate=validate,  # bad policies are refused at the door, naming the field
         max_policy_bytes=max_policy,
-        prefix=args.prefix,
+        prefix=args.prefix if args.prefix is not None else CLUSTER_PREFIX if is_cluster_url(redis_url) else "apex:cp:",
         replica=args.replica,
         stale_after=stale_after,
         remove_after=remove_after,

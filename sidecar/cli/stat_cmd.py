@@ -53,7 +53,8 @@ def register(commands: Any) -> None:
         "stat",
         help="golden metrics (calls/s, success, p50/p95/p99, errors, retries, rejections, cache) over a time range",
         description="Merge every instance's telemetry windows of a time range from Redis into one row per "
-        "service, route, cluster or endpoint (per --window bucket).",
+        "service, route, gRPC method, cluster or endpoint (per --window bucket). Method rows have calls, "
+        "codes and latency; retries, rejections and cache use are counted per route only.",
     )
     stat.add_argument("--service", "-s", action="append", metavar="S", help="service (repeatable; default: all)")
     stat.add_argument("--by", choices=golden.BY_CHOICES, default="service", help="row level (default service)")
@@ -142,6 +143,10 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}ms"
 
 
+def _count(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.2f}%"
 
@@ -157,7 +162,7 @@ def table(rows: Sequence[golden.Row], by: golden.By, buckets: bool = False) -> s
         start = [time.strftime("%H:%M:%S", time.localtime(r.start))] if buckets else []
         body.append([
             *start, *(safe(k) for k in r.key), str(r.calls), f"{r.rate:.2f}", _pct(r.success_rate),
-            _ms(q["p50"]), _ms(q["p95"]), _ms(q["p99"]), str(r.retries), str(r.rejections),
+            _ms(q["p50"]), _ms(q["p95"]), _ms(q["p99"]), _count(r.retries), _count(r.rejections),
             _pct(r.cache_hit_ratio), safe(errors),
         ])  # fmt: skip
     widths = [max(len(h), *(len(line[i]) for line in body)) if body else len(h) for i, h in enumerate(head)]

@@ -7,27 +7,14 @@ walk the descriptor ourselves: snake_case field names only, enums by name, durat
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Any
 
+from apex.mesh.contract import values
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import Message
 
 from sidecar.policy.errors import ConfigError
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h)\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-MAX_DURATION = 100 * 365 * 86400.0  # 100 years: any longer is a typo, and overflows nanoseconds
-_INT_RANGES = {
-    FieldDescriptor.TYPE_INT32: (-(2**31), 2**31 - 1),
-    FieldDescriptor.TYPE_SINT32: (-(2**31), 2**31 - 1),
-    FieldDescriptor.TYPE_INT64: (-(2**63), 2**63 - 1),
-    FieldDescriptor.TYPE_SINT64: (-(2**63), 2**63 - 1),
-    FieldDescriptor.TYPE_UINT32: (0, 2**32 - 1),
-    FieldDescriptor.TYPE_UINT64: (0, 2**64 - 1),
-}
 
 
 def _join(path: str, name: str) -> str:
@@ -41,20 +28,11 @@ def _type_name(value: object) -> str:
 
 
 def parse_duration(value: object, path: str) -> float:
-    """Seconds from "1.5s" / "250ms" / "2m" / "1h" or a bare number of seconds."""
-    if isinstance(value, bool):
-        raise ConfigError(path, f"expected a duration like '1s' or '250ms', got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    else:
-        raise ConfigError(path, f"expected a duration like '1s' or '250ms', got {value!r}")
-    if seconds < 0 or not math.isfinite(seconds):
-        raise ConfigError(path, f"a duration must be a finite non-negative time, got {value!r}")
-    if seconds > MAX_DURATION:
-        raise ConfigError(path, f"{value!r} is longer than the maximum duration ({MAX_DURATION:.0f}s, 100 years)")
-    return seconds
+    """Seconds from "1.5s" / "250ms" / "2m" / "1h" or a bare number of seconds (apex.mesh.contract.values)."""
+    try:
+        return values.duration_seconds(value)
+    except ValueError as exc:
+        raise ConfigError(path, str(exc)) from None
 
 
 def _scalar(field: FieldDescriptor, value: object, path: str) -> object:
@@ -78,13 +56,11 @@ def _scalar(field: FieldDescriptor, value: object, path: str) -> object:
         if isinstance(value, bytes):
             return value
         raise ConfigError(path, f"expected a string, got {_type_name(value)} {value!r}")
-    if kind in _INT_RANGES:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(path, f"expected an integer, got {_type_name(value)} {value!r}")
-        low, high = _INT_RANGES[kind]
-        if not low <= value <= high:
-            raise ConfigError(path, f"{value} is outside {low}..{high}")
-        return value
+    if values.is_integer_type(kind):
+        try:
+            return values.checked_int(kind, value)
+        except ValueError as exc:
+            raise ConfigError(path, str(exc)) from None
     if kind in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(path, f"expected a number, got {_type_name(value)} {value!r}")

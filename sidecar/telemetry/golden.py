@@ -22,11 +22,12 @@ from apex.mesh.contract import histogram
 from apex.mesh.contract.histogram import Histogram
 from apex.mesh.v1 import telemetry_pb2
 
-By = Literal["service", "route", "cluster", "endpoint"]
-BY_CHOICES: tuple[By, ...] = ("service", "route", "cluster", "endpoint")
+By = Literal["service", "route", "method", "cluster", "endpoint"]
+BY_CHOICES: tuple[By, ...] = ("service", "route", "method", "cluster", "endpoint")
 KEY_COLUMNS: Mapping[By, tuple[str, ...]] = {
     "service": ("service", "listener"),
     "route": ("service", "listener", "route"),
+    "method": ("service", "listener", "method"),
     "cluster": ("service", "cluster"),
     "endpoint": ("service", "cluster", "endpoint"),
 }
@@ -61,11 +62,13 @@ class Row:
     instances: set[str] = field(default_factory=set)
     slowest: telemetry_pb2.Exemplar | None = None  # the slowest sampled call (routes only)
     failed: list[telemetry_pb2.Exemplar] = field(default_factory=list)  # the latest failed sampled calls
+    # Whether policy-layer counters (retries, rejections, cache) exist at this level: not per method.
+    counted: bool = True
 
-    def add_exemplars(self, route: telemetry_pb2.RouteAggregate) -> None:
-        if route.HasField("slowest") and (self.slowest is None or route.slowest.seconds > self.slowest.seconds):
-            self.slowest = route.slowest
-        self.failed = [*self.failed, *route.failed][-MAX_FAILED:]
+    def add_exemplars(self, slowest: telemetry_pb2.Exemplar | None, failed: Iterable[telemetry_pb2.Exemplar]) -> None:
+        if slowest is not None and (self.slowest is None or slowest.seconds > self.slowest.seconds):
+            self.slowest = slowest
+        self.failed = [*self.failed, *failed][-MAX_FAILED:]
 
     def add(self, stats: telemetry_pb2.Aggregate, instance: str) -> None:
         self.calls += stats.calls
@@ -95,12 +98,14 @@ class Row:
         return {code: n for code, n in sorted(self.status_codes.items()) if code != "OK" and n}
 
     @property
-    def retries(self) -> int:
-        return self.counters.get("retries", 0)
+    def retries(self) -> int | None:
+        """Retries of the row's calls; None where not counted (method rows)."""
+        return self.counters.get("retries", 0) if self.counted else None
 
     @property
-    def rejections(self) -> int:
-        return sum(n for name, n in self.counters.items() if is_rejection(name))
+    def rejections(self) -> int | None:
+        """Calls the mesh refused; None where not counted (method rows)."""
+        return sum(n for name, n in self.counters.items() if is_rejection(name)) if self.counted else None
 
     @property
     def cache_hit_ratio(self) -> float | None:
@@ -141,23 +146,40 @@ def exemplar_dict(e: telemetry_pb2.Exemplar) -> dict[str, Any]:
             "latency_ms": round(e.seconds * 1e3, 3)}  # fmt: skip
 
 
-Part = tuple[tuple[str, ...], telemetry_pb2.Aggregate, telemetry_pb2.RouteAggregate | None]
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One part of a window at a row level: its key, aggregate and sampled calls."""
+
+    key: tuple[str, ...]
+    stats: telemetry_pb2.Aggregate
+    slowest: telemetry_pb2.Exemplar | None = None
+    failed: tuple[telemetry_pb2.Exemplar, ...] = ()
 
 
 def _parts(window: telemetry_pb2.TelemetryWindow, by: By) -> Iterable[Part]:
-    """(key, aggregate, the route when the part is one) for each part of a window at the level `by`."""
+    """Each part of a window at the level `by`. Method rows come from the routes' per-method
+    aggregates (windows of sidecars older than them have none), with the route's sampled calls of
+    that method: its slowest call only when the route's slowest was of this method."""
     s = window.service
     if by in ("service", "route"):
         for r in window.routes:
             key = (s, r.listener) if by == "service" else (s, r.listener, r.route)
-            yield key, r.stats, r
+            yield Part(key, r.stats, r.slowest if r.HasField("slowest") else None, tuple(r.failed))
+        return
+    if by == "method":
+        for r in window.routes:
+            for m in r.methods:
+                slowest = r.slowest if r.HasField("slowest") and r.slowest.method == m.method else None
+                yield Part(
+                    (s, r.listener, m.method), m.stats, slowest, tuple(e for e in r.failed if e.method == m.method)
+                )
         return
     if by == "cluster":
         for c in window.clusters:
-            yield (s, c.name), c.stats, None
+            yield Part((s, c.name), c.stats)
         return
     for e in window.endpoints:
-        yield (s, e.cluster, e.address), e.stats, None
+        yield Part((s, e.cluster, e.address), e.stats)
 
 
 def rows(
@@ -180,13 +202,12 @@ def rows(
         index = int((t - since) // step)
         start = since + index * step
         seconds = min(step, now - start)
-        for key, stats, route in _parts(w, by):
-            row = out.get((index, key))
+        for part in _parts(w, by):
+            row = out.get((index, part.key))
             if row is None:
-                row = out[(index, key)] = Row(key, start, seconds)
-            row.add(stats, w.instance)
-            if route is not None:
-                row.add_exemplars(route)
+                row = out[(index, part.key)] = Row(part.key, start, seconds, counted=by != "method")
+            row.add(part.stats, w.instance)
+            row.add_exemplars(part.slowest, part.failed)
     return [out[k] for k in sorted(out)]
 
 

@@ -8,14 +8,29 @@ window — the one in which it finished — and nothing is double-counted or los
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from apex.mesh.contract import histogram
 from apex.mesh.contract.histogram import Histogram
 from apex.mesh.v1 import telemetry_pb2
 
 from sidecar.core.call import Code
-from sidecar.telemetry.registry import EndpointKey, Exemplar, Registry, RouteKey, Series
+from sidecar.telemetry.registry import EndpointKey, Exemplar, MethodSeries, Registry, RouteKey, Series
+
+
+@dataclass(slots=True)
+class MethodCopy:
+    started: int
+    finished: int
+    codes: dict[Code, int]
+    latency: Histogram
+
+
+def copy_method(method: MethodSeries) -> MethodCopy:
+    return MethodCopy(method.started, method.finished, dict(method.codes), method.latency.copy())
+
+
+EMPTY_METHOD = MethodCopy(0, 0, {}, Histogram())
 
 
 @dataclass(slots=True)
@@ -30,6 +45,7 @@ class SeriesCopy:
     request_bytes: int
     response_bytes: int
     counters: dict[str, int]
+    methods: dict[str, MethodCopy] = field(default_factory=dict)  # route series only
 
 
 def copy_series(series: Series) -> SeriesCopy:
@@ -38,6 +54,7 @@ def copy_series(series: Series) -> SeriesCopy:
     return SeriesCopy(
         series.started, series.finished, series.errors, series.in_flight, peak, dict(series.codes),
         series.latency.copy(), series.request_bytes, series.response_bytes, dict(series.counters),
+        {path: copy_method(m) for path, m in series.methods.items()},
     )  # fmt: skip
 
 
@@ -103,6 +120,24 @@ def fill_aggregate(out: telemetry_pb2.Aggregate, cur: SeriesCopy, prev: SeriesCo
     histogram.encode(merged, out.latency)
 
 
+def fill_methods(out: telemetry_pb2.RouteAggregate, cur: SeriesCopy, prev: SeriesCopy) -> None:
+    """The window delta of each of a route's methods that started or finished calls in it."""
+    for path in sorted(cur.methods):
+        now, before = cur.methods[path], prev.methods.get(path, EMPTY_METHOD)
+        started, finished = now.started - before.started, now.finished - before.finished
+        if not started and not finished:
+            continue
+        stats = out.methods.add(method=path).stats
+        stats.started, stats.calls = started, finished
+        for code, n in now.codes.items():
+            delta = n - before.codes.get(code, 0)
+            if delta:
+                stats.status_codes[_code_name(code)] = delta
+                if code:
+                    stats.errors += delta
+        histogram.encode(now.latency.minus(before.latency), stats.latency)
+
+
 def _code_name(code: int) -> str:
     try:
         return Code(code).name
@@ -131,6 +166,7 @@ def build(
         listener, route, cluster = key
         r = w.routes.add(listener=listener, route=route, cluster=cluster)
         fill_aggregate(r.stats, cur.routes[key], prev.routes.get(key, EMPTY))
+        fill_methods(r, cur.routes[key], prev.routes.get(key, EMPTY))
         slowest, failed = cur.exemplars.get(key, (None, []))
         if slowest is not None:
             fill_exemplar(r.slowest, slowest)

@@ -11,17 +11,25 @@ import pytest
 from apex.mesh.v1 import admin_pb2, admin_pb2_grpc, echo_pb2, echo_pb2_grpc
 
 from sidecar.examples.echo import BackgroundEcho
+from tests.conformance import interop as interop_mod
 from tests.conformance.traversal import REFLECTION_ROUTE, REFLECTION_SERVICE, Hop
 from tests.support.sidecar_proc import SidecarProcess
 
+UNIMPLEMENTED_SERVICE = "grpc.testing.UnimplementedService"
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
 
 
-def mesh_config(upstream: str, *, name: str, transport: str = "grpc") -> dict[str, Any]:
+def mesh_config(upstream: str, *, name: str, transport: str = "grpc", interop: str = "") -> dict[str, Any]:
     """Inbound → the local service; outbound routes the Echo service by name, anything else by default.
     Both tables give reflection lookups (a sidecar's own background calls) a route of their own, so
-    the traversal counts (tests/conformance/traversal.py) see only the tests' calls."""
+    the traversal counts (tests/conformance/traversal.py) see only the tests' calls. With `interop`,
+    the interop TestService (and the interop tests' UnimplementedService) go there instead
+    (tests/conformance/interop.py; the next sidecar's listener on the mesh path)."""
     reflection = {"name": REFLECTION_ROUTE, "match": {"service": REFLECTION_SERVICE}}
+    interop_routes = [
+        {"name": "interop", "match": {"service": interop_mod.SERVICE}, "cluster": "interop"},
+        {"name": "interop-unimplemented", "match": {"service": UNIMPLEMENTED_SERVICE}, "cluster": "interop"},
+    ] if interop else []  # fmt: skip
     return {
         "node": {"service": name},
         "admin": {"address": "127.0.0.1:0"},
@@ -33,12 +41,17 @@ def mesh_config(upstream: str, *, name: str, transport: str = "grpc") -> dict[st
             "route_tables": [
                 {
                     "name": "inbound",
-                    "routes": [{**reflection, "cluster": "local"}, {"name": "local", "cluster": "local"}],
+                    "routes": [
+                        {**reflection, "cluster": "local"},
+                        *interop_routes,
+                        {"name": "local", "cluster": "local"},
+                    ],
                 },
                 {
                     "name": "outbound",
                     "routes": [
                         {**reflection, "cluster": "remote"},
+                        *interop_routes,
                         {"name": "echo", "match": {"service": "apex.mesh.v1.Echo"}, "cluster": "remote"},
                         {"name": "default", "cluster": "remote"},
                     ],
@@ -47,6 +60,11 @@ def mesh_config(upstream: str, *, name: str, transport: str = "grpc") -> dict[st
             "clusters": [
                 {"name": "local", "endpoints": [{"address": upstream}], "transport": transport},
                 {"name": "remote", "endpoints": [{"address": upstream}], "transport": transport},
+                *(
+                    [{"name": "interop", "endpoints": [{"address": interop}], "transport": transport}]
+                    if interop
+                    else []
+                ),
             ],
         },
     }
@@ -87,18 +105,30 @@ def plain_upstream() -> Iterator[BackgroundEcho]:
 
 
 @pytest.fixture(scope="package")
-def targets(upstream: BackgroundEcho, plain_upstream: BackgroundEcho) -> Iterator[dict[str, Target]]:
+def interop_upstream() -> Iterator[interop_mod.InteropServer]:
+    """The interop TestService (tests/conformance/interop.py) every sidecar also routes to."""
+    server = interop_mod.InteropServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="package")
+def targets(
+    upstream: BackgroundEcho, plain_upstream: BackgroundEcho, interop_upstream: interop_mod.InteropServer
+) -> Iterator[dict[str, Target]]:
     """direct; inbound (sidecar B in front of the service); outbound (sidecar A routing to the
     service); mesh (A's outbound → B's inbound → service, the real two-sidecar path); and
-    inbound-plain, a sidecar in front of the service without reflection (stream relay only)."""
-    side_b = SidecarProcess(mesh_config(upstream.address, name="b")).start()
-    side_a = SidecarProcess(mesh_config(side_b["inbound"], name="a")).start()
-    side_direct_out = SidecarProcess(mesh_config(upstream.address, name="c")).start()
-    side_plain = SidecarProcess(mesh_config(plain_upstream.address, name="d")).start()
+    inbound-plain, a sidecar in front of the service without reflection (stream relay only).
+    Each sidecar routes the interop TestService to `interop_upstream` (A: through B)."""
+    interop = interop_upstream.address
+    side_b = SidecarProcess(mesh_config(upstream.address, name="b", interop=interop)).start()
+    side_a = SidecarProcess(mesh_config(side_b["inbound"], name="a", interop=side_b["inbound"])).start()
+    side_direct_out = SidecarProcess(mesh_config(upstream.address, name="c", interop=interop)).start()
+    side_plain = SidecarProcess(mesh_config(plain_upstream.address, name="d", interop=interop)).start()
     # transport h2 (issue 13) on every path: listeners and clusters of these sidecars speak HTTP/2 themselves
-    h2_b = SidecarProcess(mesh_config(upstream.address, name="b2", transport="h2")).start()
-    h2_a = SidecarProcess(mesh_config(h2_b["inbound"], name="a2", transport="h2")).start()
-    h2_out = SidecarProcess(mesh_config(upstream.address, name="c2", transport="h2")).start()
+    h2_b = SidecarProcess(mesh_config(upstream.address, name="b2", transport="h2", interop=interop)).start()
+    h2_a = SidecarProcess(mesh_config(h2_b["inbound"], name="a2", transport="h2", interop=h2_b["inbound"])).start()
+    h2_out = SidecarProcess(mesh_config(upstream.address, name="c2", transport="h2", interop=interop)).start()
 
     def hop(name: str, side: SidecarProcess, listener: str) -> Hop:
         return Hop(f"sidecar {name} ({listener})", side["admin"], listener)

@@ -64,6 +64,14 @@ CASES: dict[str, cases.Case] = {
         Req(echo_metadata=True, status=echo_pb2.EchoStatus(code=7, message="denied")),
         metadata=[("x-echo-reason-bin", b"\xde\xad\xbe\xef"), ("x-echo-reason", "text")],
     ),
+    # gzip-compressed requests (the caller's grpc library compresses every message of the call)
+    "unary-gzip": lambda s: cases.unary(s, Req(payload=b"z" * 300_000), compression=grpc.Compression.Gzip),
+    "client-stream-gzip": lambda s: cases.client_stream(
+        s, [Req(payload=bytes([65 + i]) * 5000) for i in range(4)], compression=grpc.Compression.Gzip
+    ),
+    "bidi-gzip": lambda s: cases.bidi(
+        s, [Req(payload=b"g" * 70_000, response_size=i * 1000) for i in range(3)], compression=grpc.Compression.Gzip
+    ),
     "unimplemented-method": lambda s: _raw_unary(s, "/apex.mesh.v1.Echo/NoSuchMethod"),
     "unimplemented-service": lambda s: _raw_unary(s, "/no.such.Service/Method"),
 }

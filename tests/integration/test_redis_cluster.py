@@ -7,6 +7,7 @@ started once for the module and killed by PID at the end.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import subprocess
 import sys
@@ -20,17 +21,21 @@ import pytest
 from apex.mesh.bus import EventPublisher, EventSubscriber, Priority
 from apex.mesh.bus.connect import connect
 from apex.mesh.contract import entries as entries_mod
+from apex.mesh.contract import forecast as forecast_keys
 from apex.mesh.contract import streams
 from apex.mesh.v1 import config_pb2, control_pb2
 from redis.crc import key_slot
 from redis.exceptions import RedisClusterException, ResponseError
 
 from benchmarks import ingest_scale
+from engines.control.server import CLUSTER_PREFIX
 from engines.control.store import PolicyStore
+from sidecar.config.yaml_proto import fill
 from sidecar.examples.echo import BackgroundEcho
 from sidecar.support.redis_cluster import RedisClusterServers
+from tests.support.control_plane_proc import ControlPlaneProcess, wait_for
 from tests.support.observed import observed_config, poll, unary
-from tests.support.sidecar_proc import SidecarProcess
+from tests.support.sidecar_proc import APEX, SidecarProcess
 
 pytestmark = pytest.mark.integration
 
@@ -152,3 +157,76 @@ def test_policy_store_runs_on_the_cluster_with_a_hash_tagged_prefix(cluster: Red
         await client.aclose()
 
     asyncio.run(run())
+
+
+def test_control_plane_and_forecaster_run_on_the_cluster(
+    echo: BackgroundEcho, cluster: RedisClusterServers, tmp_path: Path
+) -> None:
+    """`apex control-plane --redis redis+cluster://...` stores versions and pushes them over the
+    Cluster's pub/sub to a sidecar (which ACKs), and `apex forecaster --redis redis+cluster://...`
+    reads that sidecar's telemetry windows from the Cluster in its consumer group and writes its
+    snapshot there. A prefix without a hash tag is refused at start, naming the problem."""
+    refused = subprocess.Popen(
+        [*APEX, "control-plane", "--insecure", "--listen", "127.0.0.1:0", "--redis", cluster.url,
+         "--prefix", "apex:cp:"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    service = f"cp{uuid.uuid4().hex[:6]}"
+    group = f"fc{uuid.uuid4().hex[:6]}"
+    log_path = tmp_path / "forecaster.log"
+    forecaster: subprocess.Popen[bytes] | None = None
+    code: int | None = None
+    try:
+        with ControlPlaneProcess(cluster.url, prefix=CLUSTER_PREFIX) as cp:
+            config = observed_config(
+                echo.address, service=service, telemetry={"redis_url": cluster.url, "window": "200ms"}
+            )
+            config["control_plane"] = cp.address
+            config["last_good_policy_file"] = str(tmp_path / "last-good.binpb")
+            config["heartbeat_interval"] = "250ms"
+            with SidecarProcess(config) as proc:
+                # the sidecar's stream exists now (it publishes from its start): the forecaster finds it
+                with log_path.open("wb") as log:
+                    forecaster = subprocess.Popen(
+                        [*APEX, "forecaster", "--redis", cluster.url, "--control-plane", cp.address,
+                         "--group", group, "--consumer", "f-1", "--dry-run", "--lag", "0.5",
+                         "--snapshot-every", "1", "--evaluate-every", "1"],
+                        stdout=log, stderr=subprocess.STDOUT,
+                    )  # fmt: skip
+                wait_for(lambda: [i for i in cp.instances(service) if i.connected], what="the sidecar registered")
+                data = copy.deepcopy(config["policy"])
+                data["clusters"][1]["authority"] = "v1.cluster"
+                cp.set_policy(service, fill(config_pb2.Policy(), data, "policy"), expected=0)  # type: ignore[arg-type]
+                wait_for(
+                    lambda: [i for i in cp.instances(service) if i.applied_version == "1"],
+                    what="the sidecar's ACK of v1",
+                )
+                unary(proc["inbound"], 10)  # the forecaster counts inbound routes as a service's load
+
+                async def progress() -> tuple[str, bool]:
+                    client = connect(cluster.url)
+                    try:
+                        try:
+                            groups: Any = await client.xinfo_groups(streams.telemetry_key(service))
+                        except ResponseError:  # no window published yet
+                            groups = []
+                        mine = [g for g in groups if g["name"] in (group, group.encode())]
+                        last = mine[0]["last-delivered-id"] if mine else b"0-0"
+                        snapshot = await client.exists(forecast_keys.snapshot_key(group))
+                    finally:
+                        await client.aclose()
+                    return (last.decode() if isinstance(last, bytes) else str(last)), bool(snapshot)
+
+                last, snapshot = poll(lambda: asyncio.run(progress()), lambda p: p[0] != "0-0" and p[1])
+                assert last != "0-0", f"the forecaster read nothing:\n{log_path.read_text(errors='replace')}"
+                assert snapshot, f"no snapshot written:\n{log_path.read_text(errors='replace')}"
+    finally:
+        if forecaster is not None:
+            forecaster.terminate()
+            code = forecaster.wait(20)
+        _, err = refused.communicate(timeout=60)
+    output = log_path.read_text(errors="replace")
+    assert code == 0, output
+    assert "CROSSSLOT" not in output and "Traceback" not in output, output
+    assert refused.returncode == 2, err
+    assert "prefix 'apex:cp:' has no hash tag" in err and "{apex:cp}:" in err

@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import json
 
+import grpc
 import pytest
 import redis.asyncio as aioredis
 from apex.mesh.contract.streams import telemetry_key
+from apex.mesh.v1 import echo_pb2, echo_pb2_grpc
 
 from sidecar.cli import main
 from sidecar.examples.echo import BackgroundEcho
@@ -21,7 +23,16 @@ from tests.support.sidecar_proc import SidecarProcess
 pytestmark = pytest.mark.integration
 
 SERVICE = "stat-cli"
-LOAD = {"stat-a": (30, 3), "stat-b": (20, 7)}  # instance -> (OK calls, UNAVAILABLE calls)
+LOAD = {"stat-a": (30, 3), "stat-b": (20, 7)}  # instance -> (OK unary calls, UNAVAILABLE unary calls)
+STREAMS = 4  # server-streaming calls per instance besides: a second method on the same route
+UNARY, STREAM = "/apex.mesh.v1.Echo/Unary", "/apex.mesh.v1.Echo/ServerStream"
+
+
+def _streams(address: str, n: int) -> None:
+    with grpc.insecure_channel(address) as channel:
+        stub = echo_pb2_grpc.EchoStub(channel)
+        for _ in range(n):
+            assert len(list(stub.ServerStream(echo_pb2.EchoRequest(response_count=2), timeout=10))) == 2
 
 
 async def _delete(url: str) -> None:
@@ -51,8 +62,10 @@ def test_stat_top_health_merge_two_sidecars(
         for proc, (ok, failed) in zip(procs, LOAD.values(), strict=True):
             unary(proc["inbound"], ok)
             unary(proc["inbound"], failed, status=14)  # UNAVAILABLE, asked of the echo server
+            _streams(proc["inbound"], STREAMS)
 
-        want_calls = sum(ok + failed for ok, failed in LOAD.values())
+        want_unary = sum(ok + failed for ok, failed in LOAD.values())
+        want_calls = want_unary + STREAMS * len(LOAD)
         want_errors = sum(failed for _, failed in LOAD.values())
 
         def inbound(doc: dict[str, object]) -> list[dict[str, object]]:
@@ -75,6 +88,19 @@ def test_stat_top_health_merge_two_sidecars(
         # Per route and in buckets: the same calls, split but not lost.
         by_route = _stat(capsys, redis_url, "--by", "route", "--window", "1m")
         assert sum(r["calls"] for r in inbound(by_route)) == want_calls
+
+        # Per gRPC method: one row per method of the inbound route, both instances merged, the
+        # failures on the method that failed, no retry/rejection figures (those are per route).
+        by_method = {r["method"]: r for r in inbound(_stat(capsys, redis_url, "--by", "method"))}
+        assert set(by_method) == {UNARY, STREAM}
+        assert (by_method[UNARY]["calls"], by_method[UNARY]["errors"]) == (want_unary, want_errors)
+        assert by_method[UNARY]["errors_by_code"] == {"UNAVAILABLE": want_errors}
+        assert by_method[UNARY]["instances"] == by_method[STREAM]["instances"] == 2
+        assert (by_method[STREAM]["calls"], by_method[STREAM]["errors"]) == (STREAMS * len(LOAD), 0)
+        assert by_method[STREAM]["retries"] is None and by_method[STREAM]["latency_ms"]["p50"] > 0
+        assert main(["stat", "--service", SERVICE, "--redis", redis_url, "--by", "method"]) == 0
+        table = capsys.readouterr().out
+        assert "METHOD" in table and UNARY in table and STREAM in table
 
         # The text table and one `top` frame name the service and the p95 column.
         assert main(["stat", "--service", SERVICE, "--redis", redis_url]) == 0

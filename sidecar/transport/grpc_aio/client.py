@@ -19,13 +19,14 @@ import grpc
 
 from sidecar.core import errors
 from sidecar.core.call import CallDescriptor, Code, Metadata, Status
+from sidecar.core.compression import decompress
 from sidecar.core.service import Request
 from sidecar.security.handshake import HandshakeFailures, reason_in_text
 from sidecar.transport.grpc_aio import reflection
 from sidecar.transport.grpc_aio.channels import ChannelPool
 from sidecar.transport.grpc_aio.internals import WRITE_LOST_RACE, RawCall, RawStatus, metadata_sent, raw_call
 from sidecar.transport.grpc_aio.method_kinds import Kind, MethodKinds
-from sidecar.transport.grpc_aio.wire import OrderedMetadata, as_metadata
+from sidecar.transport.grpc_aio.wire import OrderedMetadata, as_metadata, split_compression
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ async def _pump(call: Any, raw: RawCall, messages: AsyncIterator[bytes]) -> None
         async for message in messages:
             if call.done():
                 return
-            await raw.send_serialized_message(message)
+            await raw.send_serialized_message(decompress(message))  # grpc core compresses as the call says
         if not call.done():
             await raw.send_receive_close()
     except asyncio.CancelledError:
@@ -192,16 +193,17 @@ class GrpcConnector:
         request.on_finish(lane.release)
         call_info = request.call
         kinds = self._kinds
+        metadata, compress = split_compression(call_info.metadata)
         if kinds.is_unary(call_info.method):
-            message = await anext(request.messages, b"")
+            message = decompress(await anext(request.messages, b""))
             unary = channel.unary_unary(call_info.method)(
-                message, metadata=OrderedMetadata(call_info.metadata), timeout=timeout
+                message, metadata=OrderedMetadata(metadata), timeout=timeout, compression=compress
             )
             return UnaryUpstreamResponse(unary, call_info, connecting, self.pool.handshakes)
         if kinds.should_ask(call_info.service, time.monotonic()):
             self._learn(channel, call_info.service)
         multicallable = channel.stream_stream(call_info.method)
-        call = multicallable(metadata=OrderedMetadata(call_info.metadata), timeout=timeout)
+        call = multicallable(metadata=OrderedMetadata(metadata), timeout=timeout, compression=compress)
         return UpstreamResponse(call, request.messages, call_info, connecting, self.pool.handshakes)
 
     def _learn(self, channel: grpc.aio.Channel, service: str) -> None:

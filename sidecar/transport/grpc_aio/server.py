@@ -19,13 +19,14 @@ import grpc
 
 from sidecar.core import errors
 from sidecar.core.call import CallDescriptor, Code, Status
+from sidecar.core.compression import decompress
 from sidecar.core.service import Request, Response
 from sidecar.core.transport import ListenerSpec, Switch
 from sidecar.security.peer import UNAUTHENTICATED_REASONS, MtlsMode, PeerCheck
 from sidecar.transport.grpc_aio.method_kinds import MethodKinds
 from sidecar.transport.grpc_aio.sniff import SniffingFront
 from sidecar.transport.grpc_aio.tls import peer_uris, server_credentials
-from sidecar.transport.grpc_aio.wire import TO_GRPC, inbound_metadata, listener_options
+from sidecar.transport.grpc_aio.wire import TO_GRPC, inbound_metadata, listener_options, split_compression
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +139,13 @@ class _Handler(grpc.GenericRpcHandler):
         completed = False
         try:
             response = await self._switch.service(request)
-            headers = await response.initial_metadata()
+            headers, compress = split_compression(await response.initial_metadata())
+            if compress is not None:
+                context.set_compression(compress)  # the upstream's answer came compressed: so does ours
             if headers:
                 await context.send_initial_metadata(headers)
             while (message := await response.read()) is not None:
-                await deliver(message)
+                await deliver(decompress(message))
             status = await response.status()
             completed = True
         except asyncio.CancelledError:

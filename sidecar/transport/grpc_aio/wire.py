@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 
+from sidecar.core import compression
 from sidecar.core.call import Code, Metadata, MetadataValue
 from sidecar.core.transport import WireLimits
 
@@ -56,7 +57,8 @@ def listener_options(limits: WireLimits) -> tuple[tuple[str, Any], ...]:
     )
 
 
-# Metadata the caller's gRPC library adds for its own hop; the upstream hop adds its own.
+# Metadata the caller's gRPC library adds for its own hop; the upstream hop adds its own. (grpc core
+# never shows a call's grpc-encoding to the application: it inflates and compresses by itself.)
 HOP_BY_HOP = frozenset({"user-agent", "te", "content-type", "grpc-accept-encoding", "grpc-encoding"})
 
 # Carries the call's target service name: grpc Python servers cannot read :authority
@@ -77,6 +79,20 @@ def inbound_metadata(items: Iterable[tuple[str, MetadataValue]]) -> tuple[Metada
         elif key not in HOP_BY_HOP and not key.startswith(("grpc-", ":")):
             forward.append((key, value))
     return tuple(forward), authority.lower()
+
+
+_COMPRESSION = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate}
+
+
+def split_compression(metadata: Metadata) -> tuple[Metadata, grpc.Compression | None]:
+    """Metadata without grpc-encoding / grpc-accept-encoding (grpc core writes its own), and the
+    compression grpc core is to apply: the algorithm the other side's messages came with. Only a
+    transport that shows them (h2) puts these keys in a call's metadata: grpc core hides them, so
+    between two grpc hops compression ends at each (inflated on the way in, not compressed again)."""
+    if not any(key in compression.KEYS for key, _ in metadata):
+        return metadata, None
+    encoding = compression.encoding_of(metadata)
+    return tuple(kv for kv in metadata if kv[0] not in compression.KEYS), _COMPRESSION.get(encoding)
 
 
 class OrderedMetadata(grpc.aio.Metadata):

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sidecar.core.call import Code, Metadata, Status
+from sidecar.core.compression import Compressed
 from sidecar.transport.h2.connection import GrpcConnection
 from sidecar.transport.h2.events import Event, WindowOpened
 from sidecar.transport.h2.grpc_wire import MessageDecoder, MessageTooLarge, headers_from_metadata, metadata_from_headers
@@ -16,7 +17,8 @@ from sidecar.transport.h2.grpc_wire import MessageDecoder, MessageTooLarge, head
 HIGH_WATER = 256 * 1024  # queued bytes per stream (either way) before the other side is made to wait
 
 # Metadata the caller's gRPC library adds for its own hop; apex-authority is read as the authority.
-HOP_BY_HOP = frozenset({"user-agent", "te", "content-type", "grpc-accept-encoding", "grpc-encoding"})
+# (grpc-encoding and grpc-accept-encoding pass: compressed messages are relayed as they are.)
+HOP_BY_HOP = frozenset({"user-agent", "te", "content-type"})
 AUTHORITY_KEY = "apex-authority"
 
 
@@ -44,7 +46,8 @@ class Inbound:
     """Messages arriving on one stream for one reader. DATA is credited back to the peer at once
     while fewer than HIGH_WATER bytes of whole messages wait unread, else as the reader takes them."""
 
-    __slots__ = ("_decoder", "_proto", "_queue", "_queued", "_uncredited", "_waiter", "ended", "error", "sid")
+    __slots__ = ("_decoder", "_proto", "_queue", "_queued", "_uncredited", "_waiter", "encoding", "ended", "error",
+                 "sid")  # fmt: skip
 
     def __init__(self, proto: H2Protocol, sid: int, max_message: int) -> None:
         self._proto = proto
@@ -53,6 +56,7 @@ class Inbound:
         self._queue: deque[bytes] = deque()
         self._queued = 0
         self._uncredited = 0
+        self.encoding = "identity"  # the stream's grpc-encoding, for messages with the compressed flag
         self.ended = False
         self.error: Status | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -67,7 +71,13 @@ class Inbound:
             self._proto.conn.consumed(self.sid, len(data))
             self.fail(Status(Code.RESOURCE_EXHAUSTED, str(exc)))
             return
-        for _compressed, message in messages:
+        for compressed, message in messages:
+            if compressed:
+                if self.encoding == "identity":
+                    self._proto.conn.consumed(self.sid, len(data))
+                    self.fail(Status(Code.INTERNAL, "apex: compressed message without a grpc-encoding"))
+                    return
+                message = Compressed(message, self.encoding)  # relayed as is, flag and all
             self._queue.append(message)
             self._queued += len(message)
         if self._queued < HIGH_WATER:
@@ -196,6 +206,14 @@ class H2Protocol(asyncio.Protocol):
             self.lost.set_result(None)
         for sid in list(self._writers):
             self._wake_writer(sid)
+
+
+def header_encoding(headers: list[tuple[bytes, bytes]]) -> str:
+    """A header block's grpc-encoding, lower case ("identity" when absent)."""
+    for name, value in headers:
+        if name == b"grpc-encoding":
+            return value.decode("ascii", "replace").strip().lower()
+    return "identity"
 
 
 def grpc_headers(metadata: Metadata) -> list[tuple[bytes, bytes]]:

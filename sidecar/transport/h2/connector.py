@@ -11,12 +11,21 @@ import time
 from collections.abc import AsyncIterator, Iterable
 
 from sidecar.core.call import Code, Metadata, Status
+from sidecar.core.compression import Compressed
 from sidecar.core.service import Request, Upstream, local_error
 from sidecar.core.transport import H2Settings
 from sidecar.security.handshake import WRONG_SERVER_IDENTITY, HandshakeFailures
 from sidecar.security.tls import ClientTls
 from sidecar.transport.h2 import frames as f
-from sidecar.transport.h2.aio import H2Protocol, Inbound, Ledger, call_metadata, grpc_headers, status_from_headers
+from sidecar.transport.h2.aio import (
+    H2Protocol,
+    Inbound,
+    Ledger,
+    call_metadata,
+    grpc_headers,
+    header_encoding,
+    status_from_headers,
+)
 from sidecar.transport.h2.connection import GrpcConnection, StreamError
 from sidecar.transport.h2.events import (
     ConnectionTerminated,
@@ -62,6 +71,7 @@ class _Call:
                 self._headers.set_result(())
             self.end(status_from_headers(event.headers))
         elif not self._headers.done():
+            self.inbound.encoding = header_encoding(event.headers)
             self._headers.set_result(call_metadata(event.headers)[0])
 
     def end(self, status: Status) -> None:
@@ -82,7 +92,9 @@ class _Call:
         return await self.inbound.read()
 
     async def status(self) -> Status:
-        return await self._status
+        status = await self._status
+        error = self.inbound.error  # an answer the caller cannot read (a compressed message without grpc-encoding)
+        return error if status.ok and error is not None else status
 
     def cancel(self) -> None:
         if self._status.done():
@@ -95,7 +107,7 @@ class _Call:
         proto = self._proto
         try:
             async for message in messages:
-                proto.conn.send_data(self.sid, encode_message(message))
+                proto.conn.send_data(self.sid, encode_message(message, type(message) is Compressed))
                 proto.flush_soon()
                 await proto.drain(self.sid)
             proto.conn.send_data(self.sid, b"", end_stream=True)

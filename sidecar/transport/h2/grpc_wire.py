@@ -73,16 +73,16 @@ def encode_timeout(seconds: float) -> bytes:
 
 
 # headers a gRPC relay must not pass on as application metadata
-RESERVED = frozenset(
-    (b"content-type", b"te", b"grpc-timeout", b"grpc-encoding", b"grpc-accept-encoding", b"user-agent")
-)
+RESERVED = frozenset((b"content-type", b"te", b"grpc-timeout", b"user-agent"))
+# grpc- headers that do pass, end to end: messages keep their compressed flag (sidecar.core.compression)
+END_TO_END = frozenset((b"grpc-encoding", b"grpc-accept-encoding"))
 
 
 def metadata_from_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str | bytes]]:
     """Application metadata in wire order (repeated keys kept), `-bin` values base64-decoded."""
     out: list[tuple[str, str | bytes]] = []
     for name, value in headers:
-        if name[:1] == b":" or name in RESERVED or name.startswith(b"grpc-"):
+        if name[:1] == b":" or name in RESERVED or (name.startswith(b"grpc-") and name not in END_TO_END):
             continue
         key = name.decode("ascii")
         if key.endswith("-bin"):

@@ -10,12 +10,21 @@ import time
 from collections.abc import AsyncIterator, Iterable
 
 from sidecar.core.call import CallDescriptor, Code, Status
+from sidecar.core.compression import Compressed
 from sidecar.core.service import Request, Response
 from sidecar.core.transport import H2Settings, ListenerSpec, Switch
 from sidecar.security.peer import UNAUTHENTICATED_REASONS, MtlsMode, Verdict
 from sidecar.security.tls import ListenerTls
 from sidecar.transport.h2 import frames as f
-from sidecar.transport.h2.aio import H2Protocol, Inbound, Ledger, call_metadata, grpc_headers, status_headers
+from sidecar.transport.h2.aio import (
+    H2Protocol,
+    Inbound,
+    Ledger,
+    call_metadata,
+    grpc_headers,
+    header_encoding,
+    status_headers,
+)
 from sidecar.transport.h2.connection import GrpcConnection, StreamError
 from sidecar.transport.h2.events import ConnectionTerminated, DataReceived, Event, HeadersReceived, StreamReset
 from sidecar.transport.h2.grpc_wire import encode_message, parse_timeout
@@ -25,6 +34,9 @@ from sidecar.transport.h2.tls import Acceptor, peer_uris
 log = logging.getLogger(__name__)
 
 CANCELLED = Status(Code.CANCELLED, "cancelled by the caller")
+# Request-stream failures the caller is answered with: too large a message; a compressed one without
+# a grpc-encoding (sidecar/transport/h2/aio.py, Inbound).
+_REFUSALS = (Code.RESOURCE_EXHAUSTED, Code.INTERNAL)
 RESPONSE_HEADERS = [(b":status", b"200"), (b"content-type", b"application/grpc")]
 
 
@@ -86,11 +98,13 @@ class _Server(H2Protocol):
                     found[0].on_data(b"", True)
                 return
             inbound = Inbound(self, event.stream_id, self.listener.spec.limits.max_message_bytes)
+            inbound.encoding = header_encoding(event.headers)
             if event.end_stream:
                 inbound.ended = True
             task = self.loop.create_task(self._serve(event.stream_id, event.headers, inbound))
             self.calls[event.stream_id] = (inbound, task)
         elif kind is StreamReset:
+            self._wake_writer(event.stream_id)  # type: ignore[union-attr]  # an answer waiting in _sent
             found = self.calls.pop(event.stream_id, None)  # type: ignore[union-attr]
             if found is not None:
                 found[0].fail(CANCELLED)
@@ -160,7 +174,7 @@ class _Server(H2Protocol):
         async def messages() -> AsyncIterator[bytes]:
             while (message := await inbound.read()) is not None:
                 yield message
-            if inbound.error is not None and inbound.error.code is Code.RESOURCE_EXHAUSTED:
+            if inbound.error is not None and inbound.error.code in _REFUSALS:
                 raise _Refused(inbound.error)
 
         request = Request(call, messages())
@@ -178,7 +192,7 @@ class _Server(H2Protocol):
                     if not sent_headers:
                         self._headers(sid, [])
                         sent_headers = True
-                    self.conn.send_data(sid, encode_message(message))
+                    self.conn.send_data(sid, encode_message(message, type(message) is Compressed))
                     self.flush_soon()
                     await self.drain(sid)
                 status = await response.status()
@@ -199,13 +213,21 @@ class _Server(H2Protocol):
                 response.cancel()
             request.finish(status)
             self.calls.pop(sid, None)
-        if inbound.error is not None and inbound.error.code is Code.RESOURCE_EXHAUSTED:
+        if inbound.error is not None and inbound.error.code in _REFUSALS:
             status = inbound.error
         if status is not CANCELLED or self.conn.terminated is None:
             self._answer(sid, sent_headers, status)
-            if not inbound.ended:  # answered before the caller finished sending: stop its stream
-                self.conn.reset_stream(sid, f.NO_ERROR)
-                self.flush_soon()
+            if not inbound.ended:  # answered before the caller finished sending: stop its stream,
+                await self._sent(sid)  # once the answer's DATA held by flow control and its trailers are out
+                if not inbound.ended:
+                    self.conn.reset_stream(sid, f.NO_ERROR)
+                    self.flush_soon()
+
+    async def _sent(self, sid: int) -> None:
+        """Wait until the stream has no DATA queued for flow-control window (its trailers follow at once)."""
+        while self.conn.buffered(sid) and not self.lost.done():
+            waiter = self._writers[sid] = self.loop.create_future()
+            await waiter
 
     def _headers(self, sid: int, extra: list[tuple[bytes, bytes]]) -> None:
         self.conn.send_headers(sid, RESPONSE_HEADERS + extra)

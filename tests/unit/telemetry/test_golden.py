@@ -74,3 +74,48 @@ def test_instance_health_takes_the_newest_window_as_heartbeat() -> None:
         "policy_version": "7",
         "windows": 2,
     }
+
+
+def method_window(
+    instance: str, start: float, methods: dict[str, tuple[int, int, float]]
+) -> telemetry_pb2.TelemetryWindow:
+    """One route with per-method aggregates: method -> (calls, errors, seconds each)."""
+    w = telemetry_pb2.TelemetryWindow(service="svc", instance=instance)
+    w.window_start.FromNanoseconds(int(start * 1e9))
+    r = w.routes.add(listener="inbound", route="all", cluster="c")
+    r.stats.counters["retries"] = 4
+    for path, (calls, errors, seconds) in methods.items():
+        m = r.methods.add(method=path)
+        m.stats.calls, m.stats.errors = calls, errors
+        m.stats.status_codes["OK"] = calls - errors
+        if errors:
+            m.stats.status_codes["INTERNAL"] = errors
+        h = histogram.Histogram()
+        for _ in range(calls):
+            h.record(seconds)
+        histogram.encode(h, m.stats.latency)
+        r.stats.calls += calls
+        r.stats.errors += errors
+        if errors:
+            r.failed.add(trace_id="f" * 32, method=path, code="INTERNAL")
+    r.slowest.CopyFrom(telemetry_pb2.Exemplar(trace_id="a" * 32, method="/pkg.S/Slow", seconds=2.0))
+    return w
+
+
+def test_method_rows_merge_instances_per_method_without_route_counters() -> None:
+    ws = [
+        method_window("a", 1.0, {"/pkg.S/Fast": (10, 0, 0.001), "/pkg.S/Slow": (2, 1, 2.0)}),
+        method_window("b", 2.0, {"/pkg.S/Fast": (30, 3, 0.002)}),
+    ]
+    fast, slow = golden.rows(ws, "method", since=0.0, now=10.0)
+    assert fast.key == ("svc", "inbound", "/pkg.S/Fast") and slow.key == ("svc", "inbound", "/pkg.S/Slow")
+    d = fast.as_dict("method")
+    assert (d["method"], d["instances"], d["calls"], d["errors"]) == ("/pkg.S/Fast", 2, 40, 3)
+    assert d["errors_by_code"] == {"INTERNAL": 3}
+    assert abs(d["latency_ms"]["p99"] - 2.0) <= 2.0 * histogram.RELATIVE_ERROR
+    assert d["retries"] is None and d["rejections"] is None  # counted per route, not per method
+    assert d["slowest"] is None and [e["method"] for e in d["failed"]] == ["/pkg.S/Fast"]
+    s = slow.as_dict("method")
+    assert s["calls"] == 2 and s["slowest"]["method"] == "/pkg.S/Slow" and len(s["failed"]) == 1
+    [route] = golden.rows(ws, "route", since=0.0, now=10.0)
+    assert route.calls == fast.calls + slow.calls and route.retries == 8

@@ -130,3 +130,45 @@ def test_cache_counters_reach_the_cluster_aggregate_of_the_window() -> None:
     assert cache.snapshot().method("/p.S/Get").hits == 4  # CacheAdmin still shows per-method totals
     cache.counters_for("/p.S/Get", "backend").hits += 2
     assert {c.name: dict(c.stats.counters) for c in roller.roll(now=2.0).clusters} == {"backend": {"cache_hits": 2}}
+
+
+def test_per_method_aggregates_add_up_to_the_route_and_idle_methods_are_left_out() -> None:
+    """Each method's calls land in exactly one window, split from the route's; a method without calls
+    in a window has no entry there (idle windows stay small)."""
+    rng = random.Random(5)
+    registry = Registry(clock=lambda: 0.0)
+    route = registry.route("inbound", "r", "local")
+    roller = Roller(registry, WHO, now=0.0)
+    paths = ["/pkg.S/A", "/pkg.S/B", "/pkg.S/C"]
+    finished: dict[str, int] = dict.fromkeys(paths, 0)
+    failed: dict[str, int] = dict.fromkeys(paths, 0)
+    windows: list[telemetry_pb2.TelemetryWindow] = []
+    for step in range(1, 60):
+        active = paths[:2] if step < 30 else paths  # C starts late
+        for path in active:
+            for _ in range(rng.randint(0, 3)):
+                method = route.method(path)
+                route.start()
+                method.started += 1
+                code = Code.NOT_FOUND if rng.random() < 0.25 else Code.OK
+                seconds = rng.uniform(0.001, 0.05)
+                route.finish(code, seconds)
+                method.finish(code, seconds)
+                finished[path] += 1
+                failed[path] += code is not Code.OK
+        if step % 5 == 0:
+            windows.append(roller.roll(now=float(step)))
+    windows.append(roller.roll(now=100.0))
+    windows.append(roller.roll(now=101.0))  # nothing happened: no method entries
+    assert not windows[-1].routes[0].methods
+    for w in windows:
+        r = w.routes[0]
+        assert sum(m.stats.calls for m in r.methods) == r.stats.calls
+        assert sum(m.stats.errors for m in r.methods) == r.stats.errors
+    for path in paths:
+        mine = [m.stats for w in windows for m in w.routes[0].methods if m.method == path]
+        assert sum(s.calls for s in mine) == finished[path]
+        assert sum(s.started for s in mine) == finished[path]
+        assert sum(s.errors for s in mine) == failed[path] == sum(s.status_codes.get("NOT_FOUND", 0) for s in mine)
+        assert sum(histogram.decode(s.latency).count for s in mine) == finished[path]
+    assert all(m.method != "/pkg.S/C" for w in windows[:5] for m in w.routes[0].methods)

@@ -18,10 +18,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import ResponseError
-
 from apex.mesh.bus.events import Priority, decode
-from apex.mesh.contract import streams
+from apex.mesh.contract import groups, streams
 from apex.mesh.contract.entries import EntryError
 from apex.mesh.v1 import telemetry_pb2
 
@@ -43,10 +41,6 @@ class SubscriberStats:
     acked: int = 0
     filtered: int = 0  # below min_priority: acknowledged unseen
     dead_lettered: int = 0
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class EventSubscriber:
@@ -87,21 +81,16 @@ class EventSubscriber:
         """The events streams this subscriber reads (never a dead-letter stream)."""
         if self.services is not None:
             return [streams.events_key(s) for s in self.services]
-        found = {_text(k) async for k in self.client.scan_iter(match=streams.EVENTS_PATTERN, _type="stream")}
+        found = {groups.text(k) async for k in self.client.scan_iter(match=streams.EVENTS_PATTERN, _type="stream")}
         return sorted(k for k in found if not streams.is_dead_letter(k))
 
     async def join(self) -> list[str]:
         """Create the group on every stream (from its start, making the stream if needed); the keys."""
         keys = await self.keys()
         for key in keys:
-            if key in self._joined:
-                continue
-            try:
-                await self.client.xgroup_create(key, self.group, id="0", mkstream=True)
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
-            self._joined.add(key)
+            if key not in self._joined:
+                await groups.join(self.client, key, self.group)
+                self._joined.add(key)
         return keys
 
     # --- receiving ----------------------------------------------------------------------------
@@ -121,19 +110,14 @@ class EventSubscriber:
             )  # fmt: skip
             for _, raw in reply or []:
                 for raw_id, fields in raw:
-                    delivery = await self._accept(key, _text(raw_id), fields, 1)
+                    delivery = await self._accept(key, groups.text(raw_id), fields, 1)
                     if delivery is not None:
                         out.append(delivery)
         self.stats.delivered += len(out)
         return out
 
     async def ack(self, *deliveries: Delivery) -> None:
-        by_stream: dict[str, list[str]] = {}
-        for d in deliveries:
-            by_stream.setdefault(d.stream, []).append(d.id)
-        for stream, ids in by_stream.items():
-            await self.client.xack(stream, self.group, *ids)
-            self.stats.acked += len(ids)
+        self.stats.acked += await groups.ack(self.client, self.group, ((d.stream, d.id) for d in deliveries))
 
     async def run_once(self, handler: Callable[[Delivery], Awaitable[None]]) -> int:
         """Fetch and hand each delivery to `handler`: acknowledged when it returns, left for redelivery
@@ -154,30 +138,21 @@ class EventSubscriber:
 
     async def _claim(self, key: str) -> list[Delivery]:
         out: list[Delivery] = []
-        start = "0-0"
-        while True:
-            reply: Any = await self.client.xautoclaim(
-                key, self.group, self.consumer, self.claim_idle_ms, start_id=start, count=self.count
-            )
-            start, raw = _text(reply[0]), [e for e in reply[1] if e and e[1] is not None]
-            trimmed = [e[0] for e in reply[1] if e and e[1] is None]  # Redis 6: trimmed away while pending
-            if trimmed:
-                await self.client.xack(key, self.group, *trimmed)
-            counts = await self._delivery_counts(key, [_text(i) for i, _ in raw])
-            for raw_id, fields in raw:
-                entry_id = _text(raw_id)
+        async for page in groups.claim(self.client, key, self.group, self.consumer, self.claim_idle_ms, self.count):
+            counts = await self._delivery_counts(key, [groups.text(i) for i, _ in page])
+            for raw_id, fields in page:
+                entry_id = groups.text(raw_id)
                 delivery = await self._accept(key, entry_id, fields, counts.get(entry_id, 1))
                 if delivery is not None:
                     out.append(delivery)
                     self.stats.redelivered += 1
-            if start == "0-0" or not reply[1]:
-                return out
+        return out
 
     async def _delivery_counts(self, key: str, ids: list[str]) -> dict[str, int]:
         if not ids:
             return {}
         rows: Any = await self.client.xpending_range(key, self.group, min=ids[0], max=ids[-1], count=len(ids) * 2 + 10)
-        return {_text(r["message_id"]): int(r["times_delivered"]) for r in rows}
+        return {groups.text(r["message_id"]): int(r["times_delivered"]) for r in rows}
 
     async def _accept(self, key: str, entry_id: str, fields: dict[bytes, bytes], count: int) -> Delivery | None:
         try:
@@ -196,11 +171,6 @@ class EventSubscriber:
         return Delivery(key, entry_id, event, count)
 
     async def _dead_letter(self, key: str, entry_id: str, fields: dict[bytes, bytes], reason: str) -> None:
-        dead = streams.dead_letter_key(key)
-        log.warning("events: %s %s moved to %s: %s", key, entry_id, dead, reason)
-        copy: Any = streams.dead_letter_fields(key, entry_id, fields, reason)
-        async with self.client.pipeline(transaction=True) as pipe:  # one slot: the key keeps the hash tag
-            pipe.xadd(dead, copy, maxlen=self.dead_letter_maxlen, approximate=False)
-            pipe.xack(key, self.group, entry_id)
-            await pipe.execute()
+        await groups.dead_letter(self.client, key, self.group, entry_id, fields, reason,
+                                 maxlen=self.dead_letter_maxlen)  # fmt: skip
         self.stats.dead_lettered += 1

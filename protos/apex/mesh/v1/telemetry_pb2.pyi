@@ -133,20 +133,30 @@ class Aggregate(_message.Message):
     def __init__(self, calls: _Optional[int] = ..., errors: _Optional[int] = ..., status_codes: _Optional[_Mapping[str, int]] = ..., latency: _Optional[_Union[LatencyHistogram, _Mapping]] = ..., in_flight: _Optional[int] = ..., in_flight_peak: _Optional[int] = ..., request_bytes: _Optional[int] = ..., response_bytes: _Optional[int] = ..., counters: _Optional[_Mapping[str, int]] = ..., started: _Optional[int] = ...) -> None: ...
 
 class RouteAggregate(_message.Message):
-    __slots__ = ("listener", "route", "cluster", "stats", "slowest", "failed")
+    __slots__ = ("listener", "route", "cluster", "stats", "slowest", "failed", "methods")
     LISTENER_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
     STATS_FIELD_NUMBER: _ClassVar[int]
     SLOWEST_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
+    METHODS_FIELD_NUMBER: _ClassVar[int]
     listener: str
     route: str
     cluster: str
     stats: Aggregate
     slowest: Exemplar
     failed: _containers.RepeatedCompositeFieldContainer[Exemplar]
-    def __init__(self, listener: _Optional[str] = ..., route: _Optional[str] = ..., cluster: _Optional[str] = ..., stats: _Optional[_Union[Aggregate, _Mapping]] = ..., slowest: _Optional[_Union[Exemplar, _Mapping]] = ..., failed: _Optional[_Iterable[_Union[Exemplar, _Mapping]]] = ...) -> None: ...
+    methods: _containers.RepeatedCompositeFieldContainer[MethodAggregate]
+    def __init__(self, listener: _Optional[str] = ..., route: _Optional[str] = ..., cluster: _Optional[str] = ..., stats: _Optional[_Union[Aggregate, _Mapping]] = ..., slowest: _Optional[_Union[Exemplar, _Mapping]] = ..., failed: _Optional[_Iterable[_Union[Exemplar, _Mapping]]] = ..., methods: _Optional[_Iterable[_Union[MethodAggregate, _Mapping]]] = ...) -> None: ...
+
+class MethodAggregate(_message.Message):
+    __slots__ = ("method", "stats")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    stats: Aggregate
+    def __init__(self, method: _Optional[str] = ..., stats: _Optional[_Union[Aggregate, _Mapping]] = ...) -> None: ...
 
 class Exemplar(_message.Message):
     __slots__ = ("trace_id", "span_id", "method", "code", "seconds", "time")
