@@ -26,7 +26,7 @@ from apex.mesh.bus.connect import connect
 from apex.mesh.contract import forecast as keys
 from apex.mesh.v1 import control_pb2, telemetry_pb2
 
-from engines.control.admin_client import AdminError, PolicyAdminClient
+from engines.control.admin_client import AdminError, Conflict, PolicyAdminClient
 from engines.forecast import actions, publish
 from engines.forecast.engine import Detector, Engine, EngineConfig
 from engines.forecast.predict import Prediction
@@ -35,6 +35,7 @@ from engines.ingest.samples import CLUSTER_SEP, Seconds, window_samples
 from engines.ingest.telemetry import TELEMETRY_PATTERN, decode_window
 
 log = logging.getLogger(__name__)
+CONFLICT_RETRIES = 2  # a change that lost a race with another writer is tried again on the newer version
 Window: TypeAlias = telemetry_pb2.TelemetryWindow
 EVENTS_MAXLEN = 10_000
 
@@ -197,7 +198,7 @@ class Runner:
             self.engine.concurrency[service] = float(sum(caps)) * max(1, len(self.instances.get(service, {})))
         degrading = p.key.split(CLUSTER_SEP, 1)[1] if CLUSTER_SEP in p.key else ""
         todo = self.planner.plan(service, p, f, now, degrading, cid)
-        await self._apply(service, todo, record.version, now)
+        await self._apply(service, todo, record.version, now, f)
 
     async def _reverts(self, service: str, now: float) -> None:
         for svc, kind in self.planner.due(now):
@@ -207,7 +208,7 @@ class Runner:
             current = actions.facts(record.policy, self.config.listeners) if record is not None else actions.Facts()
             todo = self.planner.reverts(service, kind, current)
             if record is not None:
-                await self._apply(service, todo, record.version, now)
+                await self._apply(service, todo, record.version, now, current)
 
     async def _policy(self, service: str) -> control_pb2.PolicyRecord | None:
         try:
@@ -216,16 +217,38 @@ class Runner:
             log.info("no policy to act on for %s: %s", service, exc.details)
             return None
 
-    async def _apply(self, service: str, todo: list[actions.Action], version: int, now: float) -> None:
+    async def _apply(
+        self, service: str, todo: list[actions.Action], version: int, now: float, planned: actions.Facts
+    ) -> None:
+        """Store each change on top of `version` (the policy the actions were planned from, `planned`).
+        Another writer storing a version first (the tuner, an operator) is a conflict: the change is
+        retried on the newer version if the field it touches still holds what it was planned from,
+        and refused if someone else changed that field since."""
         for a in todo:
             status, detail = ("dry-run", "") if self.config.dry_run else ("applied", "")
             if not self.config.dry_run:
-                try:
-                    record = await self.admin.patch(service, a.path, a.value, reason=a.reason, expected_version=version)
-                    version, detail = record.version, f"version {record.version}"
-                    self.actions_applied += 1
-                except AdminError as exc:
-                    status, detail = "refused", exc.details
+                for attempt in range(CONFLICT_RETRIES + 1):
+                    try:
+                        record = await self.admin.patch(
+                            service, a.path, a.value, reason=a.reason, expected_version=version
+                        )
+                        version, detail = record.version, f"version {record.version}"
+                        status = "applied"
+                        self.actions_applied += 1
+                        break
+                    except Conflict as exc:
+                        status, detail = "refused", exc.details
+                        newer = await self._policy(service) if attempt < CONFLICT_RETRIES else None
+                        if newer is None:
+                            break
+                        now_value = actions.facts(newer.policy, self.config.listeners).value(a.path)
+                        if now_value != planned.value(a.path):
+                            detail = f"{a.path} was changed by another writer since (now {now_value})"
+                            break
+                        version = newer.version  # the field is as planned: try again on top of theirs
+                    except AdminError as exc:
+                        status, detail = "refused", exc.details
+                        break
             log.warning("action %s %s: %s=%s (%s): %s", status, service, a.path, a.value, detail, a.reason)
             await self._event(service, publish.action_event(a, status, detail))
             key = keys.state_key(service)

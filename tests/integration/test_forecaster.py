@@ -6,6 +6,7 @@ the forecast in the reason) and reverted when the prediction has passed; a flat 
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -13,9 +14,11 @@ from pathlib import Path
 
 import pytest
 from apex.mesh.contract import entries
+from apex.mesh.contract import forecast as keys
 from apex.mesh.v1 import config_pb2, control_pb2, telemetry_pb2
 
 from engines.control.admin_client import PolicyAdminClient
+from engines.forecast import actions
 from engines.forecast.actions import ActionRules
 from engines.forecast.engine import EngineConfig
 from engines.forecast.predict import SPIKE, Rules
@@ -143,3 +146,41 @@ async def _scenario(redis_url: str, control_plane: str, tmp_path: Path) -> None:
     assert {a["status"] for a in forecast_show.load(redis_url, "quiet", "dry")["actions"]} == {"dry-run"}
     await dry.close()
     await operator.close()
+
+
+def test_an_action_that_lost_a_race_is_retried_or_refused_by_what_changed() -> None:
+    """Another writer (the tuner, an operator) stores a version between the forecaster's read and its
+    patch: a change whose field still holds the planned value goes on top of theirs; one whose field
+    they changed is refused, naming the field, and theirs stands."""
+    redis = RedisServer().start()
+    try:
+        with ControlPlaneProcess(redis.url) as cp:
+            asyncio.run(_race(redis.url, cp.address))
+    finally:
+        redis.close()
+
+
+async def _race(redis_url: str, control_plane: str) -> None:
+    operator = PolicyAdminClient(control_plane, author="alice")
+    first = await operator.set("raced", policy_with_cache(), reason="initial", expected_version=0)
+    runner = Runner(redis_url, control_plane, fast_config(group="race", consumer="r1"))
+    await runner.start()
+    try:
+        planned = actions.facts(first.policy, runner.config.listeners)
+        cap = "clusters[local].limits.max_requests"
+        await operator.patch("raced", cap, "25", reason="operator", expected_version=first.version)
+        ttl = actions.Action("raced", "cache[quote].ttl", "10s", "spike ahead", "cid-1")
+        await runner._apply("raced", [ttl], first.version, time.time(), planned)
+        current = await operator.get("raced")
+        assert current.policy.cache[0].ttl.seconds == 10 and current.policy.clusters[0].limits.max_requests == 25
+        assert current.version == first.version + 2 and runner.actions_applied == 1
+
+        raise_cap = actions.Action("raced", cap, "30", "spike ahead", "cid-1")
+        await runner._apply("raced", [raise_cap], first.version, time.time(), planned)
+        after = await operator.get("raced")
+        assert after.version == current.version and after.policy.clusters[0].limits.max_requests == 25
+        docs = [json.loads(d) for d in await runner.redis.lrange(keys.state_key("raced") + ":" + keys.ACTIONS, 0, -1)]
+        assert docs[0]["status"] == "refused", docs[0]
+        assert f"{cap} was changed by another writer since (now 25)" in json.dumps(docs[0]), docs[0]
+    finally:
+        await runner.close()
