@@ -353,7 +353,12 @@ def test_interop_case(name: str, via: Target, expected: dict[str, Any], interop_
     if name in GRPC_TRANSPORT_OUTCOMES and not via.name.endswith("-h2"):
         want = GRPC_TRANSPORT_OUTCOMES[name](want)
     assert got == want, f"{name} via {via.name}"
-    if case.exact:
+    if name == "cancel_after_first_response" and not via.name.endswith("-h2"):
+        # grpc aio reads a cancelled request stream as its end (EOF) and tells the servicer of the
+        # cancellation 0.2-30 ms later, so a grpc sidecar may relay a half-close before the cancel,
+        # and the service may end the call OK first (README.md, "Transparency"). h2 stays exact.
+        watch.expect(1, None, {"CANCELLED", OK})
+    elif case.exact:
         watch.expect(case.calls, case.codes, set(case.allowed) or None)
     else:
         for added in watch.added():
