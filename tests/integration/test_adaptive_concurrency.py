@@ -92,8 +92,8 @@ def test_enforced_mode_keeps_in_flight_near_the_limit_and_sheds_fast(busy: Backg
     assert state.counters["adaptive_rejected"] == len(shed)
     assert all(in_flight <= max(limit, 2) + 2 for in_flight, limit in late)  # near the limit
     assert statistics.median(limit for _, limit in late) < OFFERED / 2  # the limit learned the capacity
-    # Admitted calls skip most of the upstream's queue: ~0.3-0.45x on a quiet machine; 0.62x was seen with
-    # the 2 cores shared with other test runs, so the bound leaves room for a loaded CI host.
+    # Admitted calls skip much of the upstream's queue. 0.62x and 0.66x were measured with the 2 cores at
+    # load average 7-10 (other runs sharing them), so the bound leaves room for a loaded host.
     assert statistics.median(admitted) < 0.75 * base
     assert statistics.median(o.latency for o in shed) < 0.25 * base  # shed fast
     assert len(admitted) > 0.5 * len(unlimited)  # goodput kept: no congestion collapse
