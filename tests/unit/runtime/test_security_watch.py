@@ -11,17 +11,21 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 
 from engines.security.ca import MeshCA
 from sidecar.admin.access import AccessGuard
+from sidecar.config import bootstrap as bootstrap_file
 from sidecar.policy.address import Address
 from sidecar.policy.auth_model import JwtProvider, KeySource
+from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import Direction, Listener
 from sidecar.policy.security_model import Security
 from sidecar.runtime.jwks import fetch_once
 from sidecar.runtime.security_watch import SecurityWatch
+from sidecar.runtime.sidecar import Sidecar
 from sidecar.runtime.stack import State
 from sidecar.runtime.workload import Workload
 from sidecar.security.peer import MtlsMode, PeerCheck
@@ -144,3 +148,21 @@ def test_accepted_keys_count_by_peer_mode_whatever_they_name() -> None:
     """PeerCheck.accepted may be keyed by mode or by principal: both aggregate into the two modes."""
     assert [peer_mode(k) for k in ("mtls", "plaintext", "spiffe://cluster.local/ns/a/sa/b", "")] == [
         "mtls", "plaintext", "mtls", "plaintext"]  # fmt: skip
+
+
+def test_a_metrics_token_that_does_not_resolve_stops_the_sidecar_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("APEX_TEST_METRICS_UNSET", raising=False)
+    path = tmp_path / "sidecar.yaml"
+    path.write_text(
+        "node: {service: front}\n"
+        "metrics: {address: '0.0.0.0:0', token: {env: APEX_TEST_METRICS_UNSET}}\n"
+        "listeners: [{name: out, address: '127.0.0.1:0', direction: OUTBOUND}]\n"
+        "policy: {route_tables: [{name: out, routes: [{name: all, cluster: c}]}],"
+        " clusters: [{name: c, endpoints: [{address: '127.0.0.1:1'}]}]}\n"
+    )
+    config, model = bootstrap_file.load(path)  # valid: a reference, resolved when the sidecar is built
+    with pytest.raises(ConfigError) as err:
+        Sidecar(config, model, str(path))
+    assert err.value.field == "metrics.token" and "APEX_TEST_METRICS_UNSET is not set" in str(err.value)
