@@ -230,7 +230,16 @@ def test_security_series_on_metrics_after_known_rejections(mesh: Mesh) -> None:
     series it moved on /metrics (docs/observability.md, "Security series")."""
     now = time.time()
     inbound, h2 = ("listener", "inbound"), ("listener", "inbound-h2-mtls")
-    before = mesh.security()
+    corp = (("provider", "corp"),)
+    # A refresh woken by an earlier test may still be running: start once every fetch has landed
+    # (the first one plus one per woken refresh; the periodic refresh is 5 minutes away).
+    deadline = time.monotonic() + 10
+    while True:
+        before = mesh.security()
+        fetched = before[("apex_jwks_fetches_total", corp)] + before[("apex_jwks_fetch_errors_total", corp)]
+        if fetched == 1 + before[("apex_jwks_kid_refreshes_total", corp)] or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert before[("apex_mtls_listener_info", (inbound, ("mode", "strict")))] == 1
     assert before[("apex_mtls_listener_info", (h2, ("mode", "strict")))] == 1
     assert before[("apex_workload_certificate_generation", ())] == 1  # read from the files at start
@@ -259,7 +268,6 @@ def test_security_series_on_metrics_after_known_rejections(mesh: Mesh) -> None:
     time.sleep(0.15)
     mesh.check(ec_key("ec-9").sign(claims(now)), UNAUTH, "apex: JWT key id 'ec-9' is unknown",
                {"authn_rejected_unknown_kid": 1})  # fmt: skip
-    corp = (("provider", "corp"),)
     mesh.wait_security(("apex_jwks_fetches_total", corp), before[("apex_jwks_fetches_total", corp)] + 1)
     assert _moved(before, mesh.security()) == {
         ("apex_mtls_accepted_total", (inbound, ("mode", "mtls"))): 2,  # the OK call and the JWT-refused one
