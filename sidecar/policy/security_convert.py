@@ -76,21 +76,28 @@ def is_loopback(address: Address) -> bool:
 
 def admin_access(msg: config_pb2.Bootstrap, address: Address) -> AdminAccess:
     """Who may call the admin listener; a non-loopback address open to anyone is refused."""
-    admin, path = msg.admin, "admin"
-    token = secret_ref(admin.token, f"{path}.token") if admin.HasField("token") else None
-    mode = admin.mtls.lower()
+    return listener_access(msg.admin, msg.HasField("security"), address, "admin")
+
+
+def listener_access(
+    part: config_pb2.AdminListener | config_pb2.MetricsConfig, has_security: bool, address: Address, path: str
+) -> AdminAccess:
+    """Who may call the admin or the metrics listener (`path`): a token and/or mTLS; a non-loopback
+    address open to anyone is refused, naming `<path>.address`."""
+    token = secret_ref(part.token, f"{path}.token") if part.HasField("token") else None
+    mode = part.mtls.lower()
     if mode not in ("", "disable", "strict"):
-        raise ConfigError(f"{path}.mtls", f"admin mTLS is {admin.mtls!r}: one of disable, strict")
+        raise ConfigError(f"{path}.mtls", f"{path} mTLS is {part.mtls!r}: one of disable, strict")
     mtls = mode == "strict"
-    if mtls and not msg.HasField("security"):
-        raise ConfigError(f"{path}.mtls", "admin mTLS needs a `security` section (the sidecar's certificate)")
-    if admin.allowed_principals and not mtls:
+    if mtls and not has_security:
+        raise ConfigError(f"{path}.mtls", f"{path} mTLS needs a `security` section (the sidecar's certificate)")
+    if part.allowed_principals and not mtls:
         raise ConfigError(f"{path}.allowed_principals", "principals are checked under `mtls: strict` only")
-    access = AdminAccess(token, mtls, principals(list(admin.allowed_principals), path))
+    access = AdminAccess(token, mtls, principals(list(part.allowed_principals), path))
     if access.open and not is_loopback(address):
         raise ConfigError(
             f"{path}.address",
-            f"the admin listener binds {address} (not loopback) without authentication: set admin.token "
-            "({env: NAME} or {file: PATH}) or admin.mtls: strict, or bind 127.0.0.1",
+            f"the {path} listener binds {address} (not loopback) without authentication: set {path}.token "
+            f"({{env: NAME}} or {{file: PATH}}) or {path}.mtls: strict, or bind 127.0.0.1",
         )
     return access

@@ -20,7 +20,8 @@ class FilePaths:
 
 @dataclass(frozen=True, slots=True)
 class AdminAccess:
-    """Who may call the admin listener: a bearer token (by reference) and/or mTLS with allowed principals."""
+    """Who may call the admin (or the metrics) listener: a bearer token (by reference) and/or mTLS with
+    allowed principals."""
 
     token: dict[str, str] | None = None  # a secret reference ({env: NAME} / {file: PATH}), never the token
     mtls: bool = False

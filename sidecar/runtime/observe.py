@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from apex.mesh.v1 import telemetry_pb2
 
+from sidecar.admin.access import AccessGuard
 from sidecar.admin.metrics_http import MetricsServer
 from sidecar.layers.cache.state import CacheState
 from sidecar.layers.cluster.state import ClusterRuntime
@@ -23,6 +24,7 @@ from sidecar.telemetry.window import Identity
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
+    from sidecar.security.tls import ListenerTls
     from sidecar.telemetry.publisher import Publisher
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,15 @@ def cache_counters(cache: CacheState, registry: Registry) -> Callable[[], None]:
 
 
 class Observer:
-    def __init__(self, settings: Observability, node: Node) -> None:
+    """`metrics_guard` and `metrics_tls`: who may scrape /metrics (docs/security.md, "The metrics listener")."""
+
+    def __init__(
+        self,
+        settings: Observability,
+        node: Node,
+        metrics_guard: AccessGuard | None = None,
+        metrics_tls: ListenerTls | None = None,
+    ) -> None:
         self.settings = settings
         self.registry = Registry(time.time, max_events=settings.telemetry.buffer_events)
         self.tracer: tracing.Tracing | None = None
@@ -56,13 +66,14 @@ class Observer:
         if settings.metrics_address:
             self.metrics = MetricsServer(
                 settings.metrics_address, self.render, prometheus.CONTENT_TYPE,
-                self.render_openmetrics, prometheus.OPENMETRICS_CONTENT_TYPE,
+                self.render_openmetrics, prometheus.OPENMETRICS_CONTENT_TYPE, metrics_guard, metrics_tls,
             )  # fmt: skip
 
     async def start(self) -> None:
         if self.metrics is not None:
             await self.metrics.start()
-            log.info("metrics on http://%s/metrics", self.metrics.bound)
+            scheme = "http" if self.metrics.tls is None else "https"
+            log.info("metrics on %s://%s/metrics", scheme, self.metrics.bound)
         if self.publisher is not None:
             self.publisher.start()
             key, window = self.publisher.telemetry_key, self.settings.telemetry.window

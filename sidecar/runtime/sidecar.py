@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from apex.mesh.security.secrets import redact_url, resolve
 from apex.mesh.v1 import config_pb2
 
-from sidecar.admin.access import AdminGuard
+from sidecar.admin.access import AccessGuard, AdminGuard
 from sidecar.admin.server import AdminServer
 from sidecar.control.client import ControlClient
 from sidecar.core.transport import Listener, ListenerSpec, Switch, Transports
@@ -24,11 +24,14 @@ from sidecar.policy.model import Bootstrap, Direction, Node, Policy
 from sidecar.runtime import admin_views, health_runner, stack
 from sidecar.runtime.jwks import JwksFetcher
 from sidecar.runtime.observe import ClusterWatch, Observer, cache_counters
+from sidecar.runtime.security_watch import SecurityWatch
 from sidecar.security.peer import MtlsMode, PeerCheck
+from sidecar.security.tls import ListenerTls
 from sidecar.telemetry.registry import Priority
 from sidecar.telemetry.settings import observability
 
 if TYPE_CHECKING:
+    from sidecar.policy.security_model import AdminAccess
     from sidecar.runtime.workload import Workload
     from sidecar.security.credentials import Credentials
 
@@ -73,7 +76,14 @@ class Sidecar:
         self._retired_unrouted = 0
         self.control: ControlClient | None = None
         self.jwks = JwksFetcher(self.state.jwks)  # JWT providers' keys, fetched in the background
-        self.observer = Observer(observability(config), bootstrap.node)
+        settings = observability(config)
+        metrics_tls = None
+        token, check = self._access(settings.metrics_access, "metrics")
+        if check is not None:
+            assert self.workload is not None  # validated: metrics mTLS needs `security`
+            metrics_tls = ListenerTls(self.workload.credentials, check)  # HTTPS, handshake failures counted
+        metrics_guard = AccessGuard(token, check, name="metrics")
+        self.observer = Observer(settings, bootstrap.node, metrics_guard, metrics_tls)
         self.state.telemetry = self.observer.registry
         self.state.measure = self.observer.settings.measuring
         self.state.tracer = self.observer.tracer
@@ -81,6 +91,9 @@ class Sidecar:
         self.observer.registry.transport_stats = self._transports.stats
         self.observer.registry.refreshers.append(cache_counters(self.state.cache, self.observer.registry))
         self.observer.registry.refreshers.append(ClusterWatch(self.state.clusters, self.observer.registry))
+        access_tls = {} if metrics_tls is None else {"metrics": metrics_tls}
+        watch = SecurityWatch(self.observer.registry, self.state, self.workload, self._guards, access_tls)
+        self.observer.registry.refreshers.append(watch)
 
     # --- policy -------------------------------------------------------------------------------
 
@@ -184,20 +197,35 @@ class Sidecar:
         if self._admin is not None:
             await self._admin.set_serving(True)
 
-    def _admin_server(self) -> AdminServer:
-        """The admin listener with its access rule (token and/or mTLS, docs/security.md)."""
-        access = self.bootstrap.admin_access
+    def _access(self, access: AdminAccess, path: str) -> tuple[str | None, PeerCheck | None]:
+        """The admin's or the metrics listener's token (resolved from its reference) and peer check."""
         token = None
         if access.token is not None:
             try:
                 token = resolve(access.token)
             except ValueError as exc:
-                raise ConfigError("admin.token", str(exc)) from None
+                raise ConfigError(f"{path}.token", str(exc)) from None
         check: PeerCheck | None = None
-        credentials: Credentials | None = None
         if access.mtls:
-            assert self.workload is not None  # validated: admin mTLS needs `security`
+            assert self.workload is not None  # validated: mTLS needs `security`
             check = PeerCheck(MtlsMode.STRICT, self.workload.security.trust_domain, access.allowed_principals)
+        return token, check
+
+    def _guards(self) -> dict[str, AccessGuard]:
+        """The access guards in force, by listener (security series on /metrics)."""
+        guards: dict[str, AccessGuard] = {}
+        if self._admin is not None:
+            guards["admin"] = self._admin.guard
+        if self.observer.metrics is not None:
+            guards["metrics"] = self.observer.metrics.guard
+        return guards
+
+    def _admin_server(self) -> AdminServer:
+        """The admin listener with its access rule (token and/or mTLS, docs/security.md)."""
+        token, check = self._access(self.bootstrap.admin_access, "admin")
+        credentials: Credentials | None = None
+        if check is not None:
+            assert self.workload is not None
             credentials = self.workload.credentials
         return AdminServer(str(self.bootstrap.admin), admin_views.of(self), AdminGuard(token, check), credentials)
 

@@ -13,6 +13,7 @@ from apex.mesh.contract.histogram import PROMETHEUS_BOUNDS
 
 from sidecar.core.call import Code
 from sidecar.telemetry.registry import Exemplar, MethodSeries, Registry, Series
+from sidecar.telemetry.security_metrics import families as security_families
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -146,6 +147,11 @@ def render(
     unrouted = _Family("apex_unrouted_total", "counter", "Calls that matched no route.", om)
     unrouted.sample("", {}, registry.unrouted())
     families += [cluster_decisions, gauges, states, policy, unrouted]
+    for rows in security_families(registry.security):  # docs/observability.md, "Security series"
+        family = _Family(rows.name, rows.kind, rows.help, om)
+        for labels, amount in rows.samples:
+            family.sample("", labels, amount)
+        families.append(family)
     for name, (kind, help_text, number) in sorted((extra or {}).items()):
         family = _Family(name, kind, help_text, om)
         family.sample("", {}, number)

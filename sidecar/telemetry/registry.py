@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from apex.mesh.contract.histogram import PROMETHEUS_BOUNDS, Histogram
 
 from sidecar.core.call import Code, Status
+from sidecar.telemetry.security_metrics import SecurityView
 
 RouteKey = tuple[str, str, str]  # (listener, route, cluster)
 EndpointKey = tuple[str, str]  # (cluster, address)
@@ -244,6 +245,7 @@ class Registry:
         self.pulled_cluster: dict[str, dict[str, int]] = {}
         self.pulled_endpoint: dict[EndpointKey, dict[str, int]] = {}
         self.pulled_cache: dict[str, dict[str, int]] = {}  # cluster -> cache_<counter>
+        self.security = SecurityView()  # copied in by runtime.security_watch (certificate, mTLS, JWKS, OAuth2)
 
     def refresh(self) -> None:
         for refresh in self.refreshers:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from apex.mesh.security.secrets import REDACTOR, SecretError, redact_url, resolve
@@ -12,6 +12,8 @@ from apex.mesh.v1 import config_pb2, telemetry_pb2
 
 from sidecar.policy.address import parse_address
 from sidecar.policy.errors import ConfigError
+from sidecar.policy.security_convert import listener_access
+from sidecar.policy.security_model import AdminAccess
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -40,6 +42,7 @@ class Telemetry:
 class Observability:
     tracing: Tracing = Tracing()
     metrics_address: str = ""
+    metrics_access: AdminAccess = field(default_factory=AdminAccess)  # who may scrape (as the admin)
     log_level: str = "INFO"
     log_json: bool = True
     telemetry: Telemetry = Telemetry()
@@ -122,14 +125,21 @@ def telemetry(msg: telemetry_pb2.TelemetryConfig, path: str = "telemetry") -> Te
 def observability(config: config_pb2.Bootstrap) -> Observability:
     """The observability settings of a bootstrap; ConfigError names the bad field."""
     metrics = config.metrics.address
+    access = AdminAccess()
     if metrics:
+        if metrics.startswith(":"):  # a port alone: loopback, as the admin listener
+            metrics = "127.0.0.1" + metrics
         try:
-            parse_address(metrics, allow_port_zero=True)
+            address = parse_address(metrics, allow_port_zero=True)
         except ValueError as exc:
             raise ConfigError("metrics.address", str(exc)) from None
+        access = listener_access(config.metrics, config.HasField("security"), address, "metrics")
+    elif config.HasField("metrics") and (config.metrics.HasField("token") or config.metrics.mtls):
+        raise ConfigError("metrics.address", "a token or mtls without an address: set metrics.address")
     return Observability(
         tracing=tracing(config.tracing),
         metrics_address=metrics,
+        metrics_access=access,
         log_level=level_name(config.logging.level, "logging.level"),
         log_json=config.logging.format != telemetry_pb2.LoggingConfig.TEXT,
         telemetry=telemetry(config.telemetry),

@@ -7,7 +7,10 @@ checks the exact status, message and the exact counters it moved on /metrics.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import socket
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,10 +57,13 @@ def _config(upstream: str, files: dict[str, str], jwks_file: str) -> dict[str, A
         "admin": {"address": "127.0.0.1:0"},
         "metrics": {"address": "127.0.0.1:0"},
         "logging": {"level": "DEBUG"},  # so the leak check below reads every log line there is
-        "security": {"certificate_files": files},
-        "listeners": [{"name": "inbound", "address": "127.0.0.1:0", "direction": "INBOUND", "mtls": "strict"},
-                      # the h2 transport (plaintext: it has no mTLS yet), same layers
-                      {"name": "inbound-h2", "address": "127.0.0.1:0", "direction": "INBOUND", "transport": "h2"}],
+        "security": {"certificate_files": {**files, "poll_interval": "0.1s"}},
+        "listeners": [{"name": "inbound", "address": "127.0.0.1:0", "direction": "INBOUND", "mtls": "strict",
+                       "allowed_principals": ["spiffe://cluster.local/ns/default/*", "spiffe://cluster.local/ns/batch/*"]},
+                      # the h2 transport, same layers: plaintext, and strict mTLS (its handshakes are counted)
+                      {"name": "inbound-h2", "address": "127.0.0.1:0", "direction": "INBOUND", "transport": "h2"},
+                      {"name": "inbound-h2-mtls", "address": "127.0.0.1:0", "direction": "INBOUND", "transport": "h2",
+                       "mtls": "strict", "route_table": "inbound-h2"}],
         "policy": {
             "route_tables": [{"name": "inbound", "routes": [{"name": "local", "cluster": "local"}]},
                              {"name": "inbound-h2", "routes": [{"name": "local-h2", "cluster": "local"}]}],
@@ -92,7 +98,24 @@ class Mesh:
         self.tokens: list[str] = []  # every token sent, for the leak check
         now = time.time()
         self.callers = {name: issued(ca, name, now, ns) for name, ns in
-                        (("frontend", "default"), ("evil", "default"), ("report", "batch"))}  # fmt: skip
+                        (("frontend", "default"), ("evil", "default"), ("report", "batch"),
+                         ("intruder", "other"))}  # fmt: skip
+        self.files: dict[str, Path] = {}  # the sidecar's certificate files (rotated by a test)
+
+    def security(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """The security series on /metrics (docs/observability.md), by (name, labels)."""
+        prefixes = ("apex_workload_", "apex_mtls_", "apex_tls_", "apex_access_", "apex_jwks_")
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(get_metrics(self.proc["metrics"]))
+            for s in family.samples
+            if s.name.startswith(prefixes)
+        }
+
+    def wait_security(self, key: tuple[str, tuple[tuple[str, str], ...]], value: float) -> None:
+        deadline = time.monotonic() + 10
+        while self.security().get(key) != value and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def decisions(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -151,7 +174,9 @@ def mesh(echo: BackgroundEcho, tmp_path_factory: pytest.TempPathFactory) -> Iter
     jwks_file.write_text(jwks(RSA, EC, ED))
     config = _config(echo.address, {k: str(v) for k, v in files.items()}, str(jwks_file))
     with SidecarProcess(config) as proc:
-        yield Mesh(proc, ca, jwks_file)
+        mesh = Mesh(proc, ca, jwks_file)
+        mesh.files = files
+        yield mesh
 
 
 OK, UNAUTH, DENIED = grpc.StatusCode.OK, grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED
@@ -194,6 +219,72 @@ def test_jwks_rotation_old_key_rejected_new_accepted(mesh: Mesh) -> None:
         time.sleep(0.05)  # the sidecar logs the key ids of each fetch
     mesh.check(new, OK, "", PASSED)
     mesh.check(old, UNAUTH, "apex: JWT key id 'ec-1' is unknown", {"authn_rejected_unknown_kid": 1})
+
+
+def _moved(before: dict[Any, float], after: dict[Any, float]) -> dict[Any, float]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+
+
+def test_security_series_on_metrics_after_known_rejections(mesh: Mesh) -> None:
+    """Peer checks, handshake failures, JWKS refreshes and a certificate rotation, each with the exact
+    series it moved on /metrics (docs/observability.md, "Security series")."""
+    now = time.time()
+    inbound, h2 = ("listener", "inbound"), ("listener", "inbound-h2-mtls")
+    corp = (("provider", "corp"),)
+    # A refresh woken by an earlier test may still be running: start once every fetch has landed
+    # (the first one plus one per woken refresh; the periodic refresh is 5 minutes away).
+    deadline = time.monotonic() + 10
+    while True:
+        before = mesh.security()
+        fetched = before[("apex_jwks_fetches_total", corp)] + before[("apex_jwks_fetch_errors_total", corp)]
+        if fetched == 1 + before[("apex_jwks_kid_refreshes_total", corp)] or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert before[("apex_mtls_listener_info", (inbound, ("mode", "strict")))] == 1
+    assert before[("apex_mtls_listener_info", (h2, ("mode", "strict")))] == 1
+    assert before[("apex_workload_certificate_generation", ())] == 1  # read from the files at start
+    assert before[("apex_workload_certificate_rotations_total", ())] == 0
+    server = TlsMaterial.build(*(mesh.files[k].read_bytes() for k in ("certificate", "private_key", "trust_bundle")))
+    assert before[("apex_workload_certificate_expiry_seconds", ())] == server.not_after
+    # 1. An accepted mTLS caller, and one outside the listener's allowed principals (refused after the handshake).
+    mesh.check(RSA.sign(claims(now)), OK, "", PASSED)
+    intruder = "spiffe://cluster.local/ns/other/sa/intruder"
+    mesh.check(RSA.sign(claims(now)), DENIED, f"apex: peer {intruder} is not allowed on this listener", {},
+               caller="intruder")  # fmt: skip
+    # 2. A TLS client without a certificate on the h2 mTLS listener: the handshake fails, counted by reason.
+    context = ssl.create_default_context(cadata=server.bundle_pem.decode())
+    context.check_hostname = False
+    host, _, port = mesh.proc["inbound-h2-mtls"].rpartition(":")
+    with (
+        contextlib.suppress(OSError),
+        socket.create_connection((host, int(port)), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=mesh_server_name(TD)) as tls,
+    ):
+        tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        tls.recv(64)  # TLS 1.3: the server judges the (missing) client certificate after our side finished
+    failed = ("apex_tls_handshake_failures_total", (h2, ("reason", "no_client_certificate")))
+    mesh.wait_security(failed, before.get(failed, 0) + 1)
+    # 3. A token naming an unknown key id wakes one JWKS refresh (past min_refresh_interval since the last).
+    time.sleep(0.15)
+    mesh.check(ec_key("ec-9").sign(claims(now)), UNAUTH, "apex: JWT key id 'ec-9' is unknown",
+               {"authn_rejected_unknown_kid": 1})  # fmt: skip
+    mesh.wait_security(("apex_jwks_fetches_total", corp), before[("apex_jwks_fetches_total", corp)] + 1)
+    assert _moved(before, mesh.security()) == {
+        ("apex_mtls_accepted_total", (inbound, ("mode", "mtls"))): 2,  # the OK call and the JWT-refused one
+        ("apex_mtls_rejected_total", (inbound, ("reason", "not_allowed"))): 1,
+        failed: 1,
+        ("apex_jwks_fetches_total", corp): 1,
+        ("apex_jwks_kid_refreshes_total", corp): 1,
+    }
+    # 4. cert-manager rotates the certificate files: a new generation, its expiry, one rotation.
+    renewed = issued(mesh.ca, "echo", time.time() + 10)
+    mesh.files["private_key"].write_bytes(renewed.key_pem)
+    mesh.files["certificate"].write_bytes(renewed.chain_pem)
+    mesh.wait_security(("apex_workload_certificate_generation", ()), 2)
+    after = mesh.security()
+    assert after[("apex_workload_certificate_rotations_total", ())] == 1
+    assert after[("apex_workload_certificate_expiry_seconds", ())] == renewed.not_after != server.not_after
+    mesh.check(RSA.sign(claims(now)), OK, "", PASSED)  # callers reach the sidecar under its new certificate
 
 
 def test_authorization_matrix(mesh: Mesh) -> None:

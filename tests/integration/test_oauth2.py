@@ -5,12 +5,14 @@ and a real sidecar attaching the token to outbound calls in place of the applica
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent import futures
 from typing import Any
 
 import grpc
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import BufferedResponse, Request, Response
@@ -18,6 +20,7 @@ from sidecar.layers.oauth2.layer import OAuth2Layer
 from sidecar.layers.oauth2.source import TokenSource
 from sidecar.policy.oauth2_model import OAuth2
 from sidecar.support.sidecar_proc import SidecarProcess
+from tests.support.observed import get_metrics
 from tests.support.token_server import TokenServer
 
 pytestmark = pytest.mark.integration
@@ -76,7 +79,7 @@ def test_one_fetch_serves_many_calls_and_refreshes_in_the_background(monkeypatch
             while source.state.token is None or source.state.token.value == "tok-1-x":
                 await asyncio.sleep(0.01)
             assert await _call(service) == (Code.OK, "Bearer tok-2-x")
-            assert server.requests == 2 and dict(source.counts) == {"fetched": 2}
+            assert server.requests == 2 and dict(source.counts) == {"fetched": 2, "refreshed": 1}
 
         asyncio.run(scenario())
 
@@ -140,6 +143,7 @@ def test_a_sidecar_attaches_its_route_token_to_outbound_calls(reflector: str) ->
             "node": {"service": "shop"},
             "logging": {"level": "DEBUG"},
             "admin": {"address": "127.0.0.1:0"},
+            "metrics": {"address": "127.0.0.1:0"},
             "listeners": [{"name": "outbound", "address": "127.0.0.1:0", "direction": "OUTBOUND"}],
             "policy": {
                 "route_tables": [{"name": "outbound", "routes": [{
@@ -156,6 +160,20 @@ def test_a_sidecar_attaches_its_route_token_to_outbound_calls(reflector: str) ->
                 replies = {call(b"", timeout=10, metadata=(("authorization", "Bearer app"),)) for _ in range(10)}
             assert replies == {b"Bearer tok-1-x"}
             assert server.requests == 1
+            fetched = time.time()
+            text = get_metrics(sidecar["metrics"])
+            series = {(s.name, s.labels.get("route")): s.value
+                      for family in text_string_to_metric_families(text) for s in family.samples
+                      if s.name.startswith("apex_oauth2_")}  # fmt: skip
+            expiry = series.pop(("apex_oauth2_token_expiry_seconds", "partner"))
+            assert fetched - 30 < expiry - 3600 <= fetched  # obtained during this test, valid 3600 s
+            assert series == {
+                ("apex_oauth2_token_fetches_total", "partner"): 1,
+                ("apex_oauth2_token_fetch_errors_total", "partner"): 0,
+                ("apex_oauth2_token_refreshes_total", "partner"): 0,
+                ("apex_oauth2_calls_refused_total", "partner"): 0,
+            }
+            assert "tok-1-x" not in text and SECRET not in text
             sidecar.stop()
             log = sidecar.log()
         assert "new access token from" in log

@@ -59,6 +59,7 @@ def test_a_planted_redis_password_is_in_no_output(redis_server: RedisServer, ech
 
 OAUTH_SECRET = "PlantedOAuthClientSecret-3c8e"
 ADMIN_TOKEN = "PlantedAdminToken-a41f0c7d"
+METRICS_TOKEN = "PlantedMetricsToken-9b27e4"
 AT_REST_KEY = base64.b64encode(b"PlantedAtRestKey-0123456789abcde").decode()  # 32 bytes
 TOKEN_SUFFIX = "PlantedAccessToken-5e2b"  # every access token the endpoint issues ends with it
 
@@ -76,7 +77,12 @@ def _redis_dump(url: str) -> str:
 def test_oauth2_secret_tokens_admin_token_and_at_rest_key_are_in_no_output(
     redis_server: RedisServer, echo: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = {"APEX_TEST_OAUTH": OAUTH_SECRET, "APEX_TEST_ADMIN": ADMIN_TOKEN, "APEX_TEST_AT_REST": AT_REST_KEY}
+    env = {
+        "APEX_TEST_OAUTH": OAUTH_SECRET,
+        "APEX_TEST_ADMIN": ADMIN_TOKEN,
+        "APEX_TEST_AT_REST": AT_REST_KEY,
+        "APEX_TEST_METRICS": METRICS_TOKEN,
+    }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     outputs: dict[str, str] = {}
@@ -85,7 +91,7 @@ def test_oauth2_secret_tokens_admin_token_and_at_rest_key_are_in_no_output(
         config = proxy_config(echo.address, admin=False)
         config["policy"]["route_tables"][1]["routes"][0]["oauth2"] = oauth2
         config["admin"] = {"address": "127.0.0.1:0", "token": {"env": "APEX_TEST_ADMIN"}}
-        config["metrics"] = {"address": "127.0.0.1:0"}
+        config["metrics"] = {"address": "127.0.0.1:0", "token": {"env": "APEX_TEST_METRICS"}}
         config["telemetry"] = {"redis_url": redis_server.url, "window": "0.1s"}
         config["logging"] = {"level": "DEBUG"}
         with SidecarProcess(config, env=env) as sidecar:
@@ -102,7 +108,10 @@ def test_oauth2_secret_tokens_admin_token_and_at_rest_key_are_in_no_output(
                 )  # fmt: skip
                 assert done.returncode == 0, done.stderr
                 outputs[f"admin {' '.join(what)}"] = done.stdout + done.stderr
-            with urllib.request.urlopen(f"http://{sidecar['metrics']}/metrics", timeout=5) as answer:
+            scrape = urllib.request.Request(
+                f"http://{sidecar['metrics']}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+            )
+            with urllib.request.urlopen(scrape, timeout=5) as answer:
                 outputs["/metrics"] = answer.read().decode()
             assert sidecar.proc is not None
             outputs["sidecar ps"] = Path(f"/proc/{sidecar.proc.pid}/cmdline").read_bytes().decode(errors="replace")
@@ -112,6 +121,7 @@ def test_oauth2_secret_tokens_admin_token_and_at_rest_key_are_in_no_output(
         outputs["telemetry"] = _redis_dump(redis_server.url)
         assert "oauth2" in outputs["admin config"] and "APEX_TEST_OAUTH" in outputs["admin config"]  # the reference
         assert "new access token from" in outputs["sidecar DEBUG log"] and "apex_" in outputs["/metrics"]
+        assert "apex_oauth2_token_fetches_total" in outputs["/metrics"]  # the route's token series are there
         assert outputs["telemetry"]  # windows were published
 
         # The control plane: its CA keys sealed with the at-rest key, a policy holding the OAuth2 reference.
@@ -133,5 +143,5 @@ def test_oauth2_secret_tokens_admin_token_and_at_rest_key_are_in_no_output(
     issued = tokens.issued[0]
     assert issued.endswith(TOKEN_SUFFIX)
     for where, text in outputs.items():
-        for secret in (OAUTH_SECRET, ADMIN_TOKEN, AT_REST_KEY, TOKEN_SUFFIX):
+        for secret in (OAUTH_SECRET, ADMIN_TOKEN, METRICS_TOKEN, AT_REST_KEY, TOKEN_SUFFIX):
             assert secret not in text, f"{secret[:12]}... leaked into {where}"

@@ -27,7 +27,7 @@ class TokenSource:
     def __init__(self, settings: OAuth2, fetch: Fetch = endpoint.fetch, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.state = TokenState(settings.refresh_before)
-        self.counts: Counter[str] = Counter()  # fetched, failed, calls_refused
+        self.counts: Counter[str] = Counter()  # fetched, failed, refreshed (fetched over a token), calls_refused
         self._fetch = fetch
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
@@ -63,6 +63,8 @@ class TokenSource:
             if old is not None and old.value != token.value:
                 REDACTOR.discard(old.value)
             self.counts["fetched"] += 1
+            if old is not None:
+                self.counts["refreshed"] += 1
             log.info("oauth2 %s: new access token from %s, valid %.0fs", settings.client_id, settings.token_url,
                      token.expires_at - token.obtained_at)  # fmt: skip
         finally:

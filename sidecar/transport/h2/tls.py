@@ -32,9 +32,10 @@ TLS_HANDSHAKE = 0x16  # the first byte of a TLS record carrying a ClientHello
 class Contexts:
     """The SSLContext of the workload certificate in force, rebuilt once per rotation (generation)."""
 
-    def __init__(self, credentials: Credentials, server: bool) -> None:
+    def __init__(self, credentials: Credentials, server: bool, alpn: tuple[str, ...] = ("h2",)) -> None:
         self.credentials = credentials
         self.server = server
+        self.alpn = alpn
         self._built: tuple[int, ssl.SSLContext] | None = None
 
     def current(self) -> tuple[int, ssl.SSLContext]:
@@ -44,7 +45,10 @@ class Contexts:
             raise ValueError("mTLS without a workload certificate")
         built = self._built
         if built is None or built[0] != material.generation:
-            built = self._built = (material.generation, material.ssl_context(self.server))
+            context = material.ssl_context(self.server)
+            if self.alpn != ("h2",):
+                context.set_alpn_protocols(list(self.alpn))
+            built = self._built = (material.generation, context)
         return built
 
 
@@ -81,13 +85,18 @@ class Acceptor:
     plaintext on a permissive listener), to a protocol made by `factory`."""
 
     def __init__(
-        self, tls: ListenerTls, name: str, factory: Callable[[], asyncio.Protocol], handshake_timeout: float
+        self,
+        tls: ListenerTls,
+        name: str,
+        factory: Callable[[], asyncio.Protocol],
+        handshake_timeout: float,
+        alpn: tuple[str, ...] = ("h2",),  # ("http/1.1",): the metrics listener's HTTPS
     ) -> None:
         self.tls = tls
         self.name = name
         self.factory = factory
         self.handshake_timeout = handshake_timeout
-        self.contexts = Contexts(tls.credentials, server=True)
+        self.contexts = Contexts(tls.credentials, server=True, alpn=alpn)
         self.failures: HandshakeFailures = tls.handshakes
         self._sock: socket.socket | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -108,7 +117,7 @@ class Acceptor:
             try:
                 conn, _ = await loop.sock_accept(self._sock)
             except OSError as exc:  # EMFILE and the like: keep serving the connections we have
-                log.warning("h2 listener %s: accept failed: %s", self.name, exc)
+                log.warning("listener %s: accept failed: %s", self.name, exc)
                 await asyncio.sleep(0.1)
                 continue
             conn.setblocking(False)
@@ -134,7 +143,7 @@ class Acceptor:
                 )
         except (ssl.SSLError, OSError, TimeoutError, ValueError) as exc:
             why = self.failures.record(exc)
-            log.info("h2 listener %s: TLS handshake failed (%s): %s", self.name, why, exc)
+            log.info("listener %s: TLS handshake failed (%s): %s", self.name, why, exc)
             with contextlib.suppress(OSError):
                 conn.close()
 

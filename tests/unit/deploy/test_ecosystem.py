@@ -136,6 +136,8 @@ def test_kubernetes_scrape_config_keeps_the_annotated_sidecars_on_their_metrics_
     prom = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     (job,) = prom["scrape_configs"]
     assert job["kubernetes_sd_configs"][0]["namespaces"]["names"] == ["apex-mesh"]
+    # the sidecars bind metrics off loopback with a token: Prometheus sends it from the Secret apex-metrics
+    assert job["authorization"] == {"type": "Bearer", "credentials_file": "/etc/prometheus/secrets/apex-metrics/token"}
     keep = [r for r in job["relabel_configs"] if r.get("action") == "keep"]
     assert keep == [{"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"],
                      "action": "keep", "regex": "true"}]  # fmt: skip
@@ -162,6 +164,9 @@ def test_kubernetes_scrape_config_keeps_the_annotated_sidecars_on_their_metrics_
             assert {"name": "metrics", "containerPort": port} in sidecar["ports"], f"{path.name}: port not declared"
             (volume,) = [v for v in pod["spec"]["volumes"] if "configMap" in v]
             assert sidecar_metrics_port(configs[volume["configMap"]["name"]]) == port, f"{path.name}: config"
+            assert configs[volume["configMap"]["name"]]["metrics"]["token"] == {"env": "APEX_METRICS_TOKEN"}
+            secret = next(e["valueFrom"]["secretKeyRef"] for e in sidecar["env"] if e["name"] == "APEX_METRICS_TOKEN")
+            assert secret == {"name": "apex-metrics", "key": "token"}, f"{path.name}: metrics token"
     assert scraped == 2  # echo and frontend
 
 
@@ -170,6 +175,7 @@ def test_compose_scrape_config_names_the_compose_services_and_their_metrics_port
     compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())["services"]
     (job,) = prom["scrape_configs"]
     targets = [t for group in job["static_configs"] for t in group["targets"]]
+    assert job["authorization"] == {"type": "Bearer", "credentials_file": "/etc/prometheus/apex-metrics-token"}
     assert sorted(targets) == ["echo-1:9102", "echo-2:9102", "frontend:9102"]
     for target in targets:
         host, port = target.split(":")
@@ -178,6 +184,8 @@ def test_compose_scrape_config_names_the_compose_services_and_their_metrics_port
         (mount,) = sidecar["volumes"]
         config = yaml.safe_load((ROOT / mount.split(":")[0]).read_text())
         assert sidecar_metrics_port(config) == int(port)
+        assert config["metrics"]["token"] == {"env": "APEX_METRICS_TOKEN"}
+        assert sidecar["environment"]["APEX_METRICS_TOKEN"]  # compose sets it (a local default)
 
 
 # --- Kubernetes schemas ------------------------------------------------------------------------

@@ -36,14 +36,14 @@ class Bootstrap(_message.Message):
     policy: Policy
     cache: _cache_pb2.CacheBounds
     tracing: _telemetry_pb2.TracingConfig
-    metrics: _telemetry_pb2.MetricsConfig
+    metrics: MetricsConfig
     logging: _telemetry_pb2.LoggingConfig
     telemetry: _telemetry_pb2.TelemetryConfig
     control_plane: str
     last_good_policy_file: str
     heartbeat_interval: _duration_pb2.Duration
     security: Security
-    def __init__(self, node: _Optional[_Union[Node, _Mapping]] = ..., admin: _Optional[_Union[AdminListener, _Mapping]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., cache: _Optional[_Union[_cache_pb2.CacheBounds, _Mapping]] = ..., tracing: _Optional[_Union[_telemetry_pb2.TracingConfig, _Mapping]] = ..., metrics: _Optional[_Union[_telemetry_pb2.MetricsConfig, _Mapping]] = ..., logging: _Optional[_Union[_telemetry_pb2.LoggingConfig, _Mapping]] = ..., telemetry: _Optional[_Union[_telemetry_pb2.TelemetryConfig, _Mapping]] = ..., control_plane: _Optional[str] = ..., last_good_policy_file: _Optional[str] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., security: _Optional[_Union[Security, _Mapping]] = ...) -> None: ...
+    def __init__(self, node: _Optional[_Union[Node, _Mapping]] = ..., admin: _Optional[_Union[AdminListener, _Mapping]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., policy: _Optional[_Union[Policy, _Mapping]] = ..., cache: _Optional[_Union[_cache_pb2.CacheBounds, _Mapping]] = ..., tracing: _Optional[_Union[_telemetry_pb2.TracingConfig, _Mapping]] = ..., metrics: _Optional[_Union[MetricsConfig, _Mapping]] = ..., logging: _Optional[_Union[_telemetry_pb2.LoggingConfig, _Mapping]] = ..., telemetry: _Optional[_Union[_telemetry_pb2.TelemetryConfig, _Mapping]] = ..., control_plane: _Optional[str] = ..., last_good_policy_file: _Optional[str] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., security: _Optional[_Union[Security, _Mapping]] = ...) -> None: ...
 
 class Security(_message.Message):
     __slots__ = ("trust_domain", "namespace", "certificate_files", "certificate_ttl", "join_token")
@@ -101,6 +101,18 @@ class Node(_message.Message):
     def __init__(self, service: _Optional[str] = ..., instance: _Optional[str] = ..., zone: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., address: _Optional[str] = ...) -> None: ...
 
 class AdminListener(_message.Message):
+    __slots__ = ("address", "token", "mtls", "allowed_principals")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    MTLS_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_PRINCIPALS_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    token: SecretRef
+    mtls: str
+    allowed_principals: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, address: _Optional[str] = ..., token: _Optional[_Union[SecretRef, _Mapping]] = ..., mtls: _Optional[str] = ..., allowed_principals: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class MetricsConfig(_message.Message):
     __slots__ = ("address", "token", "mtls", "allowed_principals")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]

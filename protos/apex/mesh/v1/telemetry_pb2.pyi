@@ -42,12 +42,6 @@ class TracingConfig(_message.Message):
     id_seed: int
     def __init__(self, enabled: _Optional[bool] = ..., sampling_percent: _Optional[float] = ..., otlp_endpoint: _Optional[str] = ..., max_queue_size: _Optional[int] = ..., max_export_batch_size: _Optional[int] = ..., schedule_delay: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., id_seed: _Optional[int] = ...) -> None: ...
 
-class MetricsConfig(_message.Message):
-    __slots__ = ("address",)
-    ADDRESS_FIELD_NUMBER: _ClassVar[int]
-    address: str
-    def __init__(self, address: _Optional[str] = ...) -> None: ...
-
 class LoggingConfig(_message.Message):
     __slots__ = ("level", "format")
     class Format(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
