@@ -70,5 +70,16 @@ def peers_panel(peers: Sequence[tuple[str, SecurityStatus | None]], now: float, 
     return lines
 
 
+def summary_line(peers: Sequence[tuple[str, SecurityStatus | None]], authors: Mapping[str, set[str]]) -> str:
+    """The secured run in one line, for the end of the demo's output."""
+    accepted, refused, failed = totals(peers)
+    callers = sorted({p for _, st in peers if st is not None for lis in st.listeners for p in lis.principals})
+    audited = sorted({a for names in authors.values() for a in names})
+    return (
+        f"secured: {accepted} mTLS calls between sidecars (callers: {', '.join(callers) or 'none'}), {refused} "
+        f"refused, {failed} failed handshakes; engine changes audited as {', '.join(audited) or '-'}"
+    )
+
+
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -18,18 +18,10 @@ from typing import Any
 import grpc
 import redis.asyncio as aioredis
 import yaml
-from apex.mesh.v1 import (
-    config_pb2,
-    control_pb2,
-    control_pb2_grpc,
-    security_admin_pb2,
-    security_admin_pb2_grpc,
-    shop_pb2,
-    shop_pb2_grpc,
-)
+from apex.mesh.v1 import config_pb2, control_pb2, control_pb2_grpc, shop_pb2, shop_pb2_grpc
 
 from sidecar.config.yaml_proto import fill
-from sidecar.demo import dashboard, observe, panels, peers, topology
+from sidecar.demo import dashboard, observe, panels, peers, secure, topology
 from sidecar.demo.engines_view import EnginesView
 from sidecar.demo.load import LoadGenerator, daily_rate
 from sidecar.demo.procs import Proc, Supervisor
@@ -194,23 +186,12 @@ class Demo:
                               "--listener", "outbound", "--require-strategy", "--lag", "1", "--snapshot-every", "5",
                               "--seed", "0", env=self._engine_env("tuner"))  # fmt: skip
 
-    def _wait_certificates(self, timeout: float = 30.0) -> None:
-        """Secured: every sidecar holds its certificate from the control plane's CA before load starts
-        (until then its mTLS listeners refuse handshakes, and failed calls would eject endpoints)."""
-        if self.secrets is None:
-            return
-        deadline = time.monotonic() + timeout
-        for sc in self.sidecars:
-            with grpc.insecure_channel(sc.ports["admin"]) as channel:
-                stub = security_admin_pb2_grpc.SecurityAdminStub(channel)
-                while True:
-                    with contextlib.suppress(grpc.RpcError):
-                        reply = stub.GetSecurity(security_admin_pb2.GetSecurityRequest(), timeout=2)
-                        if reply.certificate.generation > 0:
-                            break
-                    if time.monotonic() > deadline or self.sup.dead():
-                        raise RuntimeError(f"{sc.instance} got no certificate from the CA; logs in {self.work}")
-                    time.sleep(0.2)
+    def _wait_certificates(self) -> None:
+        """Secured: every sidecar holds its certificate from the CA before load starts (until then its
+        mTLS listeners refuse handshakes, and failed calls would eject endpoints)."""
+        if self.secrets is not None:
+            admins = {sc.instance: sc.ports["admin"] for sc in self.sidecars}
+            secure.wait_for_certificates(admins, lambda: bool(self.sup.dead()), self.work)
 
     def _wait_serving(self, timeout: float = 30.0) -> None:
         """The frontend answers through its sidecar before load starts."""
@@ -278,7 +259,8 @@ class Demo:
         """Each sidecar's identity, certificate and callers (read from its admin API), as panel lines."""
         if self.secrets is None:
             return [peers.INSECURE_NOTE, ""]
-        self.peers = [(sc.instance, await observe.security(sc)) for sc in self.sidecars]
+        ordered = sorted(self.sidecars, key=lambda sc: (sc.service != MAIN_SERVICE, sc.instance))  # the caller first
+        self.peers = [(sc.instance, await observe.security(sc)) for sc in ordered]
         return [*peers.peers_panel(self.peers, time.time()), ""]
 
     async def watch(self, load: LoadGenerator, duration: float | None, stop: asyncio.Event, tty: bool) -> int:
@@ -304,7 +286,11 @@ class Demo:
                     n = self.engines.log.counts
                     counts = ", ".join(f"{c} {n.get(c, 0)}" for c in (panels.PREDICTION, panels.ANOMALY,
                                                                        panels.ACTION, panels.TUNER))  # fmt: skip
-                    sys.stdout.write(f"{text.splitlines()[0]}   [{frame.phase}] engine events: {counts}\n")
+                    secured = ""
+                    if self.secrets is not None:
+                        accepted, refused, _ = peers.totals(self.peers)
+                        secured = f"; mTLS calls {accepted}, refused {refused}"
+                    sys.stdout.write(f"{text.splitlines()[0]}   [{frame.phase}] engine events: {counts}{secured}\n")
                 sys.stdout.flush()
             await telemetry.refresh()
             await self.engines.refresh()
@@ -412,11 +398,7 @@ def run(
     if insecure:
         print(f"*** {INSECURE_BANNER} ***")
     else:
-        accepted, refused, failed = peers.totals(demo.peers)
-        callers = sorted({p for _, st in demo.peers if st is not None for lis in st.listeners for p in lis.principals})
-        print(f"secured: {accepted} mTLS calls between sidecars (callers: {', '.join(callers) or 'none'}), "
-              f"{refused} refused, {failed} failed handshakes; engine changes audited as "
-              f"{', '.join(sorted({a for names in demo.authors.values() for a in names})) or '-'}")  # fmt: skip
+        print(peers.summary_line(demo.peers, demo.authors))
     for action in demo.actions[-5:]:
         print(f"  {action}")
     if ok == 0:

@@ -1,5 +1,6 @@
 """The demo's credentials: random tokens in 0600 files, the control plane's tokens file naming them by
-reference, and what each process is given — a file path, never a token (docs/security.md).
+reference, what each process is given — a file path, never a token (docs/security.md) — and the wait
+for every sidecar's certificate from the control plane's CA.
 
 - a join token per service (its sidecars register with it and get their certificates for it);
 - a token per engine (the forecaster and the tuner: the audit records their principals);
@@ -8,14 +9,19 @@ reference, and what each process is given — a file path, never a token (docs/s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import yaml
 from apex.mesh.security.secrets import TOKEN_FILE_ENV, bearer, resolve
+from apex.mesh.v1 import security_admin_pb2, security_admin_pb2_grpc
 
 SERVICES = ("frontend", "catalog", "pricing")
 ENGINES = ("forecaster", "tuner")
@@ -84,3 +90,22 @@ class DemoSecrets:
     def operator_metadata(self) -> tuple[tuple[str, str], ...] | None:
         """gRPC metadata for the demo's own control-plane calls (the token is registered for redaction)."""
         return bearer(resolve({"file": str(self.operator)}))
+
+
+def wait_for_certificates(
+    admins: Mapping[str, str], dead: Callable[[], bool], logs: Path, timeout: float = 30.0
+) -> None:
+    """Wait until every sidecar (instance -> admin address) holds a certificate from the CA (generation
+    > 0 in `apex admin security`); RuntimeError naming the first that has none after `timeout`."""
+    deadline = time.monotonic() + timeout
+    for instance, admin in admins.items():
+        with grpc.insecure_channel(admin) as channel:
+            stub = security_admin_pb2_grpc.SecurityAdminStub(channel)
+            while True:
+                with contextlib.suppress(grpc.RpcError):
+                    reply = stub.GetSecurity(security_admin_pb2.GetSecurityRequest(), timeout=2)
+                    if reply.certificate.generation > 0:
+                        break
+                if time.monotonic() > deadline or dead():
+                    raise RuntimeError(f"{instance} got no certificate from the control plane's CA; logs in {logs}")
+                time.sleep(0.2)
