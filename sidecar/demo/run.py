@@ -95,6 +95,8 @@ class Demo:
     def _sidecar(self, instance: topology.Instance, config: dict[str, Any], managed: bool) -> Ready:
         """Start a sidecar; the returned call waits until it is up (several start at once)."""
         path = self.work / f"{instance.name}-sidecar.yaml"
+        if managed:  # in the file: `apex sidecar` validates it (mTLS from the CA needs a control plane) before flags
+            config = {**config, "control_plane": self.control_plane}
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         ports_file = self.work / f"{instance.name}-ports.json"
         args = ["sidecar", "--config", str(path), "--ports-file", str(ports_file), "--log-level", "WARNING",

@@ -69,7 +69,8 @@ class Watched:
                     self.tokens[path.name] = (path.read_text().strip(), path.stat().st_mode & 0o777)
 
     def output(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text(errors="replace")
 
     def wait_for_line(self, text: str, timeout: float) -> None:
