@@ -28,7 +28,7 @@ def text(status: SecurityStatus, now: float) -> str:
         stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(cert.not_after))
         lines.append(
             f"certificate: serial {cert.serial}, valid until {stamp} (in {lifetime(cert.not_after - now)}), "
-            f"renewal from {lifetime(cert.renew_at - now) if cert.renew_at > now else 'now'}, "
+            f"renewal {'in ' + lifetime(cert.renew_at - now) if cert.renew_at > now else 'due'}, "
             f"installed #{cert.generation}"
         )
     for lis in status.listeners:

@@ -119,7 +119,7 @@ def write(report_dir: Path, history: Any, load: LoadGenerator, windows: int | No
         "",
     ]
     if security:
-        lines += ["## Peers: identities, certificates and who called whom (mTLS)", "", "```", *security, "```", ""]
+        lines += ["## Peers: identities, certificates and who called whom", "", "```", *security, "```", ""]
     if engines is not None:
         lines += _engine_sections(engines)
     path = report_dir / "REPORT.md"
