@@ -9,7 +9,7 @@ from apex.mesh.v1 import admin_pb2, admin_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
-from sidecar.admin import cache_admin, cluster_admin, control_admin, observability, route_admin
+from sidecar.admin import cache_admin, cluster_admin, control_admin, observability, route_admin, security_admin
 from sidecar.admin.access import AdminGuard, AdminInterceptor
 from sidecar.admin.views import AdminViews, ConfigView
 from sidecar.security.credentials import Credentials
@@ -94,6 +94,7 @@ class AdminServer:
         cache_admin.add_to_server(self._server, views.cache)
         control_admin.add_to_server(self._server, views.control)
         observability.add_to_server(self._server, views.telemetry)
+        security_admin.add_to_server(self._server, views.security)
 
     async def start(self) -> str:
         if self._credentials is not None:

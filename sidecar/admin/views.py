@@ -6,13 +6,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from apex.mesh.v1 import config_pb2, telemetry_pb2
 
 from sidecar.layers.cache.state import CacheState
 from sidecar.layers.cluster.state import ClusterRuntime
+from sidecar.security.status import SecurityStatus
 from sidecar.telemetry.registry import Registry
 
 
@@ -62,6 +63,21 @@ class TelemetryView(Protocol):
     def stats(self) -> telemetry_pb2.TelemetryStats: ...
 
 
+class SecurityView(Protocol):
+    """SecurityAdmin: the workload identity and its listeners' peer counters."""
+
+    def status(self) -> SecurityStatus | None:
+        """None when the sidecar has no `security` section."""
+        ...
+
+
+class NoSecurity:
+    """The SecurityView of a sidecar without a workload identity."""
+
+    def status(self) -> SecurityStatus | None:
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class AdminViews:
     """Everything the admin listener serves, one narrow view per servicer."""
@@ -72,3 +88,4 @@ class AdminViews:
     cache: CacheState
     control: ControlView
     telemetry: TelemetryView
+    security: SecurityView = field(default_factory=NoSecurity)

@@ -1,4 +1,4 @@
-"""`apex admin health|config|stats`: read a running sidecar's admin API."""
+"""`apex admin health|config|stats|security|log-level`: read a running sidecar's admin API."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from apex.mesh.v1 import admin_pb2, admin_pb2_grpc, telemetry_pb2, telemetry_pb2
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from sidecar.cli import admin_security
 from sidecar.cli.admin_channel import admin_channel
 from sidecar.cli.jsonout import message_dict
 
@@ -27,7 +28,7 @@ def register(commands: Any) -> None:
         help="the sidecar's admin address (default $APEX_ADMIN or 127.0.0.1:9901)",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("what", choices=["health", "config", "stats", "log-level"])
+    p.add_argument("what", choices=["health", "config", "stats", "security", "log-level"])
     p.add_argument("level", nargs="?", help="log-level: the new level (DEBUG, INFO, WARNING, ERROR); omit to read it")
     p.set_defaults(run=run)
 
@@ -99,7 +100,7 @@ def _log_level(channel: grpc.Channel, level: str | None, as_json: bool) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    handlers = {"health": _health, "config": _config, "stats": _stats}
+    handlers = {"health": _health, "config": _config, "stats": _stats, "security": admin_security.run}
     with admin_channel(args.admin) as channel:
         try:
             if args.what == "log-level":

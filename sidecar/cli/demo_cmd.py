@@ -17,7 +17,9 @@ def register(commands: Any) -> None:
         "with an incident (catalog-2 flaky and slow from --incident-at for --incident-for seconds), show a "
         "live dashboard (the forecast, anomalies, preventive actions, tuner decisions), and write a report "
         "(REPORT.md, plots, summary.json) to --report-dir. Ctrl-C stops it; calls in flight then are "
-        "counted as cancelled.",
+        "counted as cancelled. The mesh runs secured: the control plane authenticates sidecars, engines and "
+        "the demo by tokens (random, in 0600 files) and issues certificates from its CA; the sidecars talk "
+        "mTLS, and the dashboard shows who called whom. --insecure runs the old unauthenticated mesh.",
     )
     p.add_argument("--duration", type=float, default=None, help="stop after SECONDS (default: until Ctrl-C)")
     p.add_argument("--period", type=float, default=120.0, help="seconds one compressed day lasts (default 120)")
@@ -29,6 +31,9 @@ def register(commands: Any) -> None:
                    help="how long the incident lasts (default 30; 0: no incident)")  # fmt: skip
     p.add_argument("--report-dir", default="apex-demo-report", help="where the report goes")
     p.add_argument("--redis", default=None, help="use this Redis instead of starting one (or $APEX_REDIS_URL)")
+    p.add_argument("--insecure", action="store_true",
+                   help="run the mesh WITHOUT security (no mTLS, a control plane that lets anyone in; for comparison "
+                   "and debugging only; says so loudly)")  # fmt: skip
     p.set_defaults(run=run)
 
 
@@ -44,4 +49,4 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"apex demo: {exc}", file=sys.stderr)
         return 2
-    return run_demo(args.duration, timeline, args.peak, Path(args.report_dir), args.redis)
+    return run_demo(args.duration, timeline, args.peak, Path(args.report_dir), args.redis, insecure=args.insecure)

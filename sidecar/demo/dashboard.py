@@ -27,7 +27,7 @@ class Frame:
     engine_actions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     phase: str = ""  # where the timeline is: "day 2, morning ramp, INCIDENT: ..."
-    panels: list[str] = field(default_factory=list)  # the engines' panels (sidecar.demo.panels), pre-rendered
+    panels: list[str] = field(default_factory=list)  # peers (demo.peers), engines (demo.panels), pre-rendered
 
 
 def _ms(value: float | None) -> str:

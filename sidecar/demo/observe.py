@@ -19,9 +19,13 @@ from apex.mesh.v1 import (
     cluster_policy_pb2_grpc,
     control_pb2,
     control_pb2_grpc,
+    security_admin_pb2,
+    security_admin_pb2_grpc,
 )
 
+from sidecar.admin.security_admin import from_proto
 from sidecar.demo import dashboard
+from sidecar.security.status import SecurityStatus
 
 SERVICES = ("frontend", "catalog", "pricing")
 ENGINE_SOURCES = {control_pb2.FORECASTER: "forecaster", control_pb2.TUNER: "tuner"}
@@ -102,6 +106,16 @@ async def ejections(sc: SidecarView) -> dict[str, str]:
     return out
 
 
+async def security(sc: SidecarView) -> SecurityStatus | None:
+    """The sidecar's identity, certificate and per-listener peer counters (None: unreadable, or no identity)."""
+    stub = security_admin_pb2_grpc.SecurityAdminStub(sc.channel)
+    try:
+        reply = await stub.GetSecurity(security_admin_pb2.GetSecurityRequest(), timeout=1)
+    except grpc.aio.AioRpcError:
+        return None
+    return from_proto(reply)
+
+
 @dataclass
 class TelemetryView:
     """Latency percentiles per service from the windows the sidecars published."""
@@ -133,19 +147,31 @@ class TelemetryView:
         self.windows = total
 
 
-async def engine_actions(control_plane: str, channel: Any, seen: dict[tuple[str, int], tuple[int, str]]) -> list[str]:
+async def engine_actions(
+    channel: Any,
+    seen: dict[tuple[str, int], tuple[int, str]],
+    metadata: tuple[tuple[str, str], ...] | None = None,
+    authors: dict[str, set[str]] | None = None,
+) -> list[str]:
     """Changes the engines made, oldest first, from the control plane's audit history: the newest 20
-    records per service are read on each call and added to `seen` ((service, version) -> (time, line)), so
-    none is lost however many changes the engines make over the run."""
+    records per service are read on each call (as the operator `metadata` names) and added to `seen`
+    ((service, version) -> (time, line)), so none is lost however many changes the engines make over
+    the run. A line names the audit's author: the engine's authenticated principal on a secured control
+    plane (an unverified claim under --insecure). `authors` collects them per engine."""
     stub = control_pb2_grpc.PolicyAdminStub(channel)
     for service in SERVICES:
         try:
-            reply = await stub.History(control_pb2.HistoryRequest(service=service, limit=20), timeout=1)
+            reply = await stub.History(control_pb2.HistoryRequest(service=service, limit=20), timeout=1,
+                                       metadata=metadata)  # fmt: skip
         except grpc.aio.AioRpcError:
             continue
         for record in reply.records:
             if record.source in ENGINE_SOURCES:
+                engine = ENGINE_SOURCES[record.source]
+                author = record.author or engine
                 stamp = time.strftime("%H:%M:%S", time.localtime(record.created_at.seconds))
-                line = f"{stamp} {service} v{record.version} {ENGINE_SOURCES[record.source]}: {record.reason}"
+                line = f"{stamp} {service} v{record.version} {author}: {record.reason}"
                 seen[(service, record.version)] = (record.created_at.seconds, line)
+                if authors is not None:
+                    authors.setdefault(engine, set()).add(author)
     return [line for _, line in sorted(seen.values())]

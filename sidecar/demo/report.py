@@ -93,7 +93,8 @@ def _plots(report_dir: Path, history: Any, load: LoadGenerator, incidents: list[
 
 
 def write(report_dir: Path, history: Any, load: LoadGenerator, windows: int | None, actions: list[str],
-          engines: Engines | None = None) -> Path:  # fmt: skip
+          engines: Engines | None = None, security: list[str] | None = None) -> Path:  # fmt: skip
+    """`security`: the peers panel at the end (each sidecar's identity, certificate and callers)."""
     report_dir.mkdir(parents=True, exist_ok=True)
     sent, ok, errors = load.totals()
     all_lat = sorted(x for s in load.seconds.values() for x in s.latencies)
@@ -117,6 +118,8 @@ def write(report_dir: Path, history: Any, load: LoadGenerator, windows: int | No
         *(f"![{p}]({p})" for p in plots),
         "",
     ]
+    if security:
+        lines += ["## Peers: identities, certificates and who called whom", "", "```", *security, "```", ""]
     if engines is not None:
         lines += _engine_sections(engines)
     path = report_dir / "REPORT.md"

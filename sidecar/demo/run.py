@@ -21,22 +21,35 @@ import yaml
 from apex.mesh.v1 import config_pb2, control_pb2, control_pb2_grpc, shop_pb2, shop_pb2_grpc
 
 from sidecar.config.yaml_proto import fill
-from sidecar.demo import dashboard, observe, panels, topology
+from sidecar.demo import dashboard, observe, panels, peers, secure, topology
 from sidecar.demo.engines_view import EnginesView
 from sidecar.demo.load import LoadGenerator, daily_rate
 from sidecar.demo.procs import Proc, Supervisor
+from sidecar.demo.secure import DemoSecrets
 from sidecar.demo.timeline import Timeline
+from sidecar.security.status import SecurityStatus, as_dict
 from sidecar.support.redis_server import RedisServer, external_url, free_port
 
 Ready = Callable[[], observe.SidecarView]  # waits until a started sidecar is up
 MAIN_SERVICE = "frontend"  # the service the load calls: its forecast is the dashboard's
 # What the tuner may move on the frontend's outbound routes and clusters (the forecaster owns cache TTLs).
 TUNED = ("concurrency", "eject_after", "attempts", "retry_budget")
+INSECURE_BANNER = (
+    "INSECURE DEMO (--insecure): no mTLS between the sidecars, no identities, and a control plane that lets "
+    "anyone register as any service and change any policy (audit authors are unverified claims). For "
+    "comparison and debugging only; `apex demo` without --insecure runs the mesh secured."
+)
 
 
 class Demo:
-    def __init__(self, work: Path, timeline: Timeline, peak: float, redis_url: str | None) -> None:
+    def __init__(
+        self, work: Path, timeline: Timeline, peak: float, redis_url: str | None, insecure: bool = False
+    ) -> None:
         self.work = work
+        # Secured (the default): tokens in 0600 files, the control plane with --auth and its CA, mTLS
+        # between the sidecars; None with --insecure (the old, unauthenticated mesh).
+        self.secrets = None if insecure else DemoSecrets.create(work)
+        self.operator = None if self.secrets is None else self.secrets.operator_metadata()
         self.timeline = timeline
         self.period = timeline.period
         self.peak = peak
@@ -55,13 +68,16 @@ class Demo:
         self.engines: EnginesView | None = None
         self.tuner_note = ""  # why the tuner panel may stay empty
         self.strategy_proc: subprocess.Popen[str] | None = None  # `apex tune strategy set`, while it runs
+        self.peers: list[tuple[str, SecurityStatus | None]] = []  # each sidecar's security status, last read
+        self.authors: dict[str, set[str]] = {}  # engine -> the audit authors of its changes
 
     # --- start-up ---------------------------------------------------------------------------
 
     def _control_plane(self) -> None:
         ports_file = self.work / "control-plane-ports.json"
         args = ["control-plane", "--listen", "127.0.0.1:0", "--redis", self.redis_url or "",
-                "--ports-file", str(ports_file), "--log-level", "WARNING", "--insecure"]  # fmt: skip
+                "--ports-file", str(ports_file), "--log-level", "WARNING"]  # fmt: skip
+        args += ["--insecure"] if self.secrets is None else self.secrets.control_plane_args(self.work / "ca")
         proc = self.sup.start_python("control-plane", "sidecar", *args)
         self.control_plane = self.sup.wait_for_file(proc, ports_file)["control_plane"]
 
@@ -73,16 +89,19 @@ class Demo:
         )
         with grpc.insecure_channel(self.control_plane) as channel:
             stub = control_pb2_grpc.PolicyAdminStub(channel)
-            stub.SetPolicy(control_pb2.SetPolicyRequest(service=service, policy=policy, change=change), timeout=10)
+            request = control_pb2.SetPolicyRequest(service=service, policy=policy, change=change)
+            stub.SetPolicy(request, timeout=10, metadata=self.operator)
 
     def _sidecar(self, instance: topology.Instance, config: dict[str, Any], managed: bool) -> Ready:
         """Start a sidecar; the returned call waits until it is up (several start at once)."""
         path = self.work / f"{instance.name}-sidecar.yaml"
+        if managed:  # in the file: `apex sidecar` validates it (mTLS from the CA needs a control plane) before flags
+            config = {**config, "control_plane": self.control_plane}
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         ports_file = self.work / f"{instance.name}-ports.json"
         args = ["sidecar", "--config", str(path), "--ports-file", str(ports_file), "--log-level", "WARNING",
                 "--redis", self.redis_url or ""]  # fmt: skip
-        if managed:  # joins the control plane: takes pushes, reports applied versions
+        if managed:  # joins the control plane: takes pushes, reports applied versions (and asks its CA)
             args += ["--control-plane", self.control_plane, "--last-good", str(self.work / f"{instance.name}.binpb")]
         proc = self.sup.start_python(f"{instance.name}-sidecar", "sidecar", *args)
 
@@ -110,20 +129,26 @@ class Demo:
                                          "--name", inst.name, *inst.args)  # fmt: skip
             if inst.name == topology.INCIDENT_INSTANCE:
                 self.incident_proc = proc
-            waits.append(self._sidecar(inst, topology.backend_sidecar(inst, port), managed=False))
+            security = None if self.secrets is None else self.secrets.sidecar_security(inst.service)
+            # Secured, a backend sidecar joins the control plane for its certificate. No policy is stored
+            # for catalog or pricing, so none is pushed: each keeps its bootstrap policy, as before.
+            config = topology.backend_sidecar(inst, port, security)
+            waits.append(self._sidecar(inst, config, managed=security is not None))
         inbound: dict[str, list[str]] = {"catalog": [], "pricing": []}
         for wait in waits:
             sc = wait()
             inbound[sc.service].append(sc.ports["inbound"])
         front = next(i for i in topology.INSTANCES if i.service == "frontend")
         port = free_port()
-        config = topology.frontend_sidecar(port, inbound["catalog"], inbound["pricing"])
+        security = None if self.secrets is None else self.secrets.sidecar_security("frontend")
+        config = topology.frontend_sidecar(port, inbound["catalog"], inbound["pricing"], security)
         self._seed("frontend", config)
         sc = self._sidecar(front, config, managed=True)()
         self.sup.start_python(front.name, "sidecar.examples.shop", "frontend", "--port", str(port),
                               "--sidecar", sc.ports["outbound"])  # fmt: skip
         self.frontend_address = sc.ports["inbound"]
         self._tuner(strategy)
+        self._wait_certificates()
         self._wait_serving()
 
     def _forecaster(self) -> None:
@@ -132,7 +157,11 @@ class Demo:
                               "--control-plane", self.control_plane, "--horizon", "20", "--ratio", "1.3",
                               "--min-rate", "5", "--cooldown", str(max(10.0, self.period / 3)),
                               "--resolution", "1", "--min-points", "10", "--evaluate-every", "1",
-                              "--snapshot-every", "2")  # fmt: skip
+                              "--snapshot-every", "2", env=self._engine_env("forecaster"))  # fmt: skip
+
+    def _engine_env(self, engine: str) -> dict[str, str] | None:
+        """Where the engine's control-plane token is ($APEX_TOKEN_FILE), when secured."""
+        return None if self.secrets is None else self.secrets.engine_env(engine)
 
     def _tuner_strategy(self) -> subprocess.Popen[str] | None:
         """`apex tune strategy set` for the frontend: the balanced preset (a parameter moves at most every
@@ -157,7 +186,14 @@ class Demo:
         self.sup.start_python("tuner", "sidecar", "tuner", "--redis", self.redis_url or "",
                               "--control-plane", self.control_plane, "--service", MAIN_SERVICE,
                               "--listener", "outbound", "--require-strategy", "--lag", "1", "--snapshot-every", "5",
-                              "--seed", "0")  # fmt: skip
+                              "--seed", "0", env=self._engine_env("tuner"))  # fmt: skip
+
+    def _wait_certificates(self) -> None:
+        """Secured: every sidecar holds its certificate from the CA before load starts (until then its
+        mTLS listeners refuse handshakes, and failed calls would eject endpoints)."""
+        if self.secrets is not None:
+            admins = {sc.instance: sc.ports["admin"] for sc in self.sidecars}
+            secure.wait_for_certificates(admins, lambda: bool(self.sup.dead()), self.work)
 
     def _wait_serving(self, timeout: float = 30.0) -> None:
         """The frontend answers through its sidecar before load starts."""
@@ -205,21 +241,29 @@ class Demo:
         for name, row in rows.items():
             row.breaker = states.get(name, "-")
             row.p50_ms, row.p99_ms = telemetry.latest.get(name, (None, None))
-        self.actions = await observe.engine_actions(self.control_plane, cp, self.audit)
+        self.actions = await observe.engine_actions(cp, self.audit, self.operator, self.authors)
         elapsed = time.monotonic() - load.started
         offered = daily_rate(elapsed, self.period, self.peak)
         ordered = [rows[s] for s in observe.SERVICES if s in rows]
         self.history["t"].append(elapsed)
         self.history["offered"].append(offered)
         self.history["rows"].append(ordered)
-        lines: list[str] = []
+        lines = await self._peers_panel()
         if self.engines is not None:
             await self.engines.refresh()
             main = MAIN_SERVICE
-            lines = panels.forecast_panel(main, self.engines.forecasts.get(main), time.time())
+            lines += panels.forecast_panel(main, self.engines.forecasts.get(main), time.time())
             lines += panels.event_panels(self.engines.log, tuner_note=self.tuner_note)
         return dashboard.Frame(elapsed, duration or 0.0, offered, ordered, telemetry.windows, self.actions,
                                phase=self.timeline.label(elapsed), panels=lines)  # fmt: skip
+
+    async def _peers_panel(self) -> list[str]:
+        """Each sidecar's identity, certificate and callers (read from its admin API), as panel lines."""
+        if self.secrets is None:
+            return [peers.INSECURE_NOTE, ""]
+        ordered = sorted(self.sidecars, key=lambda sc: (sc.service != MAIN_SERVICE, sc.instance))  # the caller first
+        self.peers = [(sc.instance, await observe.security(sc)) for sc in ordered]
+        return [*peers.peers_panel(self.peers, time.time()), ""]
 
     async def watch(self, load: LoadGenerator, duration: float | None, stop: asyncio.Event, tty: bool) -> int:
         for sc in self.sidecars:
@@ -244,10 +288,15 @@ class Demo:
                     n = self.engines.log.counts
                     counts = ", ".join(f"{c} {n.get(c, 0)}" for c in (panels.PREDICTION, panels.ANOMALY,
                                                                        panels.ACTION, panels.TUNER))  # fmt: skip
-                    sys.stdout.write(f"{text.splitlines()[0]}   [{frame.phase}] engine events: {counts}\n")
+                    secured = ""
+                    if self.secrets is not None:
+                        accepted, refused, _ = peers.totals(self.peers)
+                        secured = f"; mTLS calls {accepted}, refused {refused}"
+                    sys.stdout.write(f"{text.splitlines()[0]}   [{frame.phase}] engine events: {counts}{secured}\n")
                 sys.stdout.flush()
             await telemetry.refresh()
             await self.engines.refresh()
+            await self._peers_panel()  # the final counts, for the report
             return telemetry.windows
         finally:
             await client.aclose()
@@ -298,17 +347,29 @@ async def _drive(demo: Demo, duration: float | None, tty: bool) -> tuple[LoadGen
     return load, windows
 
 
-def run(duration: float | None, timeline: Timeline, peak: float, report_dir: Path, redis_url: str | None) -> int:
+def run(
+    duration: float | None,
+    timeline: Timeline,
+    peak: float,
+    report_dir: Path,
+    redis_url: str | None,
+    insecure: bool = False,
+) -> int:
     import uvloop
 
     from sidecar.demo import report
 
     report_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="apex-demo-") as tmp:
-        demo = Demo(Path(tmp), timeline, peak, redis_url=redis_url or external_url())
+        demo = Demo(Path(tmp), timeline, peak, redis_url=redis_url or external_url(), insecure=insecure)
         show: dict[str, str] = {}
         try:
+            if insecure:
+                print(f"\n*** {INSECURE_BANNER} ***\n", flush=True)
             print("starting the mesh: redis, control plane, services with sidecars, forecaster, tuner ...", flush=True)
+            if not insecure:
+                print("secured: tokens in 0600 files, control plane with --auth and its CA, mTLS between sidecars",
+                      flush=True)  # fmt: skip
             demo.start()
             print(f"frontend reachable through its sidecar at {demo.frontend_address}", flush=True)
             load, windows = uvloop.run(_drive(demo, duration, sys.stdout.isatty()))
@@ -318,19 +379,28 @@ def run(duration: float | None, timeline: Timeline, peak: float, report_dir: Pat
         stray = [p.name for p in demo.sup.procs if p.popen.poll() is None]
         engines = demo.engines.log if demo.engines is not None else panels.EngineLog()
         elapsed = demo.history["t"][-1] if demo.history["t"] else 0.0
+        security_lines = (peers.peers_panel(demo.peers, time.time()) if not insecure
+                          else [peers.INSECURE_NOTE, INSECURE_BANNER])  # fmt: skip
         path = report.write(report_dir, demo.history, load, windows, demo.actions,
                             report.Engines(engines, show, timeline.milestones(elapsed), demo.incidents,
-                                           demo.tuner_note, report_dir))  # fmt: skip
+                                           demo.tuner_note, report_dir), security_lines)  # fmt: skip
     sent, ok, errors = load.totals()
     counts = {c: engines.counts.get(c, 0) for c in (panels.PREDICTION, panels.ANOMALY, panels.ACTION, panels.TUNER)}
     summary = {"sent": sent, "ok": ok, "errors": errors, "error_codes": dict(load.codes), "cancelled": load.cancelled,
                "telemetry_windows": windows,
                "engine_actions": demo.actions, "engine_events": counts, "incidents": demo.incidents,
-               "forecast_shown": "forecast (model" in show.get(MAIN_SERVICE, ""), "stray_processes": stray}  # fmt: skip
+               "forecast_shown": "forecast (model" in show.get(MAIN_SERVICE, ""), "stray_processes": stray,
+               "security": "insecure" if insecure else "mtls",
+               "audit_authors": {engine: sorted(names) for engine, names in sorted(demo.authors.items())},
+               "peers": {name: None if st is None else as_dict(st) for name, st in demo.peers}}  # fmt: skip
     (report_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"\ncalls sent {sent}, ok {ok}, failed {errors}, cancelled at stop {load.cancelled}; "
           f"telemetry windows {windows}; engine actions {len(demo.actions)}; engine events {counts}; "
           f"report: {path}")  # fmt: skip
+    if insecure:
+        print(f"*** {INSECURE_BANNER} ***")
+    else:
+        print(peers.summary_line(demo.peers, demo.authors))
     for action in demo.actions[-5:]:
         print(f"  {action}")
     if ok == 0:

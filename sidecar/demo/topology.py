@@ -24,18 +24,25 @@ INSTANCES = (
 )
 INCIDENT_INSTANCE = "catalog-2"
 INCIDENT_EFFECT = "flaky (60% UNAVAILABLE) and 80 ms slower"
+# Secured, the backends' inbound listeners let in only mTLS calls from the frontend's sidecar.
+FRONTEND_ID = "spiffe://cluster.local/ns/default/sa/frontend"
 
 
 def _listener(name: str, direction: str) -> dict[str, str]:
     return {"name": name, "address": "127.0.0.1:0", "direction": direction}
 
 
-def backend_sidecar(instance: Instance, service_port: int) -> dict[str, Any]:
-    """A catalog or pricing sidecar: inbound only, in front of its local service."""
+def backend_sidecar(instance: Instance, service_port: int, security: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A catalog or pricing sidecar: inbound only, in front of its local service. With `security` (its
+    identity) the inbound listener is strict mTLS, open to the frontend's identity only."""
+    inbound: dict[str, Any] = _listener("inbound", "INBOUND")
+    if security is not None:
+        inbound |= {"mtls": "strict", "allowed_principals": [FRONTEND_ID]}
     return {
         "node": {"service": instance.service, "instance": instance.name},
+        **({"security": security} if security is not None else {}),
         "admin": {"address": "127.0.0.1:0"},
-        "listeners": [_listener("inbound", "INBOUND")],
+        "listeners": [inbound],
         "policy": {
             "version": "demo-1",
             "route_tables": [{"name": "inbound", "routes": [{"name": "local", "cluster": "local"}]}],
@@ -44,10 +51,16 @@ def backend_sidecar(instance: Instance, service_port: int) -> dict[str, Any]:
     }
 
 
-def frontend_sidecar(service_port: int, catalog: list[str], pricing: list[str]) -> dict[str, Any]:
-    """The frontend's sidecar: inbound to the frontend, outbound to catalog and pricing sidecars."""
+def frontend_sidecar(
+    service_port: int, catalog: list[str], pricing: list[str], security: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The frontend's sidecar: inbound to the frontend, outbound to catalog and pricing sidecars. With
+    `security` its calls to them are mTLS; its inbound listener stays plaintext (the load generator
+    calling it is not a workload of the mesh)."""
+    mtls = {"mtls": True} if security is not None else {}
     return {
         "node": {"service": "frontend", "instance": "frontend-1"},
+        **({"security": security} if security is not None else {}),
         "admin": {"address": "127.0.0.1:0"},
         "listeners": [_listener("inbound", "INBOUND"), _listener("outbound", "OUTBOUND")],
         "policy": {
@@ -83,6 +96,7 @@ def frontend_sidecar(service_port: int, catalog: list[str], pricing: list[str]) 
                 {
                     "name": "catalog",
                     "endpoints": [{"address": a} for a in catalog],
+                    **mtls,
                     "limits": {"max_requests": 100},
                     # Eject an endpoint after 3 failures in a row; probe it again after 10 s.
                     "outlier_detection": {
@@ -92,7 +106,12 @@ def frontend_sidecar(service_port: int, catalog: list[str], pricing: list[str]) 
                         "interval": "1s",
                     },
                 },
-                {"name": "pricing", "endpoints": [{"address": a} for a in pricing], "limits": {"max_requests": 100}},
+                {
+                    "name": "pricing",
+                    "endpoints": [{"address": a} for a in pricing],
+                    **mtls,
+                    "limits": {"max_requests": 100},
+                },
             ],
             # Quotes are deterministic per item: cache them, and cover pricing outages with stale answers.
             "cache": [

@@ -12,10 +12,15 @@ from sidecar.layers.cluster.state import ClusterRuntime
 from sidecar.policy.model import Bootstrap, Policy
 from sidecar.runtime.observe import Observer
 from sidecar.runtime.stack import State
+from sidecar.security.status import SecurityStatus
 
 
 class _Kinds(Protocol):
     def snapshot(self) -> Mapping[str, str]: ...
+
+
+class _HasSecurityStatus(Protocol):
+    def status(self) -> SecurityStatus: ...
 
 
 class _HasStatus(Protocol):
@@ -40,6 +45,8 @@ class Sidecar(Protocol):
     def control(self) -> _HasStatus | None: ...
     @property
     def observer(self) -> Observer: ...
+    @property
+    def workload(self) -> _HasSecurityStatus | None: ...
     def bound_addresses(self) -> dict[str, str]: ...
     def effective_config(self) -> config_pb2.Bootstrap: ...
 
@@ -113,6 +120,15 @@ class _Telemetry:
         return self._sidecar.observer.stats()
 
 
+class _Security:
+    def __init__(self, sidecar: Sidecar) -> None:
+        self._sidecar = sidecar
+
+    def status(self) -> SecurityStatus | None:
+        workload = self._sidecar.workload
+        return None if workload is None else workload.status()
+
+
 def of(sidecar: Sidecar) -> AdminViews:
     """The admin views of `sidecar` (they read it live: swaps and reconnects show at once)."""
     return AdminViews(
@@ -122,4 +138,5 @@ def of(sidecar: Sidecar) -> AdminViews:
         cache=sidecar.state.cache,
         control=_Control(sidecar),
         telemetry=_Telemetry(sidecar),
+        security=_Security(sidecar),
     )

@@ -6,12 +6,15 @@ import asyncio
 import logging
 import time
 
+from apex.mesh.security.pki import load_certs
 from apex.mesh.security.secrets import resolve
 
 from sidecar.policy.model import Listener
 from sidecar.policy.security_model import Security
 from sidecar.security.credentials import CertificateFiles, Credentials, FileSource, IssuedSource
+from sidecar.security.material import TlsMaterial
 from sidecar.security.peer import MtlsMode, PeerCheck
+from sidecar.security.status import CertificateStatus, ListenerStatus, SecurityStatus, as_dict
 from sidecar.security.tls import ClientTls, ListenerTls
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,7 @@ class Workload:
             self.token = resolve(security.join_token)
         self.checks: dict[str, PeerCheck] = {}
         self.listeners: dict[str, ListenerTls] = {}
+        self.names: list[str] = []  # every listener, in bootstrap order (those without mTLS too), for status()
         self.client_tls = ClientTls(self.credentials, security.trust_domain)  # one: its handshake counters
 
     def load_files(self) -> None:
@@ -67,6 +71,8 @@ class Workload:
             ) from exc
 
     def listener_tls(self, listener: Listener) -> ListenerTls | None:
+        if listener.name not in self.names:
+            self.names.append(listener.name)
         if listener.mtls is MtlsMode.DISABLE:
             return None
         check = self.checks[listener.name] = PeerCheck(
@@ -83,20 +89,47 @@ class Workload:
             await asyncio.sleep(self.security.files.poll_interval)
             self.files.poll()
 
+    def status(self) -> SecurityStatus:
+        """Identity, the certificate in force (never its key) and, per listener, its mode, the calls
+        accepted (by mTLS principal) and refused, and failed handshakes; outbound handshake failures."""
+        listeners = []
+        for name in self.names:
+            t = self.listeners.get(name)
+            if t is None:
+                listeners.append(ListenerStatus(name, MtlsMode.DISABLE.value))
+                continue
+            check = t.check
+            listeners.append(
+                ListenerStatus(
+                    name,
+                    check.mode.value,
+                    dict(check.accepted),
+                    dict(check.principals),
+                    dict(check.rejected),
+                    dict(t.handshakes),
+                )
+            )
+        return SecurityStatus(
+            str(self.security.identity),
+            _certificate(self.credentials.current()),
+            tuple(listeners),
+            dict(self.client_tls.handshakes),
+        )
+
     def snapshot(self) -> dict[str, object]:
-        """For the admin dump: identity, certificate validity, rejections per listener; never a key."""
-        material = self.credentials.current()
-        return {
-            "identity": str(self.security.identity),
-            "certificate": None if material is None else material.redacted(),
-            "listeners": {
-                name: {
-                    "mode": t.check.mode.value,
-                    "accepted": dict(t.check.accepted),
-                    "rejected": dict(t.check.rejected),
-                    "handshake_failures": dict(t.handshakes),
-                }
-                for name, t in self.listeners.items()
-            },
-            "outbound_handshake_failures": dict(self.client_tls.handshakes),
-        }
+        """`status()` as a JSON-ready dict (the admin API's `apex admin security --json` shape)."""
+        return as_dict(self.status())
+
+
+def _certificate(material: TlsMaterial | None) -> CertificateStatus | None:
+    if material is None:
+        return None
+    leaf = load_certs(material.chain_pem)[0]
+    return CertificateStatus(
+        str(material.identity),
+        f"{leaf.serial_number:X}",
+        material.not_before,
+        material.not_after,
+        material.renew_at(),
+        material.generation,
+    )

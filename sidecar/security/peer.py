@@ -28,6 +28,8 @@ class Reject(enum.Enum):
 
 
 UNAUTHENTICATED_REASONS = frozenset({Reject.NO_CLIENT_CERTIFICATE, Reject.NO_IDENTITY})
+MAX_PRINCIPALS = 64  # principals counted by name per listener; calls of any further ones count under OTHER
+OTHER = "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,9 @@ class PeerCheck:
     allowed: tuple[str, ...] = ()
     rejected: Counter[str] = field(default_factory=Counter)
     accepted: Counter[str] = field(default_factory=Counter)  # "mtls" / "plaintext"
+    # Accepted mTLS calls by the caller's SPIFFE ID: who called this listener. Bounded (a caller cannot
+    # grow it without limit): the first MAX_PRINCIPALS identities by name, every later one under OTHER.
+    principals: Counter[str] = field(default_factory=Counter)
     # Verdicts by URI SANs: the grpc listener judges every call (it sees no connection), and parsing
     # the SPIFFE ID and matching the globs each time cost as much as reading the auth context.
     _judged: dict[tuple[str, ...], Verdict] = field(default_factory=dict, repr=False)
@@ -65,8 +70,14 @@ class PeerCheck:
         """Count a verdict (once per call: a transport judging once per connection counts each call)."""
         if verdict.reject is not None:
             self.rejected[verdict.reject.value] += 1
+        elif verdict.principal:
+            self.accepted["mtls"] += 1
+            principal = verdict.principal
+            if principal not in self.principals and len(self.principals) >= MAX_PRINCIPALS:
+                principal = OTHER
+            self.principals[principal] += 1
         else:
-            self.accepted["mtls" if verdict.principal else "plaintext"] += 1
+            self.accepted["plaintext"] += 1
         return verdict
 
     def judge(self, uris: list[str]) -> Verdict:

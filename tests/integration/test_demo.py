@@ -7,6 +7,12 @@ out its Redis): while the demo runs, the test records its process tree (and ever
 carrying a marker in its environment, which its children inherit) with each process's start
 time and the TCP ports they listen on; after it exits none of those processes may be alive and
 none of those ports may still be listening.
+
+The mesh runs secured: the test also reads the demo's token files while it runs (they live in its
+temporary directory, 0600) and checks that no token reached the output, the report or any process's
+command line, that the control plane ran with --auth, and from summary.json that catalog and pricing
+accepted calls only over mTLS from the frontend's identity and that the audit names the engines'
+authenticated principals.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from tests.support.leftovers import cmdline, descendants, listening_ports, start_time, still_running, tag_env, tagged
 
@@ -39,6 +45,8 @@ class Watched:
         self.proc = subprocess.Popen([*APEX, *args], stdout=self.log, stderr=subprocess.STDOUT, text=True, env=self.env)
         self.seen: dict[int, tuple[int, str]] = {}  # pid -> (start time, command line)
         self.ports: set[int] = set()
+        self.tmp = tmp_path / "tmp"
+        self.tokens: dict[str, tuple[str, int]] = {}  # token file name -> (token, file mode)
 
     def sample(self) -> None:
         if self.proc.poll() is not None:
@@ -55,9 +63,14 @@ class Watched:
             if self.seen.get(pid) != (started, command):
                 self.seen[pid] = (started, command)
         self.ports |= listening_ports(found)
+        for path in self.tmp.glob("apex-demo-*/secrets/*"):
+            if path.name != "tokens.yaml" and path.name not in self.tokens:
+                with contextlib.suppress(OSError):
+                    self.tokens[path.name] = (path.read_text().strip(), path.stat().st_mode & 0o777)
 
     def output(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text(errors="replace")
 
     def wait_for_line(self, text: str, timeout: float) -> None:
@@ -133,9 +146,49 @@ def test_demo_runs_unattended_and_an_engine_acts(tmp_path: Path) -> None:
     assert "## Anomalies raised" in text and "## Tuner decisions" in text
     tuner = text.split("## Tuner decisions: ")[1]
     assert events["tuner"] >= 1 and "frontend tune.canary v" in tuner, tuner  # a change tried on a canary first
-    assert any(" tuner: tuner: canary of " in a for a in summary["engine_actions"])  # and audited as the tuner's
+    assert any(" tuner@apex-demo: tuner: canary of " in a for a in summary["engine_actions"])  # audited as the tuner
+    _assert_secured(demo, summary, [report / "REPORT.md", report / "summary.json"])
     for png in ("demo.png", "forecast-frontend.png"):
         assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (report / png).stat().st_size > 10_000
+
+
+FRONTEND_ID = "spiffe://cluster.local/ns/default/sa/frontend"
+
+
+def _assert_secured(demo: Watched, summary: dict[str, Any], reports: list[Path]) -> None:
+    """mTLS between the sidecars with identities from the CA, the engines authenticated, no token leaked."""
+    assert summary["security"] == "mtls"
+    commands = [cmd for _, cmd in demo.seen.values()]
+    control = [cmd for cmd in commands if " control-plane " in cmd]
+    assert control and all("--auth " in c and "--ca-dir " in c and "--insecure" not in c for c in control), control
+    assert "INSECURE" not in demo.output()
+    # Every sidecar holds a certificate from the CA naming its service; catalog and pricing let in only
+    # the frontend's identity, over mTLS: no plaintext call, none refused.
+    peers = summary["peers"]
+    assert sorted(peers) == ["catalog-1", "catalog-2", "frontend-1", "pricing-1"], peers
+    for instance, status in peers.items():
+        service = instance.rsplit("-", 1)[0]
+        assert status["identity"] == f"spiffe://cluster.local/ns/default/sa/{service}"
+        assert status["certificate"]["generation"] >= 1 and status["certificate"]["identity"] == status["identity"]
+        inbound = status["listeners"]["inbound"]
+        if service == "frontend":  # called by the load generator, not a workload: plaintext
+            assert inbound["mode"] == "disable" and status["outbound_handshake_failures"] == {}, status
+            continue
+        assert inbound["mode"] == "strict" and list(inbound["principals"]) == [FRONTEND_ID], inbound
+        assert inbound["accepted"] == {"mtls": inbound["principals"][FRONTEND_ID]} and inbound["rejected"] == {}
+        assert inbound["principals"][FRONTEND_ID] > 0
+    # The engines' changes are audited under their authenticated principals, not what they claim.
+    assert summary["audit_authors"] == {"forecaster": ["forecaster@apex-demo"], "tuner": ["tuner@apex-demo"]}
+    text = reports[0].read_text()
+    assert "## Peers" in text and f"inbound (strict): {FRONTEND_ID} " in text
+    # Six random tokens (three services' join tokens, two engines', the operator's), each in a 0600
+    # file; none in the output, the report, summary.json or any process's command line.
+    assert sorted(demo.tokens) == ["engine-forecaster", "engine-tuner", "join-catalog", "join-frontend",
+                                   "join-pricing", "operator"], demo.tokens  # fmt: skip
+    outputs = [demo.output(), *(r.read_text() for r in reports), *commands]
+    for name, (token, mode) in demo.tokens.items():
+        assert mode == 0o600 and len(token) >= 32, (name, oct(mode))
+        assert not any(token in out for out in outputs), f"the {name} token leaked"
 
 
 def test_ctrl_c_stops_everything_and_writes_the_report(tmp_path: Path) -> None:

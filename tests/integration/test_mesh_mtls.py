@@ -1,9 +1,10 @@
 """Two real sidecars get their certificates from the control plane's CA and talk mTLS, on either
 transport (grpc, h2); a plaintext caller is refused by the strict inbound listener; the peer's
-identity shows in the access log; renewals and a CA rotation fail no call."""
+identity shows in the access log and in `apex admin security`; renewals and a CA rotation fail no call."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,12 +16,14 @@ import grpc
 import pytest
 from apex.mesh.v1 import echo_pb2, echo_pb2_grpc
 
+from sidecar.cli import main as apex
 from sidecar.support.sidecar_proc import SidecarProcess
 from tests.support.control_plane_proc import ControlPlaneProcess, wait_for
 
 pytestmark = pytest.mark.integration
 TRANSPORTS = pytest.mark.parametrize("transport", ["grpc", "h2"])
 
+CALLER_ID = "spiffe://cluster.local/ns/default/sa/caller"
 TOKENS = {"APEX_JOIN_ECHO": "join-echo-0123456789abcdef", "APEX_JOIN_CALLER": "join-caller-0123456789abcd"}
 
 
@@ -29,6 +32,7 @@ def _echo_sidecar(upstream: str, cp: str, transport: str) -> dict[str, Any]:
         "node": {"service": "echo"},
         "control_plane": cp,
         "security": {"join_token": {"env": "APEX_JOIN_ECHO"}},
+        "admin": {"address": "127.0.0.1:0"},
         "logging": {"level": "DEBUG", "format": "JSON"},
         "listeners": [{"name": "inbound", "address": "127.0.0.1:0", "direction": "INBOUND", "mtls": "strict",
                        "transport": transport,
@@ -63,9 +67,22 @@ def _unary(address: str) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.OK, reply.payload.decode()
 
 
+def _security(admin: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    """`apex admin security --json` against the sidecar's admin listener."""
+    capsys.readouterr()
+    assert apex(["admin", "--admin", admin, "--json", "security"]) == 0
+    data: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return data
+
+
 @TRANSPORTS
 def test_sidecars_talk_mtls_with_certificates_from_the_mesh_ca(
-    tmp_path: Path, redis_url: str, echo: Any, monkeypatch: pytest.MonkeyPatch, transport: str
+    tmp_path: Path,
+    redis_url: str,
+    echo: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    transport: str,
 ) -> None:
     for name, value in TOKENS.items():
         monkeypatch.setenv(name, value)
@@ -88,6 +105,21 @@ def test_sidecars_talk_mtls_with_certificates_from_the_mesh_ca(
         # A plaintext caller (no certificate) never gets through the strict listener.
         code, _ = _unary(inbound)
         assert code is grpc.StatusCode.UNAVAILABLE
+        # `apex admin security`: who the sidecar is, its certificate from the CA, who called it.
+        status = _security(server_side["admin"], capsys)
+        assert status["identity"] == "spiffe://cluster.local/ns/default/sa/echo"
+        cert = status["certificate"]
+        assert cert["identity"] == status["identity"] and cert["generation"] >= 1 and cert["serial"]
+        assert cert["not_before"] < cert["renew_at"] < cert["not_after"] and "key" not in json.dumps(status)
+        inbound_status = status["listeners"]["inbound"]
+        calls = inbound_status["accepted"]["mtls"]
+        assert inbound_status["mode"] == "strict" and calls >= 2
+        assert inbound_status["principals"] == {CALLER_ID: calls} and inbound_status["rejected"] == {}
+        if transport == "h2":  # the h2 listener counts the plaintext caller's failed handshakes (grpc: no hook)
+            assert sum(inbound_status["handshake_failures"].values()) >= 1, inbound_status
+        assert apex(["admin", "--admin", server_side["admin"], "security"]) == 0
+        shown = capsys.readouterr().out
+        assert f"listener inbound: mtls strict; calls accepted: mtls {calls}\n  {CALLER_ID}: {calls} calls" in shown
         log = server_side.log()
         assert '"principal":"spiffe://cluster.local/ns/default/sa/caller"' in log
         assert TOKENS["APEX_JOIN_ECHO"] not in log

@@ -1,0 +1,90 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class GetSecurityRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SecurityStatus(_message.Message):
+    __slots__ = ("identity", "certificate", "listeners", "outbound_handshake_failures")
+    class OutboundHandshakeFailuresEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    LISTENERS_FIELD_NUMBER: _ClassVar[int]
+    OUTBOUND_HANDSHAKE_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    identity: str
+    certificate: WorkloadCertificate
+    listeners: _containers.RepeatedCompositeFieldContainer[ListenerSecurity]
+    outbound_handshake_failures: _containers.ScalarMap[str, int]
+    def __init__(self, identity: _Optional[str] = ..., certificate: _Optional[_Union[WorkloadCertificate, _Mapping]] = ..., listeners: _Optional[_Iterable[_Union[ListenerSecurity, _Mapping]]] = ..., outbound_handshake_failures: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class WorkloadCertificate(_message.Message):
+    __slots__ = ("identity", "serial", "not_before", "not_after", "renew_at", "generation")
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    SERIAL_FIELD_NUMBER: _ClassVar[int]
+    NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    NOT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    RENEW_AT_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    identity: str
+    serial: str
+    not_before: float
+    not_after: float
+    renew_at: float
+    generation: int
+    def __init__(self, identity: _Optional[str] = ..., serial: _Optional[str] = ..., not_before: _Optional[float] = ..., not_after: _Optional[float] = ..., renew_at: _Optional[float] = ..., generation: _Optional[int] = ...) -> None: ...
+
+class ListenerSecurity(_message.Message):
+    __slots__ = ("name", "mode", "accepted", "principals", "rejected", "handshake_failures")
+    class AcceptedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class PrincipalsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class RejectedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class HandshakeFailuresEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPALS_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    HANDSHAKE_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    mode: str
+    accepted: _containers.ScalarMap[str, int]
+    principals: _containers.ScalarMap[str, int]
+    rejected: _containers.ScalarMap[str, int]
+    handshake_failures: _containers.ScalarMap[str, int]
+    def __init__(self, name: _Optional[str] = ..., mode: _Optional[str] = ..., accepted: _Optional[_Mapping[str, int]] = ..., principals: _Optional[_Mapping[str, int]] = ..., rejected: _Optional[_Mapping[str, int]] = ..., handshake_failures: _Optional[_Mapping[str, int]] = ...) -> None: ...
