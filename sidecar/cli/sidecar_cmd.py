@@ -74,7 +74,7 @@ def load(args: argparse.Namespace) -> tuple[config_pb2.Bootstrap, Bootstrap, str
     if args.config and (args.listen or args.upstream):
         raise SystemExit("apex sidecar: use either --config or --listen/--upstream, not both")
     if args.config:
-        config, _ = bootstrap_file.load(args.config)
+        config = bootstrap_file.read(args.config)  # validated below, once the flags are applied
         source = args.config
     elif args.listen and args.upstream:
         config = one_line_config(args.listen, args.upstream, args.service)

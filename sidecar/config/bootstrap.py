@@ -39,15 +39,20 @@ def validate(message: config_pb2.Bootstrap, source: str) -> Bootstrap:
         raise exc.in_source(source) from None
 
 
+def read(path: str | Path, max_bytes: int | None = None) -> config_pb2.Bootstrap:
+    """Read and parse a bootstrap file (at most `max_bytes`, default APEX_MAX_CONFIG_BYTES), not yet
+    validated: command-line flags may still fill or override fields before validate()."""
+    text = strict_yaml.read(path, limits.max_config_bytes() if max_bytes is None else max_bytes)
+    return parse_yaml(text, str(path))
+
+
 def load(path: str | Path, max_bytes: int | None = None) -> tuple[config_pb2.Bootstrap, Bootstrap]:
-    """Read, parse and validate a bootstrap file (at most `max_bytes`, default APEX_MAX_CONFIG_BYTES).
+    """Read, parse and validate a bootstrap file.
 
     Blocking and CPU-bound: a running sidecar calls it in a child process (load_detached).
     """
-    source = str(path)
-    text = strict_yaml.read(path, limits.max_config_bytes() if max_bytes is None else max_bytes)
-    message = parse_yaml(text, source)
-    return message, validate(message, source)
+    message = read(path, max_bytes)
+    return message, validate(message, str(path))
 
 
 @dataclass(frozen=True)
