@@ -123,6 +123,8 @@ def test_sidecars_talk_mtls_with_certificates_from_the_mesh_ca(
         log = server_side.log()
         assert '"principal":"spiffe://cluster.local/ns/default/sa/caller"' in log
         assert TOKENS["APEX_JOIN_ECHO"] not in log
+        # After the first certificate, the certificate is the sidecar's control-plane credential.
+        assert "(certificate spiffe://cluster.local/ns/default/sa/echo)" in log
 
 
 @TRANSPORTS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -63,6 +64,13 @@ def csr_for(key: PrivateKey, identity: SpiffeId) -> bytes:
         .sign(key, hashes.SHA256())
     )
     return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def key_fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 (hex) of the certificate's public key (SubjectPublicKeyInfo, DER): what binds a
+    registration to the key behind a certificate, across renewals of that certificate."""
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(spki).hexdigest()
 
 
 def identity_of(cert: x509.Certificate) -> SpiffeId | None:
@@ -130,11 +138,13 @@ def issue(
     issuer: x509.Certificate,
     issuer_key: PrivateKey,
     validity: Validity,
+    dns_names: tuple[str, ...] = (),
 ) -> x509.Certificate:
     """A workload certificate for `identity` over the CSR's public key.
 
     The identity is the one the caller decided (the CA's authenticated view of the requester),
-    never the one the CSR asks for: a CSR naming another identity is refused.
+    never the one the CSR asks for: a CSR naming another identity is refused. Its DNS SAN is
+    `mesh.<trust-domain>` unless `dns_names` says otherwise (the control plane's own certificate).
     """
     try:
         csr = x509.load_pem_x509_csr(csr_pem)
@@ -171,7 +181,10 @@ def issue(
         )
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.UniformResourceIdentifier(str(identity)), x509.DNSName(mesh_server_name(identity.trust_domain))]
+                [
+                    x509.UniformResourceIdentifier(str(identity)),
+                    *(x509.DNSName(name) for name in dns_names or (mesh_server_name(identity.trust_domain),)),
+                ]
             ),
             critical=True,
         )

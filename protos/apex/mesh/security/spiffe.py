@@ -60,3 +60,20 @@ def mesh_server_name(trust_domain: str) -> str:
     this trust domain" (Istio's ISTIO_MUTUAL without subjectAltNames); the exact SPIFFE ID is
     then checked from the URI SAN where the transport exposes it."""
     return f"mesh.{_check(trust_domain, 'trust domain')}"
+
+
+CONTROL_PLANE_NAMESPACE = "apex-system"
+CONTROL_PLANE_SERVICE = "control-plane"
+
+
+def control_plane_id(trust_domain: str) -> SpiffeId:
+    """The control plane's own identity, in the certificate of its mTLS port."""
+    return SpiffeId(trust_domain, CONTROL_PLANE_NAMESPACE, CONTROL_PLANE_SERVICE)
+
+
+def control_plane_server_name(trust_domain: str) -> str:
+    """The DNS SAN only the control plane's certificate carries (`control-plane.mesh.<td>`): a
+    sidecar connecting to the control plane's mTLS port asks for it, so a workload certificate
+    (which carries `mesh.<td>` only) cannot stand in for the control plane. The CA's name
+    constraint (`mesh.<td>` and its subdomains) permits it."""
+    return f"{CONTROL_PLANE_SERVICE}.{mesh_server_name(trust_domain)}"
