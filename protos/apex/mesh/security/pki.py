@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from apex.mesh.security.spiffe import SpiffeError, SpiffeId, mesh_server_name
+from apex.mesh.security.spiffe import SpiffeError, SpiffeId, identity_server_name, mesh_server_name
 
 PrivateKey = ec.EllipticCurvePrivateKey
 
@@ -71,6 +71,13 @@ def key_fingerprint(cert: x509.Certificate) -> str:
     registration to the key behind a certificate, across renewals of that certificate."""
     spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return hashlib.sha256(spki).hexdigest()
+
+
+def workload_dns_names(identity: SpiffeId) -> tuple[str, ...]:
+    """The DNS SANs of a workload certificate: `mesh.<td>` (any workload of the trust domain) and,
+    when it maps to one, the name of exactly this identity (spiffe.identity_server_name)."""
+    exact = identity_server_name(identity)
+    return (mesh_server_name(identity.trust_domain), *((exact,) if exact else ()))
 
 
 def identity_of(cert: x509.Certificate) -> SpiffeId | None:
@@ -143,8 +150,8 @@ def issue(
     """A workload certificate for `identity` over the CSR's public key.
 
     The identity is the one the caller decided (the CA's authenticated view of the requester),
-    never the one the CSR asks for: a CSR naming another identity is refused. Its DNS SAN is
-    `mesh.<trust-domain>` unless `dns_names` says otherwise (the control plane's own certificate).
+    never the one the CSR asks for: a CSR naming another identity is refused. Its DNS SANs are
+    `workload_dns_names` unless `dns_names` says otherwise (the control plane's own certificate).
     """
     try:
         csr = x509.load_pem_x509_csr(csr_pem)
@@ -183,7 +190,7 @@ def issue(
             x509.SubjectAlternativeName(
                 [
                     x509.UniformResourceIdentifier(str(identity)),
-                    *(x509.DNSName(name) for name in dns_names or (mesh_server_name(identity.trust_domain),)),
+                    *(x509.DNSName(name) for name in dns_names or workload_dns_names(identity)),
                 ]
             ),
             critical=True,

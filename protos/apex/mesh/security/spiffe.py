@@ -62,6 +62,18 @@ def mesh_server_name(trust_domain: str) -> str:
     return f"mesh.{_check(trust_domain, 'trust domain')}"
 
 
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def identity_server_name(identity: SpiffeId) -> str | None:
+    """The DNS SAN naming exactly this workload (`<service>.<namespace>.mesh.<td>`), which the mesh CA
+    adds to its certificate so a grpc client (which can check only a host name) can require one
+    upstream identity; None when the service or namespace is no DNS label (it holds '.' or '_')."""
+    if not (_DNS_LABEL.match(identity.service) and _DNS_LABEL.match(identity.namespace)):
+        return None
+    return f"{identity.service}.{identity.namespace}.{mesh_server_name(identity.trust_domain)}"
+
+
 CONTROL_PLANE_NAMESPACE = "apex-system"
 CONTROL_PLANE_SERVICE = "control-plane"
 
