@@ -103,6 +103,13 @@ def _software_version() -> str:
         return "apex-mesh/dev"
 
 
+def asks_certificate(route: Route, advertised: str, due: bool) -> bool:
+    """Send a CSR as the stream opens: when a renewal is due, and on every token stream of a sidecar that
+    knows the control plane has an mTLS port (it fell back to the token): the answer names the port in
+    force and moves the sidecar back there, instead of waiting for the next renewal."""
+    return due or (route.material is None and bool(advertised))
+
+
 @dataclass
 class ControlStatus:
     """What the client has seen, for the admin API and logs."""
@@ -247,7 +254,7 @@ class ControlClient:
         self._outbox = asyncio.Queue()
         self._outbox.put_nowait(control_pb2.SidecarMessage(hello=self.hello()))
         self._outbox.put_nowait(self.subscription())
-        if self.issuer is not None and self.issuer.due(time.time()):
+        if self.issuer is not None and asks_certificate(self._route, self.mtls_address, self.issuer.due(time.time())):
             self._ask_certificate()
         token = self.token if self._route.material is None else ""  # the certificate is the credential
         metadata = (("authorization", f"Bearer {token}"),) if token else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from engines.security.ca import MeshCA
-from sidecar.control.client import MTLS_ATTEMPTS, Route, choose_route, mtls_target
+from sidecar.control.client import MTLS_ATTEMPTS, Route, asks_certificate, choose_route, mtls_target
 from sidecar.security.credentials import IssuedSource
 from tests.unit.security.pki_helpers import TD, ident, issued
 
@@ -38,3 +38,13 @@ def test_the_certificate_replaces_the_join_token_once_issued_and_while_valid() -
     # The mTLS port unreachable several times in a row (a restarted control plane on a new port).
     assert choose_route(CP, ":7701", material, NOW, MTLS_ATTEMPTS - 1).material is material
     assert choose_route(CP, ":7701", material, NOW, MTLS_ATTEMPTS) == Route(CP)
+
+
+def test_a_token_stream_asks_for_a_certificate_once_the_mtls_port_is_known() -> None:
+    ca = MeshCA.create(TD, NOW, workload_ttl=600)
+    on_mtls = Route("cp:7701", issued(ca, "echo", NOW))
+    assert not asks_certificate(Route(CP), "", due=False)  # an insecure control plane: only when due
+    assert asks_certificate(Route(CP), "", due=True)
+    assert asks_certificate(Route(CP), ":7701", due=False)  # fell back: a fresh certificate names the port
+    assert not asks_certificate(on_mtls, ":7701", due=False)
+    assert asks_certificate(on_mtls, ":7701", due=True)  # renewal over the mTLS stream
