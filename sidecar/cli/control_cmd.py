@@ -202,6 +202,8 @@ async def serve(
             ca.save(args.ca_dir)
         log.info("mesh CA for trust domain %s (%d root(s)) in %s, keys %s", args.trust_domain, len(ca.roots),
                  args.ca_dir, "sealed (AES-GCM)" if sealer else "in clear (0600; see --secret-key)")  # fmt: skip
+    if args.mtls_listen and (ca is None or args.insecure):
+        log.warning("--mtls-listen ignored: the mTLS port needs the mesh CA (--ca-dir) and authentication (--auth)")
     server = ControlPlaneServer(
         args.listen,
         redis_url,
