@@ -34,9 +34,11 @@ KINDS = ("sidecars", "operators", "engines")
 class Principal:
     kind: str  # "sidecar" | "operator" | "engine" | "insecure"
     name: str  # the service (sidecar), the operator's or engine's name
+    spiffe_id: str = ""  # set when authenticated by a workload certificate (the mTLS port, engines/control/mtls.py)
+    key: str = ""  # that certificate's public-key SHA-256: the instance id it registers is bound to it
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.name}"
+        return self.spiffe_id or f"{self.kind}:{self.name}"
 
 
 INSECURE = Principal("insecure", "anonymous")
@@ -96,21 +98,43 @@ class Authenticator:
         return INSECURE if self.insecure else None
 
 
-def _wrap(behavior: Callable[..., Any], principal: Principal, streaming_response: bool) -> Callable[..., Any]:
+Resolve = Callable[[Any], Awaitable[Principal]]  # the call's context -> its principal (or the call is aborted)
+
+
+def _wrap(behavior: Callable[..., Any], resolve: Resolve, streaming_response: bool) -> Callable[..., Any]:
     if streaming_response:
 
         async def stream(request: Any, context: Any) -> Any:
-            CURRENT.set(principal)
+            CURRENT.set(await resolve(context))
             async for item in behavior(request, context):
                 yield item
 
         return stream
 
     async def unary(request: Any, context: Any) -> Any:
-        CURRENT.set(principal)
+        CURRENT.set(await resolve(context))
         return await behavior(request, context)
 
     return unary
+
+
+def with_principal(handler: grpc.RpcMethodHandler[Any, Any], resolve: Resolve) -> grpc.RpcMethodHandler[Any, Any]:
+    """`handler` with CURRENT set, for the call it serves, to the principal `resolve` finds."""
+    kinds = [
+        ("unary_unary", grpc.unary_unary_rpc_method_handler, False),
+        ("unary_stream", grpc.unary_stream_rpc_method_handler, True),
+        ("stream_unary", grpc.stream_unary_rpc_method_handler, False),
+        ("stream_stream", grpc.stream_stream_rpc_method_handler, True),
+    ]
+    for attr, make, streaming in kinds:
+        behavior = getattr(handler, attr)
+        if behavior is not None:
+            return make(
+                _wrap(behavior, resolve, streaming),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+    return handler
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
@@ -131,21 +155,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         if principal is None:
             log.warning("refused %s: no valid bearer token", details.method)
             return _refuse(handler)
-        kinds = [
-            ("unary_unary", grpc.unary_unary_rpc_method_handler, False),
-            ("unary_stream", grpc.unary_stream_rpc_method_handler, True),
-            ("stream_unary", grpc.stream_unary_rpc_method_handler, False),
-            ("stream_stream", grpc.stream_stream_rpc_method_handler, True),
-        ]
-        for attr, make, streaming in kinds:
-            behavior = getattr(handler, attr)
-            if behavior is not None:
-                return make(
-                    _wrap(behavior, principal, streaming),
-                    request_deserializer=handler.request_deserializer,
-                    response_serializer=handler.response_serializer,
-                )
-        return handler
+        known = principal
+
+        async def resolve(context: Any) -> Principal:
+            return known
+
+        return with_principal(handler, resolve)
 
 
 def _refuse(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:

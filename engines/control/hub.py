@@ -43,6 +43,7 @@ class Session:
     subscriptions: dict[str, str] = field(default_factory=dict)  # cluster -> service
     sent_endpoints: dict[str, tuple[str, ...]] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    certified: bool = False  # authenticated by its workload certificate (mTLS port), not a join token
 
 
 def _stamp(ts: Timestamp, seconds: float) -> None:
@@ -63,6 +64,8 @@ def to_status(instance: Instance, healthy: bool) -> control_pb2.InstanceStatus:
         applied_version=instance.applied_version,
         pushed_version=instance.pushed_version,
         replica=instance.replica,
+        bound_keys=instance.bound_keys,
+        identity=instance.identity,
     )
     _stamp(status.last_heartbeat, instance.last_heartbeat)
     _stamp(status.updated, instance.updated)
@@ -91,6 +94,8 @@ def from_status(status: control_pb2.InstanceStatus) -> Instance:
         applied_version=status.applied_version,
         pushed_version=status.pushed_version,
         last_nack=nack,
+        bound_keys=tuple(status.bound_keys),
+        identity=status.identity,
     )
 
 
@@ -105,7 +110,7 @@ def advertised(address: str, peer: str) -> str:
 
 
 class Takeover(Exception):
-    """A hello names an instance id another service holds."""
+    """A hello names an instance id another service holds, or one bound to a certificate it lacks."""
 
 
 class Hub:
@@ -117,13 +122,14 @@ class Hub:
         replica: str = "",
         stale_after: float = 3.0,
         remove_after: float = 30.0,
+        lease: float = 10.0,
         tick: float = 0.5,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.redis = redis
         self.store = store
         self.replica = replica or f"cp-{uuid.uuid4().hex[:8]}"
-        self.registry = Registry(stale_after=stale_after, remove_after=remove_after)
+        self.registry = Registry(stale_after=stale_after, remove_after=remove_after, lease=lease)
         self.sessions: dict[str, Session] = {}
         self.tick = tick
         self.clock = clock
@@ -132,6 +138,7 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self.ca: MeshCA | None = None  # the mesh CA signing sidecars' CSRs (engines/security/ca.py)
         self.namespace = "default"  # the namespace of the SPIFFE IDs it issues
+        self.mtls_address = ""  # where sidecars holding a certificate connect (":PORT"; "" = no mTLS port)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -149,7 +156,9 @@ class Hub:
 
     # --- sessions ------------------------------------------------------------------------------
 
-    async def open(self, hello: control_pb2.Hello, peer: str) -> Session:
+    async def open(self, hello: control_pb2.Hello, peer: str, key: str = "", identity: str = "") -> Session:
+        """Register the stream's instance. `key`/`identity`: the public-key SHA-256 and SPIFFE ID of
+        the certificate the stream presented (mTLS port), "" when it authenticated with a join token."""
         now = self.clock()
         instance = Instance(
             service=hello.service,
@@ -160,17 +169,19 @@ class Hub:
             labels=tuple(sorted(hello.labels.items())),
             replica=self.replica,
             applied_version=hello.applied_version,
+            identity=identity,
         )
-        owner = self.registry.instances.get(hello.instance)
-        if owner is not None and owner.service != hello.service:
-            raise Takeover(f"instance {hello.instance!r} is registered by service {owner.service!r}")
+        problem = self.registry.claim_problem(hello.service, hello.instance, key, now)
+        if problem is not None:
+            raise Takeover(problem)
+        instance = self.registry.claimed(instance, key)
         old = self.sessions.get(hello.instance)
         if old is not None:
             old.queue.put_nowait(None)
-        session = Session(service=hello.service, instance=hello.instance)
+        session = Session(service=hello.service, instance=hello.instance, certified=bool(key))
         self.sessions[hello.instance] = session
         await self._save(self.registry.register(instance, now), announce=True)
-        log.info("instance %s of %s connected from %s", hello.instance, hello.service, peer)
+        log.info("instance %s of %s connected from %s (%s)", hello.instance, hello.service, peer, identity or "token")
         try:
             await self.push_policy(session)
         except RedisError as exc:  # keep the stream; the tick pushes once the store is back
@@ -207,7 +218,10 @@ class Hub:
                 )
             )
         elif kind == "certificate_request":
-            session.queue.put_nowait(self._certify(session, message.certificate_request))
+            answer, key = self._certify(session, message.certificate_request)
+            session.queue.put_nowait(answer)
+            if self.mtls_address:  # ids are bound only where the certificate can be presented (not --insecure)
+                await self._save(self.registry.bind(session.instance, key, now))
         elif kind == "subscribe":
             wanted = message.subscribe.clusters
             session.subscriptions = {c.cluster: c.service for c in wanted if is_name(c.cluster) and is_name(c.service)}
@@ -216,24 +230,31 @@ class Hub:
             session.sent_endpoints.clear()
             await self.push_endpoints(session)
 
-    def _certify(self, session: Session, request: control_pb2.CertificateRequest) -> control_pb2.ControlMessage:
-        """Sign the CSR for the session's service (the identity the stream authenticated as)."""
+    def _certify(
+        self, session: Session, request: control_pb2.CertificateRequest
+    ) -> tuple[control_pb2.ControlMessage, str]:
+        """Sign the CSR for the session's service (the identity the stream authenticated as); the
+        answer and the certified key's SHA-256 ("" when refused), which the instance id is bound to."""
         if self.ca is None:
             return control_pb2.ControlMessage(
                 certificate=control_pb2.CertificateIssued(error="this control plane runs no CA")
-            )
+            ), ""
         identity = SpiffeId(self.ca.trust_domain, self.namespace, session.service)
         try:
             issued = self.ca.sign(request.csr, identity, self.clock(), float(request.ttl_seconds) or None)
         except ValueError as exc:
             log.warning("refused a CSR from %s: %s", session.instance, exc)
-            return control_pb2.ControlMessage(certificate=control_pb2.CertificateIssued(error=str(exc)))
-        log.info("issued a certificate for %s (instance %s)", identity, session.instance)
-        return control_pb2.ControlMessage(
-            certificate=control_pb2.CertificateIssued(
-                certificate_chain=issued.chain_pem, trust_bundle=issued.bundle_pem
-            )
+            return control_pb2.ControlMessage(certificate=control_pb2.CertificateIssued(error=str(exc))), ""
+        log.info(
+            "issued a certificate for %s (instance %s, stream authenticated by %s)",
+            identity,
+            session.instance,
+            "certificate" if session.certified else "join token",
         )
+        answer = control_pb2.CertificateIssued(
+            certificate_chain=issued.chain_pem, trust_bundle=issued.bundle_pem, mtls_address=self.mtls_address
+        )
+        return control_pb2.ControlMessage(certificate=answer), issued.key_fingerprint
 
     def announce_bundle(self) -> None:
         """Send the CA's current trust bundle to every connected sidecar (after a rotation)."""

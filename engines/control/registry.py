@@ -3,6 +3,12 @@
 An instance is healthy while its stream to a control-plane replica is open and heartbeats keep
 arriving (the last within `stale_after` seconds); it is removed after `remove_after` seconds of
 silence. Replicas share records through Redis: `merge` keeps whichever copy changed last.
+
+Instance ids are leased: once the mesh CA has issued an instance a certificate, its id is bound
+to that certificate's key (`bound_keys`). While the registration is held (a heartbeat within
+`lease` seconds), only a stream presenting a bound key may register that id again; after that
+the id is free for any sidecar authenticated for the service (a restarted sidecar that lost its
+key in memory), and the binding starts over with that sidecar's next certificate.
 """
 
 from __future__ import annotations
@@ -33,12 +39,18 @@ class Instance:
     applied_version: str = ""
     pushed_version: str = ""
     last_nack: Nack | None = None
+    bound_keys: tuple[str, ...] = ()  # public-key SHA-256 of its certificates from the CA, newest last
+    identity: str = ""  # the SPIFFE ID its stream authenticated with ("" = a join token)
+
+
+KEEP_KEYS = 2  # the certificate in force and the one before (a renewal whose answer was lost)
 
 
 @dataclass
 class Registry:
     stale_after: float = 3.0
     remove_after: float = 30.0
+    lease: float = 10.0
     instances: dict[str, Instance] = field(default_factory=dict)
 
     # --- events from this replica's streams ------------------------------------------------
@@ -65,6 +77,42 @@ class Registry:
         if current is None or current.replica != replica:
             return None
         return self.update(instance_id, now, connected=False)
+
+    def held(self, instance: Instance, now: float) -> bool:
+        """The registration is live or within its lease (a heartbeat within `lease` seconds)."""
+        return self.healthy(instance, now) or now - instance.last_heartbeat <= self.lease
+
+    def claim_problem(self, service: str, instance_id: str, key: str, now: float) -> str | None:
+        """Why a stream of `service` may not register `instance_id` now, or None. `key` is the public-key
+        SHA-256 of the certificate the stream presented ("" = it authenticated with a join token)."""
+        owner = self.instances.get(instance_id)
+        if owner is None:
+            return None
+        if owner.service != service:
+            return f"instance {instance_id!r} is registered by service {owner.service!r}"
+        if not owner.bound_keys or (key and key in owner.bound_keys) or not self.held(owner, now):
+            return None
+        if key:
+            return f"instance {instance_id!r} is held by another certificate of {service!r} (its lease runs)"
+        return (
+            f"instance {instance_id!r} is bound to a workload certificate and its registration is live "
+            f"(lease {self.lease:g}s): its sidecar reconnects with that certificate; a join token cannot take it over"
+        )
+
+    def claimed(self, instance: Instance, key: str) -> Instance:
+        """The record to register for a stream that passed `claim_problem`: the bound keys stay when
+        the stream presents one of them; a stream without one starts the binding over."""
+        owner = self.instances.get(instance.instance)
+        keep = owner.bound_keys if owner is not None and key and key in owner.bound_keys else ()
+        return replace(instance, bound_keys=keep or ((key,) if key else ()))
+
+    def bind(self, instance_id: str, key: str, now: float) -> Instance | None:
+        """The CA issued `instance_id` a certificate over `key`: bind the id to it (the newest two keys)."""
+        current = self.instances.get(instance_id)
+        if current is None or not key:
+            return None
+        keys = (*[k for k in current.bound_keys if k != key][-(KEEP_KEYS - 1) :], key)
+        return self.update(instance_id, now, bound_keys=keys)
 
     # --- shared view -------------------------------------------------------------------------
 

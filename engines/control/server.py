@@ -15,7 +15,7 @@ from apex.mesh.contract.names import name_problem
 from apex.mesh.v1 import config_pb2, control_pb2, control_pb2_grpc
 from redis.exceptions import RedisError
 
-from engines.control import authn, patch
+from engines.control import authn, mtls, patch
 from engines.control.ca_admin import CertificateAuthorityServicer
 from engines.control.hub import Hub, Takeover, to_status
 from engines.control.store import (
@@ -91,10 +91,13 @@ class ControlPlaneServicer(control_pb2_grpc.ControlPlaneServicer):
             log.warning("refused a stream from %s: %s", context.peer(), refusal)
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"apex: {refusal}")
         try:
-            session = await self.hub.open(hello, context.peer())
+            session = await self.hub.open(hello, context.peer(), principal.key, principal.spiffe_id)
         except Takeover as exc:
             log.warning("refused a stream from %s: %s", context.peer(), exc)
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"apex: {exc}")
+            # A sidecar that lost track of the mTLS port (a restarted control plane binds a new one)
+            # learns it here and reconnects there with its certificate.
+            hint = (("apex-mtls-address", self.hub.mtls_address),) if self.hub.mtls_address else None
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"apex: {exc}", trailing_metadata=hint)
 
         async def read() -> None:
             try:
@@ -254,11 +257,14 @@ class ControlPlaneServer:
         ca: MeshCA | None = None,
         namespace: str = "default",
         ca_dir: str = "",
+        mtls_listen: str = "",
+        lease: float = 10.0,
     ) -> None:
         self.listen = listen
         # Secure by default: without an authenticator nobody gets in (--insecure lets everyone in).
         self.authenticator = authenticator or authn.Authenticator({})
         self.bound = ""
+        self.mtls_bound = ""
         if is_cluster_url(redis_url):
             problem = cluster_prefix_problem(prefix)
             if problem:
@@ -268,33 +274,75 @@ class ControlPlaneServer:
             self.redis, prefix=prefix, validate=validate, max_policy_bytes=max_policy_bytes, keep_versions=keep_versions
         )
         self.hub = Hub(
-            self.redis, self.store, replica=replica, stale_after=stale_after, remove_after=remove_after, tick=tick
+            self.redis,
+            self.store,
+            replica=replica,
+            stale_after=stale_after,
+            remove_after=remove_after,
+            lease=lease,
+            tick=tick,
         )
         self.hub.ca, self.hub.namespace = ca, namespace
         self._server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[authn.AuthInterceptor(self.authenticator)])
-        control_pb2_grpc.add_ControlPlaneServicer_to_server(ControlPlaneServicer(self.hub), self._server)
-        control_pb2_grpc.add_PolicyAdminServicer_to_server(PolicyAdminServicer(self.hub), self._server)
-        control_pb2_grpc.add_CertificateAuthorityServicer_to_server(
-            CertificateAuthorityServicer(self.hub, ca_dir), self._server
+        servicers = (
+            ControlPlaneServicer(self.hub),
+            PolicyAdminServicer(self.hub),
+            CertificateAuthorityServicer(self.hub, ca_dir),
         )
+        self._add(self._server, *servicers)
+        # With a CA and authentication, a second port where a workload certificate is the credential.
+        self.mtls_listen = mtls_listen if ca is not None and not self.authenticator.insecure else ""
+        self._mtls_server: grpc.aio.Server | None = None
+        self._mtls_credentials: grpc.ServerCredentials | None = None
+        if self.mtls_listen and ca is not None:
+            interceptor = mtls.CertificateInterceptor(ca.trust_domain, namespace)
+            self._mtls_server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[interceptor])
+            self._add(self._mtls_server, *servicers)
+            self._mtls_credentials = mtls.server_credentials(ca, self.hub.clock)
+
+    @staticmethod
+    def _add(
+        server: grpc.aio.Server,
+        control: ControlPlaneServicer,
+        admin: PolicyAdminServicer,
+        authority: CertificateAuthorityServicer,
+    ) -> None:
+        control_pb2_grpc.add_ControlPlaneServicer_to_server(control, server)
+        control_pb2_grpc.add_PolicyAdminServicer_to_server(admin, server)
+        control_pb2_grpc.add_CertificateAuthorityServicer_to_server(authority, server)
 
     async def start(self) -> str:
         port = self._server.add_insecure_port(self.listen)
         if port == 0:
             raise OSError(f"control plane could not bind {self.listen}")
         self.bound = f"{self.listen.rpartition(':')[0]}:{port}"
+        if self._mtls_server is not None and self._mtls_credentials is not None:
+            mtls_port = self._mtls_server.add_secure_port(self.mtls_listen, self._mtls_credentials)
+            if mtls_port == 0:
+                raise OSError(f"control plane could not bind its mTLS port {self.mtls_listen}")
+            self.mtls_bound = f"{self.mtls_listen.rpartition(':')[0]}:{mtls_port}"
+            self.hub.mtls_address = f":{mtls_port}"  # the sidecars reach it at their control plane's host
         try:
             problem = await persistence_problem(self.redis)
         except OSError:
             problem = None  # Redis not reachable yet: the hub reports and retries that itself
         if problem:
             log.warning("%s", problem)
+        try:  # the shared registry before the first stream: who holds which instance id
+            await self.hub.refresh()
+        except (RedisError, OSError) as exc:
+            log.warning("registry not loaded at start (%s); the tick retries", exc)
         self.hub.start()
         await self._server.start()
+        if self._mtls_server is not None:
+            await self._mtls_server.start()
+            log.info("mTLS port for sidecars holding a workload certificate on %s", self.mtls_bound)
         log.info("control plane %s listening on %s", self.hub.replica, self.bound)
         return self.bound
 
     async def stop(self, grace: float | None = 1.0) -> None:
         await self.hub.stop()
         await self._server.stop(grace)
+        if self._mtls_server is not None:
+            await self._mtls_server.stop(grace)
         await self.redis.aclose()

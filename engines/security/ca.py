@@ -10,9 +10,21 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from apex.mesh.security.pki import PrivateKey, Validity, cert_pem, issue, key_pem, load_certs, load_key, new_root
+from apex.mesh.security.pki import (
+    PrivateKey,
+    Validity,
+    cert_pem,
+    csr_for,
+    issue,
+    key_fingerprint,
+    key_pem,
+    load_certs,
+    load_key,
+    new_key,
+    new_root,
+)
 from apex.mesh.security.sealed import Sealer, SealError
-from apex.mesh.security.spiffe import SpiffeId
+from apex.mesh.security.spiffe import SpiffeId, control_plane_id, control_plane_server_name
 from cryptography import x509
 
 DAY = 86400.0
@@ -35,6 +47,22 @@ class Issued:
     chain_pem: bytes
     bundle_pem: bytes
     not_after: float
+    key_fingerprint: str = ""  # SHA-256 of the certified public key (pki.key_fingerprint)
+
+
+@dataclass(frozen=True, slots=True)
+class Serving:
+    """The control plane's own certificate for its mTLS port (its key made here, never stored)."""
+
+    chain_pem: bytes
+    key_pem: bytes
+    bundle_pem: bytes  # the roots trusted when it was issued: client certificates verify against them
+    not_before: float
+    not_after: float
+
+    def due(self, now: float, bundle_pem: bytes) -> bool:
+        """Re-issue at half its lifetime, or once the CA's roots changed (a rotation or retirement)."""
+        return bundle_pem != self.bundle_pem or now >= self.not_before + (self.not_after - self.not_before) / 2
 
 
 class MeshCA:
@@ -66,12 +94,28 @@ class MeshCA:
         CertificateError when the CSR is bad or asks for another identity."""
         if identity.trust_domain != self.trust_domain:
             raise ValueError(f"{identity} is outside trust domain {self.trust_domain}")
+        if identity == control_plane_id(self.trust_domain):
+            raise ValueError(f"{identity} is the control plane's own identity")
         life = min(ttl or self.workload_ttl, self.workload_ttl)
         root_end = self.signer.cert.not_valid_after_utc.timestamp()
         backdate = min(BACKDATE, life / 10)  # short test lifetimes keep their renewal point in the future
         validity = Validity(now - backdate, min(now + life, root_end))
         cert = issue(csr_pem, identity, self.signer.cert, self.signer.key, validity)
-        return Issued(cert_pem(cert), self.bundle_pem(), validity.not_after)
+        return Issued(cert_pem(cert), self.bundle_pem(), validity.not_after, key_fingerprint(cert))
+
+    def serving(self, now: float) -> Serving:
+        """A certificate for the control plane itself (spiffe://<td>/ns/apex-system/sa/control-plane,
+        DNS SAN control-plane.mesh.<td>, which no workload certificate carries), as long-lived as a
+        workload's, over a key made here."""
+        key = new_key()
+        identity = control_plane_id(self.trust_domain)
+        life = self.workload_ttl
+        validity = Validity(
+            now - min(BACKDATE, life / 10), min(now + life, self.signer.cert.not_valid_after_utc.timestamp())
+        )
+        dns = (control_plane_server_name(self.trust_domain),)
+        cert = issue(csr_for(key, identity), identity, self.signer.cert, self.signer.key, validity, dns)
+        return Serving(cert_pem(cert), key_pem(key), self.bundle_pem(), validity.not_before, validity.not_after)
 
     def rotate(self, now: float) -> None:
         """A new root signs from now on; the old ones stay trusted until `retire()`."""

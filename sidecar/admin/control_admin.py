@@ -29,6 +29,7 @@ class SidecarControlServicer(control_pb2_grpc.SidecarControlServicer):
             reply.applied = status.applied
             reply.rejected = status.rejected
             reply.last_nack = status.last_nack
+            reply.credential, reply.address = status.credential, status.address
         return reply
 
 

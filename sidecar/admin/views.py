@@ -44,6 +44,8 @@ class ControlStatusView(Protocol):
     applied: int
     rejected: int
     last_nack: str
+    credential: str
+    address: str
 
 
 class ControlView(Protocol):

@@ -53,6 +53,18 @@ def register(commands: Any) -> None:
     )
     p.add_argument("--ca-dir", default="", metavar="DIR", help="run the mesh CA with its root keys in DIR (0700)")
     p.add_argument(
+        "--mtls-listen",
+        default="",
+        metavar="HOST:PORT",
+        help="with --ca-dir and --auth: the port where sidecars holding a workload certificate reconnect "
+        "and present it (default: --listen's host, port 0; sidecars learn the port on their stream)",
+    )
+    p.add_argument(
+        "--instance-lease",
+        default="10s",
+        help="an instance id bound to a certificate stays its own this long after its last heartbeat (10s)",
+    )
+    p.add_argument(
         "--secret-key",
         default=os.environ.get("APEX_SECRET_KEY_REF", ""),
         metavar="env:NAME|file:PATH",
@@ -140,12 +152,15 @@ def run_status(args: argparse.Namespace) -> int:
     echo(f"control plane:  {reply.control_plane} ({state}, {reply.connects} connects)")
     echo(f"policy version: {safe(reply.policy_version or '- (bootstrap)')}")
     echo(f"pushes:         {reply.applied} applied, {reply.rejected} rejected")
+    echo(f"credential:     {safe(reply.credential or '-')} ({safe(reply.address or '-')})")
     echo(f"last NACK:      {safe(reply.last_nack or '-')}")
     echo(f"last good file: {reply.last_good_file}")
     return 0
 
 
-async def serve(args: argparse.Namespace, stale_after: float, remove_after: float, max_policy: int) -> None:
+async def serve(
+    args: argparse.Namespace, stale_after: float, remove_after: float, max_policy: int, lease: float
+) -> None:
     from apex.mesh.bus.connect import is_cluster_url
     from apex.mesh.v1 import config_pb2
 
@@ -187,6 +202,8 @@ async def serve(args: argparse.Namespace, stale_after: float, remove_after: floa
             ca.save(args.ca_dir)
         log.info("mesh CA for trust domain %s (%d root(s)) in %s, keys %s", args.trust_domain, len(ca.roots),
                  args.ca_dir, "sealed (AES-GCM)" if sealer else "in clear (0600; see --secret-key)")  # fmt: skip
+    if args.mtls_listen and (ca is None or args.insecure):
+        log.warning("--mtls-listen ignored: the mTLS port needs the mesh CA (--ca-dir) and authentication (--auth)")
     server = ControlPlaneServer(
         args.listen,
         redis_url,
@@ -201,6 +218,8 @@ async def serve(args: argparse.Namespace, stale_after: float, remove_after: floa
         ca=ca,
         namespace=args.namespace,
         ca_dir=args.ca_dir,
+        mtls_listen=args.mtls_listen or f"{args.listen.rpartition(':')[0]}:0",
+        lease=lease,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -210,7 +229,10 @@ async def serve(args: argparse.Namespace, stale_after: float, remove_after: floa
     log.info("control plane %s ready on %s (redis %s)", server.hub.replica, bound, redact_url(redis_url))
     if args.ports_file:
         tmp = Path(args.ports_file + ".tmp")
-        tmp.write_text(json.dumps({"control_plane": bound, "replica": server.hub.replica}))
+        ports = {"control_plane": bound, "replica": server.hub.replica}
+        if server.mtls_bound:
+            ports["control_plane_mtls"] = server.mtls_bound
+        tmp.write_text(json.dumps(ports))
         tmp.replace(args.ports_file)
     await stop.wait()
     log.info("shutting down")
@@ -234,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         stale_after = parse_duration(args.stale_after, "--stale-after")
         remove_after = parse_duration(args.remove_after, "--remove-after")
+        lease = parse_duration(args.instance_lease, "--instance-lease")
         max_policy = (
             limits.parse_size(args.max_policy_bytes, "--max-policy-bytes")
             if args.max_policy_bytes
@@ -243,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
         echo(f"apex control-plane: {exc}", file=sys.stderr)
         return 2
     try:
-        uvloop.run(serve(args, stale_after, remove_after, max_policy))
+        uvloop.run(serve(args, stale_after, remove_after, max_policy, lease))
     except ValueError as exc:  # a tokens file or secret reference that does not resolve (never a value)
         echo(f"apex control-plane: {exc}", file=sys.stderr)
         return 2

@@ -15,10 +15,11 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import grpc
 from apex.mesh.contract.backoff import Backoff
+from apex.mesh.security.spiffe import control_plane_server_name
 from apex.mesh.v1 import config_pb2, control_pb2, control_pb2_grpc
 
 from sidecar.control import persist
@@ -27,11 +28,18 @@ from sidecar.policy import convert
 from sidecar.policy.errors import ConfigError
 from sidecar.policy.model import ControlPlane, Policy
 
+if TYPE_CHECKING:  # cryptography is loaded only by a sidecar with an identity
+    from sidecar.security.credentials import Credentials
+    from sidecar.security.material import TlsMaterial
+
 log = logging.getLogger(__name__)
 
 
 class Issuer(Protocol):
     """The workload certificate's side of the stream (sidecar/security/credentials.IssuedSource)."""
+
+    @property
+    def credentials(self) -> Credentials: ...
 
     def request(self) -> bytes: ...
 
@@ -40,6 +48,7 @@ class Issuer(Protocol):
     def due(self, now: float) -> bool: ...
 
     def rebundle(self, bundle_pem: bytes) -> None: ...
+
 
 # HTTP/2 keepalive pings find a control plane that vanished without closing the connection.
 CHANNEL_OPTIONS = [
@@ -50,6 +59,41 @@ CHANNEL_OPTIONS = [
 
 
 CSR_RETRY = 10.0  # seconds before asking again when a CSR went unanswered
+MTLS_ATTEMPTS = 3  # failed connects to the mTLS port before trying the configured address with the join token
+MTLS_HINT = "apex-mtls-address"  # trailing metadata of a refusal: where the mTLS port is now
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where the stream connects and with what: the mTLS port presenting the workload certificate,
+    or the configured address with the join token (`material` None)."""
+
+    address: str
+    material: TlsMaterial | None = None
+
+    @property
+    def credential(self) -> str:
+        return "join token" if self.material is None else f"certificate {self.material.identity}"
+
+
+def mtls_target(configured: str, advertised: str) -> str:
+    """The mTLS port's address: `advertised` as the control plane gave it, `:PORT` meaning the host of
+    the configured address (a Kubernetes Service name serves both ports)."""
+    host, _, port = advertised.rpartition(":")
+    return advertised if host else f"{configured.rpartition(':')[0]}:{port}"
+
+
+def choose_route(
+    configured: str, advertised: str, material: TlsMaterial | None, now: float, mtls_failures: int
+) -> Route:
+    """Once the mesh CA has issued the certificate in force, the stream goes to the mTLS port and the
+    join token is no longer sent; back to the token only when that certificate has expired (a long
+    outage) or the mTLS port failed `MTLS_ATTEMPTS` times in a row (a restarted control plane on a
+    new port: the token stream's answer says where it is now)."""
+    usable = material is not None and material.generation > 0 and material.not_before <= now < material.not_after
+    if not advertised or not usable or mtls_failures >= MTLS_ATTEMPTS:
+        return Route(configured)
+    return Route(mtls_target(configured, advertised), material)
 
 
 def _software_version() -> str:
@@ -57,6 +101,13 @@ def _software_version() -> str:
         return f"apex-mesh/{metadata.version('apex-mesh')}"
     except metadata.PackageNotFoundError:
         return "apex-mesh/dev"
+
+
+def asks_certificate(route: Route, advertised: str, due: bool) -> bool:
+    """Send a CSR as the stream opens: when a renewal is due, and on every token stream of a sidecar that
+    knows the control plane has an mTLS port (it fell back to the token): the answer names the port in
+    force and moves the sidecar back there, instead of waiting for the next renewal."""
+    return due or (route.material is None and bool(advertised))
 
 
 @dataclass
@@ -69,6 +120,8 @@ class ControlStatus:
     rejected: int = 0
     last_applied_version: str = ""
     last_nack: str = ""
+    credential: str = ""  # of the stream in force (or last tried): "join token" / "certificate spiffe://…"
+    address: str = ""  # where that stream connects
 
 
 def pushed_policy(push: control_pb2.PolicyPush) -> tuple[Policy, config_pb2.Policy]:
@@ -91,6 +144,10 @@ class ControlClient:
         self.token = ""  # bearer token (the service's join token) sent on the stream
         self.certificate_ttl = 0.0
         self._asked = 0.0  # when the last CSR went out (one outstanding at a time)
+        self.mtls_address = ""  # the control plane's mTLS port, as it advertised it (with a certificate)
+        self._mtls_failures = 0  # consecutive connects to it that failed
+        self._route = Route(str(settings.address))
+        self._switch = False  # a certificate arrived on the token stream: reconnect to the mTLS port now
 
     # --- start from the last good policy ------------------------------------------------------
 
@@ -138,36 +195,69 @@ class ControlClient:
         ]
         return control_pb2.SidecarMessage(subscribe=control_pb2.Subscribe(clusters=clusters))
 
+    def route(self, now: float) -> Route:
+        material = self.issuer.credentials.current() if self.issuer is not None else None
+        return choose_route(str(self.settings.address), self.mtls_address, material, now, self._mtls_failures)
+
+    def _channel(self, route: Route) -> grpc.aio.Channel:
+        if route.material is None:
+            return grpc.aio.insecure_channel(route.address, options=CHANNEL_OPTIONS)
+        material = route.material
+        credentials = grpc.ssl_channel_credentials(material.bundle_pem, material.key_pem, material.chain_pem)
+        # Only the control plane's certificate carries this name: another workload's cannot stand in for it.
+        name = control_plane_server_name(material.identity.trust_domain)
+        options = [*CHANNEL_OPTIONS, ("grpc.ssl_target_name_override", name)]
+        return grpc.aio.secure_channel(route.address, credentials, options=options)
+
     async def run(self) -> None:
         """Connect, stream, reconnect with backoff and jitter; forever (until cancelled)."""
-        target = str(self.settings.address)
         while True:
-            async with grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS) as channel:
+            route = self._route = self.route(time.time())
+            credential = route.credential if route.material is not None or self.token else "none"
+            self.status.credential, self.status.address = credential, route.address
+            opened = self.status.connects
+            async with self._channel(route) as channel:
                 try:
                     await self._session(control_pb2_grpc.ControlPlaneStub(channel))
                 except grpc.aio.AioRpcError as exc:
+                    self._refused(exc)
                     first = self.backoff.attempt == 0  # say it once per outage, not on every retry
                     log.log(
                         logging.WARNING if first else logging.DEBUG,
-                        "control plane %s: %s %s; serving policy %r, retrying with backoff",
-                        target,
+                        "control plane %s (%s): %s %s; serving policy %r, retrying with backoff",
+                        route.address,
+                        route.credential,
                         exc.code().name,
                         exc.details(),
                         self.host.policy.version,
                     )
                 except Exception:
-                    log.exception("control stream to %s failed", target)
+                    log.exception("control stream to %s failed", route.address)
                 finally:
                     self.status.connected = False
+            if route.material is not None:  # count the mTLS port's failed connects, in a row
+                self._mtls_failures = 0 if self.status.connects > opened else self._mtls_failures + 1
+            if self._switch:
+                self._switch = False
+                continue  # straight to the mTLS port with the new certificate
             await asyncio.sleep(self.backoff.next())
+
+    def _refused(self, exc: grpc.aio.AioRpcError) -> None:
+        """A refusal on the token path may say where the mTLS port is now (a restarted control plane)."""
+        for key, value in exc.trailing_metadata() or ():
+            if key == MTLS_HINT and isinstance(value, str) and value:
+                if value != self.mtls_address:
+                    log.info("the control plane's mTLS port is now %s", value)
+                self.mtls_address, self._mtls_failures = value, 0
 
     async def _session(self, stub: control_pb2_grpc.ControlPlaneStub) -> None:
         self._outbox = asyncio.Queue()
         self._outbox.put_nowait(control_pb2.SidecarMessage(hello=self.hello()))
         self._outbox.put_nowait(self.subscription())
-        if self.issuer is not None and self.issuer.due(time.time()):
+        if self.issuer is not None and asks_certificate(self._route, self.mtls_address, self.issuer.due(time.time())):
             self._ask_certificate()
-        metadata = (("authorization", f"Bearer {self.token}"),) if self.token else None
+        token = self.token if self._route.material is None else ""  # the certificate is the credential
+        metadata = (("authorization", f"Bearer {token}"),) if token else None
         call = stub.Stream(self._requests(), metadata=metadata)
         heartbeats = asyncio.create_task(self._heartbeats())
         try:
@@ -175,9 +265,12 @@ class ControlClient:
             self.status.connected = True
             self.status.connects += 1
             self.backoff.reset()
-            log.info("connected to the control plane at %s", self.settings.address)
+            log.info("connected to the control plane at %s (%s)", self._route.address, self._route.credential)
             async for message in call:
                 await self._handle(message)
+                if self._switch:
+                    log.info("workload certificate in hand: moving to the control plane's mTLS port")
+                    break
         finally:
             heartbeats.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -231,6 +324,10 @@ class ControlClient:
             log.error("unusable certificate from the control plane's CA: %s", exc)
             return
         self._asked = 0.0
+        if answer.mtls_address:
+            self.mtls_address, self._mtls_failures = answer.mtls_address, 0
+            # On the token stream: move now (renewals on the mTLS stream are used at the next reconnect).
+            self._switch = self._route.material is None and self.route(time.time()).material is not None
 
     async def _apply(self, push: control_pb2.PolicyPush) -> None:
         try:

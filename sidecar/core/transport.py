@@ -8,6 +8,7 @@ Nothing here imports a wire library: the registry holds module paths, imported o
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -193,23 +194,30 @@ class Transports:
             transport = self._loaded[name] = load(name)
         return transport
 
-    def secure(self, name: str) -> Transport | None:
-        """Transport `name` with an mTLS connector; None when this sidecar has no workload identity."""
+    def secure(self, name: str, server_identity: str = "") -> Transport | None:
+        """Transport `name` with an mTLS connector (expecting `server_identity` upstream when given: one
+        instance per expected identity, sharing the workload's credentials and handshake counters);
+        None when this sidecar has no workload identity."""
         if self._tls is None:
             return None
-        transport = self._secure.get(name)
+        key = f"{name}\0{server_identity}"
+        transport = self._secure.get(key)
         if transport is None:
-            transport = self._secure[name] = load(name, self._tls)
+            tls = dataclasses.replace(self._tls, server_identity=server_identity)
+            transport = self._secure[key] = load(name, tls)
         return transport
 
     def listener(self, transport: str, spec: ListenerSpec, switch: Switch) -> Listener:
         return self.get(transport).listener(spec, switch)
 
-    def connector(self, transport: str, mtls: bool = False, h2: H2Settings | None = None) -> Connector:
+    def connector(
+        self, transport: str, mtls: bool = False, h2: H2Settings | None = None, server_identity: str = ""
+    ) -> Connector:
         """The connector of `transport`; with `mtls`, one presenting the workload certificate
-        (a sidecar without an identity answers every call UNAVAILABLE, saying why). `h2`: a cluster's
-        own settings for transport h2 (validated config sets them on h2 clusters only)."""
-        chosen = self.get(transport) if not mtls else self.secure(transport)
+        (a sidecar without an identity answers every call UNAVAILABLE, saying why) and accepting only
+        `server_identity` upstream when given. `h2`: a cluster's own settings for transport h2
+        (validated config sets them on h2 clusters only)."""
+        chosen = self.get(transport) if not mtls else self.secure(transport, server_identity)
         if chosen is None:
             return _no_identity
         if h2 is not None and h2 != H2Settings():

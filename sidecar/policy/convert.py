@@ -130,6 +130,7 @@ def cluster(msg: config_pb2.Cluster, path: str) -> Cluster:
         discover=msg.discover,
         transport=(transport := transport_convert.transport_name(msg.transport, path)),
         mtls=msg.mtls,
+        mtls_server_identity=security_convert.server_identity(msg, transport, path),
         h2=transport_convert.h2_settings(msg, transport, "cluster", path),
     )
 

@@ -90,6 +90,7 @@ class Cluster:
     discover: str = ""  # service whose registered instances join the static endpoints
     transport: str = DEFAULT_TRANSPORT  # carries calls to the endpoints (sidecar/core/transport.py registry)
     mtls: bool = False  # the endpoints are other sidecars' mTLS listeners (docs/security.md)
+    mtls_server_identity: str = ""  # with mtls: the exact SPIFFE ID the upstream must present ("" = any)
     h2: H2Settings = field(default_factory=H2Settings)  # transport h2's connection settings
 
 

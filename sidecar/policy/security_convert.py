@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from apex.mesh.security.spiffe import DEFAULT_NAMESPACE, DEFAULT_TRUST_DOMAIN, SpiffeError, SpiffeId
+from apex.mesh.security.spiffe import (
+    DEFAULT_NAMESPACE,
+    DEFAULT_TRUST_DOMAIN,
+    SpiffeError,
+    SpiffeId,
+    identity_server_name,
+)
 from apex.mesh.v1 import config_pb2
 
 from sidecar.policy.address import Address
@@ -18,6 +24,28 @@ def mtls_mode(value: str, path: str) -> MtlsMode:
     if mode is None:
         raise ConfigError(f"{path}.mtls", f"unknown mTLS mode {value!r} (one of: disable, permissive, strict)")
     return mode
+
+
+def server_identity(msg: config_pb2.Cluster, transport: str, path: str) -> str:
+    """A cluster's expected upstream SPIFFE ID (`mtls_server_identity`), checked: it needs `mtls`, and on the
+    grpc transport (which checks a host name only) an identity the CA gives a DNS SAN of its own."""
+    value = msg.mtls_server_identity
+    if not value:
+        return ""
+    field = f"{path}.mtls_server_identity"
+    if not msg.mtls:
+        raise ConfigError(field, "an expected server identity needs `mtls: true`")
+    try:
+        identity = SpiffeId.parse(value)
+    except SpiffeError as exc:
+        raise ConfigError(field, str(exc)) from None
+    if transport == "grpc" and identity_server_name(identity) is None:
+        raise ConfigError(
+            field,
+            f"{value}: the grpc transport checks a DNS name, and a service or namespace with '.' or '_' has "
+            "none; use transport h2 (which checks the SPIFFE ID itself)",
+        )
+    return str(identity)
 
 
 def principals(globs: list[str] | tuple[str, ...], path: str) -> tuple[str, ...]:

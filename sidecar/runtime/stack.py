@@ -222,6 +222,8 @@ def build(
         options: dict[str, Any] = {}
         if cluster.mtls:
             options["mtls"] = True
+        if cluster.mtls_server_identity:
+            options["server_identity"] = cluster.mtls_server_identity
         if cluster.h2 != H2Settings():
             options["h2"] = cluster.h2
         return connectors(cluster.transport, **options)

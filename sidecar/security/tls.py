@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from apex.mesh.security.spiffe import mesh_server_name
+from apex.mesh.security.spiffe import SpiffeId, identity_server_name, mesh_server_name
 
 from sidecar.security.handshake import HandshakeFailures
 from sidecar.security.peer import MtlsMode, PeerCheck
@@ -30,12 +30,26 @@ class ListenerTls:
 @dataclass(frozen=True, slots=True)
 class ClientTls:
     """A connector's TLS toward other sidecars: present the workload certificate, trust the bundle,
-    and accept a server presenting a certificate of the mesh's trust domain."""
+    and accept a server presenting a certificate of the mesh's trust domain — or, with
+    `server_identity` (a cluster's `mtls_server_identity`), exactly that SPIFFE ID."""
 
     credentials: Credentials
     trust_domain: str
     handshakes: HandshakeFailures = field(default_factory=HandshakeFailures)  # failed, by reason
+    server_identity: str = ""
 
     @property
     def server_name(self) -> str:
+        """The host name the server's certificate must carry: the expected identity's own DNS SAN
+        (grpc can check nothing else), else `mesh.<td>`."""
+        if self.server_identity:
+            exact = identity_server_name(SpiffeId.parse(self.server_identity))
+            if exact is not None:
+                return exact
         return mesh_server_name(self.trust_domain)
+
+    def accepts(self, uris: list[str]) -> bool:
+        """The server's URI SANs name the expected identity (any of the trust domain without one)."""
+        if self.server_identity:
+            return self.server_identity in uris
+        return any(uri.startswith(f"spiffe://{self.trust_domain}/") for uri in uris)

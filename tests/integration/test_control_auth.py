@@ -1,22 +1,28 @@
 """The control plane knows who it talks to: the issue-14 hijack fails, audit authors are principals,
-the CA signs only the authenticated identity, and a planted secret shows up in no output."""
+the CA signs only the authenticated identity, and a planted secret shows up in no output. After its
+first certificate a sidecar's credential is that certificate, on the control plane's mTLS port."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 import redis
-from apex.mesh.security.pki import csr_for, identity_of, load_certs, new_key
-from apex.mesh.security.spiffe import SpiffeId
+from apex.mesh.security.pki import csr_for, identity_of, key_pem, load_certs, new_key
+from apex.mesh.security.spiffe import SpiffeId, control_plane_server_name
 from apex.mesh.v1 import config_pb2, control_pb2, control_pb2_grpc
 
+from engines.security.ca import MeshCA
 from sidecar.support.redis_server import RedisServer
-from tests.support.control_plane_proc import ControlPlaneProcess
+from sidecar.support.sidecar_proc import SidecarProcess
+from tests.support.control_plane_proc import ControlPlaneProcess, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -159,3 +165,131 @@ def test_the_control_plane_refuses_to_start_without_authentication() -> None:
 def test_insecure_says_so_loudly(redis_url: str) -> None:
     with ControlPlaneProcess(redis_url) as cp:  # the support helper passes --insecure
         assert "INSECURE: --insecure given" in cp.log()
+
+
+# ---- after the first certificate: the mTLS port, the certificate as the credential -------------------
+
+Pem = tuple[bytes, bytes, bytes]  # chain, key, bundle
+
+
+def _mtls_stream(
+    address: str, pem: Pem | None, bundle: bytes, *messages: control_pb2.SidecarMessage
+) -> tuple[grpc.StatusCode, str]:
+    """A control stream on the mTLS port presenting `pem` (None: no client certificate); OK when it stays open."""
+    creds = grpc.ssl_channel_credentials(bundle, pem[1], pem[0]) if pem else grpc.ssl_channel_credentials(bundle)
+    options = (("grpc.ssl_target_name_override", control_plane_server_name("cluster.local")),)
+    with grpc.secure_channel(address, creds, options=options) as channel:
+        call = control_pb2_grpc.ControlPlaneStub(channel).Stream(iter(messages), timeout=1.5)
+        try:
+            for _ in call:
+                pass
+        except grpc.RpcError as exc:
+            if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
+                return grpc.StatusCode.OK, ""
+            return exc.code(), exc.details() or ""
+        return grpc.StatusCode.OK, ""
+
+
+def _certificate(ca: MeshCA, service: str, now: float, ttl: float) -> Pem:
+    key = new_key()
+    identity = SpiffeId("cluster.local", "default", service)
+    issued = ca.sign(csr_for(key, identity), identity, now, ttl)
+    return issued.chain_pem, key_pem(key), issued.bundle_pem
+
+
+def _control_status(admin: str) -> control_pb2.SidecarControlStatus:
+    with grpc.insecure_channel(admin) as channel:
+        stub = control_pb2_grpc.SidecarControlStub(channel)
+        return stub.GetControlStatus(control_pb2.GetControlStatusRequest(), timeout=5)
+
+
+def _echo_sidecar(upstream: str, cp: str) -> dict[str, Any]:
+    return {
+        "node": {"service": "echo", "instance": "echo-1"},
+        "control_plane": cp,
+        "security": {"join_token": {"env": "APEX_JOIN_ECHO"}},
+        "admin": {"address": "127.0.0.1:0"},
+        "listeners": [{"name": "inbound", "address": "127.0.0.1:0", "direction": "INBOUND"}],
+        "policy": {
+            "route_tables": [{"name": "inbound", "routes": [{"name": "local", "cluster": "local"}]}],
+            "clusters": [{"name": "local", "endpoints": [{"address": upstream}]}],
+        },
+    }
+
+
+def test_after_its_first_certificate_a_sidecar_registers_with_it_on_the_mtls_port(
+    tmp_path: Path, redis_url: str, echo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APEX_JOIN_ECHO", ECHO_TOKEN)
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text("sidecars:\n  echo: {env: APEX_JOIN_ECHO}\n")
+    ca_dir = tmp_path / "ca"
+    # A lease longer than a loaded machine's control-plane restart, for the restart at the end.
+    args = ["--auth", str(tokens), "--ca-dir", str(ca_dir), "--certificate-ttl", "4s", "--instance-lease", "30s"]
+    with (
+        ControlPlaneProcess(redis_url, args=args) as cp,
+        SidecarProcess(_echo_sidecar(echo.address, cp.address), env={"APEX_JOIN_ECHO": ECHO_TOKEN}) as sidecar,
+    ):
+        mtls = json.loads(cp.ports_path.read_text())["control_plane_mtls"]
+        assert mtls != cp.address
+        # First registration with the join token, a certificate from the CA, then the mTLS port.
+        status = wait_for(
+            lambda: (s := _control_status(sidecar["admin"])).connected and s.credential.startswith("certificate") and s,
+            timeout=15,
+            what="the sidecar on the mTLS port",
+        )
+        assert status.credential == "certificate spiffe://cluster.local/ns/default/sa/echo"
+        assert status.address == mtls
+        # Its 4 s certificate renews over the mTLS stream (at half-life).
+        wait_for(
+            lambda: "(instance echo-1, stream authenticated by certificate)" in cp.log(),
+            timeout=10,
+            what="a renewal over the mTLS stream",
+        )
+        # The join token, alone, can no longer take its instance id.
+        with grpc.insecure_channel(cp.address) as channel:
+            call = control_pb2_grpc.ControlPlaneStub(channel).Stream(
+                iter([_hello("echo", "echo-1")]), metadata=_metadata(ECHO_TOKEN), timeout=5
+            )
+            with pytest.raises(grpc.RpcError) as taken:
+                list(call)
+        assert taken.value.code() is grpc.StatusCode.PERMISSION_DENIED
+        assert "instance 'echo-1' is bound to a workload certificate and its registration is live (lease 30s)" in (
+            taken.value.details() or ""
+        )
+        assert dict(taken.value.trailing_metadata() or ())["apex-mtls-address"] == ":" + mtls.rpartition(":")[2]
+
+        ca = MeshCA.load(str(ca_dir), "cluster.local")
+        bundle = ca.bundle_pem()
+        echo_cert = _certificate(ca, "echo", time.time(), 60)
+        # An echo certificate registers a fresh echo instance (the positive control) ...
+        assert _mtls_stream(mtls, echo_cert, bundle, _hello("echo", "echo-t")) == (grpc.StatusCode.OK, "")
+        # ... but not service shop, and not the instance id bound to the sidecar's own key.
+        code, details = _mtls_stream(mtls, echo_cert, bundle, _hello("shop", "shop-1"))
+        assert code is grpc.StatusCode.PERMISSION_DENIED
+        assert "spiffe://cluster.local/ns/default/sa/echo may not register service 'shop'" in details
+        code, details = _mtls_stream(mtls, echo_cert, bundle, _hello("echo", "echo-1"))
+        assert (
+            code is grpc.StatusCode.PERMISSION_DENIED and "instance 'echo-1' is held by another certificate" in details
+        )
+        # Refused in the handshake: another CA's certificate, an expired one, none at all.
+        stranger = _certificate(MeshCA.create("cluster.local", time.time()), "echo", time.time(), 60)
+        expired = _certificate(ca, "echo", time.time() - 3600, 60)
+        for pem in (stranger, expired, None):
+            code, _ = _mtls_stream(mtls, pem, bundle, _hello("echo", "echo-x"))
+            assert code is grpc.StatusCode.UNAVAILABLE
+        # Through all of it the sidecar kept its one mTLS stream (the token stream, then this one).
+        status = _control_status(sidecar["admin"])
+        assert (status.connected, status.address, status.connects) == (True, mtls, 2)
+        # A restarted control plane binds a new mTLS port: the sidecar's token stream is refused (its id is
+        # held) with the new port in the trailing metadata, and it comes back there with its certificate.
+        cp.stop()
+        cp.start()
+        moved = json.loads(cp.ports_path.read_text())["control_plane_mtls"]
+        wait_for(
+            lambda: (s := _control_status(sidecar["admin"])).connected and s.address == moved,
+            timeout=20,
+            what="the sidecar on the restarted control plane's mTLS port",
+        )
+        assert "the control plane's mTLS port is now :" + moved.rpartition(":")[2] in sidecar.log()
+        assert ECHO_TOKEN not in cp.log() and ECHO_TOKEN not in sidecar.log()

@@ -45,23 +45,31 @@ def _echo_sidecar(upstream: str, cp: str, transport: str) -> dict[str, Any]:
 
 
 def _caller_sidecar(echo_inbound: str, cp: str, transport: str) -> dict[str, Any]:
+    # Calls with `x-expect: other` go to the same endpoint through a cluster expecting another identity.
+    expect_other = {"name": "other", "cluster": "other", "match": {"headers": [{"name": "x-expect", "exact": "other"}]}}
     return {
         "node": {"service": "caller"},
         "control_plane": cp,
         "security": {"join_token": {"env": "APEX_JOIN_CALLER"}},
         "listeners": [{"name": "outbound", "address": "127.0.0.1:0", "direction": "OUTBOUND"}],
         "policy": {
-            "route_tables": [{"name": "outbound", "routes": [{"name": "echo", "cluster": "echo"}]}],
+            "route_tables": [{"name": "outbound", "routes": [expect_other, {"name": "echo", "cluster": "echo"}]}],
             "clusters": [{"name": "echo", "mtls": True, "transport": transport,
+                          "mtls_server_identity": "spiffe://cluster.local/ns/default/sa/echo",
+                          "endpoints": [{"address": echo_inbound}]},
+                         {"name": "other", "mtls": True, "transport": transport,
+                          "mtls_server_identity": "spiffe://cluster.local/ns/default/sa/other",
                           "endpoints": [{"address": echo_inbound}]}],
         },
     }  # fmt: skip
 
 
-def _unary(address: str) -> tuple[grpc.StatusCode, str]:
+def _unary(address: str, metadata: tuple[tuple[str, str], ...] | None = None) -> tuple[grpc.StatusCode, str]:
     with grpc.insecure_channel(address) as channel:
         try:
-            reply = echo_pb2_grpc.EchoStub(channel).Unary(echo_pb2.EchoRequest(payload=b"mtls"), timeout=5)
+            reply = echo_pb2_grpc.EchoStub(channel).Unary(
+                echo_pb2.EchoRequest(payload=b"mtls"), timeout=5, metadata=metadata
+            )
         except grpc.RpcError as exc:
             return exc.code(), exc.details() or ""
         return grpc.StatusCode.OK, reply.payload.decode()
@@ -102,6 +110,13 @@ def test_sidecars_talk_mtls_with_certificates_from_the_mesh_ca(
                 what="an mTLS call through both sidecars",
             )
             assert _unary(client_side["outbound"]) == (grpc.StatusCode.OK, "mtls")
+            # A cluster expecting another upstream identity refuses this server (its certificate names echo):
+            # grpc checks the identity's own DNS SAN (other.default.mesh.cluster.local) in the handshake, h2
+            # the SPIFFE ID after it.
+            code, details = _unary(client_side["outbound"], (("x-expect", "other"),))
+            assert code is grpc.StatusCode.UNAVAILABLE, details
+            if transport == "h2":
+                assert "presented ['spiffe://cluster.local/ns/default/sa/echo'], not spiffe://" in details
         # A plaintext caller (no certificate) never gets through the strict listener.
         code, _ = _unary(inbound)
         assert code is grpc.StatusCode.UNAVAILABLE
@@ -123,6 +138,8 @@ def test_sidecars_talk_mtls_with_certificates_from_the_mesh_ca(
         log = server_side.log()
         assert '"principal":"spiffe://cluster.local/ns/default/sa/caller"' in log
         assert TOKENS["APEX_JOIN_ECHO"] not in log
+        # After the first certificate, the certificate is the sidecar's control-plane credential.
+        assert "(certificate spiffe://cluster.local/ns/default/sa/echo)" in log
 
 
 @TRANSPORTS

@@ -317,10 +317,11 @@ class H2Connector:
             raise
         proto.generation = generation
         uris = peer_uris(proto.transport)
-        if not any(uri.startswith(f"spiffe://{tls.trust_domain}/") for uri in uris):
+        if not tls.accepts(uris):
             tls.handshakes[WRONG_SERVER_IDENTITY] += 1
             proto.abandon()
-            raise OSError(f"{address} presented no identity of trust domain {tls.trust_domain} ({uris or 'none'})")
+            wanted = tls.server_identity or f"an identity of trust domain {tls.trust_domain}"
+            raise OSError(f"{address} presented {uris or 'no identity'}, not {wanted}")
         return proto
 
     async def __call__(self, address: str, authority: str, request: Request) -> Upstream:

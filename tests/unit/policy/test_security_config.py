@@ -64,3 +64,36 @@ def test_bad_security_config_names_the_field(
     with pytest.raises(ConfigError) as err:
         _load(_config(listener, **extra))
     assert err.value.field == field and reason in err.value.reason
+
+
+def _cluster_config(cluster: dict[str, Any]) -> str:
+    data = {
+        "node": {"service": "caller"},
+        "listeners": [{"name": "outbound", "address": "127.0.0.1:0", "direction": "OUTBOUND"}],
+        "policy": {"route_tables": [{"name": "outbound", "routes": [{"name": "r", "cluster": "c"}]}],
+                   "clusters": [{"name": "c", "endpoints": [{"address": "127.0.0.1:1"}], **cluster}]},
+    }  # fmt: skip
+    return yaml.safe_dump(data)
+
+
+def test_a_cluster_may_expect_one_upstream_identity() -> None:
+    boot = _load(_cluster_config({"mtls": True, "mtls_server_identity": "spiffe://cluster.local/ns/shop/sa/catalog"}))
+    assert boot.policy.clusters[0].mtls_server_identity == "spiffe://cluster.local/ns/shop/sa/catalog"
+    h2 = {"mtls": True, "transport": "h2", "mtls_server_identity": "spiffe://cluster.local/ns/shop/sa/cat.v2"}
+    assert _load(_cluster_config(h2)).policy.clusters[0].mtls_server_identity.endswith("/sa/cat.v2")
+
+
+@pytest.mark.parametrize(
+    ("cluster", "reason"),
+    [
+        ({"mtls_server_identity": "spiffe://cluster.local/ns/shop/sa/catalog"}, "needs `mtls: true`"),
+        ({"mtls": True, "mtls_server_identity": "catalog"}, "is not a SPIFFE ID"),
+        ({"mtls": True, "mtls_server_identity": "spiffe://cluster.local/sa/catalog"}, "/ns/<namespace>/sa/<service>"),
+        ({"mtls": True, "mtls_server_identity": "spiffe://cluster.local/ns/shop/sa/cat.v2"}, "use transport h2"),
+    ],
+)
+def test_a_bad_expected_server_identity_names_the_field(cluster: dict[str, Any], reason: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        _load(_cluster_config(cluster))
+    assert err.value.field == "policy.clusters[0].mtls_server_identity"
+    assert reason in err.value.reason

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from apex.mesh.security.pki import CertificateError, load_certs
 from apex.mesh.security.spiffe import SpiffeError, SpiffeId, mesh_server_name
+from cryptography import x509
 
 from engines.security.ca import MeshCA
 from sidecar.security.credentials import CertificateFiles, Credentials, FileSource, IssuedSource
@@ -38,8 +39,14 @@ def test_the_ca_issues_a_24h_certificate_naming_the_identity_with_the_mesh_dns_n
     assert material.not_after - NOW == pytest.approx(86400)
     assert material.renew_at() < material.not_after
     leaf = load_certs(material.chain_pem)[0]
-    assert mesh_server_name(TD) in str(leaf.extensions)
+    dns = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    # Any workload of the trust domain, and exactly this one (what a cluster's mtls_server_identity asks for).
+    assert dns == [mesh_server_name(TD), "echo.default.mesh.cluster.local"]
     assert b"PRIVATE" not in str(material.redacted()).encode()
+    dotted = load_certs(issued(ca, "cat.v2", NOW).chain_pem)[0]  # no DNS label: the trust-domain name only
+    assert dotted.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName
+    ) == [mesh_server_name(TD)]
 
 
 def test_a_csr_asking_for_another_identity_is_refused() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -10,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from apex.mesh.security.spiffe import SpiffeError, SpiffeId, mesh_server_name
+from apex.mesh.security.spiffe import SpiffeError, SpiffeId, identity_server_name, mesh_server_name
 
 PrivateKey = ec.EllipticCurvePrivateKey
 
@@ -63,6 +64,20 @@ def csr_for(key: PrivateKey, identity: SpiffeId) -> bytes:
         .sign(key, hashes.SHA256())
     )
     return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def key_fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 (hex) of the certificate's public key (SubjectPublicKeyInfo, DER): what binds a
+    registration to the key behind a certificate, across renewals of that certificate."""
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(spki).hexdigest()
+
+
+def workload_dns_names(identity: SpiffeId) -> tuple[str, ...]:
+    """The DNS SANs of a workload certificate: `mesh.<td>` (any workload of the trust domain) and,
+    when it maps to one, the name of exactly this identity (spiffe.identity_server_name)."""
+    exact = identity_server_name(identity)
+    return (mesh_server_name(identity.trust_domain), *((exact,) if exact else ()))
 
 
 def identity_of(cert: x509.Certificate) -> SpiffeId | None:
@@ -130,11 +145,13 @@ def issue(
     issuer: x509.Certificate,
     issuer_key: PrivateKey,
     validity: Validity,
+    dns_names: tuple[str, ...] = (),
 ) -> x509.Certificate:
     """A workload certificate for `identity` over the CSR's public key.
 
     The identity is the one the caller decided (the CA's authenticated view of the requester),
-    never the one the CSR asks for: a CSR naming another identity is refused.
+    never the one the CSR asks for: a CSR naming another identity is refused. Its DNS SANs are
+    `workload_dns_names` unless `dns_names` says otherwise (the control plane's own certificate).
     """
     try:
         csr = x509.load_pem_x509_csr(csr_pem)
@@ -171,7 +188,10 @@ def issue(
         )
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.UniformResourceIdentifier(str(identity)), x509.DNSName(mesh_server_name(identity.trust_domain))]
+                [
+                    x509.UniformResourceIdentifier(str(identity)),
+                    *(x509.DNSName(name) for name in dns_names or workload_dns_names(identity)),
+                ]
             ),
             critical=True,
         )

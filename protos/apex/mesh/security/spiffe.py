@@ -60,3 +60,32 @@ def mesh_server_name(trust_domain: str) -> str:
     this trust domain" (Istio's ISTIO_MUTUAL without subjectAltNames); the exact SPIFFE ID is
     then checked from the URI SAN where the transport exposes it."""
     return f"mesh.{_check(trust_domain, 'trust domain')}"
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def identity_server_name(identity: SpiffeId) -> str | None:
+    """The DNS SAN naming exactly this workload (`<service>.<namespace>.mesh.<td>`), which the mesh CA
+    adds to its certificate so a grpc client (which can check only a host name) can require one
+    upstream identity; None when the service or namespace is no DNS label (it holds '.' or '_')."""
+    if not (_DNS_LABEL.match(identity.service) and _DNS_LABEL.match(identity.namespace)):
+        return None
+    return f"{identity.service}.{identity.namespace}.{mesh_server_name(identity.trust_domain)}"
+
+
+CONTROL_PLANE_NAMESPACE = "apex-system"
+CONTROL_PLANE_SERVICE = "control-plane"
+
+
+def control_plane_id(trust_domain: str) -> SpiffeId:
+    """The control plane's own identity, in the certificate of its mTLS port."""
+    return SpiffeId(trust_domain, CONTROL_PLANE_NAMESPACE, CONTROL_PLANE_SERVICE)
+
+
+def control_plane_server_name(trust_domain: str) -> str:
+    """The DNS SAN only the control plane's certificate carries (`control-plane.mesh.<td>`): a
+    sidecar connecting to the control plane's mTLS port asks for it, so a workload certificate
+    (which carries `mesh.<td>` only) cannot stand in for the control plane. The CA's name
+    constraint (`mesh.<td>` and its subdomains) permits it."""
+    return f"{CONTROL_PLANE_SERVICE}.{mesh_server_name(trust_domain)}"

@@ -281,7 +281,7 @@ class HeaderMatch(_message.Message):
     def __init__(self, name: _Optional[str] = ..., exact: _Optional[str] = ..., prefix: _Optional[str] = ..., present: _Optional[bool] = ..., invert: _Optional[bool] = ...) -> None: ...
 
 class Cluster(_message.Message):
-    __slots__ = ("name", "endpoints", "dns_refresh", "authority", "transport", "mtls", "h2", "load_balancer", "limits", "outlier_detection", "health_check", "adaptive_concurrency", "discover")
+    __slots__ = ("name", "endpoints", "dns_refresh", "authority", "transport", "mtls", "h2", "mtls_server_identity", "load_balancer", "limits", "outlier_detection", "health_check", "adaptive_concurrency", "discover")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
     DNS_REFRESH_FIELD_NUMBER: _ClassVar[int]
@@ -289,6 +289,7 @@ class Cluster(_message.Message):
     TRANSPORT_FIELD_NUMBER: _ClassVar[int]
     MTLS_FIELD_NUMBER: _ClassVar[int]
     H2_FIELD_NUMBER: _ClassVar[int]
+    MTLS_SERVER_IDENTITY_FIELD_NUMBER: _ClassVar[int]
     LOAD_BALANCER_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     OUTLIER_DETECTION_FIELD_NUMBER: _ClassVar[int]
@@ -302,13 +303,14 @@ class Cluster(_message.Message):
     transport: str
     mtls: bool
     h2: Http2Settings
+    mtls_server_identity: str
     load_balancer: _cluster_policy_pb2.LoadBalancer
     limits: _cluster_policy_pb2.ConcurrencyLimits
     outlier_detection: _cluster_policy_pb2.OutlierDetection
     health_check: _cluster_policy_pb2.HealthCheck
     adaptive_concurrency: _cluster_policy_pb2.AdaptiveConcurrency
     discover: str
-    def __init__(self, name: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., dns_refresh: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., authority: _Optional[str] = ..., transport: _Optional[str] = ..., mtls: _Optional[bool] = ..., h2: _Optional[_Union[Http2Settings, _Mapping]] = ..., load_balancer: _Optional[_Union[_cluster_policy_pb2.LoadBalancer, _Mapping]] = ..., limits: _Optional[_Union[_cluster_policy_pb2.ConcurrencyLimits, _Mapping]] = ..., outlier_detection: _Optional[_Union[_cluster_policy_pb2.OutlierDetection, _Mapping]] = ..., health_check: _Optional[_Union[_cluster_policy_pb2.HealthCheck, _Mapping]] = ..., adaptive_concurrency: _Optional[_Union[_cluster_policy_pb2.AdaptiveConcurrency, _Mapping]] = ..., discover: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., dns_refresh: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., authority: _Optional[str] = ..., transport: _Optional[str] = ..., mtls: _Optional[bool] = ..., h2: _Optional[_Union[Http2Settings, _Mapping]] = ..., mtls_server_identity: _Optional[str] = ..., load_balancer: _Optional[_Union[_cluster_policy_pb2.LoadBalancer, _Mapping]] = ..., limits: _Optional[_Union[_cluster_policy_pb2.ConcurrencyLimits, _Mapping]] = ..., outlier_detection: _Optional[_Union[_cluster_policy_pb2.OutlierDetection, _Mapping]] = ..., health_check: _Optional[_Union[_cluster_policy_pb2.HealthCheck, _Mapping]] = ..., adaptive_concurrency: _Optional[_Union[_cluster_policy_pb2.AdaptiveConcurrency, _Mapping]] = ..., discover: _Optional[str] = ...) -> None: ...
 
 class Endpoint(_message.Message):
     __slots__ = ("address", "weight")

@@ -124,14 +124,16 @@ class ControlMessage(_message.Message):
     def __init__(self, policy: _Optional[_Union[PolicyPush, _Mapping]] = ..., endpoints: _Optional[_Union[EndpointPush, _Mapping]] = ..., certificate: _Optional[_Union[CertificateIssued, _Mapping]] = ..., trust_bundle: _Optional[_Union[TrustBundle, _Mapping]] = ...) -> None: ...
 
 class CertificateIssued(_message.Message):
-    __slots__ = ("certificate_chain", "trust_bundle", "error")
+    __slots__ = ("certificate_chain", "trust_bundle", "error", "mtls_address")
     CERTIFICATE_CHAIN_FIELD_NUMBER: _ClassVar[int]
     TRUST_BUNDLE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    MTLS_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     certificate_chain: bytes
     trust_bundle: bytes
     error: str
-    def __init__(self, certificate_chain: _Optional[bytes] = ..., trust_bundle: _Optional[bytes] = ..., error: _Optional[str] = ...) -> None: ...
+    mtls_address: str
+    def __init__(self, certificate_chain: _Optional[bytes] = ..., trust_bundle: _Optional[bytes] = ..., error: _Optional[str] = ..., mtls_address: _Optional[str] = ...) -> None: ...
 
 class TrustBundle(_message.Message):
     __slots__ = ("roots",)
@@ -340,7 +342,7 @@ class ListInstancesResponse(_message.Message):
     def __init__(self, instances: _Optional[_Iterable[_Union[InstanceStatus, _Mapping]]] = ...) -> None: ...
 
 class InstanceStatus(_message.Message):
-    __slots__ = ("service", "instance", "address", "zone", "sidecar_version", "labels", "connected", "healthy", "last_heartbeat", "applied_version", "pushed_version", "last_nack_version", "last_nack_field", "last_nack_reason", "replica", "updated")
+    __slots__ = ("service", "instance", "address", "zone", "sidecar_version", "labels", "connected", "healthy", "last_heartbeat", "applied_version", "pushed_version", "last_nack_version", "last_nack_field", "last_nack_reason", "replica", "updated", "bound_keys", "identity")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -364,6 +366,8 @@ class InstanceStatus(_message.Message):
     LAST_NACK_REASON_FIELD_NUMBER: _ClassVar[int]
     REPLICA_FIELD_NUMBER: _ClassVar[int]
     UPDATED_FIELD_NUMBER: _ClassVar[int]
+    BOUND_KEYS_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
     service: str
     instance: str
     address: str
@@ -380,14 +384,16 @@ class InstanceStatus(_message.Message):
     last_nack_reason: str
     replica: str
     updated: _timestamp_pb2.Timestamp
-    def __init__(self, service: _Optional[str] = ..., instance: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., sidecar_version: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., connected: _Optional[bool] = ..., healthy: _Optional[bool] = ..., last_heartbeat: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., applied_version: _Optional[str] = ..., pushed_version: _Optional[str] = ..., last_nack_version: _Optional[str] = ..., last_nack_field: _Optional[str] = ..., last_nack_reason: _Optional[str] = ..., replica: _Optional[str] = ..., updated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    bound_keys: _containers.RepeatedScalarFieldContainer[str]
+    identity: str
+    def __init__(self, service: _Optional[str] = ..., instance: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., sidecar_version: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., connected: _Optional[bool] = ..., healthy: _Optional[bool] = ..., last_heartbeat: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., applied_version: _Optional[str] = ..., pushed_version: _Optional[str] = ..., last_nack_version: _Optional[str] = ..., last_nack_field: _Optional[str] = ..., last_nack_reason: _Optional[str] = ..., replica: _Optional[str] = ..., updated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., bound_keys: _Optional[_Iterable[str]] = ..., identity: _Optional[str] = ...) -> None: ...
 
 class GetControlStatusRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class SidecarControlStatus(_message.Message):
-    __slots__ = ("control_plane", "connected", "connects", "policy_version", "applied", "rejected", "last_nack", "last_good_file")
+    __slots__ = ("control_plane", "connected", "connects", "policy_version", "applied", "rejected", "last_nack", "last_good_file", "credential", "address")
     CONTROL_PLANE_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
     CONNECTS_FIELD_NUMBER: _ClassVar[int]
@@ -396,6 +402,8 @@ class SidecarControlStatus(_message.Message):
     REJECTED_FIELD_NUMBER: _ClassVar[int]
     LAST_NACK_FIELD_NUMBER: _ClassVar[int]
     LAST_GOOD_FILE_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
     control_plane: str
     connected: bool
     connects: int
@@ -404,4 +412,6 @@ class SidecarControlStatus(_message.Message):
     rejected: int
     last_nack: str
     last_good_file: str
-    def __init__(self, control_plane: _Optional[str] = ..., connected: _Optional[bool] = ..., connects: _Optional[int] = ..., policy_version: _Optional[str] = ..., applied: _Optional[int] = ..., rejected: _Optional[int] = ..., last_nack: _Optional[str] = ..., last_good_file: _Optional[str] = ...) -> None: ...
+    credential: str
+    address: str
+    def __init__(self, control_plane: _Optional[str] = ..., connected: _Optional[bool] = ..., connects: _Optional[int] = ..., policy_version: _Optional[str] = ..., applied: _Optional[int] = ..., rejected: _Optional[int] = ..., last_nack: _Optional[str] = ..., last_good_file: _Optional[str] = ..., credential: _Optional[str] = ..., address: _Optional[str] = ...) -> None: ...

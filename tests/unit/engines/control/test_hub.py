@@ -28,6 +28,8 @@ def test_registry_records_round_trip_through_instance_status() -> None:
         applied_version="3",
         pushed_version="4",
         last_nack=Nack("4", "policy.route_tables", "missing"),
+        bound_keys=("ab" * 32, "cd" * 32),
+        identity="spiffe://cluster.local/ns/default/sa/echo",
     )
     status = to_status(record, healthy=False)
     assert not status.healthy and status.last_nack_field == "policy.route_tables"

@@ -61,3 +61,37 @@ def test_update_records_acks_and_nacks() -> None:
     assert (record.applied_version, record.last_heartbeat, record.updated) == ("3", 1, 2)
     assert record.last_nack == Nack("4", "policy.route_tables", "missing")
     assert reg.update("nobody", 3) is None
+
+
+def test_an_instance_bound_to_a_certificate_key_is_held_for_its_lease() -> None:
+    reg = Registry(stale_after=3, remove_after=30, lease=10)
+    reg.register(inst("a1"), now=0)  # first registration with the join token: not bound yet
+    assert reg.claim_problem("echo", "a1", "", now=1) is None  # the token may register it again
+    reg.bind("a1", "k1", now=1)  # the CA issued it a certificate over key k1
+    assert reg.instances["a1"].bound_keys == ("k1",)
+    reg.update("a1", 5, heartbeat=True)
+    token = reg.claim_problem("echo", "a1", "", now=6)
+    assert token is not None and "instance 'a1' is bound to a workload certificate" in token
+    other = reg.claim_problem("echo", "a1", "k9", now=6)
+    assert other is not None and "held by another certificate" in other
+    assert reg.claim_problem("echo", "a1", "k1", now=6) is None  # its own key takes it back (a reconnect)
+    assert reg.claim_problem("shop", "a1", "k1", now=6) == "instance 'a1' is registered by service 'echo'"
+    reg.disconnect("a1", "r1", 7)  # the stream ended; the lease still runs from the last heartbeat
+    assert reg.claim_problem("echo", "a1", "", now=15) is not None
+    assert reg.claim_problem("echo", "a1", "", now=15.1) is None  # lapsed: a restarted sidecar without the key
+    assert reg.claim_problem("echo", "a1", "k9", now=15.1) is None
+
+
+def test_a_claim_keeps_the_binding_for_its_own_key_and_starts_over_otherwise() -> None:
+    reg = Registry(lease=10)
+    reg.register(inst("a1"), now=0)
+    reg.bind("a1", "k1", 1)
+    reg.bind("a1", "k2", 2)  # renewed: the previous key stays (an answer lost with its stream)
+    reg.bind("a1", "k3", 3)
+    assert reg.instances["a1"].bound_keys == ("k2", "k3")
+    reg.bind("a1", "k3", 4)
+    assert reg.instances["a1"].bound_keys == ("k2", "k3")
+    assert reg.claimed(inst("a1"), "k2").bound_keys == ("k2", "k3")
+    assert reg.claimed(inst("a1"), "k7").bound_keys == ("k7",)  # lapsed and claimed with another certificate
+    assert reg.claimed(inst("a1"), "").bound_keys == ()  # lapsed and claimed with the token: bound at its CSR
+    assert reg.bind("nobody", "k1", 5) is None
