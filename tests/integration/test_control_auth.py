@@ -286,9 +286,12 @@ def test_after_its_first_certificate_a_sidecar_registers_with_it_on_the_mtls_por
         cp.stop()
         cp.start()
         moved = json.loads(cp.ports_path.read_text())["control_plane_mtls"]
+        # Normally back within a second or two; but when a loaded machine makes the restart outlast the 4 s
+        # certificate, the sidecar holds only its token, which may not take its own bound id back until the
+        # 30 s lease lapses: then it registers with the token, gets a certificate and moves to mTLS.
         wait_for(
             lambda: (s := _control_status(sidecar["admin"])).connected and s.address == moved,
-            timeout=20,
+            timeout=60,
             what="the sidecar on the restarted control plane's mTLS port",
         )
         assert "the control plane's mTLS port is now :" + moved.rpartition(":")[2] in sidecar.log()
