@@ -29,7 +29,7 @@ class DetectorConfig:
     cycles: int = 3
     coarse_rows: tuple[int, ...] = (24, 96)  # the same features on means of this many rows too...
     coarse_steps: int = 2  # ...taken every a/coarse_steps rows (overlapping means; 1: disjoint blocks)
-    novelty_window: int = 8  # shape novelty on the coarse scales: the last this many means' worth (0: off)
+    novelty_window: int = 8  # coarse scales: shape novelty of the last this many blocks' worth of means (0: off)
 
 
 DEFAULT = DetectorConfig()
@@ -85,7 +85,7 @@ def coarse_probability(x: FloatArray, cfg: DetectorConfig, a: int) -> FloatArray
     same time as on disjoint blocks (a shift over 6 means of `a` rows is a shift over 6·a rows). Each
     probability is multiplied by a/s, the number of means reported per `a` rows (Bonferroni), so the
     false-alarm rate per row stays that of disjoint blocks: reporting more often must not mean alarming
-    more often.
+    more often. The coarse levels add the shape novelty of their means (`novelty_means`) to the features.
     """
     n = len(x)
     out = np.ones(n)

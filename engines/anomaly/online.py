@@ -383,11 +383,11 @@ class _Novelty:
         if j >= w:  # candidates start at rows max(0, j - horizon) .. j - w, all in buf
             lo = max(0, j - self.horizon) - self.base
             hi = j - w + 1 - self.base
-            acc = np.zeros(hi - lo)
-            for k in range(w):
-                d = z[k] - buf[k, lo:hi]
-                acc += d * d
-            out = math.sqrt(float(acc.min()))
+            d = np.array(z)[:, None] - buf[:, lo:hi]
+            d *= d
+            # Summed over k = 0..w-1 in that order (a reduction over the outer axis adds row after row), as
+            # the batch code's loop: the same floats.
+            out = math.sqrt(float(np.add.reduce(d, axis=0).min()))
         if self.pos == buf.shape[1]:
             keep = self.horizon + 1
             buf[:, :keep] = buf[:, self.pos - keep : self.pos]
