@@ -113,7 +113,7 @@ def centred_windows(x: FloatArray, window: int) -> FloatArray:
     return out
 
 
-def novelty_distance(x: FloatArray, window: int, horizon: int, chunk_cells: int = 1 << 20) -> FloatArray:
+def novelty_distance(x: FloatArray, window: int, horizon: int, chunk_cells: int = 1 << 15) -> FloatArray:
     """How unlike anything in the recent past the last `window` rows are, per row: shape novelty.
 
     The subsequence ending at row i, minus its own mean, against every earlier subsequence (each minus its
@@ -138,9 +138,11 @@ def novelty_distance(x: FloatArray, window: int, horizon: int, chunk_cells: int 
     for j0 in range(w, starts, step):
         j1 = min(starts, j0 + step)
         acc = np.zeros((j1 - j0, width))
+        d = np.empty_like(acc)
         for k in range(w):
-            d = z[j0:j1, k][:, None] - lagged[k][j0:j1]
-            acc += d * d
+            np.subtract(z[j0:j1, k][:, None], lagged[k][j0:j1], out=d)
+            np.multiply(d, d, out=d)
+            acc += d
         best = acc.min(axis=1)
         out[j0 + w - 1 : j1 + w - 1] = np.sqrt(best)
     return out
