@@ -29,6 +29,7 @@ class DetectorConfig:
     cycles: int = 3
     coarse_rows: tuple[int, ...] = (24, 96)  # the same features on means of this many rows too...
     coarse_steps: int = 2  # ...taken every a/coarse_steps rows (overlapping means; 1: disjoint blocks)
+    novelty_window: int = 8  # coarse scales: shape novelty of the last this many blocks' worth of means (0: off)
 
 
 DEFAULT = DetectorConfig()
@@ -43,8 +44,12 @@ class Detection:
     alarms: np.ndarray
 
 
-def feature_matrix(x: FloatArray, cfg: DetectorConfig) -> list[FloatArray]:
-    """The causal features, each oriented so that bigger is more anomalous."""
+def feature_matrix(x: FloatArray, cfg: DetectorConfig, novelty: int = 0) -> list[FloatArray]:
+    """The causal features, each oriented so that bigger is more anomalous.
+
+    `novelty` > 0 adds the shape novelty of the last `novelty` rows against the last `cfg.memory` rows
+    (features.novelty_distance); the coarse scales use it.
+    """
     spike = np.abs(x - features.lagged_median(x, cfg.spike_window))
     base = features.lagged_mean(x, cfg.shift_baseline)
     shift = np.abs(features.trailing_mean(x, cfg.shift_window) - base)
@@ -52,12 +57,14 @@ def feature_matrix(x: FloatArray, cfg: DetectorConfig) -> list[FloatArray]:
     if cfg.period > 0:
         reach = max(1, cfg.period // 48)  # half an hour either side at any resolution
         feats.append(features.seasonal_envelope_residual(x, cfg.period, cfg.cycles, reach))
+    if novelty > 0:
+        feats.append(features.novelty_distance(x, novelty, cfg.memory))
     return feats
 
 
-def fine_probability(x: FloatArray, cfg: DetectorConfig) -> FloatArray:
+def fine_probability(x: FloatArray, cfg: DetectorConfig, novelty: int = 0) -> FloatArray:
     """The smallest feature tail probability, Bonferroni-corrected for the number of features."""
-    feats = feature_matrix(x, cfg)
+    feats = feature_matrix(x, cfg, novelty)
     probs = [
         calibrate.tail_probability(
             f, block=cfg.block, memory=cfg.memory, tail_fraction=cfg.tail_fraction, min_history=cfg.min_history
@@ -78,7 +85,7 @@ def coarse_probability(x: FloatArray, cfg: DetectorConfig, a: int) -> FloatArray
     same time as on disjoint blocks (a shift over 6 means of `a` rows is a shift over 6·a rows). Each
     probability is multiplied by a/s, the number of means reported per `a` rows (Bonferroni), so the
     false-alarm rate per row stays that of disjoint blocks: reporting more often must not mean alarming
-    more often.
+    more often. The coarse levels add the shape novelty of their means (`novelty_means`) to the features.
     """
     n = len(x)
     out = np.ones(n)
@@ -88,8 +95,14 @@ def coarse_probability(x: FloatArray, cfg: DetectorConfig, a: int) -> FloatArray
         return out
     rows = np.arange(a - 1, n, s)
     means = features.trailing_mean(x, a)[rows]
-    out[rows] = np.minimum(1.0, scale * fine_probability(means, coarse_config(cfg, a)))
+    out[rows] = np.minimum(1.0, scale * fine_probability(means, coarse_config(cfg, a), novelty_means(cfg, a)))
     return out
+
+
+def novelty_means(cfg: DetectorConfig, a: int) -> int:
+    """The shape-novelty window on the means of `a` rows: `novelty_window` blocks of `a` rows' worth."""
+    s = max(1, a // max(1, cfg.coarse_steps))
+    return cfg.novelty_window * (a // s)
 
 
 def coarse_config(cfg: DetectorConfig, a: int) -> DetectorConfig:

@@ -99,3 +99,50 @@ def seasonal_envelope_residual(x: FloatArray, period: int, cycles: int, reach: i
     stack = np.vstack(rows)[:, period:]
     out[period:] = np.nanmedian(stack, axis=0)
     return out
+
+
+def centred_windows(x: FloatArray, window: int) -> FloatArray:
+    """Row j: x[j : j+window] minus its own mean (the mean summed left to right, as the streaming detector does)."""
+    n = len(x)
+    if n < window:
+        return np.empty((0, window))
+    total = np.zeros(n - window + 1)
+    for k in range(window):
+        total = total + x[k : k + n - window + 1]
+    out: FloatArray = sliding_window_view(x, window) - (total / window)[:, None]
+    return out
+
+
+def novelty_distance(x: FloatArray, window: int, horizon: int, chunk_cells: int = 1 << 15) -> FloatArray:
+    """How unlike anything in the recent past the last `window` rows are, per row: shape novelty.
+
+    The subsequence ending at row i, minus its own mean, against every earlier subsequence (each minus its
+    own mean) starting `window` to `horizon` rows before it (so they do not overlap it): the Euclidean
+    distance to the nearest one. A daily shape that recurs finds a close match; a shape never seen in the
+    last `horizon` rows (a swing that goes flat, an oscillation that changes, a step inside the window)
+    does not. The level is left to the other features. NaN until a first candidate exists (row 2·window-1).
+    The sums of squares run over k = 0..window-1 in that order, so a streaming version doing the same
+    float operations per candidate gets the same values (engines.anomaly.online).
+    """
+    n = len(x)
+    w = window
+    out = np.full(n, np.nan)
+    if w < 1 or horizon < w or n < 2 * w:
+        return out
+    z = centred_windows(x, w)  # z[j]: the subsequence starting at row j (ending at j + w - 1)
+    starts = len(z)
+    width = horizon - w + 1  # candidate starts j - horizon .. j - w
+    cols = [np.concatenate((np.full(horizon, np.inf), z[:, k])) for k in range(w)]
+    lagged = [sliding_window_view(c, width) for c in cols]  # lagged[k][j, t] = z[j - horizon + t, k]
+    step = max(1, chunk_cells // width)
+    for j0 in range(w, starts, step):
+        j1 = min(starts, j0 + step)
+        acc = np.zeros((j1 - j0, width))
+        d = np.empty_like(acc)
+        for k in range(w):
+            np.subtract(z[j0:j1, k][:, None], lagged[k][j0:j1], out=d)
+            np.multiply(d, d, out=d)
+            acc += d
+        best = acc.min(axis=1)
+        out[j0 + w - 1 : j1 + w - 1] = np.sqrt(best)
+    return out

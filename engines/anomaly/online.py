@@ -30,7 +30,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from engines.anomaly import calibrate
-from engines.anomaly.detector import DEFAULT, DetectorConfig, coarse_config
+from engines.anomaly.detector import DEFAULT, DetectorConfig, coarse_config, novelty_means
 from engines.anomaly.features import RESYNC
 
 _ENVELOPE_CHUNK = 64  # the seasonal envelope's neighbourhoods are computed this many rows at a time
@@ -197,7 +197,7 @@ class _Block:
 class _Level:
     """detector.fine_probability one row at a time: the features of one scale and their tails."""
 
-    def __init__(self, cfg: DetectorConfig, keep: int = 0) -> None:
+    def __init__(self, cfg: DetectorConfig, keep: int = 0, novelty: int = 0) -> None:
         self.cfg = cfg
         self.block = cfg.block
         self.period = cfg.period
@@ -209,7 +209,9 @@ class _Level:
         )
         self.reach = max(1, cfg.period // 48)
         self.seasonal = cfg.period > self.reach  # otherwise the feature is NaN throughout (but still counted)
-        longest = max(keep, cfg.spike_window, cfg.shift_window, cfg.shift_baseline, _ENVELOPE_CHUNK + 2 * self.reach)
+        longest = max(
+            keep, cfg.spike_window, cfg.shift_window, cfg.shift_baseline, _ENVELOPE_CHUNK + 2 * self.reach, novelty
+        )
         self.xs = _Rows(longest + 1)
         self.recent: list[float] = []  # the last spike_window values, sorted
         self.short_sum = self.long_sum = 0.0  # of the last shift_window and shift_baseline rows
@@ -218,6 +220,10 @@ class _Level:
         self.lows, self.highs = _Rows(span), _Rows(span)
         # Features are defined from row 0, the seasonal one (x finite) from row `period` when it exists.
         firsts = [0, 0, 0, 0] + ([cfg.period if self.seasonal else -1] if cfg.period > 0 else [])
+        # The shape novelty (features.novelty_distance), from row 2·novelty - 1 when it has candidates at all.
+        self.novelty = _Novelty(novelty, cfg.memory) if novelty > 0 else None
+        if self.novelty is not None:
+            firsts.append(2 * novelty - 1 if self.novelty.enabled else -1)
         self.tails = [_Tail(first) for first in firsts]
         self.values = _Block(cfg.memory + 2 * cfg.block, len(firsts), slack=8 * cfg.block)
         self.g0 = [math.inf] * len(firsts)  # the tails' cutoffs
@@ -257,6 +263,8 @@ class _Level:
         shift = abs(trailing - base)
         env = self._envelope(i, x) if self.seasonal else math.nan
         g = [x, -x, spike, shift, env] if self.period > 0 else [x, -x, spike, shift]
+        if self.novelty is not None:
+            g.append(self.novelty.push(i, xs))
         tails = self.tails
         n = len(tails)
         if i % self.block == 0:
@@ -267,7 +275,14 @@ class _Level:
         self.pending.append(g)
         g0 = self.g0
         # A row with every feature at or below its cutoff has probability 1 (NaN passes: q = 1).
-        if x <= g0[0] and -x <= g0[1] and spike <= g0[2] and shift <= g0[3] and (n == 4 or not env > g0[4]):
+        if (
+            x <= g0[0]
+            and -x <= g0[1]
+            and spike <= g0[2]
+            and shift <= g0[3]
+            and (n == 4 or not g[4] > g0[4])
+            and (n <= 5 or not g[5] > g0[5])
+        ):
             return 1.0
         # The smallest max(q_f, seen_f) over the features above their cutoff (the others give >= 1/n),
         # looking up `seen` only for those whose q could still give the smallest.
@@ -337,6 +352,52 @@ class _Level:
         self.env_done = j1 + 1
 
 
+class _Novelty:
+    """features.novelty_distance one row at a time: the centred subsequences of the last `horizon` rows."""
+
+    __slots__ = ("base", "buf", "enabled", "horizon", "pos", "window")
+
+    def __init__(self, window: int, horizon: int) -> None:
+        self.window = window
+        self.horizon = horizon
+        self.enabled = horizon >= window >= 1
+        # buf[k, s - base]: value k of the centred subsequence starting at row s; compacted when full
+        self.buf = np.empty((window, 2 * (horizon + 1) + 64))
+        self.base = 0
+        self.pos = 0
+
+    def push(self, i: int, xs: _Rows) -> float:
+        """The distance at row i (the last row appended to `xs`, which keeps at least `window` rows)."""
+        w = self.window
+        j = i - w + 1  # the start of the subsequence ending at row i
+        if not self.enabled or j < 0:
+            return math.nan
+        vals = xs.span(j, i + 1)
+        total = 0.0
+        for v in vals:  # left to right, as features.centred_windows
+            total = total + v
+        c = total / w
+        z = [v - c for v in vals]
+        out = math.nan
+        buf = self.buf
+        if j >= w:  # candidates start at rows max(0, j - horizon) .. j - w, all in buf
+            lo = max(0, j - self.horizon) - self.base
+            hi = j - w + 1 - self.base
+            d = np.array(z)[:, None] - buf[:, lo:hi]
+            d *= d
+            # Summed over k = 0..w-1 in that order (a reduction over the outer axis adds row after row), as
+            # the batch code's loop: the same floats.
+            out = math.sqrt(float(np.add.reduce(d, axis=0).min()))
+        if self.pos == buf.shape[1]:
+            keep = self.horizon + 1
+            buf[:, :keep] = buf[:, self.pos - keep : self.pos]
+            self.base += self.pos - keep
+            self.pos = keep
+        buf[:, self.pos] = z
+        self.pos += 1
+        return out
+
+
 class _Coarse:
     """detector.coarse_probability one row at a time: a level fed the mean of the last `a` rows."""
 
@@ -345,7 +406,7 @@ class _Coarse:
         self.step = max(1, a // max(1, cfg.coarse_steps))
         self.scale = a // self.step
         self.sum = _RunningSum(a)
-        self.level = _Level(coarse_config(cfg, a)) if a > 1 else None
+        self.level = _Level(coarse_config(cfg, a), novelty=novelty_means(cfg, a)) if a > 1 else None
 
     def push(self, i: int, xs: _Rows) -> float:
         """The scale's probability at row i, the last row appended to `xs` (1 between its reports)."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines.anomaly import calibrate, detector
+from engines.anomaly import calibrate, detector, features
 from engines.anomaly.detector import DEFAULT, DetectorConfig, detect, rows_per_day
 
 DAY = 288  # rows per day at 5-minute sampling
@@ -172,3 +173,36 @@ def test_overlapping_coarse_means_are_online(k: int) -> None:
     for a in cfg.coarse_rows:
         full = detector.coarse_probability(x, cfg, a)
         assert np.array_equal(full[:k], detector.coarse_probability(x[:k], cfg, a))
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=2**31),
+    st.integers(min_value=0, max_value=120),
+    st.integers(min_value=1, max_value=9),
+    st.integers(min_value=1, max_value=40),
+)
+def test_novelty_distance_is_the_nearest_earlier_centred_subsequence(seed: int, n: int, w: int, horizon: int) -> None:
+    x = np.round(np.random.default_rng(seed).normal(0, 1, n).cumsum(), 1)  # ties too
+    got = features.novelty_distance(x, w, horizon, chunk_cells=7)  # many small chunks
+    for i in range(n):
+        j = i - w + 1
+        cands = range(max(0, j - horizon), j - w + 1)
+        if j < 0 or len(cands) == 0:
+            assert np.isnan(got[i]), i
+            continue
+        cur = x[j : i + 1] - x[j : i + 1].mean()
+        best = min(float(np.sum((cur - (x[s : s + w] - x[s : s + w].mean())) ** 2)) for s in cands)
+        assert got[i] == pytest.approx(np.sqrt(best), rel=1e-9, abs=1e-9), i
+
+
+def test_novelty_sees_a_changed_shape_that_no_value_feature_does() -> None:
+    # A daily swing that recurs is close to its past; a day whose swing turns into a square wave of the
+    # same range and mean is not, though every value lies inside the range seen the days before.
+    t = np.arange(10 * DAY)
+    x = 100 + 30 * np.sin(2 * np.pi * t / DAY) + np.random.default_rng(6).normal(0, 1, len(t))
+    day = slice(8 * DAY, 9 * DAY)
+    x[day] = 100 + 30 * np.sign(np.sin(2 * np.pi * t[day] / DAY)) * 0.7
+    nov = features.novelty_distance(x, 16, 4 * DAY)
+    quiet, changed = nov[4 * DAY : 8 * DAY], nov[day]
+    assert np.nanmax(changed) > 3 * np.nanmax(quiet)

@@ -73,12 +73,17 @@ def test_streamed_equals_batch_on_nab_files() -> None:
     period=st.sampled_from([0, 1, 2, 24, 50]),
     steps=st.integers(min_value=1, max_value=4),
     block=st.integers(min_value=1, max_value=40),
+    memory=st.sampled_from([60, 200]),  # 60: on some coarse scales, too short a memory for any shape novelty
+    novelty=st.integers(min_value=0, max_value=3),
 )
-def test_streamed_equals_batch_for_any_settings(seed: int, rows: int, period: int, steps: int, block: int) -> None:
+def test_streamed_equals_batch_for_any_settings(
+    seed: int, rows: int, period: int, steps: int, block: int, memory: int, novelty: int
+) -> None:
     rng = np.random.default_rng(seed)
     x = np.round(rng.normal(0, 1, rows).cumsum() + np.where(rng.random(rows) < 0.02, 30.0, 0.0), 1)  # ties too
-    cfg = DetectorConfig(period=period, coarse_steps=steps, block=block, memory=200, min_history=40,
-                         coarse_rows=(6, 13), suppress_rows=20, escalation=1e-3)  # fmt: skip
+    cfg = DetectorConfig(period=period, coarse_steps=steps, block=block, memory=memory, min_history=40,
+                         coarse_rows=(6, 13), suppress_rows=20, escalation=1e-3,
+                         novelty_window=novelty)  # fmt: skip
     _assert_same(x, cfg)
 
 
