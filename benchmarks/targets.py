@@ -165,26 +165,20 @@ def direct(echo: Upstream) -> Target:
     return Target("direct", "client → Echo", echo.address)
 
 
+def _one(name: str, description: str, proc: SidecarProcess, listener: str, cache_admin: str = "") -> Target:
+    """A target that is one sidecar: clients dial its `listener`."""
+    return Target(name, description, proc[listener], {"sidecar": _pids(proc)}, proc.close, cache_admin)
+
+
 def sidecar_outbound(echo: Upstream, transport: str = "grpc") -> Target:
     proc = _sidecar(outbound_config(echo.address, transport=transport))
-    return Target(
-        "sidecar-out" + _SUFFIX[transport],
-        f"client → sidecar (outbound listener, transport {transport}) → Echo",
-        proc["outbound"],
-        {"sidecar": _pids(proc)},
-        proc.close,
-    )
+    description = f"client → sidecar (outbound listener, transport {transport}) → Echo"
+    return _one("sidecar-out" + _SUFFIX[transport], description, proc, "outbound")
 
 
 def sidecar_inbound(echo: Upstream) -> Target:
     proc = _sidecar(inbound_config(echo.address))
-    return Target(
-        "sidecar-in",
-        "client → sidecar (inbound listener) → Echo",
-        proc["inbound"],
-        {"sidecar": _pids(proc)},
-        proc.close,
-    )
+    return _one("sidecar-in", "client → sidecar (inbound listener) → Echo", proc, "inbound")
 
 
 def mesh(echo: Upstream, transport: str = "grpc") -> Target:
@@ -216,14 +210,8 @@ def sidecar_cached(echo: Upstream, cache: dict[str, Any]) -> Target:
         proc = _sidecar(outbound_config(echo.address, cache))
     except Unavailable as exc:
         raise Unavailable(f"the sidecar rejects the cache config ({exc})") from None
-    return Target(
-        "sidecar-cache",
-        "client → sidecar (outbound, response cache on Echo/Unary) → Echo",
-        proc["outbound"],
-        {"sidecar": _pids(proc)},
-        proc.close,
-        cache_admin=proc["admin"],
-    )
+    description = "client → sidecar (outbound, response cache on Echo/Unary) → Echo"
+    return _one("sidecar-cache", description, proc, "outbound", cache_admin=proc["admin"])
 
 
 class _External:
