@@ -29,7 +29,9 @@ pytestmark = pytest.mark.integration
 EXTERNAL = ("nginx", "haproxy")
 
 
-CASES = ("unary-100B c=1", "unary-100B c=16", "unary-100B 200/s", "server-stream c=4", "bidi c=4", "unary-cache-hit c=16")
+CASES = (
+    "unary-100B c=1", "unary-100B c=16", "unary-100B 200/s", "server-stream c=4", "bidi c=4", "unary-cache-hit c=16"
+)  # fmt: skip
 
 
 @pytest.mark.timeout(400)  # about 66 workload runs and 5-7 process start-ups; slow only on a loaded machine
