@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test demo protos check-protos lint bench bench-forecast bench-nab bench-ingest bench-scenarios-sim bench-scenarios bench-tuner bench-h2-candidates bench-mtls clean
+.PHONY: install test demo protos check-protos lint bench bench-smoke bench-forecast bench-nab bench-ingest bench-scenarios-sim bench-scenarios bench-tuner bench-h2-candidates bench-mtls clean
 
 install: $(STAMP)
 
@@ -38,6 +38,11 @@ demo: install
 
 bench: install
 	$(BIN)/apex bench $(BENCH_ARGS)
+
+# The whole tiny profile of the latency suite (every case on every target, seconds each): `make test` runs
+# one case of each kind on every target (tests/integration/test_bench_suite.py), this runs the rest too.
+bench-smoke: install
+	$(BIN)/apex bench --profile tiny $(BENCH_ARGS)
 
 bench-forecast: install
 	$(BIN)/python -m benchmarks.forecast_eval $(BENCH_ARGS)

@@ -13,8 +13,6 @@ are not decoded, to keep the client's own cost per call low.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import multiprocessing as mp
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from typing import Any
 import grpc
 
 from benchmarks.hist import Histogram
+from benchmarks.procpool import Pool
 
 CHANNEL_OPTIONS = (
     ("grpc.max_receive_message_length", -1),
@@ -264,16 +263,8 @@ class Workers:
     """A pool of generator processes that stays up for a whole suite (channels stay warm per target)."""
 
     def __init__(self, count: int) -> None:
-        ctx = mp.get_context("spawn")  # no fork: grpc's threads do not survive fork
-        self._conns: list[Connection] = []
-        self._procs: list[Any] = []
-        for i in range(count):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker_main, args=(child,), name=f"apex-bench-worker-{i}", daemon=True)
-            proc.start()
-            child.close()
-            self._conns.append(parent)
-            self._procs.append(proc)
+        self._pool = Pool(_worker_main, count, "apex-bench-worker")
+        self._conns = self._pool.conns
 
     @property
     def count(self) -> int:
@@ -281,7 +272,7 @@ class Workers:
 
     @property
     def pids(self) -> list[int]:
-        return [p.pid for p in self._procs]
+        return self._pool.pids
 
     def _ask(self, conns: list[Connection], messages: list[Any]) -> list[Any]:
         for conn, message in zip(conns, messages, strict=True):
@@ -308,16 +299,7 @@ class Workers:
         return _merge(outcomes)
 
     def close(self) -> None:
-        for conn in self._conns:
-            with contextlib.suppress(OSError):
-                conn.send(None)
-        for proc in self._procs:
-            proc.join(5)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(5)
-        for conn in self._conns:
-            conn.close()
+        self._pool.close()
 
     def __enter__(self) -> Workers:
         return self

@@ -39,6 +39,7 @@ from benchmarks import procstat
 from sidecar.examples.echo import BackgroundEcho
 from sidecar.support.otlp_receiver import OtlpReceiver
 from sidecar.support.redis_server import RedisServer
+from sidecar.support.sidecar_proc import start_all
 from tests.support.observed import route_calls, windows
 from tests.support.sidecar_proc import SidecarProcess, proxy_config
 
@@ -224,10 +225,9 @@ def end_to_end(args: argparse.Namespace) -> tuple[Cycles, int]:
     echo = BackgroundEcho("bench").start()
     redis = RedisServer().start()
     otlp = OtlpReceiver().start()
-    procs: dict[str, SidecarProcess] = {}
+    procs = {name: SidecarProcess(config) for name, config in configs(echo.address, redis.url, otlp.address).items()}
     try:
-        for name, config in configs(echo.address, redis.url, otlp.address).items():
-            procs[name] = SidecarProcess(config).start()
+        start_all(*procs.values())  # side by side: a sidecar's start-up is mostly imports
         cycles = asyncio.run(run_cycles(procs, Deferred(redis.url, otlp), args))
         return cycles, len(otlp.snapshot())
     finally:

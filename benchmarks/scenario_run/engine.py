@@ -1,6 +1,6 @@
 """The "tuned" run with the real tuning engine: an `apex tuner` process for the run's service.
 
-Before the sidecars start, the service gets a strategy (`apex tune strategy set`: a preset,
+Before the sidecars start, the service gets a strategy (as `apex tune strategy set` stores it: a preset,
 aggressive by default since a scenario lasts minutes, and the scenario's SLO), and `apex tuner`
 starts against the run's Redis and control plane, tuning only this service, its agent pretrained in
 the simulator on the (scaled) scenario where the engine offers it (`--pretrain`, as the in-process
@@ -8,28 +8,28 @@ tuner is trained). It reads the
 sidecars' telemetry windows from Redis and pushes its changes through the control plane itself
 (canaries to a share of the instances, compared with the rest, promoted or rolled back); nothing
 is driven from here. After the run the final configuration is read back from the control plane
-(the stable version while a canary is still running), and the decisions from `apex tune show`.
+(the stable version while a canary is still running), and the decisions the engine kept in Redis (as
+`apex tune show` lists them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
-import subprocess
-import sys
-import time
 from typing import Any
 
+import redis
 import yaml
+from apex.mesh.contract import tune as keys
 from apex.mesh.v1 import control_pb2
 
 from benchmarks.scenario_run import policy as policies
 from benchmarks.scenario_run.mesh import Mesh
 from benchmarks.scenario_run.timeline import to_dict
+from engines.tune import strategy as strategies
 from engines.tune.params import Params
 from engines.tune.scenario import Scenario
-
-APEX = [sys.executable, "-m", "sidecar"]
 
 
 def available() -> bool:
@@ -53,20 +53,20 @@ class EngineTuner:
         self.episodes = episodes
 
     def start(self) -> None:
-        slo = f"{round(self.sc.slo.latency * 1000)}ms"
-        subprocess.run(
-            [*APEX, "tune", "strategy", "set", "--service", self.service, "--preset", self.preset, "--slo", slo,
-             "--redis", self.mesh.redis_url],
-            check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
+        # what `apex tune strategy set --service S --preset P --slo <the SLO in whole ms>` stores
+        slo = round(self.sc.slo.latency * 1000) / 1000
+        strategy = strategies.with_changes(strategies.preset(self.preset), slo=slo)
+        with redis.Redis.from_url(self.mesh.redis_url, socket_timeout=10) as client:
+            client.set(keys.strategy_key(self.service), strategy.to_json())
         args = ["tuner", "--redis", self.mesh.redis_url, "--control-plane", self.mesh.control_plane,
                 "--service", self.service, "--seed", str(self.seed), "--log-level", "WARNING"]  # fmt: skip
         if self.episodes > 0 and pretrains():
             path = self.mesh.work / self.service / "scenario.yaml"
             path.write_text(yaml.safe_dump(to_dict(self.sc), sort_keys=False))
             args += ["--pretrain", str(path), "--pretrain-episodes", str(self.episodes)]
+        # not waited for: it creates its consumer group from the stream's first entry (id 0), so windows the
+        # sidecars publish before it reads are still delivered to it
         self.mesh.start_engine(f"{self.service}-tuner", args)
-        time.sleep(1.0)  # let it create its consumer group before the first windows
 
     def final(self) -> Params:
         """The configuration every instance runs (or returns to): the stable version while a canary is open."""
@@ -86,13 +86,11 @@ class EngineTuner:
         return sum(1 for r in self.mesh.history(self.service) if r.source == control_pb2.TUNER)
 
     def decisions(self) -> list[dict[str, Any]]:
-        proc = subprocess.run([*APEX, "tune", "show", "--service", self.service, "--json", "--last", "200",
-                               "--redis", self.mesh.redis_url], capture_output=True, text=True, timeout=60)  # fmt: skip
-        if proc.returncode != 0:
-            return []
-        try:
-            doc = json.loads(proc.stdout)
-        except json.JSONDecodeError:
-            return []
-        found = doc.get(self.service, {}).get("decisions", []) if isinstance(doc, dict) else []
-        return found if isinstance(found, list) else []
+        """The engine's decisions for the service, newest first (what `apex tune show --json` lists)."""
+        with redis.Redis.from_url(self.mesh.redis_url, socket_timeout=10) as client:
+            raw: list[bytes] = client.lrange(keys.decisions_key(self.service), 0, keys.RECENT - 1)
+        out: list[dict[str, Any]] = []
+        for doc in raw:
+            with contextlib.suppress(ValueError):
+                out.append(json.loads(doc))
+        return out

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import multiprocessing as mp
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import numpy as np
 from apex.mesh.contract.histogram import Histogram
 from apex.mesh.v1 import echo_pb2
 
+from benchmarks.procpool import Pool
 from benchmarks.scenario_run.timeline import Updates, scaled, zipf_shares
 from engines.tune.scenario import load
 
@@ -216,20 +216,12 @@ class LoadGenerator:
     """`LoadGenerator(workers)`; per run `start(...)` then iterate `windows()`; `close()` at the end."""
 
     def __init__(self, workers: int) -> None:
-        ctx = mp.get_context("spawn")  # no fork: grpc's threads do not survive it
-        self.conns: list[Connection] = []
-        self.procs: list[Any] = []
-        for i in range(workers):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_main, args=(child,), name=f"apex-scenario-load-{i}", daemon=True)
-            proc.start()
-            child.close()
-            self.conns.append(parent)
-            self.procs.append(proc)
+        self._pool = Pool(_main, workers, "apex-scenario-load")
+        self.conns = self._pool.conns
 
     @property
     def pids(self) -> list[int]:
-        return [p.pid for p in self.procs]
+        return self._pool.pids
 
     def start(self, addresses: list[str], scenario: str, time_scale: float, rate_scale: float, seed: int,
               t0: float, warmup: float = 0.0) -> None:  # fmt: skip
@@ -267,13 +259,4 @@ class LoadGenerator:
                 next_second += 1
 
     def close(self) -> None:
-        for conn in self.conns:
-            with contextlib.suppress(OSError):
-                conn.send(None)
-        for proc in self.procs:
-            proc.join(5)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(5)
-        for conn in self.conns:
-            conn.close()
+        self._pool.close()

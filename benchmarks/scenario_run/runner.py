@@ -68,6 +68,7 @@ class Options:
     tuner: str = "auto"  # "engine": the `apex tuner` process; "inprocess": the pure Tuner here; auto: engine if present
     sidecars: int = 2  # instances of the service, each with its sidecar; the load is split between them
     redis_url: str | None = None
+    warmup: float = WARMUP  # seconds of load before the scenario's clock starts
 
 
 def observation(w: Window, sc: Scenario) -> Observation:
@@ -206,9 +207,9 @@ class Runner:
             mesh.wait_upstreams()
             for address in inbound:
                 mesh.warm(address, sc.cache is not None)
-            t0 = time.monotonic() + 0.5 + WARMUP
+            t0 = time.monotonic() + 0.5 + opts.warmup
             write_start(start_file, t0)
-            self.gen.start(inbound, self.file, opts.time_scale, opts.rate_scale, opts.seed, t0, WARMUP)
+            self.gen.start(inbound, self.file, opts.time_scale, opts.rate_scale, opts.seed, t0, opts.warmup)
             self.say(f"{sc.name}: {name} running ({sc.duration:g} s)")
             windows: list[Window] = []
             seen = [params]

@@ -16,7 +16,6 @@ import contextlib
 import json
 import logging
 import socket
-import time
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -30,7 +29,9 @@ from engines.control.admin_client import AdminError, Conflict, PolicyAdminClient
 from engines.forecast import actions, publish
 from engines.forecast.engine import Detector, Engine, EngineConfig
 from engines.forecast.predict import Prediction
+from engines.ingest import loop
 from engines.ingest.consumer import Entry, StreamConsumer
+from engines.ingest.loop import Every, Held
 from engines.ingest.samples import CLUSTER_SEP, Seconds, window_samples
 from engines.ingest.telemetry import TELEMETRY_PATTERN, decode_window
 
@@ -59,24 +60,26 @@ class Runner:
     def __init__(
         self, redis_url: str, control_plane: str, config: RunnerConfig | None = None,
         detector: Any = None,  # None: the engine's default (engines.anomaly, seasonal)
+        token: str | None = None,  # the control-plane token (None: $APEX_TOKEN_FILE / $APEX_TOKEN)
     ) -> None:  # fmt: skip
         self.config = c = config or RunnerConfig()
         self.redis = connect(redis_url, socket_timeout=5)  # redis+cluster://: a Redis Cluster client
-        self.admin = PolicyAdminClient(control_plane, author="forecaster", source=control_pb2.FORECASTER)
+        self.admin = PolicyAdminClient(control_plane, author="forecaster", source=control_pb2.FORECASTER, token=token)
         self.consumer: StreamConsumer[Window] = StreamConsumer(
             self.redis, TELEMETRY_PATTERN, c.group, c.consumer, decode_window, claim_idle_ms=c.claim_idle_ms
         )
         self.seconds = Seconds(lag=c.lag)
         self.engine = Engine(c.engine, detector)
         self.planner = actions.Planner(c.actions)
-        self.held: list[tuple[Entry[Window], str, int]] = []  # read, counted, not yet acknowledged
+        self.held: Held[Window] = Held()  # read, counted, not yet acknowledged
         self.cids: dict[tuple[str, str], str] = {}  # open prediction episodes -> correlation id
         self.instances: dict[str, dict[str, int]] = {}  # service -> instance -> last second seen
         self.actions_applied = 0
         self.events_published = 0
         self.windows = 0
         self.lag: dict[str, Any] = {}
-        self._last = {"evaluate": 0.0, "snapshot": 0.0, "discover": 0.0}
+        self._evaluate_every = Every(c.evaluate_every, last=0.0)
+        self._snapshot_every = Every(c.snapshot_every, last=0.0)
         self._anomalies_sent: dict[str, int] = {}
         self.publishers: dict[str, EventPublisher] = {}
 
@@ -101,7 +104,7 @@ class Runner:
         for entry in entries:
             w = entry.value
             second = w.window_start.seconds
-            self.held.append((entry, w.service, second))
+            self.held.add(entry, w.service, second)
             if self.seconds.seen(w.service, w.instance, w.sequence):
                 continue
             self.windows += 1
@@ -113,12 +116,10 @@ class Runner:
         """Read what arrived, close finished seconds, evaluate, act, snapshot — as due."""
         self.ingest(await self.consumer.read())
         self.engine.observe(self.seconds.close(now))
-        if now - self._last["evaluate"] >= self.config.evaluate_every:
-            self._last["evaluate"] = now
+        if self._evaluate_every.due(now):
             for service in self.engine.services():
                 await self._evaluate(service, now)
-        if now - self._last["snapshot"] >= self.config.snapshot_every:
-            self._last["snapshot"] = now
+        if self._snapshot_every.due(now):
             await self.snapshot()
 
     async def snapshot(self) -> None:
@@ -127,14 +128,12 @@ class Runner:
         if series:
             await self.redis.hset(keys.snapshot_key(self.config.group),
                                   mapping={k: m.to_bytes() for k, m in series.items()})  # fmt: skip
-        done: list[tuple[Entry[Window], str, int]] = []
-        keep: list[tuple[Entry[Window], str, int]] = []
-        for item in self.held:
-            _, service, second = item
+
+        def saved(service: str, second: int) -> bool:
             last = series[service].last_second if service in series else None
-            (done if last is not None and second <= last else keep).append(item)
-        await self.consumer.ack([e for e, _, _ in done])
-        self.held = keep
+            return last is not None and second <= last
+
+        await self.consumer.ack(self.held.release(saved))
 
     async def measure_lag(self, now: float) -> dict[str, Any]:
         """Pending entries and the newest entry's age per stream (logged and stored for `show`)."""
@@ -278,29 +277,17 @@ class Runner:
 
     # --- the loop ---------------------------------------------------------------------------
 
+    async def rediscover(self, now: float) -> None:
+        """New streams; a dead peer's windows (counted, not skipped); the consumer lag."""
+        await self.consumer.discover()
+        self.ingest(await self.consumer.recover())
+        await self.measure_lag(now)
+
+    async def save(self, now: float) -> None:
+        await self.snapshot()  # on stop: the history so far, and the acks it allows
+
     async def run(self, stop: asyncio.Event) -> None:
-        started = False
-        try:
-            while not stop.is_set():
-                try:
-                    if not started:
-                        await self.start()
-                        started = True
-                    now = time.time()
-                    if now - self._last["discover"] > self.config.rediscover_every:
-                        self._last["discover"] = now
-                        await self.consumer.discover()
-                        self.ingest(await self.consumer.recover())  # a dead peer's windows: counted, not skipped
-                        await self.measure_lag(now)
-                    await self.step(now)
-                except (OSError, aioredis.RedisError) as exc:
-                    log.warning("telemetry read failed (%s); retrying", exc)
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(stop.wait(), 1.0)
-        finally:
-            if started:
-                with contextlib.suppress(OSError, aioredis.RedisError):
-                    await self.snapshot()  # on stop: the history so far, and the acks it allows
+        await loop.run(self, stop, self.config.rediscover_every)
 
     async def close(self) -> None:
         await self.admin.close()

@@ -10,13 +10,14 @@ windows are deduplicated on (instance, sequence) so one read twice counts once.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from apex.mesh.contract import histogram
 from apex.mesh.contract.histogram import Histogram
 from apex.mesh.v1 import telemetry_pb2
+
+from engines.ingest.seen import Seen
 
 ROUTE_SEP = "/"  # series key of a route: "service/listener:route"
 CLUSTER_SEP = "#"  # series key of an upstream cluster as the service sees it: "service#cluster"
@@ -39,14 +40,20 @@ class Sample:
         self.cache_hits += other.cache_hits
         self.cache_misses += other.cache_misses
         self.in_flight += other.in_flight
-        if not other.latency.count:
-            return
-        if not self.latency.count:
-            self.latency = other.latency.copy()
-        elif self.latency.layout == other.latency.layout:
-            self.latency.merge(other.latency)  # in place: the common case, no copy
-        else:
-            self.latency = histogram.merge([self.latency, other.latency])  # the coarser layout wins
+        self.latency = accumulate(self.latency, other.latency)
+
+
+def accumulate(total: Histogram, other: Histogram) -> Histogram:
+    """`total` with `other` added: merged in place when the layouts agree (the common case, no copy), else a
+    new histogram in the coarser layout; a copy of `other` when `total` is empty (it is never aliased)."""
+    if not other.count:
+        return total
+    if not total.count:
+        return other.copy()
+    if total.layout == other.layout:
+        total.merge(other)
+        return total
+    return histogram.merge([total, other])
 
 
 def _stats_sample(stats: telemetry_pb2.Aggregate) -> Sample:
@@ -115,21 +122,16 @@ class Seconds:
     def __init__(self, lag: float = 3.0, dedupe: int = 100_000) -> None:
         self.lag = lag
         self._keys: dict[str, _Open] = {}
-        self._seen: OrderedDict[tuple[str, str, int], None] = OrderedDict()
-        self._dedupe = dedupe
+        self._seen = Seen(dedupe)
         self.late = 0
-        self.duplicates = 0
+
+    @property
+    def duplicates(self) -> int:
+        return self._seen.duplicates
 
     def seen(self, service: str, instance: str, sequence: int) -> bool:
         """Record a window; True when it was already counted (a redelivered entry)."""
-        key = (service, instance, sequence)
-        if key in self._seen:
-            self.duplicates += 1
-            return True
-        self._seen[key] = None
-        if len(self._seen) > self._dedupe:
-            self._seen.popitem(last=False)
-        return False
+        return self._seen.again(service, instance, sequence)
 
     def add(self, key: str, second: int, sample: Sample) -> None:
         s = self._keys.setdefault(key, _Open())

@@ -9,6 +9,8 @@ from apex.mesh.bus import Priority
 
 from engines.tune.agent import ACTIONS
 from engines.tune.params import Params
+from engines.tune.safety import Canary
+from engines.tune.service import Trial
 
 INSTANCE = "tuner"
 PRIORITY = {"canary": Priority.MEDIUM, "promote": Priority.MEDIUM, "rollback": Priority.HIGH,
@@ -99,3 +101,16 @@ def agent_moved(action: str, before: Params, after: Params) -> bool:
         return False
     old, new, meant = (float(getattr(p, act.param)) for p in (before, after, act.apply(before)))
     return (new - old) * (meant - old) > 0
+
+
+def trial_doc(service: str, trial: Trial, kind: str, evidence: str, now: float, rollout_percent: float,
+              core: Canary | None = None) -> Doc:  # fmt: skip
+    """The decision that ends (or abandons) `trial`, with its measured evidence and the canary's p-value."""
+    ev = trial.evidence()
+    return Doc(now, service, kind, trial.action, changes(trial.before, trial.after), evidence,
+               paths=trial.paths, version=trial.candidate, stable_version=trial.stable,
+               rollout_percent=rollout_percent,
+               p_value=core.p_value if core is not None and "Welch" in core.reason else None,
+               canary_instances=sorted(trial.instances), reward_before=ev["reward_before"],
+               reward_after=ev["reward_after"], goodput_before=ev["goodput_before"],
+               goodput_after=ev["goodput_after"])  # fmt: skip

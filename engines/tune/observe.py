@@ -16,7 +16,6 @@ instances, or one group of them: the canary's or the control's) into an engine O
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -24,6 +23,8 @@ from apex.mesh.contract import histogram
 from apex.mesh.contract.histogram import Histogram
 from apex.mesh.v1 import telemetry_pb2
 
+from engines.ingest.samples import accumulate
+from engines.ingest.seen import Seen
 from engines.tune.sim import Observation
 
 REJECTIONS = frozenset({"rate_limited", "budget_exhausted", "balancer_no_endpoint", "adaptive_rejected"})
@@ -64,8 +65,7 @@ class Stats:
         self.stale += o.stale
         self.inflight += o.inflight
         self.ejected += o.ejected
-        if o.latency.count:
-            self.latency = histogram.merge([self.latency, o.latency]) if self.latency.count else o.latency.copy()
+        self.latency = accumulate(self.latency, o.latency)
 
 
 def stats(window: telemetry_pb2.TelemetryWindow, listeners: frozenset[str], slo: float) -> Stats:
@@ -145,20 +145,17 @@ class Seconds:
         self.lag = lag
         self.open: dict[str, dict[int, list[Part]]] = {}
         self.next_second: dict[str, int] = {}
-        self._seen: OrderedDict[tuple[str, str, int], None] = OrderedDict()
-        self._dedupe = dedupe
-        self.duplicates = 0
+        self._seen = Seen(dedupe)
         self.late = 0
+
+    @property
+    def duplicates(self) -> int:
+        return self._seen.duplicates
 
     def add(self, service: str, second: int, sequence: int, part: Part) -> bool:
         """Count a window; False when it was seen before or its second has already closed."""
-        key = (service, part.instance, sequence)
-        if key in self._seen:
-            self.duplicates += 1
+        if self._seen.again(service, part.instance, sequence):
             return False
-        self._seen[key] = None
-        if len(self._seen) > self._dedupe:
-            self._seen.popitem(last=False)
         if second < self.next_second.get(service, second):
             self.late += 1
             return False

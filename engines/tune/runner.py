@@ -21,37 +21,36 @@ A trial cut short by a restart is rolled back at start (its evidence is gone).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import socket
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import redis.asyncio as aioredis
-from apex.mesh.bus import EventPublisher
 from apex.mesh.contract import tune as keys
 from apex.mesh.v1 import control_pb2, telemetry_pb2
 
 from engines.control.admin_client import AdminError, Conflict, PolicyAdminClient
 from engines.control.patch import PatchError
+from engines.ingest import loop
 from engines.ingest.consumer import Entry, StreamConsumer
+from engines.ingest.loop import Every, Held
 from engines.ingest.telemetry import TELEMETRY_PATTERN, decode_window
 from engines.tune import policy_map, reward
 from engines.tune import strategy as strategies
-from engines.tune.decisions import INSTANCE, Doc, agent_moved, changes
+from engines.tune.decisions import Doc, agent_moved, changes, trial_doc
+from engines.tune.journal import Journal
 from engines.tune.model_store import Model, ModelError, ModelStore
 from engines.tune.observe import Part, Seconds, observe, stats
 from engines.tune.params import Params
 from engines.tune.safety import Canary
-from engines.tune.service import ServiceTuner, Trial, seed_for
+from engines.tune.service import ServiceState, ServiceTuner, Trial, mean, seed_for
 from engines.tune.sim import Observation
 
 log = logging.getLogger(__name__)
 Window: TypeAlias = telemetry_pb2.TelemetryWindow
-EVENTS_MAXLEN = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,24 +74,6 @@ class RunnerConfig:
     pretrain_episodes: int = 8
 
 
-@dataclass
-class ServiceState:
-    name: str
-    tuner: ServiceTuner
-    strategy: strategies.Strategy
-    record: control_pb2.PolicyRecord | None = None
-    targets: policy_map.Targets | None = None
-    params: Params = field(default_factory=Params)
-    trial: Trial | None = None
-    last_second: int = -1
-    model_version: int = 0
-    refreshed: float = 0.0
-    recent_reward: deque[float] = field(default_factory=lambda: deque(maxlen=10))
-    recent_good: deque[float] = field(default_factory=lambda: deque(maxlen=10))
-    skipped: str = ""  # why it is not tuned now ("" = it is)
-    orphans: set[int] = field(default_factory=set)  # orphaned canaries already rolled back (or tried)
-
-
 class Runner:
     def __init__(self, redis_url: str, control_plane: str, config: RunnerConfig | None = None,
                  token: str | None = None) -> None:  # fmt: skip
@@ -105,11 +86,11 @@ class Runner:
         self.models = ModelStore(self.redis)
         self.seconds = Seconds(lag=c.lag)
         self.services: dict[str, ServiceState] = {}
-        self.held: list[tuple[Entry[Window], str, int]] = []
-        self.publishers: dict[str, EventPublisher] = {}
-        self.decisions: list[Doc] = []  # this process's, newest last (tests, status)
+        self.held: Held[Window] = Held()
+        self.journal = Journal(self.redis)
+        self.decisions = self.journal.decisions  # this process's, newest last (tests, status)
         self.windows = 0
-        self._last = {"snapshot": time.time(), "discover": 0.0}
+        self._snapshot_every = Every(c.snapshot_every, last=time.time())
 
     # --- services: model, strategy, policy ----------------------------------------------------
 
@@ -184,7 +165,7 @@ class Runner:
             doc = self._trial_doc(st, trial, "abandoned", f"version {record.version} was written during the trial "
                                   f"of version {trial.candidate}: the newer one stands", now)  # fmt: skip
             st.trial, st.tuner.canary = None, None
-            await self._record(doc)
+            await self.journal.record(doc)
         elif trial is None and record.source == control_pb2.TUNER and record.rollout_percent < 100 and \
                 not self.config.shadow and record.version not in st.orphans:  # fmt: skip
             st.orphans.add(record.version)
@@ -208,7 +189,7 @@ class Runner:
         for entry in entries:
             w = entry.value
             second = w.window_start.seconds
-            self.held.append((entry, w.service, second))
+            self.held.add(entry, w.service, second)
             if not self.wanted(w.service):
                 continue
             st = await self.state(w.service)
@@ -230,8 +211,7 @@ class Runner:
                 raise  # the loop retries the connection
             except Exception:  # one service's surprise must not stop the others' tuning
                 log.exception("%s: decision for second %d failed; skipped", service, second)
-        if now - self._last["snapshot"] >= self.config.snapshot_every:
-            self._last["snapshot"] = now
+        if self._snapshot_every.due(now):
             await self.snapshot(now)
 
     async def snapshot(self, now: float) -> None:
@@ -240,27 +220,19 @@ class Runner:
             if st.last_second >= 0:
                 model = Model(st.tuner.agent, st.tuner.bandit, st.last_second, st.model_version)
                 st.model_version = await self.models.save(st.name, model, now)
-        done: list[tuple[Entry[Window], str, int]] = []
-        keep: list[tuple[Entry[Window], str, int]] = []
-        for item in self.held:
-            _, service, second = item
+
+        def saved(service: str, second: int) -> bool:
             known = self.services.get(service)
-            closed = not self.wanted(service) or (known is not None and second <= known.last_second)
-            (done if closed else keep).append(item)
-        await self.consumer.ack([e for e, _, _ in done])
-        self.held = keep
+            return not self.wanted(service) or (known is not None and second <= known.last_second)
+
+        await self.consumer.ack(self.held.release(saved))
         await self.redis.hset(keys.status_key(self.config.group), keys.STATUS, json.dumps(self.status(now)))
 
     def status(self, now: float) -> dict[str, Any]:
         return {"time": now, "consumer": self.config.consumer, "shadow": self.config.shadow,
                 "windows": self.windows, "held": len(self.held), "duplicates": self.seconds.duplicates,
-                "late": self.seconds.late, "services": {
-                    name: {"model_version": st.model_version, "last_second": st.last_second,
-                           "skipped": st.skipped, "frozen": st.strategy.frozen, "params": _params(st.params),
-                           "trial": None if st.trial is None else {"version": st.trial.candidate,
-                                                                   "stable": st.trial.stable,
-                                                                   "action": st.trial.action}}
-                    for name, st in self.services.items()}}  # fmt: skip
+                "late": self.seconds.late,
+                "services": {name: st.view() for name, st in self.services.items()}}  # fmt: skip
 
     # --- decisions -------------------------------------------------------------------------------
 
@@ -321,21 +293,14 @@ class Runner:
                 await self._rollback(st, doc, st.trial.candidate, st.trial.stable)
             elif d.action in ("promote", "rollback"):
                 kind = "shadow"
-                await self._record(Doc(now, st.name, kind, d.action, changes(d.before, d.after), d.evidence,
+                await self.journal.record(Doc(now, st.name, kind, d.action, changes(d.before, d.after), d.evidence,
                                        shadow=True))  # fmt: skip
             else:
                 await self._change(st, d.action, d.before, d.after, d.evidence, now)
 
     def _trial_doc(self, st: ServiceState, trial: Trial, kind: str, evidence: str, now: float,
                    core: Canary | None = None) -> Doc:  # fmt: skip
-        ev = trial.evidence()
-        return Doc(now, st.name, kind, trial.action, changes(trial.before, trial.after), evidence,
-                   paths=trial.paths, version=trial.candidate, stable_version=trial.stable,
-                   rollout_percent=st.strategy.canary_percent,
-                   p_value=core.p_value if core is not None and "Welch" in core.reason else None,
-                   canary_instances=sorted(trial.instances), reward_before=ev["reward_before"],
-                   reward_after=ev["reward_after"], goodput_before=ev["goodput_before"],
-                   goodput_after=ev["goodput_after"])  # fmt: skip
+        return trial_doc(st.name, trial, kind, evidence, now, st.strategy.canary_percent, core)
 
     async def _change(self, st: ServiceState, action: str, before: Params, after: Params, evidence: str,
                       now: float) -> None:  # fmt: skip
@@ -347,11 +312,11 @@ class Runner:
             action = "into_bounds"  # not the agent's move: the gate moved a value into the strategy's bounds
             evidence = f"{evidence}; outside the strategy's bounds"
         if self.config.shadow:
-            await self._record(Doc(now, st.name, "shadow", action, diff, evidence, shadow=True))
+            await self.journal.record(Doc(now, st.name, "shadow", action, diff, evidence, shadow=True))
             return
         base = Doc(now, st.name, "canary", action, diff, evidence, rollout_percent=st.strategy.canary_percent,
-                   stable_version=record.version, reward_before=_mean(st.recent_reward),
-                   goodput_before=_mean(st.recent_good))  # fmt: skip
+                   stable_version=record.version, reward_before=mean(st.recent_reward),
+                   goodput_before=mean(st.recent_good))  # fmt: skip
         try:
             edits = policy_map.edits(record.policy, targets, before, after)
             if not edits:
@@ -363,7 +328,7 @@ class Runner:
         except (PatchError, AdminError) as exc:
             st.tuner.canary = None
             base.kind, base.evidence = "refused", f"{evidence}; not pushed: {_why(exc)}"
-            await self._record(base)
+            await self.journal.record(base)
             await self.refresh(st, now, force=True)
             return
         base.version = base.result_version = new.version
@@ -371,7 +336,7 @@ class Runner:
         st.trial = Trial(action, before, after, new.version, record.version, now, dict(edits),
                          baseline_reward=list(st.recent_reward), baseline_good=list(st.recent_good))  # fmt: skip
         st.record, st.params = new, after
-        await self._record(base)
+        await self.journal.record(base)
 
     async def _promote(self, st: ServiceState, trial: Trial, core: Canary | None, now: float) -> None:
         doc = self._trial_doc(st, trial, "promote", core.reason if core else "promote", now, core)
@@ -385,7 +350,7 @@ class Runner:
             return
         doc.result_version, doc.principal = new.version, new.author
         st.record = new
-        await self._record(doc)
+        await self.journal.record(doc)
 
     async def _rollback(self, st: ServiceState, doc: Doc, candidate: int, stable: int) -> None:
         st.trial = None
@@ -398,53 +363,27 @@ class Runner:
         doc.result_version, doc.principal = new.version, new.author
         st.record = new
         st.params = policy_map.read(new.policy, policy_map.targets(new.policy, self.config.listeners))
-        await self._record(doc)
+        await self.journal.record(doc)
 
     async def _abandon(self, st: ServiceState, doc: Doc, exc: AdminError, now: float) -> None:
         """Someone else wrote a version during the trial (or the write failed): theirs stands."""
         doc.kind = "abandoned"
         who = "another writer changed the policy first" if isinstance(exc, Conflict) else _why(exc)
         doc.evidence = f"{doc.evidence}; not applied: {who}"
-        await self._record(doc)
+        await self.journal.record(doc)
         await self.refresh(st, now, force=True)
-
-    async def _record(self, doc: Doc) -> None:
-        self.decisions.append(doc)
-        log.log(logging.INFO if doc.shadow else logging.WARNING, "%s", doc.reason())
-        key = keys.decisions_key(doc.service)
-        await self.redis.lpush(key, json.dumps(doc.as_dict()))
-        await self.redis.ltrim(key, 0, keys.RECENT - 1)
-        pub = self.publishers.get(doc.service)
-        if pub is None:
-            pub = self.publishers[doc.service] = EventPublisher(self.redis, doc.service, INSTANCE,
-                                                                maxlen=EVENTS_MAXLEN)  # fmt: skip
-        kind, priority, cid, message, attributes = doc.event()
-        await pub.publish(kind, priority=priority, correlation_id=cid, message=message, attributes=attributes)
 
     # --- the loop ----------------------------------------------------------------------------
 
+    async def rediscover(self, now: float) -> None:
+        await self.consumer.discover()
+        await self.ingest(await self.consumer.recover())
+
+    async def save(self, now: float) -> None:
+        await self.snapshot(now)
+
     async def run(self, stop: asyncio.Event) -> None:
-        started = False
-        try:
-            while not stop.is_set():
-                try:
-                    if not started:
-                        await self.start()
-                        started = True
-                    now = time.time()
-                    if now - self._last["discover"] > self.config.rediscover_every:
-                        self._last["discover"] = now
-                        await self.consumer.discover()
-                        await self.ingest(await self.consumer.recover())
-                    await self.step(now)
-                except (OSError, aioredis.RedisError) as exc:
-                    log.warning("telemetry read failed (%s); retrying", exc)
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(stop.wait(), 1.0)
-        finally:
-            if started:
-                with contextlib.suppress(OSError, aioredis.RedisError):
-                    await self.snapshot(time.time())
+        await loop.run(self, stop, self.config.rediscover_every)
 
     async def close(self) -> None:
         await self.admin.close()
@@ -453,16 +392,6 @@ class Runner:
 
 def _why(exc: Exception) -> str:
     return exc.details if isinstance(exc, AdminError) else str(exc)
-
-
-def _mean(xs: deque[float]) -> float | None:
-    return round(sum(xs) / len(xs), 4) if xs else None
-
-
-def _params(p: Params) -> dict[str, Any]:
-    return {"concurrency": p.concurrency, "eject_after": p.eject_after, "attempts": p.attempts,
-            "retry_budget": p.retry_budget, "cache_ttl": p.cache_ttl, "canary_weight": p.canary_weight,
-            "lb": p.lb}  # fmt: skip
 
 
 __all__ = ["Runner", "RunnerConfig", "ServiceState"]

@@ -1,5 +1,6 @@
 """The tuned controller for one real service (pure): the core Tuner, shaped by the service's strategy,
-and the bookkeeping of a canary trial on the mesh (which version, against which, with what evidence).
+the bookkeeping of a canary trial on the mesh (which version, against which, with what evidence), and
+the runner's state of the service (`ServiceState`).
 
 `ServiceTuner` is engines.tune.tuner.Tuner built from a Strategy instead of a scenario: the agent's
 actions are masked to the parameters the strategy tunes *and* the policy has (policy_map.available),
@@ -13,9 +14,12 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from apex.mesh.v1 import control_pb2
 
+from engines.tune import policy_map
 from engines.tune.agent import ACTIONS, Bandit, QAgent
 from engines.tune.params import LB_POLICIES, Bounds, Params
 from engines.tune.safety import Limits
@@ -90,10 +94,45 @@ class Trial:
         before_r = self.control_reward or self.baseline_reward
         before_g = self.control_good or self.baseline_good
         return {
-            "reward_before": _mean(before_r), "reward_after": _mean(self.canary_reward),
-            "goodput_before": _mean(before_g), "goodput_after": _mean(self.canary_good),
+            "reward_before": mean(before_r), "reward_after": mean(self.canary_reward),
+            "goodput_before": mean(before_g), "goodput_after": mean(self.canary_good),
         }  # fmt: skip
 
 
-def _mean(xs: list[float] | deque[float]) -> float | None:
+def mean(xs: list[float] | deque[float]) -> float | None:
+    """Rounded to 4 places; None for no values."""
     return round(float(np.mean(xs)), 4) if len(xs) else None
+
+
+@dataclass
+class ServiceState:
+    """What the runner knows of one service: its tuner, strategy, latest policy, trial and recent seconds."""
+
+    name: str
+    tuner: ServiceTuner
+    strategy: Strategy
+    record: control_pb2.PolicyRecord | None = None
+    targets: policy_map.Targets | None = None
+    params: Params = field(default_factory=Params)
+    trial: Trial | None = None
+    last_second: int = -1
+    model_version: int = 0
+    refreshed: float = 0.0
+    recent_reward: deque[float] = field(default_factory=lambda: deque(maxlen=10))
+    recent_good: deque[float] = field(default_factory=lambda: deque(maxlen=10))
+    skipped: str = ""  # why it is not tuned now ("" = it is)
+    orphans: set[int] = field(default_factory=set)  # orphaned canaries already rolled back (or tried)
+
+    def view(self) -> dict[str, Any]:
+        """The service in the engine's status document (`apex tune show`)."""
+        trial = self.trial
+        return {"model_version": self.model_version, "last_second": self.last_second, "skipped": self.skipped,
+                "frozen": self.strategy.frozen, "params": _params(self.params),
+                "trial": None if trial is None else {"version": trial.candidate, "stable": trial.stable,
+                                                     "action": trial.action}}  # fmt: skip
+
+
+def _params(p: Params) -> dict[str, Any]:
+    return {"concurrency": p.concurrency, "eject_after": p.eject_after, "attempts": p.attempts,
+            "retry_budget": p.retry_budget, "cache_ttl": p.cache_ttl, "canary_weight": p.canary_weight,
+            "lb": p.lb}  # fmt: skip

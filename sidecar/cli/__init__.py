@@ -12,7 +12,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole `apex` parser; with `only="sidecar"`, just that command's (the sidecar process then
     never imports the other commands' libraries: redis alone is ~12 MB of a sidecar's RSS)."""
     parser = argparse.ArgumentParser(prog="apex", description="Apex Mesh: a self-tuning gRPC service mesh.")
-    parser.add_argument("--version", action="version", version=f"apex {_version()}")
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     if only == "sidecar":
         from sidecar.cli import sidecar_cmd
@@ -63,6 +63,19 @@ def _register_all(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     tuner_cmd.register(commands)
     completion_cmd.register(commands)
     ca_cmd.register(commands)
+
+
+class _Version(argparse.Action):
+    """`--version`, its version looked up only when asked: importlib.metadata takes ~0.1 s, at every start
+    of every `apex` process (each sidecar, control plane and engine) if the parser is built with it."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show the version and exit")  # fmt: skip
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"apex {_version()}")
+        parser.exit()
 
 
 def _version() -> str:

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import os
-import signal
 import sys
 from typing import Any
 
-from sidecar.cli import forecast_show
+from sidecar.cli import engine_cmd, forecast_show
 
 
 def register(commands: Any) -> None:
@@ -21,16 +17,7 @@ def register(commands: Any) -> None:
         "shortages and SLO degradation, publish them as events, and change policies through the control "
         "plane ahead of them (reverted when the prediction has passed). --dry-run patches nothing.",
     )
-    p.add_argument("--redis", default=os.environ.get("APEX_REDIS_URL"), help="Redis URL (default $APEX_REDIS_URL)")
-    p.add_argument(
-        "--control-plane",
-        default=os.environ.get("APEX_CONTROL_PLANE"),
-        metavar="ADDR",
-        help="control plane address (default $APEX_CONTROL_PLANE)",
-    )
-    p.add_argument("--listener", action="append", default=None, help="listener(s) counting as a service's load")
-    p.add_argument("--group", default="forecaster", help="consumer group (and snapshot name); default forecaster")
-    p.add_argument("--consumer", default=None, help="consumer name, stable across restarts (default: hostname)")
+    engine_cmd.add_source_args(p, group="forecaster", lag=3.0, listener_help="listener(s) counting as a service's load")
     p.add_argument("--resolution", type=int, default=60, choices=(1, 60, 3600),
                    help="seconds per point of the series forecasts use (default 60)")  # fmt: skip
     p.add_argument("--history", type=int, default=240, help="points of history forecasts see (default 240)")
@@ -46,11 +33,7 @@ def register(commands: Any) -> None:
                    help="seconds after a prediction's time before its actions are reverted (default 60)")  # fmt: skip
     p.add_argument("--max-ttl", type=float, default=300.0, help="cache TTLs are never raised beyond this")
     p.add_argument("--max-changes", type=int, default=10, help="policy changes per service per 5 min (default 10)")
-    p.add_argument("--lag", type=float, default=3.0, help="seconds a second stays open for late windows (default 3)")
-    p.add_argument("--claim-idle", type=float, default=30.0,
-                   help="seconds before a dead consumer's pending entries are claimed (default 30)")  # fmt: skip
     p.add_argument("--dry-run", action="store_true", help="publish predictions and planned actions, patch nothing")
-    p.add_argument("--log-level", default=os.environ.get("APEX_LOG_LEVEL", "INFO"))
     p.set_defaults(run=run)
 
     g: argparse.ArgumentParser = commands.add_parser(
@@ -127,54 +110,24 @@ def config(args: argparse.Namespace) -> Any:
                   slo_error_rate=args.slo_error_rate, min_points=args.min_points)  # fmt: skip
     engine = EngineConfig(resolution_s=args.resolution, history=args.history, horizon=args.horizon, rules=rules)
     acts = ActionRules(hold_s=args.hold, max_ttl=args.max_ttl, max_changes=args.max_changes)
-    extra = {"consumer": args.consumer} if args.consumer else {}
-    if args.evaluate_every <= 0 or args.snapshot_every <= 0 or args.lag < 0 or args.claim_idle < 0:
-        raise ValueError("--evaluate-every and --snapshot-every must be > 0, --lag and --claim-idle >= 0")
-    return RunnerConfig(group=args.group, listeners=frozenset(args.listener or ["inbound"]),
-                        evaluate_every=args.evaluate_every, snapshot_every=args.snapshot_every,
-                        dry_run=args.dry_run, engine=engine, actions=acts, lag=args.lag,
-                        claim_idle_ms=int(args.claim_idle * 1000), **extra)  # fmt: skip
+    source = engine_cmd.source_config(args)
+    if args.evaluate_every <= 0 or args.snapshot_every <= 0:
+        raise ValueError("--evaluate-every and --snapshot-every must be > 0")
+    return RunnerConfig(evaluate_every=args.evaluate_every, snapshot_every=args.snapshot_every,
+                        dry_run=args.dry_run, engine=engine, actions=acts, **source)  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvloop
+    def make(cfg: Any, token: str | None) -> Any:
+        from engines.forecast.runner import Runner
 
-    from engines.forecast.runner import Runner
-    from sidecar.cli.term import SafeFormatter, safe
+        return Runner(args.redis, args.control_plane, cfg, token=token)
 
-    handler = logging.StreamHandler(sys.stderr)  # service names come from telemetry: escape what is logged
-    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
-    if not args.redis or not args.control_plane:
-        print("apex forecaster: --redis and --control-plane are required", file=sys.stderr)
-        return 2
-    try:
-        cfg = config(args)
-    except ValueError as exc:
-        print(f"apex forecaster: {exc}", file=sys.stderr)
-        return 2
-
-    async def main() -> None:
-        runner = Runner(args.redis, args.control_plane, cfg)
-        # One line at start, before any log: what it reads, what it may change, and how.
+    def banner(cfg: Any) -> str:  # what it reads, what it may change, and how
         mode = "dry run: predicting and planning, patching nothing" if args.dry_run else "acting"
-        print(
-            safe(
-                f"apex forecaster: reading telemetry from {args.redis} (listeners {', '.join(sorted(cfg.listeners))}), "
-                f"{mode} through the control plane at {args.control_plane}: spikes over {args.ratio:g}x the "
-                f"baseline, shortages and SLO trends (p99 {args.slo_p99:g}s) {args.horizon} x {args.resolution}s ahead"
-            ),
-            file=sys.stderr,
-            flush=True,
-        )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            await runner.run(stop)
-        finally:
-            await runner.close()
+        return (f"apex forecaster: reading telemetry from {args.redis} (listeners {', '.join(sorted(cfg.listeners))}),"
+                f" {mode} through the control plane at {args.control_plane}: spikes over {args.ratio:g}x the "
+                f"baseline, shortages and SLO trends (p99 {args.slo_p99:g}s) {args.horizon} x {args.resolution}s "
+                "ahead")  # fmt: skip
 
-    uvloop.run(main())
-    return 0
+    return engine_cmd.run("forecaster", args, config, make, banner)

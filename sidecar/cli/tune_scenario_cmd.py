@@ -49,6 +49,8 @@ def register(sub: Any) -> None:
         "engine where it is installed",
     )
     p.add_argument("--seed", type=int, default=0, help="load generator and agent seed (default 0)")
+    p.add_argument("--warmup", type=float, default=2.0, metavar="SECONDS",
+                   help="seconds of load before the scenario's clock starts, not counted (default 2)")  # fmt: skip
     p.set_defaults(run=run)
 
 
@@ -87,8 +89,10 @@ def run(args: argparse.Namespace) -> int:
         return _fail("--episodes must be >= 0")
     if not 1 <= args.sidecars <= 8:
         return _fail(f"--sidecars: between 1 and 8, got {args.sidecars}")
+    if not (math.isfinite(args.warmup) and args.warmup >= 0):
+        return _fail(f"--warmup: must be a number >= 0, got {args.warmup:g}")
     opts = Options(time_scale=time_scale, rate_scale=args.rate_scale, seed=args.seed, episodes=args.episodes,
-                   baselines=args.baselines, sidecars=args.sidecars, tuner=args.tuner)  # fmt: skip
+                   baselines=args.baselines, sidecars=args.sidecars, tuner=args.tuner, warmup=args.warmup)  # fmt: skip
     try:
         with Runner(args.scenario, opts, progress=lambda m: print(m, file=sys.stderr, flush=True)) as runner:
             records = runner.compare()

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import logging
 import os
-import signal
 import sys
 import time
 from typing import Any
 
+from sidecar.cli import engine_cmd
 from sidecar.cli.redis_guard import guard
 from sidecar.cli.term import echo, safe
 
@@ -27,12 +25,9 @@ def register(commands: Any) -> None:
         "plane as a canary: compared with the other instances (Welch's t-test on goodput), then promoted or "
         "rolled back. --shadow decides and records, pushing nothing. Strategies: `apex tune strategy`.",
     )
-    p.add_argument("--redis", default=os.environ.get("APEX_REDIS_URL"), help=REDIS_HELP)
-    p.add_argument("--control-plane", default=os.environ.get("APEX_CONTROL_PLANE"), metavar="ADDR",
-                   help="control plane address (default $APEX_CONTROL_PLANE)")  # fmt: skip
-    p.add_argument("--token", default=None, metavar="REF",
-                   help="control-plane token as a reference, env:NAME or file:PATH (default $APEX_TOKEN_FILE / "
-                        "$APEX_TOKEN); the audit records its principal")  # fmt: skip
+    engine_cmd.add_source_args(
+        p, group="tuner", lag=2.0, listener_help="listener(s) whose routes are the service's calls and are tuned"
+    )
     p.add_argument("--shadow", action="store_true", help="decide and record decisions, push nothing")
     p.add_argument("--service", action="append", default=None, help="tune only this service (repeatable)")
     p.add_argument(
@@ -40,15 +35,6 @@ def register(commands: Any) -> None:
         action="store_true",
         help="tune only services with a stored strategy (default: the balanced preset for the others)",
     )
-    p.add_argument(
-        "--listener",
-        action="append",
-        default=None,
-        help="listener(s) whose routes are the service's calls and are tuned (default inbound)",
-    )
-    p.add_argument("--group", default="tuner", help="consumer group (default tuner)")
-    p.add_argument("--consumer", default=None, help="consumer name, stable across restarts (default: hostname)")
-    p.add_argument("--lag", type=float, default=2.0, help="seconds a second stays open for late windows (default 2)")
     p.add_argument("--snapshot-every", type=float, default=10.0,
                    help="seconds between model saves (and acks) (default 10)")  # fmt: skip
     p.add_argument(
@@ -57,8 +43,6 @@ def register(commands: Any) -> None:
         default=15.0,
         help="a canary no instance runs within this many seconds is rolled back (default 15)",
     )
-    p.add_argument("--claim-idle", type=float, default=30.0,
-                   help="seconds before a dead consumer's pending entries are claimed (default 30)")  # fmt: skip
     p.add_argument(
         "--min-calls",
         type=int,
@@ -79,7 +63,6 @@ def register(commands: Any) -> None:
         help="a service without a stored model starts from one trained in the simulator on this scenario file",
     )
     p.add_argument("--pretrain-episodes", type=int, default=8, help="simulator episodes to pretrain (default 8)")
-    p.add_argument("--log-level", default=os.environ.get("APEX_LOG_LEVEL", "INFO"))
     p.set_defaults(run=run)
 
 
@@ -139,8 +122,9 @@ def register_tune(sub: Any) -> None:
 def config(args: argparse.Namespace) -> Any:
     from engines.tune.runner import RunnerConfig
 
-    if args.lag < 0 or args.snapshot_every <= 0 or args.apply_timeout <= 0 or args.claim_idle < 0:
-        raise ValueError("--snapshot-every and --apply-timeout must be > 0, --lag and --claim-idle >= 0")
+    source = engine_cmd.source_config(args)
+    if args.snapshot_every <= 0 or args.apply_timeout <= 0:
+        raise ValueError("--snapshot-every and --apply-timeout must be > 0")
     if args.min_calls < 1 or args.max_trial <= 0:
         raise ValueError("--min-calls must be >= 1 and --max-trial > 0")
     if args.pretrain_episodes < 1:
@@ -149,54 +133,25 @@ def config(args: argparse.Namespace) -> Any:
         from engines.tune.scenario import load
 
         load(args.pretrain)  # a bad file fails now, naming the field (ScenarioError is a ValueError)
-    extra = {"consumer": args.consumer} if args.consumer else {}
-    return RunnerConfig(group=args.group, listeners=frozenset(args.listener or ["inbound"]),
-                        services=frozenset(args.service or ()), require_strategy=args.require_strategy,
-                        shadow=args.shadow, lag=args.lag, snapshot_every=args.snapshot_every,
-                        apply_timeout=args.apply_timeout, claim_idle_ms=int(args.claim_idle * 1000),
-                        min_calls=args.min_calls, max_trial=args.max_trial,
-                        seed=args.seed, pretrain=args.pretrain, pretrain_episodes=args.pretrain_episodes,
-                        **extra)  # fmt: skip
+    return RunnerConfig(services=frozenset(args.service or ()), require_strategy=args.require_strategy,
+                        shadow=args.shadow, snapshot_every=args.snapshot_every, apply_timeout=args.apply_timeout,
+                        min_calls=args.min_calls, max_trial=args.max_trial, seed=args.seed,
+                        pretrain=args.pretrain, pretrain_episodes=args.pretrain_episodes, **source)  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvloop
-    from apex.mesh.security.secrets import SecretError, resolve
+    def make(cfg: Any, token: str | None) -> Any:
+        from engines.tune.runner import Runner
 
-    from engines.tune.runner import Runner
-    from sidecar.cli.term import SafeFormatter
+        return Runner(args.redis, args.control_plane, cfg, token=token)
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
-    if not args.redis or not args.control_plane:
-        print("apex tuner: --redis and --control-plane are required", file=sys.stderr)
-        return 2
-    try:
-        cfg = config(args)
-        token = resolve(args.token) if args.token else None
-    except (ValueError, SecretError) as exc:
-        print(f"apex tuner: {exc}", file=sys.stderr)
-        return 2
-
-    async def main() -> None:
-        runner = Runner(args.redis, args.control_plane, cfg, token=token)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        # one line at start, once SIGTERM/SIGINT stop it cleanly: what it reads and how it acts
+    def banner(cfg: Any) -> str:
         mode = "shadow mode: deciding and recording, pushing nothing" if args.shadow else "canarying changes"
         only = f" (services {', '.join(sorted(cfg.services))})" if cfg.services else ""
-        echo(f"apex tuner: reading telemetry from {args.redis} (listeners {', '.join(sorted(cfg.listeners))}){only}, "
-             f"{mode} through the control plane at {args.control_plane}", file=sys.stderr)  # fmt: skip
-        try:
-            await runner.run(stop)
-        finally:
-            await runner.close()
+        return (f"apex tuner: reading telemetry from {args.redis} (listeners {', '.join(sorted(cfg.listeners))})"
+                f"{only}, {mode} through the control plane at {args.control_plane}")  # fmt: skip
 
-    uvloop.run(main())
-    return 0
+    return engine_cmd.run("tuner", args, config, make, banner)
 
 
 # --- strategies --------------------------------------------------------------------------------

@@ -12,9 +12,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from jwt import PyJWK
-from jwt.exceptions import PyJWKError, PyJWTError
-
 MAX_JWKS_BYTES = 1024 * 1024
 MAX_KEYS = 100
 _PRIVATE = ("d", "p", "q", "dp", "dq", "qi", "k")
@@ -61,6 +58,9 @@ def _algorithm(jwk: dict[str, Any]) -> str | None:
 
 def parse_jwks(data: bytes) -> KeySet:
     """Parse a JWKS document; raise JwksError when it is malformed or holds no usable signing key."""
+    from jwt import PyJWK  # PyJWT (and cryptography) only where a JWT rule is configured
+    from jwt.exceptions import PyJWKError, PyJWTError
+
     if len(data) > MAX_JWKS_BYTES:
         raise JwksError(f"JWKS is {len(data)} bytes, over the limit of {MAX_JWKS_BYTES}")
     try:

@@ -41,14 +41,23 @@ class SidecarProcess:
         self.ports: dict[str, str] = {}
 
     def start(self, timeout: float = 20.0) -> SidecarProcess:
+        return self.spawn().ready(timeout)
+
+    def spawn(self) -> SidecarProcess:
+        """Start the process without waiting for it (`ready` waits): several sidecars start side by side."""
         self.ports_path.unlink(missing_ok=True)
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [*APEX, "sidecar", *self.args, "--ports-file", str(self.ports_path)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-        )
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [*APEX, "sidecar", *self.args, "--ports-file", str(self.ports_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+            )
+        return self
+
+    def ready(self, timeout: float = 20.0) -> SidecarProcess:
+        """Wait until the spawned sidecar has bound its ports (it writes the ports file then)."""
+        assert self.proc is not None, "spawn() first"
         deadline = time.monotonic() + timeout
         while not self.ports_path.exists():
             if self.proc.poll() is not None:
@@ -90,6 +99,21 @@ class SidecarProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def start_all(*sidecars: SidecarProcess, timeout: float = 30.0) -> tuple[SidecarProcess, ...]:
+    """Start sidecars side by side (their start-up is mostly imports: on several cores this is quicker than
+    one after the other); if one fails, stop the others and raise its error."""
+    try:
+        for sc in sidecars:
+            sc.spawn()
+        for sc in sidecars:
+            sc.ready(timeout)
+    except BaseException:
+        for sc in sidecars:
+            sc.stop()
+        raise
+    return sidecars
 
 
 def proxy_config(upstream: str, *, service: str = "echo", admin: bool = True) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import pytest
 from apex.mesh.v1 import admin_pb2, admin_pb2_grpc, echo_pb2, echo_pb2_grpc
 
 from sidecar.examples.echo import BackgroundEcho
+from sidecar.support.sidecar_proc import start_all
 from tests.conformance import interop as interop_mod
 from tests.conformance.traversal import REFLECTION_ROUTE, REFLECTION_SERVICE, Hop
 from tests.support.sidecar_proc import SidecarProcess
@@ -121,14 +122,19 @@ def targets(
     inbound-plain, a sidecar in front of the service without reflection (stream relay only).
     Each sidecar routes the interop TestService to `interop_upstream` (A: through B)."""
     interop = interop_upstream.address
-    side_b = SidecarProcess(mesh_config(upstream.address, name="b", interop=interop)).start()
-    side_a = SidecarProcess(mesh_config(side_b["inbound"], name="a", interop=side_b["inbound"])).start()
-    side_direct_out = SidecarProcess(mesh_config(upstream.address, name="c", interop=interop)).start()
-    side_plain = SidecarProcess(mesh_config(plain_upstream.address, name="d", interop=interop)).start()
-    # transport h2 (issue 13) on every path: listeners and clusters of these sidecars speak HTTP/2 themselves
-    h2_b = SidecarProcess(mesh_config(upstream.address, name="b2", transport="h2", interop=interop)).start()
-    h2_a = SidecarProcess(mesh_config(h2_b["inbound"], name="a2", transport="h2", interop=h2_b["inbound"])).start()
-    h2_out = SidecarProcess(mesh_config(upstream.address, name="c2", transport="h2", interop=interop)).start()
+    # started side by side: first those in front of the services, then the two that route to a "b"
+    side_b, side_direct_out, side_plain, h2_b, h2_out = start_all(
+        SidecarProcess(mesh_config(upstream.address, name="b", interop=interop)),
+        SidecarProcess(mesh_config(upstream.address, name="c", interop=interop)),
+        SidecarProcess(mesh_config(plain_upstream.address, name="d", interop=interop)),
+        # transport h2 (issue 13) on every path: listeners and clusters of these sidecars speak HTTP/2 themselves
+        SidecarProcess(mesh_config(upstream.address, name="b2", transport="h2", interop=interop)),
+        SidecarProcess(mesh_config(upstream.address, name="c2", transport="h2", interop=interop)),
+    )
+    side_a, h2_a = start_all(
+        SidecarProcess(mesh_config(side_b["inbound"], name="a", interop=side_b["inbound"])),
+        SidecarProcess(mesh_config(h2_b["inbound"], name="a2", transport="h2", interop=h2_b["inbound"])),
+    )
 
     def hop(name: str, side: SidecarProcess, listener: str) -> Hop:
         return Hop(f"sidecar {name} ({listener})", side["admin"], listener)

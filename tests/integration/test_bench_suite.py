@@ -1,6 +1,10 @@
 """The latency suite end to end in its tiny profile: real Echo, real sidecars, real load workers, and
 nginx / HAProxy when they are installed (when not, the test says so in pytest's warnings summary).
 
+Every target and every kind of case runs (closed and open loop, unary, server-stream, bidi, cache hits),
+two rounds each; the profile's other cases (1 KB and 64 KB payloads, cache hits at c=1) repeat those
+paths with other sizes and run in `make bench-smoke` (the whole tiny profile).
+
 No timed assertions, but the figures are checked for what they claim: every proxy's CPU time over a
 run is above zero and below what the cores could give in its wall time; the cache-hit case on the
 cached sidecar hit (CacheAdmin counters) and did not reach the upstream (the upstream's own call
@@ -25,7 +29,12 @@ pytestmark = pytest.mark.integration
 EXTERNAL = ("nginx", "haproxy")
 
 
-@pytest.mark.timeout(400)  # about 40 workload runs and 5-7 process start-ups; slow only on a loaded machine
+CASES = (
+    "unary-100B c=1", "unary-100B c=16", "unary-100B 200/s", "server-stream c=4", "bidi c=4", "unary-cache-hit c=16"
+)  # fmt: skip
+
+
+@pytest.mark.timeout(400)  # about 66 workload runs and 5-7 process start-ups; slow only on a loaded machine
 def test_tiny_profile_figures_are_plausible_and_cache_hits_are_hits(tmp_path: Path) -> None:
     installed = {name: shutil.which(name) is not None for name in EXTERNAL}
     for name, found in installed.items():
@@ -38,6 +47,7 @@ def test_tiny_profile_figures_are_plausible_and_cache_hits_are_hits(tmp_path: Pa
         targets=("direct", "sidecar-out", "sidecar-out-h2", "mesh-h2", *EXTERNAL, "sidecar-cache"),
         duration=0.15,
         rounds=2,
+        cases=CASES,
         out=tmp_path,
         command="pytest",
     )
@@ -63,7 +73,8 @@ def test_tiny_profile_figures_are_plausible_and_cache_hits_are_hits(tmp_path: Pa
     assert set(mesh_h2["proxy_processes"]) == {"sidecar-a", "sidecar-b"}
 
     cases = {r["case"] for r in report["runs"]}
-    assert {"unary-100B c=1", "unary-100B c=16", "server-stream c=4", "bidi c=4", "unary-cache-hit c=16"} <= cases
+    assert cases == set(CASES)
+    assert {r["mode"] for r in report["runs"]} == {"open", "closed"}
     assert len(report["runs"]) == len({(r["case"], r["target"]) for r in report["runs"]})  # one per pair
     cores = os.cpu_count() or 1
     with_nginx = {r["case"] for r in report["runs"] if r["target"] == "nginx"}

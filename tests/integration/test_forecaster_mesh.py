@@ -120,8 +120,10 @@ async def _scenario(redis_url: str, control_plane: str, inbound: str) -> None:
             events = await _events(runner)
             if any(e.kind == f"forecast.{SHORTAGE}" for e in events) and runner.actions_applied:
                 break
-        await asyncio.sleep(4)  # the last seconds reach the rings
-        for _ in range(10):
+        # The seconds after the prediction reach the rings: until one shows p99 over the SLO (the crossing
+        # the prediction must precede), or for 8 s at most.
+        until = time.time() + 8
+        while time.time() < until and not _over_slo(runner):
             await runner.step(time.time())
     finally:
         stop.set()
@@ -156,6 +158,14 @@ async def _scenario(redis_url: str, control_plane: str, inbound: str) -> None:
     assert "reaches its capacity" in shortage[0].message
     await runner.close()
     await admin.close()
+
+
+def _over_slo(runner: Runner) -> bool:
+    series = runner.engine.series.get("catalog")
+    if series is None:
+        return False
+    _, p99 = series.rings[1].column("p99")
+    return bool(np.any(np.nan_to_num(p99, nan=0.0) > SLO_P99))
 
 
 async def _events(runner: Runner) -> list[Any]:

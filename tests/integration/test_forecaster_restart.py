@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -53,9 +54,12 @@ def test_a_killed_engine_resumes_from_its_snapshot_and_pending_entries() -> None
         first = int(time.time())
         seq = 0
 
-        def publish_until(t_end: float) -> None:
+        def publish_until(done: Callable[[], bool], limit: float = 60.0) -> None:
+            """Two instances' windows, one a second each (as sidecars send them), until `done()`."""
             nonlocal seq
-            while time.time() < t_end:
+            deadline = time.time() + limit
+            while not done():
+                assert time.time() < deadline, "the engine made no progress"
                 second = int(time.time()) - 1
                 if second >= first + seq:
                     for instance in ("a", "b"):
@@ -63,13 +67,25 @@ def test_a_killed_engine_resumes_from_its_snapshot_and_pending_entries() -> None
                     seq += 1
                 time.sleep(0.05)
 
+        def saved() -> int:
+            """Seconds the stored snapshot holds."""
+            stored = client.hget(keys.snapshot_key("forecaster"), "shop")
+            return 0 if not stored else int(MultiRes.from_bytes(stored).rings[1].column("rate")[0].size)
+
+        def after(seconds: float) -> Callable[[], bool]:
+            t_end = time.time() + seconds
+            return lambda: time.time() >= t_end
+
         procs.append(engine(server.url))
-        publish_until(time.time() + 8)
+        publish_until(lambda: saved() >= 3)  # it has snapshotted (and acknowledged) some seconds ...
+        publish_until(after(1.5))  # ... and read later windows it has not acknowledged yet:
+        publish_until(lambda: client.xpending("apex:telemetry:{shop}", "forecaster")["pending"] > 0)
         procs[0].send_signal(signal.SIGKILL)  # mid-run: no final snapshot, entries left pending
         procs[0].wait(10)
-        publish_until(time.time() + 3)  # windows keep arriving while it is down
+        publish_until(after(2))  # windows keep arriving while it is down
+        down = seq
         procs.append(engine(server.url))
-        publish_until(time.time() + 8)
+        publish_until(lambda: saved() >= down + 2)  # the restarted engine has caught up past the outage
         procs[1].send_signal(signal.SIGTERM)  # a clean stop: final snapshot
         assert procs[1].wait(20) == 0
         sent = seq

@@ -2,7 +2,8 @@
 
 The short run starts a real Redis, the control plane, two upstream processes, a sidecar joined to
 the control plane and a load-generator process, for default and tuned (the tuner trained for one
-simulator episode), ~5 s of scenario each. Figures are checked loosely (the machine is shared):
+simulator episode), ~5 s of scenario each after 0.5 s of warm-up load. Figures are checked loosely
+(the machine is shared):
 what must hold is that calls went through the mesh, that staleness is measured (the default TTL
 of 30 s against keys updated every 0.5 s serves stale answers), and the output's shape.
 """
@@ -51,7 +52,7 @@ def test_a_short_scenario_runs_default_and_tuned_on_real_processes(tmp_path: Pat
     f.write_text(SHORT)
     proc = subprocess.run(
         [sys.executable, "-m", "sidecar", "tune", "scenario", "--scenario", str(f), "--episodes", "1",
-         "--sidecars", "1"],
+         "--sidecars", "1", "--warmup", "0.5"],
         capture_output=True, text=True, timeout=110,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -78,6 +79,7 @@ def test_a_short_scenario_runs_default_and_tuned_on_real_processes(tmp_path: Pat
         (["--duration", "soon"], "--duration: expected a duration"),
         (["--episodes", "-1"], "--episodes must be >= 0"),
         (["--sidecars", "0"], "--sidecars: between 1 and 8"),
+        (["--warmup", "-1"], "--warmup: must be a number >= 0"),
     ],
 )
 def test_bad_arguments_exit_2_naming_them(

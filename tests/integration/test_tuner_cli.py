@@ -109,7 +109,7 @@ def test_the_engine_process_says_what_it_does_and_stops_cleanly(redis_url: str) 
 def test_bad_engine_flags_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
     base = ["tuner", "--redis", "redis://127.0.0.1:9/0", "--control-plane", "127.0.0.1:9"]
     assert main([*base, "--lag", "-1"]) == 2
-    assert "--lag and --claim-idle >= 0" in capsys.readouterr().err
+    assert "--lag and --claim-idle must be >= 0" in capsys.readouterr().err
     assert main([*base, "--pretrain", str(tmp_path / "missing.yaml")]) == 2
     assert "missing.yaml: cannot read" in capsys.readouterr().err
     assert main([*base, "--token", "plain-secret"]) == 2

@@ -12,6 +12,10 @@ Steps, each failure a `Reason` (counted as `authn_rejected_<reason>`) and a mess
    future, `nbf` (when present) reached, `iss` exact, `aud` one of the provider's audiences.
 A token that passed 1-5 before under the provider's current key set (the key cache remembers 1024
 per provider, by digest) goes straight to step 6 while its algorithm is still allowed.
+
+PyJWT (and through it cryptography, ~9 MB of RSS) is imported when a token is verified (or a JWKS parsed,
+sidecar.security.jwks): only by a sidecar whose policy has a JWT rule, not with this module, which every
+sidecar imports.
 """
 
 from __future__ import annotations
@@ -21,9 +25,6 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import jwt
-from jwt.exceptions import DecodeError, InvalidSignatureError, PyJWTError
 
 from sidecar.layers.authn.keys import KeyCache, token_digest
 from sidecar.policy.auth_model import JwtProvider
@@ -81,6 +82,9 @@ def _number(value: object) -> float | None:
 
 def _pick(token: str, providers: Sequence[JwtProvider]) -> JwtProvider | Verdict:
     """The provider whose issuer the token names (read unverified: it only selects the keys)."""
+    import jwt
+    from jwt.exceptions import PyJWTError
+
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
     except PyJWTError:
@@ -125,6 +129,9 @@ def decide(token: str, providers: Sequence[JwtProvider], caches: Mapping[str, Ke
         seen = None if cache is None else cache.remembered(digest)
         if seen is not None and seen[1] in provider.algorithms:
             return _accepted(seen[0], provider, now)
+    import jwt  # here, not at the module's top: see the module docstring
+    from jwt.exceptions import PyJWTError
+
     try:
         header = jwt.get_unverified_header(token)
     except PyJWTError:
@@ -169,6 +176,9 @@ def _accepted(claims: Mapping[str, Any], provider: JwtProvider, now: float) -> V
 def _verify(token: str, header: Mapping[str, Any], alg: str, provider: JwtProvider, cache: KeyCache,
             monotonic: float) -> Mapping[str, Any] | Verdict:  # fmt: skip
     """Steps 4-5: the token's claims if a key of the set verifies it, else the rejection."""
+    import jwt
+    from jwt.exceptions import DecodeError, InvalidSignatureError, PyJWTError
+
     keys = cache.keys
     assert keys is not None
     kid = header.get("kid")
