@@ -4,6 +4,8 @@ A change (rotate, retire) is made on a copy of the newest stored CA and written 
 when another replica wrote first, it is re-applied on top of that one. A replica that sees a newer
 version (the "ca" notification, or its tick) adopts it in place — the same MeshCA object, so the
 mTLS port's certificate fetcher sees the new roots — and sends the bundle to its own sidecars.
+Versions are compared for equality, not order, so a record re-created after a Redis restart
+without persistence is still noticed.
 Redis being down changes nothing in force: the replica keeps signing with the CA it holds.
 """
 
@@ -37,15 +39,23 @@ class CaSync:
         self.on_change()
 
     async def check(self) -> bool:
-        """Adopt the stored CA when it is newer than the one held (True when it was)."""
-        if await self.store.version() <= self.version:
+        """Adopt the stored CA when its version differs from the one held (True when it was). A record
+        gone from Redis (a restart without persistence) is written back from this replica's CA."""
+        stored = await self.store.version()
+        if stored == self.version:
+            return False
+        if stored == 0:
+            restored = await self.store.write(self.ca, 0)
+            if restored is not None:
+                self.version = restored
+                log.warning("the shared mesh CA was missing from Redis (restarted without persistence?): restored")
             return False
         try:
             found = await self.store.read()
         except ValueError as exc:  # altered in Redis, or sealed with another key: keep signing with ours
             log.error("the shared mesh CA was not adopted: %s", exc)
             return False
-        if found is None or found[1] <= self.version:
+        if found is None or found[1] == self.version:
             return False
         self._adopt(*found)
         log.warning("mesh CA version %d adopted from the store: %d root(s) trusted", self.version, len(self.ca.roots))

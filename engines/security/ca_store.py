@@ -36,7 +36,7 @@ return 1
 _WRITE = """
 local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if version ~= tonumber(ARGV[1]) then return {0, version} end
-redis.call('HSET', KEYS[1], 'version', tostring(version + 1), 'sealed', ARGV[2])
+redis.call('HSET', KEYS[1], 'version', tostring(version + 1), 'sealed', ARGV[2], 'trust_domain', ARGV[4])
 redis.call('PUBLISH', ARGV[3], 'ca')
 return {1, version + 1}
 """
@@ -113,5 +113,7 @@ class CaStore:
 
     async def write(self, ca: MeshCA, expected: int) -> int | None:
         """Store `ca` as version expected+1 if the stored version is still `expected` (else None)."""
-        ok, version = await self.redis.eval(_WRITE, 1, self.key, expected, self._seal(ca, expected + 1), self.channel)
+        ok, version = await self.redis.eval(
+            _WRITE, 1, self.key, expected, self._seal(ca, expected + 1), self.channel, self.shared.trust_domain
+        )
         return int(version) if int(ok) else None

@@ -231,12 +231,13 @@ def test_ca_store_needs_an_at_rest_key(tmp_path: Path) -> None:
 
 def test_concurrent_changes_all_land_and_replicas_adopt_them(redis_url: str) -> None:
     """Eight replicas creating at once end with one CA; rotations racing on two replicas all land
-    (compare-and-set, re-applied on the newer CA); the other replica adopts the result."""
+    (compare-and-set, re-applied on the newer CA); the other replica adopts the result; a record lost
+    with a Redis restart is written back by a replica and the others follow."""
     prefix = "apex:test:sharedca-race:"
     redis.Redis.from_url(redis_url).delete(f"{prefix}ca")
     shared = SharedCa("cluster.local", Sealer(bytes(range(32))))
 
-    async def scenario() -> tuple[int, set[str], list[str], list[str], int]:
+    async def scenario() -> tuple[int, set[str], list[str], list[str], tuple[bool, int], tuple[bool, int, bool, bool]]:
         clients = [connect(redis_url) for _ in range(8)]
         stores = [CaStore(c, prefix, f"{prefix}changes", shared) for c in clients]
         try:
@@ -248,13 +249,22 @@ def test_concurrent_changes_all_land_and_replicas_adopt_them(redis_url: str) -> 
                 CaSync(stores[i], started[i][0], started[i][1], lambda i=i: told.append(f"r{i}")) for i in (0, 1, 2)
             ]
             await asyncio.gather(*(syncs[i % 2].update(lambda ca, i=i: ca.rotate(100.0 + i)) for i in range(4)))
-            adopted = await syncs[2].check()
-            return created, signers, told, _roots(syncs[2].ca.bundle_pem()), int(adopted) + syncs[2].version
+            adopted = (await syncs[2].check(), syncs[2].version)
+            result = _roots(syncs[2].ca.bundle_pem())
+            # Redis restarted without persistence: the record is gone; the next check writes it back.
+            await clients[0].delete(stores[0].key)
+            restored = await syncs[2].check()
+            back = await stores[0].read()
+            same = back is not None and back[0].bundle_pem() == syncs[2].ca.bundle_pem()
+            followed = await syncs[0].check()  # version 1 again: adopted (the same roots)
+            after = (restored, back[1] if back else 0, same, followed)
+            return created, signers, told, result, adopted, after
         finally:
             for client in clients:
                 await client.aclose()
 
-    created, signers, told, roots, adopted_version = asyncio.run(scenario())
+    created, signers, told, roots, adopted, after = asyncio.run(scenario())
     assert created == 1 and len(signers) == 1
-    assert len(roots) == 5 and adopted_version == 1 + 5  # four rotations on version 1; adopted once
-    assert sorted(told) == ["r0", "r0", "r1", "r1", "r2"]
+    assert len(roots) == 5 and adopted == (True, 5)  # four rotations on version 1, adopted by the third replica
+    assert sorted(told) == ["r0", "r0", "r0", "r1", "r1", "r2"]
+    assert after == (False, 1, True, True)
