@@ -49,6 +49,7 @@ class SharedCa:
     trust_domain: str
     sealer: Sealer
     workload_ttl: float = DEFAULT_WORKLOAD_TTL
+    seed: MeshCA | None = None  # stored when Redis holds no CA yet (a --ca-dir CA moving to the store)
 
 
 class CaStore:
@@ -97,12 +98,12 @@ class CaStore:
         return ca, version
 
     async def load_or_create(self, now: float) -> tuple[MeshCA, int, bool]:
-        """The stored CA, or a new one stored atomically when there is none: of replicas starting
-        together exactly one creates it and the others load that one. (CA, version, created here)."""
+        """The stored CA, or a new one (or the seed) stored atomically when there is none: of replicas
+        starting together exactly one creates it and the others load that one. (CA, version, created here)."""
         found = await self.read()
         if found is not None:
             return *found, False
-        ca = MeshCA.create(self.shared.trust_domain, now, self.shared.workload_ttl)
+        ca = self.shared.seed or MeshCA.create(self.shared.trust_domain, now, self.shared.workload_ttl)
         created = await self.redis.eval(_CREATE, 1, self.key, self.shared.trust_domain, self._seal(ca, 1), self.channel)
         if int(created):
             return ca, 1, True

@@ -56,7 +56,8 @@ def register(commands: Any) -> None:
         "--ca-store",
         action="store_true",
         help="run the mesh CA shared by every replica on this Redis: created by the first replica, sealed with "
-        "--secret-key (required), rotations reach every replica's sidecars (instead of --ca-dir)",
+        "--secret-key (required), rotations reach every replica's sidecars. With --ca-dir too, that directory's CA "
+        "is moved into the store when the store holds none",
     )
     p.add_argument(
         "--mtls-listen",
@@ -199,7 +200,10 @@ async def serve(
         from engines.security.ca_store import SharedCa
 
         ttl = parse_duration(args.certificate_ttl, "--certificate-ttl")
-        shared = SharedCa(args.trust_domain, Sealer.from_ref(args.secret_key), ttl)
+        at_rest = Sealer.from_ref(args.secret_key)
+        # With --ca-dir too: that CA is moved into the store when the store holds none (then only read).
+        seed = MeshCA.load(args.ca_dir, args.trust_domain, ttl, at_rest) if args.ca_dir else None
+        shared = SharedCa(args.trust_domain, at_rest, ttl, seed)
     elif args.ca_dir:
         import time
 
@@ -272,16 +276,12 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.ca_store and (args.ca_dir or not args.secret_key):
-        problem = (
-            "choose --ca-dir or --ca-store, not both"
-            if args.ca_dir
-            else (
-                "--ca-store needs --secret-key (env:NAME or file:PATH): the CA's root keys are never stored in Redis "
-                "unsealed"
-            )
+    if args.ca_store and not args.secret_key:
+        echo(
+            "apex control-plane: --ca-store needs --secret-key (env:NAME or file:PATH): the CA's root keys are "
+            "never stored in Redis unsealed",
+            file=sys.stderr,
         )
-        echo(f"apex control-plane: {problem}", file=sys.stderr)
         return 2
     try:
         stale_after = parse_duration(args.stale_after, "--stale-after")

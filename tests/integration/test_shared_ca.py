@@ -28,7 +28,9 @@ from apex.mesh.v1 import control_pb2, control_pb2_grpc
 from cryptography.hazmat.primitives import hashes, serialization
 
 from engines.control.ca_sync import CaSync
+from engines.security.ca import MeshCA
 from engines.security.ca_store import CaStore, SharedCa
+from sidecar.cli import main as apex
 from tests.support.control_plane_proc import ControlPlaneProcess
 
 pytestmark = pytest.mark.integration
@@ -218,15 +220,12 @@ def test_two_replicas_share_one_ca_and_its_rotations(
         b.close()
 
 
-def test_ca_store_needs_an_at_rest_key(tmp_path: Path) -> None:
+def test_ca_store_needs_an_at_rest_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tokens = tmp_path / "tokens.yaml"
     tokens.write_text("sidecars: {}\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "sidecar", "control-plane", "--auth", str(tokens), "--ca-store"],
-        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
-    )  # fmt: skip
-    assert done.returncode == 2
-    assert "--ca-store needs --secret-key" in done.stderr and "never stored in Redis unsealed" in done.stderr
+    assert apex(["control-plane", "--auth", str(tokens), "--ca-store", "--secret-key", ""]) == 2
+    err = capsys.readouterr().err
+    assert "--ca-store needs --secret-key" in err and "never stored in Redis unsealed" in err
 
 
 def test_concurrent_changes_all_land_and_replicas_adopt_them(redis_url: str) -> None:
@@ -268,3 +267,30 @@ def test_concurrent_changes_all_land_and_replicas_adopt_them(redis_url: str) -> 
     assert len(roots) == 5 and adopted == (True, 5)  # four rotations on version 1, adopted by the third replica
     assert sorted(told) == ["r0", "r0", "r0", "r1", "r1", "r2"]
     assert after == (False, 1, True, True)
+
+
+def test_a_ca_dir_ca_moves_into_an_empty_store(tmp_path: Path, redis_url: str) -> None:
+    """`--ca-store --ca-dir DIR`: the directory's CA (sealed there) becomes the shared one when the
+    store holds none; once stored, the store wins over the directory."""
+    prefix = "apex:test:sharedca-seed:"
+    redis.Redis.from_url(redis_url).delete(f"{prefix}ca")
+    sealer = Sealer(bytes(range(32)))
+    old = MeshCA.create("cluster.local", 0.0)
+    old.sealer = sealer
+    old.save(str(tmp_path / "ca"))
+    seed = MeshCA.load(str(tmp_path / "ca"), "cluster.local", sealer=sealer)
+    other = MeshCA.create("cluster.local", 0.0)
+
+    async def scenario() -> list[tuple[bytes, int, bool]]:
+        client = connect(redis_url)
+        try:
+            out = []
+            for ca in (seed, other):  # the second replica's directory holds another CA: the store wins
+                store = CaStore(client, prefix, f"{prefix}changes", SharedCa("cluster.local", sealer, seed=ca))
+                found, version, created = await store.load_or_create(1.0)
+                out.append((found.bundle_pem(), version, created))
+            return out
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(scenario()) == [(old.bundle_pem(), 1, True), (old.bundle_pem(), 1, False)]
