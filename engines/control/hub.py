@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from engines.control import rollout
+from engines.control.ca_sync import CaSync
 from engines.control.registry import Instance, Nack, Registry
 from engines.control.store import Heads, PolicyStore
 from engines.security.ca import MeshCA
@@ -139,6 +140,7 @@ class Hub:
         self.ca: MeshCA | None = None  # the mesh CA signing sidecars' CSRs (engines/security/ca.py)
         self.namespace = "default"  # the namespace of the SPIFFE IDs it issues
         self.mtls_address = ""  # where sidecars holding a certificate connect (":PORT"; "" = no mTLS port)
+        self.ca_sync: CaSync | None = None  # the CA shared through Redis (--ca-store), else None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -358,12 +360,16 @@ class Hub:
                 await self.push_policy(session, heads)
         elif text == "registry":
             await self.refresh()
+        elif text == "ca" and self.ca_sync is not None:
+            await self.ca_sync.check()
 
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(self.tick)
             try:
                 await self.refresh()
+                if self.ca_sync is not None:  # covers a missed "ca" notification
+                    await self.ca_sync.check()
             except (RedisError, OSError) as exc:
                 log.warning("refresh failed: %s", exc)
             except Exception:

@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from engines.control import authn, mtls, patch
 from engines.control.ca_admin import CertificateAuthorityServicer
+from engines.control.ca_sync import CaSync
 from engines.control.hub import Hub, Takeover, to_status
 from engines.control.store import (
     DEFAULT_MAX_POLICY_BYTES,
@@ -29,6 +30,7 @@ from engines.control.store import (
     persistence_problem,
 )
 from engines.security.ca import MeshCA
+from engines.security.ca_store import CaStore, SharedCa
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +261,7 @@ class ControlPlaneServer:
         ca_dir: str = "",
         mtls_listen: str = "",
         lease: float = 10.0,
+        shared_ca: SharedCa | None = None,
     ) -> None:
         self.listen = listen
         # Secure by default: without an authenticator nobody gets in (--insecure lets everyone in).
@@ -284,21 +287,47 @@ class ControlPlaneServer:
         )
         self.hub.ca, self.hub.namespace = ca, namespace
         self._server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[authn.AuthInterceptor(self.authenticator)])
-        servicers = (
+        self._servicers = (
             ControlPlaneServicer(self.hub),
             PolicyAdminServicer(self.hub),
             CertificateAuthorityServicer(self.hub, ca_dir),
         )
-        self._add(self._server, *servicers)
+        self._add(self._server, *self._servicers)
+        # The CA shared through Redis (--ca-store) is loaded or created in start().
+        self.ca_store = CaStore(self.redis, prefix, self.store.channel, shared_ca) if shared_ca is not None else None
         # With a CA and authentication, a second port where a workload certificate is the credential.
-        self.mtls_listen = mtls_listen if ca is not None and not self.authenticator.insecure else ""
+        has_ca = ca is not None or shared_ca is not None
+        self.mtls_listen = mtls_listen if has_ca and not self.authenticator.insecure else ""
         self._mtls_server: grpc.aio.Server | None = None
         self._mtls_credentials: grpc.ServerCredentials | None = None
-        if self.mtls_listen and ca is not None:
-            interceptor = mtls.CertificateInterceptor(ca.trust_domain, namespace)
+        if ca is not None:
+            self._mtls_setup(ca)
+
+    def _mtls_setup(self, ca: MeshCA) -> None:
+        if self.mtls_listen:
+            interceptor = mtls.CertificateInterceptor(ca.trust_domain, self.hub.namespace)
             self._mtls_server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[interceptor])
-            self._add(self._mtls_server, *servicers)
+            self._add(self._mtls_server, *self._servicers)
             self._mtls_credentials = mtls.server_credentials(ca, self.hub.clock)
+
+    async def _load_shared_ca(self, store: CaStore) -> None:
+        """The CA every replica shares: created here when Redis holds none (atomically), else loaded;
+        ValueError when it cannot be opened (a wrong --secret-key), naming the key, never a secret."""
+        try:
+            ca, version, created = await store.load_or_create(self.hub.clock())
+        except (RedisError, OSError) as exc:
+            raise OSError(f"cannot load the mesh CA from Redis ({store.key}): {exc}") from None
+        self.hub.ca = ca
+        self.hub.ca_sync = CaSync(store, ca, version, self.hub.announce_bundle)
+        log.info(
+            "mesh CA for trust domain %s %s Redis (%s, version %d, %d root(s), sealed AES-GCM)",
+            ca.trust_domain,
+            "created in" if created else "loaded from",
+            store.key,
+            version,
+            len(ca.roots),
+        )
+        self._mtls_setup(ca)
 
     @staticmethod
     def _add(
@@ -312,6 +341,8 @@ class ControlPlaneServer:
         control_pb2_grpc.add_CertificateAuthorityServicer_to_server(authority, server)
 
     async def start(self) -> str:
+        if self.ca_store is not None:
+            await self._load_shared_ca(self.ca_store)
         port = self._server.add_insecure_port(self.listen)
         if port == 0:
             raise OSError(f"control plane could not bind {self.listen}")

@@ -117,6 +117,34 @@ class MeshCA:
         cert = issue(csr_for(key, identity), identity, self.signer.cert, self.signer.key, validity, dns)
         return Serving(cert_pem(cert), key_pem(key), self.bundle_pem(), validity.not_before, validity.not_after)
 
+    def keys_pem(self) -> bytes:
+        """The root keys, in the order of `roots` (secret: sealed wherever it is stored)."""
+        return b"".join(key_pem(root.key) for root in self.roots)
+
+    @classmethod
+    def from_pem(
+        cls,
+        certs_pem: bytes,
+        keys: bytes,
+        trust_domain: str,
+        workload_ttl: float = DEFAULT_WORKLOAD_TTL,
+        where: str = "",
+    ) -> MeshCA:
+        """The CA from its roots and their keys (ValueError naming `where` when they do not pair up)."""
+        certs = load_certs(certs_pem)
+        blocks = keys.split(b"-----END PRIVATE KEY-----")
+        parsed = [load_key(block + b"-----END PRIVATE KEY-----\n") for block in blocks if block.strip()]
+        if len(parsed) != len(certs):
+            raise ValueError(f"{where}: {len(certs)} roots but {len(parsed)} keys")
+        for i, (cert, key) in enumerate(zip(certs, parsed, strict=True)):
+            if cert.public_key() != key.public_key():
+                raise ValueError(f"{where}: root {i} and key {i} do not match")
+        return cls(trust_domain, [Root(c, k) for c, k in zip(certs, parsed, strict=True)], workload_ttl)
+
+    def copy(self) -> MeshCA:
+        """Another CA over the same roots (a candidate to change before it replaces this one's roots)."""
+        return MeshCA(self.trust_domain, list(self.roots), self.workload_ttl)
+
     def rotate(self, now: float) -> None:
         """A new root signs from now on; the old ones stay trusted until `retire()`."""
         cert, key = new_root(self.trust_domain, now, DEFAULT_ROOT_TTL)
@@ -131,7 +159,7 @@ class MeshCA:
 
     def save(self, directory: str) -> None:
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        keys = b"".join(key_pem(root.key) for root in self.roots)
+        keys = self.keys_pem()
         if self.sealer is not None:
             files = [("roots.pem", self.bundle_pem()), (KEYS_SEALED, self.sealer.seal(keys, KEYS_PURPOSE))]
         else:
@@ -153,7 +181,7 @@ class MeshCA:
     ) -> MeshCA:
         """The CA saved in `directory`; sealed keys need the `sealer` (ValueError naming the file otherwise)."""
         with open(os.path.join(directory, "roots.pem"), "rb") as f:
-            certs = load_certs(f.read())
+            certs = f.read()
         sealed = os.path.join(directory, KEYS_SEALED)
         if os.path.exists(sealed):
             if sealer is None:
@@ -166,10 +194,6 @@ class MeshCA:
         else:
             with open(os.path.join(directory, KEYS_PLAIN), "rb") as f:
                 data = f.read()
-        blocks = data.split(b"-----END PRIVATE KEY-----")
-        keys = [load_key(block + b"-----END PRIVATE KEY-----\n") for block in blocks if block.strip()]
-        if len(keys) != len(certs):
-            raise ValueError(f"{directory}: {len(certs)} roots but {len(keys)} keys")
-        ca = cls(trust_domain, [Root(c, k) for c, k in zip(certs, keys, strict=True)], workload_ttl)
+        ca = cls.from_pem(certs, data, trust_domain, workload_ttl, directory)
         ca.sealer = sealer
         return ca

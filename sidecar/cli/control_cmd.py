@@ -53,10 +53,18 @@ def register(commands: Any) -> None:
     )
     p.add_argument("--ca-dir", default="", metavar="DIR", help="run the mesh CA with its root keys in DIR (0700)")
     p.add_argument(
+        "--ca-store",
+        action="store_true",
+        help="run the mesh CA shared by every replica on this Redis: created by the first replica, sealed with "
+        "--secret-key (required), rotations reach every replica's sidecars. With --ca-dir too, that directory's CA "
+        "is moved into the store when the store holds none",
+    )
+    p.add_argument(
         "--mtls-listen",
         default="",
         metavar="HOST:PORT",
-        help="with --ca-dir and --auth: the port where sidecars holding a workload certificate reconnect "
+        help="with --ca-dir or --ca-store, and --auth: the port where sidecars holding a workload certificate "
+        "reconnect "
         "and present it (default: --listen's host, port 0; sidecars learn the port on their stream)",
     )
     p.add_argument(
@@ -185,7 +193,18 @@ async def serve(
     else:
         authenticator = Authenticator.from_file(args.auth)
     ca = None
-    if args.ca_dir:
+    shared = None
+    if args.ca_store:
+        from apex.mesh.security.sealed import Sealer
+
+        from engines.security.ca_store import SharedCa
+
+        ttl = parse_duration(args.certificate_ttl, "--certificate-ttl")
+        at_rest = Sealer.from_ref(args.secret_key)
+        # With --ca-dir too: that CA is moved into the store when the store holds none (then only read).
+        seed = MeshCA.load(args.ca_dir, args.trust_domain, ttl, at_rest) if args.ca_dir else None
+        shared = SharedCa(args.trust_domain, at_rest, ttl, seed)
+    elif args.ca_dir:
         import time
 
         from apex.mesh.security.sealed import Sealer
@@ -202,8 +221,11 @@ async def serve(
             ca.save(args.ca_dir)
         log.info("mesh CA for trust domain %s (%d root(s)) in %s, keys %s", args.trust_domain, len(ca.roots),
                  args.ca_dir, "sealed (AES-GCM)" if sealer else "in clear (0600; see --secret-key)")  # fmt: skip
-    if args.mtls_listen and (ca is None or args.insecure):
-        log.warning("--mtls-listen ignored: the mTLS port needs the mesh CA (--ca-dir) and authentication (--auth)")
+    if args.mtls_listen and ((ca is None and shared is None) or args.insecure):
+        log.warning(
+            "--mtls-listen ignored: the mTLS port needs the mesh CA (--ca-dir or --ca-store) and authentication "
+            "(--auth)"
+        )
     server = ControlPlaneServer(
         args.listen,
         redis_url,
@@ -220,6 +242,7 @@ async def serve(
         ca_dir=args.ca_dir,
         mtls_listen=args.mtls_listen or f"{args.listen.rpartition(':')[0]}:0",
         lease=lease,
+        shared_ca=shared,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -250,6 +273,13 @@ def run(args: argparse.Namespace) -> int:
         echo(
             "apex control-plane: refusing to start without authentication: pass --auth FILE (tokens, see "
             "docs/security.md) or --insecure for a local demo",
+            file=sys.stderr,
+        )
+        return 2
+    if args.ca_store and not args.secret_key:
+        echo(
+            "apex control-plane: --ca-store needs --secret-key (env:NAME or file:PATH): the CA's root keys are "
+            "never stored in Redis unsealed",
             file=sys.stderr,
         )
         return 2
