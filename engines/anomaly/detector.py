@@ -65,12 +65,10 @@ def feature_matrix(x: FloatArray, cfg: DetectorConfig, novelty: int = 0) -> list
 def fine_probability(x: FloatArray, cfg: DetectorConfig, novelty: int = 0) -> FloatArray:
     """The smallest feature tail probability, Bonferroni-corrected for the number of features."""
     feats = feature_matrix(x, cfg, novelty)
-    probs = [
-        calibrate.tail_probability(
-            f, block=cfg.block, memory=cfg.memory, tail_fraction=cfg.tail_fraction, min_history=cfg.min_history
-        )
-        for f in feats
-    ]
+    b, m, tf, h = cfg.block, cfg.memory, cfg.tail_fraction, cfg.min_history
+    # The first two features are x and -x: one set of sorted windows serves both.
+    probs = calibrate.tail_probabilities(x, block=b, memory=m, tail_fraction=tf, min_history=h, mirror=True)
+    probs += [calibrate.tail_probability(f, block=b, memory=m, tail_fraction=tf, min_history=h) for f in feats[2:]]
     out: FloatArray = np.minimum(1.0, np.min(np.vstack(probs), axis=0) * len(feats))
     return out
 

@@ -115,6 +115,19 @@ class _Tail:
             self.sorted.frombytes(window.tobytes())
             self.window = np.frombuffer(self.sorted)
             self.lo, self.hi = max(self.lo, new_lo), start
+        self._estimate(start, n, cfg)
+
+    def mirror(self, of: _Tail, start: int, n: int, cfg: DetectorConfig) -> None:
+        """refresh() for the feature -x from the tail of x, refreshed first: its window reversed and negated
+        (the same values as sliding the window of -x, up to the order of 0.0 and -0.0)."""
+        if (self.lo, self.hi) != (of.lo, of.hi):
+            self.sorted = array("d")
+            self.sorted.frombytes(np.negative(of.window[::-1]).tobytes())
+            self.window = np.frombuffer(self.sorted)
+            self.lo, self.hi = of.lo, of.hi
+        self._estimate(start, n, cfg)
+
+    def _estimate(self, start: int, n: int, cfg: DetectorConfig) -> None:
         m = len(self.window)
         if start < cfg.min_history or m < cfg.min_history:
             self.params, self.g0 = None, math.inf
@@ -269,8 +282,10 @@ class _Level:
         n = len(tails)
         if i % self.block == 0:
             self.values.flush()
-            for f, tail in enumerate(tails):
-                tail.refresh(i, self.values, f, n, self.cfg)
+            tails[0].refresh(i, self.values, 0, n, self.cfg)
+            tails[1].mirror(tails[0], i, n, self.cfg)  # features 0 and 1 are x and -x
+            for f in range(2, n):
+                tails[f].refresh(i, self.values, f, n, self.cfg)
             self.g0 = [tail.g0 for tail in tails]
         self.pending.append(g)
         g0 = self.g0
@@ -314,6 +329,17 @@ class _Level:
         if i < period:
             return math.nan
         hv, lv, hb = highs.values, lows.values, highs.base
+        if i >= 3 * period and self.cycles == 3:  # the common case, unrolled: the same operations as below
+            k = i - period - hb
+            a, b = x - hv[k], lv[k] - x
+            d1 = a if a > b and a > 0.0 else (b if b > 0.0 else 0.0)
+            k -= period
+            a, b = x - hv[k], lv[k] - x
+            d2 = a if a > b and a > 0.0 else (b if b > 0.0 else 0.0)
+            k -= period
+            a, b = x - hv[k], lv[k] - x
+            d3 = a if a > b and a > 0.0 else (b if b > 0.0 else 0.0)
+            return max(min(d1, d2), min(max(d1, d2), d3))
         d = []
         for c in range(1, self.cycles + 1):
             k = i - c * period - hb
