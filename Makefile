@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test demo protos check-protos lint bench bench-smoke bench-forecast bench-nab bench-ingest bench-scenarios-sim bench-scenarios bench-tuner bench-h2-candidates bench-mtls clean
+.PHONY: install test demo protos check-protos lint bench bench-smoke bench-forecast bench-nab bench-ingest bench-scenarios-sim bench-scenarios bench-tuner bench-h2-candidates bench-mtls test-mesh-mtls clean
 
 install: $(STAMP)
 
@@ -78,6 +78,11 @@ bench-h2-candidates: install
 # a new connection's handshake, a certificate rotation under load (docs/security.md; figures in RESULTS.md).
 bench-mtls: install
 	$(BIN)/python -m benchmarks.mtls_cost $(BENCH_ARGS)
+
+# `make test` runs the mesh mTLS renewal test on grpc and the CA rotation test on h2 only; this runs both on both
+# (tests/integration/test_mesh_mtls.py says why one transport each is enough there).
+test-mesh-mtls: install
+	APEX_SLOW_TESTS=1 $(BIN)/python -m pytest -q tests/integration/test_mesh_mtls.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from apex.mesh.v1 import admin_pb2, admin_pb2_grpc
@@ -12,9 +12,11 @@ from grpc_health.v1._async import HealthServicer
 from sidecar.admin import cache_admin, cluster_admin, control_admin, observability, route_admin, security_admin
 from sidecar.admin.access import AdminGuard, AdminInterceptor
 from sidecar.admin.views import AdminViews, ConfigView
-from sidecar.security.credentials import Credentials
 from sidecar.telemetry.registry import Registry
 from sidecar.transport.grpc_aio.tls import server_credentials
+
+if TYPE_CHECKING:  # an annotation only: importing it at start loads cryptography (docs/data-plane.md)
+    from sidecar.security.credentials import Credentials
 
 
 def config_dump(config: ConfigView) -> admin_pb2.ConfigDump:

@@ -7,11 +7,8 @@ sends $APEX_ADMIN_TOKEN); a sidecar with admin mTLS serves only callers with a m
 from __future__ import annotations
 
 import http.client
-import os
 import socket
 import ssl
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -27,6 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from engines.security.ca import MeshCA
+from sidecar.cli import main as apex
 from sidecar.config.bootstrap import parse_yaml, validate
 from sidecar.policy.errors import ConfigError
 from sidecar.support.sidecar_proc import SidecarProcess, proxy_config
@@ -65,12 +63,22 @@ def test_a_non_loopback_admin_address_needs_a_token_or_mtls() -> None:
         _validate({"address": "0.0.0.0:9901", "token": {}})
 
 
-def _cli(admin: str, what: str, token: str | None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "APEX_ADMIN_TOKEN"}
-    if token is not None:
-        env["APEX_ADMIN_TOKEN"] = token
-    return subprocess.run([sys.executable, "-m", "sidecar", "admin", "--admin", admin, what],
-                          capture_output=True, text=True, timeout=30, env=env)  # fmt: skip
+class _Cli:
+    """`apex admin --admin ADDRESS WHAT` run in this process (main(), as the console script does) with
+    $APEX_ADMIN_TOKEN set to `token` or unset: (exit code, stdout, stderr)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        self.monkeypatch, self.capsys = monkeypatch, capsys
+
+    def __call__(self, admin: str, what: str, token: str | None) -> tuple[int, str, str]:
+        if token is None:
+            self.monkeypatch.delenv("APEX_ADMIN_TOKEN", raising=False)
+        else:
+            self.monkeypatch.setenv("APEX_ADMIN_TOKEN", token)
+        self.capsys.readouterr()
+        code = apex(["admin", "--admin", admin, what])
+        out, err = self.capsys.readouterr()
+        return code, out, err
 
 
 def _scrape(address: str, token: str | None, method: str = "GET") -> tuple[int, str, str]:
@@ -93,22 +101,27 @@ def _series(text: str, prefix: str) -> dict[tuple[str, tuple[tuple[str, str], ..
     }
 
 
-def test_a_token_guards_every_admin_call_but_health(echo: Any) -> None:
+def test_a_token_guards_every_admin_call_but_health(
+    echo: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli = _Cli(monkeypatch, capsys)
     config = proxy_config(echo.address, admin=False)
     config["admin"] = {"address": "0.0.0.0:0", "token": {"env": "APEX_TEST_ADMIN_TOKEN"}}
     config["metrics"] = {"address": "0.0.0.0:0", "token": {"env": "APEX_TEST_METRICS_TOKEN"}}
     env = {"APEX_TEST_ADMIN_TOKEN": ADMIN_TOKEN, "APEX_TEST_METRICS_TOKEN": METRICS_TOKEN}
     with SidecarProcess(config, env=env) as sidecar:
         admin = "127.0.0.1:" + sidecar["admin"].rpartition(":")[2]
-        assert _cli(admin, "health", None).returncode == 0  # probes need no token
-        refused = _cli(admin, "config", None)
-        assert refused.returncode != 0 and "UNAUTHENTICATED" in refused.stderr
-        assert "requires `authorization: Bearer <token>`" in refused.stderr
-        wrong = _cli(admin, "config", "not-the-token")
-        assert wrong.returncode != 0 and "wrong admin token" in wrong.stderr
-        done = _cli(admin, "config", ADMIN_TOKEN)
-        assert done.returncode == 0, done.stderr
-        assert "listeners" in done.stdout and ADMIN_TOKEN not in done.stdout
+        # No identity configured: cryptography (~10 MB) is not loaded (docs/data-plane.md, "Memory").
+        assert sidecar.proc is not None and "/cryptography/" not in Path(f"/proc/{sidecar.proc.pid}/maps").read_text()
+        assert cli(admin, "health", None)[0] == 0  # probes need no token
+        code, _, err = cli(admin, "config", None)
+        assert code != 0 and "UNAUTHENTICATED" in err
+        assert "requires `authorization: Bearer <token>`" in err
+        code, _, err = cli(admin, "config", "not-the-token")
+        assert code != 0 and "wrong admin token" in err
+        code, out, err = cli(admin, "config", ADMIN_TOKEN)
+        assert code == 0, err
+        assert "listeners" in out and ADMIN_TOKEN not in out
         # The metrics listener, bound off loopback with its own token: 401 without it or with another.
         metrics = "127.0.0.1:" + sidecar["metrics"].rpartition(":")[2]
         assert _scrape(metrics, None) == (

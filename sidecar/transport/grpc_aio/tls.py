@@ -7,13 +7,14 @@ listener's PeerCheck; a wrong identity gets its status on the first call, never 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from sidecar.security.credentials import Credentials
-from sidecar.security.material import TlsMaterial
-from sidecar.security.tls import ClientTls
+if TYPE_CHECKING:  # annotations only: importing these at start would load cryptography in every sidecar
+    from sidecar.security.credentials import Credentials
+    from sidecar.security.material import TlsMaterial
+    from sidecar.security.tls import ClientTls
 
 
 def _config(material: TlsMaterial) -> Any:
