@@ -29,9 +29,9 @@ test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check sidecar engines benchmarks tests protos/apex/mesh/contract protos/apex/mesh/bus
+	$(BIN)/ruff check sidecar engines benchmarks tests protos/apex/mesh/contract protos/apex/mesh/bus protos/apex/mesh/security
 	$(BIN)/mypy sidecar engines
-	$(BIN)/mypy protos/apex/mesh/contract protos/apex/mesh/bus
+	$(BIN)/mypy protos/apex/mesh/contract protos/apex/mesh/bus protos/apex/mesh/security
 
 demo: install
 	$(BIN)/apex demo $(DEMO_ARGS)

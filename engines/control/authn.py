@@ -23,6 +23,7 @@ from typing import Any
 
 import grpc
 import yaml
+from apex.mesh.security import grpc_guard
 from apex.mesh.security.secrets import resolve
 
 log = logging.getLogger(__name__)
@@ -98,43 +99,17 @@ class Authenticator:
         return INSECURE if self.insecure else None
 
 
+REFUSED = "apex: this control plane requires authentication: send `authorization: Bearer <token>`"
 Resolve = Callable[[Any], Awaitable[Principal]]  # the call's context -> its principal (or the call is aborted)
-
-
-def _wrap(behavior: Callable[..., Any], resolve: Resolve, streaming_response: bool) -> Callable[..., Any]:
-    if streaming_response:
-
-        async def stream(request: Any, context: Any) -> Any:
-            CURRENT.set(await resolve(context))
-            async for item in behavior(request, context):
-                yield item
-
-        return stream
-
-    async def unary(request: Any, context: Any) -> Any:
-        CURRENT.set(await resolve(context))
-        return await behavior(request, context)
-
-    return unary
 
 
 def with_principal(handler: grpc.RpcMethodHandler[Any, Any], resolve: Resolve) -> grpc.RpcMethodHandler[Any, Any]:
     """`handler` with CURRENT set, for the call it serves, to the principal `resolve` finds."""
-    kinds = [
-        ("unary_unary", grpc.unary_unary_rpc_method_handler, False),
-        ("unary_stream", grpc.unary_stream_rpc_method_handler, True),
-        ("stream_unary", grpc.stream_unary_rpc_method_handler, False),
-        ("stream_stream", grpc.stream_stream_rpc_method_handler, True),
-    ]
-    for attr, make, streaming in kinds:
-        behavior = getattr(handler, attr)
-        if behavior is not None:
-            return make(
-                _wrap(behavior, resolve, streaming),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-    return handler
+
+    async def set_principal(context: Any) -> None:
+        CURRENT.set(await resolve(context))  # awaited in the handler's task: the handler sees it
+
+    return grpc_guard.before_each_call(handler, set_principal)
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
@@ -154,32 +129,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         principal = self.authenticator.authenticate(details.invocation_metadata)
         if principal is None:
             log.warning("refused %s: no valid bearer token", details.method)
-            return _refuse(handler)
+            return grpc_guard.refusal(handler, grpc.StatusCode.UNAUTHENTICATED, REFUSED)
         known = principal
 
         async def resolve(context: Any) -> Principal:
             return known
 
         return with_principal(handler, resolve)
-
-
-def _refuse(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
-    message = "apex: this control plane requires authentication: send `authorization: Bearer <token>`"
-
-    async def abort(request: Any, context: Any) -> Any:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-
-    if handler.request_streaming and handler.response_streaming:
-
-        async def abort_stream(request: Any, context: Any) -> Any:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-            yield  # pragma: no cover
-
-        return grpc.stream_stream_rpc_method_handler(
-            abort_stream,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-    return grpc.unary_unary_rpc_method_handler(
-        abort, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
-    )

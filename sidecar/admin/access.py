@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from apex.mesh.security import grpc_guard
 
 from sidecar.security.peer import PeerCheck
 from sidecar.transport.grpc_aio.tls import peer_uris
@@ -86,45 +87,6 @@ class AdminGuard(AccessGuard):
         return self.uris_problem(peer_uris(context))
 
 
-def _guarded(behavior: Callable[..., Any], guard: AdminGuard, streaming_response: bool) -> Callable[..., Any]:
-    if streaming_response:
-
-        async def stream(request: Any, context: Any) -> Any:
-            problem = guard.peer_problem(context)
-            if problem is not None:
-                await context.abort(grpc.StatusCode.PERMISSION_DENIED, problem)
-            async for item in behavior(request, context):
-                yield item
-
-        return stream
-
-    async def unary(request: Any, context: Any) -> Any:
-        problem = guard.peer_problem(context)
-        if problem is not None:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, problem)
-        return await behavior(request, context)
-
-    return unary
-
-
-def _refusal(handler: grpc.RpcMethodHandler[Any, Any], message: str) -> grpc.RpcMethodHandler[Any, Any]:
-    async def abort(request: Any, context: Any) -> Any:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-
-    async def abort_stream(request: Any, context: Any) -> Any:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-        yield  # pragma: no cover
-
-    load, dump = handler.request_deserializer, handler.response_serializer
-    if handler.response_streaming:
-        if handler.request_streaming:
-            return grpc.stream_stream_rpc_method_handler(abort_stream, load, dump)
-        return grpc.unary_stream_rpc_method_handler(abort_stream, load, dump)
-    if handler.request_streaming:
-        return grpc.stream_unary_rpc_method_handler(abort, load, dump)
-    return grpc.unary_unary_rpc_method_handler(abort, load, dump)
-
-
 class AdminInterceptor(grpc.aio.ServerInterceptor):
     """Applies an AdminGuard to every admin call (UNAUTHENTICATED without the token,
     PERMISSION_DENIED for a peer certificate not allowed)."""
@@ -143,21 +105,14 @@ class AdminInterceptor(grpc.aio.ServerInterceptor):
         problem = self.guard.token_problem(details.method, details.invocation_metadata)
         if problem is not None:
             log.warning("admin refused %s: %s", details.method, problem)
-            return _refusal(handler, problem)
+            return grpc_guard.refusal(handler, grpc.StatusCode.UNAUTHENTICATED, problem)
         if self.guard.check is None:
             return handler
-        kinds = [
-            ("unary_unary", grpc.unary_unary_rpc_method_handler, False),
-            ("unary_stream", grpc.unary_stream_rpc_method_handler, True),
-            ("stream_unary", grpc.stream_unary_rpc_method_handler, False),
-            ("stream_stream", grpc.stream_stream_rpc_method_handler, True),
-        ]
-        for attr, make, streaming in kinds:
-            behavior = getattr(handler, attr)
-            if behavior is not None:
-                return make(
-                    _guarded(behavior, self.guard, streaming),
-                    request_deserializer=handler.request_deserializer,
-                    response_serializer=handler.response_serializer,
-                )
-        return handler
+        guard = self.guard
+
+        async def check_peer(context: Any) -> None:
+            problem = guard.peer_problem(context)
+            if problem is not None:
+                await context.abort(grpc.StatusCode.PERMISSION_DENIED, problem)
+
+        return grpc_guard.before_each_call(handler, check_peer)
