@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from apex.mesh.contract.names import name_problem
 from apex.mesh.v1 import auth_policy_pb2
 
 from sidecar.policy.auth_model import (
@@ -24,22 +23,13 @@ from sidecar.policy.auth_model import (
     RequestAuthentication,
 )
 from sidecar.policy.errors import ConfigError
-from sidecar.policy.fields import positive_seconds
+from sidecar.policy.fields import positive_seconds, required_name
 from sidecar.security.jwks import JwksError, parse_jwks
 
 _CLAIM_KEY = re.compile(r"^request\.auth\.claims((?:\[[^\[\]]+\])+)$")
 _HEADER_KEY = re.compile(r"^request\.headers\[([^\[\]]+)\]$")
 # Metadata a forwarded claim must never overwrite: pseudo-headers, credentials, gRPC's own.
 _RESERVED = ("authorization", "cookie", "te", "content-type", "user-agent", "host")
-
-
-def _name(value: str, path: str, what: str) -> str:
-    if not value:
-        raise ConfigError(path, f"{what} is required")
-    problem = name_problem(value)
-    if problem is not None:
-        raise ConfigError(path, f"{what} {problem}")
-    return value
 
 
 def _metadata_key(value: str, path: str) -> str:
@@ -65,7 +55,7 @@ def _selectors(listeners: Sequence[str], routes: Sequence[str], path: str, known
 
 
 def provider(msg: auth_policy_pb2.JwtProvider, path: str) -> JwtProvider:
-    name = _name(msg.name, f"{path}.name", "provider name")
+    name = required_name(msg.name, f"{path}.name", "provider name")
     if not msg.issuer:
         raise ConfigError(f"{path}.issuer", "issuer is required (the exact `iss` of the provider's tokens)")
     kind = msg.WhichOneof("keys")
@@ -205,7 +195,7 @@ def authorization(
     out: list[AuthzPolicy] = []
     for i, msg in enumerate(msgs):
         ppath = f"{path}[{i}]"
-        name = _name(msg.name, f"{ppath}.name", "policy name")
+        name = required_name(msg.name, f"{ppath}.name", "policy name")
         if any(p.name == name for p in out):
             raise ConfigError(f"{ppath}.name", f"duplicate authorization policy name {name!r}")
         _selectors(msg.listeners, msg.routes, ppath, known_routes)

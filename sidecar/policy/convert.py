@@ -24,7 +24,7 @@ from sidecar.policy import (
 )
 from sidecar.policy.address import Address, parse_address
 from sidecar.policy.errors import ConfigError
-from sidecar.policy.fields import check_path, positive_seconds
+from sidecar.policy.fields import check_path, positive_seconds, required_name
 from sidecar.policy.model import (
     Bootstrap,
     Cluster,
@@ -55,16 +55,6 @@ def _address(text: str, path: str, *, listen: bool = False) -> Address:
         raise ConfigError(path, str(exc)) from None
 
 
-def _require(value: str, path: str, what: str) -> str:
-    """A required name: present, and valid by the shared name rule (apex.mesh.contract.names)."""
-    if not value:
-        raise ConfigError(path, f"{what} is required")
-    problem = name_problem(value)
-    if problem is not None:
-        raise ConfigError(path, f"{what} {problem}")
-    return value
-
-
 def _unique(names: Iterable[str], path: str, what: str) -> None:
     seen: set[str] = set()
     for i, name in enumerate(names):
@@ -74,7 +64,7 @@ def _unique(names: Iterable[str], path: str, what: str) -> None:
 
 
 def header_match(msg: config_pb2.HeaderMatch, path: str) -> HeaderMatch:
-    name = _require(msg.name, f"{path}.name", "header name")
+    name = required_name(msg.name, f"{path}.name", "header name")
     if name != name.lower() or name.startswith(":"):
         raise ConfigError(f"{path}.name", f"header names are lower-case metadata keys, got {name!r}")
     rule = msg.WhichOneof("rule")
@@ -100,7 +90,7 @@ def route_match(msg: config_pb2.RouteMatch, path: str) -> RouteMatch:
 
 
 def route(msg: config_pb2.Route, path: str, clusters: set[str]) -> Route:
-    name = _require(msg.name, f"{path}.name", "route name")
+    name = required_name(msg.name, f"{path}.name", "route name")
     cluster = route_convert.primary_cluster(msg, path, clusters)
     match = route_match(msg.match, f"{path}.match") if msg.HasField("match") else RouteMatch()
     return Route(name=name, cluster=cluster, match=match, policy=route_convert.route_policy(msg, path, clusters))
@@ -115,7 +105,7 @@ def endpoint(msg: config_pb2.Endpoint, path: str) -> Endpoint:
 
 
 def cluster(msg: config_pb2.Cluster, path: str) -> Cluster:
-    name = _require(msg.name, f"{path}.name", "cluster name")
+    name = required_name(msg.name, f"{path}.name", "cluster name")
     if msg.discover and (problem := name_problem(msg.discover)) is not None:
         raise ConfigError(f"{path}.discover", f"expected a service name: {problem}")
     if not msg.endpoints and not msg.discover:
@@ -151,7 +141,7 @@ def policy(msg: config_pb2.Policy, path: str = "policy", max_bytes: int | None =
     tables = []
     for i, table in enumerate(msg.route_tables):
         tpath = f"{path}.route_tables[{i}]"
-        _require(table.name, f"{tpath}.name", "route table name")
+        required_name(table.name, f"{tpath}.name", "route table name")
         _unique((r.name for r in table.routes), f"{tpath}.routes", "route")
         routes = tuple(route(r, f"{tpath}.routes[{j}]", names) for j, r in enumerate(table.routes))
         tables.append(RouteTable(name=table.name, routes=routes))
@@ -173,9 +163,9 @@ def policy(msg: config_pb2.Policy, path: str = "policy", max_bytes: int | None =
 
 
 def node(msg: config_pb2.Node) -> Node:
-    service = _require(msg.service, "node.service", "service name") if msg.service else "default"
+    service = required_name(msg.service, "node.service", "service name") if msg.service else "default"
     if msg.instance:
-        instance = _require(msg.instance, "node.instance", "instance id")
+        instance = required_name(msg.instance, "node.instance", "instance id")
     else:
         host = "".join(c if (c.isalnum() and c.isascii()) or c in "._-" else "-" for c in socket.gethostname())
         instance = f"{service}-{host}-{os.getpid()}"[:MAX_NAME]
@@ -225,7 +215,7 @@ def bootstrap(msg: config_pb2.Bootstrap) -> Bootstrap:
     listeners = []
     for i, lis in enumerate(msg.listeners):
         path = f"listeners[{i}]"
-        name = _require(lis.name, f"{path}.name", "listener name")
+        name = required_name(lis.name, f"{path}.name", "listener name")
         if lis.direction == config_pb2.Listener.DIRECTION_UNSPECIFIED:
             raise ConfigError(f"{path}.direction", "direction is required: INBOUND or OUTBOUND")
         table = lis.route_table or name

@@ -1,12 +1,24 @@
-"""Checks shared by the policy conversions: optional positive durations."""
+"""Checks shared by the policy conversions: required names, optional positive durations, match paths."""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from apex.mesh.contract.names import name_problem
+
 from sidecar.policy.errors import ConfigError
 
 D = TypeVar("D", float, float | None)
+
+
+def required_name(value: str, path: str, what: str) -> str:
+    """A required name: present, and valid by the shared name rule (apex.mesh.contract.names)."""
+    if not value:
+        raise ConfigError(path, f"{what} is required")
+    problem = name_problem(value)
+    if problem is not None:
+        raise ConfigError(path, f"{what} {problem}")
+    return value
 
 
 def positive_seconds(msg: Any, name: str, path: str, default: D) -> float | D:
