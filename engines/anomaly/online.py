@@ -23,188 +23,17 @@ compares them point for point).
 from __future__ import annotations
 
 import math
-from array import array
 from bisect import bisect_left, insort
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from engines.anomaly import calibrate
 from engines.anomaly.detector import DEFAULT, DetectorConfig, coarse_config, novelty_means
 from engines.anomaly.features import RESYNC
+from engines.anomaly.online_rows import Novelty, Rows, RunningSum
+from engines.anomaly.online_tail import Block, Tail, tail_q
 
 _ENVELOPE_CHUNK = 64  # the seasonal envelope's neighbourhoods are computed this many rows at a time
-
-
-class _Rows:
-    """The last `keep` values of a series by absolute row: a compact array('d'), trimmed when twice as long."""
-
-    __slots__ = ("base", "keep", "values")
-
-    def __init__(self, keep: int) -> None:
-        self.keep = max(1, keep)
-        self.base = 0  # the row of values[0]
-        self.values = array("d")
-
-    def append(self, v: float) -> None:
-        if len(self.values) >= 2 * self.keep:
-            cut = len(self.values) - self.keep
-            del self.values[:cut]
-            self.base += cut
-        self.values.append(v)
-
-    def extend(self, vs: list[float]) -> None:
-        if len(self.values) + len(vs) > 2 * self.keep:
-            cut = max(0, len(self.values) - self.keep)
-            del self.values[:cut]
-            self.base += cut
-        self.values.extend(vs)
-
-    def at(self, row: int) -> float:
-        return self.values[row - self.base]
-
-    def span(self, lo: int, hi: int) -> array[float]:
-        """Rows lo..hi-1 (all kept), a copy."""
-        return self.values[lo - self.base : hi - self.base]
-
-
-class _RunningSum:
-    """sum of the last `window` rows, the same additions as features.window_sums."""
-
-    __slots__ = ("total", "window")
-
-    def __init__(self, window: int) -> None:
-        self.window = window
-        self.total = 0.0
-
-    def push(self, i: int, xs: _Rows) -> float:
-        """The sum at row i, the last row appended to `xs` (which keeps at least window + 1 rows)."""
-        w = self.window
-        if i % RESYNC == 0:
-            self.total = math.fsum(xs.span(max(0, i - w + 1), i + 1))
-        elif i >= w:
-            self.total = self.total + (xs.at(i) - xs.at(i - w))
-        else:
-            self.total = self.total + xs.at(i)
-        return self.total
-
-
-class _Tail:
-    """One feature's calibrate.tail_probability, block by block: the sorted window and the tail it gives."""
-
-    __slots__ = ("first", "g0", "hi", "lo", "params", "sorted", "window")
-
-    def __init__(self, first: int) -> None:
-        self.first = first  # the feature's first defined row (-1: never)
-        self.lo = self.hi = first  # the window holds rows lo..hi-1
-        self.sorted = array("d")  # the window's values, sorted
-        self.window = np.frombuffer(self.sorted)
-        self.params: tuple[float, float, float] | None = None  # share, t, beta
-        self.g0 = math.inf  # values up to this have q·n >= 1 or seen·n >= 1 (n features): they cannot make a
-        # row's probability < 1
-
-    def refresh(self, start: int, values: _Block, f: int, n: int, cfg: DetectorConfig) -> None:
-        """What tail_probability does at the start of a block: slide the window, re-estimate the tail."""
-        if 0 <= self.first < start and start > self.hi:
-            new_lo = max(self.first, start - cfg.memory)
-            leaving = values.column(f, self.lo, new_lo) if new_lo > self.lo else None
-            window = calibrate._slide(self.window, leaving, values.column(f, self.hi, start))
-            # Kept as an array('d'), which bisect searches faster than numpy a value at a time, and seen
-            # by numpy through a view of the same memory.
-            self.sorted = array("d")
-            self.sorted.frombytes(window.tobytes())
-            self.window = np.frombuffer(self.sorted)
-            self.lo, self.hi = max(self.lo, new_lo), start
-        self._estimate(start, n, cfg)
-
-    def mirror(self, of: _Tail, start: int, n: int, cfg: DetectorConfig) -> None:
-        """refresh() for the feature -x from the tail of x, refreshed first: its window reversed and negated
-        (the same values as sliding the window of -x, up to the order of 0.0 and -0.0)."""
-        if (self.lo, self.hi) != (of.lo, of.hi):
-            self.sorted = array("d")
-            self.sorted.frombytes(np.negative(of.window[::-1]).tobytes())
-            self.window = np.frombuffer(self.sorted)
-            self.lo, self.hi = of.lo, of.hi
-        self._estimate(start, n, cfg)
-
-    def _estimate(self, start: int, n: int, cfg: DetectorConfig) -> None:
-        m = len(self.window)
-        if start < cfg.min_history or m < cfg.min_history:
-            self.params, self.g0 = None, math.inf
-        else:
-            self.params = share, t, beta = calibrate.tail_params(self.window, cfg.tail_fraction)
-            # A row's feature probability is max(q, seen): either keeping it >= 1/n is enough.
-            self.g0 = max(_cutoff(share, t, beta, n), _seen_cutoff(self.window, n))
-
-    def seen(self, g: float) -> float:
-        """The share of the window's values >= g."""
-        m = len(self.sorted)
-        return (m - bisect_left(self.sorted, g)) / m
-
-
-def _q(g: float, share: float, t: float, beta: float) -> float:
-    """min(1, share·exp(min(700, -(g - t)/beta))) in the same float operations as tail_probability."""
-    e = -(g - t) / beta
-    v = share * math.exp(e if e < 700.0 else 700.0)
-    return v if v < 1.0 else 1.0
-
-
-def _seen_cutoff(window: np.ndarray, n: int) -> float:
-    """A value s0 of the sorted window with seen(g)·n >= 1 as computed for every g <= s0: at most j values
-    lie below such a g, so seen(g) = (m - searchsorted(g)) / m >= (m - j) / m."""
-    m = len(window)
-    j = m - (m + n - 1) // n
-    while j + 1 < m and (m - j - 1) / m * n >= 1.0:
-        j += 1
-    while j >= 0 and (m - j) / m * n < 1.0:
-        j -= 1
-    return float(window[j]) if j >= 0 else -math.inf
-
-
-def _cutoff(share: float, t: float, beta: float, n: int) -> float:
-    """A value g0 with _q(g0)·n >= 1 as computed, near the largest: _q only falls as g grows, so no value
-    up to g0 can bring a row's probability (n times its features' smallest) below 1."""
-    g0 = t - max(0.0, math.log(1.0 / (n * share))) * beta
-    step = beta * 1e-6 + abs(t) * 1e-12
-    for _ in range(64):
-        if _q(g0, share, t, beta) * n >= 1.0:
-            return g0
-        g0 -= step
-        step *= 2
-    return -math.inf
-
-
-class _Block:
-    """The features' values of the last `keep` rows and more, one row per pushed row, a column per feature.
-
-    Rows are gathered in a list and moved into a numpy array once per block, when the tails need them.
-    """
-
-    __slots__ = ("base", "buf", "keep", "pending", "pos")
-
-    def __init__(self, keep: int, features: int, slack: int) -> None:
-        self.keep = keep
-        self.buf = np.empty((keep + slack, features))  # compacted to its last `keep` rows when full
-        self.base = 0  # the row of buf[0]
-        self.pos = 0  # rows in buf
-        self.pending: list[list[float]] = []  # rows pushed since, not in buf yet (always this list)
-
-    def flush(self) -> None:
-        rows = self.pending
-        if not rows:
-            return
-        if self.pos + len(rows) > len(self.buf):
-            k = min(self.keep, self.pos)
-            self.buf[:k] = self.buf[self.pos - k : self.pos]
-            self.base += self.pos - k
-            self.pos = k
-        self.buf[self.pos : self.pos + len(rows)] = rows
-        self.pos += len(rows)
-        rows.clear()
-
-    def column(self, f: int, lo: int, hi: int) -> np.ndarray:
-        """Feature f on rows lo..hi-1 (flushed and kept)."""
-        return self.buf[lo - self.base : hi - self.base, f]
 
 
 class _Level:
@@ -225,20 +54,20 @@ class _Level:
         longest = max(
             keep, cfg.spike_window, cfg.shift_window, cfg.shift_baseline, _ENVELOPE_CHUNK + 2 * self.reach, novelty
         )
-        self.xs = _Rows(longest + 1)
+        self.xs = Rows(longest + 1)
         self.recent: list[float] = []  # the last spike_window values, sorted
         self.short_sum = self.long_sum = 0.0  # of the last shift_window and shift_baseline rows
         self.env_done = 0  # rows whose neighbourhood min and max are in lows and highs
         span = cfg.cycles * cfg.period + 1 if self.seasonal else 1
-        self.lows, self.highs = _Rows(span), _Rows(span)
+        self.lows, self.highs = Rows(span), Rows(span)
         # Features are defined from row 0, the seasonal one (x finite) from row `period` when it exists.
         firsts = [0, 0, 0, 0] + ([cfg.period if self.seasonal else -1] if cfg.period > 0 else [])
         # The shape novelty (features.novelty_distance), from row 2·novelty - 1 when it has candidates at all.
-        self.novelty = _Novelty(novelty, cfg.memory) if novelty > 0 else None
+        self.novelty = Novelty(novelty, cfg.memory) if novelty > 0 else None
         if self.novelty is not None:
             firsts.append(2 * novelty - 1 if self.novelty.enabled else -1)
-        self.tails = [_Tail(first) for first in firsts]
-        self.values = _Block(cfg.memory + 2 * cfg.block, len(firsts), slack=8 * cfg.block)
+        self.tails = [Tail(first) for first in firsts]
+        self.values = Block(cfg.memory + 2 * cfg.block, len(firsts), slack=8 * cfg.block)
         self.g0 = [math.inf] * len(firsts)  # the tails' cutoffs
         self.pending = self.values.pending
         self.i = 0
@@ -260,7 +89,7 @@ class _Level:
         w = self.spike_window
         if len(recent) > w:
             del recent[bisect_left(recent, xv[i - w - off])]
-        # The running sums of features.window_sums (as _RunningSum.push, inline: this runs for every row).
+        # The running sums of features.window_sums (as RunningSum.push, inline: this runs for every row).
         w = self.shift_window
         if i % RESYNC == 0:
             self.short_sum = math.fsum(xv[max(0, i - w + 1) - off : i + 1 - off])
@@ -306,7 +135,7 @@ class _Level:
             gf = g[f]
             if gf > g0[f]:
                 pr = tails[f].params
-                above.append((1.0 if pr is None else _q(gf, pr[0], pr[1], pr[2]), f))
+                above.append((1.0 if pr is None else tail_q(gf, pr[0], pr[1], pr[2]), f))
         if len(above) > 1:
             above.sort()
         best = math.inf
@@ -378,52 +207,6 @@ class _Level:
         self.env_done = j1 + 1
 
 
-class _Novelty:
-    """features.novelty_distance one row at a time: the centred subsequences of the last `horizon` rows."""
-
-    __slots__ = ("base", "buf", "enabled", "horizon", "pos", "window")
-
-    def __init__(self, window: int, horizon: int) -> None:
-        self.window = window
-        self.horizon = horizon
-        self.enabled = horizon >= window >= 1
-        # buf[k, s - base]: value k of the centred subsequence starting at row s; compacted when full
-        self.buf = np.empty((window, 2 * (horizon + 1) + 64))
-        self.base = 0
-        self.pos = 0
-
-    def push(self, i: int, xs: _Rows) -> float:
-        """The distance at row i (the last row appended to `xs`, which keeps at least `window` rows)."""
-        w = self.window
-        j = i - w + 1  # the start of the subsequence ending at row i
-        if not self.enabled or j < 0:
-            return math.nan
-        vals = xs.span(j, i + 1)
-        total = 0.0
-        for v in vals:  # left to right, as features.centred_windows
-            total = total + v
-        c = total / w
-        z = [v - c for v in vals]
-        out = math.nan
-        buf = self.buf
-        if j >= w:  # candidates start at rows max(0, j - horizon) .. j - w, all in buf
-            lo = max(0, j - self.horizon) - self.base
-            hi = j - w + 1 - self.base
-            d = np.array(z)[:, None] - buf[:, lo:hi]
-            d *= d
-            # Summed over k = 0..w-1 in that order (a reduction over the outer axis adds row after row), as
-            # the batch code's loop: the same floats.
-            out = math.sqrt(float(np.add.reduce(d, axis=0).min()))
-        if self.pos == buf.shape[1]:
-            keep = self.horizon + 1
-            buf[:, :keep] = buf[:, self.pos - keep : self.pos]
-            self.base += self.pos - keep
-            self.pos = keep
-        buf[:, self.pos] = z
-        self.pos += 1
-        return out
-
-
 class _Coarse:
     """detector.coarse_probability one row at a time: a level fed the mean of the last `a` rows."""
 
@@ -431,13 +214,13 @@ class _Coarse:
         self.a = a
         self.step = max(1, a // max(1, cfg.coarse_steps))
         self.scale = a // self.step
-        self.sum = _RunningSum(a)
+        self.sum = RunningSum(a)
         self.level = _Level(coarse_config(cfg, a), novelty=novelty_means(cfg, a)) if a > 1 else None
 
-    def push(self, i: int, xs: _Rows) -> float:
+    def push(self, i: int, xs: Rows) -> float:
         """The scale's probability at row i, the last row appended to `xs` (1 between its reports)."""
         a = self.a
-        if i % RESYNC and i >= a:  # _RunningSum.push's common case, inline: this runs for every row
+        if i % RESYNC and i >= a:  # RunningSum.push's common case, inline: this runs for every row
             total = self.sum.total = self.sum.total + (xs.values[-1] - xs.values[i - a - xs.base])
         else:
             total = self.sum.push(i, xs)
