@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+MAIN_SERVICE = "frontend"  # the service the load calls: its forecast is the dashboard's
+
 
 @dataclass(frozen=True)
 class Instance:

@@ -50,8 +50,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         (
             Edit(
                 f"{CONFORMANCE}/conftest.py",
-                'mesh_config(side_b["inbound"], name="a")',
-                'mesh_config(upstream.address, name="a")',
+                'mesh_config(side_b["inbound"], name="a",',
+                'mesh_config(upstream.address, name="a",',
             ),
         ),
         (CONFORMANCE,),
@@ -185,7 +185,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "demo-leaves-redis-running",
         4,
         "the demo does not stop its Redis (its own stray count leaves Redis out)",
-        (Edit("sidecar/demo/run.py", "            self.redis_server.close()\n", "            pass\n"),),
+        (Edit("sidecar/demo/mesh.py", "            self.redis_server.close()\n", "            pass\n"),),
         ("tests/integration/test_demo.py::test_demo_runs_unattended_and_an_engine_acts",),
     ),
     Mutation(
