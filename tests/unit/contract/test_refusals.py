@@ -2,7 +2,7 @@
 
 The names are derived from the layers' source, not listed by hand: route decisions are the fields of
 `RouteDecisions`, cache counters the slots of `MethodCounters` (both read at run time), and every other
-counter is a key at a `<x>.counters[<key>] += n` or `series.count(<key>)` site under sidecar/layers,
+counter is a key at a `<x>.counters[<key>] += n` or `<x>.count(<key>)` site under sidecar/layers,
 read with `ast` and resolved (string constants, f-strings, `a if c else b`, `+`, module constants, local
 assignments, and a parameter's constant arguments at its call sites). A part that cannot be resolved
 becomes a wildcard, allowed only after a prefix the contract knows as a family (`caps_rejected_<cap>`);
@@ -130,15 +130,9 @@ def counter_sites() -> Iterator[tuple[Module, int, ast.expr]]:
                 name = holder.attr if isinstance(holder, ast.Attribute) else getattr(holder, "id", "")
                 if name in ("counters", "counts"):
                     yield m, node.lineno, node.target.slice
-            elif (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "count"
-                and isinstance(node.func.value, ast.Name)
-                and node.func.value.id == "series"
-                and node.args
-            ):
-                yield m, node.lineno, node.args[0]
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "count":
+                assert node.args, f"sidecar/layers/{m.rel}:{node.lineno}: count() without a name"
+                yield m, node.lineno, node.args[0]  # Series.count / Registry.count (layers count nothing else)
 
 
 def emitted() -> dict[str, str]:
