@@ -3,7 +3,9 @@
 A `Sample` sums what the instances' windows say about their inbound routes: calls, errors,
 rejections (counters of the kinds in REJECTION_KINDS, classified by apex.mesh.contract.refusals:
 a route's own, and for the service also those of the clusters its routes use, where caps and the
-adaptive limit count), cache hits and misses (`*cache_hit*` / `*cache_miss*` counters), in-flight
+adaptive limit count; load shedding only: the forecaster's capacity model looks for the load at
+which the mesh starts shedding, and bad credentials, refused retries or an empty cluster are not
+that), cache hits and misses (`*cache_hit*` / `*cache_miss*` counters), in-flight
 calls at the window's end, and the latency histograms merged through the shared codec. `Seconds`
 buckets samples by second and closes a second once `lag` seconds have passed, so a slower
 instance's window still counts; windows are deduplicated on (instance, sequence) so one read twice

@@ -3,7 +3,9 @@
 `stats(window, listeners, slo)` reads one instance's window: calls started and ended on the
 tuned listeners' routes, errors, timeouts (DEADLINE_EXCEEDED), retries (route counter), mesh
 rejections (route and cluster counters of the kinds in REJECTION_KINDS, classified by
-apex.mesh.contract.refusals), cache hits and stale answers (`cache_stale_*`), in-flight calls,
+apex.mesh.contract.refusals: load shedding, retry-budget exhaustion and no endpoint, what the tuned
+limits, budgets and ejection thresholds cause; not authn/authz refusals, which are not the tuner's to
+fix and must not read as overload), cache hits and stale answers (`cache_stale_*`), in-flight calls,
 ejected endpoints, and the merged latency histogram. A window does not say which calls were slow
 *and* OK, so "good" (OK within the SLO) is estimated as: calls at or under the SLO (from the
 histogram), less the errors other than timeouts (errors are assumed fast, timeouts slow), clamped

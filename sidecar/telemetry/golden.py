@@ -14,7 +14,9 @@ calls merged, whichever instance served them.
 Policy counters: route rows have their route's (retries, rate limits, retry budget, authn/authz);
 service rows add those of the clusters their routes use (caps, adaptive limit, balancer, cache), which
 windows keep per cluster; `--by cluster` rows have the cluster's. `rejections` counts every kind of
-refusal the contract knows (apex.mesh.contract.refusals), `rejections_by_kind` splits it.
+refusal the contract knows (apex.mesh.contract.refusals), `rejections_by_kind` splits it: an operator
+asking "did the mesh refuse calls?" wants load shedding, retry-budget exhaustion, no endpoint and
+authn/authz refusals alike, and the split says which.
 """
 
 from __future__ import annotations
