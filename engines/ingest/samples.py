@@ -1,11 +1,15 @@
 """One second of one service (or route) from telemetry windows, merged over instances (pure).
 
 A `Sample` sums what the instances' windows say about their inbound routes: calls, errors,
-rejections (RESOURCE_EXHAUSTED answers and `rejected*` counters of the limit layers), cache hits
-and misses (`*cache_hit*` / `*cache_miss*` counters), in-flight calls at the window's end, and
-the latency histograms merged through the shared codec. `Seconds` buckets samples by second and
-closes a second once `lag` seconds have passed, so a slower instance's window still counts;
-windows are deduplicated on (instance, sequence) so one read twice counts once.
+rejections (counters of the kinds in REJECTION_KINDS, classified by apex.mesh.contract.refusals:
+a route's own, and for the service also those of the clusters its routes use, where caps and the
+adaptive limit count; load shedding only: the forecaster's capacity model looks for the load at
+which the mesh starts shedding, and bad credentials, refused retries or an empty cluster are not
+that), cache hits and misses (`*cache_hit*` / `*cache_miss*` counters), in-flight
+calls at the window's end, and the latency histograms merged through the shared codec. `Seconds`
+buckets samples by second and closes a second once `lag` seconds have passed, so a slower
+instance's window still counts; windows are deduplicated on (instance, sequence) so one read twice
+counts once.
 """
 
 from __future__ import annotations
@@ -13,12 +17,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from apex.mesh.contract import histogram
+from apex.mesh.contract import histogram, refusals
 from apex.mesh.contract.histogram import Histogram
+from apex.mesh.contract.refusals import Refusal
 from apex.mesh.v1 import telemetry_pb2
 
 from engines.ingest.seen import Seen
 
+# The forecaster's capacity model looks for the load at which the mesh starts shedding it: caps, the
+# adaptive limit and rate limits (LOAD_SHED). Not authn/authz refusals (bad credentials are not load),
+# not retry-budget exhaustion (a refused retry, not a refused call) nor no endpoint (an outage). Status
+# codes are not counted: RESOURCE_EXHAUSTED from the rate limit is already `rate_limited` (it was counted
+# twice), caps answer UNAVAILABLE by default (they were missed), and an application's own
+# RESOURCE_EXHAUSTED answers are errors, in the error rate.
+REJECTION_KINDS: frozenset[Refusal] = frozenset({Refusal.LOAD_SHED})
 ROUTE_SEP = "/"  # series key of a route: "service/listener:route"
 CLUSTER_SEP = "#"  # series key of an upstream cluster as the service sees it: "service#cluster"
 
@@ -57,13 +69,11 @@ def accumulate(total: Histogram, other: Histogram) -> Histogram:
 
 
 def _stats_sample(stats: telemetry_pb2.Aggregate) -> Sample:
-    rejections = float(stats.status_codes.get("RESOURCE_EXHAUSTED", 0))
+    rejections = float(refusals.refused(stats.counters, REJECTION_KINDS))
     hits = misses = 0.0
     for name, n in stats.counters.items():
         low = name.lower()
-        if low.startswith(("rejected", "caps_rejected", "ratelimit_rejected")):
-            rejections += n
-        elif "cache_hit" in low:
+        if "cache_hit" in low:
             hits += n
         elif "cache_miss" in low:
             misses += n
@@ -76,9 +86,11 @@ def route_key(service: str, listener: str, route: str) -> str:
 
 
 def window_samples(window: telemetry_pb2.TelemetryWindow, listeners: frozenset[str]) -> dict[str, Sample]:
-    """Series key -> this window's sample: the service (all its routes on `listeners`) and each route."""
+    """Series key -> this window's sample: the service (all its routes on `listeners`, plus the rejections
+    counted on the clusters those routes use), each route and each cluster."""
     total = Sample()
     out: dict[str, Sample] = {window.service: total}
+    used: set[str] = set()
     for r in window.routes:
         if r.listener not in listeners:
             continue
@@ -90,8 +102,11 @@ def window_samples(window: telemetry_pb2.TelemetryWindow, listeners: frozenset[s
             out[key] = Sample(s.calls, s.errors, s.rejections, s.cache_hits, s.cache_misses, s.in_flight,
                               s.latency.copy())  # fmt: skip
         total.add(s)
+        used.add(r.cluster)
     for c in window.clusters:
         out[cluster_key(window.service, c.name)] = _stats_sample(c.stats)
+        if c.name in used:  # shed before the service's own calls: they count for the service
+            total.rejections += refusals.refused(c.stats.counters, REJECTION_KINDS)
     return out
 
 

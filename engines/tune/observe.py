@@ -2,12 +2,14 @@
 
 `stats(window, listeners, slo)` reads one instance's window: calls started and ended on the
 tuned listeners' routes, errors, timeouts (DEADLINE_EXCEEDED), retries (route counter), mesh
-rejections (route and cluster counters that mean "refused": `caps_rejected_*`,
-`adaptive_rejected`, `rate_limited`, `budget_exhausted`, `balancer_no_endpoint`), cache hits and
-stale answers (`cache_stale_*`), in-flight calls, ejected endpoints, and the merged latency
-histogram. A window does not say which calls were slow *and* OK, so "good" (OK within the SLO)
-is estimated as: calls at or under the SLO (from the histogram), less the errors other than
-timeouts (errors are assumed fast, timeouts slow), clamped to [0, ok].
+rejections (route and cluster counters of the kinds in REJECTION_KINDS, classified by
+apex.mesh.contract.refusals: load shedding, retry-budget exhaustion and no endpoint, what the tuned
+limits, budgets and ejection thresholds cause; not authn/authz refusals, which are not the tuner's to
+fix and must not read as overload), cache hits and stale answers (`cache_stale_*`), in-flight calls,
+ejected endpoints, and the merged latency histogram. A window does not say which calls were slow
+*and* OK, so "good" (OK within the SLO) is estimated as: calls at or under the SLO (from the
+histogram), less the errors other than timeouts (errors are assumed fast, timeouts slow), clamped
+to [0, ok].
 
 `Seconds` buckets windows by (service, second), deduplicated on (instance, sequence), and hands
 out a second once `lag` seconds have passed. `observe(parts, ...)` sums a second's windows (all
@@ -19,21 +21,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from apex.mesh.contract import histogram
+from apex.mesh.contract import histogram, refusals
 from apex.mesh.contract.histogram import Histogram
+from apex.mesh.contract.refusals import Refusal
 from apex.mesh.v1 import telemetry_pb2
 
 from engines.ingest.samples import accumulate
 from engines.ingest.seen import Seen
 from engines.tune.sim import Observation
 
-REJECTIONS = frozenset({"rate_limited", "budget_exhausted", "balancer_no_endpoint", "adaptive_rejected"})
-REJECTION_PREFIXES = ("caps_rejected_",)
+# What the tuner's knobs cause and its reward should penalise: load shedding (caps, adaptive limit, rate
+# limits: the limits it tunes), retry-budget exhaustion (budgets) and no endpoint (ejection thresholds
+# that empty a cluster). Not authn/authz refusals: security policy is not the tuner's to change, and a
+# burst of bad tokens must not read as overload (it would loosen limits to "fix" it).
+REJECTION_KINDS: frozenset[Refusal] = frozenset({Refusal.LOAD_SHED, Refusal.RETRY_BUDGET, Refusal.NO_ENDPOINT})
 STALE_COUNTERS = ("cache_stale_while_revalidate", "cache_stale_if_error")
 
 
 def is_rejection(counter: str) -> bool:
-    return counter in REJECTIONS or counter.startswith(REJECTION_PREFIXES)
+    return refusals.kind(counter) in REJECTION_KINDS
 
 
 @dataclass(slots=True)

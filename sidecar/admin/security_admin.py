@@ -1,4 +1,5 @@
-"""apex.mesh.v1.SecurityAdmin: the sidecar's identity, its certificate and who its listeners let in."""
+"""apex.mesh.v1.SecurityAdmin: the sidecar's identity, its certificate, who its listeners let in, and its
+JWKS caches' and OAuth2 token sources' counters."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import grpc
 from apex.mesh.v1 import security_admin_pb2, security_admin_pb2_grpc
 
 from sidecar.admin.views import SecurityView
-from sidecar.security.status import CertificateStatus, ListenerStatus, SecurityStatus
+from sidecar.security.status import CertificateStatus, JwksStatus, ListenerStatus, OAuth2Status, SecurityStatus
 
 
 def to_proto(status: SecurityStatus) -> security_admin_pb2.SecurityStatus:
@@ -28,6 +29,11 @@ def to_proto(status: SecurityStatus) -> security_admin_pb2.SecurityStatus:
         out.principals.update(lis.principals)
         out.rejected.update(lis.rejected)
         out.handshake_failures.update(lis.handshake_failures)
+    for j in status.jwks:
+        reply.jwks.add(provider=j.provider, keys=j.keys).counters.update(j.counters)
+    for o in status.oauth2:
+        route = reply.oauth2.add(listener=o.listener, route=o.route, token_expires_at=o.token_expires_at or 0.0)
+        route.counters.update(o.counters)
     return reply
 
 
@@ -49,7 +55,11 @@ def from_proto(reply: security_admin_pb2.SecurityStatus) -> SecurityStatus:
         )
         for lis in reply.listeners
     )
-    return SecurityStatus(reply.identity, cert, listeners, dict(reply.outbound_handshake_failures))
+    jwks = tuple(JwksStatus(j.provider, j.keys, dict(j.counters)) for j in reply.jwks)
+    oauth2 = tuple(
+        OAuth2Status(o.listener, o.route, dict(o.counters), o.token_expires_at or None) for o in reply.oauth2
+    )
+    return SecurityStatus(reply.identity, cert, listeners, dict(reply.outbound_handshake_failures), jwks, oauth2)
 
 
 class SecurityAdminServicer(security_admin_pb2_grpc.SecurityAdminServicer):
@@ -63,7 +73,8 @@ class SecurityAdminServicer(security_admin_pb2_grpc.SecurityAdminServicer):
         if status is None:
             await context.abort(
                 grpc.StatusCode.FAILED_PRECONDITION,
-                "this sidecar has no workload identity (no `security` section): no mTLS, nothing to show",
+                "this sidecar has no workload identity (no `security` section), no JWT key source and no "
+                "OAuth2 route: nothing to show",
             )
         assert status is not None
         return to_proto(status)

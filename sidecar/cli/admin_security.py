@@ -1,4 +1,4 @@
-"""`apex admin security`: the sidecar's identity, its certificate and who its listeners let in."""
+"""`apex admin security`: the sidecar's identity and certificate, who its listeners let in, JWKS and OAuth2 counters."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ def _counts(counts: Mapping[str, int]) -> str:
 
 
 def text(status: SecurityStatus, now: float) -> str:
-    lines = [f"identity: {status.identity}"]
+    lines = [f"identity: {status.identity or 'none (no `security` section: no mTLS)'}"]
     cert = status.certificate
     if cert is None:
-        lines.append("certificate: none yet")
+        lines.append("certificate: none yet" if status.identity else "certificate: none")
     elif cert.generation == 0:
         lines.append("certificate: placeholder (nobody trusts it): waiting for the control plane's CA")
     else:
@@ -40,7 +40,13 @@ def text(status: SecurityStatus, now: float) -> str:
             lines.append(f"  {principal}: {calls} calls")
         lines.append(f"  rejected: {_counts(lis.rejected)}; failed handshakes: "
                      f"{_counts(lis.handshake_failures)}")  # fmt: skip
-    lines.append(f"outbound failed handshakes: {_counts(status.outbound_handshake_failures)}")
+    if status.identity:
+        lines.append(f"outbound failed handshakes: {_counts(status.outbound_handshake_failures)}")
+    for j in status.jwks:
+        lines.append(f"jwks {j.provider}: {j.keys} keys; {_counts(j.counters)}")
+    for o in status.oauth2:
+        expiry = "no token" if o.token_expires_at is None else f"token expires in {lifetime(o.token_expires_at - now)}"
+        lines.append(f"oauth2 {o.listener}/{o.route}: {expiry}; {_counts(o.counters)}")
     return "\n".join(lines)
 
 

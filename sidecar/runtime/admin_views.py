@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -11,8 +12,9 @@ from sidecar.admin.views import AdminViews, ControlStatusView
 from sidecar.layers.cluster.state import ClusterRuntime
 from sidecar.policy.model import Bootstrap, Policy
 from sidecar.runtime.observe import Observer
+from sidecar.runtime.security_watch import token_counters
 from sidecar.runtime.stack import State
-from sidecar.security.status import SecurityStatus
+from sidecar.security.status import JwksStatus, OAuth2Status, SecurityStatus
 
 
 class _Kinds(Protocol):
@@ -125,8 +127,20 @@ class _Security:
         self._sidecar = sidecar
 
     def status(self) -> SecurityStatus | None:
+        """The workload's status plus the JWKS caches and OAuth2 token sources; None with none of them."""
         workload = self._sidecar.workload
-        return None if workload is None else workload.status()
+        jwks, keys, oauth2 = token_counters(self._sidecar.state)
+        if workload is None and not jwks and not oauth2:
+            return None
+        status = SecurityStatus("", None) if workload is None else workload.status()
+        return dataclasses.replace(
+            status,
+            jwks=tuple(JwksStatus(name, keys.get(name, 0), jwks[name]) for name in sorted(jwks)),
+            oauth2=tuple(
+                OAuth2Status(listener, route, dict(t.counts), t.expires_at)
+                for (listener, route), t in sorted(oauth2.items())
+            ),
+        )
 
 
 def of(sidecar: Sidecar) -> AdminViews:

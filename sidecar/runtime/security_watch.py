@@ -21,6 +21,21 @@ if TYPE_CHECKING:
     from sidecar.security.tls import ListenerTls
 
 
+def token_counters(
+    state: State,
+) -> tuple[dict[str, dict[str, int]], dict[str, int], dict[tuple[str, str], TokenRoute]]:
+    """(provider -> KeyCache counters, provider -> keys in force, (listener, route) -> TokenRoute): what the
+    JWT key caches and OAuth2 token sources counted (for /metrics and `apex admin security`)."""
+    caches = list(state.jwks.by_name.items())
+    jwks = {name: dict(cache.counters) for name, cache in caches}
+    keys = {name: 0 if cache.keys is None else len(cache.keys.keys) for name, cache in caches}
+    oauth2 = {}
+    for key, (_, source) in list(state.routes.tokens.items()):
+        token = source.state.token
+        oauth2[key] = TokenRoute(dict(source.counts), None if token is None else token.expires_at)
+    return jwks, keys, oauth2
+
+
 class SecurityWatch:
     """`guards()` names the access guards in force ("admin", "metrics"); `access_tls` the TLS of the
     metrics listener when it speaks HTTPS."""
@@ -58,15 +73,7 @@ class SecurityWatch:
                     check.mode.value, dict(check.accepted), dict(check.rejected), dict(tls.handshakes)
                 )
             outbound = dict(workload.client_tls.handshakes)
-        jwks = {name: dict(cache.counters) for name, cache in list(self._state.jwks.by_name.items())}
-        keys = {
-            name: 0 if cache.keys is None else len(cache.keys.keys)
-            for name, cache in list(self._state.jwks.by_name.items())
-        }
-        oauth2 = {}
-        for key, (_, source) in list(self._state.routes.tokens.items()):
-            token = source.state.token
-            oauth2[key] = TokenRoute(dict(source.counts), None if token is None else token.expires_at)
+        jwks, keys, oauth2 = token_counters(self._state)
         return SecurityView(
             identity=identity,
             certificate_not_after=not_after,

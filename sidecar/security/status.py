@@ -33,11 +33,34 @@ class ListenerStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class JwksStatus:
+    """One JWT provider's key cache: keys in force and its counters (fetches, fetch_errors, kid_refreshes,
+    kid_refresh_limited), as `apex_jwks_*` on /metrics."""
+
+    provider: str
+    keys: int
+    counters: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OAuth2Status:
+    """One route's OAuth2 token source: its counts (fetched, failed, refreshed, calls_refused), as
+    `apex_oauth2_*` on /metrics, and when the token in force expires (never the token)."""
+
+    listener: str
+    route: str
+    counters: Mapping[str, int] = field(default_factory=dict)
+    token_expires_at: float | None = None  # unix seconds; None without a token
+
+
+@dataclass(frozen=True, slots=True)
 class SecurityStatus:
-    identity: str  # the sidecar's SPIFFE ID
+    identity: str  # the sidecar's SPIFFE ID ("" without a `security` section)
     certificate: CertificateStatus | None
     listeners: tuple[ListenerStatus, ...] = ()
     outbound_handshake_failures: Mapping[str, int] = field(default_factory=dict)  # reason -> count
+    jwks: tuple[JwksStatus, ...] = ()  # by provider name
+    oauth2: tuple[OAuth2Status, ...] = ()  # by (listener, route)
 
 
 def as_dict(status: SecurityStatus) -> dict[str, object]:
@@ -66,7 +89,14 @@ def as_dict(status: SecurityStatus) -> dict[str, object]:
             for lis in status.listeners
         },
         "outbound_handshake_failures": dict(status.outbound_handshake_failures),
+        "jwks": {j.provider: {"keys": j.keys, "counters": dict(j.counters)} for j in status.jwks},
+        "oauth2": [_oauth2(o) for o in status.oauth2],
     }
+
+
+def _oauth2(o: OAuth2Status) -> dict[str, object]:
+    return {"listener": o.listener, "route": o.route, "counters": dict(o.counters),
+            "token_expires_at": o.token_expires_at}  # fmt: skip
 
 
 def lifetime(seconds: float) -> str:

@@ -10,6 +10,13 @@ bucket (calls / bucket length), so a bucket that is still running (the last one,
 is divided by the seconds it has run so far. Latency quantiles come from the merged histograms
 (apex.mesh.contract.histogram): within its stated relative error of the quantile of all the
 calls merged, whichever instance served them.
+
+Policy counters: route rows have their route's (retries, rate limits, retry budget, authn/authz);
+service rows add those of the clusters their routes use (caps, adaptive limit, balancer, cache), which
+windows keep per cluster; `--by cluster` rows have the cluster's. `rejections` counts every kind of
+refusal the contract knows (apex.mesh.contract.refusals), `rejections_by_kind` splits it: an operator
+asking "did the mesh refuse calls?" wants load shedding, retry-budget exhaustion, no endpoint and
+authn/authz refusals alike, and the split says which.
 """
 
 from __future__ import annotations
@@ -18,8 +25,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from apex.mesh.contract import histogram
+from apex.mesh.contract import histogram, refusals
 from apex.mesh.contract.histogram import Histogram
+from apex.mesh.contract.refusals import Refusal
 from apex.mesh.v1 import telemetry_pb2
 
 By = Literal["service", "route", "method", "cluster", "endpoint"]
@@ -31,9 +39,10 @@ KEY_COLUMNS: Mapping[By, tuple[str, ...]] = {
     "cluster": ("service", "cluster"),
     "endpoint": ("service", "cluster", "endpoint"),
 }
-# Policy-layer counters that mean "the mesh refused the call" (docs/observability.md).
-REJECTION_COUNTERS = frozenset({"rate_limited", "budget_exhausted", "balancer_no_endpoint"})
-REJECTION_PREFIXES = ("caps_rejected_", "authn_rejected_", "authz_denied")
+# `rejections` sums every kind of refusal (apex.mesh.contract.refusals): an operator asking "did the mesh
+# refuse calls?" wants load shedding, retry-budget exhaustion, no endpoint and authn/authz refusals alike,
+# with the split by kind beside it (`rejections_by_kind`).
+REJECTION_KINDS: frozenset[Refusal] = refusals.ALL
 QUANTILES = (50.0, 95.0, 99.0)
 MAX_FAILED = 5  # failed-call exemplars kept per row
 
@@ -41,10 +50,6 @@ MAX_FAILED = 5  # failed-call exemplars kept per row
 def window_start(window: telemetry_pb2.TelemetryWindow) -> float:
     """Unix seconds at which `window` started."""
     return float(window.window_start.seconds + window.window_start.nanos / 1e9)
-
-
-def is_rejection(counter: str) -> bool:
-    return counter in REJECTION_COUNTERS or counter.startswith(REJECTION_PREFIXES)
 
 
 @dataclass(slots=True)
@@ -104,8 +109,15 @@ class Row:
 
     @property
     def rejections(self) -> int | None:
-        """Calls the mesh refused; None where not counted (method rows)."""
-        return sum(n for name, n in self.counters.items() if is_rejection(name)) if self.counted else None
+        """Calls the mesh refused (REJECTION_KINDS); None where not counted (method rows)."""
+        return refusals.refused(self.counters, REJECTION_KINDS) if self.counted else None
+
+    @property
+    def rejections_by_kind(self) -> dict[str, int] | None:
+        """The rejections per kind (load_shed, retry_budget, no_endpoint, authn, authz); None for method rows."""
+        if not self.counted:
+            return None
+        return {k.value: n for k, n in sorted(refusals.by_kind(self.counters).items(), key=lambda kv: kv[0].value)}
 
     @property
     def cache_hit_ratio(self) -> float | None:
@@ -135,6 +147,7 @@ class Row:
             "errors_by_code": self.errors_by_code,
             "retries": self.retries,
             "rejections": self.rejections,
+            "rejections_by_kind": self.rejections_by_kind,
             "cache_hit_ratio": None if ratio is None else round(ratio, 6),
             "slowest": None if self.slowest is None else exemplar_dict(self.slowest),
             "failed": [exemplar_dict(e) for e in self.failed],
@@ -182,6 +195,20 @@ def _parts(window: telemetry_pb2.TelemetryWindow, by: By) -> Iterable[Part]:
         yield Part((s, e.cluster, e.address), e.stats)
 
 
+def _listener_clusters(window: telemetry_pb2.TelemetryWindow) -> Iterable[tuple[tuple[str, ...], Mapping[str, int]]]:
+    """(service, listener) and the counters of each cluster its routes use, once per cluster: what the
+    cluster mechanisms counted for that listener's calls (caps, adaptive limit, balancer, cache), which
+    windows keep on the cluster, not on the route."""
+    used: dict[str, set[str]] = {}
+    for r in window.routes:
+        used.setdefault(r.listener, set()).add(r.cluster)
+    clusters = {c.name: c.stats.counters for c in window.clusters}
+    for listener in sorted(used):
+        for name in sorted(used[listener]):
+            if counters := clusters.get(name):
+                yield (window.service, listener), counters
+
+
 def rows(
     windows: Iterable[telemetry_pb2.TelemetryWindow],
     by: By,
@@ -208,6 +235,10 @@ def rows(
                 row = out[(index, part.key)] = Row(part.key, start, seconds, counted=by != "method")
             row.add(part.stats, w.instance)
             row.add_exemplars(part.slowest, part.failed)
+        if by == "service":
+            for key, counters in _listener_clusters(w):
+                if (row := out.get((index, key))) is not None:
+                    row.add_counters(counters)
     return [out[k] for k in sorted(out)]
 
 

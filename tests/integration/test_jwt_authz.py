@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import socket
 import ssl
 import time
@@ -23,10 +24,12 @@ from apex.mesh.v1 import admin_pb2, admin_pb2_grpc, config_pb2, echo_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
 from engines.security.ca import MeshCA
+from sidecar.cli import main as apex
 from sidecar.config.yaml_proto import fill
 from sidecar.examples.echo import BackgroundEcho
 from sidecar.security.material import TlsMaterial
 from sidecar.support.sidecar_proc import SidecarProcess
+from sidecar.telemetry.security_metrics import JWKS_COUNTERS
 from tests.support.jwt_keys import (
     AUDIENCE,
     ISSUER,
@@ -225,7 +228,7 @@ def _moved(before: dict[Any, float], after: dict[Any, float]) -> dict[Any, float
     return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
 
 
-def test_security_series_on_metrics_after_known_rejections(mesh: Mesh) -> None:
+def test_security_series_on_metrics_after_known_rejections(mesh: Mesh, capsys: pytest.CaptureFixture[str]) -> None:
     """Peer checks, handshake failures, JWKS refreshes and a certificate rotation, each with the exact
     series it moved on /metrics (docs/observability.md, "Security series")."""
     now = time.time()
@@ -275,6 +278,16 @@ def test_security_series_on_metrics_after_known_rejections(mesh: Mesh) -> None:
         failed: 1,
         ("apex_jwks_fetches_total", corp): 1,
         ("apex_jwks_kid_refreshes_total", corp): 1,
+    }
+    # The same JWKS counters in `apex admin security --json` (SecurityAdmin.GetSecurity), beside the peer counts.
+    series = mesh.security()
+    capsys.readouterr()
+    assert apex(["admin", "--admin", mesh.proc["admin"], "--json", "security"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["jwks"] == {"corp": {"keys": series[("apex_jwks_keys", corp)], "counters": {
+        name: series[(family, corp)] for name, family, _ in JWKS_COUNTERS if series[(family, corp)]}}}  # fmt: skip
+    assert shown["listeners"]["inbound"]["rejected"] == {
+        "not_allowed": series[("apex_mtls_rejected_total", (inbound, ("reason", "not_allowed")))]
     }
     # 4. cert-manager rotates the certificate files: a new generation, its expiry, one rotation.
     renewed = issued(mesh.ca, "echo", time.time() + 10)

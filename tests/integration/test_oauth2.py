@@ -5,6 +5,7 @@ and a real sidecar attaching the token to outbound calls in place of the applica
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent import futures
@@ -14,6 +15,7 @@ import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from sidecar.cli import main as apex
 from sidecar.core.call import CallDescriptor, Code, Status
 from sidecar.core.service import BufferedResponse, Request, Response
 from sidecar.layers.oauth2.layer import OAuth2Layer
@@ -121,6 +123,7 @@ class _Reflect(grpc.GenericRpcHandler):
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any] | None:
         if not details.method.startswith("/partner."):
             return None  # UNIMPLEMENTED (the sidecar's reflection lookup, for one)
+
         def reflect(request: bytes, context: grpc.ServicerContext[Any, Any]) -> bytes:
             return dict(context.invocation_metadata()).get("authorization", "-").encode()
 
@@ -137,7 +140,9 @@ def reflector() -> Iterator[str]:
     server.stop(None)
 
 
-def test_a_sidecar_attaches_its_route_token_to_outbound_calls(reflector: str) -> None:
+def test_a_sidecar_attaches_its_route_token_to_outbound_calls(
+    reflector: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with TokenServer("shop-client", SECRET, expires_in=3600) as server:
         config = {
             "node": {"service": "shop"},
@@ -174,9 +179,18 @@ def test_a_sidecar_attaches_its_route_token_to_outbound_calls(reflector: str) ->
                 ("apex_oauth2_calls_refused_total", "partner"): 0,
             }
             assert "tok-1-x" not in text and SECRET not in text
+            # The same counts in `apex admin security` (no workload identity: the token sources only).
+            capsys.readouterr()
+            assert apex(["admin", "--admin", sidecar["admin"], "--json", "security"]) == 0
+            shown = capsys.readouterr().out
+            [route] = json.loads(shown)["oauth2"]
+            assert route.pop("token_expires_at") == pytest.approx(expiry, abs=1e-3)
+            assert route == {"listener": "outbound", "route": "partner", "counters": {"fetched": 1}}
+            assert apex(["admin", "--admin", sidecar["admin"], "security"]) == 0
+            shown += capsys.readouterr().out
+            assert "oauth2 outbound/partner: token expires in " in shown and "fetched 1" in shown
+            assert "tok-1-x" not in shown and SECRET not in shown
             sidecar.stop()
             log = sidecar.log()
         assert "new access token from" in log
         assert SECRET not in log and "tok-1-x" not in log
-
-

@@ -12,18 +12,20 @@ import json
 import grpc
 import pytest
 import redis.asyncio as aioredis
+from apex.mesh.contract import refusals
 from apex.mesh.contract.streams import telemetry_key
-from apex.mesh.v1 import echo_pb2, echo_pb2_grpc
+from apex.mesh.v1 import echo_pb2, echo_pb2_grpc, telemetry_pb2
 
 from sidecar.cli import main
 from sidecar.examples.echo import BackgroundEcho
-from tests.support.observed import observed_config, poll, unary
+from tests.support.observed import observed_config, poll, unary, windows
 from tests.support.sidecar_proc import SidecarProcess
 
 pytestmark = pytest.mark.integration
 
 SERVICE = "stat-cli"
 LOAD = {"stat-a": (30, 3), "stat-b": (20, 7)}  # instance -> (OK unary calls, UNAVAILABLE unary calls)
+SHED = 3  # outbound calls per instance its rate limit refuses
 STREAMS = 4  # server-streaming calls per instance besides: a second method on the same route
 UNARY, STREAM = "/apex.mesh.v1.Echo/Unary", "/apex.mesh.v1.Echo/ServerStream"
 
@@ -39,6 +41,10 @@ async def _delete(url: str) -> None:
     client = aioredis.from_url(url)
     await client.delete(telemetry_key(SERVICE))
     await client.aclose()
+
+
+def aggregates(w: telemetry_pb2.TelemetryWindow) -> list[telemetry_pb2.Aggregate]:
+    return [*(r.stats for r in w.routes), *(c.stats for c in w.clusters), *(e.stats for e in w.endpoints)]
 
 
 def _stat(capsys: pytest.CaptureFixture[str], redis_url: str, *extra: str) -> dict[str, object]:
@@ -58,11 +64,15 @@ def test_stat_top_health_merge_two_sidecars(
                 echo.address, service=SERVICE, telemetry={"redis_url": redis_url, "window": "200ms"}
             )
             config["node"]["instance"] = instance
+            # the outbound route sheds: a bucket of 2 that refills once in 1000 s
+            config["policy"]["route_tables"][1]["routes"][0]["rate_limit"] = {"requests_per_second": 0.001, "burst": 2}
             procs.append(SidecarProcess(config).start())
         for proc, (ok, failed) in zip(procs, LOAD.values(), strict=True):
             unary(proc["inbound"], ok)
             unary(proc["inbound"], failed, status=14)  # UNAVAILABLE, asked of the echo server
             _streams(proc["inbound"], STREAMS)
+            unary(proc["outbound"], 2)
+            unary(proc["outbound"], SHED, status=grpc.StatusCode.RESOURCE_EXHAUSTED.value[0])
 
         want_unary = sum(ok + failed for ok, failed in LOAD.values())
         want_calls = want_unary + STREAMS * len(LOAD)
@@ -84,6 +94,23 @@ def test_stat_top_health_merge_two_sidecars(
         assert isinstance(latency, dict)
         assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"]
         assert row["calls_per_second"] > 0
+        assert row["rejections"] == 0 and row["rejections_by_kind"] == {}
+
+        # The rate limit's refusals, as apex.mesh.contract.refusals classifies them; every counter name in
+        # these real windows is one the contract knows.
+        shed = SHED * len(LOAD)
+
+        def outbound(doc: dict[str, object]) -> dict[str, object]:
+            rows = doc["rows"]
+            assert isinstance(rows, list)
+            [row] = [r for r in rows if r["listener"] == "outbound"]
+            assert isinstance(row, dict)
+            return row
+
+        out = outbound(poll(lambda: _stat(capsys, redis_url), lambda d: outbound(d)["rejections"] == shed))
+        assert (out["rejections"], out["rejections_by_kind"]) == (shed, {"load_shed": shed})
+        names = {n for w in windows(redis_url, SERVICE) for a in aggregates(w) for n in a.counters}
+        assert "rate_limited" in names and not {n for n in names if not refusals.known(n)}
 
         # Per route and in buckets: the same calls, split but not lost.
         by_route = _stat(capsys, redis_url, "--by", "route", "--window", "1m")

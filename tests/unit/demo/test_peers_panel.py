@@ -6,7 +6,15 @@ from __future__ import annotations
 from sidecar.admin.security_admin import from_proto, to_proto
 from sidecar.demo import peers
 from sidecar.security.peer import MAX_PRINCIPALS, OTHER, MtlsMode, PeerCheck
-from sidecar.security.status import CertificateStatus, ListenerStatus, SecurityStatus, as_dict, lifetime
+from sidecar.security.status import (
+    CertificateStatus,
+    JwksStatus,
+    ListenerStatus,
+    OAuth2Status,
+    SecurityStatus,
+    as_dict,
+    lifetime,
+)
 
 TD = "cluster.local"
 FRONTEND = "spiffe://cluster.local/ns/default/sa/frontend"
@@ -41,8 +49,17 @@ def _status(calls: int, rejected: dict[str, int] | None = None, generation: int 
 def test_the_admin_reply_carries_the_status_unchanged() -> None:
     status = _status(12, {"not_allowed": 2})
     frontend = SecurityStatus(FRONTEND, None, (ListenerStatus("inbound", "disable"),), {"unknown_ca": 1})
-    for s in (status, frontend):
+    tokens = SecurityStatus(  # no workload identity: JWT key caches and OAuth2 token sources only
+        "", None, (), {}, (JwksStatus("corp", 2, {"fetches": 3, "kid_refreshes": 1}),),
+        (OAuth2Status("outbound", "partner", {"fetched": 1}, 5000.5), OAuth2Status("outbound", "down", {"failed": 4})),
+    )  # fmt: skip
+    for s in (status, frontend, tokens):
         assert from_proto(to_proto(s)) == s
+    assert as_dict(tokens)["jwks"] == {"corp": {"keys": 2, "counters": {"fetches": 3, "kid_refreshes": 1}}}
+    assert as_dict(tokens)["oauth2"] == [
+        {"listener": "outbound", "route": "partner", "counters": {"fetched": 1}, "token_expires_at": 5000.5},
+        {"listener": "outbound", "route": "down", "counters": {"failed": 4}, "token_expires_at": None},
+    ]
     data = as_dict(status)
     assert data["listeners"] == {
         "inbound": {"mode": "strict", "accepted": {"mtls": 12}, "principals": {FRONTEND: 12},

@@ -31,7 +31,7 @@ def window(
 def test_two_instances_merge_into_one_row_with_rates_and_ratios() -> None:
     ws = [
         window("a", 100.0, 10, 1, [0.01] * 10, retries=2, cache_hits=3, cache_misses=1, rate_limited=4),
-        window("b", 101.0, 30, 0, [0.1] * 30, caps_rejected_queue=1),
+        window("b", 101.0, 30, 0, [0.1] * 30, caps_rejected_max_pending=1),
         window("b", 200.0, 99, 0, [1.0] * 99),  # outside the range: not counted
     ]
     [row] = golden.rows(ws, "service", since=95.0, now=115.0)

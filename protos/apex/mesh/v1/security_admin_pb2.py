@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!apex/mesh/v1/security_admin.proto\x12\x0c\x61pex.mesh.v1\"\x14\n\x12GetSecurityRequest\"\xb1\x02\n\x0eSecurityStatus\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x36\n\x0b\x63\x65rtificate\x18\x02 \x01(\x0b\x32!.apex.mesh.v1.WorkloadCertificate\x12\x31\n\tlisteners\x18\x03 \x03(\x0b\x32\x1e.apex.mesh.v1.ListenerSecurity\x12`\n\x1boutbound_handshake_failures\x18\x04 \x03(\x0b\x32;.apex.mesh.v1.SecurityStatus.OutboundHandshakeFailuresEntry\x1a@\n\x1eOutboundHandshakeFailuresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\x84\x01\n\x13WorkloadCertificate\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x0e\n\x06serial\x18\x02 \x01(\t\x12\x12\n\nnot_before\x18\x03 \x01(\x01\x12\x11\n\tnot_after\x18\x04 \x01(\x01\x12\x10\n\x08renew_at\x18\x05 \x01(\x01\x12\x12\n\ngeneration\x18\x06 \x01(\x04\"\x94\x04\n\x10ListenerSecurity\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\t\x12>\n\x08\x61\x63\x63\x65pted\x18\x03 \x03(\x0b\x32,.apex.mesh.v1.ListenerSecurity.AcceptedEntry\x12\x42\n\nprincipals\x18\x04 \x03(\x0b\x32..apex.mesh.v1.ListenerSecurity.PrincipalsEntry\x12>\n\x08rejected\x18\x05 \x03(\x0b\x32,.apex.mesh.v1.ListenerSecurity.RejectedEntry\x12Q\n\x12handshake_failures\x18\x06 \x03(\x0b\x32\x35.apex.mesh.v1.ListenerSecurity.HandshakeFailuresEntry\x1a/\n\rAcceptedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x31\n\x0fPrincipalsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a/\n\rRejectedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x38\n\x16HandshakeFailuresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x32^\n\rSecurityAdmin\x12M\n\x0bGetSecurity\x12 .apex.mesh.v1.GetSecurityRequest\x1a\x1c.apex.mesh.v1.SecurityStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!apex/mesh/v1/security_admin.proto\x12\x0c\x61pex.mesh.v1\"\x14\n\x12GetSecurityRequest\"\x86\x03\n\x0eSecurityStatus\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x36\n\x0b\x63\x65rtificate\x18\x02 \x01(\x0b\x32!.apex.mesh.v1.WorkloadCertificate\x12\x31\n\tlisteners\x18\x03 \x03(\x0b\x32\x1e.apex.mesh.v1.ListenerSecurity\x12`\n\x1boutbound_handshake_failures\x18\x04 \x03(\x0b\x32;.apex.mesh.v1.SecurityStatus.OutboundHandshakeFailuresEntry\x12(\n\x04jwks\x18\x05 \x03(\x0b\x32\x1a.apex.mesh.v1.JwksProvider\x12)\n\x06oauth2\x18\x06 \x03(\x0b\x32\x19.apex.mesh.v1.OAuth2Route\x1a@\n\x1eOutboundHandshakeFailuresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\x9b\x01\n\x0cJwksProvider\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x0c\n\x04keys\x18\x02 \x01(\r\x12:\n\x08\x63ounters\x18\x03 \x03(\x0b\x32(.apex.mesh.v1.JwksProvider.CountersEntry\x1a/\n\rCountersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\xb4\x01\n\x0bOAuth2Route\x12\x10\n\x08listener\x18\x01 \x01(\t\x12\r\n\x05route\x18\x02 \x01(\t\x12\x39\n\x08\x63ounters\x18\x03 \x03(\x0b\x32\'.apex.mesh.v1.OAuth2Route.CountersEntry\x12\x18\n\x10token_expires_at\x18\x04 \x01(\x01\x1a/\n\rCountersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\x84\x01\n\x13WorkloadCertificate\x12\x10\n\x08identity\x18\x01 \x01(\t\x12\x0e\n\x06serial\x18\x02 \x01(\t\x12\x12\n\nnot_before\x18\x03 \x01(\x01\x12\x11\n\tnot_after\x18\x04 \x01(\x01\x12\x10\n\x08renew_at\x18\x05 \x01(\x01\x12\x12\n\ngeneration\x18\x06 \x01(\x04\"\x94\x04\n\x10ListenerSecurity\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\t\x12>\n\x08\x61\x63\x63\x65pted\x18\x03 \x03(\x0b\x32,.apex.mesh.v1.ListenerSecurity.AcceptedEntry\x12\x42\n\nprincipals\x18\x04 \x03(\x0b\x32..apex.mesh.v1.ListenerSecurity.PrincipalsEntry\x12>\n\x08rejected\x18\x05 \x03(\x0b\x32,.apex.mesh.v1.ListenerSecurity.RejectedEntry\x12Q\n\x12handshake_failures\x18\x06 \x03(\x0b\x32\x35.apex.mesh.v1.ListenerSecurity.HandshakeFailuresEntry\x1a/\n\rAcceptedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x31\n\x0fPrincipalsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a/\n\rRejectedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x38\n\x16HandshakeFailuresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x32^\n\rSecurityAdmin\x12M\n\x0bGetSecurity\x12 .apex.mesh.v1.GetSecurityRequest\x1a\x1c.apex.mesh.v1.SecurityStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,6 +33,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SECURITYSTATUS_OUTBOUNDHANDSHAKEFAILURESENTRY']._loaded_options = None
   _globals['_SECURITYSTATUS_OUTBOUNDHANDSHAKEFAILURESENTRY']._serialized_options = b'8\001'
+  _globals['_JWKSPROVIDER_COUNTERSENTRY']._loaded_options = None
+  _globals['_JWKSPROVIDER_COUNTERSENTRY']._serialized_options = b'8\001'
+  _globals['_OAUTH2ROUTE_COUNTERSENTRY']._loaded_options = None
+  _globals['_OAUTH2ROUTE_COUNTERSENTRY']._serialized_options = b'8\001'
   _globals['_LISTENERSECURITY_ACCEPTEDENTRY']._loaded_options = None
   _globals['_LISTENERSECURITY_ACCEPTEDENTRY']._serialized_options = b'8\001'
   _globals['_LISTENERSECURITY_PRINCIPALSENTRY']._loaded_options = None
@@ -44,21 +48,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETSECURITYREQUEST']._serialized_start=51
   _globals['_GETSECURITYREQUEST']._serialized_end=71
   _globals['_SECURITYSTATUS']._serialized_start=74
-  _globals['_SECURITYSTATUS']._serialized_end=379
-  _globals['_SECURITYSTATUS_OUTBOUNDHANDSHAKEFAILURESENTRY']._serialized_start=315
-  _globals['_SECURITYSTATUS_OUTBOUNDHANDSHAKEFAILURESENTRY']._serialized_end=379
-  _globals['_WORKLOADCERTIFICATE']._serialized_start=382
-  _globals['_WORKLOADCERTIFICATE']._serialized_end=514
-  _globals['_LISTENERSECURITY']._serialized_start=517
-  _globals['_LISTENERSECURITY']._serialized_end=1049
-  _globals['_LISTENERSECURITY_ACCEPTEDENTRY']._serialized_start=844
-  _globals['_LISTENERSECURITY_ACCEPTEDENTRY']._serialized_end=891
-  _globals['_LISTENERSECURITY_PRINCIPALSENTRY']._serialized_start=893
-  _globals['_LISTENERSECURITY_PRINCIPALSENTRY']._serialized_end=942
-  _globals['_LISTENERSECURITY_REJECTEDENTRY']._serialized_start=944
-  _globals['_LISTENERSECURITY_REJECTEDENTRY']._serialized_end=991
-  _globals['_LISTENERSECURITY_HANDSHAKEFAILURESENTRY']._serialized_start=993
-  _globals['_LISTENERSECURITY_HANDSHAKEFAILURESENTRY']._serialized_end=1049
-  _globals['_SECURITYADMIN']._serialized_start=1051
-  _globals['_SECURITYADMIN']._serialized_end=1145
+  _globals['_SECURITYSTATUS']._serialized_end=464
+  _globals['_SECURITYSTATUS_OUTBOUNDHANDSHAKEFAILURESENTRY']._serialized_start=400
+  _globals['_SECURITYSTATUS_OUTBOUNDHANDSHAKEFAILURESENTRY']._serialized_end=464
+  _globals['_JWKSPROVIDER']._serialized_start=467
+  _globals['_JWKSPROVIDER']._serialized_end=622
+  _globals['_JWKSPROVIDER_COUNTERSENTRY']._serialized_start=575
+  _globals['_JWKSPROVIDER_COUNTERSENTRY']._serialized_end=622
+  _globals['_OAUTH2ROUTE']._serialized_start=625
+  _globals['_OAUTH2ROUTE']._serialized_end=805
+  _globals['_OAUTH2ROUTE_COUNTERSENTRY']._serialized_start=575
+  _globals['_OAUTH2ROUTE_COUNTERSENTRY']._serialized_end=622
+  _globals['_WORKLOADCERTIFICATE']._serialized_start=808
+  _globals['_WORKLOADCERTIFICATE']._serialized_end=940
+  _globals['_LISTENERSECURITY']._serialized_start=943
+  _globals['_LISTENERSECURITY']._serialized_end=1475
+  _globals['_LISTENERSECURITY_ACCEPTEDENTRY']._serialized_start=1270
+  _globals['_LISTENERSECURITY_ACCEPTEDENTRY']._serialized_end=1317
+  _globals['_LISTENERSECURITY_PRINCIPALSENTRY']._serialized_start=1319
+  _globals['_LISTENERSECURITY_PRINCIPALSENTRY']._serialized_end=1368
+  _globals['_LISTENERSECURITY_REJECTEDENTRY']._serialized_start=1370
+  _globals['_LISTENERSECURITY_REJECTEDENTRY']._serialized_end=1417
+  _globals['_LISTENERSECURITY_HANDSHAKEFAILURESENTRY']._serialized_start=1419
+  _globals['_LISTENERSECURITY_HANDSHAKEFAILURESENTRY']._serialized_end=1475
+  _globals['_SECURITYADMIN']._serialized_start=1477
+  _globals['_SECURITYADMIN']._serialized_end=1571
 # @@protoc_insertion_point(module_scope)

@@ -11,7 +11,7 @@ class GetSecurityRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class SecurityStatus(_message.Message):
-    __slots__ = ("identity", "certificate", "listeners", "outbound_handshake_failures")
+    __slots__ = ("identity", "certificate", "listeners", "outbound_handshake_failures", "jwks", "oauth2")
     class OutboundHandshakeFailuresEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -23,11 +23,51 @@ class SecurityStatus(_message.Message):
     CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
     LISTENERS_FIELD_NUMBER: _ClassVar[int]
     OUTBOUND_HANDSHAKE_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    JWKS_FIELD_NUMBER: _ClassVar[int]
+    OAUTH2_FIELD_NUMBER: _ClassVar[int]
     identity: str
     certificate: WorkloadCertificate
     listeners: _containers.RepeatedCompositeFieldContainer[ListenerSecurity]
     outbound_handshake_failures: _containers.ScalarMap[str, int]
-    def __init__(self, identity: _Optional[str] = ..., certificate: _Optional[_Union[WorkloadCertificate, _Mapping]] = ..., listeners: _Optional[_Iterable[_Union[ListenerSecurity, _Mapping]]] = ..., outbound_handshake_failures: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    jwks: _containers.RepeatedCompositeFieldContainer[JwksProvider]
+    oauth2: _containers.RepeatedCompositeFieldContainer[OAuth2Route]
+    def __init__(self, identity: _Optional[str] = ..., certificate: _Optional[_Union[WorkloadCertificate, _Mapping]] = ..., listeners: _Optional[_Iterable[_Union[ListenerSecurity, _Mapping]]] = ..., outbound_handshake_failures: _Optional[_Mapping[str, int]] = ..., jwks: _Optional[_Iterable[_Union[JwksProvider, _Mapping]]] = ..., oauth2: _Optional[_Iterable[_Union[OAuth2Route, _Mapping]]] = ...) -> None: ...
+
+class JwksProvider(_message.Message):
+    __slots__ = ("provider", "keys", "counters")
+    class CountersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    COUNTERS_FIELD_NUMBER: _ClassVar[int]
+    provider: str
+    keys: int
+    counters: _containers.ScalarMap[str, int]
+    def __init__(self, provider: _Optional[str] = ..., keys: _Optional[int] = ..., counters: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class OAuth2Route(_message.Message):
+    __slots__ = ("listener", "route", "counters", "token_expires_at")
+    class CountersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    LISTENER_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    COUNTERS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    listener: str
+    route: str
+    counters: _containers.ScalarMap[str, int]
+    token_expires_at: float
+    def __init__(self, listener: _Optional[str] = ..., route: _Optional[str] = ..., counters: _Optional[_Mapping[str, int]] = ..., token_expires_at: _Optional[float] = ...) -> None: ...
 
 class WorkloadCertificate(_message.Message):
     __slots__ = ("identity", "serial", "not_before", "not_after", "renew_at", "generation")

@@ -74,6 +74,7 @@ def window(instance: str, seq: int, second: int, calls: int) -> telemetry_pb2.Te
     r = w.routes.add(listener="inbound", route="buy", cluster="local")
     r.stats.calls, r.stats.errors, r.stats.in_flight = calls, 1, 3
     r.stats.status_codes["RESOURCE_EXHAUSTED"] = 1
+    r.stats.counters["rate_limited"] = 1  # the rate limit refused the call (the refusal counted, not the status)
     r.stats.counters["cache_hits"] = 2
     histogram.encode(lat(0.05), r.stats.latency)
     w.routes.add(listener="outbound", route="x", cluster="x").stats.calls = 999
