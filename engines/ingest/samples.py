@@ -5,7 +5,8 @@ rejections (counters of the kinds in REJECTION_KINDS, classified by apex.mesh.co
 a route's own, and for the service also those of the clusters its routes use, where caps and the
 adaptive limit count; load shedding only: the forecaster's capacity model looks for the load at
 which the mesh starts shedding, and bad credentials, refused retries or an empty cluster are not
-that), cache hits and misses (`*cache_hit*` / `*cache_miss*` counters), in-flight
+that), cache hits and misses (`*cache_hit*` / `*cache_miss*` counters; the cache layer counts them on
+the cluster, so the service's come from the clusters its routes use, like its rejections), in-flight
 calls at the window's end, and the latency histograms merged through the shared codec. `Seconds`
 buckets samples by second and closes a second once `lag` seconds have passed, so a slower
 instance's window still counts; windows are deduplicated on (instance, sequence) so one read twice
@@ -87,7 +88,7 @@ def route_key(service: str, listener: str, route: str) -> str:
 
 def window_samples(window: telemetry_pb2.TelemetryWindow, listeners: frozenset[str]) -> dict[str, Sample]:
     """Series key -> this window's sample: the service (all its routes on `listeners`, plus the rejections
-    counted on the clusters those routes use), each route and each cluster."""
+    and cache hits/misses counted on the clusters those routes use), each route and each cluster."""
     total = Sample()
     out: dict[str, Sample] = {window.service: total}
     used: set[str] = set()
@@ -105,8 +106,11 @@ def window_samples(window: telemetry_pb2.TelemetryWindow, listeners: frozenset[s
         used.add(r.cluster)
     for c in window.clusters:
         out[cluster_key(window.service, c.name)] = _stats_sample(c.stats)
-        if c.name in used:  # shed before the service's own calls: they count for the service
-            total.rejections += refusals.refused(c.stats.counters, REJECTION_KINDS)
+        if c.name in used:  # shed or served from the cache on the way to the service's routes: theirs too
+            cluster = out[cluster_key(window.service, c.name)]
+            total.rejections += cluster.rejections
+            total.cache_hits += cluster.cache_hits
+            total.cache_misses += cluster.cache_misses
     return out
 
 

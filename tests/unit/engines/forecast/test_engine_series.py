@@ -80,13 +80,18 @@ def window(instance: str, seq: int, second: int, calls: int) -> telemetry_pb2.Te
     w.routes.add(listener="outbound", route="x", cluster="x").stats.calls = 999
     c = w.clusters.add(name="pricing")
     c.stats.calls = 4
+    local = w.clusters.add(name="local")  # the cache layer counts on the cluster the route uses
+    local.stats.counters["cache_hits"], local.stats.counters["cache_misses"] = 5, 3
+    pricing = w.clusters.add(name="pricing-unused")  # no inbound route uses it: not the service's
+    pricing.stats.counters["cache_hits"] = 100
     return w
 
 
 def test_window_samples_per_service_route_and_cluster() -> None:
     s = window_samples(window("a", 1, 10, 8), frozenset({"inbound"}))
-    assert set(s) == {"shop", "shop/inbound:buy", "shop#pricing"}
-    assert (s["shop"].calls, s["shop"].errors, s["shop"].rejections, s["shop"].cache_hits) == (8, 1, 1, 2)
+    assert set(s) == {"shop", "shop/inbound:buy", "shop#pricing", "shop#local", "shop#pricing-unused"}
+    assert (s["shop"].calls, s["shop"].errors, s["shop"].rejections) == (8, 1, 1)
+    assert (s["shop"].cache_hits, s["shop"].cache_misses) == (2 + 5, 3)
     assert s["shop#pricing"].calls == 4
 
 
