@@ -88,22 +88,39 @@ def combine(
     fine_drop: Sequence[int] = (),
     coarse_drop: Sequence[int] = (),
     channels: Sequence[FloatArray] = (),
+    merge: Callable[[list[FloatArray]], FloatArray] | None = None,
 ) -> FloatArray:
     """detector.combined_probability from the kept feature tails, with features added or dropped per level
-    (each level: the minimum times the number of its features) and extra channels beside the levels."""
+    (each level: the minimum times the number of its features) and extra channels beside the levels;
+    `merge` replaces that rule (Bonferroni: `bonferroni`) at every stage."""
+    rule = merge or bonferroni
     n = len(lv.x)
     fp = [p for k, p in enumerate(lv.fine) if k not in fine_drop] + list(fine_extra)
-    probs = [np.minimum(1.0, np.min(np.vstack(fp), axis=0) * len(fp))]
+    probs = [rule(fp)]
     for a in lv.cfg.coarse_rows:
         out = np.ones(n)
         c = lv.coarse.get(a)
         if c is not None:
             ps = [p for k, p in enumerate(c.probs) if k not in coarse_drop] + list((coarse_extra or {}).get(a, []))
-            out[c.rows] = np.minimum(1.0, c.scale * np.minimum(1.0, np.min(np.vstack(ps), axis=0) * len(ps)))
+            out[c.rows] = np.minimum(1.0, c.scale * rule(ps))
         probs.append(out)
     probs += list(channels)
-    combined: FloatArray = np.minimum(1.0, len(probs) * np.min(np.vstack(probs), axis=0))
-    return combined
+    return rule(probs)
+
+
+def bonferroni(probs: list[FloatArray]) -> FloatArray:
+    """The detector's rule: the smallest probability times their number."""
+    out: FloatArray = np.minimum(1.0, len(probs) * np.min(np.vstack(probs), axis=0))
+    return out
+
+
+def simes(probs: list[FloatArray]) -> FloatArray:
+    """Simes' combination: min over k of n·p_(k)/k (p_(1) <= p_(2) <= ...). Never above Bonferroni (k = 1 is
+    Bonferroni); valid for independent or positively dependent tests; lower when several tests agree."""
+    s = np.sort(np.vstack(probs), axis=0)
+    k = np.arange(1, len(probs) + 1)[:, None]
+    out: FloatArray = np.minimum(1.0, np.min(len(probs) * s / k, axis=0))
+    return out
 
 
 def dev_levels() -> list[Levels]:
@@ -333,6 +350,22 @@ def trial_knn_channel(lv: Levels) -> FloatArray:
     return combine(lv, channels=[p])
 
 
+def trial_simes(lv: Levels) -> FloatArray:
+    return combine(lv, merge=simes)
+
+
+def null_row_feature(lv: Levels) -> FloatArray:
+    return combine(lv, fine_extra=[np.ones(len(lv.x))])
+
+
+def null_coarse_feature(lv: Levels) -> FloatArray:
+    return combine(lv, coarse_extra={a: [np.ones(len(c.rows))] for a, c in lv.coarse.items()})
+
+
+def null_channel(lv: Levels) -> FloatArray:
+    return combine(lv, channels=[np.ones(len(lv.x))])
+
+
 TRIALS: dict[str, Trial] = {
     "kept detector": combine,
     "shape novelty at 4, 8 and 16 blocks, 8 coarse features": trial_novelty_4_8_16,
@@ -342,6 +375,11 @@ TRIALS: dict[str, Trial] = {
     "rank shift (Mann-Whitney), last 24 rows vs the 120 before, 6th row feature": trial_rank_shift,
     "rank shift, last 6 vs the 120 before, replacing the shift feature on the rows": trial_rank_replaces_shift,
     "KNN conformal channel (8-row shingles, last 1,000 rows, k = 1), a 4th channel": trial_knn_channel,
+    "Simes instead of Bonferroni to combine features and levels": trial_simes,
+    # The price of one more test alone: a feature or channel that never speaks (probability 1 throughout).
+    "null 6th row feature (the Bonferroni price of a row feature)": null_row_feature,
+    "null 7th coarse feature (the Bonferroni price of a coarse feature)": null_coarse_feature,
+    "null 4th channel (the Bonferroni price of a channel)": null_channel,
 }
 
 
