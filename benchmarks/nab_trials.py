@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -86,12 +86,13 @@ def combine(
     fine_extra: Sequence[FloatArray] = (),
     coarse_extra: dict[int, list[FloatArray]] | None = None,
     fine_drop: Sequence[int] = (),
-    coarse_drop: Sequence[int] = (),
+    coarse_drop: Sequence[int] | Mapping[int, Sequence[int]] = (),
     channels: Sequence[FloatArray] = (),
     merge: Callable[[list[FloatArray]], FloatArray] | None = None,
 ) -> FloatArray:
     """detector.combined_probability from the kept feature tails, with features added or dropped per level
-    (each level: the minimum times the number of its features) and extra channels beside the levels;
+    (each level: the minimum times the number of its features; `coarse_drop` per scale if a dict: their
+    features differ when the daily period is not a multiple of the scale's step) and extra channels;
     `merge` replaces that rule (Bonferroni: `bonferroni`) at every stage."""
     rule = merge or bonferroni
     n = len(lv.x)
@@ -101,7 +102,8 @@ def combine(
         out = np.ones(n)
         c = lv.coarse.get(a)
         if c is not None:
-            ps = [p for k, p in enumerate(c.probs) if k not in coarse_drop] + list((coarse_extra or {}).get(a, []))
+            drop = coarse_drop.get(a, ()) if isinstance(coarse_drop, Mapping) else coarse_drop
+            ps = [p for k, p in enumerate(c.probs) if k not in drop] + list((coarse_extra or {}).get(a, []))
             out[c.rows] = np.minimum(1.0, c.scale * rule(ps))
         probs.append(out)
     probs += list(channels)
@@ -309,9 +311,25 @@ def _coarse_novelty(lv: Levels, blocks: int) -> dict[int, FloatArray]:
             for a, c in lv.coarse.items()}  # fmt: skip
 
 
-def _novelty_last(lv: Levels) -> tuple[int, ...]:
-    c = next(iter(lv.coarse.values()), None)
-    return () if c is None else (len(c.probs) - 1,)  # the shape novelty is each coarse level's last feature
+FEATURES = ("x", "-x", "spike", "shift", "envelope", "novelty")
+
+
+def feature_index(cfg: detector.DetectorConfig, name: str, novelty: bool) -> tuple[int, ...]:
+    """Where feature `name` is in a level's list (detector.feature_matrix's order), () if it has none."""
+    names = ["x", "-x", "spike", "shift"] + (["envelope"] if cfg.period > 0 else []) + (["novelty"] if novelty else [])
+    return (names.index(name),) if name in names else ()
+
+
+def coarse_index(lv: Levels, name: str) -> dict[int, tuple[int, ...]]:
+    return {a: feature_index(c.cfg, name, novelty=True) for a, c in lv.coarse.items()}
+
+
+def drop_on_rows(name: str) -> Trial:
+    return lambda lv: combine(lv, fine_drop=feature_index(lv.cfg, name, novelty=False))
+
+
+def drop_on_coarse(name: str) -> Trial:
+    return lambda lv: combine(lv, coarse_drop=coarse_index(lv, name))
 
 
 def trial_novelty_4_8_16(lv: Levels) -> FloatArray:
@@ -322,7 +340,7 @@ def trial_novelty_4_8_16(lv: Levels) -> FloatArray:
 def trial_novelty_nested(lv: Levels) -> FloatArray:
     n4, n16 = _coarse_novelty(lv, 4), _coarse_novelty(lv, 16)
     one = {a: [np.minimum(1.0, 3 * np.minimum(np.minimum(c.probs[-1], n4[a]), n16[a]))] for a, c in lv.coarse.items()}
-    return combine(lv, coarse_drop=_novelty_last(lv), coarse_extra=one)
+    return combine(lv, coarse_drop=coarse_index(lv, "novelty"), coarse_extra=one)
 
 
 def trial_roughness(lv: Levels) -> FloatArray:
@@ -380,6 +398,9 @@ TRIALS: dict[str, Trial] = {
     "null 6th row feature (the Bonferroni price of a row feature)": null_row_feature,
     "null 7th coarse feature (the Bonferroni price of a coarse feature)": null_coarse_feature,
     "null 4th channel (the Bonferroni price of a channel)": null_channel,
+    # What each feature is worth beyond its Bonferroni price: the detector without it.
+    **{f"without {f} on the rows": drop_on_rows(f) for f in FEATURES[:5]},
+    **{f"without {f} on the coarse scales": drop_on_coarse(f) for f in FEATURES},
 }
 
 
