@@ -372,6 +372,46 @@ def trial_simes(lv: Levels) -> FloatArray:
     return combine(lv, merge=simes)
 
 
+def tail_begins(x: FloatArray, cfg: detector.DetectorConfig, novelty: int = 0) -> list[int]:
+    """Per feature of a level, the first row with a tail estimate (calibrate.tail_probabilities: the first
+    block start with `min_history` defined values before it); len(x) if none. Before it the feature is 1."""
+    out = []
+    for g in detector.feature_matrix(x, cfg, novelty):
+        defined = np.flatnonzero(~np.isnan(g))
+        first = int(defined[0]) if len(defined) else len(x)
+        start = -(-max(cfg.min_history, first + cfg.min_history) // cfg.block) * cfg.block
+        out.append(min(start, len(x)) if cfg.memory >= cfg.min_history else len(x))
+    return out
+
+
+def _speaking(probs: list[FloatArray], begins: list[int]) -> FloatArray:
+    """The smallest probability times the number of features that have begun at each row (1 before any)."""
+    n = len(probs[0])
+    count = np.zeros(n)
+    for b in begins:
+        count[b:] += 1
+    out: FloatArray = np.where(count > 0, np.minimum(1.0, np.min(np.vstack(probs), axis=0) * count), 1.0)
+    return out
+
+
+def trial_count_begun(lv: Levels, levels_only: bool = False) -> FloatArray:
+    """Bonferroni over the tests that exist at each row: a feature or a scale counts once its tail has begun."""
+    n = len(lv.x)
+    probs = [bonferroni(lv.fine) if levels_only else _speaking(lv.fine, tail_begins(lv.x, lv.cfg))]
+    count = np.ones(n)  # the rows' level counts from its first row with a tail: every row with p < 1 is after it
+    for a, c in lv.coarse.items():
+        begins = tail_begins(c.means, c.cfg, detector.novelty_means(lv.cfg, a))
+        out = np.ones(n)
+        level = bonferroni(c.probs) if levels_only else _speaking(c.probs, begins)
+        out[c.rows] = np.minimum(1.0, c.scale * level)
+        first = min(begins)
+        if first < len(c.rows):
+            count[int(c.rows[first]) :] += 1
+        probs.append(out)
+    combined: FloatArray = np.minimum(1.0, count * np.min(np.vstack(probs), axis=0))
+    return combined
+
+
 def null_row_feature(lv: Levels) -> FloatArray:
     return combine(lv, fine_extra=[np.ones(len(lv.x))])
 
@@ -394,6 +434,8 @@ TRIALS: dict[str, Trial] = {
     "rank shift, last 6 vs the 120 before, replacing the shift feature on the rows": trial_rank_replaces_shift,
     "KNN conformal channel (8-row shingles, last 1,000 rows, k = 1), a 4th channel": trial_knn_channel,
     "Simes instead of Bonferroni to combine features and levels": trial_simes,
+    "Bonferroni over the tests begun: a feature or a scale counts once its tail exists": trial_count_begun,
+    "Bonferroni over the scales begun (features counted as now)": lambda lv: trial_count_begun(lv, levels_only=True),
     # The price of one more test alone: a feature or channel that never speaks (probability 1 throughout).
     "null 6th row feature (the Bonferroni price of a row feature)": null_row_feature,
     "null 7th coarse feature (the Bonferroni price of a coarse feature)": null_coarse_feature,
