@@ -349,6 +349,17 @@ def trial_roughness(lv: Levels) -> FloatArray:
     return combine(lv, coarse_extra=extra)
 
 
+def trial_local_scale(lv: Levels) -> FloatArray:
+    """The median over the block of |x - median of the 12 rows before|: a spread that grows on most rows
+    (not a few spikes, which the spike feature sees), a 7th coarse feature."""
+    spike = np.abs(lv.x - features.lagged_median(lv.x, DEFAULT.spike_window))
+    extra = {}
+    for a, c in lv.coarse.items():
+        med = np.median(sliding_window_view(spike, a)[c.rows - a + 1], axis=1)
+        extra[a] = [tail(med, c.cfg)]
+    return combine(lv, coarse_extra=extra)
+
+
 def trial_ks(lv: Levels) -> FloatArray:
     return combine(lv, fine_extra=[tail(ks_distance(lv.x, 24, DEFAULT.shift_baseline), lv.cfg)])
 
@@ -429,6 +440,7 @@ TRIALS: dict[str, Trial] = {
     "shape novelty at 4, 8 and 16 blocks, 8 coarse features": trial_novelty_4_8_16,
     "shape novelty at 4, 8 and 16 blocks as one feature (their min x 3)": trial_novelty_nested,
     "coarse roughness (mean |x - median12| over the block) as a 7th coarse feature": trial_roughness,
+    "coarse local scale (median |x - median12| over the block) as a 7th coarse feature": trial_local_scale,
     "KS distance, last 24 rows vs the 120 before, 6th row feature": trial_ks,
     "rank shift (Mann-Whitney), last 24 rows vs the 120 before, 6th row feature": trial_rank_shift,
     "rank shift, last 6 vs the 120 before, replacing the shift feature on the rows": trial_rank_replaces_shift,
