@@ -360,6 +360,57 @@ def trial_local_scale(lv: Levels) -> FloatArray:
     return combine(lv, coarse_extra=extra)
 
 
+def relative_envelope(x: FloatArray, period: int, cycles: int, reach: int) -> FloatArray:
+    """features.seasonal_envelope_residual divided by the median width (max - min) of the same neighbourhoods
+    on the past cycles: a deviation judged against the spread at that time of day, so that a noisy peak hour
+    and a quiet night share one tail (floor: 1e-9·(|x| + 1), as calibrate.tail_params' for a tail of ties)."""
+    n = len(x)
+    out = np.full(n, np.nan)
+    if period <= reach or n <= period:
+        return out
+    lo_all = np.empty(n)
+    hi_all = np.empty(n)
+    if n > 2 * reach:
+        win = sliding_window_view(x, 2 * reach + 1)
+        lo_all[reach : n - reach] = win.min(axis=1)
+        hi_all[reach : n - reach] = win.max(axis=1)
+    for j in range(min(reach, n)):
+        lo_all[j] = x[: j + reach + 1].min()
+        hi_all[j] = x[: j + reach + 1].max()
+    dist, width = [], []
+    for c in range(1, cycles + 1):
+        lag = c * period
+        d = np.full(n, np.nan)
+        w = np.full(n, np.nan)
+        if n > lag:
+            lo, hi = lo_all[: n - lag], hi_all[: n - lag]
+            d[lag:] = np.maximum(0.0, np.maximum(x[lag:] - hi, lo - x[lag:]))
+            w[lag:] = hi - lo
+        dist.append(d)
+        width.append(w)
+    d_med = np.nanmedian(np.vstack(dist)[:, period:], axis=0)
+    w_med = np.nanmedian(np.vstack(width)[:, period:], axis=0)
+    out[period:] = d_med / np.maximum(w_med, 1e-9 * (np.abs(x[period:]) + 1.0))
+    return out
+
+
+def _relative_envelope_probs(x: FloatArray, cfg: detector.DetectorConfig) -> FloatArray:
+    reach = max(1, cfg.period // 48)
+    return tail(relative_envelope(x, cfg.period, cfg.cycles, reach), cfg)
+
+
+def trial_relative_envelope(lv: Levels, coarse: bool = False) -> FloatArray:
+    """The seasonal envelope relative to its own width, in place of the envelope (rows; and coarse scales)."""
+    fine = feature_index(lv.cfg, "envelope", novelty=False)
+    fine_extra = [_relative_envelope_probs(lv.x, lv.cfg)] if fine else []
+    drop: dict[int, tuple[int, ...]] = {}
+    extra: dict[int, list[FloatArray]] = {}
+    if coarse:
+        drop = coarse_index(lv, "envelope")
+        extra = {a: [_relative_envelope_probs(c.means, c.cfg)] for a, c in lv.coarse.items() if drop[a]}
+    return combine(lv, fine_drop=fine, fine_extra=fine_extra, coarse_drop=drop, coarse_extra=extra)
+
+
 def trial_ks(lv: Levels) -> FloatArray:
     return combine(lv, fine_extra=[tail(ks_distance(lv.x, 24, DEFAULT.shift_baseline), lv.cfg)])
 
@@ -441,6 +492,8 @@ TRIALS: dict[str, Trial] = {
     "shape novelty at 4, 8 and 16 blocks as one feature (their min x 3)": trial_novelty_nested,
     "coarse roughness (mean |x - median12| over the block) as a 7th coarse feature": trial_roughness,
     "coarse local scale (median |x - median12| over the block) as a 7th coarse feature": trial_local_scale,
+    "seasonal envelope relative to its width, in place of the envelope on the rows": trial_relative_envelope,
+    "the same on the rows and the coarse scales": lambda lv: trial_relative_envelope(lv, coarse=True),
     "KS distance, last 24 rows vs the 120 before, 6th row feature": trial_ks,
     "rank shift (Mann-Whitney), last 24 rows vs the 120 before, 6th row feature": trial_rank_shift,
     "rank shift, last 6 vs the 120 before, replacing the shift feature on the rows": trial_rank_replaces_shift,
