@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks import nab_trials
+from benchmarks import nab_round5, nab_trials
 from engines.anomaly import detector, synthetic
 
 
@@ -31,8 +31,8 @@ def _ks_naive(a: np.ndarray, b: np.ndarray) -> float:
 def test_ks_distance_and_rank_shift_match_their_definitions() -> None:
     rng = np.random.default_rng(3)
     x = np.round(np.concatenate((rng.normal(0, 1, 200), rng.normal(0.5, 3, 200))))  # ties on purpose
-    ks = nab_trials.ks_distance(x, 24, 120, chunk=50)
-    mw = nab_trials.rank_shift(x, 24, 120, chunk=50)
+    ks = nab_round5.ks_distance(x, 24, 120, chunk=50)
+    mw = nab_round5.rank_shift(x, 24, 120, chunk=50)
     assert np.isnan(ks[:143]).all() and np.isnan(mw[:143]).all()
     for i in (143, 250, 399):
         last, before = x[i - 23 : i + 1], x[i - 143 : i - 23]
@@ -43,7 +43,7 @@ def test_ks_distance_and_rank_shift_match_their_definitions() -> None:
 
 def test_conformal_p_is_a_rank_among_the_past() -> None:
     g = np.concatenate(([np.nan] * 10, np.arange(300.0)))
-    p = nab_trials.conformal_p(g, block=16, memory=100, min_history=50)
+    p = nab_round5.conformal_p(g, block=16, memory=100, min_history=50)
     assert (p[:64] == 1.0).all()  # fewer than 50 defined values before these blocks
     # row 299 (value 289): its block starts at row 288, whose past is rows 188..287 (values 178..277): none >= 289
     assert p[299] == 1 / 101
