@@ -22,7 +22,9 @@ def _file(tmp_path: Path, name: str, text: str | bytes) -> Path:
 
 
 def _cli(capsys: pytest.CaptureFixture[str], train: Path, test: Path, h: int, m: int) -> tuple[int, str, str]:
-    code = main(["eval", "forecast", "--train", str(train), "--test", str(test), "--horizon", str(h), "--season", str(m)])
+    code = main(
+        ["eval", "forecast", "--train", str(train), "--test", str(test), "--horizon", str(h), "--season", str(m)]
+    )
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -79,7 +81,7 @@ def test_headers_with_column_numbers_are_headers(tmp_path: Path, header: str) ->
 
 def test_a_semicolon_separated_file_is_an_error(tmp_path: Path) -> None:
     path = _file(tmp_path, "t.csv", "id;V1;V2\nA;1;2\n")
-    with pytest.raises(wide_csv.SeriesFileError, match="t.csv:2: no comma in the row"):
+    with pytest.raises(wide_csv.SeriesFileError, match=r"t\.csv:2: no comma in the row"):
         wide_csv.read(path)
 
 
