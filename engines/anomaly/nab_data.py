@@ -216,10 +216,14 @@ def match_windows(
 
 
 def write_results(path: Path, series: Series, scores: np.ndarray, alarms: np.ndarray) -> None:
-    """`timestamp,value,anomaly_score,alarm` per row."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["timestamp", "value", "anomaly_score", "alarm"])
-        for t, v, s, a in zip(series.timestamps, series.values.tolist(), scores.tolist(), alarms.tolist(), strict=True):
-            w.writerow([t, repr(v) if math.isfinite(v) else "", f"{s:.6f}", int(a)])
+    """`timestamp,value,anomaly_score,alarm` per row (NabDataError naming the path if it cannot be written)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["timestamp", "value", "anomaly_score", "alarm"])
+            rows = zip(series.timestamps, series.values.tolist(), scores.tolist(), alarms.tolist(), strict=True)
+            for t, v, s, a in rows:
+                w.writerow([t, repr(v) if math.isfinite(v) else "", f"{s:.6f}", int(a)])
+    except OSError as exc:
+        raise NabDataError(f"{path}: cannot write ({exc.strerror or exc})") from None

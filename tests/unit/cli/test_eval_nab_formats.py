@@ -196,3 +196,10 @@ def test_an_unparsable_window_timestamp_names_the_entry(tmp_path: Path) -> None:
     path = _labels(tmp_path, {"cat/a.csv": [["2020-01-01 00:00:00", "soon"]]})
     with pytest.raises(nab_data.NabDataError, match=r"entry 'cat/a.csv': unparsable timestamp 'soon'"):
         nab_data.read_windows(path)
+
+
+def test_an_unwritable_out_dir_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _csv(tmp_path / "data" / "cat" / "a.csv", _stamps(), _values())
+    (tmp_path / "out").write_text("a file where the output folder should be")
+    code, out, err = _run(capsys, tmp_path / "data", _labels(tmp_path, {"cat/a.csv": []}), tmp_path / "out")
+    assert code == 2 and out == "" and "cannot write" in err and err.count("\n") == 1
