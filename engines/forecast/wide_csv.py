@@ -17,19 +17,21 @@ class SeriesFileError(ValueError):
     """A series file that cannot be read; the message names the file, row and reason."""
 
 
-# Cells that mean "no value" (R writes NA, pandas NaN or an empty cell): allowed only after the
-# series' last value, where they pad a ragged row; a gap inside a series would shift every later value.
+# Cells that mean "no value" (R writes NA, pandas NaN or an empty cell). The format ignores them: after a
+# series' last value they pad a ragged row; inside a series they are skipped too, with a note (the later
+# values move up one step, which is what "empty cells ignored" means, so the reader says where it happened).
 MISSING = frozenset({"", "na", "nan", "n/a", "#n/a", "null", "none"})
 
 
-def read(path: str | Path) -> dict[str, Array]:
+def read(path: str | Path, notes: list[str] | None = None) -> dict[str, Array]:
     """Every series in the file by id, in file order.
 
     The first row is the header. Ids and cells may be quoted and padded with spaces; a UTF-8
-    byte-order mark and CRLF line ends are fine; blank lines are skipped. Empty or NA cells after a
-    row's last value are padding (rows may be ragged); one followed by a value is an error, as are
-    a cell that is not a number, an infinite value, a duplicate id and a first row that holds a
-    series rather than a header.
+    byte-order mark and CRLF line ends are fine; blank lines are skipped. Empty or NA cells are
+    ignored: after a row's last value they are padding (rows may be ragged); one followed by a value
+    is skipped as well, and a line naming the series and columns is appended to `notes`. A cell that
+    is not a number, an infinite value, a duplicate id and a first row that holds a series rather
+    than a header are errors.
     """
     p = Path(path)
     try:
@@ -58,7 +60,7 @@ def read(path: str | Path) -> dict[str, Array]:
             raise SeriesFileError(f"{p}:{line}: series {sid!r} appears twice")
         if len(cells) == 1 and any(sep in sid for sep in ";\t"):
             raise SeriesFileError(f"{p}:{line}: no comma in the row: the cells must be separated by commas")
-        out[sid] = _values(p, line, sid, cells[1:])
+        out[sid] = _values(p, line, sid, cells[1:], notes)
     if not out:
         raise SeriesFileError(f"{p}: no series (only a header row)")
     return out
@@ -69,19 +71,17 @@ def _unquote(cell: str) -> str:
     return cell.strip().strip('"').strip()
 
 
-def _values(p: Path, line: int, sid: str, cells: list[str]) -> Array:
-    """The values of one row (cells after the id), trailing padding dropped."""
+def _values(p: Path, line: int, sid: str, cells: list[str], notes: list[str] | None) -> Array:
+    """The values of one row (cells after the id), trailing padding dropped, gaps skipped and noted."""
     last = len(cells)
     while last and cells[last - 1].lower() in MISSING:
         last -= 1
     values = []
+    gaps = []
     for col, text in enumerate(cells[:last], start=2):
         if text.lower() in MISSING:
-            shown = text or "empty"
-            raise SeriesFileError(
-                f"{p}:{line}: series {sid!r} column {col} is {shown} but a value follows: a series must "
-                "have no gaps (only cells after its last value may be empty)"
-            )
+            gaps.append(col)
+            continue
         try:
             v = float(text)
         except ValueError:
@@ -89,6 +89,10 @@ def _values(p: Path, line: int, sid: str, cells: list[str]) -> Array:
         if not math.isfinite(v):
             raise SeriesFileError(f"{p}:{line}: series {sid!r} column {col}: {text!r} is not finite")
         values.append(v)
+    if gaps and notes is not None:
+        shown = ", ".join(map(str, gaps[:5])) + (f" and {len(gaps) - 5} more" if len(gaps) > 5 else "")
+        notes.append(f"{p}:{line}: series {sid!r}: {len(gaps)} empty or NA cell(s) inside the series ignored "
+                     f"(column {shown}); the values after them follow on without a gap")  # fmt: skip
     return np.asarray(values, dtype=np.float64)
 
 

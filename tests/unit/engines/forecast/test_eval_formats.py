@@ -58,12 +58,15 @@ def test_na_cells_after_the_last_value_are_padding(tmp_path: Path, pad: str) -> 
     assert {k: v.tolist() for k, v in wide_csv.read(path).items()} == {"A": [1.0, 2.0], "B": [3.0, 4.0, 5.0, 6.0]}
 
 
-@pytest.mark.parametrize(("cell", "shown"), [("", "empty"), ("NA", "NA"), ("nan", "nan")])
-def test_a_gap_inside_a_series_is_an_error_not_a_shift(tmp_path: Path, cell: str, shown: str) -> None:
-    # Skipping the cell would move every later value one step earlier: a silent misalignment.
-    path = _file(tmp_path, "t.csv", f"id,V1,V2,V3\nA,1,2,3\nB,4,{cell},6\n")
-    with pytest.raises(wide_csv.SeriesFileError, match=rf"t.csv:3: series 'B' column 3 is {shown} but a value follows"):
-        wide_csv.read(path)
+@pytest.mark.parametrize("cell", ["", "NA", "nan"])
+def test_a_gap_inside_a_series_is_ignored_and_noted(tmp_path: Path, cell: str) -> None:
+    # The format says empty cells are ignored; skipping one moves the later values up a step, so it is never silent.
+    path = _file(tmp_path, "t.csv", f"id,V1,V2,V3,V4\nA,1,2,3,4\nB,4,{cell},6,{cell}\n")
+    notes: list[str] = []
+    series = {k: v.tolist() for k, v in wide_csv.read(path, notes).items()}
+    assert series == {"A": [1.0, 2.0, 3.0, 4.0], "B": [4.0, 6.0]}
+    assert len(notes) == 1
+    assert "t.csv:3: series 'B': 1 empty or NA cell(s) inside the series ignored (column 3)" in notes[0]
 
 
 def test_a_file_without_a_header_row_is_an_error(tmp_path: Path) -> None:
