@@ -155,9 +155,13 @@ def queue_fit(
     r, y = r[ok], np.log(w[ok])
     top = float(r.max())
     mus = top * (1 + np.geomspace(1e-3, max_ratio - 1, grid))
-    x = r[None, :] / mus[:, None]  # grid x n, all < 1
     noise = n * floor**2
-    rss0 = max(float(np.sum((y - y.mean()) ** 2)), noise)
+    yc = y - y.mean()
+    ss = float(yc @ yc)
+    rss0 = max(ss, noise)
+    if n * np.log(rss0 / noise) < gate:
+        return None  # no curve can beat the line by `gate`: its RSS is at least the noise floor
+    x = r[None, :] / mus[:, None]  # grid x n, all < 1
     best_rss = np.full(grid, np.inf)
     best_k = np.zeros(grid, dtype=np.int64)
     wanted, xk = set(ks), np.ones_like(x)
@@ -165,8 +169,10 @@ def queue_fit(
         xk *= x  # x^k by one multiplication per k
         if k not in wanted:
             continue
-        d = y[None, :] + np.log1p(-xk)  # log W - log(1 / (1 - x^k)): log W0 plus the error
-        rss = np.sum((d - d.mean(axis=1, keepdims=True)) ** 2, axis=1)
+        # residuals d = log W + log(1 - x^k) - log W0 with the closed-form log W0 = mean: RSS is
+        # |yc + L|^2 - n mean(L)^2 for L = log(1 - x^k), by matrix products (no grid x n temporaries)
+        lk = np.log1p(-xk)
+        rss = ss + 2 * (lk @ yc) + np.einsum("ij,ij->i", lk, lk) - lk.sum(axis=1) ** 2 / n
         better = rss < best_rss
         best_rss[better], best_k[better] = rss[better], k
     i = int(np.argmin(best_rss))

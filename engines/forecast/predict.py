@@ -1,7 +1,8 @@
 """What the engine predicts for one service, from its series (pure: arrays and `now` in, reasons out).
 
-- `spike`: the rate will exceed k x its baseline (the median of the recent history) within the
-  horizon — the earliest crossing of the SeriesForecaster forecast or the fast Holt forecast;
+- `spike`: the rate (the engine passes the demand: calls arriving) will exceed k x its baseline
+  (the median of the recent history) within the horizon — the earliest crossing of the
+  SeriesForecaster forecast or the fast Holt forecast;
 - `shortage`: forecast demand reaches the capacity the telemetry reveals: the lowest of the
   queueing curve fitted to (rate, p99) pairs (capacity.queue_fit), the knee of those pairs or the
   rejections (capacity.knee), and Little's law on a concurrency limit and the latency; demand is
