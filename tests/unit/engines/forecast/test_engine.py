@@ -120,3 +120,17 @@ def test_the_default_detector_is_seasonal_at_the_forecast_resolution() -> None:
     d = Engine(EngineConfig(resolution_s=60)).make_detector()
     assert isinstance(d, AnomalyDetector) and d.inner.config.period == 1440
     assert d.update(float("nan"), 0.0) == (0.0, False)  # a missing value is skipped, not an error
+
+
+def test_demand_is_forecast_from_arrivals_not_capped_completions() -> None:
+    engine = Engine(EngineConfig(resolution_s=1, history=120, horizon=10, fast_horizon=10, rules=Rules(min_points=20)))
+    # completions capped at 10/s while arrivals double: the backlog grows by 10 calls a second
+    seconds = [Sample(calls=10, started=10, in_flight=1)] * 60 + [Sample(calls=10, started=20, in_flight=1)] * 15
+    engine.observe(Closed("shop", 10_000 + i, s) for i, s in enumerate(seconds))
+    ev = engine.evaluate("shop", 10_075.0)
+    assert ev.forecast["rate"][-1] == 10.0 and ev.forecast["demand"][-1] == 20.0
+    assert min(ev.forecast["mean"]) > 15.0, ev.forecast["mean"]  # the forecast follows the arrivals
+    unreported = Engine(EngineConfig(resolution_s=1, history=120, rules=Rules(min_points=20)))
+    backlog = [Sample(calls=10, in_flight=1 + 10 * max(0, i - 59)) for i in range(75)]  # no `started`: in-flight grows
+    unreported.observe(Closed("shop", 10_000 + i, s) for i, s in enumerate(backlog))
+    assert unreported.evaluate("shop", 10_075.0).forecast["demand"][-3:] == [20.0, 20.0, 20.0]
