@@ -3,7 +3,7 @@
 `Engine.observe(closed)` folds closed seconds (engines.ingest.samples) into each key's rings
 (engines.forecast.ring) and feeds every new service row at the forecast resolution to the fast Holt
 model (its demand: capacity.demand, the calls arriving per second) and to the series' anomaly
-detector (rate and p99; anything with `update(value, now) -> (score, alarm)`, see `Detector`; by
+detector (rate, p99 and error rate; anything with `update(value, now) -> (score, alarm)`, see `Detector`; by
 default engines.anomaly's). `Engine.evaluate(service, now)` forecasts the service's demand with
 SeriesForecaster and returns the predictions (engines.forecast.predict) with the documents
 `apex forecast show` reads.
@@ -91,6 +91,12 @@ class EngineConfig:
             raise ValueError(f"resolution_s {self.resolution_s} is not one of the resolutions {self.resolutions}")
         if self.history < 2 or self.horizon < 1 or self.fast_horizon < 1:
             raise ValueError("history >= 2, horizon >= 1 and fast_horizon >= 1 are required")
+        kept = dict(self.capacity).get(self.resolution_s, 0)
+        if self.history > kept:
+            raise ValueError(f"history {self.history} is more than the {kept} points kept at {self.resolution_s} s "
+                             "resolution")  # fmt: skip
+        if self.reselect_every < 0:
+            raise ValueError(f"reselect_every must be >= 0 seconds, got {self.reselect_every:g}")
 
 
 @dataclass
@@ -146,8 +152,9 @@ class Engine:
                                          np.array([np.nan, row[COL["started"]]]), r)[-1]  # fmt: skip
                 self.holt[c.key] = model.update(self.holt.get(c.key), float(demand))
                 self._detect(c.key, "rate", rate, float(t + r))
-                if np.isfinite(row[4]):
-                    self._detect(c.key, "p99", float(row[4]), float(t + r))
+                for metric in ("p99", "error_rate"):  # NaN in a second without calls: no evidence
+                    if np.isfinite(row[COL[metric]]):
+                        self._detect(c.key, metric, float(row[COL[metric]]), float(t + r))
 
     def _detect(self, key: str, metric: str, value: float, now: float) -> None:
         d = self.detectors.get((key, metric))
