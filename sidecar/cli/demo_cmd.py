@@ -24,9 +24,9 @@ def register(commands: Any) -> None:
     p.add_argument("--duration", type=float, default=None, help="stop after SECONDS (default: until Ctrl-C)")
     p.add_argument("--period", type=float, default=120.0, help="seconds one compressed day lasts (default 120)")
     p.add_argument("--peak", type=float, default=40.0, help="peak offered load in calls/s (default 40)")
-    p.add_argument("--incident-at", type=float, default=170.0, metavar="SECONDS",
-                   help="seconds into the load when catalog-2 turns flaky and slow (default 170: after the "
-                   "anomaly detector's 150-point warm-up)")  # fmt: skip
+    p.add_argument("--incident-at", type=float, default=290.0, metavar="SECONDS",
+                   help="seconds into the load when catalog-2 turns flaky and slow (default 290: day 3's midday "
+                   "peak, once the anomaly detector has calibrated its tails on 192 points)")  # fmt: skip
     p.add_argument("--incident-for", type=float, default=30.0, metavar="SECONDS",
                    help="how long the incident lasts (default 30; 0: no incident)")  # fmt: skip
     p.add_argument("--report-dir", default="apex-demo-report", help="where the report goes")
