@@ -5,19 +5,24 @@ the same features, tails, coarse scales and suppression, computed incrementally 
 vectorised detector over a history:
 
 - window means are running sums doing the same additions as `features.window_sums` (restarted from an
-  exact `math.fsum` at the same rows), the lagged median a sorted list of its 12 values, the seasonal
-  envelope's per-row neighbourhood min/max (computed 64 rows at a time) kept for `cycles` periods;
+  exact `math.fsum` at the same rows), the lagged median a sorted list of its values, the seasonal
+  envelope's per-row neighbourhood min/max (computed with numpy up to 256 rows at a time) kept for
+  `cycles` periods;
 - each feature's tail keeps the same sorted window as `calibrate.tail_probability`, slid once per block
   of rows with the same `_slide`, and the same tail parameters; from them a cutoff below which a value
-  cannot bring the row's probability under 1. A row with every feature below its cutoff costs no `exp`
-  and no lookup; the others cost an `exp` per feature above its cutoff and a binary search for the
-  "already seen" floor of those that could give the row's smallest probability;
-- each coarse scale is another detector level fed the mean of its last `a` rows every a/coarse_steps rows.
+  leaves the detector's probability at 1 whatever the other features and scales give (`online_tail.Chain`).
+  A row with every feature at or below its cutoff costs a few comparisons, no `exp` and no lookup; the
+  others cost an `exp` per feature above its cutoff and a binary search for the "already seen" floor of
+  those that could give the row's smallest probability;
+- each coarse scale is another detector level fed the mean of its last `a` rows every a/coarse_steps rows,
+  its running sum brought up to date (the same additions, row by row) only when it reports.
 
-Memory per series is bounded by the configuration (mostly the tails' `memory` rows of each feature), not
-by the rows seen. Alarms are identical to the batch detector's and probabilities equal up to the last bit
-of `exp`, libm's per value here and numpy's per array there (tests/unit/engines/anomaly/test_online.py
-compares them point for point).
+Per row, the work is one pass of plain Python over floats (no numpy call, no allocation but the row's
+feature values); numpy runs once per block (the tails), per 256 rows (the envelope) and per coarse report
+(the shape novelty). Memory per series is bounded by the configuration (mostly the tails' `memory` rows of
+each feature), not by the rows seen. Alarms are identical to the batch detector's and probabilities equal
+up to the last bit of `exp`, libm's per value here and numpy's per array there
+(tests/unit/engines/anomaly/test_online.py compares them point for point).
 """
 
 from __future__ import annotations
@@ -31,15 +36,20 @@ from numpy.lib.stride_tricks import sliding_window_view
 from engines.anomaly.detector import DEFAULT, DetectorConfig, coarse_config, novelty_means
 from engines.anomaly.features import RESYNC
 from engines.anomaly.online_rows import Novelty, Rows, RunningSum
-from engines.anomaly.online_tail import Block, Tail, tail_q
+from engines.anomaly.online_tail import Block, Chain, Tail, tail_q
 
-_ENVELOPE_CHUNK = 64  # the seasonal envelope's neighbourhoods are computed this many rows at a time
+_ENVELOPE_CHUNK = 256  # the seasonal envelope's neighbourhoods are computed up to this many rows at a time
+_NEVER = 1 << 62  # a row no series reaches
 
 
 class _Level:
-    """detector.fine_probability one row at a time: the features of one scale and their tails."""
+    """detector.fine_probability one row at a time: the features of one scale and their tails.
 
-    def __init__(self, cfg: DetectorConfig, keep: int = 0, novelty: int = 0) -> None:
+    `scale` and `levels` say what becomes of the level's probability (online_tail.Chain): it is multiplied by
+    `scale` (a coarse scale), and the smallest over the detector's `levels` levels by `levels`.
+    """
+
+    def __init__(self, cfg: DetectorConfig, keep: int = 0, novelty: int = 0, scale: int = 1, levels: int = 1) -> None:
         self.cfg = cfg
         self.block = cfg.block
         self.period = cfg.period
@@ -49,6 +59,9 @@ class _Level:
             cfg.shift_window,
             cfg.shift_baseline,
         )
+        self.half, self.odd = cfg.spike_window // 2, cfg.spike_window % 2 == 1
+        # From this row on, the median's list and both sums hold full windows (the common case, unrolled).
+        self.full = max(cfg.spike_window, cfg.shift_window, cfg.shift_baseline, 1)
         self.reach = max(1, cfg.period // 48)
         self.seasonal = cfg.period > self.reach  # otherwise the feature is NaN throughout (but still counted)
         longest = max(
@@ -58,6 +71,8 @@ class _Level:
         self.recent: list[float] = []  # the last spike_window values, sorted
         self.short_sum = self.long_sum = 0.0  # of the last shift_window and shift_baseline rows
         self.env_done = 0  # rows whose neighbourhood min and max are in lows and highs
+        self.env_due = self._env_due() if self.seasonal else _NEVER  # the row at which to compute more of them
+        self.env_full = 3 * cfg.period if self.seasonal and cfg.cycles == 3 else _NEVER  # three cycles from here
         span = cfg.cycles * cfg.period + 1 if self.seasonal else 1
         self.lows, self.highs = Rows(span), Rows(span)
         # Features are defined from row 0, the seasonal one (x finite) from row `period` when it exists.
@@ -66,74 +81,98 @@ class _Level:
         self.novelty = Novelty(novelty, cfg.memory) if novelty > 0 else None
         if self.novelty is not None:
             firsts.append(2 * novelty - 1 if self.novelty.enabled else -1)
+        self.n = len(firsts)
         self.tails = [Tail(first) for first in firsts]
-        self.values = Block(cfg.memory + 2 * cfg.block, len(firsts), slack=8 * cfg.block)
-        self.g0 = [math.inf] * len(firsts)  # the tails' cutoffs
+        self.chain = Chain(self.n, scale, levels)
+        # Kept per row: every feature but -x (the tails of x serve it), flat in values.pending.
+        self.values = Block(cfg.memory + 2 * cfg.block, self.n - 1, slack=8 * cfg.block)
         self.pending = self.values.pending
+        # The tails' cutoffs for x, -x, spike, shift, envelope and novelty (inf for a feature the level lacks:
+        # its NaN never passes one anyway).
+        self.cuts: tuple[float, ...] = (math.inf,) * 6
+        self.next_block = 0  # the row of the next block start
         self.i = 0
 
     def push(self, x: float) -> float:
+        """The level's probability (min(1, n·smallest feature probability)) at its next row, whose value is x."""
         i = self.i
-        self.i += 1
+        self.i = i + 1
         xs = self.xs
-        xs.append(x)
-        xv, off = xs.values, xs.base
+        xv = xs.values
+        xv.append(x)
+        off = xs.base
         recent = self.recent
-        if recent:
-            n = len(recent)
-            med = recent[n // 2] if n % 2 else (recent[n // 2 - 1] + recent[n // 2]) / 2  # as np.median
+        if i >= self.full and i % RESYNC:  # full windows, no restart: the common case
+            h = self.half
+            med = recent[h] if self.odd else (recent[h - 1] + recent[h]) / 2  # as np.median
             spike = abs(x - med)
+            del recent[bisect_left(recent, xv[i - self.spike_window - off])]
+            insort(recent, x)
+            # The running sums of features.window_sums, row i adding x_i - x_{i-w}.
+            w = self.shift_window
+            trailing = (s := self.short_sum + (x - xv[i - w - off])) / w
+            self.short_sum = s
+            w = self.shift_baseline
+            base = (s := self.long_sum) / w  # the sum up to the previous row
+            self.long_sum = s + (x - xv[i - w - off])
         else:
-            spike = 0.0  # row 0 is its own median
-        insort(recent, x)
-        w = self.spike_window
-        if len(recent) > w:
-            del recent[bisect_left(recent, xv[i - w - off])]
-        # The running sums of features.window_sums (as RunningSum.push, inline: this runs for every row).
-        w = self.shift_window
-        if i % RESYNC == 0:
-            self.short_sum = math.fsum(xv[max(0, i - w + 1) - off : i + 1 - off])
-        else:
-            self.short_sum = self.short_sum + ((x - xv[i - w - off]) if i >= w else x)
-        trailing = self.short_sum / (i + 1 if i + 1 < w else w)
-        w = self.shift_baseline
-        base = self.long_sum / (i if i < w else w) if i else x  # the sum up to the previous row
-        if i % RESYNC == 0:
-            self.long_sum = math.fsum(xv[max(0, i - w + 1) - off : i + 1 - off])
-        else:
-            self.long_sum = self.long_sum + ((x - xv[i - w - off]) if i >= w else x)
+            spike, trailing, base = self._warm(i, x)
         shift = abs(trailing - base)
-        env = self._envelope(i, x) if self.seasonal else math.nan
-        g = [x, -x, spike, shift, env] if self.period > 0 else [x, -x, spike, shift]
-        if self.novelty is not None:
-            g.append(self.novelty.push(i, xs))
-        tails = self.tails
-        n = len(tails)
-        if i % self.block == 0:
-            self.values.flush()
-            tails[0].refresh(i, self.values, 0, n, self.cfg)
-            tails[1].mirror(tails[0], i, n, self.cfg)  # features 0 and 1 are x and -x
-            for f in range(2, n):
-                tails[f].refresh(i, self.values, f, n, self.cfg)
-            self.g0 = [tail.g0 for tail in tails]
-        self.pending.append(g)
-        g0 = self.g0
-        # A row with every feature at or below its cutoff has probability 1 (NaN passes: q = 1).
-        if (
-            x <= g0[0]
-            and -x <= g0[1]
-            and spike <= g0[2]
-            and shift <= g0[3]
-            and (n == 4 or not g[4] > g0[4])
-            and (n <= 5 or not g[5] > g0[5])
-        ):
+        if i >= self.env_full:  # three cycles of the seasonal envelope: the same operations as _envelope
+            if i >= self.env_due:
+                self._neighbourhoods(self.env_done, i - self.reach)
+            # Per cycle max(0, x - high, low - x) (high >= low: at most one of them is positive), and the middle
+            # of the three; two zeros make it 0.
+            period = self.period
+            highs = self.highs
+            hv, lv = highs.values, self.lows.values
+            k = i - period - highs.base
+            d1 = x - top if x > (top := hv[k]) else (bottom - x if x < (bottom := lv[k]) else 0.0)
+            k -= period
+            d2 = x - top if x > (top := hv[k]) else (bottom - x if x < (bottom := lv[k]) else 0.0)
+            if d1 == 0.0 and d2 == 0.0:
+                env = 0.0
+            else:
+                k -= period
+                d3 = x - top if x > (top := hv[k]) else (bottom - x if x < (bottom := lv[k]) else 0.0)
+                if d1 > d2:
+                    d1, d2 = d2, d1
+                env = d2 if d3 > d2 else (d3 if d3 > d1 else d1)
+        elif self.seasonal:
+            env = self._envelope(i, x)
+        else:
+            env = math.nan
+        novelty = self.novelty
+        nov = math.nan if novelty is None else novelty.push(i, xs)
+        if i == self.next_block:  # the tails move on before this row joins them
+            self._block(i)
+        n = self.n
+        if n == 4:
+            self.pending.extend((x, spike, shift))
+        elif n == 5:
+            self.pending.extend((x, spike, shift, nov if novelty is not None else env))
+        else:
+            self.pending.extend((x, spike, shift, env, nov))
+        c0, c1, c2, c3, c4, c5 = self.cuts
+        # A row with every feature at or below its cutoff leaves the detector at 1 (NaN passes: q = 1).
+        if x <= c0 and -x <= c1 and spike <= c2 and shift <= c3 and not env > c4 and not nov > c5:
             return 1.0
-        # The smallest max(q_f, seen_f) over the features above their cutoff (the others give >= 1/n),
-        # looking up `seen` only for those whose q could still give the smallest.
+        g = [x, -x, spike, shift]
+        if self.period > 0:
+            g.append(env)
+        if novelty is not None:
+            g.append(nov)
+        return self._probability(g)
+
+    def _probability(self, g: list[float]) -> float:
+        """min(1, n·the smallest max(q_f, seen_f)) over the features above their cutoff (the others leave the
+        detector's probability at 1), looking up `seen` only for those whose q could still give the smallest."""
+        tails = self.tails
+        n = self.n
         above = []
         for f in range(n):
             gf = g[f]
-            if gf > g0[f]:
+            if gf > tails[f].g0:
                 pr = tails[f].params
                 above.append((1.0 if pr is None else tail_q(gf, pr[0], pr[1], pr[2]), f))
         if len(above) > 1:
@@ -148,27 +187,65 @@ class _Level:
                 best = pf
         return min(1.0, best * n)
 
+    def _warm(self, i: int, x: float) -> tuple[float, float, float]:
+        """Spike, trailing mean and lagged mean at row i while a window is not full yet or a sum restarts."""
+        xv, off = self.xs.values, self.xs.base
+        recent = self.recent
+        if recent:
+            n = len(recent)
+            med = recent[n // 2] if n % 2 else (recent[n // 2 - 1] + recent[n // 2]) / 2  # as np.median
+            spike = abs(x - med)
+        else:
+            spike = 0.0  # row 0 is its own median
+        insort(recent, x)
+        w = self.spike_window
+        if len(recent) > w:
+            del recent[bisect_left(recent, xv[i - w - off])]
+        w = self.shift_window
+        if i % RESYNC == 0:
+            self.short_sum = math.fsum(xv[max(0, i - w + 1) - off : i + 1 - off])
+        else:
+            self.short_sum = self.short_sum + ((x - xv[i - w - off]) if i >= w else x)
+        trailing = self.short_sum / (i + 1 if i + 1 < w else w)
+        w = self.shift_baseline
+        base = self.long_sum / (i if i < w else w) if i else x  # the sum up to the previous row
+        if i % RESYNC == 0:
+            self.long_sum = math.fsum(xv[max(0, i - w + 1) - off : i + 1 - off])
+        else:
+            self.long_sum = self.long_sum + ((x - xv[i - w - off]) if i >= w else x)
+        return spike, trailing, base
+
+    def _block(self, i: int) -> None:
+        """At a block start (row i, not pushed into the tails yet): the tails slide and re-estimate."""
+        self.next_block = i + self.block
+        self.values.flush()
+        self.xs.trim()
+        tails, values, chain, cfg = self.tails, self.values, self.chain, self.cfg
+        tails[0].refresh(i, values, 0, chain, cfg)
+        tails[1].mirror(tails[0], i, chain, cfg)  # features 0 and 1 are x and -x
+        for f in range(2, self.n):
+            tails[f].refresh(i, values, f - 1, chain, cfg)  # -x has no column
+        cuts = [tail.g0 for tail in tails[:4]] + [math.inf, math.inf]
+        if self.period > 0:
+            cuts[4] = tails[4].g0
+        if self.novelty is not None:
+            cuts[5] = tails[-1].g0
+        self.cuts = tuple(cuts)
+
+    def _env_due(self) -> int:
+        """The first row at which rows from env_done on need their neighbourhoods: when _ENVELOPE_CHUNK of them
+        are complete, or when the envelope first looks at env_done (a period later)."""
+        done = self.env_done
+        return min(done + _ENVELOPE_CHUNK - 1 + self.reach, done + self.period)
+
     def _envelope(self, i: int, x: float) -> float:
         """features.seasonal_envelope_residual at row i (the level is seasonal: period > reach)."""
-        reach, period = self.reach, self.period
-        lows, highs = self.lows, self.highs
-        done = self.env_done
-        if i - reach - done + 1 >= _ENVELOPE_CHUNK or 0 <= i - period >= done:
-            self._neighbourhoods(done, i - reach)
+        period = self.period
+        if i >= self.env_due:
+            self._neighbourhoods(self.env_done, i - self.reach)
         if i < period:
             return math.nan
-        hv, lv, hb = highs.values, lows.values, highs.base
-        if i >= 3 * period and self.cycles == 3:  # the common case, unrolled: the same operations as below
-            k = i - period - hb
-            a, b = x - hv[k], lv[k] - x
-            d1 = a if a > b and a > 0.0 else (b if b > 0.0 else 0.0)
-            k -= period
-            a, b = x - hv[k], lv[k] - x
-            d2 = a if a > b and a > 0.0 else (b if b > 0.0 else 0.0)
-            k -= period
-            a, b = x - hv[k], lv[k] - x
-            d3 = a if a > b and a > 0.0 else (b if b > 0.0 else 0.0)
-            return max(min(d1, d2), min(max(d1, d2), d3))
+        hv, lv, hb = self.highs.values, self.lows.values, self.highs.base
         d = []
         for c in range(1, self.cycles + 1):
             k = i - c * period - hb
@@ -187,24 +264,24 @@ class _Level:
 
     def _neighbourhoods(self, j0: int, j1: int) -> None:
         """min and max of x[j-reach : j+reach+1] for rows j0..j1 (all of whose neighbourhoods are in)."""
-        if j1 < j0:
-            return
-        r = self.reach
-        lo = max(0, j0 - r)
-        x = np.frombuffer(self.xs.span(lo, j1 + r + 1))
-        mins: list[float] = []
-        maxs: list[float] = []
-        head = min(j1 + 1, r)  # rows j < reach: their neighbourhood starts at row 0
-        for j in range(j0, head):
-            mins.append(float(x[: j + r + 1].min()))
-            maxs.append(float(x[: j + r + 1].max()))
-        if j1 >= max(j0, r):
-            win = sliding_window_view(x[max(j0, r) - r - lo :], 2 * r + 1)
-            mins += win.min(axis=1).tolist()
-            maxs += win.max(axis=1).tolist()
-        self.lows.extend(mins)
-        self.highs.extend(maxs)
-        self.env_done = j1 + 1
+        if j1 >= j0:
+            r = self.reach
+            lo = max(0, j0 - r)
+            x = np.frombuffer(self.xs.span(lo, j1 + r + 1))
+            mins: list[float] = []
+            maxs: list[float] = []
+            head = min(j1 + 1, r)  # rows j < reach: their neighbourhood starts at row 0
+            for j in range(j0, head):
+                mins.append(float(x[: j + r + 1].min()))
+                maxs.append(float(x[: j + r + 1].max()))
+            if j1 >= max(j0, r):
+                win = sliding_window_view(x[max(j0, r) - r - lo :], 2 * r + 1)
+                mins += win.min(axis=1).tolist()
+                maxs += win.max(axis=1).tolist()
+            self.lows.extend(mins)
+            self.highs.extend(maxs)
+            self.env_done = j1 + 1
+        self.env_due = self._env_due()
 
 
 class _Coarse:
@@ -215,18 +292,20 @@ class _Coarse:
         self.step = max(1, a // max(1, cfg.coarse_steps))
         self.scale = a // self.step
         self.sum = RunningSum(a)
-        self.level = _Level(coarse_config(cfg, a), novelty=novelty_means(cfg, a)) if a > 1 else None
+        levels = 1 + len(cfg.coarse_rows)
+        self.level = (
+            _Level(coarse_config(cfg, a), novelty=novelty_means(cfg, a), scale=self.scale, levels=levels)
+            if a > 1
+            else None
+        )
+        self.next = a - 1 if self.level is not None else _NEVER  # the row of the next report
 
-    def push(self, i: int, xs: Rows) -> float:
-        """The scale's probability at row i, the last row appended to `xs` (1 between its reports)."""
-        a = self.a
-        if i % RESYNC and i >= a:  # RunningSum.push's common case, inline: this runs for every row
-            total = self.sum.total = self.sum.total + (xs.values[-1] - xs.values[i - a - xs.base])
-        else:
-            total = self.sum.push(i, xs)
-        if self.level is None or i < a - 1 or (i - a + 1) % self.step:
-            return 1.0
-        return min(1.0, self.scale * self.level.push(total / a))
+    def report(self, i: int, xs: Rows) -> float:
+        """The scale's probability at row i, a report row (the last row appended to `xs`, which keeps the rows
+        from a + step before it)."""
+        self.next = i + self.step
+        total = self.sum.advance(i, xs)
+        return min(1.0, self.scale * self.level.push(total / self.a))  # type: ignore[union-attr]
 
 
 class OnlineDetector:
@@ -234,11 +313,17 @@ class OnlineDetector:
 
     def __init__(self, config: DetectorConfig = DEFAULT) -> None:
         self.config = config
-        self.fine = _Level(config, keep=max(config.coarse_rows, default=0))
         self.coarse = [_Coarse(config, a) for a in config.coarse_rows]
+        keep = max((c.a + c.step for c in self.coarse), default=0)
+        self.fine = _Level(config, keep=keep, levels=1 + len(config.coarse_rows))
+        self.levels = 1 + len(self.coarse)
+        self.next_report = min((c.next for c in self.coarse), default=_NEVER)  # the first row a scale reports
         self.rows = 0
         self.last_alarm = -config.suppress_rows - 1
         self.last_p = 0.0
+        # A row of probability 1 (none of its levels below 1, no coarse report) never alarms, unless the
+        # alarm threshold is above 1.
+        self.quiet = (0.0, 1.0, False) if config.alarm_probability <= 1.0 else None
 
     def push(self, value: float) -> tuple[float, float, bool]:
         """(score in [0, 1], combined tail probability, alarm) of the next row."""
@@ -246,14 +331,19 @@ class OnlineDetector:
         if not math.isfinite(x):
             raise ValueError(f"anomaly detector: row {self.rows} is {x}; values must be finite numbers")
         i = self.rows
-        self.rows += 1
+        self.rows = i + 1
         p = self.fine.push(x)
-        xs = self.fine.xs
-        for c in self.coarse:
-            pc = c.push(i, xs)
-            if pc < p:
-                p = pc
-        p = min(1.0, (1 + len(self.coarse)) * p)
+        if i >= self.next_report:
+            xs = self.fine.xs
+            for c in self.coarse:
+                if i == c.next:
+                    pc = c.report(i, xs)
+                    if pc < p:
+                        p = pc
+            self.next_report = min(c.next for c in self.coarse)
+        elif p == 1.0 and self.quiet is not None:
+            return self.quiet
+        p = min(1.0, self.levels * p)
         cfg = self.config
         alarm = p < cfg.alarm_probability and (
             i - self.last_alarm > cfg.suppress_rows or p < cfg.escalation * self.last_p
