@@ -36,7 +36,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from engines.anomaly.detector import DEFAULT, DetectorConfig, coarse_config, novelty_means
 from engines.anomaly.features import RESYNC
 from engines.anomaly.online_rows import Novelty, Rows, RunningSum
-from engines.anomaly.online_tail import Block, Chain, Tail, tail_q
+from engines.anomaly.online_tail import Block, Chain, Tail, refresh_together, tail_q
 
 _ENVELOPE_CHUNK = 256  # the seasonal envelope's neighbourhoods are computed up to this many rows at a time
 _NEVER = 1 << 62  # a row no series reaches
@@ -84,6 +84,10 @@ class _Level:
         self.n = len(firsts)
         self.tails = [Tail(first) for first in firsts]
         self.chain = Chain(self.n, scale, levels)
+        # The features refreshed together (x and those after -x that are ever defined) and their columns.
+        together = [0] + [f for f in range(2, self.n) if firsts[f] >= 0]
+        self.together = [self.tails[f] for f in together]
+        self.columns = [0 if f == 0 else f - 1 for f in together]
         # Kept per row: every feature but -x (the tails of x serve it), flat in values.pending.
         self.values = Block(cfg.memory + 2 * cfg.block, self.n - 1, slack=8 * cfg.block)
         self.pending = self.values.pending
@@ -221,10 +225,14 @@ class _Level:
         self.values.flush()
         self.xs.trim()
         tails, values, chain, cfg = self.tails, self.values, self.chain, self.cfg
-        tails[0].refresh(i, values, 0, chain, cfg)
+        # x and the features after -x (which has no column: the tails of x serve it), all at once when they can.
+        if not refresh_together(self.together, self.columns, i, values, chain, cfg):
+            for tail, f in zip(self.together, self.columns, strict=True):
+                tail.refresh(i, values, f, chain, cfg)
+            for tail in tails[2:]:
+                if tail.first < 0:
+                    tail.refresh(i, values, 0, chain, cfg)  # never defined: no window, no tail
         tails[1].mirror(tails[0], i, chain, cfg)  # features 0 and 1 are x and -x
-        for f in range(2, self.n):
-            tails[f].refresh(i, values, f - 1, chain, cfg)  # -x has no column
         cuts = [tail.g0 for tail in tails[:4]] + [math.inf, math.inf]
         if self.period > 0:
             cuts[4] = tails[4].g0

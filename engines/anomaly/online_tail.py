@@ -17,52 +17,113 @@ from engines.anomaly.detector import DetectorConfig
 class Tail:
     """One feature's calibrate.tail_probability, block by block: the sorted window and the tail it gives."""
 
-    __slots__ = ("first", "g0", "hi", "lo", "params", "sorted", "window")
+    __slots__ = ("first", "g0", "hi", "lo", "params", "row", "sorted", "stack", "window")
 
     def __init__(self, first: int) -> None:
         self.first = first  # the feature's first defined row (-1: never)
         self.lo = self.hi = first  # the window holds rows lo..hi-1
         self.window = np.empty(0)  # the window's values, sorted
-        self.sorted = self.window.data  # the same memory, for bisect
+        self.sorted = self.window.data  # the same memory, for bisect (a Python float per item, no copy)
+        self.stack: np.ndarray | None = None  # the 2-d array whose row `row` the window is (refresh_together)
+        self.row = 0
         self.params: tuple[float, float, float] | None = None  # share, t, beta
         self.g0 = math.inf  # values up to this have q or seen spent (Chain.spent): they cannot make the
         # detector's probability < 1
 
+    def slides(self, start: int) -> bool:
+        """Whether the window moves at block `start` (the feature is defined before it, rows arrived since)."""
+        return 0 <= self.first < start and start > self.hi
+
     def refresh(self, start: int, values: Block, f: int, chain: Chain, cfg: DetectorConfig) -> None:
         """What tail_probability does at the start of a block: slide the window, re-estimate the tail."""
-        if 0 <= self.first < start and start > self.hi:
+        if self.slides(start):
             new_lo = max(self.first, start - cfg.memory)
             leaving = values.column(f, self.lo, new_lo) if new_lo > self.lo else None
-            window = calibrate._slide(self.window, leaving, values.column(f, self.hi, start))
-            # Searched by bisect through a memoryview (a Python float per item, faster than numpy a value at
-            # a time), without a copy.
-            self.window = window
-            self.sorted = window.data
+            self._set(calibrate._slide(self.window, leaving, values.column(f, self.hi, start)))
             self.lo, self.hi = max(self.lo, new_lo), start
-        self._estimate(start, chain, cfg)
+        self.estimate(start, chain, cfg)
 
     def mirror(self, of: Tail, start: int, chain: Chain, cfg: DetectorConfig) -> None:
         """refresh() for the feature -x from the tail of x, refreshed first: its window reversed and negated
         (the same values as sliding the window of -x, up to the order of 0.0 and -0.0)."""
         if (self.lo, self.hi) != (of.lo, of.hi):
-            self.window = np.negative(of.window[::-1])
-            self.sorted = self.window.data
+            self._set(np.negative(of.window[::-1]))
             self.lo, self.hi = of.lo, of.hi
-        self._estimate(start, chain, cfg)
+        self.estimate(start, chain, cfg)
 
-    def _estimate(self, start: int, chain: Chain, cfg: DetectorConfig) -> None:
-        m = len(self.window)
+    def _set(self, window: np.ndarray, stack: np.ndarray | None = None, row: int = 0) -> None:
+        self.window = window
+        self.sorted = window.data
+        self.stack, self.row = stack, row
+
+    def estimate(self, start: int, chain: Chain, cfg: DetectorConfig, total: float | None = None) -> None:
+        """The tail's parameters (calibrate.tail_params, in the same float operations) and the cutoff, from the
+        window; `total`, if given, is the sum of its top k values as tail_params adds them."""
+        v = self.sorted
+        m = len(v)
         if start < cfg.min_history or m < cfg.min_history:
             self.params, self.g0 = None, math.inf
-        else:
-            self.params = share, t, beta = calibrate.tail_params(self.window, cfg.tail_fraction)
-            # A row's feature probability is max(q, seen): either keeping the chain >= 1 is enough.
-            self.g0 = max(cutoff(share, t, beta, chain), seen_cutoff(self.window, chain))
+            return
+        k, share, drop, s0 = chain.sizes(m, cfg.tail_fraction)
+        t = v[m - k]
+        med = v[m // 2]
+        if total is None:
+            total = float(np.add.reduce(self.window[m - k :]))
+        beta = max(total / k - t, 0.1 * (t - med), 1e-9 * (abs(t) + 1.0))
+        self.params = (share, t, beta)
+        # A row's feature probability is max(q, seen): either keeping the chain spent is enough.
+        g0 = cutoff(share, t, beta, chain, drop)
+        self.g0 = g0 if s0 < 0 or g0 > v[s0] else v[s0]
 
     def seen(self, g: float) -> float:
         """The share of the window's values >= g."""
         m = len(self.sorted)
         return (m - bisect_left(self.sorted, g)) / m
+
+
+def refresh_together(
+    tails: list[Tail], cols: list[int], start: int, values: Block, chain: Chain, cfg: DetectorConfig
+) -> bool:
+    """Tail.refresh of several features at once, once their windows cover the same rows (after the first
+    `memory` rows past their first): one 2-d numpy slide (each row the values of one window, the same
+    multiset as _slide gives) and the tails' sums in one row-wise reduction. False (nothing done) while the
+    windows differ."""
+    first = tails[0]
+    lo, hi = first.lo, first.hi
+    new_lo = start - cfg.memory
+    for tail in tails:
+        if not tail.slides(start) or tail.lo != lo or tail.hi != hi or tail.first > new_lo:
+            return False
+    f = len(tails)
+    rows = values.rows(lo, start)  # rows lo..start-1, a column per feature
+    if cols != list(range(rows.shape[1])):
+        rows = rows[:, cols]
+    stack = tails[0].stack
+    if stack is None or stack.shape[0] != f or any(t.stack is not stack or t.row != r for r, t in enumerate(tails)):
+        stack = np.stack([tail.window for tail in tails])
+    merged = np.concatenate((stack, rows[hi - lo :].T), axis=1)
+    merged.sort(axis=1, kind="stable")
+    if new_lo > lo:
+        leaving = np.sort(rows[: new_lo - lo].T, axis=1)
+        n = leaving.shape[1]
+        width = merged.shape[1]
+        at = np.empty((f, n), dtype=np.intp)
+        ties = (leaving[:, 1:] == leaving[:, :-1]).any(axis=1).tolist()
+        for r in range(f):
+            at[r] = merged[r].searchsorted(leaving[r], side="left") + r * width
+            if ties[r]:  # the j-th copy of a repeated value goes at the j-th position of its run, as _slide
+                at[r] += np.arange(n) - leaving[r].searchsorted(leaving[r], side="left")
+        keep = np.ones(merged.size, dtype=bool)
+        keep[at.ravel()] = False
+        merged = merged.ravel()[keep].reshape(f, width - n)
+    m = merged.shape[1]
+    k = max(calibrate.MIN_TAIL, int(cfg.tail_fraction * m))
+    totals = np.add.reduce(merged[:, m - k :], axis=1).tolist()  # row by row, as the 1-d sum of tail_params
+    for r, tail in enumerate(tails):
+        tail._set(merged[r], merged, r)
+        tail.lo, tail.hi = max(lo, new_lo), start
+        tail.estimate(start, chain, cfg, totals[r])
+    return True
 
 
 def tail_q(g: float, share: float, t: float, beta: float) -> float:
@@ -76,34 +137,40 @@ class Chain:
     """How a feature's probability v reaches the detector's: a level gives min(1, n·best) over its n features,
     a coarse scale min(1, scale·that), and the detector min(1, levels·the smallest over its levels)."""
 
-    __slots__ = ("levels", "n", "scale")
+    __slots__ = ("levels", "n", "scale", "sized")
 
     def __init__(self, n: int, scale: int, levels: int) -> None:
         self.n, self.scale, self.levels = n, scale, levels
+        self.sized: dict[tuple[int, float], tuple[int, float, float, int]] = {}  # sizes() by its arguments
 
     def spent(self, v: float) -> bool:
         """Whether v, as the level's smallest, leaves the detector's probability at 1 whatever the other levels
         give (in the same float operations as the detector: monotone in v)."""
         return self.levels * min(1.0, self.scale * min(1.0, v * self.n)) >= 1.0
 
+    def sizes(self, m: int, tail_fraction: float) -> tuple[int, float, float, int]:
+        """For a window of m values: tail_params' k and share k/m; how many mean excesses below the threshold
+        the tail estimate falls to 1/(n·scale·levels), cutoff's first guess; and the largest index j with
+        spent((m - j) / m) as computed (-1 if none): for every g up to the window's value j at most j values lie
+        below g, so seen(g) = (m - searchsorted(g)) / m >= (m - j) / m and the feature is spent."""
+        out = self.sized.get((m, tail_fraction))
+        if out is None:
+            n = self.n * self.scale * self.levels
+            k = max(calibrate.MIN_TAIL, int(tail_fraction * m))
+            share = k / m
+            j = m - (m + n - 1) // n
+            while j + 1 < m and self.spent((m - j - 1) / m):
+                j += 1
+            while j >= 0 and not self.spent((m - j) / m):
+                j -= 1
+            out = self.sized[(m, tail_fraction)] = (k, share, max(0.0, math.log(1.0 / (n * share))), j)
+        return out
 
-def seen_cutoff(window: np.ndarray, chain: Chain) -> float:
-    """A value s0 of the sorted window with chain.spent(seen(g)) as computed for every g <= s0: at most j values
-    lie below such a g, so seen(g) = (m - searchsorted(g)) / m >= (m - j) / m."""
-    m = len(window)
-    n = chain.n * chain.scale * chain.levels
-    j = m - (m + n - 1) // n
-    while j + 1 < m and chain.spent((m - j - 1) / m):
-        j += 1
-    while j >= 0 and not chain.spent((m - j) / m):
-        j -= 1
-    return float(window[j]) if j >= 0 else -math.inf
 
-
-def cutoff(share: float, t: float, beta: float, chain: Chain) -> float:
-    """A value g0 with chain.spent(tail_q(g0)) as computed, near the largest: tail_q only falls as g grows, so no
-    value up to g0 can bring the detector's probability below 1."""
-    g0 = t - max(0.0, math.log(1.0 / (chain.n * chain.scale * chain.levels * share))) * beta
+def cutoff(share: float, t: float, beta: float, chain: Chain, drop: float) -> float:
+    """A value g0 with chain.spent(tail_q(g0)) as computed, near the largest (from t - drop·beta down): tail_q only
+    falls as g grows, so no value up to g0 can bring the detector's probability below 1."""
+    g0 = t - drop * beta
     step = beta * 1e-6 + abs(t) * 1e-12
     for _ in range(64):
         if chain.spent(tail_q(g0, share, t, beta)):
@@ -143,6 +210,10 @@ class Block:
         self.buf[self.pos : self.pos + k] = np.frombuffer(rows).reshape(k, self.features)  # the view is let go
         self.pos += k
         del rows[:]
+
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        """Every feature on rows lo..hi-1 (flushed and kept), a row per row."""
+        return self.buf[lo - self.base : hi - self.base]
 
     def column(self, f: int, lo: int, hi: int) -> np.ndarray:
         """Feature f on rows lo..hi-1 (flushed and kept)."""
