@@ -36,7 +36,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from engines.anomaly.detector import DEFAULT, DetectorConfig, coarse_config, novelty_means
 from engines.anomaly.features import RESYNC
 from engines.anomaly.online_rows import Novelty, Rows, RunningSum
-from engines.anomaly.online_tail import Block, Chain, Tail, refresh_together, tail_q
+from engines.anomaly.online_tail import Block, Chain, Tail, refresh_together
 
 _ENVELOPE_CHUNK = 256  # the seasonal envelope's neighbourhoods are computed up to this many rows at a time
 _NEVER = 1 << 62  # a row no series reaches
@@ -170,26 +170,28 @@ class _Level:
 
     def _probability(self, g: list[float]) -> float:
         """min(1, n·the smallest max(q_f, seen_f)) over the features above their cutoff (the others leave the
-        detector's probability at 1), looking up `seen` only for those whose q could still give the smallest."""
-        tails = self.tails
-        n = self.n
-        above = []
-        for f in range(n):
-            gf = g[f]
-            if gf > tails[f].g0:
-                pr = tails[f].params
-                above.append((1.0 if pr is None else tail_q(gf, pr[0], pr[1], pr[2]), f))
-        if len(above) > 1:
-            above.sort()
+        detector's probability at 1), looking up `seen` only for those whose q could still give the smallest
+        (tail_q and Tail.seen inline: the same float operations)."""
         best = math.inf
-        for qf, f in above:
-            if qf >= best:
-                break
-            seen = tails[f].seen(g[f])
-            pf = qf if qf > seen else seen
-            if pf < best:
-                best = pf
-        return min(1.0, best * n)
+        for gf, tail in zip(g, self.tails, strict=True):
+            if gf > tail.g0:
+                pr = tail.params
+                if pr is None:
+                    q = 1.0
+                else:
+                    share, t, beta = pr
+                    e = -(gf - t) / beta
+                    q = share * math.exp(e if e < 700.0 else 700.0)
+                    if q >= 1.0:
+                        q = 1.0
+                if q < best:
+                    v = tail.sorted
+                    m = len(v)
+                    seen = (m - bisect_left(v, gf)) / m
+                    pf = q if q > seen else seen
+                    if pf < best:
+                        best = pf
+        return min(1.0, best * self.n)
 
     def _warm(self, i: int, x: float) -> tuple[float, float, float]:
         """Spike, trailing mean and lagged mean at row i while a window is not full yet or a sum restarts."""

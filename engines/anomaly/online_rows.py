@@ -104,7 +104,7 @@ class Novelty:
             self.base += self.pos - keep
             self.pos = keep
         pos = self.pos
-        buf[:, pos] = [v - c for v in vals]
+        np.subtract(np.frombuffer(vals), c, out=buf[:, pos])
         self.pos = pos + 1
         if j < w:
             return math.nan
