@@ -36,10 +36,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 from engines.anomaly.detector import DEFAULT, DetectorConfig, coarse_config, novelty_means
 from engines.anomaly.features import RESYNC
 from engines.anomaly.online_rows import Novelty, Rows, RunningSum
-from engines.anomaly.online_tail import Block, Chain, Tail, refresh_together
+from engines.anomaly.online_tail import Block, Chain, ListTail, Tail, refresh_together
 
 _ENVELOPE_CHUNK = 256  # the seasonal envelope's neighbourhoods are computed up to this many rows at a time
 _NEVER = 1 << 62  # a row no series reaches
+_PYTHON_NEIGHBOURHOODS = 200  # envelope neighbourhoods of at most this many values in all are taken without numpy
+_LIST_TAILS = (16, 2048)  # tails are sorted lists for blocks of at most this many rows and memories this short
 
 
 class _Level:
@@ -82,7 +84,9 @@ class _Level:
         if self.novelty is not None:
             firsts.append(2 * novelty - 1 if self.novelty.enabled else -1)
         self.n = len(firsts)
-        self.tails = [Tail(first) for first in firsts]
+        # Short windows and small blocks: sorted lists slid a value at a time (see ListTail).
+        self.listed = cfg.block <= _LIST_TAILS[0] and cfg.memory <= _LIST_TAILS[1]
+        self.tails = [ListTail(first) if self.listed else Tail(first) for first in firsts]
         self.chain = Chain(self.n, scale, levels)
         # The features refreshed together (x and those after -x that are ever defined) and their columns.
         together = [0] + [f for f in range(2, self.n) if firsts[f] >= 0]
@@ -228,7 +232,7 @@ class _Level:
         self.xs.trim()
         tails, values, chain, cfg = self.tails, self.values, self.chain, self.cfg
         # x and the features after -x (which has no column: the tails of x serve it), all at once when they can.
-        if not refresh_together(self.together, self.columns, i, values, chain, cfg):
+        if self.listed or not refresh_together(self.together, self.columns, i, values, chain, cfg):
             for tail, f in zip(self.together, self.columns, strict=True):
                 tail.refresh(i, values, f, chain, cfg)
             for tail in tails[2:]:
@@ -277,17 +281,24 @@ class _Level:
         if j1 >= j0:
             r = self.reach
             lo = max(0, j0 - r)
-            x = np.frombuffer(self.xs.span(lo, j1 + r + 1))
+            xs = self.xs.span(lo, j1 + r + 1)
             mins: list[float] = []
             maxs: list[float] = []
-            head = min(j1 + 1, r)  # rows j < reach: their neighbourhood starts at row 0
-            for j in range(j0, head):
-                mins.append(float(x[: j + r + 1].min()))
-                maxs.append(float(x[: j + r + 1].max()))
-            if j1 >= max(j0, r):
-                win = sliding_window_view(x[max(j0, r) - r - lo :], 2 * r + 1)
-                mins += win.min(axis=1).tolist()
-                maxs += win.max(axis=1).tolist()
+            if (j1 - j0 + 1) * (2 * r + 1) <= _PYTHON_NEIGHBOURHOODS:  # a few values: cheaper than numpy's calls
+                for j in range(j0, j1 + 1):
+                    near = xs[max(0, j - r) - lo : j + r + 1 - lo]
+                    mins.append(min(near))
+                    maxs.append(max(near))
+            else:
+                x = np.frombuffer(xs)
+                head = min(j1 + 1, r)  # rows j < reach: their neighbourhood starts at row 0
+                for j in range(j0, head):
+                    mins.append(float(x[: j + r + 1].min()))
+                    maxs.append(float(x[: j + r + 1].max()))
+                if j1 >= max(j0, r):
+                    win = sliding_window_view(x[max(j0, r) - r - lo :], 2 * r + 1)
+                    mins += win.min(axis=1).tolist()
+                    maxs += win.max(axis=1).tolist()
             self.lows.extend(mins)
             self.highs.extend(maxs)
             self.env_done = j1 + 1

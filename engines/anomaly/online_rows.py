@@ -57,13 +57,18 @@ class RunningSum:
         w = self.window
         xv, off = xs.values, xs.base
         total = self.total
-        for k in range(self.row + 1, i + 1):
-            if k % RESYNC == 0:
-                total = math.fsum(xv[max(0, k - w + 1) - off : k + 1 - off])
-            elif k >= w:
-                total = total + (xv[k - off] - xv[k - w - off])
-            else:
-                total = total + xv[k - off]
+        k0 = self.row + 1
+        if k0 >= w and k0 // RESYNC == i // RESYNC and k0 % RESYNC:  # full windows, no restart: x_k - x_{k-w}
+            for new, old in zip(xv[k0 - off : i + 1 - off], xv[k0 - w - off : i + 1 - w - off], strict=True):
+                total = total + (new - old)
+        else:
+            for k in range(k0, i + 1):
+                if k % RESYNC == 0:
+                    total = math.fsum(xv[max(0, k - w + 1) - off : k + 1 - off])
+                elif k >= w:
+                    total = total + (xv[k - off] - xv[k - w - off])
+                else:
+                    total = total + xv[k - off]
         self.total, self.row = total, i
         return total
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, insort
 
 import numpy as np
 
@@ -68,17 +68,86 @@ class Tail:
         t = v[m - k]
         med = v[m // 2]
         if total is None:
-            total = float(np.add.reduce(self.window[m - k :]))
+            total = self._top_sum(m - k)
         beta = max(total / k - t, 0.1 * (t - med), 1e-9 * (abs(t) + 1.0))
         self.params = (share, t, beta)
         # A row's feature probability is max(q, seen): either keeping the chain spent is enough.
         g0 = cutoff(share, t, beta, chain, drop)
         self.g0 = g0 if s0 < 0 or g0 > v[s0] else v[s0]
 
+    def _top_sum(self, lo: int) -> float:
+        """The sum of the window's values from index lo on, as np.add.reduce adds them."""
+        return float(np.add.reduce(self.window[lo:]))
+
     def seen(self, g: float) -> float:
         """The share of the window's values >= g."""
         m = len(self.sorted)
         return (m - bisect_left(self.sorted, g)) / m
+
+
+class ListTail(Tail):
+    """A Tail whose sorted window is a Python list, slid one value at a time (insort, del): cheaper than numpy's
+    slide for short windows and small blocks (the coarse scales: ~330 values, 8 a block), where numpy's per-call
+    overhead, not the work, is the cost. The same values, sums (pairwise_sum) and tails."""
+
+    __slots__ = ()
+
+    def __init__(self, first: int) -> None:
+        super().__init__(first)
+        self.sorted: list[float] = []  # type: ignore[assignment]
+
+    def refresh(self, start: int, values: Block, f: int, chain: Chain, cfg: DetectorConfig) -> None:
+        if self.slides(start):
+            new_lo = max(self.first, start - cfg.memory)
+            w = self.sorted
+            for v in values.column(f, self.hi, start).tolist():  # arriving first, as _slide
+                insort(w, v)
+            if new_lo > self.lo:  # each leaving value is in the window (or arrived with this block)
+                for v in values.column(f, self.lo, new_lo).tolist():
+                    del w[bisect_left(w, v)]
+            self.lo, self.hi = max(self.lo, new_lo), start
+        self.estimate(start, chain, cfg)
+
+    def mirror(self, of: Tail, start: int, chain: Chain, cfg: DetectorConfig) -> None:
+        if (self.lo, self.hi) != (of.lo, of.hi):
+            self.sorted = list(map(float.__neg__, reversed(of.sorted)))
+            self.lo, self.hi = of.lo, of.hi
+        self.estimate(start, chain, cfg)
+
+    def _top_sum(self, lo: int) -> float:
+        return pairwise_sum(self.sorted, lo, len(self.sorted) - lo)
+
+
+def pairwise_sum(a: list[float], lo: int, n: int) -> float:
+    """The sum of a[lo : lo + n] as numpy's np.add.reduce adds a contiguous float64 array (pairwise summation:
+    8 running sums over blocks of up to 128 values, halves beyond), the same float operations in the same order
+    (tests/unit/engines/anomaly/test_online_tail.py checks it against numpy)."""
+    if n < 8:
+        total = 0.0
+        for i in range(lo, lo + n):
+            total = total + a[i]
+        return total
+    if n <= 128:
+        r0, r1, r2, r3, r4, r5, r6, r7 = a[lo : lo + 8]
+        i = lo + 8
+        end = lo + n - n % 8
+        while i < end:
+            r0 += a[i]
+            r1 += a[i + 1]
+            r2 += a[i + 2]
+            r3 += a[i + 3]
+            r4 += a[i + 4]
+            r5 += a[i + 5]
+            r6 += a[i + 6]
+            r7 += a[i + 7]
+            i += 8
+        total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        for i in range(end, lo + n):
+            total += a[i]
+        return total
+    half = n // 2
+    half -= half % 8
+    return pairwise_sum(a, lo, half) + pairwise_sum(a, lo + half, n - half)
 
 
 def refresh_together(
