@@ -6,22 +6,23 @@ vectorised detector over a history:
 
 - window means are running sums doing the same additions as `features.window_sums` (restarted from an
   exact `math.fsum` at the same rows), the lagged median a sorted list of its values, the seasonal
-  envelope's per-row neighbourhood min/max (computed with numpy up to 256 rows at a time) kept for
+  envelope's per-row neighbourhood min/max (computed up to 1,024 rows at a time) kept for
   `cycles` periods;
 - each feature's tail keeps the same sorted window as `calibrate.tail_probability`, slid once per block
-  of rows with the same `_slide`, and the same tail parameters; from them a cutoff below which a value
-  leaves the detector's probability at 1 whatever the other features and scales give (`online_tail.Chain`).
-  A row with every feature at or below its cutoff costs a few comparisons, no `exp` and no lookup; the
-  others cost an `exp` per feature above its cutoff and a binary search for the "already seen" floor of
-  those that could give the row's smallest probability;
+  of rows (the features of a level together, as the rows of one 2-d array, once their windows cover the
+  same rows; or, for short windows and small blocks, as sorted lists a value at a time), and the same tail
+  parameters; from them a cutoff below which a value leaves the detector's probability at 1 whatever the
+  other features and scales give (`online_tail.Chain`). A row with every feature at or below its cutoff
+  costs a few comparisons, no `exp` and no lookup; the others cost an `exp` per feature above its cutoff
+  and a binary search for the "already seen" floor of those that could give the row's smallest probability;
 - each coarse scale is another detector level fed the mean of its last `a` rows every a/coarse_steps rows,
   its running sum brought up to date (the same additions, row by row) only when it reports.
 
 Per row, the work is one pass of plain Python over floats (no numpy call, no allocation but the row's
-feature values); numpy runs once per block (the tails), per 256 rows (the envelope) and per coarse report
-(the shape novelty). Memory per series is bounded by the configuration (mostly the tails' `memory` rows of
-each feature), not by the rows seen. Alarms are identical to the batch detector's and probabilities equal
-up to the last bit of `exp`, libm's per value here and numpy's per array there
+feature values); numpy runs once per block (the tails), per up to 1,024 rows (the envelope) and per coarse
+report (the shape novelty). Memory per series is bounded by the configuration (mostly the tails' `memory`
+rows of each feature), not by the rows seen. Alarms are identical to the batch detector's and probabilities
+equal up to the last bit of `exp`, libm's per value here and numpy's per array there
 (tests/unit/engines/anomaly/test_online.py compares them point for point).
 """
 
@@ -38,7 +39,7 @@ from engines.anomaly.features import RESYNC
 from engines.anomaly.online_rows import Novelty, Rows, RunningSum
 from engines.anomaly.online_tail import Block, Chain, ListTail, Tail, refresh_together
 
-_ENVELOPE_CHUNK = 256  # the seasonal envelope's neighbourhoods are computed up to this many rows at a time
+_ENVELOPE_CHUNK = 1024  # the seasonal envelope's neighbourhoods are computed up to this many rows at a time
 _NEVER = 1 << 62  # a row no series reaches
 _PYTHON_NEIGHBOURHOODS = 200  # envelope neighbourhoods of at most this many values in all are taken without numpy
 _LIST_TAILS = (16, 2048)  # tails are sorted lists for blocks of at most this many rows and memories this short

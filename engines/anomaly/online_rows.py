@@ -95,22 +95,22 @@ class Novelty:
         """The distance at row i (the last row appended to `xs`, which keeps at least `window` rows)."""
         w = self.window
         j = i - w + 1  # the start of the subsequence ending at row i
-        if not self.enabled or j < 0:
+        if j < 0 or not self.enabled:
             return math.nan
         vals = xs.span(j, i + 1)
         total = 0.0
         for v in vals:  # left to right, as features.centred_windows
             total = total + v
-        c = total / w
         buf = self.buf
-        if self.pos == buf.shape[1]:
-            keep = self.horizon + 1
-            buf[:, :keep] = buf[:, self.pos - keep : self.pos]
-            self.base += self.pos - keep
-            self.pos = keep
         pos = self.pos
-        np.subtract(np.frombuffer(vals), c, out=buf[:, pos])
+        if pos == buf.shape[1]:
+            keep = self.horizon + 1
+            buf[:, :keep] = buf[:, pos - keep : pos]
+            self.base += pos - keep
+            pos = keep
         self.pos = pos + 1
+        z = buf[:, pos : pos + 1]
+        np.subtract(np.frombuffer(vals), total / w, out=z[:, 0])
         if j < w:
             return math.nan
         # Candidates start at rows max(0, j - horizon) .. j - w, all in buf (before column pos, row j's).
@@ -119,8 +119,8 @@ class Novelty:
         if self.acc.shape[0] != hi - lo:
             self.diff = np.empty((w, hi - lo))
             self.acc = np.empty(hi - lo)
-        d = np.subtract(buf[:, pos : pos + 1], buf[:, lo:hi], out=self.diff)
+        d = np.subtract(z, buf[:, lo:hi], out=self.diff)
         np.multiply(d, d, out=d)
         # Summed over k = 0..w-1 in that order (a reduction over the outer axis of a C-contiguous array adds
         # row after row), as the batch code's loop: the same floats.
-        return math.sqrt(float(np.add.reduce(d, axis=0, out=self.acc).min()))
+        return math.sqrt(np.minimum.reduce(np.add.reduce(d, axis=0, out=self.acc)))

@@ -165,10 +165,12 @@ def refresh_together(
             return False
     f = len(tails)
     rows = values.rows(lo, start)  # rows lo..start-1, a column per feature
-    if cols != list(range(rows.shape[1])):
+    if f < rows.shape[1]:
         rows = rows[:, cols]
+    # The windows are still the rows of the last call's array unless a tail was refreshed on its own since (all
+    # are then: Tail.refresh drops the array).
     stack = tails[0].stack
-    if stack is None or stack.shape[0] != f or any(t.stack is not stack or t.row != r for r, t in enumerate(tails)):
+    if stack is None or stack.shape[0] != f or tails[-1].stack is not stack:
         stack = np.stack([tail.window for tail in tails])
     merged = np.concatenate((stack, rows[hi - lo :].T), axis=1)
     merged.sort(axis=1, kind="stable")
@@ -238,11 +240,18 @@ class Chain:
 
 def cutoff(share: float, t: float, beta: float, chain: Chain, drop: float) -> float:
     """A value g0 with chain.spent(tail_q(g0)) as computed, near the largest (from t - drop·beta down): tail_q only
-    falls as g grows, so no value up to g0 can bring the detector's probability below 1."""
+    falls as g grows, so no value up to g0 can bring the detector's probability below 1. (tail_q and spent
+    inline: the same float operations.)"""
+    n, scale, levels = chain.n, chain.scale, chain.levels
     g0 = t - drop * beta
     step = beta * 1e-6 + abs(t) * 1e-12
     for _ in range(64):
-        if chain.spent(tail_q(g0, share, t, beta)):
+        e = -(g0 - t) / beta
+        v = share * math.exp(e if e < 700.0 else 700.0)
+        v = v if v < 1.0 else 1.0
+        v = v * n
+        v = scale * (v if v < 1.0 else 1.0)
+        if levels * (v if v < 1.0 else 1.0) >= 1.0:
             return g0
         g0 -= step
         step *= 2
