@@ -166,36 +166,22 @@ class _Level:
         # A row with every feature at or below its cutoff leaves the detector at 1 (NaN passes: q = 1).
         if x <= c0 and -x <= c1 and spike <= c2 and shift <= c3 and not env > c4 and not nov > c5:
             return 1.0
-        g = [x, -x, spike, shift]
-        if self.period > 0:
-            g.append(env)
-        if novelty is not None:
-            g.append(nov)
-        return self._probability(g)
-
-    def _probability(self, g: list[float]) -> float:
-        """min(1, n·the smallest max(q_f, seen_f)) over the features above their cutoff (the others leave the
-        detector's probability at 1), looking up `seen` only for those whose q could still give the smallest
-        (tail_q and Tail.seen inline: the same float operations)."""
+        # Otherwise the smallest max(q_f, seen_f) over the features above their cutoff (the others leave the
+        # detector's probability at 1).
+        tails = self.tails
         best = math.inf
-        for gf, tail in zip(g, self.tails, strict=True):
-            if gf > tail.g0:
-                pr = tail.params
-                if pr is None:
-                    q = 1.0
-                else:
-                    share, t, beta = pr
-                    e = -(gf - t) / beta
-                    q = share * math.exp(e if e < 700.0 else 700.0)
-                    if q >= 1.0:
-                        q = 1.0
-                if q < best:
-                    v = tail.sorted
-                    m = len(v)
-                    seen = (m - bisect_left(v, gf)) / m
-                    pf = q if q > seen else seen
-                    if pf < best:
-                        best = pf
+        if x > c0:
+            best = tails[0].least(x, best)
+        if -x > c1:
+            best = tails[1].least(-x, best)
+        if spike > c2:
+            best = tails[2].least(spike, best)
+        if shift > c3:
+            best = tails[3].least(shift, best)
+        if env > c4:
+            best = tails[4].least(env, best)
+        if nov > c5:
+            best = tails[-1].least(nov, best)
         return min(1.0, best * self.n)
 
     def _warm(self, i: int, x: float) -> tuple[float, float, float]:

@@ -84,6 +84,26 @@ class Tail:
         m = len(self.sorted)
         return (m - bisect_left(self.sorted, g)) / m
 
+    def least(self, g: float, best: float) -> float:
+        """min(best, max(q, seen)) for a value g (tail_q and seen inline: the same float operations), seen looked
+        up only when q is below best."""
+        pr = self.params
+        if pr is None:
+            q = 1.0
+        else:
+            share, t, beta = pr
+            e = -(g - t) / beta
+            q = share * math.exp(e if e < 700.0 else 700.0)
+            if q >= 1.0:
+                q = 1.0
+        if q >= best:
+            return best
+        v = self.sorted
+        m = len(v)
+        seen = (m - bisect_left(v, g)) / m
+        q = q if q > seen else seen
+        return q if q < best else best
+
 
 class ListTail(Tail):
     """A Tail whose sorted window is a Python list, slid one value at a time (insort, del): cheaper than numpy's
