@@ -32,7 +32,6 @@ import math
 from bisect import bisect_left, insort
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from engines.anomaly.detector import DEFAULT, DetectorConfig, coarse_config, novelty_means
 from engines.anomaly.features import RESYNC
@@ -271,23 +270,19 @@ class _Level:
             xs = self.xs.span(lo, j1 + r + 1)
             mins: list[float] = []
             maxs: list[float] = []
+            full = max(j0, r)  # rows j < reach: their neighbourhood starts at row 0
             if (j1 - j0 + 1) * (2 * r + 1) <= _PYTHON_NEIGHBOURHOODS:  # a few values: cheaper than numpy's calls
-                for j in range(j0, j1 + 1):
-                    near = xs[max(0, j - r) - lo : j + r + 1 - lo]
-                    mins.append(min(near))
-                    maxs.append(max(near))
-            else:
-                x = np.frombuffer(xs)
-                head = min(j1 + 1, r)  # rows j < reach: their neighbourhood starts at row 0
-                for j in range(j0, head):
-                    mins.append(float(x[: j + r + 1].min()))
-                    maxs.append(float(x[: j + r + 1].max()))
-                if j1 >= max(j0, r):
-                    win = sliding_window_view(x[max(j0, r) - r - lo :], 2 * r + 1)
-                    mins += win.min(axis=1).tolist()
-                    maxs += win.max(axis=1).tolist()
+                full = j1 + 1
+            for j in range(j0, full):
+                near = xs[max(0, j - r) - lo : j + r + 1 - lo]
+                mins.append(min(near))
+                maxs.append(max(near))
             self.lows.extend(mins)
             self.highs.extend(maxs)
+            if j1 >= full:
+                x = np.frombuffer(xs)[full - r - lo :]
+                self.lows.extend(_sliding(x, 2 * r + 1, j1 - full + 1, np.minimum))
+                self.highs.extend(_sliding(x, 2 * r + 1, j1 - full + 1, np.maximum))
             self.env_done = j1 + 1
         self.env_due = self._env_due()
 
@@ -359,6 +354,17 @@ class OnlineDetector:
         if alarm:
             self.last_alarm, self.last_p = i, p
         return 1.0 - p, p, alarm
+
+
+def _sliding(x: np.ndarray, width: int, count: int, fn: np.ufunc) -> np.ndarray:
+    """fn (np.minimum or np.maximum) over x[i : i + width] for i < count, by doubling: runs of 1, 2, 4, ... values,
+    then each window as two runs of the largest such length (overlapping: the same min or max)."""
+    level, span = x, 1
+    while 2 * span <= width:
+        level = fn(level[:-span], level[span:])
+        span *= 2
+    out: np.ndarray = fn(level[:count], level[width - span : width - span + count])
+    return out
 
 
 def _median(v: list[float]) -> float:

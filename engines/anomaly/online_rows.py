@@ -29,12 +29,15 @@ class Rows:
             del self.values[:cut]
             self.base += cut
 
-    def extend(self, vs: list[float]) -> None:
+    def extend(self, vs: list[float] | np.ndarray) -> None:
         if len(self.values) + len(vs) > 2 * self.keep:
             cut = max(0, len(self.values) - self.keep)
             del self.values[:cut]
             self.base += cut
-        self.values.extend(vs)
+        if isinstance(vs, np.ndarray):
+            self.values.frombytes(vs.astype(float, copy=False).tobytes())
+        else:
+            self.values.extend(vs)
 
     def span(self, lo: int, hi: int) -> array[float]:
         """Rows lo..hi-1 (all kept), a copy."""
