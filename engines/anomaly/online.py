@@ -36,7 +36,7 @@ import numpy as np
 from engines.anomaly.detector import DEFAULT, DetectorConfig, coarse_config, novelty_means
 from engines.anomaly.features import RESYNC
 from engines.anomaly.online_rows import Novelty, Rows, RunningSum
-from engines.anomaly.online_tail import Block, Chain, ListTail, Tail, refresh_together
+from engines.anomaly.online_tail import Block, Chain, ListMirror, ListTail, Tail, refresh_together
 
 _ENVELOPE_CHUNK = 1024  # the seasonal envelope's neighbourhoods are computed up to this many rows at a time
 _NEVER = 1 << 62  # a row no series reaches
@@ -87,6 +87,8 @@ class _Level:
         # Short windows and small blocks: sorted lists slid a value at a time (see ListTail).
         self.listed = cfg.block <= _LIST_TAILS[0] and cfg.memory <= _LIST_TAILS[1]
         self.tails = [ListTail(first) if self.listed else Tail(first) for first in firsts]
+        if self.listed:
+            self.tails[1] = ListMirror(firsts[1])
         self.chain = Chain(self.n, scale, levels)
         # The features refreshed together (x and those after -x that are ever defined) and their columns.
         together = [0] + [f for f in range(2, self.n) if firsts[f] >= 0]

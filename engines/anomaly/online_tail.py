@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 
 import numpy as np
 
@@ -136,6 +136,59 @@ class ListTail(Tail):
 
     def _top_sum(self, lo: int) -> float:
         return pairwise_sum(self.sorted, lo, len(self.sorted) - lo)
+
+
+class ListMirror(ListTail):
+    """The tail of -x from that of x, a ListTail, without a negated copy of its window: the window of -x is that of
+    x reversed and negated, so its values, top sum and "already seen" shares are read off x's list (the same
+    floats: negation is exact, and seen(g) counts the values of x <= -g)."""
+
+    __slots__ = ("of",)
+
+    def __init__(self, first: int) -> None:
+        super().__init__(first)
+        self.of: ListTail | None = None
+
+    def mirror(self, of: Tail, start: int, chain: Chain, cfg: DetectorConfig) -> None:
+        w = of.sorted
+        m = len(w)
+        self.of, self.lo, self.hi = of, of.lo, of.hi  # type: ignore[assignment]
+        if start < cfg.min_history or m < cfg.min_history:
+            self.params, self.g0 = None, math.inf
+            return
+        k, share, drop, s0 = chain.sizes(m, cfg.tail_fraction)
+        if k > m:  # tail_params' indices wrap around: as the negated list does
+            self.sorted = [-v for v in reversed(w)]
+            self.estimate(start, chain, cfg)
+            return
+        t = -w[k - 1]  # the window of -x at m - k
+        med = -w[m - 1 - m // 2]
+        total = pairwise_sum([-v for v in w[k - 1 :: -1]], 0, k)
+        beta = max(total / k - t, 0.1 * (t - med), 1e-9 * (abs(t) + 1.0))
+        self.params = (share, t, beta)
+        g0 = cutoff(share, t, beta, chain, drop)
+        self.g0 = g0 if s0 < 0 or g0 > -w[m - 1 - s0] else -w[m - 1 - s0]
+
+    def least(self, g: float, best: float) -> float:
+        pr = self.params
+        if pr is None:
+            q = 1.0
+        else:
+            share, t, beta = pr
+            e = -(g - t) / beta
+            q = share * math.exp(e if e < 700.0 else 700.0)
+            if q >= 1.0:
+                q = 1.0
+        if q >= best:
+            return best
+        w = self.of.sorted  # type: ignore[union-attr]
+        seen = bisect_right(w, -g) / len(w)  # the values of -x >= g: those of x <= -g
+        q = q if q > seen else seen
+        return q if q < best else best
+
+    def seen(self, g: float) -> float:
+        w = self.of.sorted  # type: ignore[union-attr]
+        return bisect_right(w, -g) / len(w)
 
 
 def pairwise_sum(a: list[float], lo: int, n: int) -> float:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from engines.anomaly import calibrate
 from engines.anomaly.detector import DetectorConfig
-from engines.anomaly.online_tail import Block, Chain, ListTail, Tail, pairwise_sum, refresh_together
+from engines.anomaly.online_tail import Block, Chain, ListMirror, ListTail, Tail, pairwise_sum, refresh_together
 
 
 def test_pairwise_sum_adds_as_numpy_does() -> None:
@@ -69,3 +70,36 @@ def test_tail_params_as_calibrate() -> None:
     for b, ((params, _, window),) in enumerate(tails):
         if params is not None:
             assert params == calibrate.tail_params(np.array(window), cfg.tail_fraction), b
+
+
+@pytest.mark.parametrize("kind", ["heavy", "levels"])
+def test_list_mirror_reads_the_tail_of_minus_x_off_that_of_x(kind: str) -> None:
+    # ListMirror (-x from x's list, no copy) against a ListTail slid on -x itself: the same parameters, cutoffs,
+    # "already seen" shares and smallest probabilities, with ties and zeros of both signs; on few levels the top
+    # values tie and the tail's spread is a tenth of its distance to the median.
+    rng = np.random.default_rng(4)
+    rows = 1200
+    x = np.round(rng.standard_t(4, rows), 1) if kind == "heavy" else rng.integers(-9, 3, rows) / 2
+    x[rng.random(rows) < 0.1] = -0.0
+    cfg = DetectorConfig(block=8, memory=150, min_history=30)
+    chain = Chain(6, 2, 3)
+    of, mirror, direct = ListTail(0), ListMirror(0), ListTail(0)
+    plus = Block(cfg.memory + 2 * cfg.block, 1, slack=8 * cfg.block)
+    minus = Block(cfg.memory + 2 * cfg.block, 1, slack=8 * cfg.block)
+    checked = 0
+    for i, v in enumerate(x.tolist()):
+        if i % cfg.block == 0:
+            plus.flush()
+            minus.flush()
+            of.refresh(i, plus, 0, chain, cfg)
+            mirror.mirror(of, i, chain, cfg)
+            direct.refresh(i, minus, 0, chain, cfg)
+            assert (mirror.params, mirror.g0) == (direct.params, direct.g0), i
+            if direct.params is not None:
+                for g in (-v, v, 0.0, direct.g0, direct.params[1] + direct.params[2]):
+                    assert mirror.seen(g) == direct.seen(g)
+                    assert mirror.least(g, 0.5) == direct.least(g, 0.5)
+                    checked += 1
+        plus.pending.append(v)
+        minus.pending.append(-v)
+    assert checked > 500
