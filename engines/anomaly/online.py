@@ -77,6 +77,7 @@ class _Level:
         self.env_full = 3 * cfg.period if self.seasonal and cfg.cycles == 3 else _NEVER  # three cycles from here
         span = cfg.cycles * cfg.period + 1 if self.seasonal else 1
         self.lows, self.highs = Rows(span), Rows(span)
+        self.xv, self.lv, self.hv = self.xs.values, self.lows.values, self.highs.values  # (trimmed in place)
         # Features are defined from row 0, the seasonal one (x finite) from row `period` when it exists.
         firsts = [0, 0, 0, 0] + ([cfg.period if self.seasonal else -1] if cfg.period > 0 else [])
         # The shape novelty (features.novelty_distance), from row 2·novelty - 1 when it has candidates at all.
@@ -108,23 +109,23 @@ class _Level:
         i = self.i
         self.i = i + 1
         xs = self.xs
-        xv = xs.values
+        xv = self.xv
         xv.append(x)
-        off = xs.base
         recent = self.recent
         if i >= self.full and i % RESYNC:  # full windows, no restart: the common case
+            j = i - xs.base  # row i's index in xv
             h = self.half
             med = recent[h] if self.odd else (recent[h - 1] + recent[h]) / 2  # as np.median
             spike = abs(x - med)
-            del recent[bisect_left(recent, xv[i - self.spike_window - off])]
+            del recent[bisect_left(recent, xv[j - self.spike_window])]
             insort(recent, x)
             # The running sums of features.window_sums, row i adding x_i - x_{i-w}.
             w = self.shift_window
-            trailing = (s := self.short_sum + (x - xv[i - w - off])) / w
+            trailing = (s := self.short_sum + (x - xv[j - w])) / w
             self.short_sum = s
             w = self.shift_baseline
             base = (s := self.long_sum) / w  # the sum up to the previous row
-            self.long_sum = s + (x - xv[i - w - off])
+            self.long_sum = s + (x - xv[j - w])
         else:
             spike, trailing, base = self._warm(i, x)
         shift = abs(trailing - base)
@@ -134,9 +135,8 @@ class _Level:
             # Per cycle max(0, x - high, low - x) (high >= low: at most one of them is positive), and the middle
             # of the three; two zeros make it 0.
             period = self.period
-            highs = self.highs
-            hv, lv = highs.values, self.lows.values
-            k = i - period - highs.base
+            hv, lv = self.hv, self.lv
+            k = i - period - self.highs.base  # the lows' too: both are extended together
             d1 = x - top if x > (top := hv[k]) else (bottom - x if x < (bottom := lv[k]) else 0.0)
             k -= period
             d2 = x - top if x > (top := hv[k]) else (bottom - x if x < (bottom := lv[k]) else 0.0)
@@ -340,12 +340,15 @@ class OnlineDetector:
         p = self.fine.push(x)
         if i >= self.next_report:
             xs = self.fine.xs
+            soonest = _NEVER
             for c in self.coarse:
                 if i == c.next:
                     pc = c.report(i, xs)
                     if pc < p:
                         p = pc
-            self.next_report = min(c.next for c in self.coarse)
+                if c.next < soonest:
+                    soonest = c.next
+            self.next_report = soonest
         elif p == 1.0 and self.quiet is not None:
             return self.quiet
         p = min(1.0, self.levels * p)
