@@ -36,7 +36,7 @@ import numpy as np
 from engines.anomaly.detector import DEFAULT, DetectorConfig, coarse_config, novelty_means
 from engines.anomaly.features import RESYNC
 from engines.anomaly.online_rows import Novelty, Rows, RunningSum
-from engines.anomaly.online_tail import Block, Chain, ListMirror, ListTail, Tail, refresh_together
+from engines.anomaly.online_tail import Block, Chain, ListMirror, ListTail, Tail, TailGroup
 
 _ENVELOPE_CHUNK = 1024  # the seasonal envelope's neighbourhoods are computed up to this many rows at a time
 _NEVER = 1 << 62  # a row no series reaches
@@ -93,8 +93,7 @@ class _Level:
         self.chain = Chain(self.n, scale, levels)
         # The features refreshed together (x and those after -x that are ever defined) and their columns.
         together = [0] + [f for f in range(2, self.n) if firsts[f] >= 0]
-        self.together = [self.tails[f] for f in together]
-        self.columns = [0 if f == 0 else f - 1 for f in together]
+        self.together = TailGroup([self.tails[f] for f in together], [0 if f == 0 else f - 1 for f in together])
         # Kept per row: every feature but -x (the tails of x serve it), flat in values.pending.
         self.values = Block(cfg.memory + 2 * cfg.block, self.n - 1, slack=8 * cfg.block)
         self.pending = self.values.pending
@@ -220,8 +219,8 @@ class _Level:
         self.xs.trim()
         tails, values, chain, cfg = self.tails, self.values, self.chain, self.cfg
         # x and the features after -x (which has no column: the tails of x serve it), all at once when they can.
-        if self.listed or not refresh_together(self.together, self.columns, i, values, chain, cfg):
-            for tail, f in zip(self.together, self.columns, strict=True):
+        if self.listed or not self.together.refresh(i, values, chain, cfg):
+            for tail, f in zip(self.together.tails, self.together.cols, strict=True):
                 tail.refresh(i, values, f, chain, cfg)
             for tail in tails[2:]:
                 if tail.first < 0:

@@ -24,7 +24,7 @@ class Tail:
         self.lo = self.hi = first  # the window holds rows lo..hi-1
         self.window = np.empty(0)  # the window's values, sorted
         self.sorted = self.window.data  # the same memory, for bisect (a Python float per item, no copy)
-        self.stack: np.ndarray | None = None  # the 2-d array whose row `row` the window is (refresh_together)
+        self.stack: np.ndarray | None = None  # the 2-d array whose row `row` the window is (TailGroup)
         self.row = 0
         self.params: tuple[float, float, float] | None = None  # share, t, beta
         self.g0 = math.inf  # values up to this have q or seen spent (Chain.spent): they cannot make the
@@ -223,51 +223,72 @@ def pairwise_sum(a: list[float], lo: int, n: int) -> float:
     return pairwise_sum(a, lo, half) + pairwise_sum(a, lo + half, n - half)
 
 
-def refresh_together(
-    tails: list[Tail], cols: list[int], start: int, values: Block, chain: Chain, cfg: DetectorConfig
-) -> bool:
+class TailGroup:
     """Tail.refresh of several features at once, once their windows cover the same rows (after the first
-    `memory` rows past their first): one 2-d numpy slide (each row the values of one window, the same
-    multiset as _slide gives) and the tails' sums in one row-wise reduction. False (nothing done) while the
-    windows differ."""
-    first = tails[0]
-    lo, hi = first.lo, first.hi
-    new_lo = start - cfg.memory
-    for tail in tails:
-        if not tail.slides(start) or tail.lo != lo or tail.hi != hi or tail.first > new_lo:
-            return False
-    f = len(tails)
-    rows = values.rows(lo, start)  # rows lo..start-1, a column per feature
-    if f < rows.shape[1]:
-        rows = rows[:, cols]
-    # The windows are still the rows of the last call's array unless a tail was refreshed on its own since (all
-    # are then: Tail.refresh drops the array).
-    stack = tails[0].stack
-    if stack is None or stack.shape[0] != f or tails[-1].stack is not stack:
-        stack = np.stack([tail.window for tail in tails])
-    merged = np.concatenate((stack, rows[hi - lo :].T), axis=1)
-    merged.sort(axis=1, kind="stable")
-    if new_lo > lo:
-        leaving = np.sort(rows[: new_lo - lo].T, axis=1)
-        n = leaving.shape[1]
-        width = merged.shape[1]
-        at = np.empty((f, n), dtype=np.intp)
-        ties = (leaving[:, 1:] == leaving[:, :-1]).any(axis=1).tolist()
-        for r in range(f):
-            at[r] = merged[r].searchsorted(leaving[r], side="left") + r * width
-            if ties[r]:  # the j-th copy of a repeated value goes at the j-th position of its run, as _slide
-                at[r] += np.arange(n) - leaving[r].searchsorted(leaving[r], side="left")
-        keep = np.ones(merged.size, dtype=bool)
-        keep[at.ravel()] = False
-        merged = merged.ravel()[keep].reshape(f, width - n)
-    m = merged.shape[1]
-    k = max(calibrate.MIN_TAIL, int(cfg.tail_fraction * m))
-    totals = np.add.reduce(merged[:, m - k :], axis=1).tolist()  # row by row, as the 1-d sum of tail_params
-    for r, tail in enumerate(tails):
-        tail._set(merged[r], merged, r)
-        tail.lo, tail.hi = max(lo, new_lo), start
-        tail.estimate(start, chain, cfg, totals[r])
-    return True
+    `memory` rows past their first): one 2-d numpy slide (each row the values of one window, the same multiset as
+    _slide gives) and the tails' sums in one row-wise reduction. Once the windows are full (as many values leave
+    as arrive), the merge reuses its array.
+    """
+
+    __slots__ = ("cols", "keep", "merged", "tails")
+
+    def __init__(self, tails: list[Tail], cols: list[int]) -> None:
+        self.tails = tails
+        self.cols = cols  # each tail's column in the Block
+        self.merged = np.empty((0, 0))  # the windows and the arriving values, sorted per row
+        self.keep = np.empty(0, dtype=bool)  # which of merged's values stay
+
+    def refresh(self, start: int, values: Block, chain: Chain, cfg: DetectorConfig) -> bool:
+        """The tails' refresh at block `start`; False (nothing done) while their windows differ."""
+        tails = self.tails
+        first = tails[0]
+        lo, hi = first.lo, first.hi
+        new_lo = start - cfg.memory
+        for tail in tails:
+            if not tail.slides(start) or tail.lo != lo or tail.hi != hi or tail.first > new_lo:
+                return False
+        f = len(tails)
+        rows = values.rows(lo, start)  # rows lo..start-1, a column per feature
+        if f < rows.shape[1]:
+            rows = rows[:, self.cols]
+        # The windows are still the rows of the last call's array unless a tail was refreshed on its own since (all
+        # are then: Tail.refresh drops the array).
+        stack = first.stack
+        if stack is None or stack.shape[0] != f or tails[-1].stack is not stack:
+            stack = np.stack([tail.window for tail in tails])
+        m = stack.shape[1]
+        width = m + start - hi
+        merged = self.merged
+        if merged.shape != (f, width):
+            merged = self.merged = np.empty((f, width))
+        merged[:, :m] = stack
+        merged[:, m:] = rows[hi - lo :].T
+        merged.sort(axis=1, kind="stable")
+        if new_lo > lo:
+            leaving = np.sort(rows[: new_lo - lo].T, axis=1)
+            n = leaving.shape[1]
+            at = np.empty((f, n), dtype=np.intp)
+            ties = (leaving[:, 1:] == leaving[:, :-1]).any(axis=1).tolist()
+            for r in range(f):
+                at[r] = merged[r].searchsorted(leaving[r], side="left") + r * width
+                if ties[r]:  # the j-th copy of a repeated value goes at the j-th position of its run, as _slide
+                    at[r] += np.arange(n) - leaving[r].searchsorted(leaving[r], side="left")
+            keep = self.keep
+            if keep.shape[0] != merged.size:
+                keep = self.keep = np.empty(merged.size, dtype=bool)
+            keep.fill(True)
+            keep[at.ravel()] = False
+            stack = merged.ravel()[keep].reshape(f, width - n)
+        else:
+            stack = merged.copy()
+        m = stack.shape[1]
+        k = max(calibrate.MIN_TAIL, int(cfg.tail_fraction * m))
+        totals = np.add.reduce(stack[:, m - k :], axis=1).tolist()  # row by row, as the 1-d sum of tail_params
+        for r, tail in enumerate(tails):
+            tail._set(stack[r], stack, r)
+            tail.lo, tail.hi = max(lo, new_lo), start
+            tail.estimate(start, chain, cfg, totals[r])
+        return True
 
 
 def tail_q(g: float, share: float, t: float, beta: float) -> float:

@@ -7,7 +7,7 @@ import pytest
 
 from engines.anomaly import calibrate
 from engines.anomaly.detector import DetectorConfig
-from engines.anomaly.online_tail import Block, Chain, ListMirror, ListTail, Tail, pairwise_sum, refresh_together
+from engines.anomaly.online_tail import Block, Chain, ListMirror, ListTail, Tail, TailGroup, pairwise_sum
 
 
 def test_pairwise_sum_adds_as_numpy_does() -> None:
@@ -29,12 +29,12 @@ def _feed(tails: list[Tail], series: np.ndarray, cfg: DetectorConfig, together: 
     """Each tail's (params, g0) at every block start, the series' columns pushed row by row."""
     block = Block(cfg.memory + 2 * cfg.block, series.shape[1], slack=8 * cfg.block)
     chain = Chain(len(tails), 1, 3)
+    group = TailGroup(tails, list(range(len(tails))))
     out = []
     for i, row in enumerate(series.tolist()):
         if i % cfg.block == 0:
             block.flush()
-            columns = list(range(len(tails)))
-            if not (together and refresh_together(tails, columns, i, block, chain, cfg)):
+            if not (together and group.refresh(i, block, chain, cfg)):
                 for f, tail in enumerate(tails):
                     tail.refresh(i, block, f, chain, cfg)
             out.append([(t.params, t.g0, list(t.sorted)) for t in tails])
