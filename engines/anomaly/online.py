@@ -40,6 +40,7 @@ from engines.anomaly.online_tail import Block, Chain, ListMirror, ListTail, Tail
 
 _ENVELOPE_CHUNK = 1024  # the seasonal envelope's neighbourhoods are computed up to this many rows at a time
 _NEVER = 1 << 62  # a row no series reaches
+_NAN = math.nan
 _PYTHON_NEIGHBOURHOODS = 200  # envelope neighbourhoods of at most this many values in all are taken without numpy
 _LIST_TAILS = (16, 2048)  # tails are sorted lists for blocks of at most this many rows and memories this short
 
@@ -152,16 +153,16 @@ class _Level:
         else:
             env = math.nan
         novelty = self.novelty
-        nov = math.nan if novelty is None else novelty.push(i, xs)
+        nov = _NAN if novelty is None else novelty.push(i, xs)
         if i == self.next_block:  # the tails move on before this row joins them
             self._block(i)
         n = self.n
-        if n == 4:
-            self.pending.extend((x, spike, shift))
-        elif n == 5:
+        if n == 5:
             self.pending.extend((x, spike, shift, nov if novelty is not None else env))
-        else:
+        elif n == 6:
             self.pending.extend((x, spike, shift, env, nov))
+        else:
+            self.pending.extend((x, spike, shift))
         c0, c1, c2, c3, c4, c5 = self.cuts
         # A row with every feature at or below its cutoff leaves the detector at 1 (NaN passes: q = 1).
         if x <= c0 and -x <= c1 and spike <= c2 and shift <= c3 and not env > c4 and not nov > c5:
@@ -182,7 +183,7 @@ class _Level:
             best = tails[4].least(env, best)
         if nov > c5:
             best = tails[-1].least(nov, best)
-        return min(1.0, best * self.n)
+        return best if (best := best * self.n) < 1.0 else 1.0  # min(1, n·best)
 
     def _warm(self, i: int, x: float) -> tuple[float, float, float]:
         """Spike, trailing mean and lagged mean at row i while a window is not full yet or a sum restarts."""
@@ -309,7 +310,8 @@ class _Coarse:
         from a + step before it)."""
         self.next = i + self.step
         total = self.sum.advance(i, xs)
-        return min(1.0, self.scale * self.level.push(total / self.a))  # type: ignore[union-attr]
+        p = self.scale * self.level.push(total / self.a)  # type: ignore[union-attr]
+        return p if p < 1.0 else 1.0
 
 
 class OnlineDetector:
@@ -323,6 +325,11 @@ class OnlineDetector:
         self.levels = 1 + len(self.coarse)
         self.next_report = min((c.next for c in self.coarse), default=_NEVER)  # the first row a scale reports
         self.rows = 0
+        self.alarm_probability, self.suppress_rows, self.escalation = (
+            config.alarm_probability,
+            config.suppress_rows,
+            config.escalation,
+        )
         self.last_alarm = -config.suppress_rows - 1
         self.last_p = 0.0
         # A row of probability 1 (none of its levels below 1, no coarse report) never alarms, unless the
@@ -332,7 +339,7 @@ class OnlineDetector:
     def push(self, value: float) -> tuple[float, float, bool]:
         """(score in [0, 1], combined tail probability, alarm) of the next row."""
         x = float(value)
-        if not math.isfinite(x):
+        if x - x != 0.0:  # inf - inf and nan - nan are nan: not finite
             raise ValueError(f"anomaly detector: row {self.rows} is {x}; values must be finite numbers")
         i = self.rows
         self.rows = i + 1
@@ -350,10 +357,9 @@ class OnlineDetector:
             self.next_report = soonest
         elif p == 1.0 and self.quiet is not None:
             return self.quiet
-        p = min(1.0, self.levels * p)
-        cfg = self.config
-        alarm = p < cfg.alarm_probability and (
-            i - self.last_alarm > cfg.suppress_rows or p < cfg.escalation * self.last_p
+        p = p if (p := self.levels * p) < 1.0 else 1.0  # min(1, levels·p)
+        alarm = p < self.alarm_probability and (
+            i - self.last_alarm > self.suppress_rows or p < self.escalation * self.last_p
         )
         if alarm:
             self.last_alarm, self.last_p = i, p

@@ -118,14 +118,15 @@ class ListTail(Tail):
 
     def refresh(self, start: int, values: Block, f: int, chain: Chain, cfg: DetectorConfig) -> None:
         if self.slides(start):
+            lo, hi = self.lo, self.hi
             new_lo = max(self.first, start - cfg.memory)
             w = self.sorted
-            for v in values.column(f, self.hi, start).tolist():  # arriving first, as _slide
+            rows = values.column(f, lo, start).tolist()  # those leaving, kept, and arriving
+            for v in rows[hi - lo :]:  # arriving first, as _slide
                 insort(w, v)
-            if new_lo > self.lo:  # each leaving value is in the window (or arrived with this block)
-                for v in values.column(f, self.lo, new_lo).tolist():
-                    del w[bisect_left(w, v)]
-            self.lo, self.hi = max(self.lo, new_lo), start
+            for v in rows[: new_lo - lo]:  # each leaving value is in the window (or arrived with this block)
+                del w[bisect_left(w, v)]
+            self.lo, self.hi = max(lo, new_lo), start
         self.estimate(start, chain, cfg)
 
     def mirror(self, of: Tail, start: int, chain: Chain, cfg: DetectorConfig) -> None:
@@ -306,7 +307,7 @@ class Chain:
 
     def __init__(self, n: int, scale: int, levels: int) -> None:
         self.n, self.scale, self.levels = n, scale, levels
-        self.sized: dict[tuple[int, float], tuple[int, float, float, int]] = {}  # sizes() by its arguments
+        self.sized: dict[int, tuple[int, float, float, int]] = {}  # sizes() by window size (one tail_fraction)
 
     def spent(self, v: float) -> bool:
         """Whether v, as the level's smallest, leaves the detector's probability at 1 whatever the other levels
@@ -318,7 +319,7 @@ class Chain:
         the tail estimate falls to 1/(n·scale·levels), cutoff's first guess; and the largest index j with
         spent((m - j) / m) as computed (-1 if none): for every g up to the window's value j at most j values lie
         below g, so seen(g) = (m - searchsorted(g)) / m >= (m - j) / m and the feature is spent."""
-        out = self.sized.get((m, tail_fraction))
+        out = self.sized.get(m)
         if out is None:
             n = self.n * self.scale * self.levels
             k = max(calibrate.MIN_TAIL, int(tail_fraction * m))
@@ -328,7 +329,7 @@ class Chain:
                 j += 1
             while j >= 0 and not self.spent((m - j) / m):
                 j -= 1
-            out = self.sized[(m, tail_fraction)] = (k, share, max(0.0, math.log(1.0 / (n * share))), j)
+            out = self.sized[m] = (k, share, max(0.0, math.log(1.0 / (n * share))), j)
         return out
 
 
