@@ -269,11 +269,14 @@ class TailGroup:
             leaving = np.sort(rows[: new_lo - lo].T, axis=1)
             n = leaving.shape[1]
             at = np.empty((f, n), dtype=np.intp)
-            ties = (leaving[:, 1:] == leaving[:, :-1]).any(axis=1).tolist()
             for r in range(f):
-                at[r] = merged[r].searchsorted(leaving[r], side="left") + r * width
-                if ties[r]:  # the j-th copy of a repeated value goes at the j-th position of its run, as _slide
-                    at[r] += np.arange(n) - leaving[r].searchsorted(leaving[r], side="left")
+                at[r] = merged[r].searchsorted(leaving[r], side="left")
+            # The j-th copy of a repeated value goes at the j-th position of its run, as _slide: each position at
+            # least one past the previous one (all the copies are in the row, so a larger value's run starts after).
+            steps = np.arange(n)
+            at -= steps
+            np.maximum.accumulate(at, axis=1, out=at)
+            at += steps + (np.arange(f) * width)[:, None]
             keep = self.keep
             if keep.shape[0] != merged.size:
                 keep = self.keep = np.empty(merged.size, dtype=bool)
