@@ -10,7 +10,7 @@ vectorised detector over a history:
   `cycles` periods;
 - each feature's tail keeps the same sorted window as `calibrate.tail_probability`, slid once per block
   of rows (the features of a level together, as the rows of one 2-d array, once their windows cover the
-  same rows; or, for short windows and small blocks, as sorted lists a value at a time), and the same tail
+  same rows; or, for short windows and small blocks, as sorted arrays a value at a time), and the same tail
   parameters; from them a cutoff below which a value leaves the detector's probability at 1 whatever the
   other features and scales give (`online_tail.Chain`). A row with every feature at or below its cutoff
   costs a few comparisons, no `exp` and no lookup; the others cost an `exp` per feature above its cutoff
@@ -42,7 +42,7 @@ _ENVELOPE_CHUNK = 1024  # the seasonal envelope's neighbourhoods are computed up
 _NEVER = 1 << 62  # a row no series reaches
 _NAN = math.nan
 _PYTHON_NEIGHBOURHOODS = 200  # envelope neighbourhoods of at most this many values in all are taken without numpy
-_LIST_TAILS = (16, 2048)  # tails are sorted lists for blocks of at most this many rows and memories this short
+_LIST_TAILS = (16, 2048)  # tails slide a value at a time for blocks of at most this many rows and memories this short
 
 
 class _Level:
@@ -86,7 +86,7 @@ class _Level:
         if self.novelty is not None:
             firsts.append(2 * novelty - 1 if self.novelty.enabled else -1)
         self.n = len(firsts)
-        # Short windows and small blocks: sorted lists slid a value at a time (see ListTail).
+        # Short windows and small blocks: sorted arrays slid a value at a time (see ListTail).
         self.listed = cfg.block <= _LIST_TAILS[0] and cfg.memory <= _LIST_TAILS[1]
         self.tails = [ListTail(first) if self.listed else Tail(first) for first in firsts]
         if self.listed:
