@@ -79,7 +79,7 @@ class RunningSum:
 class Novelty:
     """features.novelty_distance one row at a time: the centred subsequences of the last `horizon` rows."""
 
-    __slots__ = ("acc", "base", "buf", "diff", "enabled", "horizon", "pos", "window")
+    __slots__ = ("acc", "base", "buf", "cap", "diff", "enabled", "horizon", "pos", "width", "window")
 
     def __init__(self, window: int, horizon: int) -> None:
         self.window = window
@@ -93,6 +93,8 @@ class Novelty:
         # (it grows with the first `horizon` rows, then stays horizon - window + 1).
         self.diff = np.empty((window, 0))
         self.acc = np.empty(0)
+        self.width = 0  # their number
+        self.cap = self.buf.shape[1]
 
     def push(self, i: int, xs: Rows) -> float:
         """The distance at row i (the last row appended to `xs`, which keeps at least `window` rows)."""
@@ -100,26 +102,29 @@ class Novelty:
         j = i - w + 1  # the start of the subsequence ending at row i
         if j < 0 or not self.enabled:
             return math.nan
-        vals = xs.span(j, i + 1)
+        off = xs.base
+        vals = xs.values[j - off : i + 1 - off]
         total = 0.0
         for v in vals:  # left to right, as features.centred_windows
             total = total + v
         buf = self.buf
         pos = self.pos
-        if pos == buf.shape[1]:
+        if pos == self.cap:
             keep = self.horizon + 1
             buf[:, :keep] = buf[:, pos - keep : pos]
             self.base += pos - keep
             pos = keep
         self.pos = pos + 1
         z = buf[:, pos : pos + 1]
-        np.subtract(np.frombuffer(vals), total / w, out=z[:, 0])
+        np.subtract(np.frombuffer(vals), total / w, out=buf[:, pos])
         if j < w:
             return math.nan
         # Candidates start at rows max(0, j - horizon) .. j - w, all in buf (before column pos, row j's).
-        lo = max(0, j - self.horizon) - self.base
+        lo = j - self.horizon
+        lo = (lo if lo > 0 else 0) - self.base
         hi = j - w + 1 - self.base
-        if self.acc.shape[0] != hi - lo:
+        if self.width != hi - lo:
+            self.width = hi - lo
             self.diff = np.empty((w, hi - lo))
             self.acc = np.empty(hi - lo)
         d = np.subtract(z, buf[:, lo:hi], out=self.diff)
