@@ -326,6 +326,8 @@ class Chain:
                 j += 1
             while j >= 0 and not self.spent((m - j) / m):
                 j -= 1
+            if len(self.sized) >= 8:  # window sizes seen while the windows fill; then one size
+                self.sized.clear()
             out = self.sized[m] = (k, share, max(0.0, math.log(1.0 / (n * share))), j)
         return out
 
