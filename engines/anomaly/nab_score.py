@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 PROBATION_FRACTION = 0.15
 PROBATION_CAP_ROWS = 750  # NAB: min(floor(0.15 * rows), 0.15 * 5000)
@@ -49,33 +50,71 @@ def probation_rows(rows: int) -> int:
     return int(min(math.floor(PROBATION_FRACTION * rows), PROBATION_FRACTION * 5000))
 
 
-def window_rows(timestamps: Sequence[str], windows: Sequence[tuple[str, str]]) -> list[tuple[int, int]]:
-    """Map each labelled [start, end] (timestamps that occur in the file) to inclusive row indices.
+_OTHER_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d")
 
-    Like NAB, a window starts at the first row whose timestamp equals its start and ends at the first row
-    at or after that whose timestamp equals its end. A window whose ends do not occur in the file is an error.
+
+def parse_timestamp(text: str) -> datetime:
+    """`YYYY-MM-DD HH:MM[:SS[.ffffff]]` (NAB's format), any ISO 8601 form, or `/` as the date separator.
+
+    A time with a zone is converted to UTC and the zone dropped, so it compares with NAB's zone-less
+    timestamps (which are taken as UTC). ValueError when none of these forms fits.
     """
-    norm = [_norm(t) for t in timestamps]
+    cleaned = text.strip().strip('"').strip()
+    try:
+        t = datetime.fromisoformat(cleaned)
+    except ValueError:
+        for form in _OTHER_FORMATS:
+            try:
+                t = datetime.strptime(cleaned, form)
+                break
+            except ValueError:
+                continue
+        else:
+            raise ValueError(f"unparsable timestamp {text!r}") from None
+    if t.tzinfo is not None:
+        t = t.astimezone(UTC).replace(tzinfo=None)
+    return t
+
+
+def window_rows(timestamps: Sequence[str], windows: Sequence[tuple[str, str]]) -> list[tuple[int, int]]:
+    """Map each labelled [start, end] to inclusive row indices (see `map_windows`)."""
+    return map_windows(timestamps, windows)[0]
+
+
+def map_windows(
+    timestamps: Sequence[str], windows: Sequence[tuple[str, str]]
+) -> tuple[list[tuple[int, int]], list[str]]:
+    """Each labelled [start, end] as inclusive row indices, sorted, and a note per window mapped inexactly.
+
+    Like NAB, a window starts at the first row whose time equals its start and ends at the first row
+    at or after that whose time equals its end; times compare as instants, so `10:50`, `10:50:00` and
+    `10:50:00.000000` are one. A window whose ends are not both times of the file (NAB's scorer drops
+    or fails on it) covers the rows whose time lies within it, with a note; one with no such row, or
+    whose end is before its start, is a ValueError naming it.
+    """
+    times = [parse_timestamp(t) for t in timestamps]
     rows: list[tuple[int, int]] = []
+    notes: list[str] = []
     for start, end in windows:
-        s, e = _norm(start), _norm(end)
+        s, e = parse_timestamp(start), parse_timestamp(end)
+        if e < s:
+            raise ValueError(f"window [{start}, {end}]: its end is before its start")
         try:
-            i = norm.index(s)
-            j = norm.index(e, i)
+            i = times.index(s)
+            j = times.index(e, i)
         except ValueError:
-            raise ValueError(f"window [{start}, {end}]: its ends are not timestamps of the file") from None
+            inside = [k for k, t in enumerate(times) if s <= t <= e]
+            if not inside:
+                raise ValueError(
+                    f"window [{start}, {end}]: its ends are not timestamps of the file and no row lies between them"
+                ) from None
+            i, j = inside[0], inside[-1]
+            notes.append(
+                f"window [{start}, {end}]: its ends are not timestamps of the file: it covers the rows from "
+                f"{timestamps[i]} to {timestamps[j]}"
+            )
         rows.append((i, j))
-    return sorted(rows)
-
-
-def _norm(ts: str) -> str:
-    """`2014-02-19 10:50:00.000000` and `2014-02-19 10:50:00` name the same instant."""
-    ts = ts.strip()
-    if "." in ts:
-        head, frac = ts.rsplit(".", 1)
-        if frac.strip("0") == "":
-            return head
-    return ts
+    return sorted(rows), notes
 
 
 def row_weights(rows: int, windows: Sequence[tuple[int, int]], profile: Profile) -> tuple[list[float], list[int]]:

@@ -1,11 +1,12 @@
 """The forecasting engine's decisions without I/O: series in, predictions, anomalies and documents out.
 
 `Engine.observe(closed)` folds closed seconds (engines.ingest.samples) into each key's rings
-(engines.forecast.ring) and feeds every new service row at the forecast resolution (rate, p99) to
-the fast Holt model and to the series' anomaly detector (anything with
-`update(value, now) -> (score, alarm)`, see `Detector`; by default engines.anomaly's).
-`Engine.evaluate(service, now)` forecasts the service's rate with SeriesForecaster and returns
-the predictions (engines.forecast.predict) with the documents `apex forecast show` reads.
+(engines.forecast.ring) and feeds every new service row at the forecast resolution to the fast Holt
+model (its demand: capacity.demand, the calls arriving per second) and to the series' anomaly
+detector (rate, p99 and error rate; anything with `update(value, now) -> (score, alarm)`, see `Detector`; by
+default engines.anomaly's). `Engine.evaluate(service, now)` forecasts the service's demand with
+SeriesForecaster and returns the predictions (engines.forecast.predict) with the documents
+`apex forecast show` reads.
 Everything is bounded: rings, the keys kept (`max_keys`), the recent anomalies.
 """
 
@@ -20,8 +21,8 @@ import numpy as np
 
 from engines.anomaly.detector import DEFAULT
 from engines.anomaly.online import OnlineDetector
-from engines.forecast import model, predict
-from engines.forecast.ring import CAPACITY, RESOLUTIONS, MultiRes
+from engines.forecast import capacity, model, predict
+from engines.forecast.ring import CAPACITY, COL, RESOLUTIONS, MultiRes
 from engines.forecast.service import SeriesForecaster
 from engines.ingest.samples import CLUSTER_SEP, ROUTE_SEP, Closed, service_of
 
@@ -90,6 +91,12 @@ class EngineConfig:
             raise ValueError(f"resolution_s {self.resolution_s} is not one of the resolutions {self.resolutions}")
         if self.history < 2 or self.horizon < 1 or self.fast_horizon < 1:
             raise ValueError("history >= 2, horizon >= 1 and fast_horizon >= 1 are required")
+        kept = dict(self.capacity).get(self.resolution_s, 0)
+        if self.history > kept:
+            raise ValueError(f"history {self.history} is more than the {kept} points kept at {self.resolution_s} s "
+                             "resolution")  # fmt: skip
+        if self.reselect_every < 0:
+            raise ValueError(f"reselect_every must be >= 0 seconds, got {self.reselect_every:g}")
 
 
 @dataclass
@@ -108,6 +115,7 @@ class Engine:
         self.series: dict[str, MultiRes] = {}
         self.forecaster = SeriesForecaster(c.horizon, float(c.resolution_s), reselect_every=c.reselect_every)
         self.holt: dict[str, model.Holt] = {}
+        self._in_flight: dict[str, float] = {}  # service -> its last row's in-flight (demand's fallback)
         self.detectors: dict[tuple[str, str], Detector] = {}
         self.make_detector = detector
         self.anomalies: dict[str, deque[dict[str, Any]]] = {}  # service -> recent alarms
@@ -137,11 +145,16 @@ class Engine:
                     continue
                 if ROUTE_SEP in c.key or CLUSTER_SEP in c.key:
                     continue  # routes and clusters are kept and shown; services are forecast and watched
-                rate = float(row[0])
-                self.holt[c.key] = model.update(self.holt.get(c.key), rate)
+                rate, in_flight = float(row[COL["rate"]]), float(row[COL["in_flight"]])
+                before = self._in_flight.get(c.key, float("nan"))
+                self._in_flight[c.key] = in_flight
+                demand = capacity.demand(np.array([np.nan, rate]), np.array([before, in_flight]),
+                                         np.array([np.nan, row[COL["started"]]]), r)[-1]  # fmt: skip
+                self.holt[c.key] = model.update(self.holt.get(c.key), float(demand))
                 self._detect(c.key, "rate", rate, float(t + r))
-                if np.isfinite(row[4]):
-                    self._detect(c.key, "p99", float(row[4]), float(t + r))
+                for metric in ("p99", "error_rate"):  # NaN in a second without calls: no evidence
+                    if np.isfinite(row[COL[metric]]):
+                        self._detect(c.key, metric, float(row[COL[metric]]), float(t + r))
 
     def _detect(self, key: str, metric: str, value: float, now: float) -> None:
         d = self.detectors.get((key, metric))
@@ -163,21 +176,24 @@ class Engine:
         _, p99 = ring.column("p99", c.history)
         _, rejections = ring.column("rejections", c.history)
         _, p50 = ring.column("p50", c.history)
+        _, in_flight = ring.column("in_flight", c.history)
+        _, started = ring.column("started", c.history)
+        demand = capacity.demand(rates, in_flight, started, c.resolution_s)
         preds: list[predict.Prediction] = []
         doc: dict[str, Any] = {"resolution_s": c.resolution_s, "times": times.tolist(),
-                               "rate": _clean(rates), "p99": _clean(p99)}  # fmt: skip
+                               "rate": _clean(rates), "demand": _clean(demand), "p99": _clean(p99)}  # fmt: skip
         if rates.size >= max(rules.min_points, 2):
-            f = self.forecaster.forecast(service, rates, now)
+            f = self.forecaster.forecast(service, demand, now)
             holt = self.holt.get(service)
             fast = np.array([model.forecast(holt, h) for h in range(1, c.fast_horizon + 1)]) if holt else np.zeros(0)
             doc.update(mean=_clean(f.mean), model=f.model, periods=list(f.periods), note=f.note,
                        lower={str(k): _clean(v) for k, v in f.lower.items()},
                        upper={str(k): _clean(v) for k, v in f.upper.items()})  # fmt: skip
-            demand = np.maximum(f.mean, np.pad(fast, (0, max(0, f.mean.size - fast.size)))[: f.mean.size])
+            ahead = np.maximum(f.mean, np.pad(fast, (0, max(0, f.mean.size - fast.size)))[: f.mean.size])
             little = self._little(service, p50)
             for p in (
-                predict.spike(service, rates, f.mean, fast, c.resolution_s, now, rules),
-                predict.shortage(service, rates, p99, rejections, demand, c.resolution_s, now, rules, little),
+                predict.spike(service, demand, f.mean, fast, c.resolution_s, now, rules),
+                predict.shortage(service, rates, p99, rejections, ahead, c.resolution_s, now, rules, little, demand),
             ):
                 if p is not None:
                     preds.append(p)
@@ -197,9 +213,7 @@ class Engine:
         finite = p50[np.isfinite(p50)]
         if not limit or finite.size < 5:
             return None
-        from engines.forecast.capacity import little_capacity
-
-        return little_capacity(limit, float(np.percentile(finite, 25)))
+        return capacity.little_capacity(limit, float(np.percentile(finite, 25)))
 
     def profile(self, service: str) -> dict[str, Any]:
         m = self.series[service]

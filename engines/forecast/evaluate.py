@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -33,7 +34,11 @@ class Result:
 
     @property
     def mase_ratio(self) -> float:
-        return self.mean("mase", "ours") / self.mean("mase", "snaive")
+        """Our mean MASE over seasonal naive's (1 when both are 0, inf when only seasonal naive's is)."""
+        ours, base = self.mean("mase", "ours"), self.mean("mase", "snaive")
+        if base == 0.0:
+            return 1.0 if ours == 0.0 else float("inf")
+        return ours / base
 
 
 def evaluate(
@@ -45,14 +50,35 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
 ) -> Result:
     """Forecast each test series' first `horizon` values from its training values and score ours,
-    naive and seasonal naive. A test series shorter than the horizon is scored on what it has;
-    series whose MASE is undefined (constant in-sample seasonal differences) are skipped, noted."""
+    naive and seasonal naive.
+
+    Series are matched by id, whatever their order in the two files. A test series missing from
+    the training file is an error; a training series without a test row is noted, not scored. A
+    test row longer than the horizon is scored on its first `horizon` values, a shorter one on what
+    it has (one note each). A series whose MASE is undefined (fewer than 2 training values, or an
+    in-sample seasonal-naive error of 0, as for a constant series) is skipped with a note, so one
+    such series cannot turn the means into inf or NaN.
+    """
     if horizon < 1 or season < 1:
         raise EvalError(f"horizon and season must be >= 1, got {horizon} and {season}")
     missing = [sid for sid in test if sid not in train]
     if missing:
-        raise EvalError(f"{len(missing)} test series missing from the training file: {', '.join(missing[:5])}")
+        raise EvalError(f"{len(missing)} test series missing from the training file: {_some(missing)}")
     out = Result()
+    unmatched = [sid for sid in train if sid not in test]
+    if unmatched:
+        out.notes.append(f"{len(unmatched)} training series have no test row, not scored: {_some(unmatched)}")
+    longer = [sid for sid, a in test.items() if len(a) > horizon]
+    if longer:
+        out.notes.append(
+            f"{len(longer)} test series have more than {horizon} values, scored on their first {horizon}: "
+            + _some(longer)
+        )
+    shorter = [sid for sid, a in test.items() if 0 < len(a) < horizon]
+    if shorter:
+        out.notes.append(
+            f"{len(shorter)} test series have fewer than {horizon} values, scored on those: {_some(shorter)}"
+        )
     for i, (sid, actual_all) in enumerate(test.items()):
         y = train[sid]
         actual = actual_all[:horizon]
@@ -79,11 +105,23 @@ def evaluate(
             "naive": metrics.naive(y, horizon),
             "snaive": metrics.seasonal_naive(y, horizon, season),
         }
-        for method, forecast in runs.items():
-            out.smape[method].append(metrics.smape(actual, forecast[: len(actual)]))
-            out.mase[method].append(metrics.mase(y, actual, forecast[: len(actual)], season))
+        smapes = {m: metrics.smape(actual, fc[: len(actual)]) for m, fc in runs.items()}
+        mases = {m: metrics.mase(y, actual, fc[: len(actual)], season) for m, fc in runs.items()}
+        if not all(math.isfinite(v) for v in (scale, *smapes.values(), *mases.values())):
+            out.notes.append(f"{sid}: values too large to score (an error overflows), not scored")
+            out.skipped.append(sid)
+            continue
+        for method in METHODS:
+            out.smape[method].append(smapes[method])
+            out.mase[method].append(mases[method])
         if progress:
             progress(i + 1, len(test))
     if not out.mase["ours"]:
         raise EvalError("no series could be scored")
     return out
+
+
+def _some(ids: list[str], shown: int = 5) -> str:
+    """The first few ids, and how many more."""
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(ids[:shown]) + more

@@ -1,4 +1,5 @@
-"""Seasonal periods a series shows: the resolution's natural periods checked by autocorrelation."""
+"""Seasonal periods a series shows: the resolution's natural periods, and the strongest cycle of
+the series itself whatever its length, checked by autocorrelation."""
 
 from __future__ import annotations
 
@@ -49,9 +50,17 @@ def find_periods(
     candidates: tuple[int, ...] | None = None,
     min_acf: float = 0.2,
     min_cycles: float = 2.0,
+    discover_acf: float = 0.3,
+    discover_cycles: float = 3.0,
 ) -> tuple[int, ...]:
     """The seasonal periods `y` shows, shortest first.
 
+    0. the strongest autocorrelation peak (`discovered`: at least `discover_acf`, with at least
+       `discover_cycles` cycles in `y`) joins the candidates unless it is one of them give or take
+       sampling noise (within 1/24): a cycle that is no clock period (a 120 s "day" at 1 s) is
+       found too (`discover_acf` > 1: none). It counts as in 1., but not when it is (within 1/48)
+       a multiple of a period found (two days over a day: the day again), and it is no base for
+       2. (the clock's periods are checked against each other only);
     1. each candidate period `p` (at most `len(y) / min_cycles`) counts when the autocorrelation at
        lag `p` is at least `min_acf` and (within 0.02) a local maximum;
     2. a multiple of an accepted shorter period `q` (a week over a day) counts only when lag `p`
@@ -62,7 +71,9 @@ def find_periods(
     n = len(y)
     if candidates is None:
         return _strongest_peak(y, min_acf, min_cycles)
-    usable = sorted({p for p in candidates if p >= 2 and n >= min_cycles * p})
+    extra = discovered(y, discover_acf, discover_cycles) if discover_acf <= 1 else ()
+    new = {p for p in extra if all(abs(p - c) > max(1, c // 24) for c in candidates)}  # not a candidate again
+    usable = sorted({p for p in (*candidates, *new) if p >= 2 and n >= min_cycles * p})
     if not usable:
         return ()
     r = acf(y, min(n - 1, max(usable) + max(usable)))
@@ -71,7 +82,12 @@ def find_periods(
         w = max(1, p // 48)  # a smooth cycle's peak is flat: sampling noise may move it a little
         if r[p] < min_acf or r[p] < float(r[p - w : p + w + 1].max()) - 0.02:
             continue
-        base = [q for q in found if p % q == 0]
+        if p in new:
+            if any(abs(p - round(p / q) * q) <= w for q in found):
+                continue
+            found.append(p)
+            continue
+        base = [q for q in found if p % q == 0 and q not in new]
         if base:
             q = max(base)
             neighbours = [r[p - q]] + ([r[p + q]] if p + q < len(r) else [])
@@ -81,17 +97,25 @@ def find_periods(
     return tuple(found)
 
 
+def discovered(y: Array, min_acf: float = 0.3, min_cycles: float = 3.0) -> tuple[int, ...]:
+    """The lag of the strongest autocorrelation peak after the first zero crossing (a local maximum,
+    not the edge of the lags searched), when at least `min_acf` with `min_cycles` cycles of it in `y`
+    (60 points or more); () otherwise."""
+    return _strongest_peak(y, min_acf, min_cycles)
+
+
 def _strongest_peak(y: Array, min_acf: float, min_cycles: float) -> tuple[int, ...]:
     n = len(y)
     max_lag = int(n / min_cycles)
     if max_lag < 3 or n < 60:  # fewer points correlate by chance too easily
         return ()
-    r = acf(y, max_lag)
-    negative = np.flatnonzero(r < 0)
+    r = acf(y, min(n - 1, max_lag + 1))
+    negative = np.flatnonzero(r[: max_lag + 1] < 0)
     if len(negative) == 0:
         return ()
     start = int(negative[0])
     if start >= max_lag:
         return ()
     lag = start + int(np.argmax(r[start : max_lag + 1]))
-    return (lag,) if r[lag] >= min_acf and lag >= 2 else ()
+    peak = lag + 1 >= len(r) or r[lag] >= r[lag + 1]  # still rising at the last lag: the peak is beyond
+    return (lag,) if peak and r[lag] >= min_acf and lag >= 2 else ()

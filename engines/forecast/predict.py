@@ -1,9 +1,12 @@
 """What the engine predicts for one service, from its series (pure: arrays and `now` in, reasons out).
 
-- `spike`: the rate will exceed k x its baseline (the median of the recent history) within the
-  horizon — the earliest crossing of the SeriesForecaster forecast or the fast Holt forecast;
-- `shortage`: forecast demand reaches the capacity the telemetry reveals (capacity.knee on
-  (rate, p99) pairs and rejections, or Little's law on a concurrency limit and the latency);
+- `spike`: the rate (the engine passes the demand: calls arriving) will exceed k x its baseline
+  (the median of the recent history) within the horizon — the earliest crossing of the
+  SeriesForecaster forecast or the fast Holt forecast;
+- `shortage`: forecast demand reaches the capacity the telemetry reveals: the lowest of the
+  queueing curve fitted to (rate, p99) pairs (capacity.queue_fit), the knee of those pairs or the
+  rejections (capacity.knee), and Little's law on a concurrency limit and the latency; demand is
+  what arrives (capacity.demand), not what completes, which a saturated service caps;
 - `degradation`: the p99 or the error-rate trend reaches the SLO within the horizon;
 - `profile`: the daily / weekly shape and the peak hours of a rate series.
 Each prediction carries a lead time (seconds), the evidence as text and numbers, a priority and a
@@ -98,25 +101,43 @@ def shortage(
     now: float,
     rules: Rules,
     little: float | None = None,
+    demand: Array | None = None,
 ) -> Prediction | None:
-    """Forecast demand reaching the revealed capacity (the knee, or Little's law when lower)."""
+    """Forecast demand reaching the revealed capacity: the lowest of the queueing-curve fit, the knee
+    and Little's law (the message says which, the evidence has each one found and the fit's interval).
+
+    `rates` are completion rates (the capacity models' load axis); `demand` the arrival rates
+    (default: `rates`), whose last three points are the current demand; `forecast` forecasts demand."""
     r = np.asarray(rates, dtype=np.float64)
     if r.size < rules.min_points:
         return None
+    fit = capacity.queue_fit(r, p99s, min_points=rules.min_points)
     k = capacity.knee(r, p99s, rejections, factor=rules.knee_factor)
-    cap, how = (k.rate, k.evidence()) if k is not None else (None, "")
-    if little is not None and (cap is None or little < cap):
-        cap, how = little, f"Little's law: concurrency limit / latency = {little:.0f} calls/s"
-    if cap is None or cap < rules.min_rate:
+    found: list[tuple[float, str, str]] = []  # (calls/s, which, how)
+    if fit is not None:
+        found.append((fit.capacity, "fit", fit.evidence()))
+    if k is not None:
+        found.append((k.rate, "knee", k.evidence()))
+    if little is not None:
+        found.append((little, "little", f"Little's law: concurrency limit / latency = {little:.0f} calls/s"))
+    if not found:
         return None
-    current = float(np.nanmean(r[-3:]))
+    cap, which, how = min(found)
+    if cap < rules.min_rate:
+        return None
+    d = r if demand is None else np.asarray(demand, dtype=np.float64)
+    current = float(np.nanmean(d[-3:]))
     lead = capacity.crossing(forecast, cap, resolution_s, current)
     if lead is None:
         return None
     msg = f"{key} reaches its capacity (~{cap:.0f} calls/s) {_fmt_lead(lead)}: {how}"
     peak = float(np.max(forecast)) if len(forecast) else current
     evidence = {"capacity": cap, "current": current, "peak_forecast": peak}
-    if k is not None:
+    evidence.update({f"{name}_capacity": c for c, name, _ in found})
+    if which == "fit" and fit is not None:
+        evidence.update(capacity_lower=fit.lower, capacity_upper=fit.upper, fit_k=float(fit.k),
+                        baseline_p99=fit.baseline)  # fmt: skip
+    elif k is not None:
         evidence.update(baseline_p99=k.baseline_p99, p99_at_knee=k.p99_at_knee)
     return Prediction(SHORTAGE, key, now, lead, _priority(lead, resolution_s * len(forecast)), msg, evidence)
 

@@ -4,10 +4,12 @@
 folds closed seconds (engines.ingest.samples.Sample) into rows at every resolution (1 s, 1 min,
 1 h by default): counts add up over the period, latency histograms merge, and a row is written
 when its period ends — rate and rejections per second, error rate per call, p50/p95/p99 of the
-merged histogram, mean in-flight, cache hit ratio (NaN where there is nothing to measure).
+merged histogram, mean in-flight, cache hit ratio, calls started per second (the arrival rate, NaN
+where calls finished but none was reported started: a producer without the counter) — NaN where
+there is nothing to measure.
 `to_bytes`/`from_bytes` round-trip everything (rings, the open periods, the last closed second)
 through one `np.savez` blob (zlib level 1, ~12 kB and ~6 ms for full rings) so a restarted engine
-resumes with its history.
+resumes with its history (a snapshot from before a metric was added reads it as NaN).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from numpy.typing import NDArray
 
 from engines.ingest.samples import Sample
 
-METRICS = ("rate", "error_rate", "p50", "p95", "p99", "in_flight", "rejections", "cache_hit_ratio")
+METRICS = ("rate", "error_rate", "p50", "p95", "p99", "in_flight", "rejections", "cache_hit_ratio", "started")
 COL = {name: i for i, name in enumerate(METRICS)}
 RESOLUTIONS = (1, 60, 3600)
 CAPACITY = {1: 900, 60: 2880, 3600: 840}  # 15 min of seconds, 2 days of minutes, 5 weeks of hours
@@ -75,6 +77,7 @@ def row(s: Sample, seconds: float) -> Array:
         s.in_flight / seconds,
         s.rejections / seconds,
         s.cache_hits / cached if cached else nan,
+        s.started / seconds if s.started or not s.calls else nan,
     ])  # fmt: skip
 
 
@@ -124,7 +127,9 @@ class MultiRes:
             arrays[f"t{r}"] = ring.times
             arrays[f"h{r}"] = np.array([ring.head, ring.size, -1 if p.start is None else p.start], dtype=np.int64)
             s = p.sample
-            arrays[f"s{r}"] = np.array([s.calls, s.errors, s.rejections, s.cache_hits, s.cache_misses, s.in_flight])
+            arrays[f"s{r}"] = np.array(
+                [s.calls, s.errors, s.rejections, s.cache_hits, s.cache_misses, s.in_flight, s.started]
+            )
             arrays[f"l{r}"] = np.frombuffer(histogram.encode(s.latency).SerializeToString(), dtype=np.uint8)
         buf = io.BytesIO()
         np.savez(buf, **arrays)  # type: ignore[arg-type]
@@ -139,13 +144,18 @@ class MultiRes:
             m.last_second = None if last < 0 else last
             for r in resolutions:
                 ring = m.rings[r]
-                ring.values = np.array(z[f"v{r}"], dtype=np.float64)
+                values = np.array(z[f"v{r}"], dtype=np.float64)
+                missing = len(METRICS) - values.shape[1]  # metrics added since the snapshot: NaN
+                ring.values = np.pad(values, ((0, 0), (0, missing)), constant_values=np.nan) if missing > 0 else values
                 ring.times = np.array(z[f"t{r}"], dtype=np.int64)
                 head, size, start = (int(x) for x in z[f"h{r}"])
                 ring.head, ring.size = head, size
-                c, e, rej, hits, misses, inflight = (float(x) for x in z[f"s{r}"])
+                counts = np.zeros(7)  # an older snapshot's open period has no `started`: 0, as from such a producer
+                counts[: z[f"s{r}"].size] = z[f"s{r}"]
+                c, e, rej, hits, misses, inflight, started = (float(x) for x in counts)
                 msg = telemetry_pb2.LatencyHistogram()
                 msg.ParseFromString(z[f"l{r}"].tobytes())
                 latency = histogram.decode(msg) if msg.count else Histogram()
-                m._open[r] = _Period(None if start < 0 else start, Sample(c, e, rej, hits, misses, inflight, latency))
+                sample = Sample(c, e, rej, hits, misses, inflight, latency, started)
+                m._open[r] = _Period(None if start < 0 else start, sample)
         return m

@@ -7,7 +7,9 @@ adaptive limit count; load shedding only: the forecaster's capacity model looks 
 which the mesh starts shedding, and bad credentials, refused retries or an empty cluster are not
 that), cache hits and misses (`*cache_hit*` / `*cache_miss*` counters; the cache layer counts them on
 the cluster, so the service's come from the clusters its routes use, like its rejections), in-flight
-calls at the window's end, and the latency histograms merged through the shared codec. `Seconds`
+calls at the window's end, calls started (arrivals: the load offered, where `calls` counts the
+calls finished, which a saturated service caps) and the latency histograms merged through the
+shared codec. `Seconds`
 buckets samples by second and closes a second once `lag` seconds have passed, so a slower
 instance's window still counts; windows are deduplicated on (instance, sequence) so one read twice
 counts once.
@@ -45,6 +47,7 @@ class Sample:
     cache_misses: float = 0.0
     in_flight: float = 0.0
     latency: Histogram = field(default_factory=Histogram)
+    started: float = 0.0  # calls started (arrived) in the window; 0 from producers that do not report it
 
     def add(self, other: Sample) -> None:
         self.calls += other.calls
@@ -53,6 +56,7 @@ class Sample:
         self.cache_hits += other.cache_hits
         self.cache_misses += other.cache_misses
         self.in_flight += other.in_flight
+        self.started += other.started
         self.latency = accumulate(self.latency, other.latency)
 
 
@@ -79,7 +83,8 @@ def _stats_sample(stats: telemetry_pb2.Aggregate) -> Sample:
         elif "cache_miss" in low:
             misses += n
     latency = histogram.decode(stats.latency) if stats.latency.count else Histogram()
-    return Sample(float(stats.calls), float(stats.errors), rejections, hits, misses, float(stats.in_flight), latency)
+    return Sample(float(stats.calls), float(stats.errors), rejections, hits, misses, float(stats.in_flight), latency,
+                  float(stats.started))  # fmt: skip
 
 
 def route_key(service: str, listener: str, route: str) -> str:
@@ -101,7 +106,7 @@ def window_samples(window: telemetry_pb2.TelemetryWindow, listeners: frozenset[s
             out[key].add(s)
         else:
             out[key] = Sample(s.calls, s.errors, s.rejections, s.cache_hits, s.cache_misses, s.in_flight,
-                              s.latency.copy())  # fmt: skip
+                              s.latency.copy(), s.started)  # fmt: skip
         total.add(s)
         used.add(r.cluster)
     for c in window.clusters:

@@ -22,6 +22,7 @@ Durations are `<number><unit>` with unit ms, s or m (a bare number means seconds
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Collection, Mapping
@@ -303,12 +304,71 @@ def from_dict(data: Any) -> Scenario:
     )
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key repeated in one mapping is an error (PyYAML keeps the
+    last silently, so a second `load:` would drop the first without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                repeated = key in seen
+            except TypeError:  # an unhashable key: let PyYAML report it
+                break
+            if repeated:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} appears twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, a key repeated in it being an error (json keeps the last silently)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ScenarioError(f"the key {key!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
+def _yaml_error(exc: yaml.YAMLError) -> str:
+    """A parser error on one line: where (line and column, 1-based) and what."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{problem}" + (f" ({context})" if context else "")
+
+
 def loads(text: str, source: str = "<scenario>") -> Scenario:
-    """Parse scenario YAML text; errors are prefixed with `source`."""
+    """Parse scenario YAML (or JSON) text; errors are one line prefixed with `source`.
+
+    Text starting with `{` is read as JSON first (YAML's reading of JSON rejects tab indentation),
+    then as YAML (a flow mapping); when neither reads it, both errors are given.
+    """
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{source}: not valid YAML: {exc}") from exc
+        json_error = ""
+        if text.lstrip().startswith("{"):
+            try:
+                data = json.loads(text, object_pairs_hook=_unique_pairs)
+            except json.JSONDecodeError as exc:
+                json_error = f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            except ScenarioError as exc:  # a repeated key
+                raise ScenarioError(f"{source}: not valid JSON: {exc}") from None
+        if not text.lstrip().startswith("{") or json_error:
+            try:
+                data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+            except yaml.YAMLError as exc:
+                if json_error:
+                    raise ScenarioError(
+                        f"{source}: not valid JSON ({json_error}) nor YAML ({_yaml_error(exc)})"
+                    ) from None
+                raise ScenarioError(f"{source}: not valid YAML: {_yaml_error(exc)}") from None
+    except RecursionError:
+        raise ScenarioError(f"{source}: nested too deeply to be a scenario") from None
     try:
         return from_dict(data)
     except ScenarioError as exc:
@@ -316,9 +376,12 @@ def loads(text: str, source: str = "<scenario>") -> Scenario:
 
 
 def load(path: str | Path) -> Scenario:
+    """Read and parse a scenario file (UTF-8, a byte-order mark allowed)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise ScenarioError(f"{p}: cannot read: {exc.strerror or exc}") from exc
+        raise ScenarioError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{p}: not a UTF-8 text file") from None
     return loads(text, str(p))

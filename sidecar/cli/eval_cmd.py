@@ -36,6 +36,8 @@ def register(commands: Any) -> None:
 
 
 def run_forecast(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from engines.forecast import evaluate, wide_csv
 
     def fail(message: str) -> int:
@@ -46,18 +48,20 @@ def run_forecast(args: argparse.Namespace) -> int:
         return fail(f"--horizon must be >= 1, got {args.horizon}")
     if args.season < 1:
         return fail(f"--season must be >= 1, got {args.season}")
+    read_notes: list[str] = []
     try:
-        train = wide_csv.read(args.train)
-        test = wide_csv.read(args.test)
+        train = wide_csv.read(args.train, read_notes)
+        test = wide_csv.read(args.test, read_notes)
     except wide_csv.SeriesFileError as exc:
         return fail(str(exc))
     started = time.perf_counter()
     try:
-        result = evaluate.evaluate(train, test, args.horizon, args.season)
+        with np.errstate(all="ignore"):  # overflow on absurd values is handled (not scored, noted), not warned
+            result = evaluate.evaluate(train, test, args.horizon, args.season)
     except evaluate.EvalError as exc:
         return fail(f"{exc} (train {args.train}, test {args.test})")
     elapsed = time.perf_counter() - started
-    for note in result.notes:
+    for note in read_notes + result.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.out:
         out = Path(args.out)

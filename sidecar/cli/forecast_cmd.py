@@ -21,6 +21,8 @@ def register(commands: Any) -> None:
     p.add_argument("--resolution", type=int, default=60, choices=(1, 60, 3600),
                    help="seconds per point of the series forecasts use (default 60)")  # fmt: skip
     p.add_argument("--history", type=int, default=240, help="points of history forecasts see (default 240)")
+    p.add_argument("--reselect-every", type=float, default=600.0,
+                   help="seconds between model (and period) re-selections per series (default 600)")
     p.add_argument("--horizon", type=int, default=30, help="points ahead to forecast (default 30)")
     p.add_argument("--min-points", type=int, default=20, help="points of history before predicting (default 20)")
     p.add_argument("--ratio", type=float, default=2.0, help="a spike is rate > RATIO x its baseline (default 2)")
@@ -108,7 +110,8 @@ def config(args: argparse.Namespace) -> Any:
 
     rules = Rules(spike_k=args.ratio, min_rate=args.min_rate, slo_p99=args.slo_p99,
                   slo_error_rate=args.slo_error_rate, min_points=args.min_points)  # fmt: skip
-    engine = EngineConfig(resolution_s=args.resolution, history=args.history, horizon=args.horizon, rules=rules)
+    engine = EngineConfig(resolution_s=args.resolution, history=args.history, horizon=args.horizon, rules=rules,
+                          reselect_every=args.reselect_every)
     acts = ActionRules(hold_s=args.hold, max_ttl=args.max_ttl, max_changes=args.max_changes)
     source = engine_cmd.source_config(args)
     if args.evaluate_every <= 0 or args.snapshot_every <= 0:

@@ -142,9 +142,13 @@ class Demo:
         self._wait_serving()
 
     def _forecaster(self) -> None:
-        """The forecasting engine, at a demo's scale: 1 s points, forecasts 20 s ahead every second."""
+        """The forecasting engine, at a demo's scale: 1 s points, forecasts 20 s ahead every second. It sees
+        four compressed days (at most the 900 one-second points it keeps) and re-selects its models once a
+        day, so the day is found as a period once three have passed."""
+        history = min(900, max(240, round(4 * self.period)))
         self.sup.start_python("forecaster", "sidecar", "forecaster", "--redis", self.redis_url or "",
                               "--control-plane", self.control_plane, "--horizon", "20", "--ratio", "1.3",
+                              "--history", str(history), "--reselect-every", str(max(30.0, self.period)),
                               "--min-rate", "5", "--cooldown", str(max(10.0, self.period / 3)),
                               "--resolution", "1", "--min-points", "10", "--evaluate-every", "1",
                               "--snapshot-every", "2", env=self._engine_env("forecaster"))  # fmt: skip

@@ -2,7 +2,8 @@
 upstream of limited capacity (at most 2 calls at a time, 50 ms each: ~40 calls/s). The load is flat,
 then ramps up like a morning: the engine predicts the spike and pushes a preventive policy that the
 sidecar ACKs before the rate crosses the spike threshold, and predicts the shortage before the p99
-crosses its SLO (issue 11, "done when")."""
+crosses its SLO (issue 11, "done when"), at a capacity near the true one. Run with -s to see the
+shortage's lead over the SLO crossing."""
 
 from __future__ import annotations
 
@@ -164,8 +165,11 @@ async def _scenario(redis_url: str, control_plane: str, inbound: str) -> None:
     slow = times[np.nan_to_num(p99, nan=0.0) > SLO_P99]
     crossed = float(slow[0]) + 1 if slow.size else float("inf")  # the end of the first second over the SLO
     predicted = shortage[0].time.ToNanoseconds() / 1e9
+    print(f"shortage lead {crossed - predicted:.2f} s: {shortage[0].message}")  # shown with -s
     assert predicted < crossed, (predicted, crossed, shortage[0].message, p99.tolist())
     assert "reaches its capacity" in shortage[0].message
+    # the capacity the telemetry revealed: 2 calls at a time of ~50 ms each is ~40 calls/s
+    assert 32 <= float(shortage[0].attributes["capacity"]) <= 48, (shortage[0].message, dict(shortage[0].attributes))
     await runner.close()
     await admin.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from engines.forecast.engine import Engine, EngineConfig, HoltDetector
 from engines.forecast.predict import SPIKE, Rules
@@ -50,8 +51,10 @@ def test_detectors_plug_in_through_the_protocol() -> None:
 
     engine = Engine(EngineConfig(resolution_s=1), detector=Recorder)
     feed(engine, [1.0, 9.0, 1.0])
-    assert seen == [(1.0, 10_001.0), (9.0, 10_002.0)]  # the third second's row is written by the fourth
-    assert [a["value"] for a in engine.anomalies["shop"]] == [9.0]
+    # per second: its rate, then its error rate (no latency was reported: no p99); the third second's row
+    # is written by the fourth
+    assert seen == [(1.0, 10_001.0), (0.0, 10_001.0), (9.0, 10_002.0), (0.0, 10_002.0)]
+    assert [(a["metric"], a["value"]) for a in engine.anomalies["shop"]] == [("rate", 9.0)]
 
 
 def test_keys_are_bounded() -> None:
@@ -120,3 +123,35 @@ def test_the_default_detector_is_seasonal_at_the_forecast_resolution() -> None:
     d = Engine(EngineConfig(resolution_s=60)).make_detector()
     assert isinstance(d, AnomalyDetector) and d.inner.config.period == 1440
     assert d.update(float("nan"), 0.0) == (0.0, False)  # a missing value is skipped, not an error
+
+
+def test_demand_is_forecast_from_arrivals_not_capped_completions() -> None:
+    engine = Engine(EngineConfig(resolution_s=1, history=120, horizon=10, fast_horizon=10, rules=Rules(min_points=20)))
+    # completions capped at 10/s while arrivals double: the backlog grows by 10 calls a second
+    seconds = [Sample(calls=10, started=10, in_flight=1)] * 60 + [Sample(calls=10, started=20, in_flight=1)] * 15
+    engine.observe(Closed("shop", 10_000 + i, s) for i, s in enumerate(seconds))
+    ev = engine.evaluate("shop", 10_075.0)
+    assert ev.forecast["rate"][-1] == 10.0 and ev.forecast["demand"][-1] == 20.0
+    assert min(ev.forecast["mean"]) > 15.0, ev.forecast["mean"]  # the forecast follows the arrivals
+    unreported = Engine(EngineConfig(resolution_s=1, history=120, rules=Rules(min_points=20)))
+    backlog = [Sample(calls=10, in_flight=1 + 10 * max(0, i - 59)) for i in range(75)]  # no `started`: in-flight grows
+    unreported.observe(Closed("shop", 10_000 + i, s) for i, s in enumerate(backlog))
+    assert unreported.evaluate("shop", 10_075.0).forecast["demand"][-3:] == [20.0, 20.0, 20.0]
+
+
+def test_a_config_asking_for_more_history_than_is_kept_is_refused() -> None:
+    EngineConfig(resolution_s=1, history=900)  # the 1 s ring keeps 900 points: all of them may be used
+    with pytest.raises(ValueError, match="history 901 is more than the 900 points kept at 1 s resolution"):
+        EngineConfig(resolution_s=1, history=901)
+    with pytest.raises(ValueError, match="reselect_every must be >= 0 seconds, got -1"):
+        EngineConfig(reselect_every=-1.0)
+
+
+def test_a_burst_of_errors_is_an_anomaly_of_the_error_rate() -> None:
+    engine = Engine(EngineConfig(resolution_s=1))
+    calm = [Sample(calls=20, errors=int(i % 50 == 0)) for i in range(400)]  # an error now and then
+    burst = [Sample(calls=20, errors=8) for _ in range(5)]
+    engine.observe(Closed("shop", 10_000 + i, s) for i, s in enumerate([*calm, *burst, Sample(calls=20)]))
+    alarms = [(a["metric"], a["time"]) for a in engine.anomalies.get("shop", [])]
+    assert ("error_rate", 10_401.0) in alarms, alarms
+    assert all(t > 10_400 for _, t in alarms), alarms  # the calm part raised nothing

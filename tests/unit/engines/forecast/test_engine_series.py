@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import zlib
+
 import numpy as np
 from apex.mesh.contract import histogram
 from apex.mesh.contract.histogram import Histogram
@@ -72,7 +75,7 @@ def window(instance: str, seq: int, second: int, calls: int) -> telemetry_pb2.Te
     w = telemetry_pb2.TelemetryWindow(service="shop", instance=instance, sequence=seq)
     w.window_start.FromSeconds(second)
     r = w.routes.add(listener="inbound", route="buy", cluster="local")
-    r.stats.calls, r.stats.errors, r.stats.in_flight = calls, 1, 3
+    r.stats.calls, r.stats.errors, r.stats.in_flight, r.stats.started = calls, 1, 3, calls + 2
     r.stats.status_codes["RESOURCE_EXHAUSTED"] = 1
     r.stats.counters["rate_limited"] = 1  # the rate limit refused the call (the refusal counted, not the status)
     r.stats.counters["cache_hits"] = 2
@@ -93,6 +96,36 @@ def test_window_samples_per_service_route_and_cluster() -> None:
     assert (s["shop"].calls, s["shop"].errors, s["shop"].rejections) == (8, 1, 1)
     assert (s["shop"].cache_hits, s["shop"].cache_misses) == (2 + 5, 3)
     assert s["shop#pricing"].calls == 4
+    assert s["shop"].started == s["shop/inbound:buy"].started == 10  # arrivals: the demand, beyond what finished
+
+
+def test_started_calls_are_the_arrival_rate_and_missing_where_not_reported() -> None:
+    m = MultiRes((1, 10), {1: 100, 10: 10})
+    for second in range(100, 111):
+        m.add(second, Sample(calls=10, started=12 if second < 105 else 0))
+    _, started = m.rings[1].column("started")
+    assert started[:5].tolist() == [12.0] * 5 and np.isnan(started[5:]).all()  # calls finished, none started
+    assert m.rings[10].column("started")[1].tolist() == [6.0]  # 5 x 12 over 10 s
+    m.add(111, Sample())
+    m.add(112, Sample())
+    assert m.rings[1].column("started")[1][-1] == 0.0  # idle: nothing started, nothing finished
+
+
+def test_a_snapshot_from_before_started_reads_it_as_missing() -> None:
+    m = MultiRes((1,), {1: 10})
+    for second in range(100, 106):
+        m.add(second, Sample(calls=4, started=5))
+    with np.load(io.BytesIO(zlib.decompress(m.to_bytes()))) as z:
+        old = {name: z[name] for name in z.files}
+    old["v1"], old["s1"] = old["v1"][:, :-1], old["s1"][:-1]  # the layout without `started`
+    buf = io.BytesIO()
+    np.savez(buf, **old)
+    restored = MultiRes.from_bytes(zlib.compress(buf.getvalue()))
+    times, started = restored.rings[1].column("started")
+    assert times.tolist() == [100, 101, 102, 103, 104] and np.isnan(started).all()
+    assert restored.rings[1].column("rate")[1].tolist() == [4.0] * 5
+    restored.add(106, Sample(calls=4, started=5))  # the open second 105 had 4 calls, none reported started
+    assert restored.rings[1].column("rate")[1][-1] == 4.0 and np.isnan(restored.rings[1].column("started")[1][-1])
 
 
 def test_seconds_merge_instances_dedupe_and_resume() -> None:

@@ -37,6 +37,26 @@ def test_a_period_is_found_without_candidates() -> None:
     assert periods.find_periods(rng.standard_normal(600), (24, 168)) == ()
 
 
+def test_a_cycle_that_is_no_clock_period_is_discovered_at_any_resolution() -> None:
+    rng = np.random.default_rng(3)
+    t = np.arange(600)
+    y = 10 + 3 * np.sin(2 * np.pi * t / 50) + 0.5 * rng.standard_normal(600)  # 50 s at 1 s: no clock period
+    assert 50 not in periods.natural_periods(1)
+    assert periods.find_periods(y, periods.natural_periods(1)) == (50,)
+    assert periods.find_periods(y, periods.natural_periods(1), discover_acf=2.0) == ()  # without discovery
+    assert periods.discovered(y) == (50,) and periods.discovered(y[:140]) == ()  # fewer than 3 cycles
+    assert select.forecast(y, 30, resolution_s=1).periods == (50,)
+    assert periods.discovered(rng.standard_normal(600)) == ()
+
+
+def test_a_discovered_multiple_of_a_found_period_is_the_period_again() -> None:
+    t = np.arange(24 * 14)
+    amplitude = np.where((t // 24) % 2 == 0, 3.0, 1.5)  # big and small days alternate: lag 48 beats 24
+    y = 10 + amplitude * np.sin(2 * np.pi * t / 24) + 0.3 * np.random.default_rng(4).standard_normal(t.size)
+    assert periods.discovered(y) == (48,)
+    assert periods.find_periods(y, periods.natural_periods(3600)) == (24,)  # not (24, 48): two days are the day again
+
+
 def test_natural_periods_per_resolution() -> None:
     assert periods.natural_periods(3600) == (24, 168)
     assert periods.natural_periods(60) == (60, 1440, 10080)
