@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import math
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -17,54 +19,274 @@ from engines.anomaly.detector import DetectorConfig
 class Tail:
     """One feature's calibrate.tail_probability, block by block: the sorted window and the tail it gives."""
 
-    __slots__ = ("first", "g0", "hi", "lo", "params", "sorted", "window")
+    __slots__ = ("first", "g0", "hi", "lo", "params", "row", "sorted", "stack", "window")
 
     def __init__(self, first: int) -> None:
         self.first = first  # the feature's first defined row (-1: never)
         self.lo = self.hi = first  # the window holds rows lo..hi-1
-        self.sorted = array("d")  # the window's values, sorted
-        self.window = np.frombuffer(self.sorted)
+        self.window = np.empty(0)  # the window's values, sorted
+        # The same memory, for bisect (a Python float per item, no copy); an array('d') in ListTail.
+        self.sorted: Any = self.window.data
+        self.stack: np.ndarray | None = None  # the 2-d array whose row `row` the window is (TailGroup)
+        self.row = 0
         self.params: tuple[float, float, float] | None = None  # share, t, beta
-        self.g0 = math.inf  # values up to this have q·n >= 1 or seen·n >= 1 (n features): they cannot make a
-        # row's probability < 1
+        self.g0 = math.inf  # values up to this have q or seen spent (Chain.spent): they cannot make the
+        # detector's probability < 1
 
-    def refresh(self, start: int, values: Block, f: int, n: int, cfg: DetectorConfig) -> None:
+    def slides(self, start: int) -> bool:
+        """Whether the window moves at block `start` (the feature is defined before it, rows arrived since)."""
+        return 0 <= self.first < start and start > self.hi
+
+    def refresh(self, start: int, values: Block, f: int, chain: Chain, cfg: DetectorConfig) -> None:
         """What tail_probability does at the start of a block: slide the window, re-estimate the tail."""
-        if 0 <= self.first < start and start > self.hi:
+        if self.slides(start):
             new_lo = max(self.first, start - cfg.memory)
             leaving = values.column(f, self.lo, new_lo) if new_lo > self.lo else None
-            window = calibrate._slide(self.window, leaving, values.column(f, self.hi, start))
-            # Kept as an array('d'), which bisect searches faster than numpy a value at a time, and seen
-            # by numpy through a view of the same memory.
-            self.sorted = array("d")
-            self.sorted.frombytes(window.tobytes())
-            self.window = np.frombuffer(self.sorted)
+            self._set(calibrate._slide(self.window, leaving, values.column(f, self.hi, start)))
             self.lo, self.hi = max(self.lo, new_lo), start
-        self._estimate(start, n, cfg)
+        self.estimate(start, chain, cfg)
 
-    def mirror(self, of: Tail, start: int, n: int, cfg: DetectorConfig) -> None:
+    def mirror(self, of: Tail, start: int, chain: Chain, cfg: DetectorConfig) -> None:
         """refresh() for the feature -x from the tail of x, refreshed first: its window reversed and negated
         (the same values as sliding the window of -x, up to the order of 0.0 and -0.0)."""
         if (self.lo, self.hi) != (of.lo, of.hi):
-            self.sorted = array("d")
-            self.sorted.frombytes(np.negative(of.window[::-1]).tobytes())
-            self.window = np.frombuffer(self.sorted)
+            self._set(np.negative(of.window[::-1]))
             self.lo, self.hi = of.lo, of.hi
-        self._estimate(start, n, cfg)
+        self.estimate(start, chain, cfg)
 
-    def _estimate(self, start: int, n: int, cfg: DetectorConfig) -> None:
-        m = len(self.window)
+    def _set(self, window: np.ndarray, stack: np.ndarray | None = None, row: int = 0) -> None:
+        self.window = window
+        self.sorted = window.data
+        self.stack, self.row = stack, row
+
+    def estimate(self, start: int, chain: Chain, cfg: DetectorConfig, total: float | None = None) -> None:
+        """The tail's parameters (calibrate.tail_params, in the same float operations) and the cutoff, from the
+        window; `total`, if given, is the sum of its top k values as tail_params adds them."""
+        v = self.sorted
+        m = len(v)
         if start < cfg.min_history or m < cfg.min_history:
             self.params, self.g0 = None, math.inf
-        else:
-            self.params = share, t, beta = calibrate.tail_params(self.window, cfg.tail_fraction)
-            # A row's feature probability is max(q, seen): either keeping it >= 1/n is enough.
-            self.g0 = max(cutoff(share, t, beta, n), seen_cutoff(self.window, n))
+            return
+        k, share, drop, s0 = chain.sizes(m, cfg.tail_fraction)
+        t = v[m - k]
+        med = v[m // 2]
+        if total is None:
+            total = self._top_sum(m - k)
+        beta = max(total / k - t, 0.1 * (t - med), 1e-9 * (abs(t) + 1.0))
+        self.params = (share, t, beta)
+        # A row's feature probability is max(q, seen): either keeping the chain spent is enough.
+        g0 = cutoff(share, t, beta, chain, drop)
+        self.g0 = g0 if s0 < 0 or g0 > v[s0] else v[s0]
+
+    def _top_sum(self, lo: int) -> float:
+        """The sum of the window's values from index lo on, as np.add.reduce adds them."""
+        return float(np.add.reduce(self.window[lo:]))
 
     def seen(self, g: float) -> float:
         """The share of the window's values >= g."""
         m = len(self.sorted)
         return (m - bisect_left(self.sorted, g)) / m
+
+    def least(self, g: float, best: float) -> float:
+        """min(best, max(q, seen)) for a value g (tail_q and seen inline: the same float operations), seen looked
+        up only when q is below best."""
+        pr = self.params
+        if pr is None:
+            q = 1.0
+        else:
+            share, t, beta = pr
+            e = -(g - t) / beta
+            q = share * math.exp(e if e < 700.0 else 700.0)
+            if q >= 1.0:
+                q = 1.0
+        if q >= best:
+            return best
+        v = self.sorted
+        m = len(v)
+        seen = (m - bisect_left(v, g)) / m
+        q = q if q > seen else seen
+        return q if q < best else best
+
+
+class ListTail(Tail):
+    """A Tail whose sorted window is an array('d') slid one value at a time (insort, del): cheaper than numpy's
+    slide for short windows and small blocks (the coarse scales: ~330 values, 8 a block), where numpy's per-call
+    overhead, not the work, is the cost. The same values, sums (pairwise_sum) and tails. (A list of floats is
+    ~1.5% faster overall and ~50 kB a series larger.)"""
+
+    __slots__ = ()
+
+    def __init__(self, first: int) -> None:
+        super().__init__(first)
+        self.sorted = array("d")
+
+    def refresh(self, start: int, values: Block, f: int, chain: Chain, cfg: DetectorConfig) -> None:
+        if self.slides(start):
+            lo, hi = self.lo, self.hi
+            new_lo = max(self.first, start - cfg.memory)
+            w = self.sorted
+            rows = values.column(f, lo, start).tolist()  # those leaving, kept, and arriving
+            for v in rows[hi - lo :]:  # arriving first, as _slide
+                insort(w, v)
+            for v in rows[: new_lo - lo]:  # each leaving value is in the window (or arrived with this block)
+                del w[bisect_left(w, v)]
+            self.lo, self.hi = max(lo, new_lo), start
+        self.estimate(start, chain, cfg)
+
+    def mirror(self, of: Tail, start: int, chain: Chain, cfg: DetectorConfig) -> None:
+        if (self.lo, self.hi) != (of.lo, of.hi):
+            self.sorted = list(map(float.__neg__, reversed(of.sorted)))
+            self.lo, self.hi = of.lo, of.hi
+        self.estimate(start, chain, cfg)
+
+    def _top_sum(self, lo: int) -> float:
+        return pairwise_sum(self.sorted, lo, len(self.sorted) - lo)
+
+
+class ListMirror(ListTail):
+    """The tail of -x from that of x, a ListTail, without a negated copy of its window: the window of -x is that of
+    x reversed and negated, so its values, top sum and "already seen" shares are read off x's list (the same
+    floats: negation is exact, and seen(g) counts the values of x <= -g)."""
+
+    __slots__ = ("of",)
+
+    def __init__(self, first: int) -> None:
+        super().__init__(first)
+        self.of: Tail = self  # the tail of x, from the first mirror() on
+
+    def mirror(self, of: Tail, start: int, chain: Chain, cfg: DetectorConfig) -> None:
+        w = of.sorted
+        m = len(w)
+        self.of, self.lo, self.hi = of, of.lo, of.hi
+        if start < cfg.min_history or m < cfg.min_history:
+            self.params, self.g0 = None, math.inf
+            return
+        k, share, drop, s0 = chain.sizes(m, cfg.tail_fraction)
+        if k > m:  # tail_params' indices wrap around: as the negated list does
+            self.sorted = array("d", [-v for v in reversed(w)])
+            self.estimate(start, chain, cfg)
+            return
+        t = -w[k - 1]  # the window of -x at m - k
+        med = -w[m - 1 - m // 2]
+        total = pairwise_sum([-v for v in w[k - 1 :: -1]], 0, k)
+        beta = max(total / k - t, 0.1 * (t - med), 1e-9 * (abs(t) + 1.0))
+        self.params = (share, t, beta)
+        g0 = cutoff(share, t, beta, chain, drop)
+        self.g0 = g0 if s0 < 0 or g0 > -w[m - 1 - s0] else -w[m - 1 - s0]
+
+    def least(self, g: float, best: float) -> float:
+        pr = self.params
+        if pr is None:
+            q = 1.0
+        else:
+            share, t, beta = pr
+            e = -(g - t) / beta
+            q = share * math.exp(e if e < 700.0 else 700.0)
+            if q >= 1.0:
+                q = 1.0
+        if q >= best:
+            return best
+        w = self.of.sorted
+        seen = bisect_right(w, -g) / len(w)  # the values of -x >= g: those of x <= -g
+        q = q if q > seen else seen
+        return q if q < best else best
+
+    def seen(self, g: float) -> float:
+        w = self.of.sorted
+        return bisect_right(w, -g) / len(w)
+
+
+def pairwise_sum(a: Sequence[float], lo: int, n: int) -> float:
+    """The sum of a[lo : lo + n] as numpy's np.add.reduce adds a contiguous float64 array (pairwise summation:
+    8 running sums over blocks of up to 128 values, halves beyond), the same float operations in the same order
+    (tests/unit/engines/anomaly/test_online_tail.py checks it against numpy)."""
+    if n < 8:
+        total = 0.0
+        for i in range(lo, lo + n):
+            total = total + a[i]
+        return total
+    if n <= 128:
+        r0, r1, r2, r3, r4, r5, r6, r7 = a[lo : lo + 8]
+        i = lo + 8
+        end = lo + n - n % 8
+        while i < end:
+            r0 += a[i]
+            r1 += a[i + 1]
+            r2 += a[i + 2]
+            r3 += a[i + 3]
+            r4 += a[i + 4]
+            r5 += a[i + 5]
+            r6 += a[i + 6]
+            r7 += a[i + 7]
+            i += 8
+        total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        for i in range(end, lo + n):
+            total += a[i]
+        return total
+    half = n // 2
+    half -= half % 8
+    return pairwise_sum(a, lo, half) + pairwise_sum(a, lo + half, n - half)
+
+
+class TailGroup:
+    """Tail.refresh of several features at once, once their windows cover the same rows (after the first
+    `memory` rows past their first): one 2-d numpy slide (each row the values of one window, the same multiset as
+    _slide gives) and the tails' sums in one row-wise reduction. (Its arrays are made per call: keeping them
+    between blocks saved no measurable time and cost ~150 kB a series.)
+    """
+
+    __slots__ = ("cols", "tails")
+
+    def __init__(self, tails: list[Tail], cols: list[int]) -> None:
+        self.tails = tails
+        self.cols = cols  # each tail's column in the Block
+
+    def refresh(self, start: int, values: Block, chain: Chain, cfg: DetectorConfig) -> bool:
+        """The tails' refresh at block `start`; False (nothing done) while their windows differ."""
+        tails = self.tails
+        first = tails[0]
+        lo, hi = first.lo, first.hi
+        new_lo = start - cfg.memory
+        for tail in tails:
+            if not tail.slides(start) or tail.lo != lo or tail.hi != hi or tail.first > new_lo:
+                return False
+        f = len(tails)
+        rows = values.rows(lo, start)  # rows lo..start-1, a column per feature
+        if f < rows.shape[1]:
+            rows = rows[:, self.cols]
+        # The windows are still the rows of the last call's array unless a tail was refreshed on its own since (all
+        # are then: Tail.refresh drops the array).
+        stack = first.stack
+        if stack is None or stack.shape[0] != f or tails[-1].stack is not stack:
+            stack = np.stack([tail.window for tail in tails])
+        merged = np.concatenate((stack, rows[hi - lo :].T), axis=1)
+        merged.sort(axis=1, kind="stable")
+        width = merged.shape[1]
+        if new_lo > lo:
+            leaving = np.sort(rows[: new_lo - lo].T, axis=1)
+            n = leaving.shape[1]
+            at = np.empty((f, n), dtype=np.intp)
+            for r in range(f):
+                at[r] = merged[r].searchsorted(leaving[r], side="left")
+            # The j-th copy of a repeated value goes at the j-th position of its run, as _slide: each position at
+            # least one past the previous one (all the copies are in the row, so a larger value's run starts after).
+            steps = np.arange(n)
+            at -= steps
+            np.maximum.accumulate(at, axis=1, out=at)
+            at += steps + (np.arange(f) * width)[:, None]
+            keep = np.ones(merged.size, dtype=bool)
+            keep[at.ravel()] = False
+            stack = merged.ravel()[keep].reshape(f, width - n)
+        else:
+            stack = merged
+        m = stack.shape[1]
+        k = max(calibrate.MIN_TAIL, int(cfg.tail_fraction * m))
+        totals = np.add.reduce(stack[:, m - k :], axis=1).tolist()  # row by row, as the 1-d sum of tail_params
+        for r, tail in enumerate(tails):
+            tail._set(stack[r], stack, r)
+            tail.lo, tail.hi = max(lo, new_lo), start
+            tail.estimate(start, chain, cfg, totals[r])
+        return True
 
 
 def tail_q(g: float, share: float, t: float, beta: float) -> float:
@@ -74,25 +296,56 @@ def tail_q(g: float, share: float, t: float, beta: float) -> float:
     return v if v < 1.0 else 1.0
 
 
-def seen_cutoff(window: np.ndarray, n: int) -> float:
-    """A value s0 of the sorted window with seen(g)·n >= 1 as computed for every g <= s0: at most j values
-    lie below such a g, so seen(g) = (m - searchsorted(g)) / m >= (m - j) / m."""
-    m = len(window)
-    j = m - (m + n - 1) // n
-    while j + 1 < m and (m - j - 1) / m * n >= 1.0:
-        j += 1
-    while j >= 0 and (m - j) / m * n < 1.0:
-        j -= 1
-    return float(window[j]) if j >= 0 else -math.inf
+class Chain:
+    """How a feature's probability v reaches the detector's: a level gives min(1, n·best) over its n features,
+    a coarse scale min(1, scale·that), and the detector min(1, levels·the smallest over its levels)."""
+
+    __slots__ = ("levels", "n", "scale", "sized")
+
+    def __init__(self, n: int, scale: int, levels: int) -> None:
+        self.n, self.scale, self.levels = n, scale, levels
+        self.sized: dict[int, tuple[int, float, float, int]] = {}  # sizes() by window size (one tail_fraction)
+
+    def spent(self, v: float) -> bool:
+        """Whether v, as the level's smallest, leaves the detector's probability at 1 whatever the other levels
+        give (in the same float operations as the detector: monotone in v)."""
+        return self.levels * min(1.0, self.scale * min(1.0, v * self.n)) >= 1.0
+
+    def sizes(self, m: int, tail_fraction: float) -> tuple[int, float, float, int]:
+        """For a window of m values: tail_params' k and share k/m; how many mean excesses below the threshold
+        the tail estimate falls to 1/(n·scale·levels), cutoff's first guess; and the largest index j with
+        spent((m - j) / m) as computed (-1 if none): for every g up to the window's value j at most j values lie
+        below g, so seen(g) = (m - searchsorted(g)) / m >= (m - j) / m and the feature is spent."""
+        out = self.sized.get(m)
+        if out is None:
+            n = self.n * self.scale * self.levels
+            k = max(calibrate.MIN_TAIL, int(tail_fraction * m))
+            share = k / m
+            j = m - (m + n - 1) // n
+            while j + 1 < m and self.spent((m - j - 1) / m):
+                j += 1
+            while j >= 0 and not self.spent((m - j) / m):
+                j -= 1
+            if len(self.sized) >= 8:  # window sizes seen while the windows fill; then one size
+                self.sized.clear()
+            out = self.sized[m] = (k, share, max(0.0, math.log(1.0 / (n * share))), j)
+        return out
 
 
-def cutoff(share: float, t: float, beta: float, n: int) -> float:
-    """A value g0 with tail_q(g0)·n >= 1 as computed, near the largest: tail_q only falls as g grows, so no value
-    up to g0 can bring a row's probability (n times its features' smallest) below 1."""
-    g0 = t - max(0.0, math.log(1.0 / (n * share))) * beta
+def cutoff(share: float, t: float, beta: float, chain: Chain, drop: float) -> float:
+    """A value g0 with chain.spent(tail_q(g0)) as computed, near the largest (from t - drop·beta down): tail_q only
+    falls as g grows, so no value up to g0 can bring the detector's probability below 1. (tail_q and spent
+    inline: the same float operations.)"""
+    n, scale, levels = chain.n, chain.scale, chain.levels
+    g0 = t - drop * beta
     step = beta * 1e-6 + abs(t) * 1e-12
     for _ in range(64):
-        if tail_q(g0, share, t, beta) * n >= 1.0:
+        e = -(g0 - t) / beta
+        v = share * math.exp(e if e < 700.0 else 700.0)
+        v = v if v < 1.0 else 1.0
+        v = v * n
+        v = scale * (v if v < 1.0 else 1.0)
+        if levels * (v if v < 1.0 else 1.0) >= 1.0:
             return g0
         g0 -= step
         step *= 2
@@ -102,30 +355,37 @@ def cutoff(share: float, t: float, beta: float, n: int) -> float:
 class Block:
     """The features' values of the last `keep` rows and more, one row per pushed row, a column per feature.
 
-    Rows are gathered in a list and moved into a numpy array once per block, when the tails need them.
+    Rows are gathered flat in an array('d') (a row's values one after the other) and moved into a numpy
+    array once per block, when the tails need them.
     """
 
-    __slots__ = ("base", "buf", "keep", "pending", "pos")
+    __slots__ = ("base", "buf", "features", "keep", "pending", "pos")
 
     def __init__(self, keep: int, features: int, slack: int) -> None:
         self.keep = keep
+        self.features = features
         self.buf = np.empty((keep + slack, features))  # compacted to its last `keep` rows when full
         self.base = 0  # the row of buf[0]
         self.pos = 0  # rows in buf
-        self.pending: list[list[float]] = []  # rows pushed since, not in buf yet (always this list)
+        self.pending = array("d")  # rows pushed since, not in buf yet, flat (always this array)
 
     def flush(self) -> None:
         rows = self.pending
-        if not rows:
+        k = len(rows) // self.features
+        if not k:
             return
-        if self.pos + len(rows) > len(self.buf):
-            k = min(self.keep, self.pos)
-            self.buf[:k] = self.buf[self.pos - k : self.pos]
-            self.base += self.pos - k
-            self.pos = k
-        self.buf[self.pos : self.pos + len(rows)] = rows
-        self.pos += len(rows)
-        rows.clear()
+        if self.pos + k > len(self.buf):
+            keep = min(self.keep, self.pos)
+            self.buf[:keep] = self.buf[self.pos - keep : self.pos]
+            self.base += self.pos - keep
+            self.pos = keep
+        self.buf[self.pos : self.pos + k] = np.frombuffer(rows).reshape(k, self.features)  # the view is let go
+        self.pos += k
+        del rows[:]
+
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        """Every feature on rows lo..hi-1 (flushed and kept), a row per row."""
+        return self.buf[lo - self.base : hi - self.base]
 
     def column(self, f: int, lo: int, hi: int) -> np.ndarray:
         """Feature f on rows lo..hi-1 (flushed and kept)."""
