@@ -62,6 +62,11 @@ def plot(path: str, service: str, state: dict[str, Any]) -> Drawn:
     FigureCanvasAgg(fig)
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
     top.plot(past, rate, color="tab:blue", label="calls/s")
+    demand = _floats(fc.get("demand") or [], "forecast.demand")  # what the forecast is of: calls arriving
+    if demand and len(demand) != len(times):
+        raise PlotError("forecast.times and forecast.demand have different lengths")
+    if demand:
+        top.plot(past, demand, color="tab:green", linewidth=0.8, linestyle="--", label="demand (calls/s arriving)")
     mean = _floats(fc.get("mean") or [], "forecast.mean")
     ahead = [i * res for i in range(len(mean))]  # forecast point i is the row starting at origin + i*res
     levels: list[str] = []

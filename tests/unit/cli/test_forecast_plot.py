@@ -106,6 +106,11 @@ def test_nothing_stored_is_a_clear_error_and_no_file(tmp_path: Path) -> None:
     with pytest.raises(PlotError, match="different lengths"):
         plot(str(path), "shop", bad)
     bad = engine_state()
+    assert len(bad["forecast"]["demand"]) == len(bad["forecast"]["times"])  # drawn beside the rate
+    bad["forecast"]["demand"] = bad["forecast"]["demand"][:-1]
+    with pytest.raises(PlotError, match=r"forecast\.times and forecast\.demand have different lengths"):
+        plot(str(path), "shop", bad)
+    bad = engine_state()
     bad["forecast"]["lower"]["0.8"] = ["x"] * 20
     with pytest.raises(PlotError, match=r"lower\[0.8\] holds a value that is not a number"):
         plot(str(path), "shop", bad)
