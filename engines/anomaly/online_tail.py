@@ -125,11 +125,11 @@ class ListTail(Tail):
             lo, hi = self.lo, self.hi
             new_lo = max(self.first, start - cfg.memory)
             w = self.sorted
-            rows = values.column(f, lo, start).tolist()  # those leaving, kept, and arriving
-            for v in rows[hi - lo :]:  # arriving first, as _slide
+            for v in values.column(f, hi, start).tolist():  # arriving first, as _slide
                 insort(w, v)
-            for v in rows[: new_lo - lo]:  # each leaving value is in the window (or arrived with this block)
-                del w[bisect_left(w, v)]
+            if new_lo > lo:  # each leaving value is in the window (or arrived with this block)
+                for v in values.column(f, lo, new_lo).tolist():
+                    del w[bisect_left(w, v)]
             self.lo, self.hi = max(lo, new_lo), start
         self.estimate(start, chain, cfg)
 
