@@ -235,11 +235,16 @@ class TailGroup:
     between blocks saved no measurable time and cost ~150 kB a series.)
     """
 
-    __slots__ = ("cols", "tails")
+    __slots__ = ("back", "cols", "shape", "steps", "tails")
 
     def __init__(self, tails: list[Tail], cols: list[int]) -> None:
         self.tails = tails
         self.cols = cols  # each tail's column in the Block
+        # For the leaving values' positions, by (leaving values a row, merged row width): 0..n-1, and that plus
+        # each row's offset in the flattened merged array.
+        self.shape = (0, 0)
+        self.steps: np.ndarray = np.empty(0, dtype=np.intp)
+        self.back: np.ndarray = np.empty((0, 0), dtype=np.intp)
 
     def refresh(self, start: int, values: Block, chain: Chain, cfg: DetectorConfig) -> bool:
         """The tails' refresh at block `start`; False (nothing done) while their windows differ."""
@@ -266,14 +271,17 @@ class TailGroup:
             leaving = np.sort(rows[: new_lo - lo].T, axis=1)
             n = leaving.shape[1]
             at = np.empty((f, n), dtype=np.intp)
-            for r in range(f):
-                at[r] = merged[r].searchsorted(leaving[r], side="left")
+            for into, row, values_left in zip(at, merged, leaving, strict=True):
+                into[:] = row.searchsorted(values_left, side="left")
             # The j-th copy of a repeated value goes at the j-th position of its run, as _slide: each position at
             # least one past the previous one (all the copies are in the row, so a larger value's run starts after).
-            steps = np.arange(n)
-            at -= steps
+            if self.shape != (n, width):  # the same from the first full windows on
+                self.shape = (n, width)
+                self.steps = np.arange(n)
+                self.back = self.steps + (np.arange(f) * width)[:, None]  # and each row's offset in merged.ravel()
+            at -= self.steps
             np.maximum.accumulate(at, axis=1, out=at)
-            at += steps + (np.arange(f) * width)[:, None]
+            at += self.back
             keep = np.ones(merged.size, dtype=bool)
             keep[at.ravel()] = False
             stack = merged.ravel()[keep].reshape(f, width - n)
