@@ -219,9 +219,11 @@ class _Level:
         self.values.flush()
         self.xs.trim()
         tails, values, chain, cfg = self.tails, self.values, self.chain, self.cfg
-        # x and the features after -x (which has no column: the tails of x serve it), all at once when they can.
-        if self.listed or not self.together.refresh(i, values, chain, cfg):
-            for tail, f in zip(self.together.tails, self.together.cols, strict=True):
+        # x and the features after -x (which has no column: the tails of x serve it), all at once when they can
+        # (sorted arrays a value at a time, or one 2-d numpy slide).
+        together = self.together
+        if not (together.refresh_lists if self.listed else together.refresh)(i, values, chain, cfg):
+            for tail, f in zip(together.tails, together.cols, strict=True):
                 tail.refresh(i, values, f, chain, cfg)
             for tail in tails[2:]:
                 if tail.first < 0:

@@ -297,6 +297,31 @@ class TailGroup:
         return True
 
 
+    def refresh_lists(self, start: int, values: Block, chain: Chain, cfg: DetectorConfig) -> bool:
+        """The refresh of ListTails (ListTail.refresh, the same insertions and deletions in the same order), the
+        block's arriving and leaving rows turned into floats once for all of them; False (nothing done) while their
+        windows differ."""
+        tails = self.tails
+        first = tails[0]
+        lo, hi = first.lo, first.hi
+        new_lo = start - cfg.memory
+        for tail in tails:
+            if not tail.slides(start) or tail.lo != lo or tail.hi != hi or tail.first > new_lo:
+                return False
+        arriving = values.rows(hi, start).tolist()
+        leaving = values.rows(lo, new_lo).tolist() if new_lo > lo else []
+        lo = max(lo, new_lo)
+        for tail, f in zip(tails, self.cols, strict=True):
+            w = tail.sorted
+            for row in arriving:  # arriving first, as _slide
+                insort(w, row[f])
+            for row in leaving:  # each leaving value is in the window (or arrived with this block)
+                del w[bisect_left(w, row[f])]
+            tail.lo, tail.hi = lo, start
+            tail.estimate(start, chain, cfg)
+        return True
+
+
 def tail_q(g: float, share: float, t: float, beta: float) -> float:
     """min(1, share·exp(min(700, -(g - t)/beta))) in the same float operations as tail_probability."""
     e = -(g - t) / beta
