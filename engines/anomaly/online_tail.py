@@ -296,7 +296,6 @@ class TailGroup:
             tail.estimate(start, chain, cfg, totals[r])
         return True
 
-
     def refresh_lists(self, start: int, values: Block, chain: Chain, cfg: DetectorConfig) -> bool:
         """The refresh of ListTails (ListTail.refresh, the same insertions and deletions in the same order), the
         block's arriving and leaving rows turned into floats once for all of them; False (nothing done) while their
