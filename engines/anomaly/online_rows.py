@@ -130,5 +130,7 @@ class Novelty:
         d = np.subtract(z, buf[:, lo:hi], out=self.diff)
         np.multiply(d, d, out=d)
         # Summed over k = 0..w-1 in that order (a reduction over the outer axis of a C-contiguous array adds
-        # row after row), as the batch code's loop: the same floats.
-        return math.sqrt(np.minimum.reduce(np.add.reduce(d, axis=0, out=self.acc)))
+        # row after row), as the batch code's loop: the same floats. The smallest read at argmin (the first NaN
+        # if any, as np.minimum gives): ~1 us less than a ufunc reduction's overhead.
+        acc = np.add.reduce(d, axis=0, out=self.acc)
+        return math.sqrt(acc[acc.argmin()])

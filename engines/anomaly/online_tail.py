@@ -125,11 +125,11 @@ class ListTail(Tail):
             lo, hi = self.lo, self.hi
             new_lo = max(self.first, start - cfg.memory)
             w = self.sorted
-            rows = values.column(f, lo, start).tolist()  # those leaving, kept, and arriving
-            for v in rows[hi - lo :]:  # arriving first, as _slide
+            for v in values.column(f, hi, start).tolist():  # arriving first, as _slide
                 insort(w, v)
-            for v in rows[: new_lo - lo]:  # each leaving value is in the window (or arrived with this block)
-                del w[bisect_left(w, v)]
+            if new_lo > lo:  # each leaving value is in the window (or arrived with this block)
+                for v in values.column(f, lo, new_lo).tolist():
+                    del w[bisect_left(w, v)]
             self.lo, self.hi = max(lo, new_lo), start
         self.estimate(start, chain, cfg)
 
@@ -235,11 +235,16 @@ class TailGroup:
     between blocks saved no measurable time and cost ~150 kB a series.)
     """
 
-    __slots__ = ("cols", "tails")
+    __slots__ = ("back", "cols", "shape", "steps", "tails")
 
     def __init__(self, tails: list[Tail], cols: list[int]) -> None:
         self.tails = tails
         self.cols = cols  # each tail's column in the Block
+        # For the leaving values' positions, by (leaving values a row, merged row width): 0..n-1, and that plus
+        # each row's offset in the flattened merged array.
+        self.shape = (0, 0)
+        self.steps: np.ndarray = np.empty(0, dtype=np.intp)
+        self.back: np.ndarray = np.empty((0, 0), dtype=np.intp)
 
     def refresh(self, start: int, values: Block, chain: Chain, cfg: DetectorConfig) -> bool:
         """The tails' refresh at block `start`; False (nothing done) while their windows differ."""
@@ -266,14 +271,17 @@ class TailGroup:
             leaving = np.sort(rows[: new_lo - lo].T, axis=1)
             n = leaving.shape[1]
             at = np.empty((f, n), dtype=np.intp)
-            for r in range(f):
-                at[r] = merged[r].searchsorted(leaving[r], side="left")
+            for into, row, values_left in zip(at, merged, leaving, strict=True):
+                into[:] = row.searchsorted(values_left, side="left")
             # The j-th copy of a repeated value goes at the j-th position of its run, as _slide: each position at
             # least one past the previous one (all the copies are in the row, so a larger value's run starts after).
-            steps = np.arange(n)
-            at -= steps
+            if self.shape != (n, width):  # the same from the first full windows on
+                self.shape = (n, width)
+                self.steps = np.arange(n)
+                self.back = self.steps + (np.arange(f) * width)[:, None]  # and each row's offset in merged.ravel()
+            at -= self.steps
             np.maximum.accumulate(at, axis=1, out=at)
-            at += steps + (np.arange(f) * width)[:, None]
+            at += self.back
             keep = np.ones(merged.size, dtype=bool)
             keep[at.ravel()] = False
             stack = merged.ravel()[keep].reshape(f, width - n)
@@ -286,6 +294,30 @@ class TailGroup:
             tail._set(stack[r], stack, r)
             tail.lo, tail.hi = max(lo, new_lo), start
             tail.estimate(start, chain, cfg, totals[r])
+        return True
+
+    def refresh_lists(self, start: int, values: Block, chain: Chain, cfg: DetectorConfig) -> bool:
+        """The refresh of ListTails (ListTail.refresh, the same insertions and deletions in the same order), the
+        block's arriving and leaving rows turned into floats once for all of them; False (nothing done) while their
+        windows differ."""
+        tails = self.tails
+        first = tails[0]
+        lo, hi = first.lo, first.hi
+        new_lo = start - cfg.memory
+        for tail in tails:
+            if not tail.slides(start) or tail.lo != lo or tail.hi != hi or tail.first > new_lo:
+                return False
+        arriving = values.rows(hi, start).tolist()
+        leaving = values.rows(lo, new_lo).tolist() if new_lo > lo else []
+        lo = max(lo, new_lo)
+        for tail, f in zip(tails, self.cols, strict=True):
+            w = tail.sorted
+            for row in arriving:  # arriving first, as _slide
+                insort(w, row[f])
+            for row in leaving:  # each leaving value is in the window (or arrived with this block)
+                del w[bisect_left(w, row[f])]
+            tail.lo, tail.hi = lo, start
+            tail.estimate(start, chain, cfg)
         return True
 
 
@@ -355,8 +387,9 @@ def cutoff(share: float, t: float, beta: float, chain: Chain, drop: float) -> fl
 class Block:
     """The features' values of the last `keep` rows and more, one row per pushed row, a column per feature.
 
-    Rows are gathered flat in an array('d') (a row's values one after the other) and moved into a numpy
-    array once per block, when the tails need them.
+    Rows are gathered flat in a list (a row's values one after the other) and moved into a numpy array once
+    per block, when the tails need them. (A list, not an array('d'): extending an array converts each value
+    through an argument parser, ~2,000 instructions a row, ~4% of the streamed detector's time.)
     """
 
     __slots__ = ("base", "buf", "features", "keep", "pending", "pos")
@@ -367,7 +400,7 @@ class Block:
         self.buf = np.empty((keep + slack, features))  # compacted to its last `keep` rows when full
         self.base = 0  # the row of buf[0]
         self.pos = 0  # rows in buf
-        self.pending = array("d")  # rows pushed since, not in buf yet, flat (always this array)
+        self.pending: list[float] = []  # rows pushed since, not in buf yet, flat (always this list)
 
     def flush(self) -> None:
         rows = self.pending
@@ -379,7 +412,7 @@ class Block:
             self.buf[:keep] = self.buf[self.pos - keep : self.pos]
             self.base += self.pos - keep
             self.pos = keep
-        self.buf[self.pos : self.pos + k] = np.frombuffer(rows).reshape(k, self.features)  # the view is let go
+        self.buf[self.pos : self.pos + k] = np.array(rows, dtype=float).reshape(k, self.features)
         self.pos += k
         del rows[:]
 

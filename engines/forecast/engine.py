@@ -53,7 +53,7 @@ class HoltDetector:
 
 class AnomalyDetector:
     """The online detector of engines.anomaly (self-calibrating, suppressed so one incident raises one
-    alarm) behind the per-point protocol: engines.anomaly.online, O(1) amortised per point (~11 µs;
+    alarm) behind the per-point protocol: engines.anomaly.online, O(1) amortised per point (~10 µs;
     ~0.6 MB per series). `period`: the daily period in points (0: none)."""
 
     def __init__(self, period: int = 0) -> None:
