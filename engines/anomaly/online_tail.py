@@ -88,8 +88,8 @@ class Tail:
         return (m - bisect_left(self.sorted, g)) / m
 
     def least(self, g: float, best: float) -> float:
-        """min(best, max(q, seen)) for a value g (tail_q and seen inline: the same float operations), seen looked
-        up only when q is below best."""
+        """min(best, max(q, seen)) for a value g (tail_q inline: the same float operations), seen looked up
+        only when q is below best."""
         pr = self.params
         if pr is None:
             q = 1.0
@@ -101,9 +101,7 @@ class Tail:
                 q = 1.0
         if q >= best:
             return best
-        v = self.sorted
-        m = len(v)
-        seen = (m - bisect_left(v, g)) / m
+        seen = self.seen(g)
         q = q if q > seen else seen
         return q if q < best else best
 
@@ -174,26 +172,9 @@ class ListMirror(ListTail):
         g0 = cutoff(share, t, beta, chain, drop)
         self.g0 = g0 if s0 < 0 or g0 > -w[m - 1 - s0] else -w[m - 1 - s0]
 
-    def least(self, g: float, best: float) -> float:
-        pr = self.params
-        if pr is None:
-            q = 1.0
-        else:
-            share, t, beta = pr
-            e = -(g - t) / beta
-            q = share * math.exp(e if e < 700.0 else 700.0)
-            if q >= 1.0:
-                q = 1.0
-        if q >= best:
-            return best
-        w = self.of.sorted
-        seen = bisect_right(w, -g) / len(w)  # the values of -x >= g: those of x <= -g
-        q = q if q > seen else seen
-        return q if q < best else best
-
     def seen(self, g: float) -> float:
         w = self.of.sorted
-        return bisect_right(w, -g) / len(w)
+        return bisect_right(w, -g) / len(w)  # the values of -x >= g: those of x <= -g
 
 
 def pairwise_sum(a: Sequence[float], lo: int, n: int) -> float:
