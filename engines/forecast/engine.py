@@ -115,7 +115,6 @@ class Engine:
         self.series: dict[str, MultiRes] = {}
         self.forecaster = SeriesForecaster(c.horizon, float(c.resolution_s), reselect_every=c.reselect_every)
         self.holt: dict[str, model.Holt] = {}
-        self._in_flight: dict[str, float] = {}  # service -> its last row's in-flight (demand's fallback)
         self.detectors: dict[tuple[str, str], Detector] = {}
         self.make_detector = detector
         self.anomalies: dict[str, deque[dict[str, Any]]] = {}  # service -> recent alarms
@@ -145,13 +144,11 @@ class Engine:
                     continue
                 if ROUTE_SEP in c.key or CLUSTER_SEP in c.key:
                     continue  # routes and clusters are kept and shown; services are forecast and watched
-                rate, in_flight = float(row[COL["rate"]]), float(row[COL["in_flight"]])
-                before = self._in_flight.get(c.key, float("nan"))
-                self._in_flight[c.key] = in_flight
-                demand = capacity.demand(np.array([np.nan, rate]), np.array([before, in_flight]),
-                                         np.array([np.nan, row[COL["started"]]]), r)[-1]  # fmt: skip
-                self.holt[c.key] = model.update(self.holt.get(c.key), float(demand))
-                self._detect(c.key, "rate", rate, float(t + r))
+                ring = m.rings[r]
+                last = ring.values[ring.order()[-2:]]  # the row before (demand's in-flight growth) and this one
+                demand = capacity.demand(last[:, COL["rate"]], last[:, COL["in_flight"]], last[:, COL["started"]], r)
+                self.holt[c.key] = model.update(self.holt.get(c.key), float(demand[-1]))
+                self._detect(c.key, "rate", float(row[COL["rate"]]), float(t + r))
                 for metric in ("p99", "error_rate"):  # NaN in a second without calls: no evidence
                     if np.isfinite(row[COL[metric]]):
                         self._detect(c.key, metric, float(row[COL[metric]]), float(t + r))
