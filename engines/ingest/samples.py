@@ -17,7 +17,7 @@ counts once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from apex.mesh.contract import histogram, refusals
@@ -105,8 +105,7 @@ def window_samples(window: telemetry_pb2.TelemetryWindow, listeners: frozenset[s
         if key in out:
             out[key].add(s)
         else:
-            out[key] = Sample(s.calls, s.errors, s.rejections, s.cache_hits, s.cache_misses, s.in_flight,
-                              s.latency.copy(), s.started)  # fmt: skip
+            out[key] = replace(s, latency=s.latency.copy())  # its own histogram: later ones merge into it
         total.add(s)
         used.add(r.cluster)
     for c in window.clusters:
