@@ -35,8 +35,9 @@ import numpy as np
 
 from engines.anomaly.detector import DEFAULT, DetectorConfig, coarse_config, novelty_means
 from engines.anomaly.features import RESYNC
+from engines.anomaly.online_list_tail import ListMirror, ListTail
 from engines.anomaly.online_rows import Novelty, Rows, RunningSum
-from engines.anomaly.online_tail import Block, Chain, ListMirror, ListTail, Tail, TailGroup
+from engines.anomaly.online_tail import Block, Chain, Tail, TailGroup
 
 _ENVELOPE_CHUNK = 1024  # the seasonal envelope's neighbourhoods are computed up to this many rows at a time
 _NEVER = 1 << 62  # a row no series reaches

@@ -7,7 +7,8 @@ import pytest
 
 from engines.anomaly import calibrate
 from engines.anomaly.detector import DetectorConfig
-from engines.anomaly.online_tail import Block, Chain, ListMirror, ListTail, Tail, TailGroup, pairwise_sum
+from engines.anomaly.online_list_tail import ListMirror, ListTail, pairwise_sum
+from engines.anomaly.online_tail import Block, Chain, Tail, TailGroup
 
 
 def test_pairwise_sum_adds_as_numpy_does() -> None:
