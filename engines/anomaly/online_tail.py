@@ -123,15 +123,25 @@ class TailGroup:
         self.steps: np.ndarray = np.empty(0, dtype=np.intp)
         self.back: np.ndarray = np.empty((0, 0), dtype=np.intp)
 
-    def refresh(self, start: int, values: Block, chain: Chain, cfg: DetectorConfig) -> bool:
-        """The tails' refresh at block `start`; False (nothing done) while their windows differ."""
-        tails = self.tails
-        first = tails[0]
+    def _together(self, start: int, cfg: DetectorConfig) -> tuple[int, int, int] | None:
+        """(lo, hi, new lo) of the windows when all the tails slide at block `start` over the same rows, all
+        defined from before the new window's first row; None otherwise."""
+        first = self.tails[0]
         lo, hi = first.lo, first.hi
         new_lo = start - cfg.memory
-        for tail in tails:
+        for tail in self.tails:
             if not tail.slides(start) or tail.lo != lo or tail.hi != hi or tail.first > new_lo:
-                return False
+                return None
+        return lo, hi, new_lo
+
+    def refresh(self, start: int, values: Block, chain: Chain, cfg: DetectorConfig) -> bool:
+        """The tails' refresh at block `start`; False (nothing done) while their windows differ."""
+        span = self._together(start, cfg)
+        if span is None:
+            return False
+        lo, hi, new_lo = span
+        tails = self.tails
+        first = tails[0]
         f = len(tails)
         rows = values.rows(lo, start)  # rows lo..start-1, a column per feature
         if f < rows.shape[1]:
@@ -177,13 +187,11 @@ class TailGroup:
         """The refresh of ListTails (ListTail.refresh, the same insertions and deletions in the same order), the
         block's arriving and leaving rows turned into floats once for all of them; False (nothing done) while their
         windows differ."""
+        span = self._together(start, cfg)
+        if span is None:
+            return False
+        lo, hi, new_lo = span
         tails = self.tails
-        first = tails[0]
-        lo, hi = first.lo, first.hi
-        new_lo = start - cfg.memory
-        for tail in tails:
-            if not tail.slides(start) or tail.lo != lo or tail.hi != hi or tail.first > new_lo:
-                return False
         arriving = values.rows(hi, start).tolist()
         leaving = values.rows(lo, new_lo).tolist() if new_lo > lo else []
         lo = max(lo, new_lo)
